@@ -1,0 +1,1 @@
+"""symbl_async: an asyncio-native client for the Symbl.ai Async API."""

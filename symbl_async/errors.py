@@ -1,0 +1,194 @@
+"""The one exception tree of ``symbl_async``.
+
+Every failure a caller can see is a :class:`SymblError`; no aiohttp exception
+escapes the package (they are chained as ``__cause__``)::
+
+    SymblError
+    ├── ValidationError              bad argument, raised before any network call
+    ├── ClientClosedError            the client was closed and cannot be reused
+    ├── SymblConnectionError         the service could not be reached
+    │   └── SymblTimeoutError        a request took longer than its timeout
+    ├── SubmitOutcomeUnknownError    a submit may or may not have created a job
+    ├── APIStatusError               the service answered with an error status
+    │   ├── BadRequestError          400
+    │   ├── AuthenticationError      401
+    │   ├── NotFoundError            404
+    │   ├── ConcurrencyLimitError    429: all of the account's job slots are busy
+    │   └── ServerError              5xx
+    ├── JobFailedError               a job ended with status ``failed``
+    └── WaitTimeoutError             a wait gave up before the job ended
+
+Messages never contain secrets (app secret, access token).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "APIStatusError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientClosedError",
+    "ConcurrencyLimitError",
+    "JobFailedError",
+    "NotFoundError",
+    "RequestInfo",
+    "ServerError",
+    "SubmitOutcomeUnknownError",
+    "SymblConnectionError",
+    "SymblError",
+    "SymblTimeoutError",
+    "ValidationError",
+    "WaitTimeoutError",
+]
+
+
+@attrs.frozen(kw_only=True)
+class RequestInfo:
+    """What was asked: enough to find the request in logs, never a credential."""
+
+    method: str
+    url: str
+    name: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.url}"
+
+
+class SymblError(Exception):
+    """Base class of every error raised by ``symbl_async``."""
+
+
+class ValidationError(SymblError, ValueError):
+    """An argument broke a documented rule; nothing was sent.
+
+    Attributes:
+        field: the argument or option at fault (``"confidence_threshold"``).
+        rule: the rule it broke, in words (``"must be between 0.5 and 1.0"``).
+    """
+
+    def __init__(self, field: str, rule: str) -> None:
+        self.field = field
+        self.rule = rule
+        super().__init__(f"{field}: {rule}")
+
+
+class ClientClosedError(SymblError, RuntimeError):
+    """The client was closed; create a new one."""
+
+
+class SymblConnectionError(SymblError):
+    """The service could not be reached, or the connection broke.
+
+    Raised only where retrying was unsafe or retries ran out.
+    """
+
+    def __init__(self, message: str, *, request: RequestInfo | None = None) -> None:
+        self.request = request
+        super().__init__(message)
+
+
+class SymblTimeoutError(SymblConnectionError):
+    """A request took longer than its configured timeout."""
+
+
+class SubmitOutcomeUnknownError(SymblError):
+    """A submit's body may have reached the service, but no answer came back.
+
+    The job may exist. It was not sent again, to avoid paying twice: look it
+    up by ``name`` (``client.conversations.list(name=...)``) before resubmitting.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        name: str | None,
+        conversation_id: str | None = None,
+        request: RequestInfo | None = None,
+    ) -> None:
+        self.name = name
+        self.conversation_id = conversation_id
+        self.request = request
+        hint = f" Look it up by name {name!r} before submitting again." if name else ""
+        super().__init__(message + hint)
+
+
+class APIStatusError(SymblError):
+    """The service answered with an error status.
+
+    Attributes:
+        status: the HTTP status code.
+        message: the service's own ``message`` (or the raw body when it had none).
+        request: the request that got this answer.
+        body: the decoded JSON body, when there was one.
+        retry_after: seconds the service asked us to wait, if it said.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        request: RequestInfo | None = None,
+        body: Any = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.status = status
+        self.message = message
+        self.request = request
+        self.body = body
+        self.retry_after = retry_after
+        where = f" ({request})" if request is not None else ""
+        super().__init__(f"HTTP {status}: {message}{where}")
+
+
+class BadRequestError(APIStatusError):
+    """400: the service rejected the request's content."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: credentials or token were refused; check SYMBL_APP_ID/SYMBL_APP_SECRET."""
+
+
+class NotFoundError(APIStatusError):
+    """404: no such conversation, job or member."""
+
+
+class ConcurrencyLimitError(APIStatusError):
+    """429: every concurrent-job slot of the account is busy; submit after a job ends."""
+
+
+class ServerError(APIStatusError):
+    """5xx: the service failed."""
+
+
+class JobFailedError(SymblError):
+    """A job ended with status ``failed``; the service gives no reason."""
+
+    def __init__(self, job_id: str, conversation_id: str | None = None) -> None:
+        self.job_id = job_id
+        self.conversation_id = conversation_id
+        super().__init__(f"job {job_id} (conversation {conversation_id}) failed")
+
+
+class WaitTimeoutError(SymblError):
+    """A wait gave up; the job may still be running and still holds an account slot.
+
+    Wait again with the same ``job_id`` to pick it up.
+    """
+
+    def __init__(
+        self, job_id: str, conversation_id: str | None, timeout: float, last_status: str | None
+    ) -> None:
+        self.job_id = job_id
+        self.conversation_id = conversation_id
+        self.timeout = timeout
+        self.last_status = last_status
+        super().__init__(
+            f"job {job_id} (conversation {conversation_id}) not finished after {timeout:g} s "
+            f"(last status: {last_status}); it may still be running"
+        )

@@ -1,1 +1,69 @@
-"""symbl_async: an asyncio-native client for the Symbl.ai Async API."""
+"""symbl_async: an asyncio-native client for the Symbl.ai Async API.
+
+Quick start::
+
+    async with SymblClient(app_id=..., app_secret=...) as client:
+        insights = await client.process_audio_url("https://example.com/call.wav")
+
+Run offline against the bundled emulator: ``async with Emulator() as emu:`` and pass
+``base_url=emu.url`` with the emulator's ``app_id``/``app_secret``.
+"""
+
+__version__ = "0.1.0"
+
+from .client import DEFAULT_BASE_URL, SymblClient  # noqa: E402
+from .errors import (  # noqa: E402
+    APIStatusError,
+    AuthenticationError,
+    BadRequestError,
+    ClientClosedError,
+    ConcurrencyLimitError,
+    JobFailedError,
+    NotFoundError,
+    RequestInfo,
+    ServerError,
+    SubmitOutcomeUnknownError,
+    SymblConnectionError,
+    SymblError,
+    SymblTimeoutError,
+    ValidationError,
+    WaitTimeoutError,
+)
+from .jobs import Job, JobInfo, JobStatus  # noqa: E402
+from .options import ChannelMetadata, CustomEntity, ProcessingOptions, Speaker, Tracker  # noqa: E402
+from .text import TextMessage  # noqa: E402
+from .transport import RetryPolicy, Timeouts  # noqa: E402
+from .waiting import PollSchedule  # noqa: E402
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "APIStatusError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ChannelMetadata",
+    "ClientClosedError",
+    "ConcurrencyLimitError",
+    "CustomEntity",
+    "Job",
+    "JobFailedError",
+    "JobInfo",
+    "JobStatus",
+    "NotFoundError",
+    "PollSchedule",
+    "ProcessingOptions",
+    "RequestInfo",
+    "RetryPolicy",
+    "ServerError",
+    "Speaker",
+    "SubmitOutcomeUnknownError",
+    "SymblClient",
+    "SymblConnectionError",
+    "SymblError",
+    "SymblTimeoutError",
+    "TextMessage",
+    "Timeouts",
+    "Tracker",
+    "ValidationError",
+    "WaitTimeoutError",
+    "__version__",
+]

@@ -1,0 +1,5 @@
+"""Shared test set-up."""
+
+from _aioresponses_compat import install as _install_aioresponses_compat
+
+_install_aioresponses_compat()

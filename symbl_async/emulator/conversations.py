@@ -1,0 +1,249 @@
+"""The Conversation API routes (``/v1/conversations/...``).
+
+What a conversation shows is only what its completed jobs produced: read it
+while a job is still running and the insights are incomplete, as the docs warn.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from . import insights, render
+from .model import Conversation
+from .routing import CONVERSATION_NOT_FOUND, ENGINE, ApiError, json_body, query_flag
+from .rsql import parse_filter
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+
+_BASE = "/v1/conversations/{conversationId}"
+_DEFAULT_LIMIT = 100
+_MAX_LIMIT = 1000
+_SORT_KEYS = {"startTime", "endTime", "name", "id"}
+
+
+def _conversation(request: web.Request) -> Conversation:
+    conversation = request.app[ENGINE].conversations.get(request.match_info["conversationId"])
+    if conversation is None:
+        raise ApiError(404, CONVERSATION_NOT_FOUND)
+    return conversation
+
+
+def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"{name} must be an integer") from None
+    if not low <= value <= high:
+        raise ApiError(400, f"{name} must be between {low} and {high}")
+    return value
+
+
+def _sort_key(request: web.Request) -> tuple[str, bool]:
+    """``sort=startTime`` (or ``conversation.startTime``), ``,asc``/``,desc`` or a ``-`` prefix.
+
+    The default, newest first, is our choice: the docs name ``sort`` without its syntax.
+    """
+    raw = request.query.get("sort", "").strip()
+    if not raw:
+        return "startTime", True
+    field, _, direction = raw.partition(",")
+    descending = direction.strip().lower() == "desc"
+    if field.startswith("-"):
+        field, descending = field[1:], True
+    field = field.strip().removeprefix("conversation.")
+    if field not in _SORT_KEYS or direction.strip().lower() not in ("", "asc", "desc"):
+        raise ApiError(
+            400, f"sort must be one of {', '.join(sorted(_SORT_KEYS))}, then ,asc or ,desc"
+        )
+    return field, descending
+
+
+@routes.get("/v1/conversations")
+async def list_conversations(request: web.Request) -> web.Response:
+    """``{"conversations": [...]}`` with RSQL ``filter``, ``sort``, ``limit``/``offset``."""
+    found = list(request.app[ENGINE].conversations.values())
+    expression = request.query.get("filter", "").strip()
+    if expression:
+        try:
+            predicate = parse_filter(expression)
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+        found = [
+            c for c in found if predicate({"name": c.display_name, "id": c.id, "type": "meeting"})
+        ]
+    field, descending = _sort_key(request)
+    keys: dict[str, Any] = {
+        "startTime": lambda c: (c.start_time, c.seq),
+        "endTime": lambda c: (c.end_time, c.seq),
+        "name": lambda c: (c.display_name, c.seq),
+        "id": lambda c: c.id,
+    }
+    found.sort(key=keys[field], reverse=descending)
+    offset = _int_param(request, "offset", 0, 0, 10**9)
+    limit = _int_param(request, "limit", _DEFAULT_LIMIT, 1, _MAX_LIMIT)
+    page = found[offset : offset + limit]
+    return web.json_response({"conversations": [render.conversation(c) for c in page]})
+
+
+@routes.get(_BASE)
+async def get_conversation(request: web.Request) -> web.Response:
+    """One conversation: ``{id, type, name, startTime, endTime, members, metadata}``."""
+    return web.json_response(render.conversation(_conversation(request)))
+
+
+@routes.delete(_BASE)
+async def delete_conversation(request: web.Request) -> web.Response:
+    """Delete a conversation and everything derived from it."""
+    conversation = _conversation(request)
+    del request.app[ENGINE].conversations[conversation.id]
+    return web.json_response(
+        {"message": f"successfully deleted the conversation {conversation.id}"}
+    )
+
+
+@routes.get(_BASE + "/messages")
+async def messages(request: web.Request) -> web.Response:
+    """``messages[]``; ``verbose=true`` adds words, ``sentiment=true`` adds sentiment."""
+    conversation = _conversation(request)
+    verbose, sentiment = query_flag(request, "verbose"), query_flag(request, "sentiment")
+    body = render.messages(conversation, verbose=verbose, sentiment=sentiment)
+    return web.json_response({"messages": body})
+
+
+@routes.get(_BASE + "/topics")
+async def topics(request: web.Request) -> web.Response:
+    """``topics[]``; ``sentiment`` and ``parentRefs`` add those fields."""
+    conversation = _conversation(request)
+    found = insights.topics(
+        conversation,
+        sentiment=query_flag(request, "sentiment"),
+        parent_refs=query_flag(request, "parentRefs"),
+    )
+    return web.json_response({"topics": found})
+
+
+@routes.get(_BASE + "/questions")
+async def questions(request: web.Request) -> web.Response:
+    """``questions[]``."""
+    return web.json_response({"questions": insights.questions(_conversation(request))})
+
+
+@routes.get(_BASE + "/action-items")
+async def action_items(request: web.Request) -> web.Response:
+    """``actionItems[]``."""
+    return web.json_response({"actionItems": insights.action_items(_conversation(request))})
+
+
+@routes.get(_BASE + "/follow-ups")
+async def follow_ups(request: web.Request) -> web.Response:
+    """``followUps[]``."""
+    return web.json_response({"followUps": insights.follow_ups(_conversation(request))})
+
+
+@routes.get(_BASE + "/insights")
+async def all_insights(request: web.Request) -> web.Response:
+    """``insights[]``: questions and action items together."""
+    return web.json_response({"insights": insights.insights(_conversation(request))})
+
+
+@routes.get(_BASE + "/members")
+async def members(request: web.Request) -> web.Response:
+    """``members[]``."""
+    return web.json_response({"members": render.members(_conversation(request))})
+
+
+@routes.put(_BASE + "/members/{memberId}")
+async def update_member(request: web.Request) -> web.Response:
+    """Rename a member (or set its email); every message and insight shows the change."""
+    conversation = _conversation(request)
+    member_id = request.match_info["memberId"]
+    body = await json_body(request)
+    member = conversation.members.get(member_id)
+    if member is None:
+        raise ApiError(
+            404, f"Member with id {member_id} not found in conversation {conversation.id}"
+        )
+    if body.get("id", member_id) != member_id:
+        raise ApiError(400, "id in the body must match the memberId in the path")
+    name, email = body.get("name"), body.get("email")
+    if (name is not None and not isinstance(name, str)) or (
+        email is not None and not isinstance(email, str)
+    ):
+        raise ApiError(400, "name and email must be strings")
+    if not name and not email:
+        raise ApiError(400, "name or email is required")
+    member.name = name or member.name
+    member.email = email or member.email
+    return web.json_response(
+        {
+            "message": f"Member with id: {member_id} for conversationId: {conversation.id} "
+            "updated successfully! The update should be reflected in all messages and "
+            "insights along with this conversation"
+        }
+    )
+
+
+@routes.put(_BASE + "/speakers")
+async def speakers(request: web.Request) -> web.Response:
+    """Accept speaker events (acknowledged; the emulator does not re-attribute messages)."""
+    conversation = _conversation(request)
+    body = await json_body(request)
+    events = body.get("speakerEvents")
+    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+        raise ApiError(400, "speakerEvents must be a list of speaker event objects")
+    return web.json_response(
+        {
+            "message": f"Speaker events associated for conversationId: {conversation.id} "
+            "successfully! The update should be reflected in all messages and insights "
+            "along with this conversation"
+        }
+    )
+
+
+@routes.get(_BASE + "/analytics")
+async def analytics(request: web.Request) -> web.Response:
+    """``{metrics[], members[]}``."""
+    return web.json_response(render.analytics(_conversation(request)))
+
+
+@routes.get(_BASE + "/entities")
+async def entities(request: web.Request) -> web.Response:
+    """``entities[]``."""
+    return web.json_response({"entities": insights.entities(_conversation(request))})
+
+
+@routes.get(_BASE + "/trackers-detected")
+@routes.get(_BASE + "/trackers")  # the deprecated name
+async def trackers(request: web.Request) -> web.Response:
+    """A list of ``{id, name, matches[]}`` for trackers that matched."""
+    return web.json_response(insights.trackers(_conversation(request)))
+
+
+@routes.get(_BASE + "/summary")
+async def summary(request: web.Request) -> web.Response:
+    """``summary[]``: needs ``enableSummary`` at submit, or ``refresh=true``."""
+    conversation = _conversation(request)
+    found = insights.summary(conversation, refresh=query_flag(request, "refresh"))
+    return web.json_response({"summary": found})
+
+
+@routes.post(_BASE + "/transcript")
+async def transcript(request: web.Request) -> web.Response:
+    """``{"transcript": {"payload", "contentType"}}`` as Markdown or SRT."""
+    conversation = _conversation(request)
+    body = await json_body(request)
+    content_type = body.get("contentType")
+    if content_type not in render.TRANSCRIPT_TYPES:
+        raise ApiError(400, f"contentType must be one of {', '.join(render.TRANSCRIPT_TYPES)}")
+    separation = body.get("showSpeakerSeparation", True)
+    if not isinstance(separation, bool):
+        raise ApiError(400, "showSpeakerSeparation must be true or false")
+    payload = render.transcript(conversation, content_type, speaker_separation=separation)
+    return web.json_response({"transcript": {"payload": payload, "contentType": content_type}})

@@ -1,0 +1,386 @@
+"""Insights of a conversation, derived deterministically from its messages.
+
+Simple rules stand in for Symbl's models: questions are sentences ending in "?",
+action items are sentences with a commitment ("I will", "let's", "we need to",
+"send", "schedule"...), follow-ups are the action items that ask for contact or
+a meeting, topics are the most frequent non-stopword words and word pairs.
+Scores come from a hash of the text, so they are stable; items scoring below
+the conversation's ``confidenceThreshold`` are left out, as the docs describe.
+Only messages of completed jobs are ever looked at.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import re
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from .model import Conversation, Member, Message, iso
+
+__all__ = [
+    "action_items",
+    "entities",
+    "follow_ups",
+    "insights",
+    "member_ref",
+    "message_sentiment",
+    "phrases",
+    "questions",
+    "sentiment_from_score",
+    "stable_id",
+    "summary",
+    "topics",
+    "trackers",
+]
+
+_COMMITMENT = re.compile(
+    r"\b(i will|i'll|we will|we'll|i am going to|i'm going to|we need to|let's|let us|"
+    r"follow up|send|schedule|set up|get back to|email)\b",
+    re.IGNORECASE,
+)
+_AUXILIARY = re.compile(
+    r"^(i will|i'll|we will|we'll|i am going to|i'm going to|we need to|let's|let us)$", re.I
+)
+_DEFINITIVE = re.compile(r"\b(i will|i'll|we will|we'll|i am going to|i'm going to)\b", re.I)
+_FOLLOW_UP = re.compile(
+    r"\b(follow up|send|schedule|set up|get back to|email|call|meeting|demo)\b", re.I
+)
+_MONEY = re.compile(r"\$\d[\d,]*(?:\.\d+)?")
+_PERCENT = re.compile(r"\b\d+(?:\.\d+)?%")
+_DATE = re.compile(
+    r"\b(today|tomorrow|next week|end of the month|monday|tuesday|wednesday|thursday|friday)\b",
+    re.I,
+)
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WORD = re.compile(r"[a-z][a-z'-]+")
+
+
+def _wordset(*lines: str) -> frozenset[str]:
+    return frozenset(" ".join(lines).split())
+
+
+_POSITIVE = _wordset(
+    "great good useful productive thanks thank fit works well happy excellent love perfect",
+    "best glad yes dedicated included",
+)
+_NEGATIVE = _wordset(
+    "problem problems issue issues errors error delay delays concerned concern unfortunately",
+    "manual bad expensive worried difficult slow",
+)
+_STOPWORDS = _wordset(
+    "a about after all also an and any are as at be been before but by can could did do",
+    "does every everyone first for four from get gets go going good great had has have",
+    "how i i'll i'm if in into is it it's its just let let's like look looks main me more",
+    "most mostly my need no not of on one or our out over please really right should six",
+    "so some such sure takes than thanks that the their them then there these they this",
+    "those three through to today too two typical up us very was we we'll we're well were",
+    "what when where which who will with would yes you your",
+)
+
+
+def stable_id(*parts: str) -> str:
+    """A 16-digit numeric id derived from ``parts``: the same input, the same id."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
+    return str(10**15 + int.from_bytes(digest[:8], "big") % (9 * 10**15))
+
+
+def _score(text: str) -> float:
+    fraction = int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") / 2**32
+    return round(0.7 + 0.29 * fraction, 3)
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s]
+
+
+def member_ref(member: Member) -> dict[str, Any]:
+    """The ``from``/``assignee`` object of an insight: ``{id, name, userId}``."""
+    ref: dict[str, Any] = {"id": member.id, "name": member.name}
+    user_id = member.user_id or member.email
+    if user_id:
+        ref["userId"] = user_id
+    return ref
+
+
+def message_sentiment(text: str) -> dict[str, Any]:
+    """``{polarity: {score}, suggested}`` from a small word lexicon."""
+    words = _WORD.findall(text.lower())
+    positive = sum(w in _POSITIVE for w in words)
+    negative = sum(w in _NEGATIVE for w in words)
+    return sentiment_from_score((positive - negative) / (positive + negative + 1))
+
+
+def sentiment_from_score(score: float) -> dict[str, Any]:
+    """A sentiment object for a polarity score in [-1, 1] (the docs' three bands)."""
+    score = round(score, 3)
+    suggested = "positive" if score >= 0.3 else "negative" if score <= -0.3 else "neutral"
+    return {"polarity": {"score": score}, "suggested": suggested}
+
+
+def _action_phrase(sentence: str) -> str | None:
+    match = _COMMITMENT.search(sentence)
+    if match is None:
+        return None
+    start = match.end() if _AUXILIARY.match(match.group(0)) else match.start()
+    phrase = sentence[start:].strip().rstrip(".!?")
+    return phrase or None
+
+
+def phrases(message: Message) -> list[dict[str, str]]:
+    """Action phrases of a message (empty unless its submit had ``detectPhrases``)."""
+    if not message.detect_phrases:
+        return []
+    found = (_action_phrase(s) for s in _sentences(message.text))
+    return [{"type": "action_phrase", "text": p} for p in found if p]
+
+
+def _due_by(sentence: str, conversation: Conversation, message: Message) -> str | None:
+    match = _DATE.search(sentence)
+    if match is None:
+        return None
+    said = conversation.start_time + timedelta(seconds=message.start)
+    word = match.group(1).lower()
+    if word in _WEEKDAYS:
+        days = (_WEEKDAYS.index(word) - said.weekday() - 1) % 7 + 1
+    else:
+        days = {"today": 0, "tomorrow": 1, "next week": 7}.get(word, 0)
+        if word == "end of the month":
+            first_next = (said.replace(day=28) + timedelta(days=4)).replace(day=1)
+            days = (first_next - said).days - 1
+    due = (said + timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return iso(due)
+
+
+def questions(conversation: Conversation) -> list[dict[str, Any]]:
+    """``questions[]`` items: every sentence ending in "?"."""
+    items = []
+    for message in conversation.messages:
+        for index, sentence in enumerate(_sentences(message.text)):
+            if sentence.endswith("?") and _score(sentence) >= conversation.confidence_threshold:
+                items.append(
+                    {
+                        "id": stable_id(conversation.id, "question", message.id, str(index)),
+                        "text": sentence,
+                        "type": "question",
+                        "score": _score(sentence),
+                        "messageIds": [message.id],
+                        "from": member_ref(conversation.members[message.member_id]),
+                    }
+                )
+    return items
+
+
+def _commitments(conversation: Conversation, kind: str) -> list[dict[str, Any]]:
+    items = []
+    for message in conversation.messages:
+        speaker = member_ref(conversation.members[message.member_id])
+        for index, sentence in enumerate(_sentences(message.text)):
+            if not _COMMITMENT.search(sentence):
+                continue
+            if kind == "follow_up" and not _FOLLOW_UP.search(sentence):
+                continue
+            if _score(sentence) < conversation.confidence_threshold:
+                continue
+            phrase = _action_phrase(sentence) if message.detect_phrases else None
+            item: dict[str, Any] = {
+                "id": stable_id(conversation.id, kind, message.id, str(index)),
+                "text": sentence,
+                "type": kind,
+                "score": _score(sentence),
+                "messageIds": [message.id],
+                "entities": [],
+                "phrases": [{"type": "action_phrase", "text": phrase}] if phrase else [],
+                "definitive": bool(_DEFINITIVE.search(sentence)),
+                "assignee": speaker,
+                "from": speaker,
+            }
+            due = _due_by(sentence, conversation, message)
+            if due is not None:
+                item["dueBy"] = due
+            items.append(item)
+    return items
+
+
+def action_items(conversation: Conversation) -> list[dict[str, Any]]:
+    """``actionItems[]``: sentences that commit someone to do something."""
+    return _commitments(conversation, "action_item")
+
+
+def follow_ups(conversation: Conversation) -> list[dict[str, Any]]:
+    """``followUps[]``: action items about contacting someone or meeting again."""
+    return _commitments(conversation, "follow_up")
+
+
+def insights(conversation: Conversation) -> list[dict[str, Any]]:
+    """``insights[]``: questions and action items together, in conversation order."""
+    order = {m.id: m.start for m in conversation.messages}
+    items = questions(conversation) + action_items(conversation)
+    return sorted(items, key=lambda item: order[item["messageIds"][0]])
+
+
+def topics(
+    conversation: Conversation, *, sentiment: bool = False, parent_refs: bool = False
+) -> list[dict[str, Any]]:
+    """``topics[]``: the most frequent content words and word pairs (pairs weigh double)."""
+    counts: collections.Counter[str] = collections.Counter()
+    where: dict[str, list[Message]] = collections.defaultdict(list)
+    for message in conversation.messages:
+        seen: set[str] = set()
+        for sentence in _sentences(message.text):
+            words = _WORD.findall(sentence.lower())
+            for i, word in enumerate(words):
+                if word in _STOPWORDS or len(word) < 3:
+                    continue
+                terms = [word]
+                nxt = words[i + 1] if i + 1 < len(words) else ""
+                if nxt and nxt not in _STOPWORDS and len(nxt) >= 3:
+                    terms.append(f"{word} {nxt}")
+                for term in terms:
+                    counts[term] += 2 if " " in term else 1
+                    if term not in seen:
+                        seen.add(term)
+                        where[term].append(message)
+    repeated = [(t, c) for t, c in counts.items() if len(where[t]) >= 2]
+    ranked = sorted(repeated or counts.items(), key=lambda tc: (-tc[1], tc[0]))[:5]
+    if not ranked:
+        return []
+    top = ranked[0][1]
+    texts = {t for t, _ in ranked}
+    items = []
+    for term, count in ranked:
+        score = round(0.5 + 0.5 * count / top, 3)
+        if score < conversation.confidence_threshold:
+            continue
+        item: dict[str, Any] = {
+            "id": stable_id(conversation.id, "topic", term),
+            "text": term,
+            "type": "topic",
+            "score": score,
+            "messageIds": [m.id for m in where[term]],
+            "entities": [],
+        }
+        if sentiment:
+            scores = [message_sentiment(m.text)["polarity"]["score"] for m in where[term]]
+            item["sentiment"] = sentiment_from_score(sum(scores) / len(scores))
+        if parent_refs:
+            parents = [p for p in term.split() if " " in term and p in texts]
+            item["parentRefs"] = [{"type": "topic", "text": p} for p in parents]
+        items.append(item)
+    return items
+
+
+def _message_ref(message: Message, offset: int, start: datetime) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "startTime": iso(start + timedelta(seconds=message.start)),
+        "endTime": iso(start + timedelta(seconds=message.end)),
+        "text": message.text,
+        "offset": offset,
+    }
+
+
+def entities(conversation: Conversation) -> list[dict[str, Any]]:
+    """``entities[]``: the submit's custom entities found in the text, plus, with
+    ``detectEntities``, money amounts, percentages and dates."""
+    found: list[dict[str, Any]] = []
+    custom: dict[tuple[str, str], dict[str, str]] = {}
+    detect = False
+    for options in conversation.completed_options:
+        detect = detect or options.detect_entities
+        for entity in options.entities:
+            custom[(entity["customType"], entity["text"].lower())] = dict(entity)
+    for entity in custom.values():
+        refs = []
+        for message in conversation.messages:
+            at = message.text.lower().find(entity["text"].lower())
+            if at >= 0:
+                refs.append(_message_ref(message, at, conversation.start_time))
+        if refs:
+            found.append({"type": "custom", **entity, "messageRefs": refs})
+    if detect:
+        by_value: dict[tuple[str, str], list[dict[str, Any]]] = collections.defaultdict(list)
+        for message in conversation.messages:
+            for kind, pattern in (("money", _MONEY), ("percentage", _PERCENT), ("date", _DATE)):
+                for match in pattern.finditer(message.text):
+                    ref = _message_ref(message, match.start(), conversation.start_time)
+                    by_value[(kind, match.group(0).lower())].append(ref)
+        for (kind, value), refs in by_value.items():
+            text = refs[0]["text"][refs[0]["offset"] : refs[0]["offset"] + len(value)]
+            found.append({"type": kind, "value": value, "text": text, "messageRefs": refs})
+    return found
+
+
+def _matches(phrase: str, text: str) -> int:
+    """Offset of a tracker phrase in ``text``, or -1: exact, or all its content words."""
+    lowered = text.lower()
+    at = lowered.find(phrase.lower())
+    if at >= 0:
+        return at
+    words = [w for w in _WORD.findall(phrase.lower()) if w not in _STOPWORDS]
+    present = set(_WORD.findall(lowered))
+    if len(words) >= 2 and all(w in present for w in words):
+        return lowered.find(words[0])
+    return -1
+
+
+def trackers(conversation: Conversation) -> list[dict[str, Any]]:
+    """Trackers of the submits with at least one vocabulary match."""
+    vocabularies: dict[str, list[str]] = {}
+    for options in conversation.completed_options:
+        for tracker in options.trackers:
+            merged = vocabularies.setdefault(tracker.name, [])
+            merged.extend(v for v in tracker.vocabulary if v not in merged)
+    insight_refs: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
+    for item in insights(conversation):
+        ref = {"type": item["type"], "id": item["id"], "text": item["text"], "offset": 0}
+        insight_refs[item["messageIds"][0]].append(ref)
+    detected = []
+    for name, vocabulary in vocabularies.items():
+        matches = []
+        for phrase in vocabulary:
+            refs, related = [], []
+            for message in conversation.messages:
+                at = _matches(phrase, message.text)
+                if at >= 0:
+                    refs.append({"id": message.id, "text": message.text, "offset": at})
+                    related.extend(insight_refs.get(message.id, []))
+            if refs:
+                matches.append(
+                    {
+                        "type": "vocabulary",
+                        "value": phrase,
+                        "messageRefs": refs,
+                        "insightRefs": related,
+                    }
+                )
+        if matches:
+            tracker_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"symbl-emulator/tracker/{name}"))
+            detected.append({"id": tracker_id, "name": name, "matches": matches})
+    return detected
+
+
+def summary(conversation: Conversation, *, refresh: bool = False) -> list[dict[str, Any]]:
+    """``summary[]``: the messages that best cover the topics (needs ``enableSummary``,
+    or ``refresh=true`` to generate one anyway)."""
+    enabled = any(o.enable_summary for o in conversation.completed_options)
+    if not (enabled or refresh) or not conversation.messages:
+        return []
+    terms = {t["text"] for t in topics(conversation)}
+
+    def coverage(message: Message) -> int:
+        lowered = message.text.lower()
+        return sum(term in lowered for term in terms)
+
+    best = sorted(conversation.messages, key=lambda m: (-coverage(m), m.start))[:3]
+    best.sort(key=lambda m: m.start)
+    return [
+        {
+            "id": stable_id(conversation.id, "summary", message.id),
+            "text": f"{conversation.members[message.member_id].name}: {message.text}",
+            "messageRefs": [{"id": message.id}],
+        }
+        for message in best
+    ]

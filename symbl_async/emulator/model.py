@@ -1,0 +1,151 @@
+"""The emulator's records: jobs, conversations, members, messages.
+
+Times inside a conversation are service seconds from its ``start_time``; job
+times are seconds on the emulator's clock (service seconds since it started).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+
+from .options import SubmitOptions
+
+__all__ = ["Conversation", "Job", "Member", "Message", "ScriptLine", "Word", "iso"]
+
+
+def iso(moment: datetime) -> str:
+    """Format as the service does: ``2020-07-10T11:16:21.024Z``."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+@attrs.frozen
+class ScriptLine:
+    """A message a job will add, timed from the start of that job's media."""
+
+    speaker: str
+    text: str
+    start: float
+    end: float
+    email: str | None = None
+    user_id: str | None = None
+    scored: bool = True  # speech has word confidences; submitted text does not
+
+
+@attrs.define
+class Word:
+    """One word of a message, with its timing (and confidence, for speech)."""
+
+    text: str
+    start: float
+    end: float
+    score: float | None
+
+
+@attrs.define
+class Member:
+    """A participant of a conversation."""
+
+    id: str
+    name: str
+    email: str | None = None
+    user_id: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """``{id, name, email}``, leaving out an unknown email."""
+        out: dict[str, Any] = {"id": self.id, "name": self.name}
+        if self.email:
+            out["email"] = self.email
+        return out
+
+
+@attrs.define
+class Message:
+    """A transcribed (or submitted) sentence of a conversation."""
+
+    id: str
+    text: str
+    member_id: str
+    start: float
+    end: float
+    words: list[Word]
+    detect_phrases: bool
+    job_id: str
+
+
+@attrs.define(eq=False)
+class Conversation:
+    """A conversation and what its completed jobs produced."""
+
+    id: str
+    seq: int  # creation order, for stable sorting
+    start_time: datetime
+    name: str | None = None
+    members: dict[str, Member] = attrs.field(factory=dict)
+    messages: list[Message] = attrs.field(factory=list)
+    media_end: float = 0.0  # service seconds of media processed so far
+    completed_options: list[SubmitOptions] = attrs.field(factory=list)
+    tail: Job | None = None  # the last job submitted for it, for in-order processing
+
+    @property
+    def display_name(self) -> str:
+        """The submitted name, or the conversationId as the docs say."""
+        return self.name or self.id
+
+    @property
+    def end_time(self) -> datetime:
+        """When the processed media ends."""
+        return self.start_time + timedelta(seconds=self.media_end)
+
+    @property
+    def confidence_threshold(self) -> float:
+        """The threshold of the latest completed submit (0.5 by default)."""
+        return self.completed_options[-1].confidence_threshold if self.completed_options else 0.5
+
+
+@attrs.define(eq=False)
+class Job:
+    """A submitted job and its life on the emulator's clock."""
+
+    id: str
+    conversation_id: str
+    kind: str  # "audio", "video" or "text"
+    options: SubmitOptions
+    media_duration: float
+    processing_time: float  # service seconds in_progress
+    will_fail: bool
+    script: list[ScriptLine]
+    submitted_at: float
+    first_start: datetime | None = None  # a text submit's first message time, if given
+    status: str = "scheduled"
+    started_at: float | None = None
+    finished_at: float | None = None
+    done: asyncio.Event = attrs.field(factory=asyncio.Event)
+
+    @property
+    def name(self) -> str | None:
+        """The ``name`` the submit carried."""
+        return self.options.name
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the job ended (and no longer holds a slot)."""
+        return self.status in ("completed", "failed")
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``/_emulator/jobs`` view of this job."""
+        return {
+            "jobId": self.id,
+            "conversationId": self.conversation_id,
+            "name": self.name,
+            "kind": self.kind,
+            "status": self.status,
+            "mediaDuration": self.media_duration,
+            "processingTime": self.processing_time,
+            "submittedAt": self.submitted_at,
+            "startedAt": self.started_at,
+            "finishedAt": self.finished_at,
+        }

@@ -1,0 +1,147 @@
+"""Running the emulator: in-process (:class:`Emulator`) or standalone (:func:`run_standalone`)."""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+from typing import Any
+
+import attrs
+from aiohttp import web
+
+from .app import ENGINE, create_app
+from .config import DEMO_APP_ID, DEMO_APP_SECRET, EmulatorConfig
+from .state import Engine
+
+__all__ = ["Emulator", "run_standalone"]
+
+
+class Emulator:
+    """The emulator served over HTTP on a local port, as an async context manager.
+
+    Example::
+
+        async with Emulator(time_scale=1000) as emu:
+            client = SymblClient(app_id=emu.app_id, app_secret=emu.app_secret,
+                                 base_url=emu.url)
+
+    Args:
+        config: behaviour; :class:`EmulatorConfig` defaults when ``None``.
+        host: interface to bind (loopback by default).
+        port: port to bind; 0 picks a free one (read it back from :attr:`url`).
+        **config_fields: :class:`EmulatorConfig` fields, applied over ``config``.
+    """
+
+    def __init__(
+        self,
+        config: EmulatorConfig | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        **config_fields: Any,
+    ) -> None:
+        base = config or EmulatorConfig()
+        self.config: EmulatorConfig = attrs.evolve(base, **config_fields) if config_fields else base
+        self.host = host
+        self.port = port
+        self.app: web.Application | None = None
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def app_id(self) -> str:
+        """An appId the emulator accepts (the first configured one, or the demo id)."""
+        if self.config.credentials:
+            return next(iter(self.config.credentials))
+        return DEMO_APP_ID
+
+    @property
+    def app_secret(self) -> str:
+        """The appSecret that goes with :attr:`app_id`."""
+        if self.config.credentials:
+            return self.config.credentials[self.app_id]
+        return DEMO_APP_SECRET
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:54321``.
+
+        Raises:
+            RuntimeError: if the emulator is not running.
+        """
+        if self._runner is None:
+            raise RuntimeError("the emulator is not running: use 'async with Emulator()'")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def engine(self) -> Engine:
+        """The running engine (jobs, conversations, counters)."""
+        if self.app is None:
+            raise RuntimeError("the emulator is not running: use 'async with Emulator()'")
+        return self.app[ENGINE]
+
+    def stats(self) -> dict[str, Any]:
+        """The counters ``GET /_emulator/stats`` answers."""
+        return self.engine.stats()
+
+    def jobs(self) -> list[dict[str, Any]]:
+        """The jobs ``GET /_emulator/jobs`` lists."""
+        return self.engine.jobs_view()
+
+    async def wait_idle(self) -> None:
+        """Wait until every submitted job has ended (no job holds a slot)."""
+        await self.engine.wait_idle()
+
+    async def start(self) -> None:
+        """Bind the port and start serving.
+
+        Raises:
+            RuntimeError: if already running.
+        """
+        if self._runner is not None:
+            raise RuntimeError("the emulator is already running")
+        app = create_app(self.config)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self.host, self.port)
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self.port = runner.addresses[0][1]
+        self.app, self._runner = app, runner
+
+    async def close(self) -> None:
+        """Stop serving, cancel job timers and webhook deliveries. Safe to call twice."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def __aenter__(self) -> Emulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+async def run_standalone(
+    config: EmulatorConfig | None = None, host: str = "127.0.0.1", port: int = 8080
+) -> None:
+    """Serve the emulator until cancelled, after printing one line with its URL.
+
+    The demo appId/appSecret are printed too when no credentials were configured
+    (configured secrets are never printed).
+    """
+    async with Emulator(config, host=host, port=port) as emulator:
+        line = f"Symbl emulator listening on {emulator.url}"
+        if emulator.config.credentials is None:
+            line += f" (any appId/appSecret works, e.g. {DEMO_APP_ID} / {DEMO_APP_SECRET})"
+        print(line, flush=True)
+        await asyncio.Event().wait()

@@ -1,0 +1,181 @@
+"""The ten submit routes of the Async API (``/v1/process/...``) and the Job API.
+
+File uploads are streamed through a :class:`~symbl_async.media.MediaProbe`
+chunk by chunk (never held whole) to learn their type and duration. The whole
+body is always read before answering, even to refuse it, so a client that is
+still sending sees the answer rather than a broken pipe.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ..media import AUDIO_CONTENT_TYPES, VIDEO_CONTENT_TYPES, MediaProbe
+from .content import script_from_text, synthetic_script, text_span
+from .model import Conversation, Job
+from .options import OptionError, SubmitOptions, parse_options, raw_from_query
+from .routing import ENGINE, ApiError, json_body
+from .state import CapacityError, Engine
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+
+_CHUNK = 64 * 1024
+# Media whose length cannot be read from its header (MP3, FLAC, ...) is assumed
+# to be 128 kbit/s, a common bitrate, to derive a plausible duration from its size.
+_FALLBACK_BYTES_PER_SECOND = 16_000
+
+
+def _limit_message(limit: int) -> str:
+    return (
+        f"This API has a limit of maximum of `{limit}` number of concurrent jobs per account. "
+        "If you are looking to scale, and need more concurrent jobs than this limit, "
+        "please contact us at support@symbl.ai"
+    )
+
+
+def _existing(engine: Engine, request: web.Request) -> Conversation | None:
+    """The conversation a PUT appends to (404 if unknown); ``None`` for a POST."""
+    conversation_id = request.match_info.get("conversationId")
+    if conversation_id is None:
+        return None
+    conversation = engine.conversations.get(conversation_id)
+    if conversation is None:
+        raise ApiError(404, f"Conversation with id {conversation_id} not found")
+    return conversation
+
+
+def _options(raw: dict[str, Any], kind: str) -> SubmitOptions:
+    try:
+        return parse_options(raw, kind=kind)
+    except OptionError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+def _accept(engine: Engine, conversation: Conversation | None, **job: Any) -> web.Response:
+    try:
+        created: Job = engine.submit(conversation, **job)
+    except CapacityError:
+        limit = engine.config.concurrency_limit
+        raise ApiError(429, _limit_message(limit), statusCode=429) from None
+    return web.json_response(
+        {"conversationId": created.conversation_id, "jobId": created.id}, status=201
+    )
+
+
+async def _file_submit(request: web.Request, kind: str) -> web.Response:
+    engine = request.app[ENGINE]
+    probe = MediaProbe()
+    async for chunk in request.content.iter_chunked(_CHUNK):
+        probe.feed(chunk)
+    conversation = _existing(engine, request)
+    options = _options(raw_from_query(request.query), "file")
+    declared = request.headers.get("Content-Type")
+    mime = declared.split(";", 1)[0].strip().lower() if declared else None
+    if kind == "video" and mime not in VIDEO_CONTENT_TYPES:
+        raise ApiError(400, "Content-Type must be video/mp4: only MP4 video is supported")
+    if kind == "audio":
+        # Documented for audio uploads only; absent Content-Type means auto-detect.
+        if "Content-Length" not in request.headers:
+            raise ApiError(400, "Content-Length header is required")
+        if mime is not None and mime not in AUDIO_CONTENT_TYPES:
+            allowed = ", ".join(sorted(AUDIO_CONTENT_TYPES))
+            raise ApiError(400, f"Content-Type {mime} is not supported; use one of {allowed}")
+    problem = probe.problem
+    if problem is not None:
+        raise ApiError(400, f"Invalid media: {problem}")
+    if kind == "video" and probe.content_type != "video/mp4":
+        raise ApiError(400, "Invalid media: the body is not an MP4 file")
+    duration = probe.duration
+    if duration is None:
+        duration = probe.size / _FALLBACK_BYTES_PER_SECOND
+    seed = bytes(probe.head[:1024]) + str(probe.size).encode()
+    return _accept(
+        engine,
+        conversation,
+        kind=kind,
+        options=options,
+        media_duration=duration,
+        script=synthetic_script(seed, duration, options),
+    )
+
+
+async def _url_submit(request: web.Request, kind: str) -> web.Response:
+    engine = request.app[ENGINE]
+    body = await json_body(request)
+    conversation = _existing(engine, request)
+    # Some options (webhookUrl, diarization) may also come in the query string; the body wins.
+    options = _options({**raw_from_query(request.query), **body}, "url")
+    assert options.url is not None
+    duration = engine.config.url_duration(options.url)
+    return _accept(
+        engine,
+        conversation,
+        kind=kind,
+        options=options,
+        media_duration=duration,
+        script=synthetic_script(options.url.encode(), duration, options),
+    )
+
+
+@routes.post("/v1/process/audio")
+@routes.put("/v1/process/audio/{conversationId}")
+async def audio_file(request: web.Request) -> web.Response:
+    """Submit (or append) an audio file."""
+    return await _file_submit(request, "audio")
+
+
+@routes.post("/v1/process/video")
+@routes.put("/v1/process/video/{conversationId}")
+async def video_file(request: web.Request) -> web.Response:
+    """Submit (or append) an MP4 video file."""
+    return await _file_submit(request, "video")
+
+
+@routes.post("/v1/process/audio/url")
+@routes.put("/v1/process/audio/url/{conversationId}")
+async def audio_url(request: web.Request) -> web.Response:
+    """Submit (or append) audio by URL."""
+    return await _url_submit(request, "audio")
+
+
+@routes.post("/v1/process/video/url")
+@routes.put("/v1/process/video/url/{conversationId}")
+async def video_url(request: web.Request) -> web.Response:
+    """Submit (or append) video by URL."""
+    return await _url_submit(request, "video")
+
+
+@routes.post("/v1/process/text")
+@routes.put("/v1/process/text/{conversationId}")
+async def text(request: web.Request) -> web.Response:
+    """Submit (or append) text messages."""
+    engine = request.app[ENGINE]
+    body = await json_body(request)
+    conversation = _existing(engine, request)
+    options = _options({**raw_from_query(request.query), **body}, "text")
+    script, first_start = script_from_text(options.messages)
+    return _accept(
+        engine,
+        conversation,
+        kind="text",
+        options=options,
+        media_duration=text_span(options.messages),
+        script=script,
+        first_start=first_start,
+    )
+
+
+@routes.get("/v1/job/{jobId}")
+async def job_status(request: web.Request) -> web.Response:
+    """``GET /v1/job/{jobId}``: ``{id, status}``."""
+    engine = request.app[ENGINE]
+    engine.job_status_requests += 1
+    job_id = request.match_info["jobId"]
+    job = engine.jobs.get(job_id)
+    if job is None:
+        raise ApiError(404, f"Job with id {job_id} not found")
+    return web.json_response({"id": job.id, "status": job.status})

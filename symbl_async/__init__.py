@@ -11,8 +11,8 @@ Run offline against the bundled emulator: ``async with Emulator() as emu:`` and 
 
 __version__ = "0.1.0"
 
-from .client import DEFAULT_BASE_URL, SymblClient  # noqa: E402
-from .errors import (  # noqa: E402
+from .client import DEFAULT_BASE_URL, SymblClient
+from .errors import (
     APIStatusError,
     AuthenticationError,
     BadRequestError,
@@ -29,11 +29,11 @@ from .errors import (  # noqa: E402
     ValidationError,
     WaitTimeoutError,
 )
-from .jobs import Job, JobInfo, JobStatus  # noqa: E402
-from .options import ChannelMetadata, CustomEntity, ProcessingOptions, Speaker, Tracker  # noqa: E402
-from .text import TextMessage  # noqa: E402
-from .transport import RetryPolicy, Timeouts  # noqa: E402
-from .waiting import PollSchedule  # noqa: E402
+from .jobs import Job, JobInfo, JobStatus
+from .options import ChannelMetadata, CustomEntity, ProcessingOptions, Speaker, Tracker
+from .text import TextMessage
+from .transport import RetryPolicy, Timeouts
+from .waiting import PollSchedule
 
 __all__ = [
     "DEFAULT_BASE_URL",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -57,7 +57,10 @@ def check_http_url(value: object, field: str) -> str:
     return value.strip()
 
 
-def _non_empty_str(field: str) -> Any:
+_Validator = Callable[[Any, Any, Any], None]
+
+
+def _non_empty_str(field: str) -> _Validator:
     def check(_inst: object, _attr: object, value: object) -> None:
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise ValidationError(field, "must be a non-empty string")
@@ -65,7 +68,7 @@ def _non_empty_str(field: str) -> Any:
     return check
 
 
-def _optional_bool(field: str) -> Any:
+def _optional_bool(field: str) -> _Validator:
     def check(_inst: object, _attr: object, value: object) -> None:
         if value is not None and not isinstance(value, bool):
             raise ValidationError(field, "must be true or false")
@@ -73,7 +76,7 @@ def _optional_bool(field: str) -> Any:
     return check
 
 
-def _tuple_of(cls: type[Any], field: str) -> Any:
+def _tuple_of(cls: type[Any], field: str) -> Callable[[Any], Any]:
     def convert(value: Any) -> Any:
         if value is None:
             return None
@@ -139,8 +142,8 @@ class CustomEntity:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CustomEntity:
         return cls(
-            custom_type=data.get("customType", data.get("custom_type")),  # type: ignore[arg-type]
-            text=data.get("text"),  # type: ignore[arg-type]
+            custom_type=data.get("customType", data.get("custom_type")),
+            text=data.get("text", ""),
             value=data.get("value"),
         )
 
@@ -175,7 +178,23 @@ class Tracker:
         return {"name": self.name, "vocabulary": list(self.vocabulary)}
 
 
-def _check_threshold(_inst: object, _attr: object, value: object) -> None:
+def _to_vocabulary(value: Any) -> tuple[str, ...] | None:
+    return _tuple_of(str, "custom_vocabulary")(value)  # type: ignore[no-any-return]
+
+
+def _to_entities(value: Any) -> tuple[CustomEntity, ...] | None:
+    return _tuple_of(CustomEntity, "entities")(value)  # type: ignore[no-any-return]
+
+
+def _to_channels(value: Any) -> tuple[ChannelMetadata, ...] | None:
+    return _tuple_of(ChannelMetadata, "channel_metadata")(value)  # type: ignore[no-any-return]
+
+
+def _to_trackers(value: Any) -> tuple[Tracker, ...] | None:
+    return _tuple_of(Tracker, "trackers")(value)  # type: ignore[no-any-return]
+
+
+def _check_threshold(_inst: object, _attr: object, value: Any) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -184,19 +203,19 @@ def _check_threshold(_inst: object, _attr: object, value: object) -> None:
         raise ValidationError("confidence_threshold", f"must be between 0.5 and 1.0, got {value}")
 
 
-def _check_mode(_inst: object, _attr: object, value: object) -> None:
+def _check_mode(_inst: object, _attr: object, value: Any) -> None:
     if value is not None and value not in ("phone", "default"):
         raise ValidationError("mode", f"must be 'phone' or 'default', got {value!r}")
 
 
-def _check_language(_inst: object, _attr: object, value: object) -> None:
+def _check_language(_inst: object, _attr: object, value: Any) -> None:
     if value is not None and (not isinstance(value, str) or not _LANGUAGE_CODE.match(value)):
         raise ValidationError(
             "language_code", f"must be a language tag like 'en-US', got {value!r}"
         )
 
 
-def _check_speaker_count(_inst: object, _attr: object, value: object) -> None:
+def _check_speaker_count(_inst: object, _attr: object, value: Any) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -210,7 +229,7 @@ def _check_vocabulary(_inst: object, _attr: object, value: tuple[str, ...] | Non
         raise ValidationError("custom_vocabulary", "entries must be non-empty strings")
 
 
-def _check_webhook(_inst: object, _attr: object, value: object) -> None:
+def _check_webhook(_inst: object, _attr: object, value: Any) -> None:
     if value is not None:
         check_http_url(value, "webhook_url")
 
@@ -252,15 +271,13 @@ class ProcessingOptions:
     name: str | None = attrs.field(default=None, validator=_non_empty_str("name"))
     webhook_url: str | None = attrs.field(default=None, validator=_check_webhook)
     custom_vocabulary: tuple[str, ...] | None = attrs.field(
-        default=None, converter=_tuple_of(str, "custom_vocabulary"), validator=_check_vocabulary
+        default=None, converter=_to_vocabulary, validator=_check_vocabulary
     )
     confidence_threshold: float | None = attrs.field(default=None, validator=_check_threshold)
     detect_phrases: bool | None = attrs.field(
         default=None, validator=_optional_bool("detect_phrases")
     )
-    entities: tuple[CustomEntity, ...] | None = attrs.field(
-        default=None, converter=_tuple_of(CustomEntity, "entities")
-    )
+    entities: tuple[CustomEntity, ...] | None = attrs.field(default=None, converter=_to_entities)
     detect_entities: bool | None = attrs.field(
         default=None, validator=_optional_bool("detect_entities")
     )
@@ -270,11 +287,9 @@ class ProcessingOptions:
         default=None, validator=_optional_bool("enable_separate_recognition_per_channel")
     )
     channel_metadata: tuple[ChannelMetadata, ...] | None = attrs.field(
-        default=None, converter=_tuple_of(ChannelMetadata, "channel_metadata")
+        default=None, converter=_to_channels
     )
-    trackers: tuple[Tracker, ...] | None = attrs.field(
-        default=None, converter=_tuple_of(Tracker, "trackers")
-    )
+    trackers: tuple[Tracker, ...] | None = attrs.field(default=None, converter=_to_trackers)
     enable_all_trackers: bool | None = attrs.field(
         default=None, validator=_optional_bool("enable_all_trackers")
     )

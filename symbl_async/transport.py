@@ -51,6 +51,10 @@ from .protocol import (
 
 __all__ = ["Requester", "RetryPolicy", "Timeouts", "Transport"]
 
+
+def _from_token(exc: BaseException) -> bool:
+    return bool(getattr(exc, "from_token_request", False))
+
 log = logging.getLogger("symbl_async.transport")
 
 # Builds a fresh request body for each attempt (a stream cannot be replayed).
@@ -129,10 +133,11 @@ class RetryPolicy:
     cap: float = attrs.field(default=10.0, validator=attrs.validators.ge(0))
     retry_after_cap: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
 
-    def waits(self, rng: random.Random) -> Generator[float | None, BaseException | None, None]:
+    def waits(self, rng: random.Random) -> Generator[float, Any, None]:
         """Wait generator for ``backoff``: it is sent each failure and yields the wait."""
         attempt = 0
-        exc = yield None  # backoff primes the generator with send(None)
+        # backoff primes the generator with send(None); what it yields then is unused.
+        exc = yield 0.0
         while True:
             retry_after = getattr(exc, "retry_after", None)
             if retry_after is not None:
@@ -247,7 +252,7 @@ class Transport:
 
         async def attempt() -> Any:
             nonlocal refreshed
-            token = await self.auth.token() if authenticate else None
+            token = await self._token_for(authenticate)
             try:
                 return await self._send_once(
                     method,
@@ -268,7 +273,7 @@ class Transport:
                     raise
                 refreshed = True
                 log.debug("401 on %s %s: refreshing the token once", method, path)
-                token = await self.auth.token()
+                token = await self._token_for(authenticate)
                 return await self._send_once(
                     method,
                     path,
@@ -283,6 +288,8 @@ class Transport:
                 )
 
         def give_up(exc: Exception) -> bool:
+            if getattr(exc, "from_token_request", False):
+                return True  # the token request already had its own retries
             if isinstance(exc, SymblConnectionError):
                 return not (safe or not getattr(exc, "body_sent", True))
             if isinstance(exc, APIStatusError):
@@ -313,7 +320,7 @@ class Transport:
         try:
             return await retrying()
         except SymblConnectionError as exc:
-            if submit and getattr(exc, "body_sent", True):
+            if submit and getattr(exc, "body_sent", True) and not _from_token(exc):
                 raise SubmitOutcomeUnknownError(
                     f"{method} {path}: no answer after the body may have been sent ({exc}); "
                     "the job may exist and was not submitted again.",
@@ -324,7 +331,7 @@ class Transport:
             raise
         except ServerError as exc:
             # A gateway's 502/504 says nothing about whether the service made the job.
-            if submit and exc.status in (502, 504):
+            if submit and exc.status in (502, 504) and not _from_token(exc):
                 raise SubmitOutcomeUnknownError(
                     f"{method} {path}: gateway answered {exc.status}; the job may exist and "
                     "was not submitted again.",
@@ -332,6 +339,17 @@ class Transport:
                     conversation_id=conversation_id,
                     request=info,
                 ) from exc
+            raise
+
+    async def _token_for(self, authenticate: bool) -> str | None:
+        if not authenticate:
+            return None
+        try:
+            return await self.auth.token()
+        except SymblError as exc:
+            # Nothing of the calling request was sent: a failed token request must
+            # not pass for a submit of unknown outcome, nor be retried a second time.
+            exc.from_token_request = True  # type: ignore[attr-defined]
             raise
 
     async def _send_once(

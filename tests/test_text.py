@@ -20,7 +20,10 @@ def test_text_message_json_form() -> None:
         {
             "payload": {"content": "Let's meet on Monday.", "contentType": "text/plain"},
             "from": {"name": "Ana", "userId": "ana@example.com"},
-            "duration": {"startTime": "2026-01-02T10:00:00.000Z", "endTime": "2026-01-02T10:00:04.500Z"},
+            "duration": {
+                "startTime": "2026-01-02T10:00:00.000Z",
+                "endTime": "2026-01-02T10:00:04.500Z",
+            },
         }
     ]
 

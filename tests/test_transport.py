@@ -69,7 +69,9 @@ async def client() -> AsyncIterator[SymblClient]:
 
 
 def calls(m: aioresponses, method: str, pattern: str) -> int:
-    return sum(len(v) for (meth, url), v in m.requests.items() if meth == method and pattern in str(url))
+    return sum(
+        len(v) for (meth, url), v in m.requests.items() if meth == method and pattern in str(url)
+    )
 
 
 def token(m: aioresponses, value: str = "tok-1", expires: int = 86400) -> None:
@@ -187,10 +189,16 @@ async def test_submit_resent_when_connection_never_opened(
     assert calls(mocked, "POST", "/v1/process/") == 2
 
 
-@pytest.mark.parametrize(("status", "error"), [(500, ServerError), (503, ServerError),
-                                               (504, SubmitOutcomeUnknownError),
-                                               (502, SubmitOutcomeUnknownError),
-                                               (429, ConcurrencyLimitError)])
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (500, ServerError),
+        (503, ServerError),
+        (504, SubmitOutcomeUnknownError),
+        (502, SubmitOutcomeUnknownError),
+        (429, ConcurrencyLimitError),
+    ],
+)
 async def test_submit_error_statuses_are_not_retried(
     client: SymblClient, mocked: aioresponses, sleeps: list[float], status: int, error: type
 ) -> None:
@@ -208,13 +216,17 @@ async def test_401_refreshes_once_and_retries_once(
 ) -> None:
     token(mocked, "old")
     token(mocked, "new")
-    mocked.get(JOB_URL, status=401, payload={"message": "Token validation failed for provided token."})
+    mocked.get(
+        JOB_URL, status=401, payload={"message": "Token validation failed for provided token."}
+    )
     mocked.get(JOB_URL, payload={"id": "j", "status": "scheduled"})
     info = await client.get_job("j")
     assert info.status.value == "scheduled"
     auth_headers = [
         call.kwargs["headers"]["Authorization"]
-        for (meth, url), reqs in mocked.requests.items() if "/v1/job/" in str(url) for call in reqs
+        for (meth, url), reqs in mocked.requests.items()
+        if "/v1/job/" in str(url)
+        for call in reqs
     ]
     assert auth_headers == ["Bearer old", "Bearer new"]
     assert client.transport.auth.refreshes == 2
@@ -225,7 +237,9 @@ async def test_401_twice_raises_without_looping(client: SymblClient, mocked: aio
     token(mocked, "b")
     token(mocked, "c")
     for _ in range(3):
-        mocked.get(JOB_URL, status=401, payload={"message": "Token validation failed for provided token."})
+        mocked.get(
+            JOB_URL, status=401, payload={"message": "Token validation failed for provided token."}
+        )
     with pytest.raises(AuthenticationError) as info:
         await client.get_job("j")
     assert info.value.message == "Token validation failed for provided token."
@@ -236,7 +250,9 @@ async def test_401_twice_raises_without_looping(client: SymblClient, mocked: aio
 async def test_401_on_submit_is_resent_once(client: SymblClient, mocked: aioresponses) -> None:
     token(mocked, "old")
     token(mocked, "new")
-    mocked.post(SUBMIT_URL, status=401, payload={"message": "Token validation failed for provided token."})
+    mocked.post(
+        SUBMIT_URL, status=401, payload={"message": "Token validation failed for provided token."}
+    )
     mocked.post(SUBMIT_URL, status=201, payload=ACCEPTED)
     job = await client.submit_audio_url("https://example.com/a.wav")
     assert job.job_id == ACCEPTED["jobId"]
@@ -245,7 +261,9 @@ async def test_401_on_submit_is_resent_once(client: SymblClient, mocked: aioresp
 
 async def test_static_token_is_not_refreshed(mocked: aioresponses) -> None:
     async with SymblClient(access_token="fixed", base_url=BASE) as c:
-        mocked.get(JOB_URL, status=401, payload={"message": "Token validation failed for provided token."})
+        mocked.get(
+            JOB_URL, status=401, payload={"message": "Token validation failed for provided token."}
+        )
         with pytest.raises(AuthenticationError):
             await c.get_job("j")
     assert calls(mocked, "POST", "token:generate") == 0
@@ -323,3 +341,26 @@ async def test_every_error_is_a_symbl_error(client: SymblClient, mocked: aioresp
     assert isinstance(info.value, SubmitOutcomeUnknownError)
     assert isinstance(info.value.__cause__, SymblConnectionError)
     assert isinstance(info.value.__cause__.__cause__, aiohttp.ClientPayloadError)
+
+
+async def test_token_failure_during_submit_is_not_outcome_unknown(
+    client: SymblClient, mocked: aioresponses, sleeps: list[float]
+) -> None:
+    for _ in range(4):
+        mocked.post(TOKEN_URL, exception=aiohttp.ServerDisconnectedError())
+    with pytest.raises(SymblConnectionError) as info:
+        await client.submit_audio_url("https://example.com/a.wav")
+    assert not isinstance(info.value, SubmitOutcomeUnknownError)
+    assert calls(mocked, "POST", "/v1/process/") == 0
+    assert calls(mocked, "POST", "token:generate") == 4  # its own retries, not multiplied
+
+
+async def test_token_gateway_error_during_submit_is_not_outcome_unknown(
+    client: SymblClient, mocked: aioresponses, sleeps: list[float]
+) -> None:
+    for _ in range(4):
+        mocked.post(TOKEN_URL, status=504)
+    with pytest.raises(ServerError) as info:
+        await client.submit_audio_url("https://example.com/a.wav")
+    assert info.value.status == 504
+    assert calls(mocked, "POST", "/v1/process/") == 0

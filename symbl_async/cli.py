@@ -1,0 +1,147 @@
+"""The ``symbl-async`` command: ``demo`` and ``emulator``.
+
+Exit status: 0 on success, 1 when work failed, 2 on usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+
+__all__ = ["build_parser", "main"]
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0..65535, got {text}")
+    return value
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="symbl-async", description="Symbl.ai Async API client, batch runner and emulator."
+    )
+    parser.add_argument("--version", action="version", version=f"symbl_async {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="process a bundled sample set on the embedded emulator")
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=Path("symbl-demo-insights"),
+        help="folder for the insights JSON files (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--time-scale",
+        type=_positive_float,
+        default=500.0,
+        help="emulator speed-up over real processing time (default: %(default)s)",
+    )
+
+    emu = commands.add_parser("emulator", help="serve the Symbl API emulator until interrupted")
+    emu.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    emu.add_argument("--port", type=_port, default=8080, help="port, 0 for any free one")
+    emu.add_argument(
+        "--concurrency-limit",
+        type=_positive_int,
+        default=50,
+        help="concurrent jobs per account (trial 2, free 5, paid 50)",
+    )
+    emu.add_argument(
+        "--time-scale",
+        type=_positive_float,
+        default=1.0,
+        help="divide processing times by this factor",
+    )
+    emu.add_argument(
+        "--token-lifetime",
+        type=_positive_float,
+        default=86400.0,
+        help="access token lifetime in seconds",
+    )
+    emu.add_argument(
+        "--webhook-drop-rate", type=_rate, default=0.0, help="share of webhooks silently dropped"
+    )
+    emu.add_argument(
+        "--webhook-duplicate-rate", type=_rate, default=0.0, help="share of webhooks sent twice"
+    )
+    emu.add_argument("--seed", type=int, default=0, help="seed of the fault knobs")
+
+    return parser
+
+
+def _run_emulator(args: argparse.Namespace) -> int:
+    from .emulator import EmulatorConfig, run_standalone
+
+    config = EmulatorConfig(
+        concurrency_limit=args.concurrency_limit,
+        time_scale=args.time_scale,
+        token_lifetime=args.token_lifetime,
+        webhook_drop_rate=args.webhook_drop_rate,
+        webhook_duplicate_rate=args.webhook_duplicate_rate,
+        seed=args.seed,
+    )
+    try:
+        asyncio.run(run_standalone(config, host=args.host, port=args.port))
+    except KeyboardInterrupt:
+        print("emulator stopped", file=sys.stderr)
+    return 0
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    asyncio.run(run_demo(args.out.resolve(), time_scale=args.time_scale, out=sys.stdout))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``symbl-async`` console script."""
+    args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        return _run_demo(args)
+    return _run_emulator(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

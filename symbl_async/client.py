@@ -1,0 +1,535 @@
+"""``SymblClient``: the asyncio client for the whole Symbl Async API."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Collection, Iterable, Mapping
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+import attrs
+
+from .auth import Credentials
+from .conversations import DEFAULT_INCLUDE, ConversationsAPI, check_include
+from .errors import SymblError, ValidationError
+from .jobs import Job, JobInfo, JobStatus
+from .models import ConversationInsights
+from .options import ProcessingOptions, check_http_url
+from .text import TextMessage, messages_to_json
+from .transport import RetryPolicy, Timeouts, Transport
+from .uploads import MediaInput, MediaKind, prepare_upload
+from .waiting import PollSchedule, poll_until_done
+
+__all__ = ["DEFAULT_BASE_URL", "SymblClient"]
+
+DEFAULT_BASE_URL = "https://api.symbl.ai"
+# Submits carry a unique name unless the caller names them: the API has no
+# idempotency key, and a name is what lets a lost submit be found again.
+AUTO_NAME_PREFIX = "symbl-async-"
+
+
+def _non_empty(value: object, field: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(field, "must be a non-empty string")
+    return value.strip()
+
+
+class SymblClient:
+    """An ``async with`` client for the Symbl.ai Async API.
+
+    Args:
+        app_id: application id; defaults to ``$SYMBL_APP_ID``.
+        app_secret: application secret; defaults to ``$SYMBL_APP_SECRET``.
+        access_token: a ready access token (no app secret needed; cannot be renewed
+            unless app credentials are also given).
+        base_url: the API root; defaults to ``$SYMBL_BASE_URL``, else
+            ``https://api.symbl.ai``. Point it at an emulator's ``url`` to run offline.
+        session: an ``aiohttp.ClientSession`` to borrow; it is never closed by us.
+        timeouts: request timeouts.
+        retry: how requests that are safe to repeat are retried.
+        poll: when ``wait`` polls a job's status.
+        wait_timeout: default deadline of ``wait``, in seconds.
+        auto_name: give unnamed new conversations a unique ``name`` so a submit
+            whose outcome is unknown can be looked up.
+        token_skew: renew the access token this many seconds before it expires.
+
+    Raises:
+        ValidationError: no usable credentials, or a bad ``base_url``.
+    """
+
+    def __init__(
+        self,
+        *,
+        app_id: str | None = None,
+        app_secret: str | None = None,
+        access_token: str | None = None,
+        base_url: str | None = None,
+        session: aiohttp.ClientSession | None = None,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        poll: PollSchedule | None = None,
+        wait_timeout: float = 4 * 3600.0,
+        auto_name: bool = True,
+        token_skew: float = 300.0,
+    ) -> None:
+        app_id = app_id if app_id is not None else os.environ.get("SYMBL_APP_ID")
+        app_secret = app_secret if app_secret is not None else os.environ.get("SYMBL_APP_SECRET")
+        credentials = None
+        if app_id or app_secret:
+            credentials = Credentials(
+                _non_empty(app_id, "app_id"), _non_empty(app_secret, "app_secret")
+            )
+        if access_token is not None:
+            access_token = _non_empty(access_token, "access_token")
+        if credentials is None and access_token is None:
+            raise ValidationError(
+                "app_id",
+                "credentials are missing: pass app_id and app_secret (or access_token), "
+                "or set SYMBL_APP_ID and SYMBL_APP_SECRET",
+            )
+        url = base_url or os.environ.get("SYMBL_BASE_URL") or DEFAULT_BASE_URL
+        check_http_url(url, "base_url")
+        if wait_timeout <= 0:
+            raise ValidationError("wait_timeout", "must be > 0 seconds")
+        self._transport = Transport(
+            base_url=url,
+            credentials=credentials,
+            access_token=access_token,
+            session=session,
+            timeouts=timeouts,
+            retry=retry,
+            token_skew=token_skew,
+        )
+        self.poll = poll or PollSchedule()
+        self.wait_timeout = wait_timeout
+        self.auto_name = auto_name
+        self.conversations = ConversationsAPI(self._transport)
+        # Filled in by a webhook receiver attached to this client (webhooks.py).
+        self.webhook_url: str | None = None
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<SymblClient {self.base_url} {state}>"
+
+    @property
+    def base_url(self) -> str:
+        return self._transport.base_url
+
+    @property
+    def transport(self) -> Transport:
+        """The transport, for its counters (``requests_sent``, ``retries``)."""
+        return self._transport
+
+    @property
+    def closed(self) -> bool:
+        return self._transport.closed
+
+    async def __aenter__(self) -> SymblClient:
+        self._transport._get_session()  # refuses a closed client
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Release the connection pool (unless borrowed); the client cannot be reused."""
+        await self._transport.close()
+
+    # -- submits --------------------------------------------------------------------
+
+    def _options_for(self, options: ProcessingOptions | None, *, new: bool) -> ProcessingOptions:
+        if options is None:
+            options = ProcessingOptions()
+        elif not isinstance(options, ProcessingOptions):
+            raise ValidationError("options", "must be a ProcessingOptions")
+        changes: dict[str, Any] = {}
+        if new and self.auto_name and options.name is None:
+            changes["name"] = AUTO_NAME_PREFIX + uuid.uuid4().hex
+        if self.webhook_url is not None and options.webhook_url is None:
+            changes["webhook_url"] = self.webhook_url
+        return options.replace(**changes) if changes else options
+
+    async def _submit_file(
+        self,
+        kind: MediaKind,
+        media: MediaInput,
+        options: ProcessingOptions | None,
+        content_type: str | None,
+        conversation_id: str | None,
+    ) -> Job:
+        path = f"/v1/process/{kind}"
+        method = "POST"
+        if conversation_id is not None:
+            path += "/" + quote(_non_empty(conversation_id, "conversation_id"), safe="")
+            method = "PUT"
+        opts = self._options_for(options, new=conversation_id is None)
+        upload = await prepare_upload(media, kind=kind, content_type=content_type)
+        headers = {"Content-Length": str(upload.size)}
+        if upload.content_type is not None:
+            headers["Content-Type"] = upload.content_type
+        try:
+            answer = await self._transport.send(
+                method,
+                path,
+                params=opts.to_query(),
+                body=upload.body,
+                headers=headers,
+                skip_auto_headers=() if upload.content_type else ("Content-Type",),
+                submit_name=opts.name,
+                conversation_id=conversation_id,
+                upload=True,
+            )
+        finally:
+            upload.cleanup()
+        return self._job_from(answer, opts, upload.duration)
+
+    async def _submit_json(
+        self,
+        path: str,
+        body: dict[str, Any],
+        options: ProcessingOptions | None,
+        conversation_id: str | None,
+        media_duration: float | None,
+    ) -> Job:
+        method = "POST"
+        if conversation_id is not None:
+            path += "/" + quote(_non_empty(conversation_id, "conversation_id"), safe="")
+            method = "PUT"
+        opts = self._options_for(options, new=conversation_id is None)
+        answer = await self._transport.send(
+            method,
+            path,
+            json={**body, **opts.to_json()},
+            submit_name=opts.name,
+            conversation_id=conversation_id,
+        )
+        return self._job_from(answer, opts, media_duration)
+
+    @staticmethod
+    def _job_from(answer: Any, options: ProcessingOptions, duration: float | None) -> Job:
+        if not isinstance(answer, Mapping) or not answer.get("jobId"):
+            raise SymblError(f"the submit was accepted but its answer has no jobId: {answer!r}")
+        return Job(
+            job_id=str(answer["jobId"]),
+            conversation_id=str(answer.get("conversationId", "")),
+            name=options.name,
+            media_duration=duration,
+        )
+
+    def _url_body(self, url: str, media_duration: float | None) -> dict[str, Any]:
+        if media_duration is not None and (
+            isinstance(media_duration, bool)
+            or not isinstance(media_duration, (int, float))
+            or media_duration < 0
+        ):
+            raise ValidationError("media_duration", "must be a number of seconds >= 0")
+        return {"url": check_http_url(url, "url")}
+
+    def _text_body(
+        self, messages: Iterable[TextMessage | Mapping[str, Any]], options: ProcessingOptions | None
+    ) -> dict[str, Any]:
+        if options is not None and isinstance(options, ProcessingOptions):
+            options.check_for_text()
+        return {"messages": messages_to_json(messages)}
+
+    async def submit_audio_file(
+        self,
+        media: MediaInput,
+        *,
+        options: ProcessingOptions | None = None,
+        content_type: str | None = None,
+    ) -> Job:
+        """``POST /v1/process/audio``: upload audio (streamed) and start a job.
+
+        Args:
+            media: a file path, bytes, or an async iterator of bytes.
+            options: processing options (sent in the query string).
+            content_type: overrides detection from the file name and header.
+
+        Returns:
+            The job, with its conversation id and the media length when known.
+
+        Raises:
+            ValidationError: before sending, for bad media or options.
+            ConcurrencyLimitError: every job slot of the account is busy.
+            SubmitOutcomeUnknownError: the job may or may not exist.
+        """
+        return await self._submit_file("audio", media, options, content_type, None)
+
+    async def submit_video_file(
+        self,
+        media: MediaInput,
+        *,
+        options: ProcessingOptions | None = None,
+        content_type: str | None = None,
+    ) -> Job:
+        """``POST /v1/process/video``: upload an MP4 video (streamed) and start a job.
+
+        Same arguments, return value and errors as :meth:`submit_audio_file`.
+        """
+        return await self._submit_file("video", media, options, content_type, None)
+
+    async def submit_audio_url(
+        self,
+        url: str,
+        *,
+        options: ProcessingOptions | None = None,
+        media_duration: float | None = None,
+    ) -> Job:
+        """``POST /v1/process/audio/url``: start a job on a public audio URL.
+
+        Args:
+            url: a public, direct http(s) link to the audio.
+            options: processing options (sent in the JSON body).
+            media_duration: the media length in seconds if you know it; it makes
+                waiting cheaper.
+
+        Returns:
+            The job.
+
+        Raises:
+            ValidationError: a bad URL or options, before sending.
+            ConcurrencyLimitError: every job slot of the account is busy.
+            SubmitOutcomeUnknownError: the job may or may not exist.
+        """
+        body = self._url_body(url, media_duration)
+        return await self._submit_json("/v1/process/audio/url", body, options, None, media_duration)
+
+    async def submit_video_url(
+        self,
+        url: str,
+        *,
+        options: ProcessingOptions | None = None,
+        media_duration: float | None = None,
+    ) -> Job:
+        """``POST /v1/process/video/url``: start a job on a public MP4 video URL.
+
+        Same arguments, return value and errors as :meth:`submit_audio_url`.
+        """
+        body = self._url_body(url, media_duration)
+        return await self._submit_json("/v1/process/video/url", body, options, None, media_duration)
+
+    async def submit_text(
+        self,
+        messages: Iterable[TextMessage | Mapping[str, Any]],
+        *,
+        options: ProcessingOptions | None = None,
+    ) -> Job:
+        """``POST /v1/process/text``: start a job on a text conversation.
+
+        Args:
+            messages: :class:`TextMessage` objects or dicts in the API's form
+                (``{"payload": {"content": ...}, "from": {...}, "duration": {...}}``).
+            options: processing options; speech-only ones are refused.
+
+        Raises:
+            ValidationError: no messages, an empty message, a speech-only option.
+        """
+        body = self._text_body(messages, options)
+        return await self._submit_json("/v1/process/text", body, options, None, None)
+
+    async def append_audio_file(
+        self,
+        conversation_id: str,
+        media: MediaInput,
+        *,
+        options: ProcessingOptions | None = None,
+        content_type: str | None = None,
+    ) -> Job:
+        """``PUT /v1/process/audio/{conversationId}``: append audio to a conversation."""
+        return await self._submit_file("audio", media, options, content_type, conversation_id)
+
+    async def append_video_file(
+        self,
+        conversation_id: str,
+        media: MediaInput,
+        *,
+        options: ProcessingOptions | None = None,
+        content_type: str | None = None,
+    ) -> Job:
+        """``PUT /v1/process/video/{conversationId}``: append an MP4 video."""
+        return await self._submit_file("video", media, options, content_type, conversation_id)
+
+    async def append_audio_url(
+        self,
+        conversation_id: str,
+        url: str,
+        *,
+        options: ProcessingOptions | None = None,
+        media_duration: float | None = None,
+    ) -> Job:
+        """``PUT /v1/process/audio/url/{conversationId}``: append audio from a URL."""
+        _non_empty(conversation_id, "conversation_id")
+        body = self._url_body(url, media_duration)
+        return await self._submit_json(
+            "/v1/process/audio/url", body, options, conversation_id, media_duration
+        )
+
+    async def append_video_url(
+        self,
+        conversation_id: str,
+        url: str,
+        *,
+        options: ProcessingOptions | None = None,
+        media_duration: float | None = None,
+    ) -> Job:
+        """``PUT /v1/process/video/url/{conversationId}``: append video from a URL."""
+        _non_empty(conversation_id, "conversation_id")
+        body = self._url_body(url, media_duration)
+        return await self._submit_json(
+            "/v1/process/video/url", body, options, conversation_id, media_duration
+        )
+
+    async def append_text(
+        self,
+        conversation_id: str,
+        messages: Iterable[TextMessage | Mapping[str, Any]],
+        *,
+        options: ProcessingOptions | None = None,
+    ) -> Job:
+        """``PUT /v1/process/text/{conversationId}``: append text messages."""
+        _non_empty(conversation_id, "conversation_id")
+        body = self._text_body(messages, options)
+        return await self._submit_json("/v1/process/text", body, options, conversation_id, None)
+
+    # -- jobs -----------------------------------------------------------------------
+
+    async def get_job(self, job_id: str) -> JobInfo:
+        """``GET /v1/job/{jobId}``: a job's current status.
+
+        Raises:
+            ValidationError: empty job id.
+            NotFoundError: no such job.
+        """
+        job_id = _non_empty(job_id, "job_id")
+        answer = await self._transport.request("GET", "/v1/job/" + quote(job_id, safe=""))
+        if not isinstance(answer, Mapping) or not isinstance(answer.get("status"), str):
+            raise SymblError(f"the Job API answered without a status for job {job_id}: {answer!r}")
+        return JobInfo(id=str(answer.get("id") or job_id), status=JobStatus(answer["status"]))
+
+    async def wait(
+        self,
+        job: Job | str,
+        *,
+        timeout: float | None = None,
+        schedule: PollSchedule | None = None,
+    ) -> JobInfo:
+        """Wait until a job is completed.
+
+        Args:
+            job: a :class:`Job` from a submit, or a job id.
+            timeout: seconds to wait at most (default: the client's ``wait_timeout``).
+            schedule: overrides the client's poll schedule.
+
+        Returns:
+            The completed job's status.
+
+        Raises:
+            JobFailedError: the job ended ``failed``.
+            WaitTimeoutError: the deadline passed; the job may still be running.
+        """
+        if isinstance(job, str):
+            job = Job(job_id=_non_empty(job, "job"), conversation_id="")
+        timeout = self.wait_timeout if timeout is None else timeout
+        if timeout <= 0:
+            raise ValidationError("timeout", "must be > 0 seconds")
+        return await poll_until_done(
+            self.get_job, job, timeout=timeout, schedule=schedule or self.poll
+        )
+
+    # -- insights -------------------------------------------------------------------
+
+    async def fetch_insights(
+        self, conversation_id: str, include: Collection[str] = DEFAULT_INCLUDE
+    ) -> ConversationInsights:
+        """Fetch a chosen set of insights concurrently into one object.
+
+        Args:
+            conversation_id: the conversation.
+            include: names of ``ConversationInsights`` fields to fetch.
+        """
+        return await self.conversations.fetch_insights(conversation_id, include=include)
+
+    async def _process(
+        self, job: Job, include: Collection[str], timeout: float | None
+    ) -> ConversationInsights:
+        await self.wait(job, timeout=timeout)
+        insights = await self.fetch_insights(job.conversation_id, include=include)
+        return attrs.evolve(insights, job_id=job.job_id, conversation_id=job.conversation_id)
+
+    async def process_audio_url(
+        self,
+        url: str,
+        *,
+        options: ProcessingOptions | None = None,
+        include: Collection[str] = DEFAULT_INCLUDE,
+        timeout: float | None = None,
+        media_duration: float | None = None,
+    ) -> ConversationInsights:
+        """Submit an audio URL, wait for the job, and return its insights."""
+        check_include(include)  # before paying for a job
+        job = await self.submit_audio_url(url, options=options, media_duration=media_duration)
+        return await self._process(job, include, timeout)
+
+    async def process_video_url(
+        self,
+        url: str,
+        *,
+        options: ProcessingOptions | None = None,
+        include: Collection[str] = DEFAULT_INCLUDE,
+        timeout: float | None = None,
+        media_duration: float | None = None,
+    ) -> ConversationInsights:
+        """Submit a video URL, wait for the job, and return its insights."""
+        check_include(include)
+        job = await self.submit_video_url(url, options=options, media_duration=media_duration)
+        return await self._process(job, include, timeout)
+
+    async def process_audio_file(
+        self,
+        media: MediaInput,
+        *,
+        options: ProcessingOptions | None = None,
+        include: Collection[str] = DEFAULT_INCLUDE,
+        timeout: float | None = None,
+        content_type: str | None = None,
+    ) -> ConversationInsights:
+        """Upload audio, wait for the job, and return its insights."""
+        check_include(include)
+        job = await self.submit_audio_file(media, options=options, content_type=content_type)
+        return await self._process(job, include, timeout)
+
+    async def process_video_file(
+        self,
+        media: MediaInput,
+        *,
+        options: ProcessingOptions | None = None,
+        include: Collection[str] = DEFAULT_INCLUDE,
+        timeout: float | None = None,
+        content_type: str | None = None,
+    ) -> ConversationInsights:
+        """Upload an MP4 video, wait for the job, and return its insights."""
+        check_include(include)
+        job = await self.submit_video_file(media, options=options, content_type=content_type)
+        return await self._process(job, include, timeout)
+
+    async def process_text(
+        self,
+        messages: Iterable[TextMessage | Mapping[str, Any]],
+        *,
+        options: ProcessingOptions | None = None,
+        include: Collection[str] = DEFAULT_INCLUDE,
+        timeout: float | None = None,
+    ) -> ConversationInsights:
+        """Submit a text conversation, wait for the job, and return its insights."""
+        check_include(include)
+        job = await self.submit_text(messages, options=options)
+        return await self._process(job, include, timeout)

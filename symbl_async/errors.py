@@ -16,7 +16,9 @@ escapes the package (they are chained as ``__cause__``)::
     │   ├── ConcurrencyLimitError    429: all of the account's job slots are busy
     │   └── ServerError              5xx
     ├── JobFailedError               a job ended with status ``failed``
-    └── WaitTimeoutError             a wait gave up before the job ended
+    ├── WaitTimeoutError             a wait gave up before the job ended
+    └── LedgerError                  the batch ledger failed (``symbl_async.ledger``)
+        └── IllegalTransitionError   an item state change that the ledger forbids
 
 Messages never contain secrets (app secret, access token).
 """

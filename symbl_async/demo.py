@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .client import SymblClient
+from .conversations import DEFAULT_INCLUDE
 from .emulator import Emulator
 from .models import ConversationInsights
 from .options import ProcessingOptions
@@ -47,18 +48,7 @@ DEMO_TEXT = [
         user_id="john@example.com",
     ),
 ]
-INCLUDE = (
-    "conversation",
-    "messages",
-    "topics",
-    "questions",
-    "action_items",
-    "follow_ups",
-    "members",
-    "analytics",
-    "entities",
-    "summary",
-)
+INCLUDE = (*DEFAULT_INCLUDE, "entities", "summary")
 
 
 def _summary(title: str, insights: ConversationInsights) -> str:

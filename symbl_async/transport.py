@@ -55,6 +55,7 @@ __all__ = ["Requester", "RetryPolicy", "Timeouts", "Transport"]
 def _from_token(exc: BaseException) -> bool:
     return bool(getattr(exc, "from_token_request", False))
 
+
 log = logging.getLogger("symbl_async.transport")
 
 # Builds a fresh request body for each attempt (a stream cannot be replayed).
@@ -250,22 +251,16 @@ class Transport:
         info = RequestInfo(method=method, url=self.base_url + path, name=submit_name)
         refreshed = False
 
+        def send_with(token: str | None) -> Any:
+            return self._send_once(
+                method, path, info, token, params, json, body, headers, skip_auto_headers, upload
+            )
+
         async def attempt() -> Any:
             nonlocal refreshed
             token = await self._token_for(authenticate)
             try:
-                return await self._send_once(
-                    method,
-                    path,
-                    info,
-                    token,
-                    params,
-                    json,
-                    body,
-                    headers,
-                    skip_auto_headers,
-                    upload,
-                )
+                return await send_with(token)
             except AuthenticationError:
                 # One refresh and one retry: a 401 means the service did not act on
                 # the request, so even a submit may be sent again.
@@ -273,19 +268,7 @@ class Transport:
                     raise
                 refreshed = True
                 log.debug("401 on %s %s: refreshing the token once", method, path)
-                token = await self._token_for(authenticate)
-                return await self._send_once(
-                    method,
-                    path,
-                    info,
-                    token,
-                    params,
-                    json,
-                    body,
-                    headers,
-                    skip_auto_headers,
-                    upload,
-                )
+                return await send_with(await self._token_for(authenticate))
 
         def give_up(exc: Exception) -> bool:
             if getattr(exc, "from_token_request", False):
@@ -319,27 +302,22 @@ class Transport:
         )(attempt)
         try:
             return await retrying()
-        except SymblConnectionError as exc:
-            if submit and getattr(exc, "body_sent", True) and not _from_token(exc):
-                raise SubmitOutcomeUnknownError(
-                    f"{method} {path}: no answer after the body may have been sent ({exc}); "
-                    "the job may exist and was not submitted again.",
-                    name=submit_name,
-                    conversation_id=conversation_id,
-                    request=info,
-                ) from exc
-            raise
-        except ServerError as exc:
-            # A gateway's 502/504 says nothing about whether the service made the job.
-            if submit and exc.status in (502, 504) and not _from_token(exc):
-                raise SubmitOutcomeUnknownError(
-                    f"{method} {path}: gateway answered {exc.status}; the job may exist and "
-                    "was not submitted again.",
-                    name=submit_name,
-                    conversation_id=conversation_id,
-                    request=info,
-                ) from exc
-            raise
+        except (SymblConnectionError, ServerError) as exc:
+            if not submit or _from_token(exc):
+                raise
+            if isinstance(exc, SymblConnectionError) and getattr(exc, "body_sent", True):
+                reason = f"no answer after the body may have been sent ({exc})"
+            elif isinstance(exc, ServerError) and exc.status in (502, 504):
+                # A gateway's 502/504 says nothing about whether the service made the job.
+                reason = f"gateway answered {exc.status}"
+            else:
+                raise
+            raise SubmitOutcomeUnknownError(
+                f"{method} {path}: {reason}; the job may exist and was not submitted again.",
+                name=submit_name,
+                conversation_id=conversation_id,
+                request=info,
+            ) from exc
 
     async def _token_for(self, authenticate: bool) -> str | None:
         if not authenticate:

@@ -126,7 +126,13 @@ def _message(body: Any) -> str | None:
 
 
 def check_include(include: object) -> tuple[str, ...]:
-    """Validated insight names (repeats dropped), before any request.
+    """Check insight names for :meth:`ConversationsAPI.fetch_insights`, before any request.
+
+    Args:
+        include: a collection of ``ConversationInsights`` field names (see ``ALL_INCLUDE``).
+
+    Returns:
+        The names, in order, with repeats dropped.
 
     Raises:
         ValidationError: not a collection, empty, or holding an unknown name.

@@ -29,6 +29,8 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from .errors import ResponseDecodeError
+
 __all__ = [
     "JSON_KEY",
     "OpenStrEnum",
@@ -232,10 +234,15 @@ def structure(data: Any, cls: type[T]) -> T:
         An instance of ``cls``.
 
     Raises:
-        cattrs.BaseValidationError: when ``data`` does not have the shape of ``cls``
-            (a required key is missing or a value has the wrong type).
+        ResponseDecodeError: when ``data`` does not have the shape of ``cls`` (a
+            required key is missing or a value has the wrong type); the cattrs
+            error is chained as its cause.
     """
-    return converter.structure(data, cls)
+    try:
+        return converter.structure(data, cls)
+    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
+        name = getattr(cls, "__name__", str(cls))
+        raise ResponseDecodeError(f"the answer does not have the shape of {name}: {exc}") from exc
 
 
 def unstructure(obj: Any) -> Any:

@@ -9,6 +9,7 @@ escapes the package (they are chained as ``__cause__``)::
     ├── SymblConnectionError         the service could not be reached
     │   └── SymblTimeoutError        a request took longer than its timeout
     ├── SubmitOutcomeUnknownError    a submit may or may not have created a job
+    ├── ResponseDecodeError          an answer did not have the documented shape
     ├── APIStatusError               the service answered with an error status
     │   ├── BadRequestError          400
     │   ├── AuthenticationError      401
@@ -38,6 +39,7 @@ __all__ = [
     "JobFailedError",
     "NotFoundError",
     "RequestInfo",
+    "ResponseDecodeError",
     "ServerError",
     "SubmitOutcomeUnknownError",
     "SymblConnectionError",
@@ -117,6 +119,10 @@ class SubmitOutcomeUnknownError(SymblError):
         self.request = request
         hint = f" Look it up by name {name!r} before submitting again." if name else ""
         super().__init__(message + hint)
+
+
+class ResponseDecodeError(SymblError):
+    """An answer could not be read as the documented model (the cause says why)."""
 
 
 class APIStatusError(SymblError):

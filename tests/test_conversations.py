@@ -196,7 +196,9 @@ PATHS: dict[str, tuple[str, str]] = {
 }
 
 
-def _api(answers: Mapping[tuple[str, str], Any] = ANSWERS) -> tuple[ConversationsAPI, FakeRequester]:
+def _api(
+    answers: Mapping[tuple[str, str], Any] = ANSWERS,
+) -> tuple[ConversationsAPI, FakeRequester]:
     fake = FakeRequester(answers)
     return ConversationsAPI(fake), fake
 
@@ -216,9 +218,7 @@ class Case(NamedTuple):
 
 READS: dict[str, Case] = {
     "get": Case(lambda api: api.get(CID), _get(BASE), EXPECTED["conversation"]),
-    "messages": Case(
-        lambda api: api.messages(CID), _get(f"{BASE}/messages"), EXPECTED["messages"]
-    ),
+    "messages": Case(lambda api: api.messages(CID), _get(f"{BASE}/messages"), EXPECTED["messages"]),
     "messages-verbose-sentiment": Case(
         lambda api: api.messages(CID, verbose=True, sentiment=True),
         _get(f"{BASE}/messages", {"verbose": "true", "sentiment": "true"}),
@@ -248,9 +248,7 @@ READS: dict[str, Case] = {
     "analytics": Case(
         lambda api: api.analytics(CID), _get(f"{BASE}/analytics"), EXPECTED["analytics"]
     ),
-    "entities": Case(
-        lambda api: api.entities(CID), _get(f"{BASE}/entities"), EXPECTED["entities"]
-    ),
+    "entities": Case(lambda api: api.entities(CID), _get(f"{BASE}/entities"), EXPECTED["entities"]),
     "trackers": Case(
         lambda api: api.trackers(CID), _get(f"{BASE}/trackers-detected"), EXPECTED["trackers"]
     ),
@@ -260,9 +258,7 @@ READS: dict[str, Case] = {
         _get(f"{BASE}/summary", {"refresh": "true"}),
         EXPECTED["summary"],
     ),
-    "insights": Case(
-        lambda api: api.insights(CID), _get(f"{BASE}/insights"), EXPECTED["insights"]
-    ),
+    "insights": Case(lambda api: api.insights(CID), _get(f"{BASE}/insights"), EXPECTED["insights"]),
     "transcript": Case(
         lambda api: api.transcript(CID),
         Call("POST", f"{BASE}/transcript", None, {"contentType": "text/markdown"}, True),
@@ -339,9 +335,7 @@ async def test_update_speakers() -> None:
     api, fake = _api({("PUT", f"{BASE}/speakers"): {"message": "Speaker events associated."}})
 
     assert await api.update_speakers(CID, events) == "Speaker events associated."
-    assert fake.calls == [
-        Call("PUT", f"{BASE}/speakers", None, {"speakerEvents": events}, None)
-    ]
+    assert fake.calls == [Call("PUT", f"{BASE}/speakers", None, {"speakerEvents": events}, None)]
 
 
 async def test_list_without_arguments() -> None:
@@ -401,7 +395,9 @@ async def test_trackers_accepts_a_wrapped_list_too() -> None:
 
 
 async def test_missing_or_null_lists_are_empty() -> None:
-    api, _ = _api({("GET", f"{BASE}/topics"): {}, ("GET", f"{BASE}/questions"): {"questions": None}})
+    api, _ = _api(
+        {("GET", f"{BASE}/topics"): {}, ("GET", f"{BASE}/questions"): {"questions": None}}
+    )
 
     assert await api.topics(CID) == []
     assert await api.questions(CID) == []
@@ -411,7 +407,7 @@ async def test_missing_or_null_lists_are_empty() -> None:
 
 
 def _insights(include: tuple[str, ...]) -> ConversationInsights:
-    fields = {
+    fields: dict[str, Any] = {
         name: tuple(value) if isinstance(value, list) else value
         for name, value in EXPECTED.items()
         if name in include
@@ -508,7 +504,7 @@ async def test_cancelling_fetch_insights_cancels_its_requests() -> None:
 
     api = ConversationsAPI(FakeRequester(handler=handler))
     task = asyncio.ensure_future(api.fetch_insights(CID, include=["messages", "members"]))
-    await everyone_started.wait()
+    await asyncio.wait_for(everyone_started.wait(), timeout=5)
 
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -528,7 +524,11 @@ INVALID: dict[str, tuple[Callable[[ConversationsAPI], Awaitable[Any]], str, str]
     "None id": (lambda api: api.topics(None), "conversation_id", "must be a non-empty string"),  # type: ignore[arg-type]
     "int id": (lambda api: api.analytics(42), "conversation_id", "must be a non-empty string"),  # type: ignore[arg-type]
     "dot-dot id": (lambda api: api.summary(".."), "conversation_id", "must not be '.' or '..'"),
-    "delete empty id": (lambda api: api.delete(""), "conversation_id", "must be a non-empty string"),
+    "delete empty id": (
+        lambda api: api.delete(""),
+        "conversation_id",
+        "must be a non-empty string",
+    ),
     "transcript empty id": (
         lambda api: api.transcript(" "),
         "conversation_id",
@@ -620,3 +620,22 @@ async def test_validation_errors_send_nothing(
 
     assert (raised.value.field, raised.value.rule) == (field, rule)
     assert fake.calls == []
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"messages": [{"id": "m1"}]},  # a message without its required text
+        {"messages": [{"id": "m1", "text": None}]},
+        {"messages": "not a list"},
+    ],
+)
+async def test_badly_shaped_answer_is_a_symbl_error(answer: Any) -> None:
+    from symbl_async.errors import ResponseDecodeError, SymblError
+
+    api = ConversationsAPI(FakeRequester({("GET", f"{BASE}/messages"): answer}))
+    with pytest.raises(ResponseDecodeError) as info:
+        await api.messages(CID)
+    assert isinstance(info.value, SymblError)
+    assert "Message" in str(info.value)
+    assert info.value.__cause__ is not None

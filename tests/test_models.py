@@ -20,6 +20,7 @@ from symbl_async.converter import (
     structure,
     unstructure,
 )
+from symbl_async.errors import ResponseDecodeError
 from symbl_async.jobs import JobInfo, JobStatus
 from symbl_async.models import (
     ActionItem,
@@ -316,12 +317,10 @@ def test_messages_example_words(messages_json: dict[str, Any]) -> None:
 
 
 def test_messages_example_datetimes_are_aware_utc(messages_json: dict[str, Any]) -> None:
-    stamps = [
-        stamp
-        for message in _messages(messages_json)
-        for item in (message, *message.words)
-        for stamp in (item.start_time, item.end_time)
-    ]
+    stamps: list[dt.datetime | None] = []
+    for message in _messages(messages_json):
+        stamps += [message.start_time, message.end_time]
+        stamps += [stamp for word in message.words for stamp in (word.start_time, word.end_time)]
 
     assert len(stamps) == 2 * (2 + 8 + 5)
     assert all(s is not None and s.utcoffset() == dt.timedelta(0) for s in stamps)
@@ -361,8 +360,9 @@ def test_unknown_enum_values_are_kept_and_round_trip() -> None:
 
 
 def test_non_string_enum_value_is_rejected() -> None:
-    with pytest.raises(cattrs.BaseValidationError):
+    with pytest.raises(ResponseDecodeError) as info:
         structure({"suggested": 7}, models.Sentiment)
+    assert isinstance(info.value.__cause__, cattrs.BaseValidationError)
 
 
 def test_sparse_payloads_parse_with_defaults() -> None:
@@ -397,8 +397,9 @@ def test_nulls_take_defaults() -> None:
     ],
 )
 def test_missing_required_fields_raise(cls: type[Any], data: dict[str, Any]) -> None:
-    with pytest.raises(cattrs.BaseValidationError):
+    with pytest.raises(ResponseDecodeError) as info:
         structure(data, cls)
+    assert isinstance(info.value.__cause__, cattrs.BaseValidationError)
 
 
 def test_models_are_frozen() -> None:
@@ -483,19 +484,26 @@ def test_topic_tracker_summary_insight_entity() -> None:
                     "type": "vocabulary",
                     "value": "price",
                     "messageRefs": [{"id": "m1", "text": "the price is", "offset": 4}],
-                    "insightRefs": [{"id": "q1", "text": "what price?", "offset": 5,
-                                     "type": "question"}],
+                    "insightRefs": [
+                        {"id": "q1", "text": "what price?", "offset": 5, "type": "question"}
+                    ],
                 }
             ],
         },
         Tracker,
     )
-    summary = structure({"id": "s1", "text": "They agreed.", "messageRefs": [{"id": "m9"}]},
-                        SummaryItem)
+    summary = structure(
+        {"id": "s1", "text": "They agreed.", "messageRefs": [{"id": "m9"}]}, SummaryItem
+    )
     insight = structure({"id": "i1", "text": "Where?", "type": "question"}, InsightItem)
     entity = structure(
-        {"type": "custom", "customType": "Product", "value": "ACME 9000", "text": "acme",
-         "messageRefs": [{"id": "m1", "text": "the acme", "offset": 4}]},
+        {
+            "type": "custom",
+            "customType": "Product",
+            "value": "ACME 9000",
+            "text": "acme",
+            "messageRefs": [{"id": "m1", "text": "the acme", "offset": 4}],
+        },
         Entity,
     )
 
@@ -568,7 +576,10 @@ def test_job_info_keeps_an_unknown_status() -> None:
         ("2020-07-10T11:16:21.024Z", dt.datetime(2020, 7, 10, 11, 16, 21, 24000, tzinfo=UTC)),
         ("2020-07-10T11:16:21Z", dt.datetime(2020, 7, 10, 11, 16, 21, tzinfo=UTC)),
         ("2020-07-10T13:16:21.5+02:00", dt.datetime(2020, 7, 10, 11, 16, 21, 500000, tzinfo=UTC)),
-        ("2020-07-10T11:16:21.123456789Z", dt.datetime(2020, 7, 10, 11, 16, 21, 123456, tzinfo=UTC)),
+        (
+            "2020-07-10T11:16:21.123456789Z",
+            dt.datetime(2020, 7, 10, 11, 16, 21, 123456, tzinfo=UTC),
+        ),
         ("2020-07-10T11:16:21", dt.datetime(2020, 7, 10, 11, 16, 21, tzinfo=UTC)),
     ],
 )
@@ -596,8 +607,9 @@ def test_datetimes_unstructure_to_iso_z(value: dt.datetime, expected: str) -> No
 
 
 def test_datetime_rejects_non_strings() -> None:
-    with pytest.raises(cattrs.BaseValidationError):
+    with pytest.raises(ResponseDecodeError) as info:
         structure({"id": "c1", "startTime": 1594379781}, Conversation)
+    assert isinstance(info.value.__cause__, cattrs.BaseValidationError)
 
 
 def test_renames_and_omitted_nones() -> None:
@@ -619,16 +631,22 @@ def test_open_str_enum() -> None:
         RED = "red"
 
     assert Colour("red") is Colour.RED
-    assert Colour("teal").value == "teal"
-    assert Colour("teal") == "teal"
+    teal = structure("teal", Colour)
+    assert isinstance(teal, Colour) and teal not in list(Colour)
+    assert unstructure(teal) == "teal" and str.__eq__(teal, "teal")
     with pytest.raises(ValueError, match="42"):
         Colour(42)
 
 
 @pytest.mark.parametrize(
     ("name", "key"),
-    [("start_time", "startTime"), ("from_", "from"), ("id", "id"), ("overlapping_members",
-     "overlappingMembers"), ("createParagraphs", "createParagraphs")],
+    [
+        ("start_time", "startTime"),
+        ("from_", "from"),
+        ("id", "id"),
+        ("overlapping_members", "overlappingMembers"),
+        ("createParagraphs", "createParagraphs"),
+    ],
 )
 def test_camel_case(name: str, key: str) -> None:
     assert camel_case(name) == key
@@ -651,7 +669,9 @@ def test_strings_and_booleans_are_not_coerced() -> None:
     item = structure({"id": 42, "text": "t", "definitive": "false"}, ActionItem)
 
     assert (item.id, item.definitive) == ("42", False)
-    with pytest.raises(cattrs.BaseValidationError):
+    with pytest.raises(ResponseDecodeError) as info:
         structure({"id": "a1", "text": "t", "definitive": "maybe"}, ActionItem)
-    with pytest.raises(cattrs.BaseValidationError):
+    assert isinstance(info.value.__cause__, cattrs.BaseValidationError)
+    with pytest.raises(ResponseDecodeError) as info:
         structure({"id": "a1", "text": ["not", "a", "string"]}, ActionItem)
+    assert isinstance(info.value.__cause__, cattrs.BaseValidationError)

@@ -5,6 +5,10 @@ Quick start::
     async with SymblClient(app_id=..., app_secret=...) as client:
         insights = await client.process_audio_url("https://example.com/call.wav")
 
+Webhooks instead of polling: attach a :class:`WebhookReceiver` (``SymblClient(...,
+receiver=receiver)``); submits then carry its ``webhookUrl`` and waits default to
+``hybrid`` (webhooks plus a slow safety poll).
+
 Run offline against the bundled emulator: ``async with Emulator() as emu:`` and pass
 ``base_url=emu.url`` with the emulator's ``app_id``/``app_secret``.
 """
@@ -21,6 +25,7 @@ from .errors import (
     JobFailedError,
     NotFoundError,
     RequestInfo,
+    ResponseDecodeError,
     ServerError,
     SubmitOutcomeUnknownError,
     SymblConnectionError,
@@ -33,7 +38,8 @@ from .jobs import Job, JobInfo, JobStatus
 from .options import ChannelMetadata, CustomEntity, ProcessingOptions, Speaker, Tracker
 from .text import TextMessage
 from .transport import RetryPolicy, Timeouts
-from .waiting import PollSchedule
+from .waiting import PollSchedule, SafetyPollSchedule, WaitMode
+from .webhooks import WebhookReceiver
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -52,7 +58,9 @@ __all__ = [
     "PollSchedule",
     "ProcessingOptions",
     "RequestInfo",
+    "ResponseDecodeError",
     "RetryPolicy",
+    "SafetyPollSchedule",
     "ServerError",
     "Speaker",
     "SubmitOutcomeUnknownError",
@@ -64,6 +72,8 @@ __all__ = [
     "Timeouts",
     "Tracker",
     "ValidationError",
+    "WaitMode",
     "WaitTimeoutError",
+    "WebhookReceiver",
     "__version__",
 ]

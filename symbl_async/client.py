@@ -21,7 +21,15 @@ from .options import ProcessingOptions, check_http_url
 from .text import TextMessage, messages_to_json
 from .transport import RetryPolicy, Timeouts, Transport
 from .uploads import MediaInput, MediaKind, prepare_upload
-from .waiting import PollSchedule, poll_until_done
+from .waiting import (
+    PollSchedule,
+    SafetyPollSchedule,
+    Waiter,
+    WaitMode,
+    make_waiter,
+    parse_wait_mode,
+)
+from .webhooks import WebhookReceiver
 
 __all__ = ["DEFAULT_BASE_URL", "SymblClient"]
 
@@ -55,9 +63,18 @@ class SymblClient:
         auto_name: give unnamed new conversations a unique ``name`` so a submit
             whose outcome is unknown can be looked up.
         token_skew: renew the access token this many seconds before it expires.
+        receiver: a :class:`WebhookReceiver` to attach (see :meth:`attach_receiver`).
+        wait_mode: how ``wait`` and the ``process_*`` helpers wait by default:
+            ``"poll"``, ``"webhook"`` or ``"hybrid"``; default ``"hybrid"`` when a
+            receiver is attached, else ``"poll"``.
+        safety_poll: the shape of hybrid waiting's safety poll (it builds on ``poll``).
+        confirm_webhooks: confirm a receiver's terminal webhooks with ``GET /v1/job``
+            (this client's :meth:`get_job`) before releasing waiters, unless the
+            receiver has its own ``confirm`` function.
 
     Raises:
-        ValidationError: no usable credentials, or a bad ``base_url``.
+        ValidationError: no usable credentials, a bad ``base_url``, ``wait_mode`` or
+            ``receiver``.
     """
 
     def __init__(
@@ -74,6 +91,10 @@ class SymblClient:
         wait_timeout: float = 4 * 3600.0,
         auto_name: bool = True,
         token_skew: float = 300.0,
+        receiver: WebhookReceiver | None = None,
+        wait_mode: WaitMode | str | None = None,
+        safety_poll: SafetyPollSchedule | None = None,
+        confirm_webhooks: bool = True,
     ) -> None:
         app_id = app_id if app_id is not None else os.environ.get("SYMBL_APP_ID")
         app_secret = app_secret if app_secret is not None else os.environ.get("SYMBL_APP_SECRET")
@@ -94,6 +115,10 @@ class SymblClient:
         check_http_url(url, "base_url")
         if wait_timeout <= 0:
             raise ValidationError("wait_timeout", "must be > 0 seconds")
+        # Only the value is checked here: a receiver may still be attached later.
+        mode = None if wait_mode is None else parse_wait_mode(wait_mode, "wait_mode")
+        if safety_poll is not None and not isinstance(safety_poll, SafetyPollSchedule):
+            raise ValidationError("safety_poll", "must be a SafetyPollSchedule")
         self._transport = Transport(
             base_url=url,
             credentials=credentials,
@@ -107,8 +132,12 @@ class SymblClient:
         self.wait_timeout = wait_timeout
         self.auto_name = auto_name
         self.conversations = ConversationsAPI(self._transport)
-        # Filled in by a webhook receiver attached to this client (webhooks.py).
-        self.webhook_url: str | None = None
+        self.safety_poll = safety_poll or SafetyPollSchedule()
+        self._wait_mode = mode
+        self._webhook_url: str | None = None
+        self._receiver: WebhookReceiver | None = None
+        if receiver is not None:
+            self.attach_receiver(receiver, confirm=confirm_webhooks)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
@@ -126,6 +155,113 @@ class SymblClient:
     @property
     def closed(self) -> bool:
         return self._transport.closed
+
+    # -- webhooks and wait modes ----------------------------------------------------
+
+    @property
+    def receiver(self) -> WebhookReceiver | None:
+        """The attached webhook receiver, if any."""
+        return self._receiver
+
+    @property
+    def wait_mode(self) -> WaitMode:
+        """How ``wait`` waits by default: as configured, else ``hybrid`` with a receiver,
+        else ``poll``."""
+        if self._wait_mode is not None:
+            return self._wait_mode
+        return WaitMode.HYBRID if self._receiver is not None else WaitMode.POLL
+
+    @property
+    def webhook_url(self) -> str | None:
+        """The ``webhookUrl`` submits carry unless their options name one.
+
+        The URL set here, else the attached receiver's ``callback_url`` (read at each
+        submit, so the receiver may be started after it was attached), else ``None``.
+        It holds the receiver's secret token: do not log it.
+
+        Raises:
+            RuntimeError: the attached receiver has no URL yet (not started, no
+                ``public_url``).
+        """
+        if self._webhook_url is not None:
+            return self._webhook_url
+        return self._receiver.callback_url if self._receiver is not None else None
+
+    @webhook_url.setter
+    def webhook_url(self, value: str | None) -> None:
+        self._webhook_url = None if value is None else check_http_url(value, "webhook_url")
+
+    def attach_receiver(self, receiver: WebhookReceiver, *, confirm: bool = True) -> None:
+        """Send the webhooks of this client's jobs to ``receiver``, and wait on it.
+
+        From now on, submits carry ``webhookUrl=receiver.callback_url`` (unless their
+        options, or :attr:`webhook_url` set by hand, name another URL), and ``wait``
+        defaults to ``hybrid`` (unless the client was given a ``wait_mode``). Attaching
+        makes no request; the receiver need not be started yet, only before the first
+        submit.
+
+        Args:
+            receiver: the receiver; one receiver serves one client best (its
+                confirmations go through this client).
+            confirm: when the receiver has no ``confirm`` function, give it this
+                client's :meth:`get_job`, so terminal webhooks are confirmed with
+                ``GET /v1/job/{jobId}`` before waiters are released. ``False`` leaves
+                the receiver as it is (without a function, it trusts webhooks).
+
+        Raises:
+            ValidationError: ``receiver`` is not an open :class:`WebhookReceiver`.
+        """
+        if not isinstance(receiver, WebhookReceiver):
+            raise ValidationError("receiver", "must be a WebhookReceiver")
+        if receiver.closed:
+            raise ValidationError("receiver", "is closed; create a new WebhookReceiver")
+        if confirm and receiver.confirm is None:
+            receiver.set_confirm(self.get_job)
+        self._receiver = receiver
+
+    def waiter(
+        self,
+        mode: WaitMode | str | None = None,
+        *,
+        schedule: PollSchedule | None = None,
+        field: str = "mode",
+    ) -> Waiter:
+        """The waiting strategy ``wait`` would use; no request is made.
+
+        Args:
+            mode: ``"poll"``, ``"webhook"`` or ``"hybrid"``; default :attr:`wait_mode`.
+            schedule: overrides the client's poll schedule (hybrid's safety poll
+                builds on it too).
+            field: the argument name to blame in errors.
+
+        Returns:
+            A :class:`~symbl_async.waiting.Waiter`: ``await waiter.wait(job, timeout=...)``.
+
+        Raises:
+            ValidationError: an unknown mode, or a webhook mode without a receiver.
+        """
+        if mode is None:
+            mode, field = self.wait_mode, "wait_mode"
+        if schedule is not None and not isinstance(schedule, PollSchedule):
+            raise ValidationError("schedule", "must be a PollSchedule")
+        return make_waiter(
+            mode,
+            get_job=self.get_job,
+            schedule=schedule or self.poll,
+            receiver=self._receiver,
+            safety=self.safety_poll,
+            field=field,
+        )
+
+    def _submit_webhook_url(self) -> str | None:
+        try:
+            return self.webhook_url
+        except RuntimeError as exc:
+            raise ValidationError(
+                "receiver",
+                "has no callback URL yet: start it (async with receiver) or give it "
+                "public_url, before submitting",
+            ) from exc
 
     async def __aenter__(self) -> SymblClient:
         self._transport._get_session()  # refuses a closed client
@@ -153,8 +289,10 @@ class SymblClient:
         changes: dict[str, Any] = {}
         if new and self.auto_name and options.name is None:
             changes["name"] = AUTO_NAME_PREFIX + uuid.uuid4().hex
-        if self.webhook_url is not None and options.webhook_url is None:
-            changes["webhook_url"] = self.webhook_url
+        if options.webhook_url is None:
+            webhook_url = self._submit_webhook_url()
+            if webhook_url is not None:
+                changes["webhook_url"] = webhook_url
         return options.replace(**changes) if changes else options
 
     async def _submit_file(
@@ -421,6 +559,7 @@ class SymblClient:
         *,
         timeout: float | None = None,
         schedule: PollSchedule | None = None,
+        mode: WaitMode | str | None = None,
     ) -> JobInfo:
         """Wait until a job is completed.
 
@@ -428,22 +567,33 @@ class SymblClient:
             job: a :class:`Job` from a submit, or a job id.
             timeout: seconds to wait at most (default: the client's ``wait_timeout``).
             schedule: overrides the client's poll schedule.
+            mode: ``"poll"`` (poll ``GET /v1/job``), ``"webhook"`` (only the attached
+                receiver's confirmed webhooks; no polls) or ``"hybrid"`` (webhooks, plus
+                a slow safety poll); default :attr:`wait_mode`. The webhook modes rely on
+                the job having been submitted with the receiver's URL (submits through
+                this client are); ``hybrid`` still ends a job submitted without it, by
+                its safety poll.
 
         Returns:
             The completed job's status.
 
         Raises:
+            ValidationError: a bad timeout or mode, or a webhook mode without a
+                receiver; raised before anything is sent.
             JobFailedError: the job ended ``failed``.
             WaitTimeoutError: the deadline passed; the job may still be running.
+            ClientClosedError: the receiver was closed while waiting on it.
         """
+        waiter = self.waiter(mode, schedule=schedule)
         if isinstance(job, str):
             job = Job(job_id=_non_empty(job, "job"), conversation_id="")
+        return await waiter.wait(job, timeout=self._timeout(timeout))
+
+    def _timeout(self, timeout: float | None) -> float:
         timeout = self.wait_timeout if timeout is None else timeout
-        if timeout <= 0:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
             raise ValidationError("timeout", "must be > 0 seconds")
-        return await poll_until_done(
-            self.get_job, job, timeout=timeout, schedule=schedule or self.poll
-        )
+        return float(timeout)
 
     # -- insights -------------------------------------------------------------------
 
@@ -458,10 +608,18 @@ class SymblClient:
         """
         return await self.conversations.fetch_insights(conversation_id, include=include)
 
+    def _check_process(
+        self, include: Collection[str], timeout: float | None, wait_mode: WaitMode | str | None
+    ) -> Waiter:
+        # Everything checked before paying for a job.
+        check_include(include)
+        self._timeout(timeout)
+        return self.waiter(wait_mode, field="wait_mode")
+
     async def _process(
-        self, job: Job, include: Collection[str], timeout: float | None
+        self, job: Job, include: Collection[str], timeout: float | None, waiter: Waiter
     ) -> ConversationInsights:
-        await self.wait(job, timeout=timeout)
+        await waiter.wait(job, timeout=self._timeout(timeout))
         insights = await self.fetch_insights(job.conversation_id, include=include)
         return attrs.evolve(insights, job_id=job.job_id, conversation_id=job.conversation_id)
 
@@ -473,11 +631,34 @@ class SymblClient:
         include: Collection[str] = DEFAULT_INCLUDE,
         timeout: float | None = None,
         media_duration: float | None = None,
+        wait_mode: WaitMode | str | None = None,
     ) -> ConversationInsights:
-        """Submit an audio URL, wait for the job, and return its insights."""
-        check_include(include)  # before paying for a job
+        """Submit an audio URL, wait for the job, and return its insights.
+
+        Args:
+            url: a public, direct http(s) link to the audio.
+            options: processing options.
+            include: ``ConversationInsights`` field names to fetch.
+            timeout: seconds to wait for the job (default: the client's ``wait_timeout``).
+            media_duration: the media length in seconds, if known (cheaper waiting).
+            wait_mode: ``"poll"``, ``"webhook"`` or ``"hybrid"`` (see :meth:`wait`);
+                default :attr:`wait_mode`.
+
+        Returns:
+            The insights, with the job and conversation ids.
+
+        Raises:
+            ValidationError: a bad argument (including a webhook mode without a
+                receiver), before the submit.
+            JobFailedError: the job ended ``failed``.
+            WaitTimeoutError: the deadline passed; the error carries the job id.
+
+        The other ``process_*`` helpers take the same ``include``, ``timeout`` and
+        ``wait_mode`` and raise the same errors.
+        """
+        waiter = self._check_process(include, timeout, wait_mode)
         job = await self.submit_audio_url(url, options=options, media_duration=media_duration)
-        return await self._process(job, include, timeout)
+        return await self._process(job, include, timeout, waiter)
 
     async def process_video_url(
         self,
@@ -487,11 +668,12 @@ class SymblClient:
         include: Collection[str] = DEFAULT_INCLUDE,
         timeout: float | None = None,
         media_duration: float | None = None,
+        wait_mode: WaitMode | str | None = None,
     ) -> ConversationInsights:
         """Submit a video URL, wait for the job, and return its insights."""
-        check_include(include)
+        waiter = self._check_process(include, timeout, wait_mode)
         job = await self.submit_video_url(url, options=options, media_duration=media_duration)
-        return await self._process(job, include, timeout)
+        return await self._process(job, include, timeout, waiter)
 
     async def process_audio_file(
         self,
@@ -501,11 +683,12 @@ class SymblClient:
         include: Collection[str] = DEFAULT_INCLUDE,
         timeout: float | None = None,
         content_type: str | None = None,
+        wait_mode: WaitMode | str | None = None,
     ) -> ConversationInsights:
         """Upload audio, wait for the job, and return its insights."""
-        check_include(include)
+        waiter = self._check_process(include, timeout, wait_mode)
         job = await self.submit_audio_file(media, options=options, content_type=content_type)
-        return await self._process(job, include, timeout)
+        return await self._process(job, include, timeout, waiter)
 
     async def process_video_file(
         self,
@@ -515,11 +698,12 @@ class SymblClient:
         include: Collection[str] = DEFAULT_INCLUDE,
         timeout: float | None = None,
         content_type: str | None = None,
+        wait_mode: WaitMode | str | None = None,
     ) -> ConversationInsights:
         """Upload an MP4 video, wait for the job, and return its insights."""
-        check_include(include)
+        waiter = self._check_process(include, timeout, wait_mode)
         job = await self.submit_video_file(media, options=options, content_type=content_type)
-        return await self._process(job, include, timeout)
+        return await self._process(job, include, timeout, waiter)
 
     async def process_text(
         self,
@@ -528,8 +712,9 @@ class SymblClient:
         options: ProcessingOptions | None = None,
         include: Collection[str] = DEFAULT_INCLUDE,
         timeout: float | None = None,
+        wait_mode: WaitMode | str | None = None,
     ) -> ConversationInsights:
         """Submit a text conversation, wait for the job, and return its insights."""
-        check_include(include)
+        waiter = self._check_process(include, timeout, wait_mode)
         job = await self.submit_text(messages, options=options)
-        return await self._process(job, include, timeout)
+        return await self._process(job, include, timeout, waiter)

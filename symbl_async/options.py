@@ -269,7 +269,10 @@ class ProcessingOptions:
     """
 
     name: str | None = attrs.field(default=None, validator=_non_empty_str("name"))
-    webhook_url: str | None = attrs.field(default=None, validator=_check_webhook)
+    # Redacted in repr: a receiver's callback URL carries its secret path token.
+    webhook_url: str | None = attrs.field(
+        default=None, validator=_check_webhook, repr=lambda v: "None" if v is None else "'***'"
+    )
     custom_vocabulary: tuple[str, ...] | None = attrs.field(
         default=None, converter=_to_vocabulary, validator=_check_vocabulary
     )

@@ -337,6 +337,21 @@ class WebhookReceiver:
         return self._max_body
 
     @property
+    def confirm(self) -> ConfirmFunc | None:
+        """How terminal webhooks are confirmed; ``None`` when confirmation is off."""
+        return self._confirm
+
+    def set_confirm(self, confirm: ConfirmFunc | None) -> None:
+        """Change how terminal webhooks are confirmed (``SymblClient.attach_receiver`` does).
+
+        Confirmations already running keep the function they started with.
+
+        Args:
+            confirm: as the constructor's ``confirm``; ``None`` turns confirmation off.
+        """
+        self._confirm = confirm
+
+    @property
     def port(self) -> int | None:
         """Port the own server is bound to, once started."""
         return self._bound[1] if self._bound is not None else None

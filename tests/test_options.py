@@ -162,3 +162,10 @@ def test_options_are_frozen_and_hashable() -> None:
     assert a.replace(name="n").name == "n"
     with pytest.raises(ValidationError):
         a.replace(confidence_threshold=3)
+
+
+def test_webhook_url_is_redacted_in_repr() -> None:
+    opts = ProcessingOptions(webhook_url="https://hooks.example.net/symbl/webhooks/s3cr3t-token")
+    assert "s3cr3t-token" not in repr(opts)
+    assert "webhook_url='***'" in repr(opts)
+    assert opts.to_json()["webhookUrl"].endswith("s3cr3t-token")

@@ -1,4 +1,4 @@
-"""The ``symbl-async`` command: ``demo`` and ``emulator``.
+"""The ``symbl-async`` command: ``demo``, ``emulator``, ``process`` and ``status``.
 
 Exit status: 0 on success, 1 when work failed, 2 on usage errors.
 """
@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
+from .batch_cli import add_batch_commands, run_batch_command
 
 __all__ = ["build_parser", "main"]
 
@@ -107,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     emu.add_argument("--seed", type=int, default=0, help="seed of the fault knobs")
 
+    add_batch_commands(commands)
     return parser
 
 
@@ -140,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "demo":
         return _run_demo(args)
+    if args.command in ("process", "status"):
+        return run_batch_command(args)
     return _run_emulator(args)
 
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 import pytest
 
 from symbl_async.errors import ValidationError
-from symbl_async.scheduling import longest_first
+from symbl_async.scheduling import LongestFirstWindow, longest_first
 
 
 class Counting:
@@ -122,3 +122,28 @@ async def test_window_must_be_a_positive_integer(window: object) -> None:
     with pytest.raises(ValidationError) as info:
         await take(longest_first([1.0], duration=ident, window=window))  # type: ignore[arg-type]
     assert info.value.field == "window"
+
+
+def test_window_pops_longest_or_oldest() -> None:
+    window: LongestFirstWindow[str] = LongestFirstWindow()
+    for name, seconds in [("a", 5.0), ("b", 50.0), ("c", None), ("d", 20.0)]:
+        window.push(name, seconds)
+    assert len(window) == 4
+    assert window.pop_oldest() == "a"
+    assert window.pop_longest() == "b"
+    # "c" entered with the median of {5, 50} = 27.5, so it outranks d (20).
+    assert window.pop_longest() == "c"
+    assert window.pop_oldest() == "d"
+    with pytest.raises(IndexError):
+        window.pop_oldest()
+    with pytest.raises(IndexError):
+        window.pop_longest()
+
+
+def test_window_pop_oldest_keeps_the_heap_order() -> None:
+    window: LongestFirstWindow[float] = LongestFirstWindow()
+    for seconds in [3.0, 9.0, 1.0, 7.0, 5.0, 8.0]:
+        window.push(seconds, seconds)
+    assert window.pop_oldest() == 3.0
+    assert window.pop_oldest() == 9.0
+    assert [window.pop_longest() for _ in range(4)] == [8.0, 7.0, 5.0, 1.0]

@@ -186,8 +186,10 @@ def process_many(
         or not wait_timeout > 0
     ):
         raise ValidationError("wait_timeout", "must be a number of seconds > 0")
-    if wait_mode is not None and (not isinstance(wait_mode, str) or not wait_mode):
-        raise ValidationError("wait_mode", "must be a non-empty string")
+    if wait_mode is not None:
+        # The same check client.wait makes, but now: an unknown mode, or a webhook
+        # mode with no receiver, must not be found out after every item was paid for.
+        client.waiter(wait_mode, field="wait_mode")
     for flag, value in (("ordered", ordered), ("retry_failed", retry_failed)):
         if not isinstance(value, bool):
             raise ValidationError(flag, "must be True or False")

@@ -37,7 +37,7 @@ from .batch_results import BatchEvent, BatchProgress, check_output_dir
 from .conversations import ALL_INCLUDE, DEFAULT_INCLUDE
 from .errors import AuthenticationError, SymblError, ValidationError
 from .ledger import ItemState, Ledger
-from .options import ProcessingOptions
+from .options import ProcessingOptions, check_http_url
 from .slots import PLAN_LIMITS, JobSlots
 from .sources import Source, SourceError, expand_inputs, read_manifest
 
@@ -73,6 +73,16 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0..65535, got {text}")
     return value
 
 
@@ -174,6 +184,21 @@ def add_batch_commands(subparsers: Any) -> None:
                      help="inputs read ahead to start the longest first (default %(default)s)")
     run.add_argument("--wait-timeout", type=_positive_float, metavar="SECONDS",
                      help="give up waiting for one job after this long (it stays submitted)")
+    hooks = proc.add_argument_group("waiting")
+    hooks.add_argument(
+        "--wait", choices=("poll", "webhook", "hybrid"), default="poll",
+        help="how job ends are detected: polling GET /v1/job (default), webhooks to an "
+        "embedded receiver, or hybrid (webhooks plus a slow safety poll)",
+    )
+    hooks.add_argument("--webhook-host", metavar="HOST",
+                       help="address the webhook receiver binds (default 127.0.0.1)")
+    hooks.add_argument("--webhook-port", type=_port, metavar="PORT",
+                       help="port of the webhook receiver (default: any free port)")
+    hooks.add_argument(
+        "--webhook-public-url", metavar="URL",
+        help="URL at which the service reaches the receiver (a tunnel or reverse proxy); "
+        "needed for the real service, which cannot call 127.0.0.1",
+    )
     run.add_argument(
         "--progress-interval", type=_positive_float, default=10.0, metavar="SECONDS",
         help="seconds between progress lines when stderr is not a terminal "
@@ -276,6 +301,19 @@ def _plan(args: argparse.Namespace) -> _Plan:
             read_manifest(manifest).close()
         except ValidationError as exc:
             raise _UsageError(f"--manifest: {exc.rule}") from exc
+    receiver_flags = [
+        flag for flag, value in (("--webhook-host", args.webhook_host),
+                                 ("--webhook-port", args.webhook_port),
+                                 ("--webhook-public-url", args.webhook_public_url))
+        if value is not None
+    ]
+    if receiver_flags and args.wait == "poll":
+        raise _UsageError(f"{receiver_flags[0]} needs --wait webhook or --wait hybrid")
+    if args.webhook_public_url is not None:
+        try:
+            check_http_url(args.webhook_public_url, "--webhook-public-url")
+        except ValidationError as exc:
+            raise _UsageError(str(exc)) from exc
     if args.plan is not None:
         limit = PLAN_LIMITS[args.plan]
     else:
@@ -336,6 +374,7 @@ async def _process(args: argparse.Namespace, plan: _Plan) -> int:
     from .client import SymblClient
     from .emulator import Emulator
     from .waiting import PollSchedule
+    from .webhooks import WebhookReceiver
 
     async with contextlib.AsyncExitStack() as stack:
         client_args: dict[str, Any] = {"base_url": args.base_url}
@@ -344,6 +383,17 @@ async def _process(args: argparse.Namespace, plan: _Plan) -> int:
             await stack.enter_async_context(emulator)
             client_args = {"base_url": emulator.url, "app_id": emulator.app_id,
                            "app_secret": emulator.app_secret}
+        if args.wait != "poll":
+            receiver = WebhookReceiver(
+                host=args.webhook_host or "127.0.0.1",
+                port=args.webhook_port or 0,
+                public_url=args.webhook_public_url,
+            )
+            try:
+                await stack.enter_async_context(receiver)
+            except OSError as exc:
+                raise _UsageError(f"cannot start the webhook receiver: {exc}") from exc
+            client_args["receiver"] = receiver
         try:
             client = SymblClient(**client_args, poll=PollSchedule(time_scale=plan.time_scale))
         except ValidationError as exc:
@@ -376,6 +426,7 @@ async def _process(args: argparse.Namespace, plan: _Plan) -> int:
             retry_failed=args.retry_failed,
             lookahead=args.lookahead,
             wait_timeout=args.wait_timeout,
+            wait_mode=args.wait,
             on_event=display.on_event,
         )
         command = resume_command(sys.argv[1:])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import AsyncIterable, Collection, Iterable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import aiohttp
@@ -30,6 +30,9 @@ from .waiting import (
     parse_wait_mode,
 )
 from .webhooks import WebhookReceiver
+
+if TYPE_CHECKING:
+    from .batch import BatchRun
 
 __all__ = ["DEFAULT_BASE_URL", "SymblClient"]
 
@@ -537,6 +540,24 @@ class SymblClient:
         _non_empty(conversation_id, "conversation_id")
         body = self._text_body(messages, options)
         return await self._submit_json("/v1/process/text", body, options, conversation_id, None)
+
+    # -- batches --------------------------------------------------------------------
+
+    def process_many(
+        self, sources: AsyncIterable[object] | Iterable[object], **kwargs: Any
+    ) -> BatchRun:
+        """Process many recordings with every job slot busy; one result per input.
+
+        Takes the keyword arguments of :func:`symbl_async.batch.process_many`
+        (``options``, ``include``, ``ordered``, ``plan``/``max_concurrent_jobs``,
+        ``ledger``, ``out_dir``, ``retry_failed``, ``wait_mode``, ...).
+
+        Returns:
+            A :class:`~symbl_async.batch.BatchRun`: ``async for result in run``.
+        """
+        from .batch import process_many  # batch imports this module
+
+        return process_many(self, sources, **kwargs)
 
     # -- jobs -----------------------------------------------------------------------
 

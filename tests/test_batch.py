@@ -500,3 +500,26 @@ async def test_a_second_run_of_the_same_batch_at_once_is_refused(tmp_path: Path)
         by_name = emu.stats()["submits_by_name"]
     assert submitted <= 6 and len(rest) == 6
     assert len(by_name) == 6 and set(by_name.values()) == {1}
+
+
+@pytest.mark.parametrize(("mode", "rule"), [("hybrid", "receiver"), ("sometimes", "poll")])
+async def test_bad_wait_mode_fails_before_anything_is_submitted(
+    tmp_path: Path, mode: str, rule: str
+) -> None:
+    async with emulated(3) as (emu, client):
+        with pytest.raises(ValidationError) as info:
+            process_many(client, [url("a", 60)], out_dir=tmp_path, wait_mode=mode)
+        assert info.value.field == "wait_mode"
+        assert rule in str(info.value)
+        assert emu.stats()["jobs_submitted"] == 0
+
+
+async def test_client_process_many_delegates(tmp_path: Path) -> None:
+    async with emulated(2) as (emu, client):
+        run = client.process_many(
+            [url("a", 60), url("b", 120)], slots=fast_slots(2), out_dir=tmp_path, wait_mode="poll"
+        )
+        results = await collect(run)
+    assert sorted(r.status for r in results) == ["fetched", "fetched"]
+    assert emu.stats()["jobs_submitted"] == 2
+    assert all(r.output_path is not None and Path(r.output_path).exists() for r in results)

@@ -198,6 +198,9 @@ def test_bad_inputs_fail_alone_with_exit_1(tmp_path: Path) -> None:
         ["--options-json", "[1]"],
         ["--emulator", "--base-url", "http://127.0.0.1:9"],
         ["--plan", "free", "--max-concurrent-jobs", "3"],
+        ["--webhook-port", "9000"],
+        ["--wait", "hybrid", "--webhook-public-url", "ftp://hooks.example.net"],
+        ["--wait", "sometimes"],
     ],
 )
 def test_bad_flags_exit_2(tmp_path: Path, flags: list[str]) -> None:
@@ -337,3 +340,22 @@ def test_emulator_mode_runs_against_an_in_process_emulator(tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr
     assert "1 fetched" in done.stdout
     assert (out / "results.jsonl").read_text().count("\n") == 1
+
+
+def test_webhook_waiting_through_the_cli(tmp_path: Path) -> None:
+    """The standalone emulator calls the CLI's embedded receiver over real HTTP."""
+    manifest = tmp_path / "batch.csv"
+    write_manifest(manifest, 6, 120.0, prefix="hook")
+    with standalone_emulator() as emu:
+        done = run_cli(
+            *process_args(emu, tmp_path / "out"), "--manifest", str(manifest), "--wait", "webhook",
+            cwd=tmp_path,
+        )
+        stats = emu.stats()
+    assert done.returncode == 0, done.stderr
+    assert stats["jobs_submitted"] == 6
+    assert stats["webhooks_sent"] >= 6 * 3  # scheduled, in_progress, completed per job
+    # webhook mode never polls: the only job reads are the receiver's confirmations
+    assert stats["job_status_requests"] == 6
+    lines = (tmp_path / "out" / "results.jsonl").read_text().splitlines()
+    assert [json.loads(line)["status"] for line in lines] == ["fetched"] * 6

@@ -32,6 +32,7 @@ from typing import Any, TextIO
 
 import attrs
 
+from .argtypes import port, positive_float, positive_int
 from .batch import LEDGER_FILE, process_many
 from .batch_results import BatchEvent, BatchProgress, check_output_dir
 from .conversations import ALL_INCLUDE, DEFAULT_INCLUDE
@@ -54,36 +55,6 @@ _EMULATOR_TIME_SCALE = 1000.0
 
 class _UsageError(Exception):
     """A bad flag or unusable path: print it and exit 2 before anything is submitted."""
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be 0..65535, got {text}")
-    return value
 
 
 def _include(text: str) -> tuple[str, ...]:
@@ -135,7 +106,7 @@ def add_batch_commands(subparsers: Any) -> None:
     )
     limits = proc.add_mutually_exclusive_group()
     limits.add_argument(
-        "--max-concurrent-jobs", type=_positive_int, metavar="N",
+        "--max-concurrent-jobs", type=positive_int, metavar="N",
         help=f"the account's concurrent-job limit (default {_DEFAULT_LIMIT}, adapted down "
         "on 429s)",
     )
@@ -173,16 +144,16 @@ def add_batch_commands(subparsers: Any) -> None:
         "ends, so a later rerun cannot resume them)",
     )
     server.add_argument(
-        "--time-scale", type=_positive_float, metavar="X",
+        "--time-scale", type=positive_float, metavar="X",
         help=f"service speed-up: the in-process emulator's (default {_EMULATOR_TIME_SCALE:g}),"
         " or that of the emulator --base-url points at, so that polls match (default 1)",
     )
     run = proc.add_argument_group("run")
     run.add_argument("--retry-failed", action="store_true",
                      help="retry items that failed in an earlier run")
-    run.add_argument("--lookahead", type=_positive_int, default=256, metavar="N",
+    run.add_argument("--lookahead", type=positive_int, default=256, metavar="N",
                      help="inputs read ahead to start the longest first (default %(default)s)")
-    run.add_argument("--wait-timeout", type=_positive_float, metavar="SECONDS",
+    run.add_argument("--wait-timeout", type=positive_float, metavar="SECONDS",
                      help="give up waiting for one job after this long (it stays submitted)")
     hooks = proc.add_argument_group("waiting")
     hooks.add_argument(
@@ -192,7 +163,7 @@ def add_batch_commands(subparsers: Any) -> None:
     )
     hooks.add_argument("--webhook-host", metavar="HOST",
                        help="address the webhook receiver binds (default 127.0.0.1)")
-    hooks.add_argument("--webhook-port", type=_port, metavar="PORT",
+    hooks.add_argument("--webhook-port", type=port, metavar="PORT",
                        help="port of the webhook receiver (default: any free port)")
     hooks.add_argument(
         "--webhook-public-url", metavar="URL",
@@ -200,7 +171,7 @@ def add_batch_commands(subparsers: Any) -> None:
         "needed for the real service, which cannot call 127.0.0.1",
     )
     run.add_argument(
-        "--progress-interval", type=_positive_float, default=10.0, metavar="SECONDS",
+        "--progress-interval", type=positive_float, default=10.0, metavar="SECONDS",
         help="seconds between progress lines when stderr is not a terminal "
         "(default %(default)s)",
     )

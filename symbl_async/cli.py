@@ -12,49 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
+from .argtypes import port, positive_float, positive_int, rate
 from .batch_cli import add_batch_commands, run_batch_command
 
 __all__ = ["build_parser", "main"]
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be 0..65535, got {text}")
-    return value
-
-
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,37 +35,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--time-scale",
-        type=_positive_float,
+        type=positive_float,
         default=500.0,
         help="emulator speed-up over real processing time (default: %(default)s)",
     )
 
     emu = commands.add_parser("emulator", help="serve the Symbl API emulator until interrupted")
     emu.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
-    emu.add_argument("--port", type=_port, default=8080, help="port, 0 for any free one")
+    emu.add_argument("--port", type=port, default=8080, help="port, 0 for any free one")
     emu.add_argument(
         "--concurrency-limit",
-        type=_positive_int,
+        type=positive_int,
         default=50,
         help="concurrent jobs per account (trial 2, free 5, paid 50)",
     )
     emu.add_argument(
         "--time-scale",
-        type=_positive_float,
+        type=positive_float,
         default=1.0,
         help="divide processing times by this factor",
     )
     emu.add_argument(
         "--token-lifetime",
-        type=_positive_float,
+        type=positive_float,
         default=86400.0,
         help="access token lifetime in seconds",
     )
     emu.add_argument(
-        "--webhook-drop-rate", type=_rate, default=0.0, help="share of webhooks silently dropped"
+        "--webhook-drop-rate", type=rate, default=0.0, help="share of webhooks silently dropped"
     )
     emu.add_argument(
-        "--webhook-duplicate-rate", type=_rate, default=0.0, help="share of webhooks sent twice"
+        "--webhook-duplicate-rate", type=rate, default=0.0, help="share of webhooks sent twice"
     )
     emu.add_argument("--seed", type=int, default=0, help="seed of the fault knobs")
 

@@ -32,6 +32,7 @@ from .errors import (
 from .jobs import Job, JobStatus
 from .ledger import ItemState, Ledger, LedgerError, LedgerItem
 from .slots import JobSlots
+from .waiting import wake_times
 
 __all__ = ["FATAL", "ItemFailed", "ItemWorker", "Outcome", "Sending", "Slot", "Stopped", "timings"]
 
@@ -415,16 +416,14 @@ class ItemWorker:
         patience = 2 * expected + schedule.max_interval / schedule.time_scale
         limit = self._wait_timeout if self._wait_timeout is not None else self._client.wait_timeout
         patience = min(patience, limit)
-        deadline = ref.submitted_at + patience
-        origin = ref.submitted_at
-        for delay in schedule.delays(ref.duration):
-            now = time.monotonic()
-            wake = max(origin + delay, now)
-            final = wake >= deadline
-            if final:
-                wake = max(deadline, now)
-            origin = wake
-            await asyncio.sleep(wake - now)
+        wakes = wake_times(
+            schedule.delays(ref.duration),
+            origin=ref.submitted_at,
+            deadline=ref.submitted_at + patience,
+            clock=time.monotonic,
+        )
+        for wait, _final in wakes:
+            await asyncio.sleep(wait)
             try:
                 messages = await self._client.conversations.messages(ref.conversation_id)
             except NotFoundError as exc:
@@ -439,8 +438,6 @@ class ItemWorker:
                 slot.release()
                 self._db.mark_completed(key)
                 return
-            if final:
-                break
         slot.release()
         error = (
             f"conversation {ref.conversation_id} was found by its submit name, but the API "

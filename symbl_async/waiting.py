@@ -26,7 +26,7 @@ import enum
 import random
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Protocol
 
 import attrs
@@ -50,6 +50,7 @@ __all__ = [
     "parse_wait_mode",
     "poll_until_done",
     "wait_for_webhook",
+    "wake_times",
 ]
 
 GetJob = Callable[[str], Awaitable[JobInfo]]
@@ -255,6 +256,31 @@ async def poll_until_done(
     )
 
 
+def wake_times(
+    delays: Iterable[float], *, origin: float, deadline: float, clock: Callable[[], float]
+) -> Iterator[tuple[float, bool]]:
+    """Turn a schedule's delays into sleeps, ending with one wake-up at the deadline.
+
+    Each delay counts from the previous wake-up (the first from ``origin``, e.g. the
+    submit), so time already spent is not waited again. The clock is read when the
+    next item is asked for, that is after the caller's poll.
+
+    Yields:
+        ``(seconds to sleep from now, final)``; ``final`` is true for the wake-up at
+        the deadline, which is the last one.
+    """
+    for delay in delays:
+        now = clock()
+        wake = max(origin + delay, now)
+        final = wake >= deadline
+        if final:
+            wake = max(deadline, now)
+        origin = wake
+        yield wake - now, final
+        if final:
+            return
+
+
 async def _poll_loop(
     get_job: GetJob,
     job: Job,
@@ -267,17 +293,10 @@ async def _poll_loop(
 ) -> JobInfo:
     """The poll loop of :func:`poll_until_done`; ``pause`` may end the wait early."""
     start = clock()
-    deadline = start + timeout
     origin = min(job.submitted_at, start)
-    for delay in delays:
-        now = clock()
-        wake = max(origin + delay, now)
-        final = wake >= deadline
-        if final:
-            wake = max(deadline, now)
-        origin = wake
-        if wake > now:
-            ended = await pause(wake - now)
+    for wait, final in wake_times(delays, origin=origin, deadline=start + timeout, clock=clock):
+        if wait > 0:
+            ended = await pause(wait)
             if ended is not None:
                 return ended
         info = await get_job(job.job_id)

@@ -148,3 +148,16 @@ def test_unknown_status_is_kept_and_not_terminal() -> None:
     assert not status.is_terminal
     assert status.rank == 0
     assert JobStatus("completed") is JobStatus.COMPLETED
+
+
+def test_wake_times_count_from_the_origin_and_end_at_the_deadline() -> None:
+    from symbl_async.waiting import wake_times
+
+    t = FakeTime()  # now = 1000
+    out = []
+    for wait, final in wake_times([30, 10, 10, 10], origin=990.0, deadline=1035.0, clock=t.clock):
+        out.append((wait, final))
+        t.now += wait + 1  # the poll itself takes a second
+    # 20 s (30 from the origin, 10 already spent), then 10 s minus the poll's second, then
+    # the deadline (1035, now 1031) comes before the third delay is over: one last wake-up.
+    assert out == [(20.0, False), (9.0, False), (4.0, True)]

@@ -47,15 +47,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from symbl_async.batch import process_many
-from symbl_async.client import SymblClient
+from symbl_async.batch._api import process_many
+from symbl_async.batch._slots import JobSlots
+from symbl_async.batch._sources import UrlSource, read_manifest
+from symbl_async.client._client import SymblClient
+from symbl_async.client._waiting import PollSchedule
+from symbl_async.core._jobs import Job, JobInfo, JobStatus
+from symbl_async.core._options import ProcessingOptions
 from symbl_async.emulator import Emulator
-from symbl_async.jobs import Job, JobInfo, JobStatus
-from symbl_async.models import ConversationInsights
-from symbl_async.options import ProcessingOptions
-from symbl_async.slots import JobSlots
-from symbl_async.sources import UrlSource, read_manifest
-from symbl_async.waiting import PollSchedule
+from symbl_async.models._models import ConversationInsights
 
 MAX_MEDIA = 4 * 3600.0
 

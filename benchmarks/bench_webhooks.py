@@ -28,13 +28,13 @@ Three parts:
    confirmation); and jobs nobody watches, confirmation off (the remember path).
    Reported: deliveries per second absorbed (wall clock), the receiver process's CPU use,
    and deliveries per CPU-second of the receiver (its capacity on one saturated core).
-3. **Batch makespan with webhooks.** ``symbl_async.batch.process_many`` runs
+3. **Batch makespan with webhooks.** ``symbl_async.batch._api.process_many`` runs
    ``--batch-jobs`` jobs (default 500) at ``--limit`` concurrent jobs (default 50) with
    ``wait_mode="hybrid"`` and, for comparison, ``"poll"``; the makespan (first submit to
    last end, from the emulator's job timestamps) is compared with the lower bound
    ``max(sum of job times / limit, longest job)``, as ``benchmarks/bench_batch.py`` does
    (there, client and emulator share one event loop). Skipped, with a message, when
-   ``symbl_async.batch`` is missing.
+   ``symbl_async.batch._api`` is missing.
 
 Run from the repository root::
 
@@ -333,9 +333,9 @@ def print_throughput(args: argparse.Namespace) -> None:
 
 async def batch_makespan(args: argparse.Namespace, mode: str) -> dict[str, Any]:
     """Makespan of ``process_many`` with ``wait_mode=mode`` against its lower bound."""
-    from symbl_async.batch import process_many
-    from symbl_async.slots import JobSlots
-    from symbl_async.sources import UrlSource
+    from symbl_async.batch._api import process_many
+    from symbl_async.batch._slots import JobSlots
+    from symbl_async.batch._sources import UrlSource
 
     lengths = media_lengths(args.batch_jobs, args.batch_median, args.sigma, args.seed)
     sources = [
@@ -394,9 +394,9 @@ async def batch_makespan(args: argparse.Namespace, mode: str) -> dict[str, Any]:
 
 def print_batch(args: argparse.Namespace) -> None:
     try:
-        import symbl_async.batch  # noqa: F401
+        import symbl_async.batch._api  # noqa: F401
     except ImportError:
-        print("\nBatch makespan: symbl_async.batch is not available; part skipped.")
+        print("\nBatch makespan: symbl_async.batch._api is not available; part skipped.")
         return
     print(
         f"\nBatch makespan: {args.batch_jobs} jobs, limit {args.limit}, "

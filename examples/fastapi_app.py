@@ -51,7 +51,7 @@ from symbl_async import (
     WaitTimeoutError,
     WebhookReceiver,
 )
-from symbl_async.fastapi import fastapi_router
+from symbl_async.webhooks._fastapi import fastapi_router
 
 __all__ = ["create_app"]
 

@@ -9,20 +9,54 @@ Webhooks instead of polling: attach a :class:`WebhookReceiver` (``SymblClient(..
 receiver=receiver)``); submits then carry its ``webhookUrl`` and waits default to
 ``hybrid`` (webhooks plus a slow safety poll).
 
+Batches: ``async with process_many(client, sources, out_dir=...) as run``.
+
 Run offline against the bundled emulator: ``async with Emulator() as emu:`` and pass
 ``base_url=emu.url`` with the emulator's ``app_id``/``app_secret``.
+
+The public surface is what this module exports (``__all__``); the response models are
+here too, and ``DetectedTracker`` is the answer model of ``trackers-detected`` (the
+name ``Tracker`` is the processing option).
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
-from .client import DEFAULT_BASE_URL, SymblClient
-from .errors import (
+from symbl_async._version import (
+    __version__,
+)
+from symbl_async.batch import (
+    BatchResult,
+    BatchRun,
+    BatchSummary,
+    process_many,
+)
+from symbl_async.client import (
+    DEFAULT_BASE_URL,
+    SymblClient,
+)
+from symbl_async.core import (
+    ChannelMetadata,
+    CustomEntity,
+    Job,
+    JobInfo,
+    JobStatus,
+    PollSchedule,
+    ProcessingOptions,
+    SafetyPollSchedule,
+    Speaker,
+    TextMessage,
+    Tracker,
+    WaitMode,
+)
+from symbl_async.errors import (
     APIStatusError,
     AuthenticationError,
     BadRequestError,
     ClientClosedError,
     ConcurrencyLimitError,
+    IllegalTransitionError,
     JobFailedError,
+    LedgerError,
     NotFoundError,
     RequestInfo,
     ResponseDecodeError,
@@ -34,46 +68,117 @@ from .errors import (
     ValidationError,
     WaitTimeoutError,
 )
-from .jobs import Job, JobInfo, JobStatus
-from .options import ChannelMetadata, CustomEntity, ProcessingOptions, Speaker, Tracker
-from .text import TextMessage
-from .transport import RetryPolicy, Timeouts
-from .waiting import PollSchedule, SafetyPollSchedule, WaitMode
-from .webhooks import WebhookReceiver
+from symbl_async.models import (
+    ActionItem,
+    Analytics,
+    AnalyticsMember,
+    Conversation,
+    ConversationInsights,
+    Entity,
+    FollowUp,
+    InsightItem,
+    InsightRef,
+    InsightType,
+    Member,
+    Message,
+    MessageRef,
+    Metric,
+    MetricType,
+    Overlap,
+    OverlappingMember,
+    Pace,
+    ParentRef,
+    Phrase,
+    Polarity,
+    Question,
+    Sentiment,
+    SentimentSuggestion,
+    SummaryItem,
+    TalkTime,
+    Topic,
+    TrackerMatch,
+    Transcript,
+    Word,
+)
+from symbl_async.models import Tracker as DetectedTracker
+from symbl_async.transport import (
+    RetryPolicy,
+    Timeouts,
+)
+from symbl_async.webhooks import (
+    WebhookReceiver,
+)
 
 __all__ = [
     "DEFAULT_BASE_URL",
     "APIStatusError",
+    "ActionItem",
+    "Analytics",
+    "AnalyticsMember",
     "AuthenticationError",
     "BadRequestError",
+    "BatchResult",
+    "BatchRun",
+    "BatchSummary",
     "ChannelMetadata",
     "ClientClosedError",
     "ConcurrencyLimitError",
+    "Conversation",
+    "ConversationInsights",
     "CustomEntity",
+    "DetectedTracker",
+    "Entity",
+    "FollowUp",
+    "IllegalTransitionError",
+    "InsightItem",
+    "InsightRef",
+    "InsightType",
     "Job",
     "JobFailedError",
     "JobInfo",
     "JobStatus",
+    "LedgerError",
+    "Member",
+    "Message",
+    "MessageRef",
+    "Metric",
+    "MetricType",
     "NotFoundError",
+    "Overlap",
+    "OverlappingMember",
+    "Pace",
+    "ParentRef",
+    "Phrase",
+    "Polarity",
     "PollSchedule",
     "ProcessingOptions",
+    "Question",
     "RequestInfo",
     "ResponseDecodeError",
     "RetryPolicy",
     "SafetyPollSchedule",
+    "Sentiment",
+    "SentimentSuggestion",
     "ServerError",
     "Speaker",
     "SubmitOutcomeUnknownError",
+    "SummaryItem",
     "SymblClient",
     "SymblConnectionError",
     "SymblError",
     "SymblTimeoutError",
+    "TalkTime",
     "TextMessage",
     "Timeouts",
+    "Topic",
     "Tracker",
+    "TrackerMatch",
+    "Transcript",
     "ValidationError",
     "WaitMode",
     "WaitTimeoutError",
     "WebhookReceiver",
+    "Word",
     "__version__",
+    "process_many",
 ]

@@ -18,7 +18,7 @@ escapes the package (they are chained as ``__cause__``)::
     │   └── ServerError              5xx
     ├── JobFailedError               a job ended with status ``failed``
     ├── WaitTimeoutError             a wait gave up before the job ended
-    └── LedgerError                  the batch ledger failed (``symbl_async.ledger``)
+    └── LedgerError                  the batch ledger failed (``symbl_async.batch``)
         └── IllegalTransitionError   an item state change that the ledger forbids
 
 Messages never contain secrets (app secret, access token).
@@ -26,6 +26,7 @@ Messages never contain secrets (app secret, access token).
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 import attrs
@@ -36,7 +37,9 @@ __all__ = [
     "BadRequestError",
     "ClientClosedError",
     "ConcurrencyLimitError",
+    "IllegalTransitionError",
     "JobFailedError",
+    "LedgerError",
     "NotFoundError",
     "RequestInfo",
     "ResponseDecodeError",
@@ -200,3 +203,28 @@ class WaitTimeoutError(SymblError):
             f"job {job_id} (conversation {conversation_id}) not finished after {timeout:g} s "
             f"(last status: {last_status}); it may still be running"
         )
+
+
+class LedgerError(SymblError):
+    """The batch ledger could not be read or written (disk full, file damaged, ...)."""
+
+
+class IllegalTransitionError(LedgerError):
+    """A ledger state change the item's current state forbids (or an unknown key).
+
+    Attributes:
+        key: the item.
+        current: its state (a ``symbl_async.batch.ItemState``), or None when no item has
+            this key.
+        wanted: the state that was asked for.
+    """
+
+    def __init__(self, key: str, current: enum.Enum | None, wanted: enum.Enum) -> None:
+        self.key = key
+        self.current = current
+        self.wanted = wanted
+        if current is None:
+            message = f"no ledger item with key {key!r} (wanted {wanted.value})"
+        else:
+            message = f"item {key!r} cannot go from {current.value} to {wanted.value}"
+        super().__init__(message)

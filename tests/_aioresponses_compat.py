@@ -28,4 +28,4 @@ class _CompatResponse(ClientResponse):
 def install() -> None:
     """Patch aioresponses if this aiohttp needs it; a no-op otherwise."""
     if "stream_writer" in inspect.signature(ClientResponse.__init__).parameters:
-        aioresponses.core.ClientResponse = _CompatResponse  # type: ignore[misc]
+        aioresponses.core.ClientResponse = _CompatResponse  # type: ignore[attr-defined]

@@ -1,50 +1,96 @@
-"""The public surface is exactly what we mean to export (httpx's habit)."""
+"""The public surface is exactly what we mean to export (httpx's habit).
+
+Each subpackage exports its public names in ``__all__``; everything else lives in
+``_``-prefixed modules. The top level re-exports what users need, the response models
+included.
+"""
+
+import importlib
+import pkgutil
 
 import symbl_async
 from symbl_async import errors
 
+SUBPACKAGES = ["core", "transport", "models", "client", "webhooks", "batch", "cli", "emulator"]
+
 
 def test_top_level_exports_are_exactly_the_intended_ones() -> None:
-    assert sorted(symbl_async.__all__) == sorted(
-        [
-            "DEFAULT_BASE_URL",
-            "APIStatusError",
-            "AuthenticationError",
-            "BadRequestError",
-            "ChannelMetadata",
-            "ClientClosedError",
-            "ConcurrencyLimitError",
-            "CustomEntity",
-            "Job",
-            "JobFailedError",
-            "JobInfo",
-            "JobStatus",
-            "NotFoundError",
-            "PollSchedule",
-            "ProcessingOptions",
-            "RequestInfo",
-            "ResponseDecodeError",
-            "RetryPolicy",
-            "SafetyPollSchedule",
-            "ServerError",
-            "Speaker",
-            "SubmitOutcomeUnknownError",
-            "SymblClient",
-            "SymblConnectionError",
-            "SymblError",
-            "SymblTimeoutError",
-            "TextMessage",
-            "Timeouts",
-            "Tracker",
-            "ValidationError",
-            "WaitMode",
-            "WaitTimeoutError",
-            "WebhookReceiver",
-            "__version__",
-        ]
-    )
+    from symbl_async import models
+
+    expected = {
+        "DEFAULT_BASE_URL",
+        "APIStatusError",
+        "AuthenticationError",
+        "BadRequestError",
+        "BatchResult",
+        "BatchRun",
+        "BatchSummary",
+        "ChannelMetadata",
+        "ClientClosedError",
+        "ConcurrencyLimitError",
+        "CustomEntity",
+        "DetectedTracker",
+        "IllegalTransitionError",
+        "Job",
+        "JobFailedError",
+        "JobInfo",
+        "JobStatus",
+        "LedgerError",
+        "NotFoundError",
+        "PollSchedule",
+        "ProcessingOptions",
+        "RequestInfo",
+        "ResponseDecodeError",
+        "RetryPolicy",
+        "SafetyPollSchedule",
+        "ServerError",
+        "Speaker",
+        "SubmitOutcomeUnknownError",
+        "SymblClient",
+        "SymblConnectionError",
+        "SymblError",
+        "SymblTimeoutError",
+        "TextMessage",
+        "Timeouts",
+        "Tracker",
+        "ValidationError",
+        "WaitMode",
+        "WaitTimeoutError",
+        "WebhookReceiver",
+        "__version__",
+        "process_many",
+    }
+    # Every response model, except the trackers-detected answer, which is exported as
+    # DetectedTracker (Tracker is the processing option).
+    expected |= {name for name in models.__all__ if name[0].isupper()} - {"Tracker"}
+    assert sorted(symbl_async.__all__) == sorted(expected)
     for name in symbl_async.__all__:
         assert hasattr(symbl_async, name), name
+    assert symbl_async.Tracker is symbl_async.core.Tracker
+    assert symbl_async.DetectedTracker is models.Tracker
+
+
+def test_every_subpackage_exports_what_it_defines_and_hides_the_rest() -> None:
+    for sub in SUBPACKAGES:
+        package = importlib.import_module(f"symbl_async.{sub}")
+        assert (package.__doc__ and "May import" in package.__doc__) or sub == "emulator", sub
+        for name in package.__all__:
+            assert hasattr(package, name), f"symbl_async.{sub}.{name}"
+        if sub == "emulator":
+            continue  # the emulator keeps its layout (issue 7)
+        for info in pkgutil.iter_modules(package.__path__):
+            assert info.name.startswith("_"), f"symbl_async.{sub}.{info.name} should be private"
+
+
+def test_documented_import_paths_still_work() -> None:
+    from symbl_async.batch import LongestFirstWindow, process_many
+    from symbl_async.cli import main
+    from symbl_async.emulator import Emulator, EmulatorConfig
+    from symbl_async.fastapi import fastapi_router
+
+    assert callable(process_many) and callable(main) and callable(fastapi_router)
+    assert all(isinstance(cls, type) for cls in (LongestFirstWindow, Emulator, EmulatorConfig))
+    assert symbl_async.process_many is process_many
 
 
 def test_every_error_is_in_the_one_tree() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..media import AUDIO_CONTENT_TYPES, VIDEO_CONTENT_TYPES, MediaProbe
+from ..core._media import AUDIO_CONTENT_TYPES, VIDEO_CONTENT_TYPES, MediaProbe
 from .content import script_from_text, synthetic_script, text_span
 from .model import Conversation, Job
 from .options import OptionError, SubmitOptions, parse_options, raw_from_query

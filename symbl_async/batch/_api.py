@@ -1,0 +1,210 @@
+"""The batch runner: every job slot busy, every recording processed once, results on disk.
+
+:func:`process_many` reads its input lazily, a bounded window ahead, and yields one
+:class:`~symbl_async.batch._results.BatchResult` per input as it finishes::
+
+    async with process_many(client, paths, plan="free", out_dir="out") as run:
+        async for result in run:
+            print(result.source, result.status, result.error or "")
+    print(run.summary.format())
+
+How it works, and the decisions behind it:
+
+* **Slots.** A :class:`~symbl_async.batch._slots.JobSlots` slot is taken before an item's intent is
+  written (``submitting``) and held until its job is known to be ``completed`` or
+  ``failed``. A 429 gives the slot back (``on_rejected``), waits for one of our jobs to end
+  or a jittered backoff, takes a slot again and resends (the item stays ``submitting``).
+* **Order.** Items wait in a :class:`~symbl_async.batch._window.LongestFirstWindow` of
+  ``lookahead`` items; when a slot frees up the longest one goes (media length from the
+  source's ``duration``, or WAV/MP4 headers).
+* **Ledger.** Every transition is its own committed transaction (see
+  :mod:`symbl_async.batch._ledger`), so a crash at any point leaves a consistent ledger. At start
+  the run first settles what an earlier run left in flight: ``submitting`` items are looked
+  up by their submit ``name`` (found: recorded as ``submitted``; not found: submitted again
+  when the input reaches them); ``submitted`` items are waited for, holding a slot each
+  since their jobs hold account slots, and ``completed`` ones fetched. Then the input is
+  read: ``fetched`` items are skipped, ``failed`` ones reported (or retried with
+  ``retry_failed``), new ones queued.
+* **Found by name, no job id.** The conversation list gives no job id, so an item found by
+  name is watched through its conversation: it counts as completed when its messages
+  appear (the emulator and the service publish them when the job completes). If none
+  appear within twice the expected processing time (for the media length, or 4 hours of
+  media when unknown) the item is marked failed with that explanation: the job failed, is
+  still running, or the recording is silent; the API cannot tell us which.
+* **Wait timeouts.** When ``client.wait`` gives up (``wait_timeout``) or the service stops
+  answering, the item's result is ``failed`` but it stays ``submitted`` in the ledger (a
+  rerun waits for it again, never resubmits). Its job still holds an account slot, so the
+  slot is kept by a background watcher that polls the job at the poll schedule's slowest
+  rate and releases the slot (recording ``completed`` or ``failed``) only when it ends.
+  Watchers still running when the batch ends are cancelled; the summary counts them.
+* **Submit outcome unknown.** The name is looked up: found, it is recorded; not found, the
+  submit is resent after a backoff, up to 3 times; then the item is left ``submitting``
+  (a rerun looks it up again) and reported failed.
+* **Bounded memory.** The input is pulled only while the window has room and fewer than
+  ``2 x max_concurrent_jobs + 16`` items are in flight; results wait in a bounded queue.
+  With ``ordered=True`` at most ``lookahead + 2 x max_concurrent_jobs + 16`` inputs are read
+  past the one awaited; at that bound the oldest waiting item is dispatched first.
+* **Duplicates.** Inputs with the same key are processed once; each input gets a result.
+* **One run at a time.** A lock file next to the ledger (``<ledger>.lock``) refuses a second
+  run of the same batch while one is running: both would submit the pending items.
+
+The engine is in :mod:`symbl_async.batch._run` (intake, dispatch, delivery),
+:mod:`symbl_async.batch._worker` (one item's submit, wait and fetch),
+:mod:`symbl_async.batch._items` (checking inputs), :mod:`symbl_async.batch._storage` (ledger,
+lock, folder) and :mod:`symbl_async.batch._results` (results, progress, summary, files).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterable, Callable, Iterable
+from pathlib import Path
+
+from symbl_async.batch._ledger import Ledger
+from symbl_async.batch._results import BatchEvent, BatchProgress, BatchResult, BatchSummary
+from symbl_async.batch._run import BatchRun
+from symbl_async.batch._slots import JobSlots
+from symbl_async.batch._storage import LEDGER_FILE
+from symbl_async.client._client import SymblClient
+from symbl_async.client._conversations import ALL_INCLUDE, DEFAULT_INCLUDE
+from symbl_async.core._options import ProcessingOptions
+from symbl_async.errors import ValidationError
+
+__all__ = [
+    "LEDGER_FILE",
+    "BatchEvent",
+    "BatchProgress",
+    "BatchResult",
+    "BatchRun",
+    "BatchSummary",
+    "process_many",
+]
+
+
+def _check_include(include: object) -> tuple[str, ...]:
+    valid = ", ".join(ALL_INCLUDE)
+    if isinstance(include, str) or not isinstance(include, Iterable):
+        raise ValidationError("include", f"must be a collection of names from: {valid}")
+    names = tuple(dict.fromkeys(include))
+    unknown = [name for name in names if name not in ALL_INCLUDE]
+    if unknown or not names:
+        raise ValidationError("include", f"unknown {unknown!r}; valid names: {valid}")
+    return names
+
+
+def _make_slots(
+    slots: JobSlots | None, max_concurrent_jobs: int | None, plan: str | None
+) -> JobSlots:
+    given = [name for name, value in (("slots", slots), ("max_concurrent_jobs",
+             max_concurrent_jobs), ("plan", plan)) if value is not None]
+    if len(given) > 1:
+        raise ValidationError(given[1], f"give only one of slots, max_concurrent_jobs and plan "
+                              f"(got {', '.join(given)})")
+    if slots is not None:
+        if not isinstance(slots, JobSlots):
+            raise ValidationError("slots", "must be a JobSlots")
+        return slots
+    if plan is not None:
+        return JobSlots.for_plan(plan)
+    if max_concurrent_jobs is not None:
+        return JobSlots(max_concurrent_jobs)
+    return JobSlots()
+
+
+def process_many(
+    client: SymblClient,
+    sources: AsyncIterable[object] | Iterable[object],
+    *,
+    options: ProcessingOptions | None = None,
+    include: Iterable[str] = DEFAULT_INCLUDE,
+    ordered: bool = False,
+    slots: JobSlots | None = None,
+    max_concurrent_jobs: int | None = None,
+    plan: str | None = None,
+    ledger: Ledger | str | os.PathLike[str] | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
+    retry_failed: bool = False,
+    lookahead: int = 256,
+    wait_timeout: float | None = None,
+    wait_mode: str | None = None,
+    on_event: Callable[[BatchEvent], None] | None = None,
+) -> BatchRun:
+    """Process many recordings with every job slot busy; yield one result per input.
+
+    Args:
+        client: an open client.
+        sources: a sync or async iterable, read lazily: paths, http(s) URL strings,
+            mappings with ``messages`` (text conversations), ``FileSource`` /
+            ``UrlSource`` / ``TextSource`` objects (with their own options, key and
+            duration), or ``SourceError`` values (reported as failures), e.g. from
+            :func:`~symbl_async.batch._sources.expand_inputs` or
+            :func:`~symbl_async.batch._sources.read_manifest`.
+        options: the batch's processing options; a source's own options override them.
+            ``name`` is always set by the batch (derived from the item's key).
+        include: insights to fetch (``ConversationInsights`` field names).
+        ordered: yield results in input order (bounded buffer; may leave slots idle
+            behind a long recording) instead of as they finish.
+        slots: a limiter to use (e.g. shared with other work); or give one of
+            ``max_concurrent_jobs`` or ``plan`` (``trial``, ``free``, ``paid``). Default:
+            50 slots, adapted down on 429s.
+        max_concurrent_jobs: the account's concurrent-job limit.
+        plan: the account's plan, for its limit.
+        ledger: a :class:`~symbl_async.batch._ledger.Ledger` or a path to one. Default: ``ledger.
+            sqlite3`` in ``out_dir``, or a temporary one (no resume) without ``out_dir``.
+            Running the same batch with the same ledger resumes it.
+        out_dir: folder for ``<key>.json`` insights, ``results.jsonl`` and
+            ``summary.json``; without it, results carry their insights instead.
+        retry_failed: retry items that failed in an earlier run (a failed fetch is
+            fetched again without submitting).
+        lookahead: how many inputs are read ahead to choose the longest first.
+        wait_timeout: seconds to wait for one job (default: the client's); see the module
+            docstring for what happens to a job that outlives it.
+        wait_mode: passed to ``client.wait(mode=...)`` when given.
+        on_event: called on the event loop for each :class:`BatchEvent`; keep it quick.
+
+    Returns:
+        The run: ``async for result in run``; ``run.summary`` once it has ended;
+        ``run.stop()`` to stop submitting.
+
+    Raises:
+        ValidationError: for a bad argument, now; for an unusable ``out_dir`` or
+            ``ledger``, on the first iteration, before anything is submitted.
+        AuthenticationError: (while iterating) credentials were refused; the run stops.
+        LedgerError: (while iterating) the ledger could not be written; the run stops.
+    """
+    if not isinstance(client, SymblClient):
+        raise ValidationError("client", "must be a SymblClient")
+    if isinstance(sources, (str, bytes)) or not isinstance(sources, (Iterable, AsyncIterable)):
+        raise ValidationError("sources", "must be an iterable of sources (not a single string)")
+    if options is not None and not isinstance(options, ProcessingOptions):
+        raise ValidationError("options", "must be a ProcessingOptions")
+    names = _check_include(include)
+    if isinstance(lookahead, bool) or not isinstance(lookahead, int) or lookahead < 1:
+        raise ValidationError("lookahead", "must be an integer >= 1")
+    if wait_timeout is not None and (
+        isinstance(wait_timeout, bool) or not isinstance(wait_timeout, (int, float))
+        or not wait_timeout > 0
+    ):
+        raise ValidationError("wait_timeout", "must be a number of seconds > 0")
+    if wait_mode is not None:
+        # The same check client.wait makes, but now: an unknown mode, or a webhook
+        # mode with no receiver, must not be found out after every item was paid for.
+        client.waiter(wait_mode, field="wait_mode")
+    for flag, value in (("ordered", ordered), ("retry_failed", retry_failed)):
+        if not isinstance(value, bool):
+            raise ValidationError(flag, "must be True or False")
+    return BatchRun(
+        client,
+        sources,
+        options=options,
+        include=names,
+        ordered=ordered,
+        slots=_make_slots(slots, max_concurrent_jobs, plan),
+        ledger=ledger if ledger is None or isinstance(ledger, Ledger) else Path(ledger),
+        out_dir=None if out_dir is None else Path(out_dir),
+        retry_failed=retry_failed,
+        lookahead=lookahead,
+        wait_timeout=None if wait_timeout is None else float(wait_timeout),
+        wait_mode=wait_mode,
+        on_event=on_event,
+    )

@@ -1,0 +1,205 @@
+"""Turning a batch's inputs into submittable items, and submitting one.
+
+:func:`prepare_item` is the only place an input is checked: a bad input becomes an
+:class:`ItemProblem` (that item's failure, never the batch's), a good one a
+:class:`PreparedItem` with its ledger key, its submit ``name``, its effective options and
+its expected media length. It is blocking (it hashes and probes files): run it in a thread
+for file inputs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from symbl_async.batch._sources import (
+    FileSource,
+    Source,
+    SourceError,
+    TextSource,
+    UrlSource,
+    coerce_source,
+    describe_source,
+    item_key,
+    submit_name,
+)
+from symbl_async.client._client import SymblClient
+from symbl_async.core._jobs import Job
+from symbl_async.core._media import probe_file
+from symbl_async.core._options import ProcessingOptions
+from symbl_async.errors import ValidationError
+
+__all__ = ["ItemProblem", "PreparedItem", "merge_options", "prepare_item", "submit_item"]
+
+
+@attrs.frozen(kw_only=True)
+class PreparedItem:
+    """An input ready to submit.
+
+    Attributes:
+        source: the source.
+        key: its ledger key (``item_key`` of the source with its
+            effective options).
+        name: the unique ``name`` its submits carry (``submit_name``).
+        options: the effective options, ``name`` included.
+        duration: expected media length in seconds, when known.
+        label: a human label of the source.
+    """
+
+    source: Source
+    key: str
+    name: str
+    options: ProcessingOptions
+    duration: float | None
+    label: str
+
+
+@attrs.frozen(kw_only=True)
+class ItemProblem:
+    """An input that cannot be submitted: a missing or unsupported file, a bad URL, a bad row.
+
+    Attributes:
+        label: a human label of the input.
+        error: what is wrong.
+        exception: the exception behind it, if any.
+    """
+
+    label: str
+    error: str
+    exception: BaseException | None = attrs.field(default=None, eq=False)
+
+
+def merge_options(base: ProcessingOptions | None, own: object) -> ProcessingOptions:
+    """Return the batch's options overridden by a source's own options.
+
+    Args:
+        base: the batch's options (None: none).
+        own: the source's options: None, a :class:`ProcessingOptions`, or a mapping in the
+            API's JSON form (camelCase or snake_case keys, as in a manifest's ``options``).
+
+    Returns:
+        Options with every option the source sets taken from it, the others from ``base``.
+
+    Raises:
+        ValidationError: for an unknown option or a value that breaks a rule.
+    """
+    merged: dict[str, Any] = base.to_json() if base is not None else {}
+    if isinstance(own, ProcessingOptions):
+        merged.update(own.to_json())
+    elif isinstance(own, Mapping):
+        merged.update(ProcessingOptions.from_json(own).to_json())
+    elif own is not None:
+        raise ValidationError("options", "must be ProcessingOptions or a JSON object")
+    return ProcessingOptions.from_json(merged)
+
+
+def _label(raw: object) -> str:
+    if isinstance(raw, SourceError):
+        return f"{raw.origin} line {raw.line}" if raw.line is not None else raw.origin
+    if isinstance(raw, (FileSource, UrlSource, TextSource)):
+        return describe_source(raw)
+    if isinstance(raw, (str, os.PathLike)):
+        return os.fspath(raw)
+    text = repr(raw)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _check_file(source: FileSource) -> float | None:
+    """Check that a file can be uploaded as its kind; return its media length if known."""
+    path = source.path
+    if not path.exists():
+        raise ValidationError("file", f"{str(path)!r} does not exist")
+    if not path.is_file():
+        raise ValidationError("file", f"{str(path)!r} is not a regular file")
+    try:
+        if path.stat().st_size == 0:
+            raise ValidationError("file", f"{str(path)!r} is empty")
+        content_type, duration = probe_file(path)
+    except OSError as exc:
+        raise ValidationError(
+            "file", f"{str(path)!r} cannot be read: {exc.strerror or exc}"
+        ) from exc
+    if source.kind == "video" and content_type != "video/mp4":
+        raise ValidationError(
+            "file", f"{str(path)!r} must be MP4 video (found {content_type or 'an unknown type'})"
+        )
+    if source.kind == "audio" and (content_type is None or not content_type.startswith("audio/")):
+        found = content_type or "an unknown type"
+        raise ValidationError(
+            "file", f"{str(path)!r} is not a supported audio or video file (found {found})"
+        )
+    return duration
+
+
+def prepare_item(raw: object, base_options: ProcessingOptions | None) -> PreparedItem | ItemProblem:
+    """Check one input and compute what submitting it needs; blocking for files.
+
+    Args:
+        raw: a source, a path, an http(s) URL string, a mapping with ``messages``, or a
+            :class:`~symbl_async.batch._sources.SourceError` (passed through as a problem).
+        base_options: the batch's options, overridden by the source's own.
+
+    Returns:
+        The prepared item, or the problem that makes it fail.
+    """
+    label = _label(raw)
+    if isinstance(raw, SourceError):
+        return ItemProblem(label=label, error=raw.message)
+    try:
+        source = coerce_source(raw)
+        label = describe_source(source)
+        options = merge_options(base_options, source.options)
+        duration: float | None = getattr(source, "duration", None)
+        if isinstance(source, FileSource):
+            probed = _check_file(source)
+            duration = duration if duration is not None else probed
+        elif isinstance(source, TextSource):
+            options.check_for_text()
+        # The key covers the effective options (without name and webhook_url): the same
+        # recording processed with other options is another item.
+        key = item_key(attrs.evolve(source, options=options.replace(name=None)))
+    except ValidationError as exc:
+        return ItemProblem(label=label, error=str(exc), exception=exc)
+    name = submit_name(key)
+    return PreparedItem(
+        source=source,
+        key=key,
+        name=name,
+        options=options.replace(name=name),
+        duration=duration,
+        label=label,
+    )
+
+
+async def submit_item(client: SymblClient, item: PreparedItem) -> Job:
+    """Send one submit for a prepared item, with its ``name``.
+
+    Args:
+        client: the client.
+        item: the item.
+
+    Returns:
+        The job the service created.
+
+    Raises:
+        ConcurrencyLimitError: every job slot of the account is busy (429).
+        SubmitOutcomeUnknownError: the job may or may not exist: look it up by name.
+        SymblError: any other refusal or failure (the submit created no job).
+    """
+    source = item.source
+    if isinstance(source, FileSource):
+        if source.kind == "video":
+            return await client.submit_video_file(source.path, options=item.options)
+        return await client.submit_audio_file(source.path, options=item.options)
+    if isinstance(source, UrlSource):
+        if source.kind == "video":
+            return await client.submit_video_url(
+                source.url, options=item.options, media_duration=item.duration
+            )
+        return await client.submit_audio_url(
+            source.url, options=item.options, media_duration=item.duration
+        )
+    return await client.submit_text(source.messages, options=item.options)

@@ -1,0 +1,452 @@
+"""The batch ledger: one SQLite row per item, so a rerun resumes and nothing is paid twice.
+
+Each item moves through these states (:class:`ItemState`); any other move is refused with
+:class:`IllegalTransitionError`::
+
+    pending -> submitting -> submitted -> completed -> fetched
+                  |  ^           |            |
+                  +--+ retry     +------------+---> failed  (also from pending, submitting)
+    failed -> pending, or -> completed if the job had completed (reset_for_retry)
+
+``submitting`` is the intent: it is committed before the submit is sent, so after a crash an
+item found in ``submitting`` may exist remotely and is looked up by its ``name`` first.
+
+Thread-safety: the batch runs on one event loop and every call is one short transaction
+(well under a millisecond, plus an fsync on commit), so the methods are plain synchronous
+calls. The connection keeps sqlite3's default ``check_same_thread=True``: a call from another
+thread (``asyncio.to_thread``) fails loudly instead of racing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import os
+import sqlite3
+import time
+from collections.abc import Collection, Iterator, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import attrs
+
+from symbl_async.errors import (
+    ClientClosedError,
+    IllegalTransitionError,
+    LedgerError,
+    ValidationError,
+)
+
+__all__ = ["IllegalTransitionError", "ItemState", "Ledger", "LedgerError", "LedgerItem"]
+
+SCHEMA_VERSION = 1
+# Written in the SQLite header ("SYMB"): we refuse to adopt another program's database.
+_APPLICATION_ID = 0x53594D42
+_PAGE = 500
+
+
+class ItemState(str, enum.Enum):
+    """Where an item of the batch stands."""
+
+    PENDING = "pending"
+    SUBMITTING = "submitting"
+    SUBMITTED = "submitted"
+    COMPLETED = "completed"
+    FETCHED = "fetched"
+    FAILED = "failed"
+
+
+_S = ItemState
+# Target state -> the states it may be entered from.
+_ALLOWED_FROM: Mapping[ItemState, frozenset[ItemState]] = {
+    # From submitting: another attempt after a 429, or after a lookup by name found nothing.
+    _S.SUBMITTING: frozenset({_S.PENDING, _S.SUBMITTING}),
+    _S.SUBMITTED: frozenset({_S.SUBMITTING}),
+    _S.COMPLETED: frozenset({_S.SUBMITTED}),
+    _S.FETCHED: frozenset({_S.COMPLETED}),
+    _S.FAILED: frozenset({_S.PENDING, _S.SUBMITTING, _S.SUBMITTED, _S.COMPLETED}),
+}
+
+_COLUMNS = (
+    "key", "source", "name", "state", "job_id", "conversation_id", "error", "attempts",
+    "duration", "created_at", "updated_at", "submitted_at", "completed_at", "fetched_at",
+    "output_path",
+)
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (
+    key TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    name TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ({", ".join(f"'{s.value}'" for s in ItemState)})),
+    job_id TEXT,
+    conversation_id TEXT,
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    duration REAL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    submitted_at REAL,
+    completed_at REAL,
+    fetched_at REAL,
+    output_path TEXT
+);
+CREATE INDEX IF NOT EXISTS items_state ON items (state);
+"""
+
+
+@attrs.frozen(kw_only=True)
+class LedgerItem:
+    """One row of the ledger. Times are Unix seconds (``time.time()``)."""
+
+    key: str
+    source: str
+    name: str
+    state: ItemState = attrs.field(converter=ItemState)
+    job_id: str | None
+    conversation_id: str | None
+    error: str | None
+    attempts: int
+    duration: float | None
+    created_at: float
+    updated_at: float
+    submitted_at: float | None
+    completed_at: float | None
+    fetched_at: float | None
+    output_path: str | None
+
+
+class Ledger:
+    """A batch's record of items, in one SQLite file (WAL mode). Use :meth:`open`."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        """Wrap an open, initialised connection; call :meth:`open` instead."""
+        self._conn: sqlite3.Connection | None = conn
+        self._path = path
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Ledger:
+        """Open (or create) the ledger at ``path``, creating missing parent folders.
+
+        Args:
+            path: the SQLite file.
+
+        Returns:
+            The open ledger.
+
+        Raises:
+            ValidationError: (field ``ledger_path``, naming the path) when the file cannot be
+                created or written, is not a SQLite database, belongs to another program, has
+                a newer schema, or its file system cannot do WAL.
+        """
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.is_dir():
+                raise IsADirectoryError(21, "is a folder")
+            conn = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+        except (OSError, sqlite3.Error) as exc:
+            raise ValidationError("ledger_path", f"cannot open {str(path)!r}: {exc}") from exc
+        try:
+            _initialise(conn, path)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise ValidationError("ledger_path", f"cannot write {str(path)!r}: {exc}") from exc
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, path)
+
+    @property
+    def path(self) -> Path:
+        """The SQLite file."""
+        return self._path
+
+    def close(self) -> None:
+        """Close the connection (idempotent); SQLite checkpoints the WAL into the file."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def get(self, key: str) -> LedgerItem | None:
+        """Return the item with this key, or None.
+
+        Raises:
+            ClientClosedError: after :meth:`close`.
+            LedgerError: when SQLite fails.
+        """
+        with self._tx(write=False) as conn:
+            return _select(conn, key)
+
+    def upsert_pending(
+        self, key: str, source_repr: str, name: str, duration: float | None = None
+    ) -> LedgerItem:
+        """Record a new item as ``pending``; an existing item is left exactly as it is.
+
+        Args:
+            key: the item's stable key.
+            source_repr: a human label of the source (path, URL).
+            name: the unique ``name`` its submits carry.
+            duration: expected media length in seconds, if known.
+
+        Returns:
+            The item as stored: the new one, or the existing one with its current state
+            (which tells the runner to skip, wait for, or submit it).
+
+        Raises:
+            ClientClosedError: after :meth:`close`.
+            LedgerError: when SQLite fails.
+        """
+        now = time.time()
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO items (key, source, name, state, duration, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+                (key, source_repr, name, ItemState.PENDING.value, duration, now, now),
+            )
+            item = _select(conn, key)
+        assert item is not None
+        return item
+
+    def mark_submitting(self, key: str) -> LedgerItem:
+        """Record the intent to submit, committed (and fsynced) before this returns.
+
+        Send the submit only after this call: a crash after it leaves the item in
+        ``submitting``, and the rerun looks its ``name`` up before submitting again.
+        Counts one more attempt.
+
+        Raises:
+            IllegalTransitionError: unless the item is ``pending`` or ``submitting``.
+            ClientClosedError: after :meth:`close`.
+            LedgerError: when SQLite fails; then do not submit.
+        """
+        return self._move(key, ItemState.SUBMITTING, {}, count_attempt=True)
+
+    def mark_submitted(
+        self, key: str, job_id: str | None, conversation_id: str | None
+    ) -> LedgerItem:
+        """Record that the service accepted the submit (or a lookup by name found it).
+
+        Args:
+            key: the item.
+            job_id: the job's id (None when only a lookup by name found the conversation).
+            conversation_id: the conversation's id.
+
+        Raises:
+            ValidationError: when both ids are None.
+            IllegalTransitionError: unless the item is ``submitting``.
+        """
+        if job_id is None and conversation_id is None:
+            raise ValidationError("job_id", "job_id or conversation_id is needed")
+        fields = {"job_id": job_id, "conversation_id": conversation_id, "error": None}
+        return self._move(key, ItemState.SUBMITTED, fields, stamp="submitted_at")
+
+    def mark_completed(self, key: str) -> LedgerItem:
+        """Record that the job's status is ``completed``: its results can be fetched.
+
+        Raises:
+            IllegalTransitionError: unless the item is ``submitted``.
+        """
+        return self._move(key, ItemState.COMPLETED, {}, stamp="completed_at")
+
+    def mark_fetched(self, key: str, output_path: str | os.PathLike[str] | None) -> LedgerItem:
+        """Record that the results were fetched and saved; the item is done for good.
+
+        Args:
+            key: the item.
+            output_path: where the results were written, if anywhere.
+
+        Raises:
+            IllegalTransitionError: unless the item is ``completed``.
+        """
+        out = None if output_path is None else os.fspath(output_path)
+        return self._move(key, ItemState.FETCHED, {"output_path": out}, stamp="fetched_at")
+
+    def mark_failed(self, key: str, error: str | BaseException) -> LedgerItem:
+        """Record that the item failed, with the reason.
+
+        Mark a submit failed only when it definitely created no job (an error answer);
+        when its outcome is unknown, leave it ``submitting`` so that it is looked up.
+
+        Args:
+            key: the item.
+            error: the reason; an exception is stored as ``"TypeName: message"``.
+
+        Raises:
+            IllegalTransitionError: when the item is ``fetched`` or already ``failed``.
+        """
+        if isinstance(error, BaseException):
+            error = f"{type(error).__name__}: {error}"
+        return self._move(key, ItemState.FAILED, {"error": error})
+
+    def reset_for_retry(self, key: str) -> LedgerItem:
+        """Make a failed item eligible again.
+
+        It goes back to ``completed`` when its job had completed (only the fetch failed:
+        fetching again costs nothing, submitting again would be paid twice), else to
+        ``pending`` with its job ids cleared.
+
+        Raises:
+            IllegalTransitionError: unless the item is ``failed``.
+        """
+        now = time.time()
+        with self._tx() as conn:
+            item = _select(conn, key)
+            if item is None or item.state is not ItemState.FAILED:
+                raise IllegalTransitionError(
+                    key, None if item is None else item.state, ItemState.PENDING
+                )
+            fields: dict[str, Any]
+            if item.completed_at is not None:
+                fields = {"state": ItemState.COMPLETED, "error": None}
+            else:
+                fields = {"state": ItemState.PENDING, "error": None, "job_id": None,
+                          "conversation_id": None, "submitted_at": None}
+            return _update(conn, item, {**fields, "updated_at": now})
+
+    def counts(self) -> dict[str, int]:
+        """Return the number of items in each state, every state present (zeros included)."""
+        with self._tx(write=False) as conn:
+            rows = conn.execute("SELECT state, COUNT(*) FROM items GROUP BY state").fetchall()
+        counts = {state.value: 0 for state in ItemState}
+        counts.update({state: n for state, n in rows})
+        return counts
+
+    def items(self, state: ItemState | str | None = None) -> Iterator[LedgerItem]:
+        """Iterate over items in key order, optionally of one state.
+
+        Reads in pages of 500 rows, so memory stays bounded and marks made meanwhile are
+        safe (an item moved out of ``state`` may or may not still be seen).
+
+        Args:
+            state: only items in this state.
+        """
+        wanted = None if state is None else ItemState(state).value
+        after = ""
+        while True:
+            with self._tx(write=False) as conn:
+                sql = f"SELECT {', '.join(_COLUMNS)} FROM items WHERE key > ?"
+                args: list[object] = [after]
+                if wanted is not None:
+                    sql += " AND state = ?"
+                    args.append(wanted)
+                rows = conn.execute(sql + " ORDER BY key LIMIT ?", [*args, _PAGE]).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield _item(row)
+            after = rows[-1][0]
+
+    def _move(
+        self,
+        key: str,
+        to: ItemState,
+        fields: Mapping[str, object],
+        *,
+        stamp: str | None = None,
+        count_attempt: bool = False,
+    ) -> LedgerItem:
+        now = time.time()
+        with self._tx() as conn:
+            item = _select(conn, key)
+            if item is None or item.state not in _ALLOWED_FROM[to]:
+                raise IllegalTransitionError(key, None if item is None else item.state, to)
+            changes: dict[str, Any] = {**fields, "state": to, "updated_at": now}
+            if stamp is not None:
+                changes[stamp] = now
+            if count_attempt:
+                changes["attempts"] = item.attempts + 1
+            return _update(conn, item, changes)
+
+    @contextlib.contextmanager
+    def _tx(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
+        # One short transaction per call. BEGIN IMMEDIATE takes the write lock up front, so
+        # a read-check-write (a transition) cannot interleave with another writer.
+        conn = self._conn
+        if conn is None:
+            raise ClientClosedError(f"ledger {str(self._path)!r} is closed; open it again")
+        try:
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            yield conn
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise LedgerError(f"ledger {str(self._path)!r}: {exc}") from exc
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+
+def _initialise(conn: sqlite3.Connection, path: Path) -> None:
+    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise ValidationError(
+            "ledger_path", f"{str(path)!r}: SQLite cannot use WAL mode there (got {mode})"
+        )
+    # FULL, not NORMAL. In WAL mode both survive a crash or SIGKILL of this process: a commit
+    # is in the OS's page cache once COMMIT returns. NORMAL skips the fsync at commit, so a
+    # power cut may drop the last transactions, and a lost `submitting` intent whose submit
+    # was sent is a job paid twice. FULL fsyncs the WAL at each commit: a few per job, which
+    # is noise next to jobs that take minutes.
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        tables = conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
+        if app_id != _APPLICATION_ID and (app_id != 0 or tables):
+            raise ValidationError(
+                "ledger_path", f"{str(path)!r} is a SQLite database of another program"
+            )
+        if app_id == 0:
+            conn.execute(f"PRAGMA application_id={_APPLICATION_ID}")
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
+            (str(SCHEMA_VERSION),),
+        )
+        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if version[0] != str(SCHEMA_VERSION):
+            raise ValidationError(
+                "ledger_path",
+                f"{str(path)!r} has schema version {version[0]}; this version reads "
+                f"{SCHEMA_VERSION}",
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _select(conn: sqlite3.Connection, key: str) -> LedgerItem | None:
+    row = conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM items WHERE key = ?", (key,)).fetchone()
+    return None if row is None else _item(row)
+
+
+def _item(row: Collection[Any]) -> LedgerItem:
+    return LedgerItem(**dict(zip(_COLUMNS, row, strict=True)))
+
+
+def _update(conn: sqlite3.Connection, item: LedgerItem, changes: Mapping[str, Any]) -> LedgerItem:
+    # Column names come from this module, never from callers.
+    values = {c: v.value if isinstance(v, ItemState) else v for c, v in changes.items()}
+    conn.execute(
+        f"UPDATE items SET {', '.join(f'{c} = ?' for c in values)} WHERE key = ?",
+        [*values.values(), item.key],
+    )
+    return attrs.evolve(item, **changes)

@@ -1,0 +1,406 @@
+"""What a batch reports: per-item results, live progress, the summary, and the files on disk.
+
+A batch run (:func:`symbl_async.batch._api.process_many`) yields one :class:`BatchResult` per
+input, reports :class:`BatchEvent` values with a :class:`BatchProgress` snapshot to an
+optional callback, and ends with a :class:`BatchSummary`. With an output folder,
+:class:`ResultWriter` puts there:
+
+* ``<key>.json``: the insights of each fetched item (written to a temporary file, fsynced,
+  then renamed, so a file that exists is complete);
+* ``results.jsonl``: one line per input of the last run (key, source, status, job id,
+  conversation id, error, timings). Lines are appended to ``results.jsonl.partial`` as
+  results come, and the file is renamed to ``results.jsonl`` when the run ends (also after
+  Ctrl-C), so ``results.jsonl`` is always the complete report of a finished run; a rerun
+  reports skipped items too, with the ids and paths the ledger kept;
+* ``summary.json``: the :class:`BatchSummary`, written atomically at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, Any, Literal, TypeAlias
+
+import attrs
+
+from symbl_async.errors import ValidationError
+from symbl_async.models._models import ConversationInsights
+
+__all__ = [
+    "RESULTS_FILE",
+    "SUMMARY_FILE",
+    "BatchEvent",
+    "BatchProgress",
+    "BatchResult",
+    "BatchSummary",
+    "EventKind",
+    "FailureRecord",
+    "ResultStatus",
+    "ResultWriter",
+    "check_output_dir",
+    "insights_filename",
+]
+
+RESULTS_FILE = "results.jsonl"
+SUMMARY_FILE = "summary.json"
+_PARTIAL_SUFFIX = ".partial"
+_SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+ResultStatus: TypeAlias = Literal["fetched", "failed", "skipped"]
+"""``fetched``: insights fetched in this run; ``failed``: see ``error``; ``skipped``: already
+fetched by an earlier run (its insights file is where ``output_path`` says)."""
+
+EventKind: TypeAlias = Literal["read", "submitted", "rejected", "result", "finished"]
+"""``read``: an input was read; ``submitted``: a job was accepted (or found by name);
+``rejected``: a submit got a 429; ``result``: a result is ready; ``finished``: the run ended."""
+
+
+@attrs.frozen(kw_only=True)
+class BatchResult:
+    """The outcome of one input of a batch.
+
+    Attributes:
+        key: the item's ledger key (None when the input could not even be read, e.g. a
+            missing file or a malformed manifest row).
+        index: the input's position (0-based); None for an item the run finished for the
+            ledger's sake (left in flight by an earlier run) that is not in this input.
+        source: a human label of the input (path, URL, ``manifest.csv line 7``).
+        status: ``fetched``, ``failed`` or ``skipped``.
+        job_id: the job's id, when known (not for a submit found again by name).
+        conversation_id: the conversation's id, when known.
+        error: why it failed, with what to do next; None unless ``failed``.
+        exception: the exception behind ``error``, if any (not compared, not serialised).
+        insights: the insights fetched in this run when the batch has no output folder;
+            None when skipped, failed, or when the insights are only on disk.
+        output_path: the insights file, when written (now or by an earlier run).
+        timings: Unix times ``created``, ``submitted``, ``completed``, ``fetched`` from the
+            ledger (those that happened) and ``elapsed`` seconds in this run.
+        duplicate: an earlier input of this run had the same key; it was processed once.
+    """
+
+    key: str | None
+    index: int | None
+    source: str
+    status: ResultStatus
+    job_id: str | None = None
+    conversation_id: str | None = None
+    error: str | None = None
+    exception: BaseException | None = attrs.field(default=None, eq=False, repr=False)
+    insights: ConversationInsights | None = attrs.field(default=None, repr=False)
+    output_path: Path | None = None
+    timings: Mapping[str, float] = attrs.field(factory=dict)
+    duplicate: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True unless the item failed."""
+        return self.status != "failed"
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``results.jsonl`` line of this result, as JSON-ready data."""
+        return {
+            "key": self.key,
+            "index": self.index,
+            "source": self.source,
+            "status": self.status,
+            "job_id": self.job_id,
+            "conversation_id": self.conversation_id,
+            "error": self.error,
+            "output_path": None if self.output_path is None else str(self.output_path),
+            "duplicate": self.duplicate,
+            "timings": dict(self.timings),
+        }
+
+
+@attrs.frozen(kw_only=True)
+class BatchProgress:
+    """A snapshot of a running batch's counters.
+
+    Attributes:
+        read: inputs read so far.
+        input_done: whether the whole input has been read (then ``read`` is the total).
+        submitted: jobs accepted in this run, or found again by name.
+        running: account slots held now (jobs submitted and not yet ended).
+        limit: the effective concurrent-job limit now (AIMD).
+        fetched: results with status ``fetched``.
+        failed: results with status ``failed``.
+        skipped: results with status ``skipped`` (fetched by an earlier run).
+        rejected_429: submits answered 429 (all job slots of the account were busy).
+        elapsed: seconds since the run started.
+    """
+
+    read: int = 0
+    input_done: bool = False
+    submitted: int = 0
+    running: int = 0
+    limit: int = 0
+    fetched: int = 0
+    failed: int = 0
+    skipped: int = 0
+    rejected_429: int = 0
+    elapsed: float = 0.0
+
+    @property
+    def done(self) -> int:
+        """Results delivered so far."""
+        return self.fetched + self.failed + self.skipped
+
+    @property
+    def total(self) -> int | None:
+        """The number of inputs, once the whole input has been read."""
+        return self.read if self.input_done else None
+
+    def eta(self) -> float | None:
+        """Seconds until the end at the rate so far, when it can be told (else None).
+
+        Skipped items cost nothing, so the rate counts only items processed in this run.
+        """
+        total = self.total
+        worked = self.fetched + self.failed
+        if total is None or worked == 0 or self.elapsed <= 0:
+            return None
+        return max(total - self.done, 0) * self.elapsed / worked
+
+
+@attrs.frozen(kw_only=True)
+class FailureRecord:
+    """One failed item, for the summary."""
+
+    key: str | None
+    source: str
+    error: str
+
+
+@attrs.frozen(kw_only=True)
+class BatchSummary:
+    """What a batch run did, for the end-of-run report and ``summary.json``.
+
+    Attributes:
+        progress: the final counters.
+        submits: submit requests sent (429s and retries included).
+        jobs_created: submits the service accepted in this run.
+        found_by_name: submits whose answer was lost (or left by a crash) found by name.
+        duplicates: inputs whose key an earlier input of this run already had.
+        recovered_not_in_input: items left in flight by an earlier run that this run
+            finished although this input does not name them.
+        still_running: jobs given up on locally (wait timeout) still running remotely
+            when the run ended; they stay ``submitted`` and a rerun waits for them.
+        interrupted: the run was stopped (Ctrl-C) before the input was finished.
+        failures: the failed items (the first 1,000; ``results.jsonl`` has them all).
+        failures_omitted: failures beyond those listed.
+        ledger_counts: items per state in the ledger at the end.
+        out_dir: the output folder, if any.
+    """
+
+    progress: BatchProgress
+    submits: int = 0
+    jobs_created: int = 0
+    found_by_name: int = 0
+    duplicates: int = 0
+    recovered_not_in_input: int = 0
+    still_running: int = 0
+    interrupted: bool = False
+    failures: tuple[FailureRecord, ...] = ()
+    failures_omitted: int = 0
+    ledger_counts: Mapping[str, int] = attrs.field(factory=dict)
+    out_dir: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed and the run was not interrupted."""
+        return self.progress.failed == 0 and not self.interrupted
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary as JSON-ready data (``summary.json``)."""
+        p = self.progress
+        return {
+            "inputs": p.read,
+            "fetched": p.fetched,
+            "failed": p.failed,
+            "skipped": p.skipped,
+            "duplicates": self.duplicates,
+            "submits": self.submits,
+            "jobs_created": self.jobs_created,
+            "found_by_name": self.found_by_name,
+            "rejected_429": p.rejected_429,
+            "recovered_not_in_input": self.recovered_not_in_input,
+            "still_running": self.still_running,
+            "interrupted": self.interrupted,
+            "elapsed_seconds": round(p.elapsed, 3),
+            "ledger": dict(self.ledger_counts),
+            "failures": [attrs.asdict(f) for f in self.failures],
+            "failures_omitted": self.failures_omitted,
+            "out_dir": None if self.out_dir is None else str(self.out_dir),
+        }
+
+    def format(self) -> str:
+        """A short human report: counts, 429s, elapsed time and the failures with reasons."""
+        p = self.progress
+        lines = [
+            f"{p.read} input(s): {p.fetched} fetched, {p.skipped} skipped (done earlier), "
+            f"{p.failed} failed" + (f", {self.duplicates} duplicate(s)" if self.duplicates else ""),
+            f"{self.jobs_created} job(s) submitted, {self.found_by_name} found by name, "
+            f"{p.rejected_429} submit(s) answered 429; {p.elapsed:.1f} s",
+        ]
+        if self.still_running:
+            lines.append(
+                f"{self.still_running} job(s) still running remotely after a wait timeout: "
+                "rerun to wait for them"
+            )
+        for failure in self.failures:
+            lines.append(f"  failed: {failure.source}: {failure.error}")
+        if self.failures_omitted:
+            lines.append(f"  ... and {self.failures_omitted} more (see {RESULTS_FILE})")
+        return "\n".join(lines)
+
+
+@attrs.frozen(kw_only=True)
+class BatchEvent:
+    """Something happened in a batch run; passed to the ``on_event`` callback.
+
+    Attributes:
+        kind: see :data:`EventKind`.
+        progress: the counters right after it happened.
+        key: the item concerned, if any.
+        result: for ``result`` events, the result.
+        summary: for the ``finished`` event, the summary.
+    """
+
+    kind: EventKind
+    progress: BatchProgress
+    key: str | None = None
+    result: BatchResult | None = None
+    summary: BatchSummary | None = None
+
+
+def insights_filename(key: str) -> str:
+    """Return the file name of an item's insights: ``<key>.json`` when the key is safe.
+
+    A key with other characters than letters, digits, ``.``, ``_`` and ``-`` (or longer
+    than 100) is cleaned and given a hash suffix, so distinct keys never share a file.
+
+    Args:
+        key: the item's ledger key.
+
+    Returns:
+        A file name (no folder).
+    """
+    if _SAFE_KEY.fullmatch(key):
+        return key + ".json"
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", key).strip("._-")[:60]
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+    return f"{cleaned}-{digest}.json" if cleaned else f"{digest}.json"
+
+
+def check_output_dir(path: str | os.PathLike[str]) -> Path:
+    """Create the output folder if needed and check that files can be written in it.
+
+    Args:
+        path: the folder.
+
+    Returns:
+        The folder, as an absolute path.
+
+    Raises:
+        ValidationError: (field ``out_dir``) when it cannot be created or written.
+    """
+    folder = Path(path).absolute()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        raise ValidationError(
+            "out_dir", f"cannot write to {str(folder)!r}: {exc.strerror or exc}"
+        ) from exc
+    return folder
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file next to ``path``, fsync it, rename it over ``path``."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+class ResultWriter:
+    """Writes a batch's files in its output folder (see the module docstring)."""
+
+    def __init__(self, out_dir: str | os.PathLike[str]) -> None:
+        """Check the folder and start ``results.jsonl.partial`` afresh.
+
+        Args:
+            out_dir: the output folder; created if missing.
+
+        Raises:
+            ValidationError: (field ``out_dir``) when the folder cannot be written.
+        """
+        self.out_dir = check_output_dir(out_dir)
+        self._results = self.out_dir / RESULTS_FILE
+        self._partial = self.out_dir / (RESULTS_FILE + _PARTIAL_SUFFIX)
+        try:
+            self._lines: IO[str] | None = self._partial.open("w", encoding="utf-8")
+        except OSError as exc:
+            raise ValidationError(
+                "out_dir", f"cannot write {str(self._partial)!r}: {exc.strerror or exc}"
+            ) from exc
+
+    def insights_path(self, key: str) -> Path:
+        """Where the insights of the item with this key go."""
+        return self.out_dir / insights_filename(key)
+
+    def write_insights(self, key: str, insights: ConversationInsights) -> Path:
+        """Write an item's insights as JSON, atomically; blocking (run it in a thread).
+
+        Returns:
+            The file written.
+
+        Raises:
+            OSError: when the file cannot be written.
+        """
+        path = self.insights_path(key)
+        text = json.dumps(insights.to_json(), ensure_ascii=False, indent=1)
+        _write_atomically(path, text.encode("utf-8"))
+        return path
+
+    def write_line(self, result: BatchResult) -> None:
+        """Append the result's line to ``results.jsonl.partial`` and flush it."""
+        if self._lines is None:
+            return
+        self._lines.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+        self._lines.flush()
+
+    def finish(self, summary: BatchSummary) -> None:
+        """Rename the partial results to ``results.jsonl`` and write ``summary.json``.
+
+        Raises:
+            OSError: when a file cannot be written.
+        """
+        if self._lines is not None:
+            self._lines.flush()
+            os.fsync(self._lines.fileno())
+            self._lines.close()
+            self._lines = None
+            os.replace(self._partial, self._results)
+        data = json.dumps(summary.to_json(), ensure_ascii=False, indent=2) + "\n"
+        _write_atomically(self.out_dir / SUMMARY_FILE, data.encode("utf-8"))
+
+    def close(self) -> None:
+        """Close the partial results without renaming them (idempotent)."""
+        if self._lines is not None:
+            self._lines.close()
+            self._lines = None

@@ -1,0 +1,122 @@
+"""Where a batch run keeps its state: the ledger, its lock, and the output folder.
+
+Internal to :mod:`symbl_async.batch._api`. :func:`open_storage` checks the output folder, takes
+an exclusive lock next to the ledger (two runs of one batch at once would both submit its
+pending items, paying twice; the OS drops the lock when the process dies, even on SIGKILL),
+opens the ledger and starts the results files, in that order, so that nothing is written
+before the lock is held.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import IO
+
+from symbl_async.batch._ledger import Ledger
+from symbl_async.batch._results import ResultWriter, check_output_dir
+from symbl_async.errors import ValidationError
+
+__all__ = ["LEDGER_FILE", "Storage", "open_storage"]
+
+LEDGER_FILE = "ledger.sqlite3"
+"""The ledger's file name in the output folder, when no ledger is given."""
+
+
+class Storage:
+    """An open ledger (owned or borrowed), its lock, and the results writer if any."""
+
+    def __init__(self) -> None:
+        """Start empty; :func:`open_storage` fills it in."""
+        self.ledger: Ledger | None = None
+        self.writer: ResultWriter | None = None
+        self.owns_ledger = False
+        self.lock: IO[bytes] | None = None
+        self.tmpdir: tempfile.TemporaryDirectory[str] | None = None
+
+    def close(self) -> None:
+        """Close the results files (without finishing them), the ledger if owned, the lock."""
+        if self.writer is not None:
+            self.writer.close()
+        if self.owns_ledger and self.ledger is not None:
+            self.ledger.close()
+        if self.lock is not None:
+            self.lock.close()  # releases the lock
+            self.lock = None
+        if self.tmpdir is not None:
+            self.tmpdir.cleanup()
+            self.tmpdir = None
+
+
+def open_storage(
+    ledger: Ledger | str | os.PathLike[str] | None, out_dir: str | os.PathLike[str] | None
+) -> Storage:
+    """Check the output folder, lock and open the ledger, start the results files.
+
+    Args:
+        ledger: a ledger, a path to one, or None: ``ledger.sqlite3`` in ``out_dir``, or a
+            temporary one (deleted at the end: no resume) without ``out_dir``.
+        out_dir: the output folder, or None for no files.
+
+    Returns:
+        The storage; :meth:`Storage.close` it.
+
+    Raises:
+        ValidationError: (``out_dir`` or ``ledger_path``) when the folder or the ledger
+            cannot be written, or another run of the batch holds the ledger.
+    """
+    storage = Storage()
+    try:
+        out = None if out_dir is None else check_output_dir(out_dir)
+        if isinstance(ledger, Ledger):
+            path = ledger.path
+        elif ledger is not None:
+            path = Path(ledger)
+        elif out is not None:
+            path = out / LEDGER_FILE
+        else:
+            storage.tmpdir = tempfile.TemporaryDirectory(prefix="symbl-batch-")
+            path = Path(storage.tmpdir.name) / LEDGER_FILE
+        storage.lock = _lock(path)
+        if isinstance(ledger, Ledger):
+            storage.ledger = ledger
+        else:
+            storage.ledger = Ledger.open(path)
+            storage.owns_ledger = True
+        if out is not None:
+            storage.writer = ResultWriter(out)
+    except BaseException:
+        storage.close()
+        raise
+    return storage
+
+
+def _lock(path: Path) -> IO[bytes] | None:
+    """Lock ``<ledger>.lock`` for this run.
+
+    Raises:
+        ValidationError: (field ``ledger_path``) when another run holds the lock.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no advisory locks
+        return None
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = lock_path.open("a+b")
+    except OSError as exc:
+        raise ValidationError(
+            "ledger_path", f"cannot create {str(lock_path)!r}: {exc.strerror or exc}"
+        ) from exc
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise ValidationError(
+            "ledger_path",
+            f"{str(path)!r} is in use by another run of this batch: let it finish (or stop "
+            "it) first",
+        ) from None
+    return handle

@@ -1,0 +1,97 @@
+"""The pure core: protocol rules as plain data in, plain data out; no aiohttp, no asyncio.
+
+What lives here: job and status types (``_jobs``); mapping an HTTP answer to data or an
+error, ``Retry-After``, what may be retried and when a submit's outcome is unknown
+(``_http``); processing options, their rules and the request bodies and query strings
+they become (``_options``); text conversations (``_text``); media sniffing and durations
+(``_media``); webhook body decoding (``_webhook``); poll schedules (``_polling``).
+
+May import: the standard library, ``attrs`` and :mod:`symbl_async.errors`. Nothing
+here does network I/O or needs an event loop, so all of it is tested on plain data.
+"""
+
+from __future__ import annotations
+
+from symbl_async.core._http import (
+    IDEMPOTENT_METHODS,
+    RETRYABLE_STATUSES,
+    decode_body,
+    error_for_status,
+    error_message,
+    is_submit,
+    parse_retry_after,
+)
+from symbl_async.core._jobs import (
+    Job,
+    JobInfo,
+    JobStatus,
+)
+from symbl_async.core._media import (
+    AUDIO_CONTENT_TYPES,
+    VIDEO_CONTENT_TYPES,
+    MediaProbe,
+    Mp4DurationParser,
+    content_type_from_extension,
+    probe_file,
+    sniff_content_type,
+    wav_duration,
+)
+from symbl_async.core._options import (
+    ChannelMetadata,
+    CustomEntity,
+    ProcessingOptions,
+    Speaker,
+    Tracker,
+    check_http_url,
+)
+from symbl_async.core._polling import (
+    PollSchedule,
+    SafetyPollSchedule,
+    WaitMode,
+    parse_wait_mode,
+    wake_times,
+)
+from symbl_async.core._text import (
+    TextMessage,
+    messages_to_json,
+)
+from symbl_async.core._webhook import (
+    WebhookEvent,
+    parse_webhook,
+)
+
+__all__ = [
+    "AUDIO_CONTENT_TYPES",
+    "IDEMPOTENT_METHODS",
+    "RETRYABLE_STATUSES",
+    "VIDEO_CONTENT_TYPES",
+    "ChannelMetadata",
+    "CustomEntity",
+    "Job",
+    "JobInfo",
+    "JobStatus",
+    "MediaProbe",
+    "Mp4DurationParser",
+    "PollSchedule",
+    "ProcessingOptions",
+    "SafetyPollSchedule",
+    "Speaker",
+    "TextMessage",
+    "Tracker",
+    "WaitMode",
+    "WebhookEvent",
+    "check_http_url",
+    "content_type_from_extension",
+    "decode_body",
+    "error_for_status",
+    "error_message",
+    "is_submit",
+    "messages_to_json",
+    "parse_retry_after",
+    "parse_wait_mode",
+    "parse_webhook",
+    "probe_file",
+    "sniff_content_type",
+    "wake_times",
+    "wav_duration",
+]

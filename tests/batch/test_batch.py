@@ -1,0 +1,518 @@
+"""process_many against the real emulator on 127.0.0.1: slots, order, failures, resume."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import wave
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _polling import eventually
+
+from symbl_async.batch._api import BatchRun, process_many
+from symbl_async.batch._items import PreparedItem, prepare_item
+from symbl_async.batch._ledger import ItemState, Ledger
+from symbl_async.batch._results import BatchEvent, BatchResult
+from symbl_async.batch._slots import JobSlots
+from symbl_async.batch._sources import SourceError, UrlSource
+from symbl_async.batch._window import longest_first
+from symbl_async.client._client import SymblClient
+from symbl_async.client._waiting import PollSchedule
+from symbl_async.core._jobs import Job
+from symbl_async.core._options import ProcessingOptions
+from symbl_async.emulator import Emulator
+from symbl_async.errors import SubmitOutcomeUnknownError, ValidationError
+
+SCALE = 2000.0
+FAILING_URL = "https://media.test/broken.mp3?emulator_duration=60"
+
+
+def url(name: str, seconds: float) -> UrlSource:
+    """A URL the emulator processes as ``seconds`` of media, with the length known to us."""
+    return UrlSource(
+        f"https://media.test/{name}.mp3?emulator_duration={seconds:g}", "audio", duration=seconds
+    )
+
+
+def fast_slots(limit: int) -> JobSlots:
+    # The default backoff (1 s, cap 30 s) is for the real service; jobs here last milliseconds.
+    return JobSlots(limit, backoff_base=0.005, backoff_cap=0.05)
+
+
+@contextlib.asynccontextmanager
+async def emulated(limit: int, **config: Any) -> AsyncIterator[tuple[Emulator, SymblClient]]:
+    async with Emulator(time_scale=SCALE, concurrency_limit=limit, **config) as emu, SymblClient(
+        app_id=emu.app_id,
+        app_secret=emu.app_secret,
+        base_url=emu.url,
+        poll=PollSchedule(time_scale=SCALE),
+    ) as client:
+        yield emu, client
+
+
+async def collect(run: BatchRun) -> list[BatchResult]:
+    async with run:
+        return [result async for result in run]
+
+
+class Counting:
+    """A lazy source of URL items that counts how far it was pulled."""
+
+    def __init__(self, count: int | None, seconds: float = 60.0) -> None:
+        self.count = count
+        self.seconds = seconds
+        self.pulled = 0
+
+    def __iter__(self) -> Iterator[UrlSource]:
+        for i in itertools.count() if self.count is None else range(self.count):
+            self.pulled += 1
+            yield url(f"lazy{i}", self.seconds)
+
+
+async def test_keeps_within_the_limit_and_fetches_everything(tmp_path: Path) -> None:
+    sources = [url(f"a{i}", 10 + (i * 37) % 60) for i in range(200)]
+    events: list[BatchEvent] = []
+    async with emulated(3) as (emu, client):
+        run = process_many(
+            client, sources, slots=fast_slots(3), out_dir=tmp_path, on_event=events.append
+        )
+        results = await collect(run)
+        stats = emu.stats()
+    assert sorted(r.index for r in results) == list(range(200))  # type: ignore[type-var]
+    assert {r.status for r in results} == {"fetched"}
+    assert stats["max_concurrent_jobs"] <= 3
+    assert stats["jobs_submitted"] == 200
+    assert all(r.output_path is not None and r.output_path.is_file() for r in results)
+    assert all(r.insights is None for r in results)  # on disk only
+    one = json.loads(results[0].output_path.read_text())  # type: ignore[union-attr]
+    assert one["conversationId"] == results[0].conversation_id and one["messages"]
+    lines = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert len(lines) == 200 and {line["status"] for line in lines} == {"fetched"}
+    assert not (tmp_path / "results.jsonl.partial").exists()
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["fetched"] == 200 and summary["failed"] == 0
+    assert summary["ledger"]["fetched"] == 200
+    assert run.summary is not None and run.summary.ok
+    assert events[-1].kind == "finished" and events[-1].progress.fetched == 200
+    assert max(e.progress.running for e in events) <= 3
+
+
+async def test_429s_from_another_client_are_waited_out_and_counted() -> None:
+    async with emulated(3) as (emu, client), SymblClient(
+        app_id=emu.app_id, app_secret=emu.app_secret, base_url=emu.url
+    ) as other:
+        # Two long jobs of another program hold 2 of the account's 3 slots (~2.5 s).
+        for i in range(2):
+            await other.submit_audio_url(f"https://media.test/long{i}.mp3?emulator_duration=20000")
+        run = process_many(client, [url(f"s{i}", 30) for i in range(20)], slots=fast_slots(3))
+        results = await collect(run)
+        stats = emu.stats()
+    assert {r.status for r in results} == {"fetched"}
+    assert stats["max_concurrent_jobs"] <= 3
+    assert run.summary is not None
+    assert run.summary.progress.rejected_429 > 0
+    assert run.summary.progress.rejected_429 == stats["rejected_429"]
+    assert json.loads(json.dumps(run.summary.to_json()))["rejected_429"] == stats["rejected_429"]
+    assert run.summary.submits == 20 + stats["rejected_429"]
+
+
+async def test_longest_jobs_go_first_within_the_lookahead() -> None:
+    durations = [10.0, 500.0, 50.0, 2000.0, 5.0, 300.0, 900.0, 1.0, 700.0]
+    sources = [url(f"d{i}", d) for i, d in enumerate(durations)]
+    async with emulated(1) as (emu, client):
+        await collect(process_many(client, sources, slots=fast_slots(1), lookahead=3))
+        order = [job["mediaDuration"] for job in emu.jobs()]
+    expected = [d async for d in longest_first(durations, duration=lambda d: d, window=3)]
+    assert order == expected
+    assert order != durations
+
+
+async def test_the_input_is_read_lazily_a_bounded_window_ahead() -> None:
+    source = Counting(100_000)
+    async with emulated(2) as (emu, client):
+        run = process_many(client, source, slots=fast_slots(2), lookahead=16)
+        async with run:
+            first = await anext(run)
+            pulled_at_first = source.pulled
+        submitted = emu.stats()["jobs_submitted"]
+    assert first.status == "fetched"
+    # lookahead + 2 x limit + 16 in flight at most, plus the few already done.
+    assert pulled_at_first <= 16 + 2 * 2 + 16 + 8
+    assert submitted <= 8
+    assert run.summary is not None and run.summary.progress.read == source.pulled
+
+
+async def test_ordered_results_come_in_input_order_with_a_bounded_buffer() -> None:
+    source = Counting(40)
+    durations = [600.0 if i % 7 == 0 else 20.0 for i in range(40)]
+    items = [url(f"o{i}", d) for i, d in enumerate(durations)]
+
+    def gen() -> Iterator[UrlSource]:
+        for item in items:
+            source.pulled += 1
+            yield item
+
+    ahead = []
+    async with emulated(3) as (_, client):
+        run = process_many(client, gen(), slots=fast_slots(3), lookahead=4, ordered=True)
+        got = []
+        async with run:
+            async for result in run:
+                got.append(result.index)
+                ahead.append(source.pulled - len(got))
+    assert got == list(range(40))
+    assert max(ahead) <= 4 + 2 * 3 + 16
+
+
+async def test_item_failures_do_not_stop_the_batch(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.txt"
+    text.write_text("not media")
+    sources: list[object] = [
+        url("good1", 60),
+        tmp_path / "missing.wav",
+        "ftp://media.test/a.mp3",
+        empty,
+        text,
+        SourceError(message="source: is required", origin="m.csv", line=3, raw=",,"),
+        UrlSource(FAILING_URL, "audio"),
+        {"messages": [{"payload": {"content": "Hello there, see you Friday."}}]},
+        url("good2", 60),
+    ]
+    async with emulated(3, fail_inputs={FAILING_URL}) as (_, client):
+        results = await collect(process_many(client, sources, slots=fast_slots(3)))
+    by_index = {r.index: r for r in results}
+    assert [by_index[i].status for i in range(9)] == [
+        "fetched", "failed", "failed", "failed", "failed", "failed", "failed", "fetched",
+        "fetched",
+    ]
+    assert "missing.wav" in (by_index[1].error or "")
+    assert "http" in (by_index[2].error or "")
+    assert "empty" in (by_index[3].error or "")
+    assert "not a supported" in (by_index[4].error or "")
+    assert by_index[5].source == "m.csv line 3" and by_index[5].error == "source: is required"
+    assert "failed" in (by_index[6].error or "") and by_index[6].job_id is not None
+    assert by_index[7].insights is not None and by_index[7].insights.messages
+
+
+async def test_a_second_run_skips_fetched_items_and_submits_nothing(tmp_path: Path) -> None:
+    sources = [url(f"r{i}", 60) for i in range(12)]
+    async with emulated(3) as (emu, client):
+        first = await collect(process_many(client, sources, slots=fast_slots(3), out_dir=tmp_path))
+        submitted = emu.stats()["jobs_submitted"]
+        second = await collect(process_many(client, sources, slots=fast_slots(3),
+                                            out_dir=tmp_path))
+        assert emu.stats()["jobs_submitted"] == submitted == 12
+    assert {r.status for r in first} == {"fetched"}
+    assert {r.status for r in second} == {"skipped"}
+    assert {r.output_path for r in second} == {r.output_path for r in first}
+    lines = (tmp_path / "results.jsonl").read_text().splitlines()
+    assert len(lines) == 12 and all(json.loads(line)["status"] == "skipped" for line in lines)
+
+
+async def prepared(source: object) -> PreparedItem:
+    item = prepare_item(source, None)
+    assert isinstance(item, PreparedItem)
+    return item
+
+
+async def test_an_item_left_submitting_is_found_by_name_not_submitted_again(
+    tmp_path: Path,
+) -> None:
+    lost, never_sent = url("lost", 120), url("never-sent", 120)
+    ledger_path = tmp_path / "ledger.sqlite3"
+    async with emulated(3) as (emu, client):
+        # A crash right after the submit was sent: the intent is in the ledger, the job exists.
+        item = await prepared(lost)
+        with Ledger.open(ledger_path) as ledger:
+            ledger.upsert_pending(item.key, item.label, item.name, item.duration)
+            ledger.mark_submitting(item.key)
+            await client.submit_audio_url(lost.url, options=item.options)
+            # A crash before the submit was sent: the intent only.
+            other = await prepared(never_sent)
+            ledger.upsert_pending(other.key, other.label, other.name, other.duration)
+            ledger.mark_submitting(other.key)
+        run = process_many(
+            client, [lost, never_sent, url("new", 60)], slots=fast_slots(3), ledger=ledger_path
+        )
+        results = await collect(run)
+        by_name = emu.stats()["submits_by_name"]
+    assert {r.status for r in results} == {"fetched"}
+    assert by_name[item.name] == 1
+    assert by_name[other.name] == 1
+    assert sorted(by_name.values()) == [1, 1, 1]
+    assert run.summary is not None and run.summary.found_by_name == 1
+    found = next(r for r in results if r.index == 0)
+    assert found.job_id is None and found.conversation_id is not None
+
+
+async def test_a_lost_submit_answer_is_looked_up_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    async with emulated(3) as (emu, client):
+        real = client.submit_audio_url
+        lost = 0
+
+        async def answer_lost(source_url: str, **kwargs: Any) -> Job:
+            nonlocal lost
+            job = await real(source_url, **kwargs)
+            if "lose" in source_url:
+                lost += 1
+                name = kwargs["options"].name
+                raise SubmitOutcomeUnknownError("connection lost after the body", name=name)
+            return job
+
+        monkeypatch.setattr(client, "submit_audio_url", answer_lost)
+        run = process_many(client, [url("lose-me", 60), url("keep", 60)], slots=fast_slots(3))
+        results = await collect(run)
+        by_name = emu.stats()["submits_by_name"]
+    assert lost == 1
+    assert {r.status for r in results} == {"fetched"}
+    assert sorted(by_name.values()) == [1, 1]
+    assert run.summary is not None and run.summary.found_by_name == 1
+
+
+async def test_a_wait_timeout_keeps_the_slot_until_the_job_ends(tmp_path: Path) -> None:
+    ledger_path = tmp_path / "ledger.sqlite3"
+    # ~0.5 s of processing at this scale; the wait gives up after 0.1 s.
+    long, short = url("long", 4000), url("short", 10)
+    async with emulated(1) as (emu, client):
+        slots = fast_slots(1)
+        run = process_many(
+            client, [long, short], slots=slots, ledger=ledger_path, wait_timeout=0.1, lookahead=2
+        )
+        results = await collect(run)
+        jobs = {job["mediaDuration"]: job for job in emu.jobs()}
+        # The short job could only start once the long one had ended: its slot was kept.
+        assert jobs[10.0]["submittedAt"] >= jobs[4000.0]["finishedAt"]
+        assert emu.stats()["rejected_429"] == 0
+        assert slots.in_use == 0
+        by_index = {r.index: r for r in results}
+        assert by_index[0].status == "failed" and "stays 'submitted'" in (by_index[0].error or "")
+        assert by_index[1].status == "fetched"
+        with Ledger.open(ledger_path) as ledger:
+            assert ledger.counts()["completed"] == 1  # recorded by the watcher
+        # A rerun fetches it without submitting it again.
+        again = await collect(process_many(client, [long, short], slots=fast_slots(1),
+                                           ledger=ledger_path))
+        assert emu.stats()["jobs_submitted"] == 2
+    assert [r.status for r in sorted(again, key=lambda r: r.index or 0)] == ["fetched", "skipped"]
+
+
+async def test_a_batch_ending_while_a_timed_out_job_runs_leaves_it_submitted(
+    tmp_path: Path,
+) -> None:
+    ledger_path = tmp_path / "ledger.sqlite3"
+    long = url("long", 4000)
+    async with emulated(2) as (emu, client):
+        run = process_many(client, [long], slots=fast_slots(2), ledger=ledger_path,
+                           wait_timeout=0.1)
+        results = await collect(run)
+        assert run.summary is not None and run.summary.still_running == 1
+        assert results[0].status == "failed"
+        with Ledger.open(ledger_path) as ledger:
+            assert ledger.counts()["submitted"] == 1
+        # The rerun waits for the job still running; nothing is submitted again.
+        again = await collect(process_many(client, [long], slots=fast_slots(2),
+                                           ledger=ledger_path))
+        assert emu.stats()["jobs_submitted"] == 1
+    assert again[0].status == "fetched"
+
+
+async def test_same_key_twice_is_processed_once_and_reported_twice() -> None:
+    twin = url("twin", 60)
+    async with emulated(3) as (emu, client):
+        run = process_many(client, [twin, url("x", 60), twin], slots=fast_slots(3))
+        results = await collect(run)
+        assert emu.stats()["jobs_submitted"] == 2
+    by_index = {r.index: r for r in results}
+    assert by_index[0].status == by_index[2].status == "fetched"
+    assert by_index[2].duplicate and not by_index[0].duplicate
+    assert by_index[0].conversation_id == by_index[2].conversation_id
+    assert run.summary is not None and run.summary.duplicates == 1
+
+
+async def test_failed_items_are_retried_only_when_asked(tmp_path: Path) -> None:
+    bad = UrlSource(FAILING_URL, "audio")
+    async with emulated(3, fail_inputs={FAILING_URL}) as (emu, client):
+        kwargs: dict[str, Any] = {"slots": fast_slots(3), "out_dir": tmp_path}
+        first = await collect(process_many(client, [bad], **kwargs))
+        second = await collect(process_many(client, [bad], **kwargs))
+        assert emu.stats()["jobs_submitted"] == 1
+        third = await collect(process_many(client, [bad], retry_failed=True, **kwargs))
+        assert emu.stats()["jobs_submitted"] == 2
+    assert first[0].status == second[0].status == third[0].status == "failed"
+    assert "earlier run" in (second[0].error or "") and "retry" in (second[0].error or "")
+
+
+async def test_stop_lets_submits_settle_and_a_rerun_finishes(tmp_path: Path) -> None:
+    sources = [url(f"st{i}", 600) for i in range(30)]
+    async with emulated(3) as (emu, client):
+        run = process_many(client, sources, slots=fast_slots(3), out_dir=tmp_path)
+        async with run:
+            async for _ in run:
+                run.stop()
+        assert run.summary is not None and run.summary.interrupted
+        with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
+            counts = ledger.counts()
+        assert counts["submitting"] == 0
+        assert counts["fetched"] < 30
+        rest = await collect(process_many(client, sources, slots=fast_slots(3), out_dir=tmp_path))
+        by_name = emu.stats()["submits_by_name"]
+    assert {r.status for r in rest} <= {"fetched", "skipped"} and len(rest) == 30
+    assert len(by_name) == 30 and set(by_name.values()) == {1}
+
+
+async def test_batch_options_and_source_options_make_distinct_items() -> None:
+    base = ProcessingOptions(confidence_threshold=0.7)
+    same_url = "https://media.test/opt.mp3?emulator_duration=30"
+    sources = [
+        UrlSource(same_url, "audio"),
+        UrlSource(same_url, "audio", options={"confidenceThreshold": 0.9}),
+    ]
+    async with emulated(3) as (emu, client):
+        results = await collect(
+            process_many(client, sources, options=base, slots=fast_slots(3),
+                         include=("messages",))
+        )
+        assert emu.stats()["jobs_submitted"] == 2
+    assert results[0].key != results[1].key
+    assert all(r.insights is not None and r.insights.topics is None for r in results)
+
+
+async def test_an_async_iterable_of_plain_strings_works(tmp_path: Path) -> None:
+    path = tmp_path / "a.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(1)
+        w.setframerate(1000)
+        w.writeframes(b"\x80" * 20_000)
+
+    async def gen() -> AsyncIterator[object]:
+        yield str(path)
+        yield "https://media.test/s.mp4?emulator_duration=30"
+
+    async with emulated(3) as (emu, client):
+        results = await collect(process_many(client, gen(), slots=fast_slots(3)))
+        kinds = sorted(job["kind"] for job in emu.jobs())
+    assert {r.status for r in results} == {"fetched"}
+    assert kinds == ["audio", "video"]
+
+
+async def test_bad_arguments_are_refused_before_anything_runs(tmp_path: Path) -> None:
+    async with emulated(3) as (_, client):
+        with pytest.raises(ValidationError):
+            process_many(client, "one-string")
+        with pytest.raises(ValidationError) as info:
+            process_many(client, [], plan="free", max_concurrent_jobs=3)
+        assert info.value.field == "plan"
+        with pytest.raises(ValidationError):
+            process_many(client, [], include=["nope"])
+        with pytest.raises(ValidationError):
+            process_many(client, [], lookahead=0)
+        blocker = tmp_path / "file"
+        blocker.write_text("x")
+        run = process_many(client, [url("x", 10)], out_dir=blocker / "out")
+        with pytest.raises(ValidationError) as info:
+            await anext(run)
+        assert info.value.field == "out_dir"
+
+
+async def test_wait_mode_is_passed_only_when_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[dict[str, Any]] = []
+    async with emulated(3) as (_, client):
+        real = client.wait
+
+        async def wait(job: Job, **kwargs: Any) -> Any:
+            seen.append(dict(kwargs))
+            kwargs.pop("mode", None)
+            return await real(job, **kwargs)
+
+        monkeypatch.setattr(client, "wait", wait)
+        await collect(process_many(client, [url("m1", 10)], slots=fast_slots(3)))
+        await collect(process_many(client, [url("m2", 10)], slots=fast_slots(3),
+                                   wait_mode="poll"))
+    assert "mode" not in seen[0] and seen[1]["mode"] == "poll"
+
+
+def test_results_serialise_to_the_jsonl_shape() -> None:
+    result = BatchResult(key="k", index=3, source="s", status="failed", error="boom",
+                         exception=RuntimeError("boom"))
+    line = result.to_json()
+    assert line["status"] == "failed" and line["error"] == "boom" and "exception" not in line
+    assert not result.ok
+
+
+async def test_ledger_states_after_a_run(tmp_path: Path) -> None:
+    ledger_path = tmp_path / "l.sqlite3"
+    async with emulated(2, fail_inputs={FAILING_URL}) as (_, client):
+        await collect(process_many(client, [url("ok", 10), UrlSource(FAILING_URL, "audio")],
+                                   slots=fast_slots(2), ledger=ledger_path))
+    with Ledger.open(ledger_path) as ledger:
+        states = {item.source: item.state for item in ledger.items()}
+    assert sorted(states.values()) == [ItemState.FAILED, ItemState.FETCHED]
+
+
+async def test_cancelling_the_consumer_closes_everything(tmp_path: Path) -> None:
+    async with emulated(2) as (emu, client):
+        run = process_many(client, Counting(None), slots=fast_slots(2), out_dir=tmp_path)
+
+        async def consume() -> None:
+            async for _ in run:
+                pass
+
+        task = asyncio.create_task(consume())
+        await eventually(lambda: emu.stats()["jobs_completed"] >= 3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await run.aclose()
+    assert run.summary is not None
+    assert (tmp_path / "results.jsonl").exists()
+    with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
+        assert ledger.counts()["fetched"] >= 1
+
+
+async def test_a_second_run_of_the_same_batch_at_once_is_refused(tmp_path: Path) -> None:
+    sources = [url(f"lk{i}", 600) for i in range(6)]
+    async with emulated(2) as (emu, client):
+        first = process_many(client, sources, slots=fast_slots(2), out_dir=tmp_path)
+        async with first:
+            await anext(first)
+            second = process_many(client, sources, slots=fast_slots(2), out_dir=tmp_path)
+            with pytest.raises(ValidationError) as info:
+                await anext(second)
+            assert info.value.field == "ledger_path" and "in use" in info.value.rule
+            submitted = emu.stats()["jobs_submitted"]
+        # Once the first run has ended, the batch can be run again (and resumes).
+        rest = await collect(process_many(client, sources, slots=fast_slots(2), out_dir=tmp_path))
+        by_name = emu.stats()["submits_by_name"]
+    assert submitted <= 6 and len(rest) == 6
+    assert len(by_name) == 6 and set(by_name.values()) == {1}
+
+
+@pytest.mark.parametrize(("mode", "rule"), [("hybrid", "receiver"), ("sometimes", "poll")])
+async def test_bad_wait_mode_fails_before_anything_is_submitted(
+    tmp_path: Path, mode: str, rule: str
+) -> None:
+    async with emulated(3) as (emu, client):
+        with pytest.raises(ValidationError) as info:
+            process_many(client, [url("a", 60)], out_dir=tmp_path, wait_mode=mode)
+        assert info.value.field == "wait_mode"
+        assert rule in str(info.value)
+        assert emu.stats()["jobs_submitted"] == 0
+
+
+async def test_client_process_many_delegates(tmp_path: Path) -> None:
+    async with emulated(2) as (emu, client):
+        run = client.process_many(
+            [url("a", 60), url("b", 120)], slots=fast_slots(2), out_dir=tmp_path, wait_mode="poll"
+        )
+        results = await collect(run)
+    assert sorted(r.status for r in results) == ["fetched", "fetched"]
+    assert emu.stats()["jobs_submitted"] == 2
+    assert all(r.output_path is not None and Path(r.output_path).exists() for r in results)

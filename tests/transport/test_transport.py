@@ -1,0 +1,366 @@
+"""Transport behaviour with aioresponses: retries, token refresh, no blind resubmit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+from _polling import eventually
+from aiohttp.client_reqrep import ConnectionKey
+from aioresponses import aioresponses
+
+from symbl_async import (
+    AuthenticationError,
+    ClientClosedError,
+    ConcurrencyLimitError,
+    ProcessingOptions,
+    RetryPolicy,
+    ServerError,
+    SubmitOutcomeUnknownError,
+    SymblClient,
+    SymblConnectionError,
+    SymblError,
+    SymblTimeoutError,
+)
+
+BASE = "http://127.0.0.1:9"
+TOKEN_URL = BASE + "/oauth2/token:generate"
+JOB_URL = re.compile(re.escape(BASE) + r"/v1/job/.*")
+SUBMIT_URL = BASE + "/v1/process/audio/url"
+ACCEPTED = {"conversationId": "5815170693595136", "jobId": "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d"}
+SECRET = "s3cr3t-app-secret"
+
+
+def refused() -> aiohttp.ClientConnectorError:
+    key = ConnectionKey("127.0.0.1", 9, False, True, None, None, None, None)
+    return aiohttp.ClientConnectorError(key, OSError(111, "Connection refused"))
+
+
+@pytest.fixture
+def mocked() -> Iterator[aioresponses]:
+    with aioresponses() as m:
+        yield m
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Record backoff waits instead of sleeping them (keeps tests fast, proves delays)."""
+    recorded: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def fake_sleep(seconds: float, result: Any = None) -> Any:
+        recorded.append(seconds)
+        return await real_sleep(0, result)
+
+    monkeypatch.setattr(asyncio, "sleep", fake_sleep)
+    return recorded
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[SymblClient]:
+    async with SymblClient(
+        app_id="app", app_secret=SECRET, base_url=BASE, retry=RetryPolicy(max_tries=4, base=0.5)
+    ) as c:
+        yield c
+
+
+def calls(m: aioresponses, method: str, pattern: str) -> int:
+    return sum(
+        len(v) for (meth, url), v in m.requests.items() if meth == method and pattern in str(url)
+    )
+
+
+def token(m: aioresponses, value: str = "tok-1", expires: int = 86400) -> None:
+    m.post(TOKEN_URL, payload={"accessToken": value, "expiresIn": expires})
+
+
+async def test_read_retried_on_503_then_succeeds(
+    client: SymblClient, mocked: aioresponses, sleeps: list[float]
+) -> None:
+    token(mocked)
+    mocked.get(JOB_URL, status=503, payload={"message": "busy"})
+    mocked.get(JOB_URL, status=502, body="<html>bad gateway</html>")
+    mocked.get(JOB_URL, payload={"id": "j", "status": "in_progress"})
+    info = await client.get_job("j")
+    assert info.status.value == "in_progress"
+    assert calls(mocked, "GET", "/v1/job/") == 3
+    assert len(sleeps) == 2 and all(0 <= s <= 1.0 for s in sleeps)  # full jitter, base 0.5
+
+
+async def test_read_gives_up_after_max_tries(
+    client: SymblClient, mocked: aioresponses, sleeps: list[float]
+) -> None:
+    token(mocked)
+    for _ in range(4):
+        mocked.get(JOB_URL, status=500, payload={"message": "Something went wrong"})
+    with pytest.raises(ServerError) as info:
+        await client.get_job("j")
+    assert info.value.status == 500
+    assert info.value.message == "Something went wrong"
+    assert calls(mocked, "GET", "/v1/job/") == 4
+
+
+async def test_retry_after_is_honoured(
+    client: SymblClient, mocked: aioresponses, sleeps: list[float]
+) -> None:
+    token(mocked)
+    mocked.get(JOB_URL, status=503, headers={"Retry-After": "7"})
+    mocked.get(JOB_URL, status=429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    mocked.get(JOB_URL, payload={"id": "j", "status": "completed"})
+    await client.get_job("j")
+    assert sleeps == [7.0, 0.0]  # seconds form, then a date in the past
+
+
+async def test_retry_after_is_clamped(mocked: aioresponses, sleeps: list[float]) -> None:
+    policy = RetryPolicy(max_tries=2, base=0, retry_after_cap=5)
+    async with SymblClient(app_id="a", app_secret="b", base_url=BASE, retry=policy) as c:
+        token(mocked)
+        mocked.get(JOB_URL, status=503, headers={"Retry-After": "86400"})
+        mocked.get(JOB_URL, payload={"id": "j", "status": "completed"})
+        await c.get_job("j")
+    assert sleeps == [5.0]
+
+
+def test_wait_generator_uses_retry_after_then_exponential() -> None:
+    import random
+
+    policy = RetryPolicy(base=1, cap=8)
+    gen = policy.waits(random.Random(3))
+    gen.send(None)
+    err = ServerError(503, "x", retry_after=4.0)
+    assert gen.send(err) == 4.0
+    waits = [gen.send(ServerError(503, "x")) for _ in range(6)]
+    bounds = [2, 4, 8, 8, 8, 8]  # attempt counts on, capped at 8
+    assert all(0 <= w <= b for w, b in zip(waits, bounds, strict=True))
+
+
+async def test_connection_errors_on_reads_are_retried_and_mapped(
+    client: SymblClient, mocked: aioresponses, sleeps: list[float]
+) -> None:
+    token(mocked)
+    mocked.get(JOB_URL, exception=aiohttp.ServerDisconnectedError())
+    mocked.get(JOB_URL, exception=refused())
+    mocked.get(JOB_URL, exception=asyncio.TimeoutError())
+    mocked.get(JOB_URL, exception=asyncio.TimeoutError())
+    with pytest.raises(SymblTimeoutError) as info:
+        await client.get_job("j")
+    assert isinstance(info.value, SymblConnectionError)
+    assert not isinstance(info.value, aiohttp.ClientError)
+    assert calls(mocked, "GET", "/v1/job/") == 4
+
+
+async def test_submit_not_resent_when_outcome_unknown(
+    client: SymblClient, mocked: aioresponses, sleeps: list[float]
+) -> None:
+    token(mocked)
+    mocked.post(SUBMIT_URL, exception=aiohttp.ServerDisconnectedError())
+    mocked.post(SUBMIT_URL, payload=ACCEPTED, status=201)  # must never be reached
+    opts = ProcessingOptions(name="call-42")
+    with pytest.raises(SubmitOutcomeUnknownError) as info:
+        await client.submit_audio_url("https://example.com/a.wav", options=opts)
+    assert info.value.name == "call-42"
+    assert "call-42" in str(info.value)
+    assert calls(mocked, "POST", "/v1/process/") == 1
+
+
+async def test_submit_timeout_is_outcome_unknown_with_auto_name(
+    client: SymblClient, mocked: aioresponses, sleeps: list[float]
+) -> None:
+    token(mocked)
+    mocked.post(SUBMIT_URL, exception=asyncio.TimeoutError())
+    with pytest.raises(SubmitOutcomeUnknownError) as info:
+        await client.submit_audio_url("https://example.com/a.wav")
+    assert info.value.name is not None and info.value.name.startswith("symbl-async-")
+    assert calls(mocked, "POST", "/v1/process/") == 1
+
+
+async def test_submit_resent_when_connection_never_opened(
+    client: SymblClient, mocked: aioresponses, sleeps: list[float]
+) -> None:
+    token(mocked)
+    mocked.post(SUBMIT_URL, exception=refused())
+    mocked.post(SUBMIT_URL, payload=ACCEPTED, status=201)
+    job = await client.submit_audio_url("https://example.com/a.wav")
+    assert job.job_id == ACCEPTED["jobId"] and job.conversation_id == ACCEPTED["conversationId"]
+    assert calls(mocked, "POST", "/v1/process/") == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (500, ServerError),
+        (503, ServerError),
+        (504, SubmitOutcomeUnknownError),
+        (502, SubmitOutcomeUnknownError),
+        (429, ConcurrencyLimitError),
+    ],
+)
+async def test_submit_error_statuses_are_not_retried(
+    client: SymblClient, mocked: aioresponses, sleeps: list[float], status: int, error: type
+) -> None:
+    token(mocked)
+    mocked.post(SUBMIT_URL, status=status, payload={"statusCode": status, "message": "no"})
+    mocked.post(SUBMIT_URL, payload=ACCEPTED, status=201)
+    with pytest.raises(error):
+        await client.submit_audio_url("https://example.com/a.wav")
+    assert calls(mocked, "POST", "/v1/process/") == 1
+    assert sleeps == []
+
+
+async def test_401_refreshes_once_and_retries_once(
+    client: SymblClient, mocked: aioresponses
+) -> None:
+    token(mocked, "old")
+    token(mocked, "new")
+    mocked.get(
+        JOB_URL, status=401, payload={"message": "Token validation failed for provided token."}
+    )
+    mocked.get(JOB_URL, payload={"id": "j", "status": "scheduled"})
+    info = await client.get_job("j")
+    assert info.status.value == "scheduled"
+    auth_headers = [
+        call.kwargs["headers"]["Authorization"]
+        for (meth, url), reqs in mocked.requests.items()
+        if "/v1/job/" in str(url)
+        for call in reqs
+    ]
+    assert auth_headers == ["Bearer old", "Bearer new"]
+    assert client.transport.auth.refreshes == 2
+
+
+async def test_401_twice_raises_without_looping(client: SymblClient, mocked: aioresponses) -> None:
+    token(mocked, "a")
+    token(mocked, "b")
+    token(mocked, "c")
+    for _ in range(3):
+        mocked.get(
+            JOB_URL, status=401, payload={"message": "Token validation failed for provided token."}
+        )
+    with pytest.raises(AuthenticationError) as info:
+        await client.get_job("j")
+    assert info.value.message == "Token validation failed for provided token."
+    assert calls(mocked, "POST", "token:generate") == 2
+    assert calls(mocked, "GET", "/v1/job/") == 2
+
+
+async def test_401_on_submit_is_resent_once(client: SymblClient, mocked: aioresponses) -> None:
+    token(mocked, "old")
+    token(mocked, "new")
+    mocked.post(
+        SUBMIT_URL, status=401, payload={"message": "Token validation failed for provided token."}
+    )
+    mocked.post(SUBMIT_URL, status=201, payload=ACCEPTED)
+    job = await client.submit_audio_url("https://example.com/a.wav")
+    assert job.job_id == ACCEPTED["jobId"]
+    assert calls(mocked, "POST", "/v1/process/") == 2
+
+
+async def test_static_token_is_not_refreshed(mocked: aioresponses) -> None:
+    async with SymblClient(access_token="fixed", base_url=BASE) as c:
+        mocked.get(
+            JOB_URL, status=401, payload={"message": "Token validation failed for provided token."}
+        )
+        with pytest.raises(AuthenticationError):
+            await c.get_job("j")
+    assert calls(mocked, "POST", "token:generate") == 0
+
+
+async def test_bad_credentials_surface_the_service_message(mocked: aioresponses) -> None:
+    mocked.post(TOKEN_URL, status=401, payload={"message": "Invalid appId or appSecret"})
+    async with SymblClient(app_id="a", app_secret="wrong", base_url=BASE) as c:
+        with pytest.raises(AuthenticationError, match="Invalid appId or appSecret"):
+            await c.get_job("j")
+    assert calls(mocked, "GET", "/v1/job/") == 0
+
+
+async def test_many_coroutines_cause_one_token_request(
+    client: SymblClient, mocked: aioresponses
+) -> None:
+    gate = asyncio.Event()
+
+    async def slow_token(url: Any, **kwargs: Any) -> None:
+        await gate.wait()
+
+    mocked.post(TOKEN_URL, payload={"accessToken": "t", "expiresIn": 86400}, callback=slow_token)
+    mocked.get(JOB_URL, payload={"id": "j", "status": "completed"}, repeat=True)
+    tasks = [asyncio.ensure_future(client.get_job(f"j{i}")) for i in range(50)]
+    await eventually(lambda: calls(mocked, "POST", "token:generate") > 0)
+    gate.set()
+    results = await asyncio.gather(*tasks)
+    assert len(results) == 50
+    assert calls(mocked, "POST", "token:generate") == 1
+
+
+async def test_closed_client_refuses(mocked: aioresponses) -> None:
+    c = SymblClient(app_id="a", app_secret="b", base_url=BASE)
+    async with c:
+        pass
+    assert c.closed
+    with pytest.raises(ClientClosedError):
+        await c.get_job("j")
+    with pytest.raises(ClientClosedError):
+        async with c:
+            pass
+    assert not mocked.requests
+
+
+async def test_injected_session_is_borrowed_not_closed(mocked: aioresponses) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with SymblClient(app_id="a", app_secret="b", base_url=BASE, session=session) as c:
+            token(mocked)
+            mocked.get(JOB_URL, payload={"id": "j", "status": "completed"})
+            await c.get_job("j")
+        assert not session.closed
+    assert session.closed
+
+
+async def test_secrets_never_logged_or_shown(
+    client: SymblClient, mocked: aioresponses, caplog: pytest.LogCaptureFixture, sleeps: list[float]
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="symbl_async")
+    token(mocked, "tok-very-secret")
+    mocked.get(JOB_URL, status=503)
+    mocked.get(JOB_URL, payload={"id": "j", "status": "completed"})
+    await client.get_job("j")
+    assert "GET /v1/job/j" in caplog.text
+    for secret in (SECRET, "tok-very-secret"):
+        assert secret not in caplog.text
+        assert secret not in repr(client) and secret not in repr(client.transport.auth)
+
+
+async def test_every_error_is_a_symbl_error(client: SymblClient, mocked: aioresponses) -> None:
+    token(mocked)
+    mocked.post(SUBMIT_URL, exception=aiohttp.ClientPayloadError("truncated"))
+    with pytest.raises(SymblError) as info:
+        await client.submit_audio_url("https://example.com/a.wav")
+    assert isinstance(info.value, SubmitOutcomeUnknownError)
+    assert isinstance(info.value.__cause__, SymblConnectionError)
+    assert isinstance(info.value.__cause__.__cause__, aiohttp.ClientPayloadError)
+
+
+async def test_token_failure_during_submit_is_not_outcome_unknown(
+    client: SymblClient, mocked: aioresponses, sleeps: list[float]
+) -> None:
+    for _ in range(4):
+        mocked.post(TOKEN_URL, exception=aiohttp.ServerDisconnectedError())
+    with pytest.raises(SymblConnectionError) as info:
+        await client.submit_audio_url("https://example.com/a.wav")
+    assert not isinstance(info.value, SubmitOutcomeUnknownError)
+    assert calls(mocked, "POST", "/v1/process/") == 0
+    assert calls(mocked, "POST", "token:generate") == 4  # its own retries, not multiplied
+
+
+async def test_token_gateway_error_during_submit_is_not_outcome_unknown(
+    client: SymblClient, mocked: aioresponses, sleeps: list[float]
+) -> None:
+    for _ in range(4):
+        mocked.post(TOKEN_URL, status=504)
+    with pytest.raises(ServerError) as info:
+        await client.submit_audio_url("https://example.com/a.wav")
+    assert info.value.status == 504
+    assert calls(mocked, "POST", "/v1/process/") == 0

@@ -119,7 +119,12 @@ async def api(emu: Emulator, session: aiohttp.ClientSession) -> Api:
 # --- auth --------------------------------------------------------------------------------
 
 
-async def test_token_is_reused_while_valid(emu: Emulator, session: aiohttp.ClientSession) -> None:
+async def test_token_is_reused_while_valid(session: aiohttp.ClientSession) -> None:
+    async with Emulator(credentials={"app-1": "s", "app-2": "s"}) as emu:
+        await _token_reuse(emu, session)
+
+
+async def _token_reuse(emu: Emulator, session: aiohttp.ClientSession) -> None:
     api = Api(session, emu)
     body = {"type": "application", "appId": "app-1", "appSecret": "s"}
     status, first = await api.call("POST", "/oauth2/token:generate", json=body)
@@ -171,14 +176,31 @@ async def test_token_request_errors(session: aiohttp.ClientSession) -> None:
         assert (await api.call("POST", path, json=["a list"]))[0] == 400
 
 
-async def test_any_non_empty_pair_without_configured_credentials(api: Api) -> None:
-    await api.token("someone", "anything")
-    status, _ = await api.call(
-        "POST",
-        "/oauth2/token:generate",
-        json={"type": "application", "appId": "someone", "appSecret": ""},
+async def test_any_non_empty_pair_with_credentials_none(session: aiohttp.ClientSession) -> None:
+    async with Emulator(credentials=None) as emu:
+        api = Api(session, emu)
+        await api.token("someone", "anything")
+        status, _ = await api.call(
+            "POST",
+            "/oauth2/token:generate",
+            json={"type": "application", "appId": "someone", "appSecret": ""},
+        )
+        assert status == 401
+
+
+async def test_default_credentials_are_the_demo_pair_only(api: Api) -> None:
+    assert (api.emulator.app_id, api.emulator.app_secret) == (
+        "emulator-app-id",
+        "emulator-app-secret",
     )
-    assert status == 401
+    await api.token()
+    for app_id, app_secret in [("emulator-app-id", "wrong"), ("someone", "emulator-app-secret")]:
+        status, body = await api.call(
+            "POST",
+            "/oauth2/token:generate",
+            json={"type": "application", "appId": app_id, "appSecret": app_secret},
+        )
+        assert status == 401 and body["message"], (app_id, app_secret)
 
 
 @pytest.mark.parametrize(

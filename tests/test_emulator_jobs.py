@@ -116,7 +116,10 @@ async def test_same_conversation_jobs_run_in_submit_order(api: Api, emu: Emulato
 
 
 async def test_concurrency_limit(session: aiohttp.ClientSession) -> None:
-    async with Emulator(concurrency_limit=2, processing_overhead=10**6) as emu:
+    two_apps = {"emulator-app-id": "emulator-app-secret", "second-app": "x"}
+    async with Emulator(
+        concurrency_limit=2, processing_overhead=10**6, credentials=two_apps
+    ) as emu:
         api = Api(session, emu, {"x-api-key": await Api(session, emu).token()})
         other_app = {"Authorization": f"Bearer {await Api(session, emu).token('second-app', 'x')}"}
         for _ in range(2):
@@ -213,9 +216,9 @@ async def test_shutdown_cancels_pending_jobs(session: aiohttp.ClientSession) -> 
         api = Api(session, emu, {"x-api-key": await Api(session, emu).token()})
         await api.call("POST", "/v1/process/text", json=TEXT)
         engine = emu.engine
-        tasks = set(engine._tasks)
-        assert tasks
-    assert all(task.done() for task in tasks)
+        timer = engine._timer
+        assert timer is not None and engine._heap
+    assert timer.cancelled() and not engine._heap and engine._timer is None
 
 
 async def test_create_app_with_aiohttp_runner(session: aiohttp.ClientSession) -> None:

@@ -63,7 +63,7 @@ class Faults:
         self.counts: collections.Counter[str] = collections.Counter()
 
     def submit(self) -> SubmitFault:
-        """Draw the fault (if any) of one valid submit; counts it."""
+        """Draw the fault (if any) of one valid submit (counted when applied: see :meth:`count`)."""
         config, rng = self._config, self._submits
         draw = rng.random()
         kind: str | None = None
@@ -79,10 +79,6 @@ class Faults:
         delayed = rng.random() < config.submit_delay_rate
         delay = rng.uniform(*config.submit_delay)
         status = before if kind == "error_before" else after if kind == "error_after" else None
-        if kind is not None:
-            self.counts[f"submit_{kind}"] += 1
-        if delayed:
-            self.counts["submit_delay"] += 1
         return SubmitFault(
             kind=kind,
             status=status,
@@ -98,7 +94,7 @@ class Faults:
         return JobFate(fails=fails, speed=speed)
 
     def count(self, kind: str) -> None:
-        """Count a fault applied elsewhere (e.g. a drawn job failure that took effect)."""
+        """Count a fault applied by its caller (a drawn fault may not apply, e.g. after a 429)."""
         self.counts[kind] += 1
 
     def job_status_404(self) -> bool:

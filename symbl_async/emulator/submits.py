@@ -22,6 +22,7 @@ from aiohttp import web
 
 from ..media import AUDIO_CONTENT_TYPES, VIDEO_CONTENT_TYPES, MediaProbe
 from .content import script_from_text, text_span
+from .faults import SubmitFault
 from .model import Conversation, Job
 from .options import OptionError, SubmitOptions, parse_options, raw_from_query
 from .routing import ENGINE, ApiError, drop_connection, json_body
@@ -78,26 +79,37 @@ async def _pause(engine: Engine, seconds: float) -> None:
             await asyncio.wait_for(engine.closing.wait(), seconds)
 
 
+async def _delayed(engine: Engine, fault: SubmitFault) -> None:
+    if fault.delay:
+        engine.faults.count("submit_delay")
+        await _pause(engine, fault.delay)
+
+
 async def _accept(
     request: web.Request, engine: Engine, conversation: Conversation | None, **job: Any
 ) -> web.Response:
     """Create the job, applying the submit's drawn fault (see ``EmulatorConfig``)."""
     engine.submits_received += 1
     fault = engine.faults.submit()
+    count = engine.faults.count
     if not fault.creates_job:
-        await _pause(engine, fault.delay)
+        count(f"submit_{fault.kind}")
+        await _delayed(engine, fault)
         if fault.kind == "reset_before":
             raise drop_connection(request, reset=True)
         assert fault.status is not None
         raise ApiError(fault.status, _FAULT_MESSAGES[fault.status])
     if fault.hold:
+        count("submit_hold")
         # The request has not reached the service yet. Shielded, so that the job is
         # created even if this handler is cancelled (the client gave up meanwhile).
         create = asyncio.ensure_future(_held_submit(engine, conversation, fault.hold, job))
         created = await asyncio.shield(create)
     else:
         created = _submit(engine, conversation, job)
-    await _pause(engine, fault.delay)
+    await _delayed(engine, fault)
+    if fault.kind in ("error_after", "reset_after", "lost_answer"):
+        count(f"submit_{fault.kind}")
     if fault.kind == "error_after":
         assert fault.status is not None
         raise ApiError(fault.status, _FAULT_MESSAGES[fault.status])

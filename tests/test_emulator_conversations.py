@@ -432,25 +432,33 @@ async def test_list_filter_sort_and_paging(api: Api) -> None:
     async def listed(**params: str) -> list[str]:
         return [c["id"] for c in (await api.get("/v1/conversations", **params))["conversations"]]
 
-    assert await listed(filter="conversation.name==alpha") == [cids[3], cids[0]]  # newest first
-    assert await listed(filter="conversation.name=='alpha'") == [cids[3], cids[0]]
+    assert await listed(filter="conversation.name==alpha") == [cids[0], cids[3]]  # oldest first
+    assert await listed(filter="conversation.name==alpha", order="desc") == [cids[3], cids[0]]
+    assert await listed(filter="conversation.name=='alpha'") == [cids[0], cids[3]]
     assert await listed(filter="conversation.name==\"beta 'quoted'\"") == [cids[1]]
     assert await listed(filter="conversation.name!=alpha;name==g*") == [cids[2]]
-    assert await listed(filter="name==gamma,name==beta*") == [cids[2], cids[1]]
     assert await listed(filter="conversation.name==nobody") == []
-    assert await listed(sort="conversation.startTime,asc") == cids
-    assert await listed(sort="startTime,asc", limit="2", offset="1") == cids[1:3]
-    assert await listed(sort="name") == [cids[0], cids[3], cids[1], cids[2]]
+    assert await listed(sort="conversation.startTime") == cids
+    assert await listed(sort="conversation.startTime", order="desc") == cids[::-1]
+    assert await listed(limit="2", offset="1") == cids[1:3]
+    assert await listed(limit="0") == []
+    assert await listed(sort="conversation.name") == [cids[0], cids[3], cids[1], cids[2]]
     everything = (await api.get("/v1/conversations"))["conversations"]
     assert len(everything) == 4 and set(everything[0]) >= {"id", "type", "name", "startTime"}
     for params in [
         {"filter": "name=="},
         {"filter": "size==3"},
         {"filter": "(name==a"},
-        {"limit": "0"},
+        {"filter": "name==gamma,name==beta*"},  # no OR
+        {"filter": "name==a;id==1;type==meeting"},  # at most two fields
+        {"limit": "-1"},
+        {"limit": "65537"},
         {"offset": "-1"},
         {"limit": "x"},
         {"sort": "color"},
+        {"sort": "conversation.startTime,desc"},  # the direction is order's
+        {"sort": "-startTime"},
+        {"order": "up"},
     ]:
         status, body = await api.call("GET", "/v1/conversations", params=params)
         assert status == 400 and body["message"], params

@@ -6,23 +6,33 @@ while a job is still running and the insights are incomplete, as the docs warn.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
 from . import insights, render
+from .isotime import parse_iso
 from .model import Conversation
 from .routing import CONVERSATION_NOT_FOUND, ENGINE, ApiError, json_body, query_flag
-from .rsql import parse_filter
+from .rsql import parse_list_filter
 
 __all__ = ["routes"]
 
 routes = web.RouteTableDef()
 
 _BASE = "/v1/conversations/{conversationId}"
-_DEFAULT_LIMIT = 100
-_MAX_LIMIT = 1000
-_SORT_KEYS = {"startTime", "endTime", "name", "id"}
+# GET /v1/conversations, as docs/conversation-api/api-reference/all-conversations.md says.
+_DEFAULT_LIMIT = 20
+_MAX_LIMIT = 65536
+_DEFAULT_WINDOW = timedelta(days=7)
+_SORT_KEYS: dict[str, Callable[[Conversation], Any]] = {
+    "startTime": lambda c: (c.created_at, c.seq),
+    "endTime": lambda c: (c.end_time, c.seq),
+    "name": lambda c: (c.display_name, c.seq),
+    "id": lambda c: (c.id, c.seq),
+}
 
 
 def _conversation(request: web.Request) -> Conversation:
@@ -45,49 +55,84 @@ def _int_param(request: web.Request, name: str, default: int, low: int, high: in
     return value
 
 
-def _sort_key(request: web.Request) -> tuple[str, bool]:
-    """``sort=startTime`` (or ``conversation.startTime``), ``,asc``/``,desc`` or a ``-`` prefix.
+def _sort_fields(request: web.Request) -> list[str]:
+    """``sort``: one or more fields, comma-separated (``conversation.startTime`` by default).
 
-    The default, newest first, is our choice: the docs name ``sort`` without its syntax.
+    The direction is ``order``'s alone: ``startTime,desc`` or ``-startTime`` are refused.
     """
     raw = request.query.get("sort", "").strip()
     if not raw:
-        return "startTime", True
-    field, _, direction = raw.partition(",")
-    descending = direction.strip().lower() == "desc"
-    if field.startswith("-"):
-        field, descending = field[1:], True
-    field = field.strip().removeprefix("conversation.")
-    if field not in _SORT_KEYS or direction.strip().lower() not in ("", "asc", "desc"):
-        raise ApiError(
-            400, f"sort must be one of {', '.join(sorted(_SORT_KEYS))}, then ,asc or ,desc"
-        )
-    return field, descending
+        return ["startTime"]
+    fields = []
+    for part in raw.split(","):
+        field = part.strip().removeprefix("conversation.")
+        if field not in _SORT_KEYS:
+            hint = (
+                "; the direction goes in order=asc|desc"
+                if field.lower() in ("asc", "desc") or field.startswith("-")
+                else ""
+            )
+            known = ", ".join(f"conversation.{k}" for k in _SORT_KEYS)
+            raise ApiError(400, f"sort must name fields among {known}, got {part!r}{hint}")
+        fields.append(field)
+    return fields
+
+
+def _order(request: web.Request) -> bool:
+    """``order``: ``asc`` (default) or ``desc``; returns whether descending."""
+    raw = request.query.get("order", "asc").strip().lower() or "asc"
+    if raw not in ("asc", "desc"):
+        raise ApiError(400, "order must be asc or desc")
+    return raw == "desc"
+
+
+def _time_param(request: web.Request, name: str) -> datetime | None:
+    raw = request.query.get(name)
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return parse_iso(raw)
+    except ValueError:
+        raise ApiError(400, f"{name} must be an ISO 8601 date-time, got {raw!r}") from None
+
+
+def _window(request: web.Request) -> tuple[datetime, datetime]:
+    """``startTime``/``endTime``: ``endTime`` defaults to now, ``startTime`` to 7 days before.
+
+    Both bound when the conversation was submitted (its ``startTime``, unless timed
+    text set that to its first message): the docs tie ``endTime`` to the conversation's
+    ``endTime``, but that of a job still running is unknown, and a conversation must
+    not vanish from a lookup while it runs. Sorting on ``startTime`` uses the same time.
+    """
+    now = request.app[ENGINE].wall_now()
+    end = _time_param(request, "endTime") or now
+    start = _time_param(request, "startTime") or end - _DEFAULT_WINDOW
+    if start > now:
+        raise ApiError(400, "startTime must not be in the future")
+    if start >= end:
+        raise ApiError(400, "startTime must be before endTime")
+    return start, end
 
 
 @routes.get("/v1/conversations")
 async def list_conversations(request: web.Request) -> web.Response:
-    """``{"conversations": [...]}`` with RSQL ``filter``, ``sort``, ``limit``/``offset``."""
-    found = list(request.app[ENGINE].conversations.values())
+    """``{"conversations": [...]}``: ``filter``, ``startTime``/``endTime``, ``sort``,
+    ``order``, ``limit``/``offset`` as the docs describe them."""
+    start, end = _window(request)
+    found = [c for c in request.app[ENGINE].conversations.values() if start <= c.created_at <= end]
     expression = request.query.get("filter", "").strip()
     if expression:
         try:
-            predicate = parse_filter(expression)
+            predicate = parse_list_filter(expression)
         except ValueError as exc:
             raise ApiError(400, str(exc)) from None
         found = [
             c for c in found if predicate({"name": c.display_name, "id": c.id, "type": "meeting"})
         ]
-    field, descending = _sort_key(request)
-    keys: dict[str, Any] = {
-        "startTime": lambda c: (c.start_time, c.seq),
-        "endTime": lambda c: (c.end_time, c.seq),
-        "name": lambda c: (c.display_name, c.seq),
-        "id": lambda c: c.id,
-    }
-    found.sort(key=keys[field], reverse=descending)
+    fields = _sort_fields(request)
+    found.sort(key=lambda c: tuple(_SORT_KEYS[f](c) for f in fields), reverse=_order(request))
     offset = _int_param(request, "offset", 0, 0, 10**9)
-    limit = _int_param(request, "limit", _DEFAULT_LIMIT, 1, _MAX_LIMIT)
+    limit = _int_param(request, "limit", _DEFAULT_LIMIT, 0, _MAX_LIMIT)
     page = found[offset : offset + limit]
     return web.json_response({"conversations": [render.conversation(c) for c in page]})
 

@@ -109,6 +109,11 @@ class Conversation:
     seq: int  # creation order, for stable sorting
     start_time: datetime
     name: str | None = None
+    # When it was submitted: what GET /v1/conversations windows and orders by. Equal to
+    # start_time unless timed text moved start_time to its first message.
+    created_at: datetime = attrs.field(
+        default=attrs.Factory(lambda self: self.start_time, takes_self=True)
+    )
     metadata: dict[str, Any] = attrs.field(factory=dict)
     media_end: float = 0.0  # service seconds of media processed so far
     completed_options: list[SubmitOptions] = attrs.field(factory=list)

@@ -103,9 +103,7 @@ def test_every_knob_has_a_flag() -> None:
     )
     assert config == expected
     # Every field of the config but credentials (two flags) has been set from a flag.
-    changed = {
-        f.name for f in attrs.fields(EmulatorConfig) if getattr(config, f.name) != f.default
-    }
+    changed = {f.name for f in attrs.fields(EmulatorConfig) if getattr(config, f.name) != f.default}
     assert len(changed) >= len(attrs.fields(EmulatorConfig)) - 1
 
 

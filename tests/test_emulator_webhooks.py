@@ -170,3 +170,11 @@ async def test_faults_are_reproducible_with_a_seed(session: aiohttp.ClientSessio
     assert first == await run_seeded(session, seed=7)
     assert 0 < first[1] < 18
     assert first != await run_seeded(session, seed=8)
+
+
+async def test_webhook_body_key_id(session: aiohttp.ClientSession) -> None:
+    """Symbl's blog shows ``{"id", "status"}``; the docs show ``{"jobId", "status"}``."""
+    async with Receiver() as hook, Emulator(time_scale=SCALE, webhook_body_key="id") as emu:
+        job_id = await submit(emu, session, {**TEXT, "webhookUrl": hook.url})
+        received = await hook.wait_for(3)
+        assert all(body == {"id": job_id, "status": body["status"]} for body in received)

@@ -24,6 +24,13 @@ routes = web.RouteTableDef()
 
 _BASE = "/v1/conversations/{conversationId}"
 # GET /v1/conversations, as docs/conversation-api/api-reference/all-conversations.md says.
+DELETE_NOT_FOUND = "The conversationId is either invalid or does not exist."
+# The docs give the status (404) and the cause, not the message.
+SUMMARY_IN_PROGRESS = (
+    "Summary not found: a job of this conversation is still in progress. "
+    "Call the Summary API after the job has completed."
+)
+
 _DEFAULT_LIMIT = 20
 _MAX_LIMIT = 65536
 _DEFAULT_WINDOW = timedelta(days=7)
@@ -143,14 +150,27 @@ async def get_conversation(request: web.Request) -> web.Response:
     return web.json_response(render.conversation(_conversation(request)))
 
 
+@routes.put(_BASE)
+async def update_conversation(request: web.Request) -> web.Response:
+    """``PUT /v1/conversations/{id}`` with ``{"metadata": {...}}``: merge the metadata;
+    answers ``{id, metadata}`` as in ``docs/.../put-all-conversation.md``."""
+    conversation = _conversation(request)
+    body = await json_body(request)
+    metadata = body.get("metadata")
+    if not isinstance(metadata, dict):
+        raise ApiError(400, "metadata is required and must be an object of key/value pairs")
+    conversation.metadata.update(metadata)
+    return web.json_response({"id": conversation.id, "metadata": conversation.metadata})
+
+
 @routes.delete(_BASE)
 async def delete_conversation(request: web.Request) -> web.Response:
-    """Delete a conversation and everything derived from it."""
-    conversation = _conversation(request)
-    del request.app[ENGINE].conversations[conversation.id]
-    return web.json_response(
-        {"message": f"successfully deleted the conversation {conversation.id}"}
-    )
+    """Delete a conversation and everything derived from it (``docs/.../delete.md``)."""
+    engine = request.app[ENGINE]
+    conversation = engine.conversations.pop(request.match_info["conversationId"], None)
+    if conversation is None:
+        raise ApiError(404, DELETE_NOT_FOUND)
+    return web.json_response({"message": "successfully deleted the conversation"})
 
 
 @routes.get(_BASE + "/messages")
@@ -194,7 +214,7 @@ async def follow_ups(request: web.Request) -> web.Response:
 
 @routes.get(_BASE + "/insights")
 async def all_insights(request: web.Request) -> web.Response:
-    """``insights[]``: questions and action items together."""
+    """``insights[]``: questions, action items and follow-ups together."""
     return web.json_response({"insights": insights.insights(_conversation(request))})
 
 
@@ -261,7 +281,8 @@ async def analytics(request: web.Request) -> web.Response:
 @routes.get(_BASE + "/entities")
 async def entities(request: web.Request) -> web.Response:
     """``entities[]``."""
-    return web.json_response({"entities": insights.entities(_conversation(request))})
+    shape = request.app[ENGINE].config.entities_shape
+    return web.json_response({"entities": insights.entities(_conversation(request), shape=shape)})
 
 
 @routes.get(_BASE + "/trackers-detected")
@@ -273,10 +294,16 @@ async def trackers(request: web.Request) -> web.Response:
 
 @routes.get(_BASE + "/summary")
 async def summary(request: web.Request) -> web.Response:
-    """``summary[]``: needs ``enableSummary`` at submit, or ``refresh=true``."""
+    """``summary[]``, generated on first call (``enableSummary`` is not needed); kept
+    until ``refresh=true`` replaces it. 404 while a job of the conversation runs."""
     conversation = _conversation(request)
-    found = insights.summary(conversation, refresh=query_flag(request, "refresh"))
-    return web.json_response({"summary": found})
+    tail = conversation.tail
+    if tail is not None and not tail.is_terminal:
+        raise ApiError(404, SUMMARY_IN_PROGRESS)
+    refresh = query_flag(request, "refresh")
+    if refresh or conversation.summary is None:
+        conversation.summary = insights.summary(conversation)
+    return web.json_response({"summary": conversation.summary})
 
 
 @routes.post(_BASE + "/transcript")

@@ -115,6 +115,7 @@ class Conversation:
         default=attrs.Factory(lambda self: self.start_time, takes_self=True)
     )
     metadata: dict[str, Any] = attrs.field(factory=dict)
+    summary: list[dict[str, Any]] | None = None  # generated on first read, or refresh
     media_end: float = 0.0  # service seconds of media processed so far
     completed_options: list[SubmitOptions] = attrs.field(factory=list)
     tail: Job | None = None  # the last job submitted for it, for in-order processing

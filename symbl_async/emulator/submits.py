@@ -137,6 +137,8 @@ async def _held_submit(
     engine: Engine, conversation: Conversation | None, hold: float, job: dict[str, Any]
 ) -> Job:
     await _pause(engine, hold)
+    if engine.closing.is_set():  # the emulator shut down during the hold: no job
+        raise ApiError(503, _FAULT_MESSAGES[503])
     return _submit(engine, conversation, job)
 
 

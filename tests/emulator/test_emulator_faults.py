@@ -374,3 +374,20 @@ def test_exclusive_submit_fault_rates_add_up_to_one_at_most() -> None:
     with pytest.raises(ValueError, match="add up to at most 1"):
         EmulatorConfig(submit_error_before_rate=0.6, submit_lost_answer_rate=0.5)
     EmulatorConfig(submit_error_before_rate=0.5, submit_lost_answer_rate=0.5)
+
+
+async def test_shutdown_lets_go_of_a_held_submit(session: aiohttp.ClientSession) -> None:
+    emu = Emulator(time_scale=SCALE, submit_hold_rate=1.0, submit_hold=(600.0, 600.0))
+    async with emu:
+        api = await authed(session, emu)
+        call = asyncio.ensure_future(api.call("POST", "/v1/process/text", json=TEXT))
+
+        async def held() -> bool:
+            return emu.stats()["faults"] == {"submit_hold": 1}
+
+        await wait_until(held)
+        engine = emu.engine
+    # Leaving the block shut the emulator down at once, not after the 600 s hold.
+    status, body = await asyncio.wait_for(call, 5)
+    assert status == 503 and body["message"]
+    assert engine.jobs == {}

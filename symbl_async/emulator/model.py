@@ -7,6 +7,7 @@ times are seconds on the emulator's clock (service seconds since it started).
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -198,7 +199,8 @@ class Job:
             "kind": self.kind,
             "status": self.status,
             "mediaDuration": self.media_duration,
-            "processingTime": self.processing_time,
+            # None: a foreign job that holds its slot for ever (JSON has no Infinity).
+            "processingTime": None if math.isinf(self.processing_time) else self.processing_time,
             "submittedAt": self.submitted_at,
             "startedAt": self.started_at,
             "finishedAt": self.finished_at,

@@ -292,6 +292,8 @@ async def test_permanent_foreign_jobs(session: aiohttp.ClientSession) -> None:
         status, body = await api.call("POST", "/v1/process/text", json=TEXT)
         assert status == 429 and "`2`" in body["message"]
         assert [j["foreign"] for j in emu.jobs()] == [True, True]
+        status, listed = await Api(session, emu).call("GET", "/_emulator/jobs")
+        assert status == 200 and [j["processingTime"] for j in listed["jobs"]] == [None, None]
         await asyncio.wait_for(emu.wait_idle(), 1)  # idle means: no job of the client
 
 

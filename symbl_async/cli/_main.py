@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from symbl_async._version import __version__
-from symbl_async.cli._argtypes import port, positive_float, positive_int, rate
+from symbl_async.cli._argtypes import positive_float
 from symbl_async.cli._batch import add_batch_commands, run_batch_command
+from symbl_async.cli._emulator import add_emulator_arguments, config_from_args
 
 __all__ = ["build_parser", "main"]
 
@@ -40,50 +41,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="emulator speed-up over real processing time (default: %(default)s)",
     )
 
-    emu = commands.add_parser("emulator", help="serve the Symbl API emulator until interrupted")
-    emu.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
-    emu.add_argument("--port", type=port, default=8080, help="port, 0 for any free one")
-    emu.add_argument(
-        "--concurrency-limit",
-        type=positive_int,
-        default=50,
-        help="concurrent jobs per account (trial 2, free 5, paid 50)",
+    emu = commands.add_parser(
+        "emulator",
+        help="serve the Symbl API emulator until interrupted",
+        description="Serve the Symbl API emulator, with optional seeded fault injection.",
     )
-    emu.add_argument(
-        "--time-scale",
-        type=positive_float,
-        default=1.0,
-        help="divide processing times by this factor",
-    )
-    emu.add_argument(
-        "--token-lifetime",
-        type=positive_float,
-        default=86400.0,
-        help="access token lifetime in seconds",
-    )
-    emu.add_argument(
-        "--webhook-drop-rate", type=rate, default=0.0, help="share of webhooks silently dropped"
-    )
-    emu.add_argument(
-        "--webhook-duplicate-rate", type=rate, default=0.0, help="share of webhooks sent twice"
-    )
-    emu.add_argument("--seed", type=int, default=0, help="seed of the fault knobs")
+    add_emulator_arguments(emu)
 
     add_batch_commands(commands)
     return parser
 
 
-def _run_emulator(args: argparse.Namespace) -> int:
-    from symbl_async.emulator import EmulatorConfig, run_standalone
+def _run_emulator(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from symbl_async.emulator import run_standalone
 
-    config = EmulatorConfig(
-        concurrency_limit=args.concurrency_limit,
-        time_scale=args.time_scale,
-        token_lifetime=args.token_lifetime,
-        webhook_drop_rate=args.webhook_drop_rate,
-        webhook_duplicate_rate=args.webhook_duplicate_rate,
-        seed=args.seed,
-    )
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        parser.error(str(exc))
     try:
         asyncio.run(run_standalone(config, host=args.host, port=args.port))
     except KeyboardInterrupt:
@@ -100,12 +75,13 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``symbl-async`` console script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.command == "demo":
         return _run_demo(args)
     if args.command in ("process", "status"):
         return run_batch_command(args)
-    return _run_emulator(args)
+    return _run_emulator(args, parser)
 
 
 if __name__ == "__main__":  # pragma: no cover

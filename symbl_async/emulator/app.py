@@ -14,7 +14,7 @@ from aiohttp import web
 
 from . import conversations, submits
 from .config import EmulatorConfig
-from .routing import ENGINE, TOKEN_FAILED, ApiError, json_body
+from .routing import ENGINE, TOKEN_FAILED, ApiError, ConnectionDropped, json_body
 from .state import Engine
 
 __all__ = ["ENGINE", "TOKEN_PATH", "create_app"]
@@ -25,13 +25,21 @@ TOKEN_PATH = "/oauth2/token:generate"
 _INTERNAL = "/_emulator/"
 _MAX_JSON_BODY = 64 * 1024 * 1024  # text submits can be large; uploads are streamed
 
+_TOKEN_FAULT_MESSAGES = {
+    500: "Something went wrong! Please contact support@symbl.ai",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _bearer_or_key(headers: Mapping[str, str]) -> list[str]:
     candidates = []
     scheme, _, value = headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
+    # Case-sensitive, as the service is: "bearer <token>" is refused.
+    if scheme == "Bearer" and value.strip():
         candidates.append(value.strip())
     key = headers.get("x-api-key", "").strip()
     if key:
@@ -56,6 +64,9 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
             engine.auth_failures += 1
             raise ApiError(401, TOKEN_FAILED)
         response = await handler(request)
+    except ConnectionDropped:
+        engine.submits_dropped += 1
+        return web.Response(status=500)  # never reaches anyone: the transport is closed
     except ApiError as exc:
         response = web.json_response(exc.body, status=exc.status)
     except web.HTTPException as exc:
@@ -81,6 +92,9 @@ async def generate_token(request: web.Request) -> web.Response:
     """``POST /oauth2/token:generate``: ``{"accessToken", "expiresIn"}``."""
     engine = request.app[ENGINE]
     body = await json_body(request)
+    status = engine.faults.token_error()
+    if status is not None:
+        raise ApiError(status, _TOKEN_FAULT_MESSAGES[status])
     if body.get("type") != "application":
         raise ApiError(400, "type must be 'application'")
     app_id, app_secret = body.get("appId"), body.get("appSecret")
@@ -126,6 +140,11 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
     async def stop(_: web.Application) -> None:
         await engine.close()
 
+    async def shutting_down(_: web.Application) -> None:
+        # Before open requests are awaited: requests held open by a fault let go now.
+        engine.closing.set()
+
     app.on_startup.append(start)
+    app.on_shutdown.append(shutting_down)
     app.on_cleanup.append(stop)
     return app

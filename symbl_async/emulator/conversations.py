@@ -6,23 +6,41 @@ while a job is still running and the insights are incomplete, as the docs warn.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
+from . import entities as entity_answers
 from . import insights, render
+from .isotime import parse_iso
 from .model import Conversation
 from .routing import CONVERSATION_NOT_FOUND, ENGINE, ApiError, json_body, query_flag
-from .rsql import parse_filter
+from .rsql import parse_list_filter
 
 __all__ = ["routes"]
 
 routes = web.RouteTableDef()
 
 _BASE = "/v1/conversations/{conversationId}"
-_DEFAULT_LIMIT = 100
-_MAX_LIMIT = 1000
-_SORT_KEYS = {"startTime", "endTime", "name", "id"}
+# GET /v1/conversations, as docs/conversation-api/api-reference/all-conversations.md says.
+DELETE_NOT_FOUND = "The conversationId is either invalid or does not exist."
+# The docs give the status (404) and the cause, not the message.
+SUMMARY_IN_PROGRESS = (
+    "Summary not found: a job of this conversation is still in progress. "
+    "Call the Summary API after the job has completed."
+)
+
+_DEFAULT_LIMIT = 20
+_MAX_LIMIT = 65536
+_DEFAULT_WINDOW = timedelta(days=7)
+_SORT_KEYS: dict[str, Callable[[Conversation], Any]] = {
+    "startTime": lambda c: (c.created_at, c.seq),
+    "endTime": lambda c: (c.end_time, c.seq),
+    "name": lambda c: (c.display_name, c.seq),
+    "id": lambda c: (c.id, c.seq),
+}
 
 
 def _conversation(request: web.Request) -> Conversation:
@@ -45,49 +63,84 @@ def _int_param(request: web.Request, name: str, default: int, low: int, high: in
     return value
 
 
-def _sort_key(request: web.Request) -> tuple[str, bool]:
-    """``sort=startTime`` (or ``conversation.startTime``), ``,asc``/``,desc`` or a ``-`` prefix.
+def _sort_fields(request: web.Request) -> list[str]:
+    """``sort``: one or more fields, comma-separated (``conversation.startTime`` by default).
 
-    The default, newest first, is our choice: the docs name ``sort`` without its syntax.
+    The direction is ``order``'s alone: ``startTime,desc`` or ``-startTime`` are refused.
     """
     raw = request.query.get("sort", "").strip()
     if not raw:
-        return "startTime", True
-    field, _, direction = raw.partition(",")
-    descending = direction.strip().lower() == "desc"
-    if field.startswith("-"):
-        field, descending = field[1:], True
-    field = field.strip().removeprefix("conversation.")
-    if field not in _SORT_KEYS or direction.strip().lower() not in ("", "asc", "desc"):
-        raise ApiError(
-            400, f"sort must be one of {', '.join(sorted(_SORT_KEYS))}, then ,asc or ,desc"
-        )
-    return field, descending
+        return ["startTime"]
+    fields = []
+    for part in raw.split(","):
+        field = part.strip().removeprefix("conversation.")
+        if field not in _SORT_KEYS:
+            hint = (
+                "; the direction goes in order=asc|desc"
+                if field.lower() in ("asc", "desc") or field.startswith("-")
+                else ""
+            )
+            known = ", ".join(f"conversation.{k}" for k in _SORT_KEYS)
+            raise ApiError(400, f"sort must name fields among {known}, got {part!r}{hint}")
+        fields.append(field)
+    return fields
+
+
+def _order(request: web.Request) -> bool:
+    """``order``: ``asc`` (default) or ``desc``; returns whether descending."""
+    raw = request.query.get("order", "asc").strip().lower() or "asc"
+    if raw not in ("asc", "desc"):
+        raise ApiError(400, "order must be asc or desc")
+    return raw == "desc"
+
+
+def _time_param(request: web.Request, name: str) -> datetime | None:
+    raw = request.query.get(name)
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return parse_iso(raw)
+    except ValueError:
+        raise ApiError(400, f"{name} must be an ISO 8601 date-time, got {raw!r}") from None
+
+
+def _window(request: web.Request) -> tuple[datetime, datetime]:
+    """``startTime``/``endTime``: ``endTime`` defaults to now, ``startTime`` to 7 days before.
+
+    Both bound when the conversation was submitted (its ``startTime``, unless timed
+    text set that to its first message): the docs tie ``endTime`` to the conversation's
+    ``endTime``, but that of a job still running is unknown, and a conversation must
+    not vanish from a lookup while it runs. Sorting on ``startTime`` uses the same time.
+    """
+    now = request.app[ENGINE].wall_now()
+    end = _time_param(request, "endTime") or now
+    start = _time_param(request, "startTime") or end - _DEFAULT_WINDOW
+    if start > now:
+        raise ApiError(400, "startTime must not be in the future")
+    if start >= end:
+        raise ApiError(400, "startTime must be before endTime")
+    return start, end
 
 
 @routes.get("/v1/conversations")
 async def list_conversations(request: web.Request) -> web.Response:
-    """``{"conversations": [...]}`` with RSQL ``filter``, ``sort``, ``limit``/``offset``."""
-    found = list(request.app[ENGINE].conversations.values())
+    """``{"conversations": [...]}``: ``filter``, ``startTime``/``endTime``, ``sort``,
+    ``order``, ``limit``/``offset`` as the docs describe them."""
+    start, end = _window(request)
+    found = [c for c in request.app[ENGINE].conversations.values() if start <= c.created_at <= end]
     expression = request.query.get("filter", "").strip()
     if expression:
         try:
-            predicate = parse_filter(expression)
+            predicate = parse_list_filter(expression)
         except ValueError as exc:
             raise ApiError(400, str(exc)) from None
         found = [
             c for c in found if predicate({"name": c.display_name, "id": c.id, "type": "meeting"})
         ]
-    field, descending = _sort_key(request)
-    keys: dict[str, Any] = {
-        "startTime": lambda c: (c.start_time, c.seq),
-        "endTime": lambda c: (c.end_time, c.seq),
-        "name": lambda c: (c.display_name, c.seq),
-        "id": lambda c: c.id,
-    }
-    found.sort(key=keys[field], reverse=descending)
+    fields = _sort_fields(request)
+    found.sort(key=lambda c: tuple(_SORT_KEYS[f](c) for f in fields), reverse=_order(request))
     offset = _int_param(request, "offset", 0, 0, 10**9)
-    limit = _int_param(request, "limit", _DEFAULT_LIMIT, 1, _MAX_LIMIT)
+    limit = _int_param(request, "limit", _DEFAULT_LIMIT, 0, _MAX_LIMIT)
     page = found[offset : offset + limit]
     return web.json_response({"conversations": [render.conversation(c) for c in page]})
 
@@ -98,14 +151,27 @@ async def get_conversation(request: web.Request) -> web.Response:
     return web.json_response(render.conversation(_conversation(request)))
 
 
+@routes.put(_BASE)
+async def update_conversation(request: web.Request) -> web.Response:
+    """``PUT /v1/conversations/{id}`` with ``{"metadata": {...}}``: merge the metadata;
+    answers ``{id, metadata}`` as in ``docs/.../put-all-conversation.md``."""
+    conversation = _conversation(request)
+    body = await json_body(request)
+    metadata = body.get("metadata")
+    if not isinstance(metadata, dict):
+        raise ApiError(400, "metadata is required and must be an object of key/value pairs")
+    conversation.metadata.update(metadata)
+    return web.json_response({"id": conversation.id, "metadata": conversation.metadata})
+
+
 @routes.delete(_BASE)
 async def delete_conversation(request: web.Request) -> web.Response:
-    """Delete a conversation and everything derived from it."""
-    conversation = _conversation(request)
-    del request.app[ENGINE].conversations[conversation.id]
-    return web.json_response(
-        {"message": f"successfully deleted the conversation {conversation.id}"}
-    )
+    """Delete a conversation and everything derived from it (``docs/.../delete.md``)."""
+    engine = request.app[ENGINE]
+    conversation = engine.conversations.pop(request.match_info["conversationId"], None)
+    if conversation is None:
+        raise ApiError(404, DELETE_NOT_FOUND)
+    return web.json_response({"message": "successfully deleted the conversation"})
 
 
 @routes.get(_BASE + "/messages")
@@ -149,7 +215,7 @@ async def follow_ups(request: web.Request) -> web.Response:
 
 @routes.get(_BASE + "/insights")
 async def all_insights(request: web.Request) -> web.Response:
-    """``insights[]``: questions and action items together."""
+    """``insights[]``: questions, action items and follow-ups together."""
     return web.json_response({"insights": insights.insights(_conversation(request))})
 
 
@@ -216,7 +282,9 @@ async def analytics(request: web.Request) -> web.Response:
 @routes.get(_BASE + "/entities")
 async def entities(request: web.Request) -> web.Response:
     """``entities[]``."""
-    return web.json_response({"entities": insights.entities(_conversation(request))})
+    shape = request.app[ENGINE].config.entities_shape
+    found = entity_answers.entities(_conversation(request), shape=shape)
+    return web.json_response({"entities": found})
 
 
 @routes.get(_BASE + "/trackers-detected")
@@ -228,10 +296,16 @@ async def trackers(request: web.Request) -> web.Response:
 
 @routes.get(_BASE + "/summary")
 async def summary(request: web.Request) -> web.Response:
-    """``summary[]``: needs ``enableSummary`` at submit, or ``refresh=true``."""
+    """``summary[]``, generated on first call (``enableSummary`` is not needed); kept
+    until ``refresh=true`` replaces it. 404 while a job of the conversation runs."""
     conversation = _conversation(request)
-    found = insights.summary(conversation, refresh=query_flag(request, "refresh"))
-    return web.json_response({"summary": found})
+    tail = conversation.tail
+    if tail is not None and not tail.is_terminal:
+        raise ApiError(404, SUMMARY_IN_PROGRESS)
+    refresh = query_flag(request, "refresh")
+    if refresh or conversation.summary is None:
+        conversation.summary = insights.summary(conversation)
+    return web.json_response({"summary": conversation.summary})
 
 
 @routes.post(_BASE + "/transcript")

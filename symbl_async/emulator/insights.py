@@ -15,14 +15,13 @@ import collections
 import hashlib
 import re
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from .model import Conversation, Member, Message, iso
 
 __all__ = [
     "action_items",
-    "entities",
     "follow_ups",
     "insights",
     "member_ref",
@@ -137,21 +136,51 @@ def phrases(message: Message) -> list[dict[str, str]]:
     return [{"type": "action_phrase", "text": p} for p in found if p]
 
 
+def _resolve_date(word: str, said: datetime) -> tuple[date, date]:
+    """The first and last day a date phrase means, said at ``said`` (one day, or next week)."""
+    word = word.lower()
+    today = said.date()
+    if word in _WEEKDAYS:
+        day = today + timedelta(days=(_WEEKDAYS.index(word) - today.weekday() - 1) % 7 + 1)
+        return day, day
+    if word == "next week":
+        monday = today + timedelta(days=7 - today.weekday())
+        return monday, monday + timedelta(days=6)
+    if word == "end of the month":
+        first_next = (today.replace(day=28) + timedelta(days=4)).replace(day=1)
+        last = first_next - timedelta(days=1)
+        return last, last
+    day = today + timedelta(days={"today": 0, "tomorrow": 1}.get(word, 0))
+    return day, day
+
+
+def _said_at(conversation: Conversation, message: Message) -> datetime:
+    return conversation.start_time + timedelta(seconds=message.start)
+
+
+def _date_entities(sentence: str, said: datetime) -> list[dict[str, Any]]:
+    """Date entities of an insight, as in the follow-ups docs: ``{type, text, offset,
+    value}`` for a day, ``{type, text, offset, start, end}`` for a range of days."""
+    found = []
+    for match in _DATE.finditer(sentence):
+        first, last = _resolve_date(match.group(1), said)
+        entity: dict[str, Any] = {"type": "date", "text": match.group(1), "offset": match.start()}
+        if first == last:
+            entity["value"] = first.isoformat()
+        else:
+            entity["type"] = "daterange"
+            entity["start"] = f"{first.isoformat()} 00:00:00"
+            entity["end"] = f"{last.isoformat()} 23:59:59"
+        found.append(entity)
+    return found
+
+
 def _due_by(sentence: str, conversation: Conversation, message: Message) -> str | None:
     match = _DATE.search(sentence)
     if match is None:
         return None
-    said = conversation.start_time + timedelta(seconds=message.start)
-    word = match.group(1).lower()
-    if word in _WEEKDAYS:
-        days = (_WEEKDAYS.index(word) - said.weekday() - 1) % 7 + 1
-    else:
-        days = {"today": 0, "tomorrow": 1, "next week": 7}.get(word, 0)
-        if word == "end of the month":
-            first_next = (said.replace(day=28) + timedelta(days=4)).replace(day=1)
-            days = (first_next - said).days - 1
-    due = (said + timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
-    return iso(due)
+    first, _ = _resolve_date(match.group(1), _said_at(conversation, message))
+    return iso(datetime(first.year, first.month, first.day, tzinfo=timezone.utc))
 
 
 def questions(conversation: Conversation) -> list[dict[str, Any]]:
@@ -191,7 +220,7 @@ def _commitments(conversation: Conversation, kind: str) -> list[dict[str, Any]]:
                 "type": kind,
                 "score": _score(sentence),
                 "messageIds": [message.id],
-                "entities": [],
+                "entities": _date_entities(sentence, _said_at(conversation, message)),
                 "phrases": [{"type": "action_phrase", "text": phrase}] if phrase else [],
                 "definitive": bool(_DEFINITIVE.search(sentence)),
                 "assignee": speaker,
@@ -215,9 +244,9 @@ def follow_ups(conversation: Conversation) -> list[dict[str, Any]]:
 
 
 def insights(conversation: Conversation) -> list[dict[str, Any]]:
-    """``insights[]``: questions and action items together, in conversation order."""
+    """``insights[]``: questions, action items and follow-ups, in conversation order."""
     order = {m.id: m.start for m in conversation.messages}
-    items = questions(conversation) + action_items(conversation)
+    items = questions(conversation) + action_items(conversation) + follow_ups(conversation)
     return sorted(items, key=lambda item: order[item["messageIds"][0]])
 
 
@@ -272,47 +301,6 @@ def topics(
     return items
 
 
-def _message_ref(message: Message, offset: int, start: datetime) -> dict[str, Any]:
-    return {
-        "id": message.id,
-        "startTime": iso(start + timedelta(seconds=message.start)),
-        "endTime": iso(start + timedelta(seconds=message.end)),
-        "text": message.text,
-        "offset": offset,
-    }
-
-
-def entities(conversation: Conversation) -> list[dict[str, Any]]:
-    """``entities[]``: the submit's custom entities found in the text, plus, with
-    ``detectEntities``, money amounts, percentages and dates."""
-    found: list[dict[str, Any]] = []
-    custom: dict[tuple[str, str], dict[str, str]] = {}
-    detect = False
-    for options in conversation.completed_options:
-        detect = detect or options.detect_entities
-        for entity in options.entities:
-            custom[(entity["customType"], entity["text"].lower())] = dict(entity)
-    for entity in custom.values():
-        refs = []
-        for message in conversation.messages:
-            at = message.text.lower().find(entity["text"].lower())
-            if at >= 0:
-                refs.append(_message_ref(message, at, conversation.start_time))
-        if refs:
-            found.append({"type": "custom", **entity, "messageRefs": refs})
-    if detect:
-        by_value: dict[tuple[str, str], list[dict[str, Any]]] = collections.defaultdict(list)
-        for message in conversation.messages:
-            for kind, pattern in (("money", _MONEY), ("percentage", _PERCENT), ("date", _DATE)):
-                for match in pattern.finditer(message.text):
-                    ref = _message_ref(message, match.start(), conversation.start_time)
-                    by_value[(kind, match.group(0).lower())].append(ref)
-        for (kind, value), refs in by_value.items():
-            text = refs[0]["text"][refs[0]["offset"] : refs[0]["offset"] + len(value)]
-            found.append({"type": kind, "value": value, "text": text, "messageRefs": refs})
-    return found
-
-
 def _matches(phrase: str, text: str) -> int:
     """Offset of a tracker phrase in ``text``, or -1: exact, or all its content words."""
     lowered = text.lower()
@@ -362,11 +350,9 @@ def trackers(conversation: Conversation) -> list[dict[str, Any]]:
     return detected
 
 
-def summary(conversation: Conversation, *, refresh: bool = False) -> list[dict[str, Any]]:
-    """``summary[]``: the messages that best cover the topics (needs ``enableSummary``,
-    or ``refresh=true`` to generate one anyway)."""
-    enabled = any(o.enable_summary for o in conversation.completed_options)
-    if not (enabled or refresh) or not conversation.messages:
+def summary(conversation: Conversation) -> list[dict[str, Any]]:
+    """``summary[]``: the messages that best cover the topics."""
+    if not conversation.messages:
         return []
     terms = {t["text"] for t in topics(conversation)}
 

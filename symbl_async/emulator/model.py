@@ -6,7 +6,9 @@ times are seconds on the emulator's clock (service seconds since it started).
 
 from __future__ import annotations
 
-import asyncio
+import hashlib
+import math
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,7 +37,7 @@ class ScriptLine:
     scored: bool = True  # speech has word confidences; submitted text does not
 
 
-@attrs.define
+@attrs.define(slots=True)
 class Word:
     """One word of a message, with its timing (and confidence, for speech)."""
 
@@ -64,16 +66,40 @@ class Member:
 
 @attrs.define
 class Message:
-    """A transcribed (or submitted) sentence of a conversation."""
+    """A transcribed (or submitted) sentence of a conversation.
+
+    Its words are computed when asked for, not stored: a long conversation would
+    otherwise hold thousands of word objects nobody reads.
+    """
 
     id: str
     text: str
     member_id: str
     start: float
     end: float
-    words: list[Word]
+    scored: bool  # speech has word confidences; submitted text does not
     detect_phrases: bool
     job_id: str
+
+    @property
+    def words(self) -> list[Word]:
+        """Each word with its timing, the message's time split in proportion to word length."""
+        texts = self.text.split()
+        if not texts:
+            return []
+        weights = [len(t) + 1 for t in texts]
+        step = (self.end - self.start) / sum(weights)
+        cursor = self.start
+        words = []
+        for index, (text, weight) in enumerate(zip(texts, weights, strict=True)):
+            score = None
+            if self.scored:
+                digest = hashlib.sha256(f"{self.text}\x1f{index}".encode()).digest()
+                score = round(0.6 + 0.39 * digest[0] / 255, 2)
+            end = cursor + weight * step
+            words.append(Word(text, round(cursor, 3), round(end, 3), score))
+            cursor = end
+        return words
 
 
 @attrs.define(eq=False)
@@ -84,11 +110,37 @@ class Conversation:
     seq: int  # creation order, for stable sorting
     start_time: datetime
     name: str | None = None
-    members: dict[str, Member] = attrs.field(factory=dict)
-    messages: list[Message] = attrs.field(factory=list)
+    # When it was submitted: what GET /v1/conversations windows and orders by. Equal to
+    # start_time unless timed text moved start_time to its first message.
+    created_at: datetime = attrs.field(
+        default=attrs.Factory(lambda self: self.start_time, takes_self=True)
+    )
+    metadata: dict[str, Any] = attrs.field(factory=dict)
+    summary: list[dict[str, Any]] | None = None  # generated on first read, or refresh
     media_end: float = 0.0  # service seconds of media processed so far
     completed_options: list[SubmitOptions] = attrs.field(factory=list)
     tail: Job | None = None  # the last job submitted for it, for in-order processing
+    # What completed jobs add, built on first read rather than when the job ends,
+    # so that ending thousands of jobs at once costs little.
+    pending: list[Callable[[], None]] = attrs.field(factory=list)
+    raw_members: dict[str, Member] = attrs.field(factory=dict)
+    raw_messages: list[Message] = attrs.field(factory=list)
+
+    def _materialize(self) -> None:
+        while self.pending:
+            self.pending.pop(0)()
+
+    @property
+    def members(self) -> dict[str, Member]:
+        """Everyone who spoke, by member id."""
+        self._materialize()
+        return self.raw_members
+
+    @property
+    def messages(self) -> list[Message]:
+        """The messages of every completed job, in order."""
+        self._materialize()
+        return self.raw_messages
 
     @property
     def display_name(self) -> str:
@@ -117,13 +169,16 @@ class Job:
     media_duration: float
     processing_time: float  # service seconds in_progress
     will_fail: bool
-    script: list[ScriptLine]
+    script_seed: bytes  # what the synthetic transcript is drawn from (unused for text)
     submitted_at: float
     first_start: datetime | None = None  # a text submit's first message time, if given
+    foreign: bool = False  # holds a slot for someone else on the account
     status: str = "scheduled"
     started_at: float | None = None
     finished_at: float | None = None
-    done: asyncio.Event = attrs.field(factory=asyncio.Event)
+    ready: bool = False  # its queue delay has passed
+    blocked: bool = False  # an earlier job of its conversation has not ended
+    follower: Job | None = None  # the next job of the same conversation
 
     @property
     def name(self) -> str | None:
@@ -144,8 +199,10 @@ class Job:
             "kind": self.kind,
             "status": self.status,
             "mediaDuration": self.media_duration,
-            "processingTime": self.processing_time,
+            # None: a foreign job that holds its slot for ever (JSON has no Infinity).
+            "processingTime": None if math.isinf(self.processing_time) else self.processing_time,
             "submittedAt": self.submitted_at,
             "startedAt": self.started_at,
             "finishedAt": self.finished_at,
+            "foreign": self.foreign,
         }

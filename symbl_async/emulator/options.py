@@ -10,11 +10,13 @@ import json
 import math
 import urllib.parse
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import attrs
 from multidict import MultiMapping
+
+from .isotime import parse_iso
 
 __all__ = [
     "ChannelSpeaker",
@@ -86,6 +88,7 @@ class SubmitOptions:
     enable_summary: bool = False
     enable_diarization: bool = False
     speaker_count: int | None = None
+    metadata: Mapping[str, Any] = attrs.field(factory=dict)
 
 
 def raw_from_query(query: MultiMapping[str]) -> dict[str, Any]:
@@ -152,6 +155,7 @@ def parse_options(raw: Mapping[str, Any], *, kind: str) -> SubmitOptions:
         enable_summary=_bool(raw, "enableSummary"),
         enable_diarization=_bool(raw, "enableSpeakerDiarization"),
         speaker_count=speaker_count,
+        metadata=_metadata(raw),
     )
 
 
@@ -250,6 +254,15 @@ def _entities(raw: Mapping[str, Any]) -> tuple[Mapping[str, str], ...]:
     return tuple(entities)
 
 
+def _metadata(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    value = _structured(raw, "metadata")
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise OptionError("metadata must be an object of key/value pairs")
+    return value
+
+
 def _trackers(raw: Mapping[str, Any]) -> tuple[Tracker, ...]:
     trackers = []
     for item in _list_of_objects(raw, "trackers"):
@@ -318,8 +331,7 @@ def _time(value: Any, where: str) -> datetime | None:
     if not isinstance(value, str):
         raise OptionError(f"{where} must be an ISO 8601 date-time")
     try:
-        # Python 3.10's fromisoformat does not take a "Z" suffix.
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        # Not datetime.fromisoformat: on Python 3.10 it refuses "Z" and 2-digit fractions.
+        return parse_iso(value)
     except ValueError:
         raise OptionError(f"{where} must be an ISO 8601 date-time") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

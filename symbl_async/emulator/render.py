@@ -30,7 +30,7 @@ def conversation(conv: Conversation) -> dict[str, Any]:
         "startTime": iso(conv.start_time),
         "endTime": iso(conv.end_time),
         "members": members(conv),
-        "metadata": {},
+        "metadata": dict(conv.metadata),
     }
 
 
@@ -150,14 +150,13 @@ def analytics(conv: Conversation) -> dict[str, Any]:
         for other_id, other in conv.members.items():
             seconds = _length(pairs.get((member_id, other_id), []))
             if other_id != member_id and seconds > 0:
-                overlapping.append(
-                    {
-                        "id": other.id,
-                        "name": other.name,
-                        "percent": _pct(seconds, own),
-                        "seconds": round(seconds, 3),
-                    }
-                )
+                item: dict[str, Any] = {"id": other.id, "name": other.name}
+                user_id = other.user_id or other.email
+                if user_id:  # schemas.json: AnalyticsMembersInfoOverlapOverlappingMembers
+                    item["userId"] = user_id
+                item["percent"] = _pct(seconds, own)
+                item["seconds"] = round(seconds, 3)
+                overlapping.append(item)
         mine = _union(
             itertools.chain.from_iterable(v for (a, _), v in pairs.items() if a == member_id)
         )

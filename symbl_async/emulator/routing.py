@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import struct
 from typing import Any
 
 from aiohttp import web
@@ -14,6 +17,8 @@ __all__ = [
     "ENGINE",
     "TOKEN_FAILED",
     "ApiError",
+    "ConnectionDropped",
+    "drop_connection",
     "json_body",
     "query_flag",
 ]
@@ -34,6 +39,29 @@ class ApiError(Exception):
         super().__init__(message)
         self.status = status
         self.body: dict[str, Any] = {**extra, "message": message}
+
+
+class ConnectionDropped(Exception):
+    """Raised by a route that dropped the connection: nothing is answered."""
+
+
+def drop_connection(request: web.Request, *, reset: bool) -> ConnectionDropped:
+    """Close the request's connection without an answer; returns the exception to raise.
+
+    With ``reset`` the socket lingers 0 s, so the peer gets a TCP RST (a client sees
+    "connection reset"); otherwise an orderly close ("server disconnected").
+    """
+    transport = request.transport
+    if transport is not None:
+        sock = transport.get_extra_info("socket")
+        if reset and sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        if reset:
+            transport.abort()
+        else:
+            transport.close()
+    return ConnectionDropped()
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:

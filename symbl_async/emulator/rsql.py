@@ -13,7 +13,7 @@ import fnmatch
 import re
 from collections.abc import Callable, Mapping
 
-__all__ = ["Predicate", "parse_filter"]
+__all__ = ["Predicate", "parse_filter", "parse_list_filter"]
 
 Predicate = Callable[[Mapping[str, str]], bool]
 
@@ -26,6 +26,8 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
+        self.selectors: set[str] = set()
+        self.uses_or = False
 
     def fail(self, why: str) -> ValueError:
         return ValueError(f"invalid filter at position {self.pos}: {why}")
@@ -44,6 +46,7 @@ class _Parser:
     def or_expr(self) -> Predicate:
         parts = [self.and_expr()]
         while self.peek() == ",":
+            self.uses_or = True
             self.pos += 1
             parts.append(self.and_expr())
         return parts[0] if len(parts) == 1 else (lambda row: any(p(row) for p in parts))
@@ -69,6 +72,7 @@ class _Parser:
         selector = match.group(1).removeprefix("conversation.")
         if selector not in _SELECTORS:
             raise self.fail(f"unknown selector {match.group(1)!r}")
+        self.selectors.add(selector)
         self.pos = match.end()
         value = self.value()
         negate = match.group(2) == "!="
@@ -108,3 +112,22 @@ def parse_filter(text: str) -> Predicate:
         ValueError: for syntax this parser does not support, naming the position.
     """
     return _Parser(text).parse()
+
+
+def parse_list_filter(text: str) -> Predicate:
+    """Compile the ``filter`` of ``GET /v1/conversations`` under the docs' two rules:
+    no OR (``,``), and at most two different fields.
+
+    Raises:
+        ValueError: for bad syntax, an OR, or more than two fields.
+    """
+    parser = _Parser(text)
+    predicate = parser.parse()
+    if parser.uses_or:
+        raise ValueError("filter must not use the OR operator (',')")
+    if len(parser.selectors) > 2:
+        raise ValueError(
+            "filter must not use more than 2 fields, got "
+            + ", ".join(sorted(f"conversation.{s}" for s in parser.selectors))
+        )
+    return predicate

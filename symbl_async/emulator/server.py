@@ -113,7 +113,7 @@ class Emulator:
         self.app, self._runner = app, runner
 
     async def close(self) -> None:
-        """Stop serving, cancel job timers and webhook deliveries. Safe to call twice."""
+        """Stop serving, stop the job timer and cancel webhook deliveries. Safe to call twice."""
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
@@ -136,12 +136,17 @@ async def run_standalone(
 ) -> None:
     """Serve the emulator until cancelled, after printing one line with its URL.
 
-    The demo appId/appSecret are printed too when no credentials were configured
-    (configured secrets are never printed).
+    The demo appId/appSecret are printed too when they are the accepted pair (the
+    default); other configured secrets are never printed.
     """
     async with Emulator(config, host=host, port=port) as emulator:
         line = f"Symbl emulator listening on {emulator.url}"
-        if emulator.config.credentials is None:
+        credentials = emulator.config.credentials
+        if credentials is None:
             line += f" (any appId/appSecret works, e.g. {DEMO_APP_ID} / {DEMO_APP_SECRET})"
+        elif dict(credentials) == {DEMO_APP_ID: DEMO_APP_SECRET}:
+            line += f" (appId {DEMO_APP_ID}, appSecret {DEMO_APP_SECRET})"
+        else:
+            line += f" (appId {', '.join(credentials)}; appSecret as configured)"
         print(line, flush=True)
         await asyncio.Event().wait()

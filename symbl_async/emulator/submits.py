@@ -4,19 +4,28 @@ File uploads are streamed through a :class:`~symbl_async.media.MediaProbe`
 chunk by chunk (never held whole) to learn their type and duration. The whole
 body is always read before answering, even to refuse it, so a client that is
 still sending sees the answer rather than a broken pipe.
+
+Every valid submit then draws its fault (``EmulatorConfig.submit_*``): an error
+or a dropped connection before or after the job is created, a hold before it
+reaches the service, an answer that never comes, a delayed answer.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
+import json
 from typing import Any
 
 from aiohttp import web
 
 from ..core._media import AUDIO_CONTENT_TYPES, VIDEO_CONTENT_TYPES, MediaProbe
-from .content import script_from_text, synthetic_script, text_span
+from .content import script_from_text, text_span
+from .faults import SubmitFault
 from .model import Conversation, Job
 from .options import OptionError, SubmitOptions, parse_options, raw_from_query
-from .routing import ENGINE, ApiError, json_body
+from .routing import ENGINE, ApiError, drop_connection, json_body
 from .state import CapacityError, Engine
 
 __all__ = ["routes"]
@@ -27,6 +36,14 @@ _CHUNK = 64 * 1024
 # Media whose length cannot be read from its header (MP3, FLAC, ...) is assumed
 # to be 128 kbit/s, a common bitrate, to derive a plausible duration from its size.
 _FALLBACK_BYTES_PER_SECOND = 16_000
+
+
+_FAULT_MESSAGES = {
+    500: "Something went wrong! Please contact support@symbl.ai",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
 
 
 def _limit_message(limit: int) -> str:
@@ -55,22 +72,84 @@ def _options(raw: dict[str, Any], kind: str) -> SubmitOptions:
         raise ApiError(400, str(exc)) from None
 
 
-def _accept(engine: Engine, conversation: Conversation | None, **job: Any) -> web.Response:
-    try:
-        created: Job = engine.submit(conversation, **job)
-    except CapacityError:
-        limit = engine.config.concurrency_limit
-        raise ApiError(429, _limit_message(limit), statusCode=429) from None
+async def _pause(engine: Engine, seconds: float) -> None:
+    """Wait ``seconds`` real seconds, or less if the emulator shuts down."""
+    if seconds > 0:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(engine.closing.wait(), seconds)
+
+
+async def _delayed(engine: Engine, fault: SubmitFault) -> None:
+    if fault.delay:
+        engine.faults.count("submit_delay")
+        await _pause(engine, fault.delay)
+
+
+async def _accept(
+    request: web.Request, engine: Engine, conversation: Conversation | None, **job: Any
+) -> web.Response:
+    """Create the job, applying the submit's drawn fault (see ``EmulatorConfig``)."""
+    engine.submits_received += 1
+    fault = engine.faults.submit()
+    count = engine.faults.count
+    if not fault.creates_job:
+        count(f"submit_{fault.kind}")
+        await _delayed(engine, fault)
+        if fault.kind == "reset_before":
+            raise drop_connection(request, reset=True)
+        assert fault.status is not None
+        raise ApiError(fault.status, _FAULT_MESSAGES[fault.status])
+    if fault.hold:
+        count("submit_hold")
+        # The request has not reached the service yet. Shielded, so that the job is
+        # created even if this handler is cancelled (the client gave up meanwhile).
+        create = asyncio.ensure_future(_held_submit(engine, conversation, fault.hold, job))
+        created = await asyncio.shield(create)
+    else:
+        created = _submit(engine, conversation, job)
+    await _delayed(engine, fault)
+    if fault.kind in ("error_after", "reset_after", "lost_answer"):
+        count(f"submit_{fault.kind}")
+    if fault.kind == "error_after":
+        assert fault.status is not None
+        raise ApiError(fault.status, _FAULT_MESSAGES[fault.status])
+    if fault.kind == "reset_after":
+        raise drop_connection(request, reset=True)
+    if fault.kind == "lost_answer":
+        await _pause(engine, engine.config.submit_lost_answer_hold)
+        raise drop_connection(request, reset=False)
     return web.json_response(
         {"conversationId": created.conversation_id, "jobId": created.id}, status=201
     )
 
 
+def _submit(engine: Engine, conversation: Conversation | None, job: dict[str, Any]) -> Job:
+    if conversation is not None and conversation.id not in engine.conversations:
+        raise ApiError(404, f"Conversation with id {conversation.id} not found")
+    try:
+        return engine.submit(conversation, **job)
+    except CapacityError:
+        limit = engine.config.concurrency_limit
+        raise ApiError(429, _limit_message(limit), statusCode=429) from None
+
+
+async def _held_submit(
+    engine: Engine, conversation: Conversation | None, hold: float, job: dict[str, Any]
+) -> Job:
+    await _pause(engine, hold)
+    if engine.closing.is_set():  # the emulator shut down during the hold: no job
+        raise ApiError(503, _FAULT_MESSAGES[503])
+    return _submit(engine, conversation, job)
+
+
 async def _file_submit(request: web.Request, kind: str) -> web.Response:
     engine = request.app[ENGINE]
     probe = MediaProbe()
+    digest = hashlib.sha256()
+    # Streamed: only the probe's head and the running hash are kept, never the upload.
     async for chunk in request.content.iter_chunked(_CHUNK):
         probe.feed(chunk)
+        digest.update(chunk)
     conversation = _existing(engine, request)
     options = _options(raw_from_query(request.query), "file")
     declared = request.headers.get("Content-Type")
@@ -93,31 +172,48 @@ async def _file_submit(request: web.Request, kind: str) -> web.Response:
     if duration is None:
         duration = probe.size / _FALLBACK_BYTES_PER_SECOND
     seed = bytes(probe.head[:1024]) + str(probe.size).encode()
-    return _accept(
+    return await _accept(
+        request,
         engine,
         conversation,
         kind=kind,
         options=options,
         media_duration=duration,
-        script=synthetic_script(seed, duration, options),
+        script_seed=seed,
+        content_key=f"sha256:{digest.hexdigest()}",
     )
+
+
+def _require_json(request: web.Request) -> None:
+    """Refuse a JSON submit declared as something else (``text/plain`` is a common slip)."""
+    declared = request.headers.get("Content-Type")
+    if declared is None:
+        return
+    mime = declared.split(";", 1)[0].strip().lower()
+    if mime != "application/json" and not mime.endswith("+json"):
+        raise ApiError(
+            400, f"Content-Type must be application/json for this request, got {mime or '(empty)'}"
+        )
 
 
 async def _url_submit(request: web.Request, kind: str) -> web.Response:
     engine = request.app[ENGINE]
     body = await json_body(request)
+    _require_json(request)
     conversation = _existing(engine, request)
     # Some options (webhookUrl, diarization) may also come in the query string; the body wins.
     options = _options({**raw_from_query(request.query), **body}, "url")
     assert options.url is not None
     duration = engine.config.url_duration(options.url)
-    return _accept(
+    return await _accept(
+        request,
         engine,
         conversation,
         kind=kind,
         options=options,
         media_duration=duration,
-        script=synthetic_script(options.url.encode(), duration, options),
+        script_seed=options.url.encode(),
+        content_key=f"url:{options.url}",
     )
 
 
@@ -155,17 +251,20 @@ async def text(request: web.Request) -> web.Response:
     """Submit (or append) text messages."""
     engine = request.app[ENGINE]
     body = await json_body(request)
+    _require_json(request)
     conversation = _existing(engine, request)
     options = _options({**raw_from_query(request.query), **body}, "text")
-    script, first_start = script_from_text(options.messages)
-    return _accept(
+    _, first_start = script_from_text(options.messages)
+    content = json.dumps(body.get("messages"), sort_keys=True, separators=(",", ":"))
+    return await _accept(
+        request,
         engine,
         conversation,
         kind="text",
         options=options,
         media_duration=text_span(options.messages),
-        script=script,
         first_start=first_start,
+        content_key=f"text:{hashlib.sha256(content.encode()).hexdigest()}",
     )
 
 
@@ -176,6 +275,6 @@ async def job_status(request: web.Request) -> web.Response:
     engine.job_status_requests += 1
     job_id = request.match_info["jobId"]
     job = engine.jobs.get(job_id)
-    if job is None:
+    if job is None or engine.faults.job_status_404():
         raise ApiError(404, f"Job with id {job_id} not found")
     return web.json_response({"id": job.id, "status": job.status})

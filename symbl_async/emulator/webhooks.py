@@ -1,5 +1,8 @@
 """Webhook delivery: POST ``{"jobId", "status"}`` on every job status change.
 
+The id's key is ``webhook_body_key``: ``jobId`` as the docs show, or ``id`` as
+Symbl's blog shows.
+
 Deliveries run as background tasks over real HTTP with a short timeout. Faults
 are drawn from one seeded generator at the moment of each status change, so a
 run with the same seed and the same job history loses, duplicates and reorders
@@ -79,7 +82,8 @@ class WebhookSender:
             self.duplicated += copies - 1
             low, high = self._config.webhook_delay
             delays = tuple(rng.uniform(low, high) for _ in range(copies))
-            delivery = _Delivery(url, {"jobId": job_id, "status": status}, delays)
+            body = {self._config.webhook_body_key: job_id, "status": status}
+            delivery = _Delivery(url, body, delays)
             if not final and held is None and rng.random() < self._config.webhook_reorder_rate:
                 self._held[job_id] = delivery
                 self.reordered += 1

@@ -458,15 +458,18 @@ async def test_ledger_states_after_a_run(tmp_path: Path) -> None:
 
 
 async def test_cancelling_the_consumer_closes_everything(tmp_path: Path) -> None:
-    async with emulated(2) as (emu, client):
+    async with emulated(2) as (_emu, client):
         run = process_many(client, Counting(None), slots=fast_slots(2), out_dir=tmp_path)
 
+        seen: list[BatchResult] = []
+
         async def consume() -> None:
-            async for _ in run:
-                pass
+            async for result in run:
+                seen.append(result)
 
         task = asyncio.create_task(consume())
-        await eventually(lambda: emu.stats()["jobs_completed"] >= 3)
+        # Cancel once the run has delivered a result (a fetched item), with more running.
+        await eventually(lambda: len(seen) >= 1)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

@@ -13,13 +13,14 @@ import json
 import re
 import uuid
 import wave
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import attrs
 import pytest
+from _polling import eventually
 
 from symbl_async.emulator import Emulator
 
@@ -83,14 +84,6 @@ class Api:
         return str(body["accessToken"])
 
 
-async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
-    """Poll ``check`` until it holds; fail after ``timeout`` seconds (a deadline, not a settle)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.002)
-
-
 async def job_status(api: Api, job_id: str) -> str:
     status, body = await api.call("GET", f"/v1/job/{job_id}")
     assert status == 200, body
@@ -119,7 +112,12 @@ async def api(emu: Emulator, session: aiohttp.ClientSession) -> Api:
 # --- auth --------------------------------------------------------------------------------
 
 
-async def test_token_is_reused_while_valid(emu: Emulator, session: aiohttp.ClientSession) -> None:
+async def test_token_is_reused_while_valid(session: aiohttp.ClientSession) -> None:
+    async with Emulator(credentials={"app-1": "s", "app-2": "s"}) as emu:
+        await _token_reuse(emu, session)
+
+
+async def _token_reuse(emu: Emulator, session: aiohttp.ClientSession) -> None:
     api = Api(session, emu)
     body = {"type": "application", "appId": "app-1", "appSecret": "s"}
     status, first = await api.call("POST", "/oauth2/token:generate", json=body)
@@ -143,7 +141,7 @@ async def test_token_expiry(session: aiohttp.ClientSession) -> None:
         async def expired() -> bool:
             return (await api.call("GET", "/v1/conversations", headers=headers))[0] == 401
 
-        await wait_until(expired)
+        await eventually(expired)
         assert (await api.call("GET", "/v1/conversations", headers=headers))[1] == TOKEN_FAILED
         fresh = await api.token()
         assert fresh != token
@@ -171,14 +169,31 @@ async def test_token_request_errors(session: aiohttp.ClientSession) -> None:
         assert (await api.call("POST", path, json=["a list"]))[0] == 400
 
 
-async def test_any_non_empty_pair_without_configured_credentials(api: Api) -> None:
-    await api.token("someone", "anything")
-    status, _ = await api.call(
-        "POST",
-        "/oauth2/token:generate",
-        json={"type": "application", "appId": "someone", "appSecret": ""},
+async def test_any_non_empty_pair_with_credentials_none(session: aiohttp.ClientSession) -> None:
+    async with Emulator(credentials=None) as emu:
+        api = Api(session, emu)
+        await api.token("someone", "anything")
+        status, _ = await api.call(
+            "POST",
+            "/oauth2/token:generate",
+            json={"type": "application", "appId": "someone", "appSecret": ""},
+        )
+        assert status == 401
+
+
+async def test_default_credentials_are_the_demo_pair_only(api: Api) -> None:
+    assert (api.emulator.app_id, api.emulator.app_secret) == (
+        "emulator-app-id",
+        "emulator-app-secret",
     )
-    assert status == 401
+    await api.token()
+    for app_id, app_secret in [("emulator-app-id", "wrong"), ("someone", "emulator-app-secret")]:
+        status, body = await api.call(
+            "POST",
+            "/oauth2/token:generate",
+            json={"type": "application", "appId": app_id, "appSecret": app_secret},
+        )
+        assert status == 401 and body["message"], (app_id, app_secret)
 
 
 @pytest.mark.parametrize(

@@ -194,8 +194,8 @@ async def test_insights(api: Api, text_cid: str) -> None:
     assert follow_ups and all(f["type"] == "follow_up" for f in follow_ups)
 
     together = (await api.get(base + "/insights"))["insights"]
-    assert {i["type"] for i in together} == {"question", "action_item"}
-    assert len(together) == len(questions) + len(actions)
+    assert {i["type"] for i in together} == {"question", "action_item", "follow_up"}
+    assert len(together) == len(questions) + len(actions) + len(follow_ups)
 
 
 async def test_topics(api: Api, text_cid: str) -> None:
@@ -259,12 +259,15 @@ async def test_analytics(api: Api, text_cid: str) -> None:
 
 async def test_entities_and_trackers(api: Api, text_cid: str) -> None:
     base = f"/v1/conversations/{text_cid}"
-    entities = (await api.get(base + "/entities"))["entities"]
-    custom = [e for e in entities if e["type"] == "custom"]
-    assert [(e["customType"], e["text"]) for e in custom] == [("CRM", "salesforce")]
-    assert custom[0]["messageRefs"][0]["text"].startswith("Sure.")
-    assert {"money", "date"} <= {e["type"] for e in entities}
-    assert any(e["value"] == "$49.99" for e in entities)
+    entities = (await api.get(base + "/entities"))["entities"]  # the current docs' shape
+    custom = [e for e in entities if e["category"] == "Custom"]
+    assert [(e["type"], [m["value"] for m in e["matches"]]) for e in custom] == [
+        ("CRM", ["salesforce"])
+    ]
+    assert custom[0]["matches"][0]["messageRefs"][0]["text"].startswith("Sure.")
+    managed = {e["type"]: e for e in entities if e["category"] == "Managed"}
+    assert {"money", "date"} <= set(managed)
+    assert "$49.99" in [m["value"] for m in managed["money"]["matches"]]
 
     detected = await api.get(base + "/trackers-detected")
     assert detected == await api.get(base + "/trackers")
@@ -281,9 +284,9 @@ async def test_entities_and_trackers(api: Api, text_cid: str) -> None:
 
 async def test_summary(api: Api, text_cid: str) -> None:
     base = f"/v1/conversations/{text_cid}/summary"
-    assert await api.get(base) == {"summary": []}
-    refreshed = (await api.get(base, refresh="true"))["summary"]
-    assert refreshed and set(refreshed[0]) == {"id", "text", "messageRefs"}
+    generated = (await api.get(base))["summary"]  # no enableSummary needed
+    assert generated and set(generated[0]) == {"id", "text", "messageRefs"}
+    assert (await api.get(base, refresh="true"))["summary"] == generated
     enabled = await api.submit("/v1/process/text", {"messages": MESSAGES, "enableSummary": True})
     assert (await api.get(f"/v1/conversations/{enabled}/summary"))["summary"]
 
@@ -312,15 +315,19 @@ async def test_unknown_conversation_on_every_route(api: Api) -> None:
         ("POST", "/transcript", {"json": {"contentType": "text/srt"}}),
     ]
     for method, path, kwargs in calls:
-        assert await api.call(method, base + path, **kwargs) == (404, NOT_FOUND), path
+        expected = DELETE_NOT_FOUND if method == "DELETE" else NOT_FOUND
+        assert await api.call(method, base + path, **kwargs) == (404, expected), path
 
 
 async def test_delete(api: Api, text_cid: str) -> None:
     status, body = await api.call("DELETE", f"/v1/conversations/{text_cid}")
-    assert status == 200 and body["message"]
+    assert (status, body) == (200, {"message": "successfully deleted the conversation"})
     assert (await api.call("GET", f"/v1/conversations/{text_cid}"))[0] == 404
     status, _ = await api.call("PUT", f"/v1/process/text/{text_cid}", json={"messages": MESSAGES})
     assert status == 404
+
+
+DELETE_NOT_FOUND = {"message": "The conversationId is either invalid or does not exist."}
 
 
 def insight_texts(body: dict[str, Any]) -> Any:
@@ -432,25 +439,33 @@ async def test_list_filter_sort_and_paging(api: Api) -> None:
     async def listed(**params: str) -> list[str]:
         return [c["id"] for c in (await api.get("/v1/conversations", **params))["conversations"]]
 
-    assert await listed(filter="conversation.name==alpha") == [cids[3], cids[0]]  # newest first
-    assert await listed(filter="conversation.name=='alpha'") == [cids[3], cids[0]]
+    assert await listed(filter="conversation.name==alpha") == [cids[0], cids[3]]  # oldest first
+    assert await listed(filter="conversation.name==alpha", order="desc") == [cids[3], cids[0]]
+    assert await listed(filter="conversation.name=='alpha'") == [cids[0], cids[3]]
     assert await listed(filter="conversation.name==\"beta 'quoted'\"") == [cids[1]]
     assert await listed(filter="conversation.name!=alpha;name==g*") == [cids[2]]
-    assert await listed(filter="name==gamma,name==beta*") == [cids[2], cids[1]]
     assert await listed(filter="conversation.name==nobody") == []
-    assert await listed(sort="conversation.startTime,asc") == cids
-    assert await listed(sort="startTime,asc", limit="2", offset="1") == cids[1:3]
-    assert await listed(sort="name") == [cids[0], cids[3], cids[1], cids[2]]
+    assert await listed(sort="conversation.startTime") == cids
+    assert await listed(sort="conversation.startTime", order="desc") == cids[::-1]
+    assert await listed(limit="2", offset="1") == cids[1:3]
+    assert await listed(limit="0") == []
+    assert await listed(sort="conversation.name") == [cids[0], cids[3], cids[1], cids[2]]
     everything = (await api.get("/v1/conversations"))["conversations"]
     assert len(everything) == 4 and set(everything[0]) >= {"id", "type", "name", "startTime"}
     for params in [
         {"filter": "name=="},
         {"filter": "size==3"},
         {"filter": "(name==a"},
-        {"limit": "0"},
+        {"filter": "name==gamma,name==beta*"},  # no OR
+        {"filter": "name==a;id==1;type==meeting"},  # at most two fields
+        {"limit": "-1"},
+        {"limit": "65537"},
         {"offset": "-1"},
         {"limit": "x"},
         {"sort": "color"},
+        {"sort": "conversation.startTime,desc"},  # the direction is order's
+        {"sort": "-startTime"},
+        {"order": "up"},
     ]:
         status, body = await api.call("GET", "/v1/conversations", params=params)
         assert status == 400 and body["message"], params

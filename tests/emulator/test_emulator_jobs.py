@@ -13,8 +13,9 @@ from typing import Any
 import aiohttp
 import attrs
 import pytest
+from _polling import eventually
 from aiohttp import web
-from test_emulator import SCALE, TEXT, WAV_TYPE, Api, job_status, wait_until, wav
+from test_emulator import SCALE, TEXT, WAV_TYPE, Api, job_status, wav
 
 from symbl_async.emulator import Emulator, EmulatorConfig, create_app, run_standalone
 
@@ -54,7 +55,7 @@ async def test_job_lifecycle(session: aiohttp.ClientSession) -> None:
         async def started() -> bool:
             return await job_status(api, body["jobId"]) == "in_progress"
 
-        await wait_until(started)
+        await eventually(started)
         job = emu.jobs()[0]
         assert job["startedAt"] is not None and job["finishedAt"] is None
     async with Emulator(time_scale=SCALE) as emu:
@@ -116,7 +117,10 @@ async def test_same_conversation_jobs_run_in_submit_order(api: Api, emu: Emulato
 
 
 async def test_concurrency_limit(session: aiohttp.ClientSession) -> None:
-    async with Emulator(concurrency_limit=2, processing_overhead=10**6) as emu:
+    two_apps = {"emulator-app-id": "emulator-app-secret", "second-app": "x"}
+    async with Emulator(
+        concurrency_limit=2, processing_overhead=10**6, credentials=two_apps
+    ) as emu:
         api = Api(session, emu, {"x-api-key": await Api(session, emu).token()})
         other_app = {"Authorization": f"Bearer {await Api(session, emu).token('second-app', 'x')}"}
         for _ in range(2):
@@ -213,9 +217,9 @@ async def test_shutdown_cancels_pending_jobs(session: aiohttp.ClientSession) -> 
         api = Api(session, emu, {"x-api-key": await Api(session, emu).token()})
         await api.call("POST", "/v1/process/text", json=TEXT)
         engine = emu.engine
-        tasks = set(engine._tasks)
-        assert tasks
-    assert all(task.done() for task in tasks)
+        timer = engine._timer
+        assert timer is not None and engine._heap
+    assert timer.cancelled() and not engine._heap and engine._timer is None
 
 
 async def test_create_app_with_aiohttp_runner(session: aiohttp.ClientSession) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from _polling import eventually
 from aiohttp import web
 
 from symbl_async.emulator import Emulator
@@ -68,14 +69,6 @@ async def submit(emu: Emulator, session: aiohttp.ClientSession, body: dict[str, 
         return str((await response.json())["jobId"])
 
 
-async def wait_stat(emu: Emulator, key: str, value: int, timeout: float = 5.0) -> None:
-    """Poll a counter until it reaches ``value`` (deliveries finish after the job does)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while emu.stats()[key] < value:
-        assert asyncio.get_running_loop().time() < deadline, f"{key} stayed below {value}"
-        await asyncio.sleep(0.002)
-
-
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as s:
@@ -89,7 +82,7 @@ async def test_every_status_change_is_posted(session: aiohttp.ClientSession) -> 
         assert all(set(body) == {"jobId", "status"} for body in received)
         assert all(body["jobId"] == job_id for body in received)
         assert sorted(b["status"] for b in received) == ["completed", "in_progress", "scheduled"]
-        await wait_stat(emu, "webhooks_sent", 3)
+        await eventually(lambda: emu.stats()["webhooks_sent"] >= 3, message="webhooks_sent")
         assert (emu.stats()["webhooks_failed"], emu.stats()["webhooks_dropped"]) == (0, 0)
 
 
@@ -117,7 +110,7 @@ async def test_duplicate_all(session: aiohttp.ClientSession) -> None:
         received = await hook.wait_for(6)
         for status in ("scheduled", "in_progress", "completed"):
             assert sum(b["status"] == status for b in received) == 2
-        await wait_stat(emu, "webhooks_sent", 6)
+        await eventually(lambda: emu.stats()["webhooks_sent"] >= 6, message="webhooks_sent")
         assert emu.stats()["webhooks_duplicated"] == 3
 
 
@@ -141,12 +134,12 @@ async def test_unreachable_or_failing_receiver_is_counted(session: aiohttp.Clien
         closed = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
     async with Emulator(time_scale=SCALE) as emu:
         await submit(emu, session, {**TEXT, "webhookUrl": closed})
-        await wait_stat(emu, "webhooks_failed", 3)
+        await eventually(lambda: emu.stats()["webhooks_failed"] >= 3, message="webhooks_failed")
         assert emu.stats()["jobs_completed"] == 1
     async with Receiver(status=500) as hook, Emulator(time_scale=SCALE) as emu:
         await submit(emu, session, {**TEXT, "webhookUrl": hook.url})
         await hook.wait_for(3)
-        await wait_stat(emu, "webhooks_failed", 3)
+        await eventually(lambda: emu.stats()["webhooks_failed"] >= 3, message="webhooks_failed")
         assert emu.stats()["webhooks_sent"] == 0
 
 
@@ -170,3 +163,11 @@ async def test_faults_are_reproducible_with_a_seed(session: aiohttp.ClientSessio
     assert first == await run_seeded(session, seed=7)
     assert 0 < first[1] < 18
     assert first != await run_seeded(session, seed=8)
+
+
+async def test_webhook_body_key_id(session: aiohttp.ClientSession) -> None:
+    """Symbl's blog shows ``{"id", "status"}``; the docs show ``{"jobId", "status"}``."""
+    async with Receiver() as hook, Emulator(time_scale=SCALE, webhook_body_key="id") as emu:
+        job_id = await submit(emu, session, {**TEXT, "webhookUrl": hook.url})
+        received = await hook.wait_for(3)
+        assert all(body == {"id": job_id, "status": body["status"]} for body in received)

@@ -12,13 +12,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from symbl_async.core._http import TOKEN_PATH
 from symbl_async.errors import AuthenticationError, SymblError
 
-__all__ = ["Credentials", "TokenManager"]
+__all__ = ["TOKEN_PATH", "Credentials", "TokenManager"]
 
 log = logging.getLogger("symbl_async.transport._auth")
-
-TOKEN_PATH = "/oauth2/token:generate"
 
 
 class Credentials:

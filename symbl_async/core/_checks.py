@@ -30,6 +30,7 @@ def check_number(
     minimum: float = 0.0,
     strict: bool = False,
     maximum: float | None = None,
+    below: float | None = None,
     integer: bool = False,
 ) -> float:
     """Return ``value`` as a float if it is a finite number in range, else raise.
@@ -40,6 +41,7 @@ def check_number(
         minimum: the lowest allowed value.
         strict: ``True`` for ``> minimum``, ``False`` for ``>= minimum``.
         maximum: the highest allowed value (inclusive), if any.
+        below: a value it must stay under (exclusive), if any.
         integer: only whole ``int`` values are allowed.
 
     Returns:
@@ -60,6 +62,8 @@ def check_number(
         raise ValidationError(field, f"must be {relation} {minimum:g}, got {value!r}")
     if maximum is not None and number > maximum:
         raise ValidationError(field, f"must be <= {maximum:g}, got {value!r}")
+    if below is not None and number >= below:
+        raise ValidationError(field, f"must be < {below:g}, got {value!r}")
     return number
 
 
@@ -69,6 +73,7 @@ def number_field(
     minimum: float = 0.0,
     strict: bool = False,
     maximum: float | None = None,
+    below: float | None = None,
     integer: bool = False,
     optional: bool = False,
 ) -> Callable[[Any, Any, Any], None]:
@@ -77,7 +82,15 @@ def number_field(
     def validate(_inst: object, _attr: object, value: object) -> None:
         if optional and value is None:
             return
-        check_number(value, field, minimum=minimum, strict=strict, maximum=maximum, integer=integer)
+        check_number(
+            value,
+            field,
+            minimum=minimum,
+            strict=strict,
+            maximum=maximum,
+            below=below,
+            integer=integer,
+        )
 
     return validate
 

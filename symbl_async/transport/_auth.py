@@ -118,6 +118,9 @@ class TokenManager:
         token = body.get("accessToken") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise SymblError("the token endpoint answered without an accessToken")
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in token):
+            # It goes into a header: refuse it here rather than let aiohttp raise later.
+            raise SymblError("the token endpoint answered a malformed accessToken")
         lifetime = body.get("expiresIn")
         try:
             seconds = float(lifetime) if lifetime is not None else 86400.0

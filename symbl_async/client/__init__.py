@@ -2,7 +2,8 @@
 
 ``_client`` (``SymblClient``: construction, jobs, waits, webhooks), with its mixins
 ``_submits`` (the ten job-creating calls) and ``_processing`` (the one-call
-``process_*`` helpers), ``_conversations`` (``client.conversations``), ``_uploads``
+``process_*`` helpers), ``_settings`` (credentials and API root from arguments or the
+environment), ``_conversations`` (``client.conversations``), ``_uploads``
 (files and streams to upload), ``_waiting`` (the poll, webhook and hybrid wait loops).
 
 May import: :mod:`symbl_async.core`, :mod:`symbl_async.transport`,

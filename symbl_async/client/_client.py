@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import AsyncIterable, Collection, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import aiohttp
 
 from symbl_async.client._conversations import DEFAULT_INCLUDE, ConversationsAPI
 from symbl_async.client._processing import Processing
+from symbl_async.client._settings import DEFAULT_BASE_URL, resolve_base_url, resolve_credentials
 from symbl_async.client._submits import AUTO_NAME_PREFIX
 from symbl_async.client._waiting import (
     PollSchedule,
@@ -22,12 +21,11 @@ from symbl_async.client._waiting import (
     make_waiter,
     parse_wait_mode,
 )
-from symbl_async.core._checks import check_base_url, check_number, path_segment
+from symbl_async.core._checks import check_number, path_segment
 from symbl_async.core._jobs import Job, JobInfo, JobStatus
 from symbl_async.core._options import check_http_url
 from symbl_async.errors import SymblError, ValidationError
 from symbl_async.models._models import ConversationInsights
-from symbl_async.transport._auth import Credentials
 from symbl_async.transport._transport import RetryPolicy, Timeouts, Transport
 from symbl_async.webhooks._receiver import WebhookReceiver
 
@@ -37,14 +35,6 @@ if TYPE_CHECKING:
 __all__ = ["AUTO_NAME_PREFIX", "DEFAULT_BASE_URL", "SymblClient"]
 
 log = logging.getLogger("symbl_async.client._client")
-
-DEFAULT_BASE_URL = "https://api.symbl.ai"
-
-
-def _non_empty(value: object, field: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(field, "must be a non-empty string")
-    return value.strip()
 
 
 class SymblClient(Processing):
@@ -101,35 +91,8 @@ class SymblClient(Processing):
         safety_poll: SafetyPollSchedule | None = None,
         confirm_webhooks: bool = True,
     ) -> None:
-        app_id = app_id if app_id is not None else os.environ.get("SYMBL_APP_ID")
-        app_secret = app_secret if app_secret is not None else os.environ.get("SYMBL_APP_SECRET")
-        credentials = None
-        if app_id or app_secret:
-            credentials = Credentials(
-                _non_empty(app_id, "app_id"), _non_empty(app_secret, "app_secret")
-            )
-        if access_token is not None:
-            access_token = _non_empty(access_token, "access_token")
-            if any(ord(c) < 0x20 or ord(c) == 0x7F for c in access_token):
-                # It goes into a header, where CR/LF would split it (aiohttp refuses).
-                raise ValidationError("access_token", "must not contain control characters")
-        if credentials is None and access_token is None:
-            raise ValidationError(
-                "app_id",
-                "credentials are missing: pass app_id and app_secret (or access_token), "
-                "or set SYMBL_APP_ID and SYMBL_APP_SECRET",
-            )
-        if base_url is None:
-            env = os.environ.get("SYMBL_BASE_URL")
-            url = DEFAULT_BASE_URL if env is None else check_base_url(env, "$SYMBL_BASE_URL")
-        else:
-            url = check_base_url(base_url)
-        if urlsplit(url).path:
-            log.warning(
-                "base_url %s has a path: fine behind a reverse proxy, but the Symbl API root "
-                "has none",
-                url,
-            )
+        credentials, access_token = resolve_credentials(app_id, app_secret, access_token)
+        url = resolve_base_url(base_url)
         wait_timeout = check_number(wait_timeout, "wait_timeout", strict=True)
         token_skew = check_number(token_skew, "token_skew")
         for value, field, cls in (

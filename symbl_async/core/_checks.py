@@ -11,12 +11,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from symbl_async.core._http import redact_url
 from symbl_async.errors import ValidationError
 
-__all__ = ["check_base_url", "check_number", "number_field", "path_segment"]
+__all__ = ["check_base_url", "check_number", "number_field", "path_segment", "redact_url"]
 
 # Path segments that belong to the API's own paths: a base_url ending in one of them
 # would double it (``/v1/v1/job``) and every call would fail with a misleading 404/401.
@@ -160,3 +159,15 @@ def check_base_url(value: object, source: str = "base_url") -> str:
             f"API root, such as {root!r}",
         )
     return url
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced by ``***@``, for messages and logs."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc="***@" + host))

@@ -38,10 +38,11 @@ import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any, Union
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import attrs
 
+from symbl_async.core._checks import redact_url
 from symbl_async.errors import (
     APIStatusError,
     AuthenticationError,
@@ -171,18 +172,6 @@ def parse_retry_after(
     if seconds != seconds:  # NaN
         return None
     return min(max(seconds, 0.0), cap)
-
-
-def redact_url(url: str) -> str:
-    """``url`` with any ``user:password@`` replaced by ``***@``, for messages and logs."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc="***@" + host))
 
 
 class FailureKind(enum.Enum):

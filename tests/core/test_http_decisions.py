@@ -208,3 +208,23 @@ def test_every_error_is_a_symbl_error() -> None:
 )
 def test_redact_url(url: str, shown: str) -> None:
     assert redact_url(url) == shown
+
+
+@pytest.mark.parametrize("req", [SUBMIT, APPEND], ids=["submit", "append"])
+def test_a_submit_is_never_resent_once_its_job_may_exist(req: Call) -> None:
+    """Every status a submit can get: only a 503 (not handled) or a 401 (refused, one
+    refresh) sends it again; only 5xx other than 503 and a 2xx without jobId are unknown."""
+    for status in range(200, 600):
+        decision = decide(req, answer(status))
+        if status == 503:
+            assert isinstance(decision, Retry), status
+        elif status == 401:
+            assert isinstance(decision, Refresh), status
+        else:
+            assert isinstance(decision, Fail), status
+            unknown = isinstance(decision.error, SubmitOutcomeUnknownError)
+            assert unknown == (status < 300 or status >= 500), status
+        assert isinstance(decide(req, answer(status, JOB)), Done) == (200 <= status < 300)
+    for kind in FailureKind:
+        decision = decide(req, failure(kind))
+        assert isinstance(decision, Retry) == (kind is FailureKind.NOT_CONNECTED)

@@ -8,20 +8,29 @@ escapes the package (they are chained as ``__cause__``)::
     ├── ClientClosedError            the client was closed and cannot be reused
     ├── SymblConnectionError         the service could not be reached
     │   └── SymblTimeoutError        a request took longer than its timeout
-    ├── SubmitOutcomeUnknownError    a submit may or may not have created a job
+    ├── SubmitOutcomeUnknownError    a submit may have created a job: look it up by name
     ├── ResponseDecodeError          an answer did not have the documented shape
     ├── APIStatusError               the service answered with an error status
     │   ├── BadRequestError          400
     │   ├── AuthenticationError      401
     │   ├── NotFoundError            404
     │   ├── ConcurrencyLimitError    429: all of the account's job slots are busy
-    │   └── ServerError              5xx
+    │   └── ServerError              5xx (on a submit: only 503, after its retries)
     ├── JobFailedError               a job ended with status ``failed``
     ├── WaitTimeoutError             a wait gave up before the job ended
     └── LedgerError                  the batch ledger failed (``symbl_async.batch``)
         └── IllegalTransitionError   an item state change that the ledger forbids
 
-Messages never contain secrets (app secret, access token).
+What a submit's error says about its job (REFERENCE.md, "Corrections"):
+
+* **not created**, safe to submit again: ``SymblConnectionError`` (the connection never
+  opened), any ``APIStatusError`` (a 3xx, a 4xx such as 400/401/403/413/429, or a 503
+  once its bounded retries are spent: HTTP says a 503 was not handled);
+* **unknown**: ``SubmitOutcomeUnknownError`` for everything after the body may have
+  been sent: a 500, 502, 504 or other 5xx, a 2xx without a ``jobId``, a timeout, a
+  reset. Its ``__cause__`` says which.
+
+Messages never contain secrets (app secret, access token, a password in a URL).
 """
 
 from __future__ import annotations
@@ -103,10 +112,17 @@ class SymblTimeoutError(SymblConnectionError):
 
 
 class SubmitOutcomeUnknownError(SymblError):
-    """A submit's body may have reached the service, but no answer came back.
+    """A submit's body may have reached the service, and no answer says what became of it.
 
-    The job may exist. It was not sent again, to avoid paying twice: look it
-    up by ``name`` (``client.conversations.list(name=...)``) before resubmitting.
+    Raised for a 500, 502, 504 or other 5xx (except 503), a 2xx without a ``jobId``,
+    a timeout or a dropped connection after the body may have been sent. The job may
+    exist. It was not sent again, to avoid paying twice: look it up by ``name``
+    (``client.conversations.list(name=...)``) before resubmitting.
+
+    Attributes:
+        name: the submit's conversation name (the key of the lookup).
+        conversation_id: for an append, the conversation it was appended to.
+        request: the request.
     """
 
     def __init__(
@@ -174,7 +190,12 @@ class ConcurrencyLimitError(APIStatusError):
 
 
 class ServerError(APIStatusError):
-    """5xx: the service failed."""
+    """5xx: the service failed.
+
+    Requests that are safe to repeat get it after their retries. A submit gets it only
+    for a 503 (not handled, so resent with backoff until the retry budget is spent);
+    its other 5xx answers are :class:`SubmitOutcomeUnknownError`.
+    """
 
 
 class JobFailedError(SymblError):

@@ -1,8 +1,10 @@
 """The client facade: ``SymblClient``, the Conversation API namespace, uploads, waiting.
 
-``_client`` (``SymblClient``: submits, jobs, waits, one-call helpers),
-``_conversations`` (``client.conversations``), ``_uploads`` (files and streams to upload),
-``_waiting`` (the poll, webhook and hybrid wait loops).
+``_client`` (``SymblClient``: construction, jobs, waits, webhooks), with its mixins
+``_submits`` (the ten job-creating calls) and ``_processing`` (the one-call
+``process_*`` helpers), ``_settings`` (credentials and API root from arguments or the
+environment), ``_conversations`` (``client.conversations``), ``_uploads``
+(files and streams to upload), ``_waiting`` (the poll, webhook and hybrid wait loops).
 
 May import: :mod:`symbl_async.core`, :mod:`symbl_async.transport`,
 :mod:`symbl_async.models`, :mod:`symbl_async.webhooks`, :mod:`symbl_async.errors`.

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import uuid
+import logging
 from collections.abc import AsyncIterable, Collection, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 import aiohttp
-import attrs
 
-from symbl_async.client._conversations import DEFAULT_INCLUDE, ConversationsAPI, check_include
-from symbl_async.client._uploads import MediaInput, MediaKind, prepare_upload
+from symbl_async.client._conversations import DEFAULT_INCLUDE, ConversationsAPI
+from symbl_async.client._processing import Processing
+from symbl_async.client._settings import DEFAULT_BASE_URL, resolve_base_url, resolve_credentials
+from symbl_async.client._submits import AUTO_NAME_PREFIX
 from symbl_async.client._waiting import (
     PollSchedule,
     SafetyPollSchedule,
@@ -22,33 +21,23 @@ from symbl_async.client._waiting import (
     make_waiter,
     parse_wait_mode,
 )
+from symbl_async.core._checks import check_number, path_segment
 from symbl_async.core._jobs import Job, JobInfo, JobStatus
-from symbl_async.core._options import ProcessingOptions, check_http_url
-from symbl_async.core._text import TextMessage, messages_to_json
+from symbl_async.core._options import check_http_url
 from symbl_async.errors import SymblError, ValidationError
 from symbl_async.models._models import ConversationInsights
-from symbl_async.transport._auth import Credentials
 from symbl_async.transport._transport import RetryPolicy, Timeouts, Transport
 from symbl_async.webhooks._receiver import WebhookReceiver
 
 if TYPE_CHECKING:
     from symbl_async.batch._api import BatchRun
 
-__all__ = ["DEFAULT_BASE_URL", "SymblClient"]
+__all__ = ["AUTO_NAME_PREFIX", "DEFAULT_BASE_URL", "SymblClient"]
 
-DEFAULT_BASE_URL = "https://api.symbl.ai"
-# Submits carry a unique name unless the caller names them: the API has no
-# idempotency key, and a name is what lets a lost submit be found again.
-AUTO_NAME_PREFIX = "symbl-async-"
+log = logging.getLogger("symbl_async.client._client")
 
 
-def _non_empty(value: object, field: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(field, "must be a non-empty string")
-    return value.strip()
-
-
-class SymblClient:
+class SymblClient(Processing):
     """An ``async with`` client for the Symbl.ai Async API.
 
     Args:
@@ -58,6 +47,8 @@ class SymblClient:
             unless app credentials are also given).
         base_url: the API root; defaults to ``$SYMBL_BASE_URL``, else
             ``https://api.symbl.ai``. Point it at an emulator's ``url`` to run offline.
+            The root only: no path such as ``/v1``, no ``user:password@``; an empty
+            value is refused (it never means the real service).
         session: an ``aiohttp.ClientSession`` to borrow; it is never closed by us.
         timeouts: request timeouts.
         retry: how requests that are safe to repeat are retried.
@@ -65,7 +56,7 @@ class SymblClient:
         wait_timeout: default deadline of ``wait``, in seconds.
         auto_name: give unnamed new conversations a unique ``name`` so a submit
             whose outcome is unknown can be looked up.
-        token_skew: renew the access token this many seconds before it expires.
+        token_skew: renew the access token this many seconds before it expires (>= 0).
         receiver: a :class:`WebhookReceiver` to attach (see :meth:`attach_receiver`).
         wait_mode: how ``wait`` and the ``process_*`` helpers wait by default:
             ``"poll"``, ``"webhook"`` or ``"hybrid"``; default ``"hybrid"`` when a
@@ -76,8 +67,9 @@ class SymblClient:
             receiver has its own ``confirm`` function.
 
     Raises:
-        ValidationError: no usable credentials, a bad ``base_url``, ``wait_mode`` or
-            ``receiver``.
+        ValidationError: no usable credentials, an ``access_token`` with control
+            characters, a bad ``base_url``, ``wait_timeout``, ``token_skew``,
+            ``wait_mode`` or ``receiver``, or a configuration of the wrong type.
     """
 
     def __init__(
@@ -99,25 +91,17 @@ class SymblClient:
         safety_poll: SafetyPollSchedule | None = None,
         confirm_webhooks: bool = True,
     ) -> None:
-        app_id = app_id if app_id is not None else os.environ.get("SYMBL_APP_ID")
-        app_secret = app_secret if app_secret is not None else os.environ.get("SYMBL_APP_SECRET")
-        credentials = None
-        if app_id or app_secret:
-            credentials = Credentials(
-                _non_empty(app_id, "app_id"), _non_empty(app_secret, "app_secret")
-            )
-        if access_token is not None:
-            access_token = _non_empty(access_token, "access_token")
-        if credentials is None and access_token is None:
-            raise ValidationError(
-                "app_id",
-                "credentials are missing: pass app_id and app_secret (or access_token), "
-                "or set SYMBL_APP_ID and SYMBL_APP_SECRET",
-            )
-        url = base_url or os.environ.get("SYMBL_BASE_URL") or DEFAULT_BASE_URL
-        check_http_url(url, "base_url")
-        if wait_timeout <= 0:
-            raise ValidationError("wait_timeout", "must be > 0 seconds")
+        credentials, access_token = resolve_credentials(app_id, app_secret, access_token)
+        url = resolve_base_url(base_url)
+        wait_timeout = check_number(wait_timeout, "wait_timeout", strict=True)
+        token_skew = check_number(token_skew, "token_skew")
+        for value, field, cls in (
+            (timeouts, "timeouts", Timeouts),
+            (retry, "retry", RetryPolicy),
+            (poll, "poll", PollSchedule),
+        ):
+            if value is not None and not isinstance(value, cls):
+                raise ValidationError(field, f"must be a {cls.__name__}")
         # Only the value is checked here: a receiver may still be attached later.
         mode = None if wait_mode is None else parse_wait_mode(wait_mode, "wait_mode")
         if safety_poll is not None and not isinstance(safety_poll, SafetyPollSchedule):
@@ -282,265 +266,6 @@ class SymblClient:
         """Release the connection pool (unless borrowed); the client cannot be reused."""
         await self._transport.close()
 
-    # -- submits --------------------------------------------------------------------
-
-    def _options_for(self, options: ProcessingOptions | None, *, new: bool) -> ProcessingOptions:
-        if options is None:
-            options = ProcessingOptions()
-        elif not isinstance(options, ProcessingOptions):
-            raise ValidationError("options", "must be a ProcessingOptions")
-        changes: dict[str, Any] = {}
-        if new and self.auto_name and options.name is None:
-            changes["name"] = AUTO_NAME_PREFIX + uuid.uuid4().hex
-        if options.webhook_url is None:
-            webhook_url = self._submit_webhook_url()
-            if webhook_url is not None:
-                changes["webhook_url"] = webhook_url
-        return options.replace(**changes) if changes else options
-
-    async def _submit_file(
-        self,
-        kind: MediaKind,
-        media: MediaInput,
-        options: ProcessingOptions | None,
-        content_type: str | None,
-        conversation_id: str | None,
-    ) -> Job:
-        path = f"/v1/process/{kind}"
-        method = "POST"
-        if conversation_id is not None:
-            path += "/" + quote(_non_empty(conversation_id, "conversation_id"), safe="")
-            method = "PUT"
-        opts = self._options_for(options, new=conversation_id is None)
-        upload = await prepare_upload(media, kind=kind, content_type=content_type)
-        headers = {"Content-Length": str(upload.size)}
-        if upload.content_type is not None:
-            headers["Content-Type"] = upload.content_type
-        try:
-            answer = await self._transport.send(
-                method,
-                path,
-                params=opts.to_query(),
-                body=upload.body,
-                headers=headers,
-                skip_auto_headers=() if upload.content_type else ("Content-Type",),
-                submit_name=opts.name,
-                conversation_id=conversation_id,
-                upload=True,
-            )
-        finally:
-            upload.cleanup()
-        return self._job_from(answer, opts, upload.duration)
-
-    async def _submit_json(
-        self,
-        path: str,
-        body: dict[str, Any],
-        options: ProcessingOptions | None,
-        conversation_id: str | None,
-        media_duration: float | None,
-    ) -> Job:
-        method = "POST"
-        if conversation_id is not None:
-            path += "/" + quote(_non_empty(conversation_id, "conversation_id"), safe="")
-            method = "PUT"
-        opts = self._options_for(options, new=conversation_id is None)
-        answer = await self._transport.send(
-            method,
-            path,
-            json={**body, **opts.to_json()},
-            submit_name=opts.name,
-            conversation_id=conversation_id,
-        )
-        return self._job_from(answer, opts, media_duration)
-
-    @staticmethod
-    def _job_from(answer: Any, options: ProcessingOptions, duration: float | None) -> Job:
-        if not isinstance(answer, Mapping) or not answer.get("jobId"):
-            raise SymblError(f"the submit was accepted but its answer has no jobId: {answer!r}")
-        return Job(
-            job_id=str(answer["jobId"]),
-            conversation_id=str(answer.get("conversationId", "")),
-            name=options.name,
-            media_duration=duration,
-        )
-
-    def _url_body(self, url: str, media_duration: float | None) -> dict[str, Any]:
-        if media_duration is not None and (
-            isinstance(media_duration, bool)
-            or not isinstance(media_duration, (int, float))
-            or media_duration < 0
-        ):
-            raise ValidationError("media_duration", "must be a number of seconds >= 0")
-        return {"url": check_http_url(url, "url")}
-
-    def _text_body(
-        self, messages: Iterable[TextMessage | Mapping[str, Any]], options: ProcessingOptions | None
-    ) -> dict[str, Any]:
-        if options is not None and isinstance(options, ProcessingOptions):
-            options.check_for_text()
-        return {"messages": messages_to_json(messages)}
-
-    async def submit_audio_file(
-        self,
-        media: MediaInput,
-        *,
-        options: ProcessingOptions | None = None,
-        content_type: str | None = None,
-    ) -> Job:
-        """``POST /v1/process/audio``: upload audio (streamed) and start a job.
-
-        Args:
-            media: a file path, bytes, or an async iterator of bytes.
-            options: processing options (sent in the query string).
-            content_type: overrides detection from the file name and header.
-
-        Returns:
-            The job, with its conversation id and the media length when known.
-
-        Raises:
-            ValidationError: before sending, for bad media or options.
-            ConcurrencyLimitError: every job slot of the account is busy.
-            SubmitOutcomeUnknownError: the job may or may not exist.
-        """
-        return await self._submit_file("audio", media, options, content_type, None)
-
-    async def submit_video_file(
-        self,
-        media: MediaInput,
-        *,
-        options: ProcessingOptions | None = None,
-        content_type: str | None = None,
-    ) -> Job:
-        """``POST /v1/process/video``: upload an MP4 video (streamed) and start a job.
-
-        Same arguments, return value and errors as :meth:`submit_audio_file`.
-        """
-        return await self._submit_file("video", media, options, content_type, None)
-
-    async def submit_audio_url(
-        self,
-        url: str,
-        *,
-        options: ProcessingOptions | None = None,
-        media_duration: float | None = None,
-    ) -> Job:
-        """``POST /v1/process/audio/url``: start a job on a public audio URL.
-
-        Args:
-            url: a public, direct http(s) link to the audio.
-            options: processing options (sent in the JSON body).
-            media_duration: the media length in seconds if you know it; it makes
-                waiting cheaper.
-
-        Returns:
-            The job.
-
-        Raises:
-            ValidationError: a bad URL or options, before sending.
-            ConcurrencyLimitError: every job slot of the account is busy.
-            SubmitOutcomeUnknownError: the job may or may not exist.
-        """
-        body = self._url_body(url, media_duration)
-        return await self._submit_json("/v1/process/audio/url", body, options, None, media_duration)
-
-    async def submit_video_url(
-        self,
-        url: str,
-        *,
-        options: ProcessingOptions | None = None,
-        media_duration: float | None = None,
-    ) -> Job:
-        """``POST /v1/process/video/url``: start a job on a public MP4 video URL.
-
-        Same arguments, return value and errors as :meth:`submit_audio_url`.
-        """
-        body = self._url_body(url, media_duration)
-        return await self._submit_json("/v1/process/video/url", body, options, None, media_duration)
-
-    async def submit_text(
-        self,
-        messages: Iterable[TextMessage | Mapping[str, Any]],
-        *,
-        options: ProcessingOptions | None = None,
-    ) -> Job:
-        """``POST /v1/process/text``: start a job on a text conversation.
-
-        Args:
-            messages: :class:`TextMessage` objects or dicts in the API's form
-                (``{"payload": {"content": ...}, "from": {...}, "duration": {...}}``).
-            options: processing options; speech-only ones are refused.
-
-        Raises:
-            ValidationError: no messages, an empty message, a speech-only option.
-        """
-        body = self._text_body(messages, options)
-        return await self._submit_json("/v1/process/text", body, options, None, None)
-
-    async def append_audio_file(
-        self,
-        conversation_id: str,
-        media: MediaInput,
-        *,
-        options: ProcessingOptions | None = None,
-        content_type: str | None = None,
-    ) -> Job:
-        """``PUT /v1/process/audio/{conversationId}``: append audio to a conversation."""
-        return await self._submit_file("audio", media, options, content_type, conversation_id)
-
-    async def append_video_file(
-        self,
-        conversation_id: str,
-        media: MediaInput,
-        *,
-        options: ProcessingOptions | None = None,
-        content_type: str | None = None,
-    ) -> Job:
-        """``PUT /v1/process/video/{conversationId}``: append an MP4 video."""
-        return await self._submit_file("video", media, options, content_type, conversation_id)
-
-    async def append_audio_url(
-        self,
-        conversation_id: str,
-        url: str,
-        *,
-        options: ProcessingOptions | None = None,
-        media_duration: float | None = None,
-    ) -> Job:
-        """``PUT /v1/process/audio/url/{conversationId}``: append audio from a URL."""
-        _non_empty(conversation_id, "conversation_id")
-        body = self._url_body(url, media_duration)
-        return await self._submit_json(
-            "/v1/process/audio/url", body, options, conversation_id, media_duration
-        )
-
-    async def append_video_url(
-        self,
-        conversation_id: str,
-        url: str,
-        *,
-        options: ProcessingOptions | None = None,
-        media_duration: float | None = None,
-    ) -> Job:
-        """``PUT /v1/process/video/url/{conversationId}``: append video from a URL."""
-        _non_empty(conversation_id, "conversation_id")
-        body = self._url_body(url, media_duration)
-        return await self._submit_json(
-            "/v1/process/video/url", body, options, conversation_id, media_duration
-        )
-
-    async def append_text(
-        self,
-        conversation_id: str,
-        messages: Iterable[TextMessage | Mapping[str, Any]],
-        *,
-        options: ProcessingOptions | None = None,
-    ) -> Job:
-        """``PUT /v1/process/text/{conversationId}``: append text messages."""
-        _non_empty(conversation_id, "conversation_id")
-        body = self._text_body(messages, options)
-        return await self._submit_json("/v1/process/text", body, options, conversation_id, None)
-
     # -- batches --------------------------------------------------------------------
 
     def process_many(
@@ -568,8 +293,9 @@ class SymblClient:
             ValidationError: empty job id.
             NotFoundError: no such job.
         """
-        job_id = _non_empty(job_id, "job_id")
-        answer = await self._transport.request("GET", "/v1/job/" + quote(job_id, safe=""))
+        segment = path_segment(job_id, "job_id")
+        job_id = job_id.strip()
+        answer = await self._transport.request("GET", "/v1/job/" + segment)
         if not isinstance(answer, Mapping) or not isinstance(answer.get("status"), str):
             raise SymblError(f"the Job API answered without a status for job {job_id}: {answer!r}")
         return JobInfo(id=str(answer.get("id") or job_id), status=JobStatus(answer["status"]))
@@ -607,14 +333,14 @@ class SymblClient:
         """
         waiter = self.waiter(mode, schedule=schedule)
         if isinstance(job, str):
-            job = Job(job_id=_non_empty(job, "job"), conversation_id="")
+            path_segment(job, "job")  # now, not at the first poll
+            job = Job(job_id=job.strip(), conversation_id="")
         return await waiter.wait(job, timeout=self._timeout(timeout))
 
     def _timeout(self, timeout: float | None) -> float:
-        timeout = self.wait_timeout if timeout is None else timeout
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise ValidationError("timeout", "must be > 0 seconds")
-        return float(timeout)
+        if timeout is None:
+            return self.wait_timeout
+        return check_number(timeout, "timeout", strict=True)
 
     # -- insights -------------------------------------------------------------------
 
@@ -628,114 +354,3 @@ class SymblClient:
             include: names of ``ConversationInsights`` fields to fetch.
         """
         return await self.conversations.fetch_insights(conversation_id, include=include)
-
-    def _check_process(
-        self, include: Collection[str], timeout: float | None, wait_mode: WaitMode | str | None
-    ) -> Waiter:
-        # Everything checked before paying for a job.
-        check_include(include)
-        self._timeout(timeout)
-        return self.waiter(wait_mode, field="wait_mode")
-
-    async def _process(
-        self, job: Job, include: Collection[str], timeout: float | None, waiter: Waiter
-    ) -> ConversationInsights:
-        await waiter.wait(job, timeout=self._timeout(timeout))
-        insights = await self.fetch_insights(job.conversation_id, include=include)
-        return attrs.evolve(insights, job_id=job.job_id, conversation_id=job.conversation_id)
-
-    async def process_audio_url(
-        self,
-        url: str,
-        *,
-        options: ProcessingOptions | None = None,
-        include: Collection[str] = DEFAULT_INCLUDE,
-        timeout: float | None = None,
-        media_duration: float | None = None,
-        wait_mode: WaitMode | str | None = None,
-    ) -> ConversationInsights:
-        """Submit an audio URL, wait for the job, and return its insights.
-
-        Args:
-            url: a public, direct http(s) link to the audio.
-            options: processing options.
-            include: ``ConversationInsights`` field names to fetch.
-            timeout: seconds to wait for the job (default: the client's ``wait_timeout``).
-            media_duration: the media length in seconds, if known (cheaper waiting).
-            wait_mode: ``"poll"``, ``"webhook"`` or ``"hybrid"`` (see :meth:`wait`);
-                default :attr:`wait_mode`.
-
-        Returns:
-            The insights, with the job and conversation ids.
-
-        Raises:
-            ValidationError: a bad argument (including a webhook mode without a
-                receiver), before the submit.
-            JobFailedError: the job ended ``failed``.
-            WaitTimeoutError: the deadline passed; the error carries the job id.
-
-        The other ``process_*`` helpers take the same ``include``, ``timeout`` and
-        ``wait_mode`` and raise the same errors.
-        """
-        waiter = self._check_process(include, timeout, wait_mode)
-        job = await self.submit_audio_url(url, options=options, media_duration=media_duration)
-        return await self._process(job, include, timeout, waiter)
-
-    async def process_video_url(
-        self,
-        url: str,
-        *,
-        options: ProcessingOptions | None = None,
-        include: Collection[str] = DEFAULT_INCLUDE,
-        timeout: float | None = None,
-        media_duration: float | None = None,
-        wait_mode: WaitMode | str | None = None,
-    ) -> ConversationInsights:
-        """Submit a video URL, wait for the job, and return its insights."""
-        waiter = self._check_process(include, timeout, wait_mode)
-        job = await self.submit_video_url(url, options=options, media_duration=media_duration)
-        return await self._process(job, include, timeout, waiter)
-
-    async def process_audio_file(
-        self,
-        media: MediaInput,
-        *,
-        options: ProcessingOptions | None = None,
-        include: Collection[str] = DEFAULT_INCLUDE,
-        timeout: float | None = None,
-        content_type: str | None = None,
-        wait_mode: WaitMode | str | None = None,
-    ) -> ConversationInsights:
-        """Upload audio, wait for the job, and return its insights."""
-        waiter = self._check_process(include, timeout, wait_mode)
-        job = await self.submit_audio_file(media, options=options, content_type=content_type)
-        return await self._process(job, include, timeout, waiter)
-
-    async def process_video_file(
-        self,
-        media: MediaInput,
-        *,
-        options: ProcessingOptions | None = None,
-        include: Collection[str] = DEFAULT_INCLUDE,
-        timeout: float | None = None,
-        content_type: str | None = None,
-        wait_mode: WaitMode | str | None = None,
-    ) -> ConversationInsights:
-        """Upload an MP4 video, wait for the job, and return its insights."""
-        waiter = self._check_process(include, timeout, wait_mode)
-        job = await self.submit_video_file(media, options=options, content_type=content_type)
-        return await self._process(job, include, timeout, waiter)
-
-    async def process_text(
-        self,
-        messages: Iterable[TextMessage | Mapping[str, Any]],
-        *,
-        options: ProcessingOptions | None = None,
-        include: Collection[str] = DEFAULT_INCLUDE,
-        timeout: float | None = None,
-        wait_mode: WaitMode | str | None = None,
-    ) -> ConversationInsights:
-        """Submit a text conversation, wait for the job, and return its insights."""
-        waiter = self._check_process(include, timeout, wait_mode)
-        job = await self.submit_text(messages, options=options)
-        return await self._process(job, include, timeout, waiter)

@@ -1,10 +1,13 @@
 """The pure core: protocol rules as plain data in, plain data out; no aiohttp, no asyncio.
 
-What lives here: job and status types (``_jobs``); mapping an HTTP answer to data or an
-error, ``Retry-After``, what may be retried and when a submit's outcome is unknown
-(``_http``); processing options, their rules and the request bodies and query strings
-they become (``_options``); text conversations (``_text``); media sniffing and durations
-(``_media``); webhook body decoding (``_webhook``); poll schedules (``_polling``).
+What lives here: job and status types (``_jobs``); mapping an HTTP answer (or a failure
+to get one) to a decision: return the data, raise this error, retry, refresh the token,
+with ``Retry-After``, redirects and when a submit's outcome is unknown (``_http``:
+``decide``); argument checks shared by every configuration class: finite numbers, ids as
+one path segment, the API root (``_checks``); processing options, their rules and the
+request bodies and query strings they become (``_options``); text conversations
+(``_text``); media sniffing and durations (``_media``); webhook body decoding
+(``_webhook``); poll schedules (``_polling``).
 
 May import: the standard library, ``attrs`` and :mod:`symbl_async.errors`. Nothing
 here does network I/O or needs an event loop, so all of it is tested on plain data.
@@ -12,14 +15,30 @@ here does network I/O or needs an event loop, so all of it is tested on plain da
 
 from __future__ import annotations
 
+from symbl_async.core._checks import (
+    check_base_url,
+    check_number,
+    path_segment,
+)
 from symbl_async.core._http import (
     IDEMPOTENT_METHODS,
     RETRYABLE_STATUSES,
+    Answer,
+    Call,
+    Decision,
+    Done,
+    Fail,
+    Failure,
+    FailureKind,
+    Refresh,
+    Retry,
+    decide,
     decode_body,
     error_for_status,
     error_message,
     is_submit,
     parse_retry_after,
+    redact_url,
 )
 from symbl_async.core._jobs import (
     Job,
@@ -65,8 +84,15 @@ __all__ = [
     "IDEMPOTENT_METHODS",
     "RETRYABLE_STATUSES",
     "VIDEO_CONTENT_TYPES",
+    "Answer",
+    "Call",
     "ChannelMetadata",
     "CustomEntity",
+    "Decision",
+    "Done",
+    "Fail",
+    "Failure",
+    "FailureKind",
     "Job",
     "JobInfo",
     "JobStatus",
@@ -74,14 +100,19 @@ __all__ = [
     "Mp4DurationParser",
     "PollSchedule",
     "ProcessingOptions",
+    "Refresh",
+    "Retry",
     "SafetyPollSchedule",
     "Speaker",
     "TextMessage",
     "Tracker",
     "WaitMode",
     "WebhookEvent",
+    "check_base_url",
     "check_http_url",
+    "check_number",
     "content_type_from_extension",
+    "decide",
     "decode_body",
     "error_for_status",
     "error_message",
@@ -90,7 +121,9 @@ __all__ = [
     "parse_retry_after",
     "parse_wait_mode",
     "parse_webhook",
+    "path_segment",
     "probe_file",
+    "redact_url",
     "sniff_content_type",
     "wake_times",
     "wav_duration",

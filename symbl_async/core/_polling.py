@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import attrs
 
+from symbl_async.core._checks import number_field
 from symbl_async.errors import ValidationError
 
 __all__ = [
@@ -76,20 +77,27 @@ class PollSchedule:
         max_interval: the longest interval.
         jitter: each interval is varied by up to this share, up or down.
         time_scale: divides every delay; match an emulator's ``time_scale``.
+
+    Raises:
+        ValidationError: a value out of range, infinite or not a number.
     """
 
-    expected_factor: float = attrs.field(default=0.25, validator=attrs.validators.ge(0))
-    expected_overhead: float = attrs.field(default=30.0, validator=attrs.validators.ge(0))
+    expected_factor: float = attrs.field(default=0.25, validator=number_field("expected_factor"))
+    expected_overhead: float = attrs.field(
+        default=30.0, validator=number_field("expected_overhead")
+    )
     first_poll_fraction: float = attrs.field(
-        default=0.8, validator=[attrs.validators.ge(0), attrs.validators.le(1)]
+        default=0.8, validator=number_field("first_poll_fraction", maximum=1)
     )
-    initial_interval: float = attrs.field(default=2.0, validator=attrs.validators.gt(0))
-    growth: float = attrs.field(default=1.5, validator=attrs.validators.ge(1))
-    max_interval: float = attrs.field(default=30.0, validator=attrs.validators.gt(0))
-    jitter: float = attrs.field(
-        default=0.1, validator=[attrs.validators.ge(0), attrs.validators.lt(1)]
+    initial_interval: float = attrs.field(
+        default=2.0, validator=number_field("initial_interval", strict=True)
     )
-    time_scale: float = attrs.field(default=1.0, validator=attrs.validators.gt(0))
+    growth: float = attrs.field(default=1.5, validator=number_field("growth", minimum=1))
+    max_interval: float = attrs.field(
+        default=30.0, validator=number_field("max_interval", strict=True)
+    )
+    jitter: float = attrs.field(default=0.1, validator=number_field("jitter", below=1))
+    time_scale: float = attrs.field(default=1.0, validator=number_field("time_scale", strict=True))
 
     def expected_time(self, media_duration: float | None) -> float | None:
         """Expected processing seconds (scaled), or ``None`` when the length is unknown."""
@@ -138,10 +146,16 @@ class SafetyPollSchedule:
             schedule's ``time_scale``).
     """
 
-    first_poll_factor: float = attrs.field(default=1.2, validator=attrs.validators.gt(0))
-    unknown_length_first_poll: float = attrs.field(default=5.0, validator=attrs.validators.gt(0))
-    growth: float = attrs.field(default=2.0, validator=attrs.validators.ge(1))
-    max_interval: float = attrs.field(default=120.0, validator=attrs.validators.gt(0))
+    first_poll_factor: float = attrs.field(
+        default=1.2, validator=number_field("first_poll_factor", strict=True)
+    )
+    unknown_length_first_poll: float = attrs.field(
+        default=5.0, validator=number_field("unknown_length_first_poll", strict=True)
+    )
+    growth: float = attrs.field(default=2.0, validator=number_field("growth", minimum=1))
+    max_interval: float = attrs.field(
+        default=120.0, validator=number_field("max_interval", strict=True)
+    )
 
     def delays(
         self,

@@ -1,8 +1,8 @@
 """The I/O layer: the aiohttp transport and the token manager.
 
 A thin adapter over :mod:`symbl_async.core`: it sends requests, and asks the core what
-an answer means and whether to retry. ``_transport`` (``Transport``, ``RetryPolicy``,
-``Timeouts``, the ``Requester`` protocol) and ``_auth`` (``Credentials``,
+an answer means and whether to retry. ``_transport`` (``Transport``, the ``Requester``
+protocol), ``_config`` (``Timeouts``, ``RetryPolicy``) and ``_auth`` (``Credentials``,
 ``TokenManager``).
 
 May import: :mod:`symbl_async.core`, :mod:`symbl_async.errors`, aiohttp, backoff.
@@ -14,10 +14,12 @@ from symbl_async.transport._auth import (
     Credentials,
     TokenManager,
 )
-from symbl_async.transport._transport import (
-    Requester,
+from symbl_async.transport._config import (
     RetryPolicy,
     Timeouts,
+)
+from symbl_async.transport._transport import (
+    Requester,
     Transport,
 )
 

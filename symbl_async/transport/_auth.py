@@ -12,13 +12,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from symbl_async.core._http import TOKEN_PATH
 from symbl_async.errors import AuthenticationError, SymblError
 
-__all__ = ["Credentials", "TokenManager"]
+__all__ = ["TOKEN_PATH", "Credentials", "TokenManager"]
 
 log = logging.getLogger("symbl_async.transport._auth")
-
-TOKEN_PATH = "/oauth2/token:generate"
 
 
 class Credentials:
@@ -119,6 +118,9 @@ class TokenManager:
         token = body.get("accessToken") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise SymblError("the token endpoint answered without an accessToken")
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in token):
+            # It goes into a header: refuse it here rather than let aiohttp raise later.
+            raise SymblError("the token endpoint answered a malformed accessToken")
         lifetime = body.get("expiresIn")
         try:
             seconds = float(lifetime) if lifetime is not None else 86400.0

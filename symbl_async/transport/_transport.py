@@ -1,17 +1,11 @@
-"""The one place that sends requests, maps answers to errors and decides retries.
+"""The one place that sends requests; what an answer means is the core's to say.
 
-Retry rules (REFERENCE.md, "Limits and errors"):
-
-* A request that is safe to repeat (GET, PUT and DELETE outside ``/v1/process``, the
-  token request) is retried on connection errors and 429/500/502/503/504, with
-  exponential full-jitter waits, a bounded number of tries and a bounded total time.
-  ``Retry-After`` wins over the computed wait when the service sends it (clamped).
-* A submit (POST or PUT under ``/v1/process/``) creates a billed job and carries no
-  idempotency key, so it is resent only when the connection failed before anything
-  was sent. Once its body may have reached the service and no answer came back
-  (timeout, dropped connection, 502/504 from a gateway), it raises
-  :class:`SubmitOutcomeUnknownError` carrying the submit's ``name`` for a lookup.
-* A 401 leads to one token refresh and one retry, never a loop.
+A thin adapter over :func:`symbl_async.core._http.decide` (the retry, refresh and
+"outcome unknown" rules are written down there): send one attempt, describe what
+happened as an ``Answer`` or a ``Failure``, ask the core, act on its decision. The
+retry loop (``backoff``, full-jitter waits, a bounded number of tries and a bounded
+total time, ``Retry-After`` winning when the service sends it) is built once per
+transport, not per request.
 """
 
 from __future__ import annotations
@@ -29,32 +23,21 @@ import backoff
 
 from symbl_async._version import __version__
 from symbl_async.core._http import (
-    IDEMPOTENT_METHODS,
-    RETRYABLE_STATUSES,
-    decode_body,
-    error_for_status,
-    is_submit,
-    parse_retry_after,
+    Answer,
+    Call,
+    Done,
+    Failure,
+    FailureKind,
+    Refresh,
+    Retry,
+    decide,
+    redact_url,
 )
-from symbl_async.errors import (
-    APIStatusError,
-    AuthenticationError,
-    ClientClosedError,
-    RequestInfo,
-    ServerError,
-    SubmitOutcomeUnknownError,
-    SymblConnectionError,
-    SymblError,
-    SymblTimeoutError,
-)
+from symbl_async.errors import ClientClosedError, SymblError
 from symbl_async.transport._auth import TOKEN_PATH, Credentials, TokenManager
+from symbl_async.transport._config import RetryPolicy, Timeouts
 
 __all__ = ["Requester", "RetryPolicy", "Timeouts", "Transport"]
-
-
-def _from_token(exc: BaseException) -> bool:
-    return bool(getattr(exc, "from_token_request", False))
-
 
 log = logging.getLogger("symbl_async.transport._transport")
 
@@ -86,7 +69,8 @@ class Requester(Protocol):
                 (GET, HEAD, PUT and DELETE are, POST is not).
 
         Returns:
-            The decoded JSON body, or ``None`` when the body was empty.
+            The decoded JSON body, or ``None`` when the body was empty (and for a
+            DELETE retried after a lost answer that finds the resource gone).
 
         Raises:
             APIStatusError: (a subclass per status) when the service answered an error.
@@ -95,65 +79,38 @@ class Requester(Protocol):
         ...
 
 
-@attrs.frozen(kw_only=True)
-class Timeouts:
-    """Request timeouts in seconds (``None``: no limit).
+class _Retry(Exception):
+    """One attempt asks for another; only the backoff loop sees it."""
 
-    ``total`` bounds a whole ordinary call; uploads use ``upload_total`` instead (a
-    large file may take long to send) and are bounded by ``read`` between bytes.
-    """
-
-    connect: float | None = 10.0
-    read: float | None = 60.0
-    total: float | None = 120.0
-    upload_total: float | None = None
-
-    def client_timeout(self, *, upload: bool = False) -> aiohttp.ClientTimeout:
-        return aiohttp.ClientTimeout(
-            total=self.upload_total if upload else self.total,
-            sock_connect=self.connect,
-            sock_read=self.read,
-        )
+    def __init__(self, error: SymblError, retry_after: float | None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after  # read by RetryPolicy.waits
 
 
-@attrs.frozen(kw_only=True)
-class RetryPolicy:
-    """How requests that are safe to repeat are retried.
+@attrs.define(kw_only=True)
+class _Request:
+    """One logical request and its state across attempts."""
 
-    Attributes:
-        max_tries: attempts in all, the first included.
-        max_time: no new attempt starts after this many seconds.
-        base: first wait's upper bound; it doubles per attempt (full jitter).
-        cap: the longest computed wait.
-        retry_after_cap: the longest wait a ``Retry-After`` header may impose.
-    """
-
-    max_tries: int = attrs.field(default=5, validator=attrs.validators.ge(1))
-    max_time: float = attrs.field(default=60.0, validator=attrs.validators.gt(0))
-    base: float = attrs.field(default=0.5, validator=attrs.validators.ge(0))
-    cap: float = attrs.field(default=10.0, validator=attrs.validators.ge(0))
-    retry_after_cap: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
-
-    def waits(self, rng: random.Random) -> Generator[float, Any, None]:
-        """Wait generator for ``backoff``: it is sent each failure and yields the wait."""
-        attempt = 0
-        # backoff primes the generator with send(None); what it yields then is unused.
-        exc = yield 0.0
-        while True:
-            retry_after = getattr(exc, "retry_after", None)
-            if retry_after is not None:
-                delay = min(float(retry_after), self.retry_after_cap)
-            else:
-                delay = rng.uniform(0.0, min(self.cap, self.base * 2**attempt))
-            attempt += 1
-            exc = yield delay
+    call: Call
+    params: Mapping[str, str] | None
+    json: Any
+    body: BodyFactory | None
+    headers: Mapping[str, str] | None
+    skip_auto_headers: tuple[str, ...]
+    upload_size: int | None
+    authenticate: bool
+    attempt: int = 0
+    refreshed: bool = False
 
 
 class Transport:
     """Sends requests for a :class:`~symbl_async.SymblClient`; one per client.
 
     It implements :class:`Requester`. The session is borrowed when injected (never
-    closed here) and created on first use otherwise (closed by :meth:`close`).
+    closed here) and created on first use otherwise (closed by :meth:`close`), with
+    ``trust_env=True`` so that ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` (and
+    ``.netrc``) apply.
     """
 
     def __init__(
@@ -171,6 +128,7 @@ class Transport:
         self.base_url = base_url.rstrip("/")
         self.timeouts = timeouts or Timeouts()
         self.retry = retry or RetryPolicy()
+        self._shown_url = redact_url(self.base_url)
         self._session = session
         self._owns_session = session is None
         self._closed = False
@@ -183,6 +141,19 @@ class Transport:
         )
         self.requests_sent = 0
         self.retries = 0
+        # Built once: decorating per request cost 3-6% CPU in batches (issue 11).
+        self._send_with_retries = backoff.on_exception(
+            self._waits,
+            _Retry,
+            max_tries=self.retry.max_tries,
+            max_time=self.retry.max_time,
+            jitter=None,
+            on_backoff=self._on_backoff,
+            logger=None,
+        )(self._attempt)
+
+    def __repr__(self) -> str:
+        return f"<Transport {self._shown_url}>"
 
     @property
     def closed(self) -> bool:
@@ -193,7 +164,8 @@ class Transport:
             raise ClientClosedError("this SymblClient is closed; create a new one")
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                headers={"User-Agent": f"symbl_async/{__version__} aiohttp/{aiohttp.__version__}"}
+                headers={"User-Agent": f"symbl_async/{__version__} aiohttp/{aiohttp.__version__}"},
+                trust_env=True,
             )
         return self._session
 
@@ -229,161 +201,122 @@ class Transport:
         idempotent: bool | None = None,
         submit_name: str | None = None,
         conversation_id: str | None = None,
-        upload: bool = False,
+        upload_size: int | None = None,
         authenticate: bool = True,
     ) -> Any:
-        """Send one logical request, with the retries and refresh described above.
+        """Send one logical request, with the retries and refresh the core decides.
 
         Args:
             body: builds a raw body per attempt (uploads); excludes ``json``.
             submit_name: the submit's ``name``, carried by SubmitOutcomeUnknownError.
             conversation_id: for appends, carried by SubmitOutcomeUnknownError.
-            upload: use the upload timeouts.
+            upload_size: the body's size in bytes, for an upload: it gets the upload
+                deadline scaled with it (:class:`Timeouts`).
             authenticate: send the bearer token (all calls but the token request).
 
         Returns:
             The decoded JSON body (``None`` if empty).
+
+        Raises:
+            SymblError: the error the core decided on (see :mod:`symbl_async.core._http`).
         """
         self._get_session()  # fail fast on a closed client
-        method = method.upper()
-        submit = is_submit(method, path)
-        safe = (not submit) and (method in IDEMPOTENT_METHODS if idempotent is None else idempotent)
-        info = RequestInfo(method=method, url=self.base_url + path, name=submit_name)
-        refreshed = False
-
-        def send_with(token: str | None) -> Any:
-            return self._send_once(
-                method, path, info, token, params, json, body, headers, skip_auto_headers, upload
-            )
-
-        async def attempt() -> Any:
-            nonlocal refreshed
-            token = await self._token_for(authenticate)
-            try:
-                return await send_with(token)
-            except AuthenticationError:
-                # One refresh and one retry: a 401 means the service did not act on
-                # the request, so even a submit may be sent again.
-                if token is None or refreshed or not await self.auth.invalidate(token):
-                    raise
-                refreshed = True
-                log.debug("401 on %s %s: refreshing the token once", method, path)
-                return await send_with(await self._token_for(authenticate))
-
-        def give_up(exc: Exception) -> bool:
-            if getattr(exc, "from_token_request", False):
-                return True  # the token request already had its own retries
-            if isinstance(exc, SymblConnectionError):
-                return not (safe or not getattr(exc, "body_sent", True))
-            if isinstance(exc, APIStatusError):
-                return not (safe and exc.status in RETRYABLE_STATUSES)
-            return True
-
-        def on_backoff(details: Any) -> None:
-            self.retries += 1
-            log.info(
-                "retrying %s %s in %.2f s (attempt %d): %s",
-                method,
-                path,
-                details["wait"],
-                details["tries"],
-                details.get("exception"),
-            )
-
-        retrying = backoff.on_exception(
-            lambda: self.retry.waits(self._rng),
-            SymblError,
-            max_tries=self.retry.max_tries,
-            max_time=self.retry.max_time,
-            jitter=None,
-            giveup=give_up,
-            on_backoff=on_backoff,
-            logger=None,
-        )(attempt)
-        try:
-            return await retrying()
-        except (SymblConnectionError, ServerError) as exc:
-            if not submit or _from_token(exc):
-                raise
-            if isinstance(exc, SymblConnectionError) and getattr(exc, "body_sent", True):
-                reason = f"no answer after the body may have been sent ({exc})"
-            elif isinstance(exc, ServerError) and exc.status in (502, 504):
-                # A gateway's 502/504 says nothing about whether the service made the job.
-                reason = f"gateway answered {exc.status}"
-            else:
-                raise
-            raise SubmitOutcomeUnknownError(
-                f"{method} {path}: {reason}; the job may exist and was not submitted again.",
+        request = _Request(
+            call=Call(
+                method=method.upper(),
+                path=path,
+                url=self._shown_url + path,
+                idempotent=idempotent,
                 name=submit_name,
                 conversation_id=conversation_id,
-                request=info,
-            ) from exc
-
-    async def _token_for(self, authenticate: bool) -> str | None:
-        if not authenticate:
-            return None
+            ),
+            params=params,
+            json=json,
+            body=body,
+            headers=headers,
+            skip_auto_headers=skip_auto_headers,
+            upload_size=upload_size,
+            authenticate=authenticate,
+        )
         try:
-            return await self.auth.token()
-        except SymblError as exc:
-            # Nothing of the calling request was sent: a failed token request must
-            # not pass for a submit of unknown outcome, nor be retried a second time.
-            exc.from_token_request = True  # type: ignore[attr-defined]
-            raise
+            return await self._send_with_retries(request)
+        except _Retry as spent:
+            # The retry budget is spent: raise what the last attempt decided.
+            raise spent.error from spent.error.__cause__
 
-    async def _send_once(
-        self,
-        method: str,
-        path: str,
-        info: RequestInfo,
-        token: str | None,
-        params: Mapping[str, str] | None,
-        json: Any,
-        body: BodyFactory | None,
-        headers: Mapping[str, str] | None,
-        skip_auto_headers: tuple[str, ...],
-        upload: bool,
-    ) -> Any:
+    def _waits(self) -> Generator[float, Any, None]:
+        return self.retry.waits(self._rng)
+
+    def _on_backoff(self, details: Any) -> None:
+        self.retries += 1
+        call = details["args"][0].call
+        log.info(
+            "retrying %s %s in %.2f s (attempt %d): %s",
+            call.method,
+            call.path,
+            details["wait"],
+            details["tries"],
+            details.get("exception"),
+        )
+
+    async def _attempt(self, request: _Request) -> Any:
+        """One attempt (plus at most one resend after a token refresh)."""
+        request.attempt += 1
+        call = request.call
+        while True:  # at most twice: decide() offers Refresh only while not refreshed
+            token = await self.auth.token() if request.authenticate else None
+            outcome = await self._exchange(request, token)
+            decision = decide(
+                call,
+                outcome,
+                attempt=request.attempt,
+                refreshed=request.refreshed,
+                retry_after_cap=self.retry.retry_after_cap,
+            )
+            if isinstance(decision, Done):
+                return decision.data
+            if isinstance(decision, Retry):
+                raise _Retry(decision.error, decision.retry_after)
+            can_refresh = isinstance(decision, Refresh) and token is not None
+            if can_refresh and token is not None and await self.auth.invalidate(token):
+                request.refreshed = True
+                log.debug("401 on %s %s: refreshing the token once", call.method, call.path)
+                continue
+            raise decision.error
+
+    async def _exchange(self, request: _Request, token: str | None) -> Answer | Failure:
+        """Send once; describe the answer, or the failure, for the core."""
         session = self._get_session()
-        all_headers = {"Accept": "application/json", **(headers or {})}
+        call = request.call
+        headers = {"Accept": "application/json", **(request.headers or {})}
         if token is not None:
-            all_headers["Authorization"] = f"Bearer {token}"
+            headers["Authorization"] = f"Bearer {token}"
         started = time.monotonic()
         self.requests_sent += 1
         try:
             async with session.request(
-                method,
-                self.base_url + path,
-                params=params,
-                json=json if body is None else None,
-                data=body() if body is not None else None,
-                headers=all_headers,
-                skip_auto_headers=skip_auto_headers or None,
-                timeout=self.timeouts.client_timeout(upload=upload),
+                call.method,
+                self.base_url + call.path,
+                params=request.params,
+                json=request.json if request.body is None else None,
+                data=request.body() if request.body is not None else None,
+                headers=headers,
+                skip_auto_headers=request.skip_auto_headers or None,
+                timeout=self.timeouts.client_timeout(upload_size=request.upload_size),
                 allow_redirects=False,
             ) as response:
-                raw = await response.read()
-                status = response.status
-                retry_after_header = response.headers.get("Retry-After")
+                answer = Answer(
+                    status=response.status, headers=response.headers, body=await response.read()
+                )
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-            # Nothing was sent: safe to try again, even for a submit.
-            err = SymblConnectionError(f"cannot connect to {self.base_url}: {exc}", request=info)
-            err.body_sent = False  # type: ignore[attr-defined]
-            raise err from exc
+            return Failure(kind=FailureKind.NOT_CONNECTED, detail=str(exc), cause=exc)
         except asyncio.TimeoutError as exc:
-            raise SymblTimeoutError(f"{info} timed out", request=info) from exc
+            return Failure(kind=FailureKind.TIMEOUT, cause=exc)
         except aiohttp.ClientError as exc:
-            raise SymblConnectionError(f"{info} failed: {exc!r}", request=info) from exc
+            return Failure(kind=FailureKind.BROKEN, detail=repr(exc), cause=exc)
         elapsed = time.monotonic() - started
-        log.debug("%s %s -> %d in %.3f s", method, path, status, elapsed)
-        decoded = decode_body(raw)
-        if status >= 400:
-            raise error_for_status(
-                status,
-                decoded,
-                request=info,
-                retry_after=parse_retry_after(retry_after_header, cap=self.retry.retry_after_cap),
-            )
-        return decoded
+        log.debug("%s %s -> %d in %.3f s", call.method, call.path, answer.status, elapsed)
+        return answer
 
     async def _fetch_token(self, body: dict[str, str]) -> Any:
         # Generating a token is safe to repeat, so it gets the read retry rules.

@@ -5,19 +5,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from typing import Any
 
 import aiohttp
+import backoff
 import pytest
 from _polling import eventually
 from aiohttp.client_reqrep import ConnectionKey
 from aioresponses import aioresponses
 
 from symbl_async import (
+    APIStatusError,
     AuthenticationError,
+    BadRequestError,
     ClientClosedError,
     ConcurrencyLimitError,
+    NotFoundError,
     ProcessingOptions,
     RetryPolicy,
     ServerError,
@@ -193,23 +197,151 @@ async def test_submit_resent_when_connection_never_opened(
 @pytest.mark.parametrize(
     ("status", "error"),
     [
-        (500, ServerError),
-        (503, ServerError),
-        (504, SubmitOutcomeUnknownError),
-        (502, SubmitOutcomeUnknownError),
+        # The service said no job was created: refused, nothing to look up.
+        (400, BadRequestError),
+        (401, AuthenticationError),  # with a fixed token: no refresh possible
+        (403, APIStatusError),
+        (404, NotFoundError),
+        (413, APIStatusError),
         (429, ConcurrencyLimitError),
+        # The job may exist: never resent, reported as unknown, to be looked up.
+        (500, SubmitOutcomeUnknownError),
+        (502, SubmitOutcomeUnknownError),
+        (504, SubmitOutcomeUnknownError),
     ],
 )
 async def test_submit_error_statuses_are_not_retried(
-    client: SymblClient, mocked: aioresponses, sleeps: list[float], status: int, error: type
+    mocked: aioresponses, sleeps: list[float], status: int, error: type
 ) -> None:
-    token(mocked)
-    mocked.post(SUBMIT_URL, status=status, payload={"statusCode": status, "message": "no"})
-    mocked.post(SUBMIT_URL, payload=ACCEPTED, status=201)
-    with pytest.raises(error):
-        await client.submit_audio_url("https://example.com/a.wav")
+    async with SymblClient(access_token="fixed", base_url=BASE) as client:
+        mocked.post(SUBMIT_URL, status=status, payload={"statusCode": status, "message": "no"})
+        mocked.post(SUBMIT_URL, payload=ACCEPTED, status=201)
+        with pytest.raises(error) as info:
+            await client.submit_audio_url("https://example.com/a.wav")
     assert calls(mocked, "POST", "/v1/process/") == 1
     assert sleeps == []
+    if error is SubmitOutcomeUnknownError:
+        assert isinstance(info.value, SubmitOutcomeUnknownError)
+        assert info.value.name is not None and info.value.name in str(info.value)
+        assert not isinstance(info.value, APIStatusError)
+    else:
+        assert not isinstance(info.value, SubmitOutcomeUnknownError)
+
+
+async def test_submit_503_is_resent_with_backoff(
+    client: SymblClient, mocked: aioresponses, sleeps: list[float]
+) -> None:
+    token(mocked)
+    mocked.post(SUBMIT_URL, status=503, payload={"message": "unavailable"})
+    mocked.post(SUBMIT_URL, status=503, headers={"Retry-After": "3"})
+    mocked.post(SUBMIT_URL, payload=ACCEPTED, status=201)
+    job = await client.submit_audio_url("https://example.com/a.wav")
+    assert job.job_id == ACCEPTED["jobId"]
+    assert calls(mocked, "POST", "/v1/process/") == 3
+    assert len(sleeps) == 2 and 0 <= sleeps[0] <= 0.5 and sleeps[1] == 3.0
+
+
+async def test_submit_503_until_the_budget_is_spent_is_a_server_error(
+    client: SymblClient, mocked: aioresponses, sleeps: list[float]
+) -> None:
+    token(mocked)
+    for _ in range(4):
+        mocked.post(SUBMIT_URL, status=503, payload={"message": "unavailable"})
+    mocked.post(SUBMIT_URL, payload=ACCEPTED, status=201)  # beyond max_tries=4
+    with pytest.raises(ServerError) as info:
+        await client.submit_audio_url("https://example.com/a.wav")
+    assert info.value.status == 503
+    assert not isinstance(info.value, SubmitOutcomeUnknownError)
+    assert calls(mocked, "POST", "/v1/process/") == 4
+
+
+@pytest.mark.parametrize("answer", [{}, {"conversationId": "1"}, {"jobId": ""}, "ok", None])
+async def test_submit_accepted_without_a_job_id_is_outcome_unknown(
+    client: SymblClient, mocked: aioresponses, answer: Any
+) -> None:
+    token(mocked)
+    if answer is None:
+        mocked.post(SUBMIT_URL, status=201, body=b"")
+    elif isinstance(answer, str):
+        mocked.post(SUBMIT_URL, status=201, body=answer)
+    else:
+        mocked.post(SUBMIT_URL, status=201, payload=answer)
+    opts = ProcessingOptions(name="call-7")
+    with pytest.raises(SubmitOutcomeUnknownError) as info:
+        await client.submit_audio_url("https://example.com/a.wav", options=opts)
+    assert info.value.name == "call-7"
+    assert "no jobId" in str(info.value)
+    assert calls(mocked, "POST", "/v1/process/") == 1
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_a_redirect_is_a_clear_error_and_not_followed(
+    client: SymblClient, mocked: aioresponses, method: str
+) -> None:
+    token(mocked)
+    target = "https://user:pw@elsewhere.test/v1/job/j"
+    call: Awaitable[object]
+    if method == "GET":
+        mocked.get(JOB_URL, status=301, headers={"Location": target})
+        call = client.get_job("j")
+    else:
+        mocked.post(SUBMIT_URL, status=307, headers={"Location": target})
+        call = client.submit_audio_url("https://example.com/a.wav")
+    with pytest.raises(APIStatusError) as info:
+        await call
+    assert not isinstance(info.value, SubmitOutcomeUnknownError)
+    assert "redirect" in str(info.value) and "base_url" in str(info.value)
+    assert "elsewhere.test" in str(info.value) and "pw" not in str(info.value)
+    assert "no status" not in str(info.value)
+    assert not any("elsewhere" in str(url) for _, url in mocked.requests)
+
+
+async def test_delete_whose_answer_was_lost_then_404_is_a_success(
+    client: SymblClient, mocked: aioresponses, sleeps: list[float]
+) -> None:
+    token(mocked)
+    url = BASE + "/v1/conversations/c1"
+    mocked.delete(url, exception=aiohttp.ServerDisconnectedError())  # it did delete
+    mocked.delete(url, status=404, payload={"message": "The conversationId is either invalid"})
+    assert await client.conversations.delete("c1") is None
+    assert calls(mocked, "DELETE", "/v1/conversations/c1") == 2
+
+
+async def test_delete_404_on_the_first_attempt_is_not_found(
+    client: SymblClient, mocked: aioresponses
+) -> None:
+    token(mocked)
+    url = BASE + "/v1/conversations/c1"
+    mocked.delete(url, status=404, payload={"message": "The conversationId is either invalid"})
+    with pytest.raises(NotFoundError):
+        await client.conversations.delete("c1")
+
+
+async def test_retry_machinery_is_built_once_per_transport(
+    client: SymblClient, mocked: aioresponses, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[object] = []
+    real = backoff.on_exception
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        built.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(backoff, "on_exception", counting)
+    token(mocked)
+    mocked.get(JOB_URL, payload={"id": "j", "status": "completed"}, repeat=True)
+    for _ in range(5):
+        await client.get_job("j")
+    assert built == []
+    assert client.transport.requests_sent == 6  # the token, then five reads
+
+
+async def test_token_endpoint_404_says_the_base_url_looks_wrong(mocked: aioresponses) -> None:
+    async with SymblClient(app_id="a", app_secret="b", base_url=BASE + "/api") as c:
+        mocked.post(BASE + "/api/oauth2/token:generate", status=404, body="Cannot POST")
+        with pytest.raises(NotFoundError) as info:
+            await c.get_job("j")
+    assert "base_url" in str(info.value) and "API root" in str(info.value)
 
 
 async def test_401_refreshes_once_and_retries_once(

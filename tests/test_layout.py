@@ -23,7 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "_version": set(),
     "core": {"errors"},
-    "models": {"errors"},
+    "models": {"core", "errors"},  # the converter parses times with core's parse_iso
     "transport": {"core", "errors", "_version"},
     "webhooks": {"core", "errors"},
     "client": {"core", "errors", "models", "transport", "webhooks", "_version"},

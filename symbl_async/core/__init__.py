@@ -4,7 +4,8 @@ What lives here: job and status types (``_jobs``); mapping an HTTP answer to dat
 error, ``Retry-After``, what may be retried and when a submit's outcome is unknown
 (``_http``); processing options, their rules and the request bodies and query strings
 they become (``_options``); text conversations (``_text``); media sniffing and durations
-(``_media``); webhook body decoding (``_webhook``); poll schedules (``_polling``).
+(``_media``); ISO 8601 times on every Python (``_isotime``); webhook body decoding
+(``_webhook``); poll schedules (``_polling``).
 
 May import: the standard library, ``attrs`` and :mod:`symbl_async.errors`. Nothing
 here does network I/O or needs an event loop, so all of it is tested on plain data.
@@ -20,6 +21,10 @@ from symbl_async.core._http import (
     error_message,
     is_submit,
     parse_retry_after,
+)
+from symbl_async.core._isotime import (
+    format_iso,
+    parse_iso,
 )
 from symbl_async.core._jobs import (
     Job,
@@ -85,8 +90,10 @@ __all__ = [
     "decode_body",
     "error_for_status",
     "error_message",
+    "format_iso",
     "is_submit",
     "messages_to_json",
+    "parse_iso",
     "parse_retry_after",
     "parse_wait_mode",
     "parse_webhook",

@@ -3,7 +3,8 @@
 ``_models``: frozen attrs classes with snake_case fields; ``_converter``: camelCase keys,
 datetimes, lenient enums, unknown keys ignored.
 
-May import: :mod:`symbl_async.errors`, attrs, cattrs.
+May import: :mod:`symbl_async.errors`, :mod:`symbl_async.core` (pure helpers such as
+``parse_iso``), attrs, cattrs.
 """
 
 from __future__ import annotations

@@ -581,6 +581,8 @@ def test_job_info_keeps_an_unknown_status() -> None:
             dt.datetime(2020, 7, 10, 11, 16, 21, 123456, tzinfo=UTC),
         ),
         ("2020-07-10T11:16:21", dt.datetime(2020, 7, 10, 11, 16, 21, tzinfo=UTC)),
+        # The docs' text example: 2 fractional digits (3.10's fromisoformat refuses them).
+        ("2020-07-21T16:04:19.99Z", dt.datetime(2020, 7, 21, 16, 4, 19, 990000, tzinfo=UTC)),
     ],
 )
 def test_datetimes_parse_to_aware(text: str, expected: dt.datetime) -> None:

@@ -15,8 +15,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from symbl_async.errors import ValidationError
-from symbl_async.models._converter import camel_case, structure
-from symbl_async.models._models import (
+from symbl_async.models import (
     ActionItem,
     Analytics,
     Conversation,
@@ -32,6 +31,7 @@ from symbl_async.models._models import (
     Tracker,
     Transcript,
 )
+from symbl_async.models._converter import camel_case, structure
 from symbl_async.transport._transport import Requester
 
 __all__ = [

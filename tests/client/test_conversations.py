@@ -11,7 +11,7 @@ import pytest
 
 from symbl_async.client._conversations import ALL_INCLUDE, DEFAULT_INCLUDE, ConversationsAPI
 from symbl_async.errors import NotFoundError, ValidationError
-from symbl_async.models._models import (
+from symbl_async.models import (
     ActionItem,
     Analytics,
     AnalyticsMember,

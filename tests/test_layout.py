@@ -155,7 +155,6 @@ KNOWN_LONG: dict[str, int] = {
     "symbl_async.batch._worker": 482,
     "symbl_async.cli._batch": 534,
     "symbl_async.client._client": 741,
-    "symbl_async.client._conversations": 645,
     "symbl_async.webhooks._receiver": 773,
 }
 

@@ -4,8 +4,9 @@ What lives here: job and status types (``_jobs``); mapping an HTTP answer to dat
 error, ``Retry-After``, what may be retried and when a submit's outcome is unknown
 (``_http``); processing options, their rules and the request bodies and query strings
 they become (``_options``); text conversations (``_text``); media sniffing and durations
-(``_media``); ISO 8601 times on every Python (``_isotime``); webhook body decoding
-(``_webhook``); poll schedules (``_polling``).
+(``_media``); ISO 8601 times on every Python (``_isotime``); the conversation list's
+query string and filter rules (``_listing``); webhook body decoding (``_webhook``); poll
+schedules (``_polling``).
 
 May import: the standard library, ``attrs`` and :mod:`symbl_async.errors`. Nothing
 here does network I/O or needs an event loop, so all of it is tested on plain data.
@@ -31,6 +32,12 @@ from symbl_async.core._jobs import (
     JobInfo,
     JobStatus,
 )
+from symbl_async.core._listing import (
+    LIST_LIMIT_MAX,
+    check_list_filter,
+    list_query,
+    rsql_quote,
+)
 from symbl_async.core._media import (
     AUDIO_CONTENT_TYPES,
     VIDEO_CONTENT_TYPES,
@@ -48,6 +55,7 @@ from symbl_async.core._options import (
     Speaker,
     Tracker,
     check_http_url,
+    check_metadata,
 )
 from symbl_async.core._polling import (
     PollSchedule,
@@ -68,6 +76,7 @@ from symbl_async.core._webhook import (
 __all__ = [
     "AUDIO_CONTENT_TYPES",
     "IDEMPOTENT_METHODS",
+    "LIST_LIMIT_MAX",
     "RETRYABLE_STATUSES",
     "VIDEO_CONTENT_TYPES",
     "ChannelMetadata",
@@ -86,18 +95,22 @@ __all__ = [
     "WaitMode",
     "WebhookEvent",
     "check_http_url",
+    "check_list_filter",
+    "check_metadata",
     "content_type_from_extension",
     "decode_body",
     "error_for_status",
     "error_message",
     "format_iso",
     "is_submit",
+    "list_query",
     "messages_to_json",
     "parse_iso",
     "parse_retry_after",
     "parse_wait_mode",
     "parse_webhook",
     "probe_file",
+    "rsql_quote",
     "sniff_content_type",
     "wake_times",
     "wav_duration",

@@ -3,10 +3,11 @@
 What lives here: job and status types (``_jobs``); mapping an HTTP answer to data or an
 error, ``Retry-After``, what may be retried and when a submit's outcome is unknown
 (``_http``); processing options, their rules and the request bodies and query strings
-they become (``_options``); text conversations (``_text``); media sniffing and durations
-(``_media``); ISO 8601 times on every Python (``_isotime``); the conversation list's
-query string and filter rules (``_listing``); webhook body decoding (``_webhook``); poll
-schedules (``_polling``).
+they become (``_options``, ``_option_items``); text conversations (``_text``); media
+sniffing and durations (``_media``) and whether an upload is media at all
+(``_media_checks``); ISO 8601 times on every Python (``_isotime``); the conversation
+list's query string and filter rules (``_listing``); webhook body decoding
+(``_webhook``); poll schedules (``_polling``).
 
 May import: the standard library, ``attrs`` and :mod:`symbl_async.errors`. Nothing
 here does network I/O or needs an event loop, so all of it is tested on plain data.
@@ -47,6 +48,10 @@ from symbl_async.core._media import (
     probe_file,
     sniff_content_type,
     wav_duration,
+)
+from symbl_async.core._media_checks import (
+    looks_like_text,
+    media_header_problem,
 )
 from symbl_async.core._options import (
     ChannelMetadata,
@@ -104,6 +109,8 @@ __all__ = [
     "format_iso",
     "is_submit",
     "list_query",
+    "looks_like_text",
+    "media_header_problem",
     "messages_to_json",
     "parse_iso",
     "parse_retry_after",

@@ -220,8 +220,11 @@ class ConversationsAPI(ConversationReads):
         """Replace a conversation's metadata (``PUT /v1/conversations/{id}``).
 
         Metadata are your own key/value labels (``{"agentId": "johndoe"}``); only they
-        can be changed, not ``id`` or ``type`` (``put-all-conversation.md``). The body
-        replaces the metadata as a whole: read them with :meth:`get` first to add a key.
+        can be changed, not ``id`` or ``type`` (``put-all-conversation.md``).
+
+        Decision (the docs are silent): whether the service merges these keys into the
+        existing metadata or replaces them all is not documented (the emulator merges).
+        To be safe on both, send every key you want to keep (read them with :meth:`get`).
 
         Args:
             conversation_id: the conversation.

@@ -1,8 +1,11 @@
 """The client facade: ``SymblClient``, the Conversation API namespace, uploads, waiting.
 
 ``_client`` (``SymblClient``: submits, jobs, waits, one-call helpers),
-``_conversations`` (``client.conversations``), ``_uploads`` (files and streams to upload),
-``_waiting`` (the poll, webhook and hybrid wait loops).
+``_conversations`` (``client.conversations``: list, iterate, metadata and member edits,
+fetching several kinds at once), ``_conversation_reads`` (its per-conversation reads),
+``_include`` (which kinds to fetch), ``_uploads`` (files and streams to upload),
+``_durations`` (audio durations with ``mutagen``), ``_waiting`` (the poll, webhook and
+hybrid wait loops).
 
 May import: :mod:`symbl_async.core`, :mod:`symbl_async.transport`,
 :mod:`symbl_async.models`, :mod:`symbl_async.webhooks`, :mod:`symbl_async.errors`.

@@ -1,7 +1,8 @@
-"""Which kinds of insight to fetch together, and fetching them concurrently.
+"""Checking which kinds of insight to fetch, and fetching them concurrently.
 
-Used by :meth:`~symbl_async.client._conversations.ConversationsAPI.fetch_insights`
-and the batch engine (``include=``).
+The names themselves (``DEFAULT_INCLUDE``, ``ALL_INCLUDE``) live in ``models._include``,
+shared with the batch engine; they are re-exported here.
+Used by :meth:`~symbl_async.client._conversations.ConversationsAPI.fetch_insights`.
 """
 
 from __future__ import annotations
@@ -11,31 +12,9 @@ from collections.abc import Awaitable, Iterable, Mapping
 from typing import Any
 
 from symbl_async.errors import ValidationError
+from symbl_async.models._include import ALL_INCLUDE, DEFAULT_INCLUDE
 
 __all__ = ["ALL_INCLUDE", "DEFAULT_INCLUDE", "check_include", "gather_or_cancel"]
-
-DEFAULT_INCLUDE: tuple[str, ...] = (
-    "conversation",
-    "messages",
-    "topics",
-    "questions",
-    "action_items",
-    "follow_ups",
-    "members",
-    "analytics",
-)
-"""What :meth:`ConversationsAPI.fetch_insights` fetches unless told otherwise."""
-
-ALL_INCLUDE: tuple[str, ...] = (
-    *DEFAULT_INCLUDE,
-    "entities",
-    "trackers",
-    "summary",
-    "insights",
-    "transcript",
-)
-"""Every kind :meth:`ConversationsAPI.fetch_insights` can fetch: ``ConversationInsights`` fields."""
-
 
 def check_include(include: object) -> tuple[str, ...]:
     """Check insight names for :meth:`ConversationsAPI.fetch_insights`, before any request.

@@ -1,5 +1,7 @@
-"""The Conversation API: reading (and a few edits of) a processed conversation.
+"""The Conversation API: listing, reading (and a few edits of) processed conversations.
 
+The per-conversation reads (messages, topics, ...) live in ``_conversation_reads``; this
+module adds the list, metadata and member edits, and fetching several kinds at once.
 Every method validates its arguments before sending anything. Do not read insights before the
 conversation's job is ``completed``: they may be incomplete.
 
@@ -8,31 +10,32 @@ Docs: https://docs.symbl.ai/docs/conversation-api/introduction (see ``REFERENCE.
 
 from __future__ import annotations
 
-import asyncio
 import builtins
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
-from urllib.parse import quote
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
-from symbl_async.errors import ValidationError
-from symbl_async.models._converter import camel_case, structure
-from symbl_async.models._models import (
-    ActionItem,
-    Analytics,
-    Conversation,
-    ConversationInsights,
-    Entity,
-    FollowUp,
-    InsightItem,
-    Member,
-    Message,
-    Question,
-    SummaryItem,
-    Topic,
-    Tracker,
-    Transcript,
+from symbl_async.client._conversation_reads import (
+    _BASE,
+    TRANSCRIPT_CONTENT_TYPES,
+    ConversationReads,
+    _items,
+    _message,
+    _optional_text,
+    _segment,
 )
-from symbl_async.transport._transport import Requester
+from symbl_async.client._include import (
+    ALL_INCLUDE,
+    DEFAULT_INCLUDE,
+    check_include,
+    gather_or_cancel,
+)
+from symbl_async.core._listing import LIST_LIMIT_MAX, list_query
+from symbl_async.core._options import check_metadata
+from symbl_async.errors import ValidationError
+from symbl_async.models import Conversation, ConversationInsights
+from symbl_async.models._converter import structure
 
 __all__ = [
     "ALL_INCLUDE",
@@ -42,157 +45,15 @@ __all__ = [
     "check_include",
 ]
 
-T = TypeVar("T")
 
-DEFAULT_INCLUDE: tuple[str, ...] = (
-    "conversation",
-    "messages",
-    "topics",
-    "questions",
-    "action_items",
-    "follow_ups",
-    "members",
-    "analytics",
-)
-"""What :meth:`ConversationsAPI.fetch_insights` fetches unless told otherwise."""
-
-ALL_INCLUDE: tuple[str, ...] = (
-    *DEFAULT_INCLUDE,
-    "entities",
-    "trackers",
-    "summary",
-    "insights",
-    "transcript",
-)
-"""Every kind :meth:`ConversationsAPI.fetch_insights` can fetch: ``ConversationInsights`` fields."""
-
-TRANSCRIPT_CONTENT_TYPES = frozenset({"text/markdown", "text/srt"})
-"""Formats ``POST .../transcript`` can produce."""
-
-_BASE = "/v1/conversations"
+_log = logging.getLogger("symbl_async.client.conversations")
 
 
-def _segment(value: object, field: str) -> str:
-    """Check an id and quote it for use as one path segment."""
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(field, "must be a non-empty string")
-    if value in (".", ".."):
-        # Quoting leaves these alone and URL normalisation would climb out of the path.
-        raise ValidationError(field, "must not be '.' or '..'")
-    return quote(value, safe="")
-
-
-def _check_bool(value: object, field: str) -> None:
-    if not isinstance(value, bool):
-        raise ValidationError(field, "must be True or False")
-
-
-def _flags(**flags: bool) -> dict[str, str]:
-    """Query parameters for the flags that are set, as ``"true"``.
-
-    A flag left False is not sent: false is the API's default for all of them.
-    """
-    for name, value in flags.items():
-        _check_bool(value, name)
-    return {camel_case(name): "true" for name, value in flags.items() if value}
-
-
-def _optional_text(value: object, field: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(field, "must be a non-empty string")
-    return value
-
-
-def _rsql_quote(value: str) -> str:
-    """Quote a value for an RSQL comparison: double quotes, with ``\\`` and ``"`` escaped."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _items(body: Any, key: str) -> Any:
-    """The list under ``key`` of an answer; an absent or null list counts as empty."""
-    if isinstance(body, Mapping):
-        items = body.get(key)
-        return [] if items is None else items
-    return body
-
-
-def _message(body: Any) -> str | None:
-    if isinstance(body, Mapping):
-        message = body.get("message")
-        return message if isinstance(message, str) else None
-    return None
-
-
-def check_include(include: object) -> tuple[str, ...]:
-    """Check insight names for :meth:`ConversationsAPI.fetch_insights`, before any request.
-
-    Args:
-        include: a collection of ``ConversationInsights`` field names (see ``ALL_INCLUDE``).
-
-    Returns:
-        The names, in order, with repeats dropped.
-
-    Raises:
-        ValidationError: not a collection, empty, or holding an unknown name.
-    """
-    valid = ", ".join(ALL_INCLUDE)
-    if isinstance(include, str) or not isinstance(include, Iterable):
-        raise ValidationError("include", f"must be a collection of names from: {valid}")
-    names = tuple(dict.fromkeys(include))  # drop repeats, keep order
-    unknown = [name for name in names if name not in ALL_INCLUDE]
-    if unknown:
-        raise ValidationError("include", f"unknown {unknown!r}; valid names: {valid}")
-    if not names:
-        raise ValidationError("include", f"must name at least one of: {valid}")
-    return names
-
-
-async def _gather_or_cancel(jobs: Mapping[str, Awaitable[Any]]) -> dict[str, Any]:
-    """Run awaitables concurrently; on the first failure cancel the rest and raise it.
-
-    Like ``asyncio.TaskGroup`` (which Python 3.10 lacks), except that the first error is
-    raised as itself, not wrapped in an ``ExceptionGroup``, so callers can catch
-    ``NotFoundError`` and friends directly.
-    """
-    tasks = {name: asyncio.ensure_future(job) for name, job in jobs.items()}
-    try:
-        done, _ = await asyncio.wait(tasks.values(), return_when=asyncio.FIRST_EXCEPTION)
-    finally:
-        # Reached on failure and when we ourselves are cancelled: no task outlives us.
-        for task in tasks.values():
-            task.cancel()
-        await asyncio.gather(*tasks.values(), return_exceptions=True)
-    # The error that stopped the wait comes first; a task that failed while being
-    # cancelled only counts if nothing else did.
-    ordered = sorted(tasks.values(), key=lambda task: task not in done)
-    for task in ordered:
-        error = None if task.cancelled() else task.exception()
-        if error is not None:
-            raise error
-    return {name: task.result() for name, task in tasks.items()}
-
-
-class ConversationsAPI:
+class ConversationsAPI(ConversationReads):
     """The Conversation API, over a :class:`~symbl_async.transport._transport.Requester`.
 
     Usually reached as ``client.conversations``.
     """
-
-    def __init__(self, requester: Requester) -> None:
-        """Bind the namespace to the transport that sends its requests.
-
-        Args:
-            requester: sends authenticated requests and maps error statuses to exceptions.
-        """
-        self._requester = requester
-
-    async def _get(
-        self, conversation_id: object, suffix: str = "", params: Mapping[str, str] | None = None
-    ) -> Any:
-        path = f"{_BASE}/{_segment(conversation_id, 'conversation_id')}{suffix}"
-        return await self._requester.request("GET", path, params=params or None)
 
     async def get(self, conversation_id: str) -> Conversation:
         """Fetch a conversation's details: name, times, members, metadata.
@@ -219,46 +80,121 @@ class ConversationsAPI:
         sort: str | None = None,
         limit: int | None = None,
         offset: int | None = None,
+        order: str | None = None,
+        start_time: dt.datetime | None = None,
+        end_time: dt.datetime | None = None,
     ) -> builtins.list[Conversation]:
-        """List conversations, optionally filtered, sorted and paged.
+        """List conversations, optionally filtered, sorted and paged (one request).
+
+        Arguments left ``None`` are not sent and the service's defaults apply: **only
+        conversations that started in the last 7 days**, 20 of them, oldest first
+        (``docs/conversation-api/api-reference/all-conversations.md``). To go further
+        back, pass ``start_time``; to get them all, use :meth:`iterate`.
 
         Args:
             name: only conversations with exactly this name (builds the RSQL filter
                 ``conversation.name=="..."``); how to find a submit whose answer was lost.
-            filter: an RSQL filter; combined with ``name`` by ``;`` (and) when both are given.
-            sort: a sort expression, passed as is.
-            limit: at most this many conversations (at least 1).
-            offset: skip this many conversations first.
+            filter: an RSQL filter, joined to ``name`` by ``;`` (and). The service allows
+                no OR and at most two different fields (``name`` counts as one).
+            sort: the fields to sort on (default ``conversation.startTime``); the
+                direction goes in ``order``.
+            limit: at most this many conversations, 0 to 65536 (0 returns none).
+            offset: skip this many conversations first (at least 0).
+            order: ``"asc"`` (the service's default) or ``"desc"``.
+            start_time: only conversations that started at or after this aware datetime.
+            end_time: only conversations up to this aware datetime (default: now).
 
         Returns:
             The conversations, in the service's order.
 
         Raises:
-            ValidationError: if an argument is empty or out of range.
+            ValidationError: if an argument is empty, of the wrong type or out of range,
+                a datetime is naive, ``start_time`` is not before ``end_time``, or the
+                filter uses OR or more than two fields.
             APIStatusError: for error answers.
             SymblConnectionError: if the service could not be reached.
         """
-        params: dict[str, str] = {}
-        checked_name = _optional_text(name, "name")
-        checked_filter = _optional_text(filter, "filter")
-        checked_sort = _optional_text(sort, "sort")
-        clauses = []
-        if checked_name is not None:
-            clauses.append(f"conversation.name=={_rsql_quote(checked_name)}")
-        if checked_filter is not None:
-            clauses.append(checked_filter)
-        if clauses:
-            params["filter"] = ";".join(clauses)
-        if checked_sort is not None:
-            params["sort"] = checked_sort
-        for field, value, least in (("limit", limit, 1), ("offset", offset, 0)):
-            if value is None:
-                continue
-            if not isinstance(value, int) or isinstance(value, bool) or value < least:
-                raise ValidationError(field, f"must be an integer of at least {least}")
-            params[field] = str(value)
+        params = list_query(
+            name=name,
+            filter=filter,
+            sort=sort,
+            limit=limit,
+            offset=offset,
+            order=order,
+            start_time=start_time,
+            end_time=end_time,
+        )
         body = await self._requester.request("GET", _BASE, params=params or None)
         return structure(_items(body, "conversations"), builtins.list[Conversation])
+
+    def iterate(
+        self,
+        *,
+        name: str | None = None,
+        filter: str | None = None,
+        sort: str | None = None,
+        order: str | None = None,
+        start_time: dt.datetime | None = None,
+        end_time: dt.datetime | None = None,
+        page_size: int = 100,
+    ) -> AsyncIterator[Conversation]:
+        """Go through every conversation that matches, one page (one request) at a time.
+
+        Use as ``async for conversation in client.conversations.iterate(...)``. Pages
+        by ``offset`` until a page comes back shorter than ``page_size``. The arguments
+        are those of :meth:`list`; as there, without ``start_time`` only the last 7 days
+        are listed. All arguments are checked here, when it is called, before any request.
+
+        Args:
+            name: see :meth:`list`.
+            filter: see :meth:`list`.
+            sort: see :meth:`list`.
+            order: see :meth:`list`.
+            start_time: see :meth:`list`.
+            end_time: see :meth:`list`.
+            page_size: conversations per request, 1 to 65536.
+
+        Returns:
+            An async iterator over the conversations, each once, in the service's order.
+
+        Raises:
+            ValidationError: as :meth:`list`, or ``page_size`` out of range.
+            APIStatusError: for error answers.
+            SymblConnectionError: if the service could not be reached.
+        """
+        if (
+            not isinstance(page_size, int)
+            or isinstance(page_size, bool)
+            or not 1 <= page_size <= LIST_LIMIT_MAX
+        ):
+            raise ValidationError("page_size", f"must be an integer from 1 to {LIST_LIMIT_MAX}")
+        query = {
+            "name": name,
+            "filter": filter,
+            "sort": sort,
+            "order": order,
+            "start_time": start_time,
+            "end_time": end_time,
+        }
+        list_query(**query)  # every check, before the first request
+        return self._pages(query, page_size)
+
+    async def _pages(self, query: Mapping[str, Any], page_size: int) -> AsyncIterator[Conversation]:
+        seen: set[str] = set()
+        offset = 0
+        while True:  # bounded: ends on a short page, or a page that brings nothing new
+            page = await self.list(**query, limit=page_size, offset=offset)
+            fresh = [c for c in page if c.id not in seen]
+            for conversation in fresh:
+                seen.add(conversation.id)
+                yield conversation
+            if len(page) < page_size:
+                return
+            if not fresh:
+                # A service that ignored offset would serve the same page forever.
+                _log.warning("conversation list: offset %d brought no new conversation", offset)
+                return
+            offset += len(page)
 
     async def delete(self, conversation_id: str) -> str | None:
         """Delete a conversation and everything derived from it.
@@ -278,123 +214,37 @@ class ConversationsAPI:
         path = f"{_BASE}/{_segment(conversation_id, 'conversation_id')}"
         return _message(await self._requester.request("DELETE", path))
 
-    async def messages(
-        self, conversation_id: str, *, verbose: bool = False, sentiment: bool = False
-    ) -> builtins.list[Message]:
-        """Fetch the transcript as messages (sentences).
+    async def update_metadata(
+        self, conversation_id: str, metadata: Mapping[str, Any]
+    ) -> Conversation:
+        """Replace a conversation's metadata (``PUT /v1/conversations/{id}``).
+
+        Metadata are your own key/value labels (``{"agentId": "johndoe"}``); only they
+        can be changed, not ``id`` or ``type`` (``put-all-conversation.md``).
+
+        Decision (the docs are silent): whether the service merges these keys into the
+        existing metadata or replaces them all is not documented (the emulator merges).
+        To be safe on both, send every key you want to keep (read them with :meth:`get`).
 
         Args:
             conversation_id: the conversation.
-            verbose: add word timings and confidence scores (``words``).
-            sentiment: add each message's sentiment.
+            metadata: string keys and JSON values.
 
         Returns:
-            The messages, in order.
+            The updated conversation, as the service answers it (its example holds only
+            ``id`` and ``metadata``; other fields are then ``None``).
 
         Raises:
-            ValidationError: if ``conversation_id`` is empty or a flag is not a bool.
+            ValidationError: if ``conversation_id`` is empty, or ``metadata`` is not a
+                mapping of non-empty string keys to JSON values.
             NotFoundError: if there is no such conversation.
             APIStatusError: for other error answers.
             SymblConnectionError: if the service could not be reached.
         """
-        params = _flags(verbose=verbose, sentiment=sentiment)
-        body = await self._get(conversation_id, "/messages", params)
-        return structure(_items(body, "messages"), builtins.list[Message])
-
-    async def topics(
-        self, conversation_id: str, *, sentiment: bool = False, parent_refs: bool = False
-    ) -> builtins.list[Topic]:
-        """Fetch the topics talked about.
-
-        Args:
-            conversation_id: the conversation.
-            sentiment: add each topic's sentiment.
-            parent_refs: add each topic's parents in the topic hierarchy.
-
-        Returns:
-            The topics.
-
-        Raises:
-            ValidationError: if ``conversation_id`` is empty or a flag is not a bool.
-            NotFoundError: if there is no such conversation.
-            APIStatusError: for other error answers.
-            SymblConnectionError: if the service could not be reached.
-        """
-        params = _flags(sentiment=sentiment, parent_refs=parent_refs)
-        body = await self._get(conversation_id, "/topics", params)
-        return structure(_items(body, "topics"), builtins.list[Topic])
-
-    async def questions(self, conversation_id: str) -> builtins.list[Question]:
-        """Fetch the questions asked.
-
-        Args:
-            conversation_id: the conversation.
-
-        Returns:
-            The questions.
-
-        Raises:
-            ValidationError: if ``conversation_id`` is empty or not a string.
-            NotFoundError: if there is no such conversation.
-            APIStatusError: for other error answers.
-            SymblConnectionError: if the service could not be reached.
-        """
-        body = await self._get(conversation_id, "/questions")
-        return structure(_items(body, "questions"), builtins.list[Question])
-
-    async def action_items(self, conversation_id: str) -> builtins.list[ActionItem]:
-        """Fetch the action items (``GET .../action-items``).
-
-        Args:
-            conversation_id: the conversation.
-
-        Returns:
-            The action items.
-
-        Raises:
-            ValidationError: if ``conversation_id`` is empty or not a string.
-            NotFoundError: if there is no such conversation.
-            APIStatusError: for other error answers.
-            SymblConnectionError: if the service could not be reached.
-        """
-        body = await self._get(conversation_id, "/action-items")
-        return structure(_items(body, "actionItems"), builtins.list[ActionItem])
-
-    async def follow_ups(self, conversation_id: str) -> builtins.list[FollowUp]:
-        """Fetch the follow-ups (``GET .../follow-ups``).
-
-        Args:
-            conversation_id: the conversation.
-
-        Returns:
-            The follow-ups.
-
-        Raises:
-            ValidationError: if ``conversation_id`` is empty or not a string.
-            NotFoundError: if there is no such conversation.
-            APIStatusError: for other error answers.
-            SymblConnectionError: if the service could not be reached.
-        """
-        body = await self._get(conversation_id, "/follow-ups")
-        return structure(_items(body, "followUps"), builtins.list[FollowUp])
-
-    async def members(self, conversation_id: str) -> builtins.list[Member]:
-        """Fetch the conversation's members.
-
-        Args:
-            conversation_id: the conversation.
-
-        Returns:
-            The members.
-
-        Raises:
-            ValidationError: if ``conversation_id`` is empty or not a string.
-            NotFoundError: if there is no such conversation.
-            APIStatusError: for other error answers.
-            SymblConnectionError: if the service could not be reached.
-        """
-        body = await self._get(conversation_id, "/members")
-        return structure(_items(body, "members"), builtins.list[Member])
+        cid = _segment(conversation_id, "conversation_id")
+        body = {"metadata": check_metadata(metadata)}
+        answer = await self._requester.request("PUT", f"{_BASE}/{cid}", json=body)
+        return structure(answer, Conversation)
 
     async def update_member(
         self,
@@ -467,137 +317,6 @@ class ConversationsAPI:
         body = {"speakerEvents": [dict(event) for event in speaker_events]}
         return _message(await self._requester.request("PUT", f"{_BASE}/{cid}/speakers", json=body))
 
-    async def analytics(self, conversation_id: str) -> Analytics:
-        """Fetch talk-time, silence, pace and overlap analytics.
-
-        Args:
-            conversation_id: the conversation.
-
-        Returns:
-            The analytics.
-
-        Raises:
-            ValidationError: if ``conversation_id`` is empty or not a string.
-            NotFoundError: if there is no such conversation.
-            APIStatusError: for other error answers.
-            SymblConnectionError: if the service could not be reached.
-        """
-        return structure(await self._get(conversation_id, "/analytics"), Analytics)
-
-    async def entities(self, conversation_id: str) -> builtins.list[Entity]:
-        """Fetch the entities found (names, dates, custom entities).
-
-        Args:
-            conversation_id: the conversation.
-
-        Returns:
-            The entities.
-
-        Raises:
-            ValidationError: if ``conversation_id`` is empty or not a string.
-            NotFoundError: if there is no such conversation.
-            APIStatusError: for other error answers.
-            SymblConnectionError: if the service could not be reached.
-        """
-        body = await self._get(conversation_id, "/entities")
-        return structure(_items(body, "entities"), builtins.list[Entity])
-
-    async def trackers(self, conversation_id: str) -> builtins.list[Tracker]:
-        """Fetch the trackers detected (``GET .../trackers-detected``).
-
-        Args:
-            conversation_id: the conversation.
-
-        Returns:
-            The trackers that matched.
-
-        Raises:
-            ValidationError: if ``conversation_id`` is empty or not a string.
-            NotFoundError: if there is no such conversation.
-            APIStatusError: for other error answers.
-            SymblConnectionError: if the service could not be reached.
-        """
-        # The docs show a bare list; a {"trackers": [...]} wrapper is accepted too.
-        body = await self._get(conversation_id, "/trackers-detected")
-        return structure(_items(body, "trackers"), builtins.list[Tracker])
-
-    async def summary(
-        self, conversation_id: str, *, refresh: bool = False
-    ) -> builtins.list[SummaryItem]:
-        """Fetch the summary (needs ``enableSummary`` at submit).
-
-        Args:
-            conversation_id: the conversation.
-            refresh: make the service compute the summary again.
-
-        Returns:
-            The summary's items.
-
-        Raises:
-            ValidationError: if ``conversation_id`` is empty or ``refresh`` is not a bool.
-            NotFoundError: if there is no such conversation.
-            APIStatusError: for other error answers.
-            SymblConnectionError: if the service could not be reached.
-        """
-        body = await self._get(conversation_id, "/summary", _flags(refresh=refresh))
-        return structure(_items(body, "summary"), builtins.list[SummaryItem])
-
-    async def insights(self, conversation_id: str) -> builtins.list[InsightItem]:
-        """Fetch questions and action items together.
-
-        Args:
-            conversation_id: the conversation.
-
-        Returns:
-            The insights; tell them apart by ``type``.
-
-        Raises:
-            ValidationError: if ``conversation_id`` is empty or not a string.
-            NotFoundError: if there is no such conversation.
-            APIStatusError: for other error answers.
-            SymblConnectionError: if the service could not be reached.
-        """
-        body = await self._get(conversation_id, "/insights")
-        return structure(_items(body, "insights"), builtins.list[InsightItem])
-
-    async def transcript(
-        self, conversation_id: str, *, content_type: str = "text/markdown", **options: Any
-    ) -> Transcript:
-        """Render the transcript as Markdown or SRT (``POST .../transcript``).
-
-        The request is a read, so it is sent as idempotent (retried on connection errors).
-
-        Args:
-            conversation_id: the conversation.
-            content_type: ``text/markdown`` or ``text/srt``.
-            **options: further body fields; snake_case names are sent in camelCase
-                (``create_paragraphs=True`` -> ``createParagraphs``).
-
-        Returns:
-            The transcript text and its content type.
-
-        Raises:
-            ValidationError: if ``conversation_id`` is empty or ``content_type`` is not
-                one of the two formats.
-            NotFoundError: if there is no such conversation.
-            APIStatusError: for other error answers.
-            SymblConnectionError: if the service could not be reached.
-        """
-        cid = _segment(conversation_id, "conversation_id")
-        if content_type not in TRANSCRIPT_CONTENT_TYPES:
-            raise ValidationError(
-                "content_type", f"must be one of {', '.join(sorted(TRANSCRIPT_CONTENT_TYPES))}"
-            )
-        body = {camel_case(key): value for key, value in options.items()}
-        if "contentType" in body:
-            raise ValidationError("contentType", "pass it as content_type")
-        body["contentType"] = content_type
-        answer = await self._requester.request(
-            "POST", f"{_BASE}/{cid}/transcript", json=body, idempotent=True
-        )
-        transcript = answer.get("transcript") if isinstance(answer, Mapping) else answer
-        return structure(transcript, Transcript)
-
     async def fetch_insights(
         self, conversation_id: str, include: Iterable[str] = DEFAULT_INCLUDE
     ) -> ConversationInsights:
@@ -637,7 +356,7 @@ class ConversationsAPI:
             "insights": self.insights,
             "transcript": self.transcript,
         }
-        results = await _gather_or_cancel({name: fetchers[name](conversation_id) for name in names})
+        results = await gather_or_cancel({name: fetchers[name](conversation_id) for name in names})
         fields: dict[str, Any] = {
             name: tuple(value) if isinstance(value, builtins.list) else value
             for name, value in results.items()

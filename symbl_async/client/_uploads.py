@@ -2,7 +2,10 @@
 
 Files stream from disk in chunks, never read whole into memory. The content type
 comes from the argument, else the file name's extension, else the header bytes.
-The API requires ``Content-Length`` on uploads (REFERENCE.md), so an async iterator
+Bytes whose header shows they are not media (a text file named ``.wav``) are refused
+before anything is sent. Durations come from our own WAV and MP4 parsers, else from
+``mutagen`` (``_durations``); they set the first poll. The API requires
+``Content-Length`` on uploads (REFERENCE.md), so an async iterator
 of unknown length is first spooled to a temporary file on disk; that also makes
 the body replayable when a connection fails before anything was sent.
 """
@@ -18,6 +21,7 @@ from typing import Literal, Union
 
 import attrs
 
+from symbl_async.client._durations import read_duration
 from symbl_async.core._media import (
     AUDIO_CONTENT_TYPES,
     VIDEO_CONTENT_TYPES,
@@ -26,6 +30,7 @@ from symbl_async.core._media import (
     probe_file,
     sniff_content_type,
 )
+from symbl_async.core._media_checks import media_header_problem
 from symbl_async.errors import ValidationError
 
 __all__ = ["MediaInput", "PreparedUpload", "prepare_upload"]
@@ -110,6 +115,16 @@ def _choose_content_type(
     return content_type if content_type in AUDIO_CONTENT_TYPES else None
 
 
+def _check_header(
+    head: bytes, given: str | None, by_extension: str | None, field: str, what: str
+) -> None:
+    """Refuse bytes whose header shows they are not the media claimed (a text ``.wav``)."""
+    claimed = given.split(";")[0].strip().lower() if given else by_extension
+    problem = media_header_problem(head, claimed, sniff_content_type(head))
+    if problem is not None:
+        raise ValidationError(field, f"{what} {problem}")
+
+
 async def prepare_upload(
     media: MediaInput, *, kind: MediaKind, content_type: str | None = None
 ) -> PreparedUpload:
@@ -122,7 +137,8 @@ async def prepare_upload(
 
     Raises:
         ValidationError: missing or unreadable file, empty media, a non-MP4 video,
-            an unknown or unsupported content type.
+            an unknown or unsupported content type, or bytes whose header shows they
+            are not media (text, or not WAV under a WAV name or type).
     """
     if isinstance(media, (bytes, bytearray, memoryview)):
         data = bytes(media)
@@ -130,11 +146,15 @@ async def prepare_upload(
             raise ValidationError("media", "is empty")
         probe = MediaProbe()
         probe.feed(data[: 4 * 1024 * 1024])
+        _check_header(data[:_HEAD_SIZE], content_type, None, "media", "the media")
         chosen = _choose_content_type(kind, content_type, None, probe.content_type, "the bytes")
+        duration = probe.duration
+        if duration is None:
+            duration = await asyncio.to_thread(read_duration, data)
         return PreparedUpload(
             content_type=chosen,
             size=len(data),
-            duration=probe.duration,
+            duration=duration,
             body=lambda: _bytes_chunks(data),
             description="bytes",
         )
@@ -163,15 +183,19 @@ def _inspect_file(path: Path) -> tuple[int, bytes, float | None]:
     if size == 0:
         raise ValidationError("file", f"{what} is empty")
     _, duration = probe_file(path)
+    if duration is None:
+        duration = read_duration(path)  # MP3, FLAC, Ogg, AIFF, WMA...: mutagen
     return size, head, duration
 
 
 async def _prepare_path(path: Path, kind: MediaKind, content_type: str | None) -> PreparedUpload:
     size, head, duration = await asyncio.to_thread(_inspect_file, path)
+    by_extension = content_type_from_extension(path.name)
+    _check_header(head, content_type, by_extension, "file", str(path))
     chosen = _choose_content_type(
         kind,
         content_type,
-        content_type_from_extension(path.name),
+        by_extension,
         sniff_content_type(head),
         str(path),
     )

@@ -5,9 +5,12 @@ to get one) to a decision: return the data, raise this error, retry, refresh the
 with ``Retry-After``, redirects and when a submit's outcome is unknown (``_http``:
 ``decide``); argument checks shared by every configuration class: finite numbers, ids as
 one path segment, the API root (``_checks``); processing options, their rules and the
-request bodies and query strings they become (``_options``); text conversations
-(``_text``); media sniffing and durations (``_media``); webhook body decoding
-(``_webhook``); poll schedules (``_polling``).
+request bodies and query strings they become (``_options``, ``_option_items``); text
+conversations (``_text``); media sniffing and durations (``_media``) and whether an
+upload is media at all (``_media_checks``); ISO 8601 times on every Python
+(``_isotime``); the conversation list's query string and filter rules (``_listing``);
+webhook body decoding (``_webhook``); poll schedules (``_polling``); the learned
+processing-time model (``_estimate``) and the poll plan derived from it (``_pollplan``).
 
 May import: the standard library, ``attrs`` and :mod:`symbl_async.errors`. Nothing
 here does network I/O or needs an event loop, so all of it is tested on plain data.
@@ -40,10 +43,20 @@ from symbl_async.core._http import (
     parse_retry_after,
     redact_url,
 )
+from symbl_async.core._isotime import (
+    format_iso,
+    parse_iso,
+)
 from symbl_async.core._jobs import (
     Job,
     JobInfo,
     JobStatus,
+)
+from symbl_async.core._listing import (
+    LIST_LIMIT_MAX,
+    check_list_filter,
+    list_query,
+    rsql_quote,
 )
 from symbl_async.core._media import (
     AUDIO_CONTENT_TYPES,
@@ -55,6 +68,10 @@ from symbl_async.core._media import (
     sniff_content_type,
     wav_duration,
 )
+from symbl_async.core._media_checks import (
+    looks_like_text,
+    media_header_problem,
+)
 from symbl_async.core._options import (
     ChannelMetadata,
     CustomEntity,
@@ -62,6 +79,7 @@ from symbl_async.core._options import (
     Speaker,
     Tracker,
     check_http_url,
+    check_metadata,
 )
 from symbl_async.core._polling import (
     PollSchedule,
@@ -82,6 +100,7 @@ from symbl_async.core._webhook import (
 __all__ = [
     "AUDIO_CONTENT_TYPES",
     "IDEMPOTENT_METHODS",
+    "LIST_LIMIT_MAX",
     "RETRYABLE_STATUSES",
     "VIDEO_CONTENT_TYPES",
     "Answer",
@@ -110,20 +129,28 @@ __all__ = [
     "WebhookEvent",
     "check_base_url",
     "check_http_url",
+    "check_list_filter",
+    "check_metadata",
     "check_number",
     "content_type_from_extension",
     "decide",
     "decode_body",
     "error_for_status",
     "error_message",
+    "format_iso",
     "is_submit",
+    "list_query",
+    "looks_like_text",
+    "media_header_problem",
     "messages_to_json",
+    "parse_iso",
     "parse_retry_after",
     "parse_wait_mode",
     "parse_webhook",
     "path_segment",
     "probe_file",
     "redact_url",
+    "rsql_quote",
     "sniff_content_type",
     "wake_times",
     "wav_duration",

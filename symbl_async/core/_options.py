@@ -10,12 +10,26 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import attrs
 
+from symbl_async.core._option_items import (
+    ChannelMetadata,
+    CustomEntity,
+    Speaker,
+    Tracker,
+    _non_empty_str,
+    _optional_bool,
+    _to_channels,
+    _to_entities,
+    _to_metadata,
+    _to_trackers,
+    _to_vocabulary,
+    check_metadata,
+)
 from symbl_async.errors import ValidationError
 
 __all__ = [
@@ -25,6 +39,7 @@ __all__ = [
     "Speaker",
     "Tracker",
     "check_http_url",
+    "check_metadata",
 ]
 
 # Diarization is documented for English and Spanish only (seeds/002, "Speaker Separation").
@@ -55,143 +70,6 @@ def check_http_url(value: object, field: str) -> str:
     if not parts.hostname:
         raise ValidationError(field, "must be an absolute URL with a host")
     return value.strip()
-
-
-_Validator = Callable[[Any, Any, Any], None]
-
-
-def _non_empty_str(field: str) -> _Validator:
-    def check(_inst: object, _attr: object, value: object) -> None:
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise ValidationError(field, "must be a non-empty string")
-
-    return check
-
-
-def _optional_bool(field: str) -> _Validator:
-    def check(_inst: object, _attr: object, value: object) -> None:
-        if value is not None and not isinstance(value, bool):
-            raise ValidationError(field, "must be true or false")
-
-    return check
-
-
-def _tuple_of(cls: type[Any], field: str) -> Callable[[Any], Any]:
-    def convert(value: Any) -> Any:
-        if value is None:
-            return None
-        if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
-            raise ValidationError(field, f"must be a list of {cls.__name__}")
-        items = []
-        for item in value:
-            if isinstance(item, Mapping) and cls is not str:
-                item = cls.from_json(item)
-            if not isinstance(item, cls):
-                raise ValidationError(
-                    field, f"items must be {cls.__name__}, not {type(item).__name__}"
-                )
-            items.append(item)
-        return tuple(items)
-
-    return convert
-
-
-@attrs.frozen(kw_only=True)
-class Speaker:
-    """Who speaks on a channel (``channelMetadata[].speaker``)."""
-
-    name: str | None = attrs.field(default=None, validator=_non_empty_str("speaker.name"))
-    email: str | None = attrs.field(default=None, validator=_non_empty_str("speaker.email"))
-
-    def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in (("name", self.name), ("email", self.email)) if v is not None}
-
-
-@attrs.frozen(kw_only=True)
-class ChannelMetadata:
-    """One channel's speaker, for separate recognition per channel."""
-
-    channel: int
-    speaker: Speaker
-
-    def __attrs_post_init__(self) -> None:
-        if isinstance(self.channel, bool) or not isinstance(self.channel, int) or self.channel < 1:
-            raise ValidationError("channel_metadata.channel", "must be an integer >= 1")
-        if not isinstance(self.speaker, Speaker):
-            raise ValidationError("channel_metadata.speaker", "must be a Speaker")
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ChannelMetadata:
-        speaker = data.get("speaker") or {}
-        if not isinstance(speaker, Mapping):
-            raise ValidationError("channel_metadata.speaker", "must be an object with name/email")
-        return cls(channel=data.get("channel"), speaker=Speaker(**speaker))  # type: ignore[arg-type]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"channel": self.channel, "speaker": self.speaker.to_json()}
-
-
-@attrs.frozen(kw_only=True)
-class CustomEntity:
-    """A custom entity to detect (``entities[]``: customType, value, text)."""
-
-    custom_type: str = attrs.field(validator=_non_empty_str("entities.custom_type"))
-    text: str = attrs.field(validator=_non_empty_str("entities.text"))
-    value: str | None = attrs.field(default=None, validator=_non_empty_str("entities.value"))
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> CustomEntity:
-        return cls(
-            custom_type=data.get("customType", data.get("custom_type")),
-            text=data.get("text", ""),
-            value=data.get("value"),
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        out = {"customType": self.custom_type, "text": self.text}
-        if self.value is not None:
-            out["value"] = self.value
-        return out
-
-
-def _vocabulary(value: Any) -> tuple[str, ...]:
-    items = _tuple_of(str, "trackers.vocabulary")(value)
-    if not items:
-        raise ValidationError("trackers.vocabulary", "must list at least one phrase")
-    if any(not s.strip() for s in items):
-        raise ValidationError("trackers.vocabulary", "phrases must be non-empty strings")
-    return items  # type: ignore[no-any-return]
-
-
-@attrs.frozen(kw_only=True)
-class Tracker:
-    """A tracker (beta): a name and the phrases that signal it."""
-
-    name: str = attrs.field(validator=_non_empty_str("trackers.name"))
-    vocabulary: tuple[str, ...] = attrs.field(converter=_vocabulary)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Tracker:
-        return cls(name=data.get("name"), vocabulary=data.get("vocabulary"))  # type: ignore[arg-type]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "vocabulary": list(self.vocabulary)}
-
-
-def _to_vocabulary(value: Any) -> tuple[str, ...] | None:
-    return _tuple_of(str, "custom_vocabulary")(value)  # type: ignore[no-any-return]
-
-
-def _to_entities(value: Any) -> tuple[CustomEntity, ...] | None:
-    return _tuple_of(CustomEntity, "entities")(value)  # type: ignore[no-any-return]
-
-
-def _to_channels(value: Any) -> tuple[ChannelMetadata, ...] | None:
-    return _tuple_of(ChannelMetadata, "channel_metadata")(value)  # type: ignore[no-any-return]
-
-
-def _to_trackers(value: Any) -> tuple[Tracker, ...] | None:
-    return _tuple_of(Tracker, "trackers")(value)  # type: ignore[no-any-return]
 
 
 def _check_threshold(_inst: object, _attr: object, value: Any) -> None:
@@ -252,6 +130,7 @@ _KEYS = {
     "enable_summary": "enableSummary",
     "enable_speaker_diarization": "enableSpeakerDiarization",
     "diarization_speaker_count": "diarizationSpeakerCount",
+    "metadata": "metadata",
 }
 
 
@@ -264,7 +143,8 @@ class ProcessingOptions:
     ``channel_metadata`` needs ``enable_separate_recognition_per_channel=True``
     and distinct channels; ``diarization_speaker_count`` >= 1 and only with
     ``enable_speaker_diarization=True``; diarization only for English or Spanish;
-    ``webhook_url`` is http(s); strings non-empty. Lists may be given as lists of
+    ``webhook_url`` is http(s); strings non-empty; ``metadata`` string keys and JSON
+    values. Lists may be given as lists of
     objects or of plain dicts in the API's JSON form.
     """
 
@@ -304,6 +184,12 @@ class ProcessingOptions:
     )
     diarization_speaker_count: int | None = attrs.field(
         default=None, validator=_check_speaker_count
+    )
+    # Labels stored on the conversation (GET/PUT /v1/conversations/{id} show them); sent
+    # in the body, or JSON-encoded in the query string of uploads like the other objects.
+    # A dict is not hashable: left out of the hash, still compared.
+    metadata: dict[str, Any] | None = attrs.field(
+        default=None, converter=_to_metadata, hash=False
     )
 
     def __attrs_post_init__(self) -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -29,6 +28,7 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from symbl_async.core._isotime import format_iso, parse_iso
 from symbl_async.errors import ResponseDecodeError
 
 __all__ = [
@@ -122,37 +122,24 @@ def _unstructure_attrs_factory(cls: type[Any], conv: cattrs.Converter) -> Callab
     return unstructure_attrs
 
 
-# Fractions of a second: Python 3.10's fromisoformat takes only 3 or 6 digits.
-_FRACTION = re.compile(r"\.(\d+)")
-
-
 def _structure_datetime(value: Any, _: Any) -> dt.datetime:
-    """Parse an ISO-8601 string (``Z`` or offset; no offset means UTC) to an aware datetime."""
+    """Parse an ISO-8601 string (``Z`` or offset; no offset means UTC) to an aware datetime.
+
+    :func:`~symbl_async.core._isotime.parse_iso` takes any fraction length on every
+    Python, so the docs' own ``2020-07-21T16:04:19.99Z`` parses on 3.10 too.
+    """
     if isinstance(value, dt.datetime):
-        parsed = value
-    elif isinstance(value, str):
-        text = value.strip()
-        if text[-1:] in ("Z", "z"):
-            text = text[:-1] + "+00:00"
-        text = _FRACTION.sub(lambda m: "." + m.group(1)[:6].ljust(6, "0"), text, count=1)
-        parsed = dt.datetime.fromisoformat(text)
-    else:
-        raise TypeError(f"expected an ISO-8601 string, got {type(value).__name__}")
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.timezone.utc)
+        return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
+    if isinstance(value, str):
+        return parse_iso(value)
+    raise TypeError(f"expected an ISO-8601 string, got {type(value).__name__}")
 
 
 def _unstructure_datetime(value: dt.datetime) -> str:
-    """Write a datetime as ISO-8601 UTC with ``Z``, with as many fraction digits as it needs."""
+    """Write a datetime as ISO-8601 UTC with ``Z`` (a naive one is taken as UTC)."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.timezone.utc)
-    value = value.astimezone(dt.timezone.utc)
-    if value.microsecond == 0:
-        timespec = "seconds"
-    elif value.microsecond % 1000 == 0:
-        timespec = "milliseconds"
-    else:
-        timespec = "microseconds"
-    return value.replace(tzinfo=None).isoformat(timespec=timespec) + "Z"
+    return format_iso(value)
 
 
 def _structure_str(value: Any, type_: type[str]) -> str:

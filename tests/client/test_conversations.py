@@ -11,7 +11,7 @@ import pytest
 
 from symbl_async.client._conversations import ALL_INCLUDE, DEFAULT_INCLUDE, ConversationsAPI
 from symbl_async.errors import NotFoundError, ValidationError
-from symbl_async.models._models import (
+from symbl_async.models import (
     ActionItem,
     Analytics,
     AnalyticsMember,
@@ -595,16 +595,20 @@ INVALID: dict[str, tuple[Callable[[ConversationsAPI], Awaitable[Any]], str, str]
         "must be True or False",
     ),
     "list empty name": (lambda api: api.list(name=""), "name", "must be a non-empty string"),
-    "list zero limit": (lambda api: api.list(limit=0), "limit", "must be an integer of at least 1"),
+    "list limit too large": (
+        lambda api: api.list(limit=65537),
+        "limit",
+        "must be 0 to 65536, got 65537",
+    ),
     "list negative offset": (
         lambda api: api.list(offset=-1),
         "offset",
-        "must be an integer of at least 0",
+        "must be at least 0, got -1",
     ),
     "list bool limit": (
         lambda api: api.list(limit=True),
         "limit",
-        "must be an integer of at least 1",
+        "must be an integer",
     ),
 }
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from _media_samples import aiff_bytes, flac_bytes, mp3_bytes, opus_bytes
 
 from symbl_async import ValidationError
 from symbl_async.client._uploads import CHUNK_SIZE, prepare_upload
@@ -144,3 +145,51 @@ async def test_bad_media_types() -> None:
         await prepare_upload(b"", kind="audio")
     with pytest.raises(ValidationError, match="media"):
         await prepare_upload(12345, kind="audio")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "seconds", "content_type"),
+    [
+        ("call.mp3", mp3_bytes(1148), 1148 * 417 * 8 / 128000, "audio/mpeg"),
+        ("call.flac", flac_bytes(12.5), 12.5, None),
+        ("call.aiff", aiff_bytes(3.0), 3.0, None),
+        ("call.opus", opus_bytes(7.25), 7.25, None),
+    ],
+)
+async def test_other_formats_get_a_duration_for_the_first_poll(
+    tmp_path: Path, name: str, data: bytes, seconds: float, content_type: str | None
+) -> None:
+    from_path = await prepare_upload(written(tmp_path / name, data), kind="audio")
+    from_bytes = await prepare_upload(data, kind="audio", content_type=content_type or "audio/mpeg")
+
+    assert from_path.duration == pytest.approx(seconds, rel=1e-3)
+    assert from_path.content_type == content_type
+    assert from_bytes.duration == pytest.approx(seconds, rel=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "rule"),
+    [
+        ("notes.wav", b"Speaker 1: hello\nSpeaker 2: hi\n" * 20, "looks like text"),
+        ("notes.mp3", b"<html><body>Not Found</body></html>", "looks like text"),
+        ("call.wav", mp3_bytes(10), "is not a WAV file (its header is audio/mpeg)"),
+    ],
+)
+async def test_files_that_are_not_what_they_claim_are_refused_by_name(
+    tmp_path: Path, name: str, data: bytes, rule: str
+) -> None:
+    path = written(tmp_path / name, data)
+
+    with pytest.raises(ValidationError) as info:
+        await prepare_upload(path, kind="audio")
+
+    assert info.value.field == "file"
+    assert str(path) in info.value.rule and rule in info.value.rule
+
+
+async def test_text_bytes_are_refused_whatever_the_content_type() -> None:
+    with pytest.raises(ValidationError) as info:
+        await prepare_upload(b"just a transcript", kind="audio", content_type="audio/wav")
+
+    assert info.value.field == "media"
+    assert info.value.rule == "the media looks like text, not audio or video"

@@ -169,3 +169,26 @@ def test_webhook_url_is_redacted_in_repr() -> None:
     assert "s3cr3t-token" not in repr(opts)
     assert "webhook_url='***'" in repr(opts)
     assert opts.to_json()["webhookUrl"].endswith("s3cr3t-token")
+
+
+def test_metadata_is_sent_at_submit_in_body_and_query() -> None:
+    labels = {"agentId": "johndoe", "tags": ["sales", "q3"], "score": 4}
+    opts = ProcessingOptions(name="call", metadata=labels)
+
+    assert opts.to_json() == {"name": "call", "metadata": labels}
+    assert opts.to_query()["metadata"] == '{"agentId":"johndoe","tags":["sales","q3"],"score":4}'
+    assert ProcessingOptions.from_json({"metadata": labels}) == ProcessingOptions(metadata=labels)
+    opts.check_for_text()  # metadata is for text submits too
+    labels["agentId"] = "changed later"
+    assert opts.metadata is not None and opts.metadata["agentId"] == "johndoe"
+    assert hash(opts) == hash(ProcessingOptions(name="call", metadata={"other": 1}))
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [["agentId"], {"": "x"}, {3: "x"}, {"a": {1, 2}}, {"a": float("inf")}],
+)
+def test_bad_metadata_is_refused(metadata: object) -> None:
+    with pytest.raises(ValidationError) as info:
+        ProcessingOptions(metadata=metadata)
+    assert info.value.field == "metadata"

@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import importlib
 import json
+import pkgutil
 from typing import Any
 
 import attrs
 import cattrs
 import pytest
 
+from symbl_async import models
 from symbl_async.core._jobs import JobInfo, JobStatus
 from symbl_async.errors import ResponseDecodeError
-from symbl_async.models import _models as models
-from symbl_async.models._converter import (
-    OpenStrEnum,
-    camel_case,
-    converter,
-    json_key,
-    structure,
-    unstructure,
-)
-from symbl_async.models._models import (
+from symbl_async.models import (
     ActionItem,
     Analytics,
     Conversation,
@@ -39,6 +33,14 @@ from symbl_async.models._models import (
     Topic,
     Tracker,
     Transcript,
+)
+from symbl_async.models._converter import (
+    OpenStrEnum,
+    camel_case,
+    converter,
+    json_key,
+    structure,
+    unstructure,
 )
 
 UTC = dt.timezone.utc
@@ -581,6 +583,8 @@ def test_job_info_keeps_an_unknown_status() -> None:
             dt.datetime(2020, 7, 10, 11, 16, 21, 123456, tzinfo=UTC),
         ),
         ("2020-07-10T11:16:21", dt.datetime(2020, 7, 10, 11, 16, 21, tzinfo=UTC)),
+        # The docs' text example: 2 fractional digits (3.10's fromisoformat refuses them).
+        ("2020-07-21T16:04:19.99Z", dt.datetime(2020, 7, 21, 16, 4, 19, 990000, tzinfo=UTC)),
     ],
 )
 def test_datetimes_parse_to_aware(text: str, expected: dt.datetime) -> None:
@@ -653,16 +657,26 @@ def test_camel_case(name: str, key: str) -> None:
 
 
 def test_models_export_exactly_the_public_models() -> None:
+    modules = [
+        module
+        for info in pkgutil.iter_modules(models.__path__)
+        if info.name != "_converter"
+        and (module := importlib.import_module(f"{models.__name__}.{info.name}"))
+    ]
     public = {
         name
-        for name, value in vars(models).items()
+        for module in modules
+        for name, value in vars(module).items()
         if not name.startswith("_")
         and isinstance(value, type)
-        and value.__module__ == models.__name__
+        and value.__module__ == module.__name__
     }
 
-    assert set(models.__all__) == public
-    assert "ConversationInsights" in public and "Word" in public
+    assert {name for name in models.__all__ if name[0].isupper()} == public
+    assert {"ConversationInsights", "Word", "Entity", "EntityMatch"} <= public
+    for module in modules:
+        classes = {name for name in module.__all__ if isinstance(getattr(module, name), type)}
+        assert classes <= public, module.__name__
 
 
 def test_strings_and_booleans_are_not_coerced() -> None:

@@ -157,7 +157,6 @@ KNOWN_LONG: dict[str, int] = {
     "symbl_async.client._client": 741,
     "symbl_async.client._conversations": 645,
     "symbl_async.models._models": 407,
-    "symbl_async.webhooks._receiver": 773,
 }
 
 

@@ -27,7 +27,7 @@ import shlex
 import signal
 import sys
 import urllib.parse
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ import attrs
 
 from symbl_async.batch._api import LEDGER_FILE, process_many
 from symbl_async.batch._ledger import Ledger
-from symbl_async.batch._results import check_output_dir
+from symbl_async.batch._results import BatchSummary, check_output_dir
 from symbl_async.batch._slots import PLAN_LIMITS, JobSlots
 from symbl_async.batch._sources import Source, SourceError, expand_inputs, read_manifest
 from symbl_async.cli._process_args import DEFAULT_LIMIT, EMULATOR_TIME_SCALE
@@ -269,25 +269,8 @@ async def _process(args: argparse.Namespace, plan: _Plan, argv: list[str]) -> in
             on_event=display.on_event,
         )
         command = resume_command(argv)
-        interrupts = 0
-
-        def on_sigint() -> None:
-            nonlocal interrupts
-            interrupts += 1
-            if interrupts == 1:
-                display.note(
-                    "Ctrl-C: no new submits; letting submits in flight settle "
-                    "(Ctrl-C again to quit at once)"
-                )
-                run.stop()
-                return
-            display.note(f"quitting now; the ledger is consistent. Resume with:\n  {command}")
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(EXIT_INTERRUPTED)
-
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGINT, on_sigint)
+        loop.add_signal_handler(signal.SIGINT, _on_sigint(display, run.stop, command))
         try:
             async with run:
                 async for result in run:
@@ -307,15 +290,43 @@ async def _process(args: argparse.Namespace, plan: _Plan, argv: list[str]) -> in
         display.finish()
         summary = run.summary
         assert summary is not None
-        print(summary.format())
-        skips.report(sys.stdout)
-        print(f"results: {plan.out}  ledger: {plan.ledger}")
-        if summary.interrupted:
-            print(f"Interrupted. Resume with:\n  {command}", file=sys.stderr)
-            return EXIT_INTERRUPTED
-        if summary.progress.read == 0:
-            print("symbl-async process: error: no recordings found in the inputs",
-                  file=sys.stderr)
-            return EXIT_FAILED
-        failed = summary.progress.failed or skips.worrying
-        return EXIT_FAILED if failed else EXIT_OK
+        return _report(summary, skips, plan, command)
+
+
+def _on_sigint(
+    display: ProgressDisplay, stop: Callable[[], None], command: str
+) -> Callable[[], None]:
+    """The SIGINT handler: the first stops submitting, the second quits at once."""
+    interrupts = 0
+
+    def on_sigint() -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1:
+            display.note(
+                "Ctrl-C: no new submits; letting submits in flight settle "
+                "(Ctrl-C again to quit at once)"
+            )
+            stop()
+            return
+        display.note(f"quitting now; the ledger is consistent. Resume with:\n  {command}")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
+
+    return on_sigint
+
+
+def _report(summary: BatchSummary, skips: Skips, plan: _Plan, command: str) -> int:
+    """Print the end of a run and return its exit status."""
+    print(summary.format())
+    skips.report(sys.stdout)
+    print(f"results: {plan.out}  ledger: {plan.ledger}")
+    if summary.interrupted:
+        print(f"Interrupted. Resume with:\n  {command}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if summary.progress.read == 0:
+        print("symbl-async process: error: no recordings found in the inputs", file=sys.stderr)
+        return EXIT_FAILED
+    failed = summary.progress.failed or skips.worrying
+    return EXIT_FAILED if failed else EXIT_OK

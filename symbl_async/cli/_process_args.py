@@ -47,6 +47,8 @@ def add_process_command(subparsers: Any) -> None:
     Args:
         subparsers: what ``ArgumentParser.add_subparsers()`` returned.
     """
+    # One flat list of flag definitions, in --help order: split into pieces it would
+    # read worse, and each piece would need the same parser handles.
     proc = subparsers.add_parser(
         "process",
         help="process many recordings with every job slot busy; rerun to resume",

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from _cli_support import (
+    APP_SECRET,
     CliRun,
     cli_runner,
     process_args,
@@ -23,6 +24,7 @@ from _cli_support import (
     write_manifest,
     write_wav,
 )
+from aioresponses import aioresponses
 
 from symbl_async.batch._results import BatchEvent, BatchProgress
 from symbl_async.cli._progress import ProgressDisplay
@@ -130,7 +132,6 @@ def test_bad_flags_exit_2(
         code, err = int(str(exc.code)), capsys.readouterr().err
     assert code == 2, err
     assert "error" in err
-    assert not (tmp_path / "o" / "ledger.sqlite3").exists() or "--" in err
 
 
 def test_no_input_at_all_is_a_usage_error(tmp_path: Path, cli: CliRun) -> None:
@@ -371,3 +372,24 @@ def test_the_bar_follows_a_resized_terminal() -> None:
     width[0] = 30
     display.note("resized")
     assert len(stream.getvalue().rsplit("\r\x1b[K", 1)[1]) <= 29
+
+
+@pytest.mark.parametrize(
+    ("base", "hint"),
+    [("https://api.example.test", False), ("https://api.example.test/v1", True)],
+)
+def test_refused_credentials_stop_before_any_submit(
+    tmp_path: Path, cli: CliRun, base: str, hint: bool
+) -> None:
+    # The emulator accepts any credentials (for now), so the refusal is scripted.
+    with aioresponses() as mocked:
+        mocked.post(f"{base}/oauth2/token:generate", status=401,
+                    payload={"message": "Invalid appId or appSecret"}, repeat=True)
+        done = cli("process", "https://media.test/a.mp3", "--out", str(tmp_path / "o"),
+                   "--base-url", base)
+        submits = [key for key in mocked.requests if "/v1/process" in str(key[1])]
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"symbl-async process: error: credentials refused by {base}")
+    assert ("looks wrong" in done.stderr) is hint
+    assert done.stderr.count("\n") == 1 and submits == []
+    assert APP_SECRET not in done.stderr

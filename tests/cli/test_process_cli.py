@@ -26,6 +26,7 @@ from _cli_support import (
 )
 from aioresponses import aioresponses
 
+from symbl_async.batch._ledger import Ledger
 from symbl_async.batch._results import BatchEvent, BatchProgress
 from symbl_async.cli._progress import ProgressDisplay
 
@@ -393,3 +394,16 @@ def test_refused_credentials_stop_before_any_submit(
     assert ("looks wrong" in done.stderr) is hint
     assert done.stderr.count("\n") == 1 and submits == []
     assert APP_SECRET not in done.stderr
+
+
+def test_status_reads_a_ledger_that_a_run_holds_open(tmp_path: Path, cli: CliRun) -> None:
+    out = tmp_path / "out"
+    with threaded_emulator() as emu:
+        done = cli(*process_args(emu.url, out, "https://media.test/w.mp3?emulator_duration=30"))
+    assert done.returncode == 0, done.stderr
+    # A writer holds the ledger (as a running batch does): its -wal and -shm exist.
+    with Ledger.open(out / "ledger.sqlite3"):
+        assert (out / "ledger.sqlite3-wal").exists()
+        status = cli("status", "--out", str(out), "--json")
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["fetched"] == 1

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import shlex
 import signal
@@ -272,10 +273,11 @@ async def _process(args: argparse.Namespace, plan: _Plan, argv: list[str]) -> in
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGINT, _on_sigint(display, run.stop, command))
         try:
-            async with run:
-                async for result in run:
-                    if result.status == "failed":
-                        display.note(f"failed: {result.source}: {result.error}")
+            with display.logging_around(logging.getLogger("symbl_async")):
+                async with run:
+                    async for result in run:
+                        if result.status == "failed":
+                            display.note(f"failed: {result.source}: {result.error}")
         except ValidationError as exc:
             raise _UsageError(str(exc)) from exc
         except (SymblError, OSError) as exc:

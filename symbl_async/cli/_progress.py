@@ -12,10 +12,12 @@ with the bar, which both libraries do only through their own print functions.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TextIO
 
 from symbl_async.batch._results import BatchEvent, BatchProgress
@@ -78,6 +80,29 @@ class ProgressDisplay:
         print(text, file=self._stream, flush=True)
         if self._tty:
             self._redraw()
+
+    @contextlib.contextmanager
+    def logging_around(self, logger: logging.Logger) -> Iterator[None]:
+        """While on a terminal, clear the bar before each line that ``logger``'s
+        handlers write to this display's stream (``-v``); the next event redraws it.
+        Without this, a log line would be glued to the end of the bar."""
+        handlers = [
+            h for h in logger.handlers
+            if self._tty and isinstance(h, logging.StreamHandler) and h.stream is self._stream
+        ]
+        for handler in handlers:
+            handler.addFilter(self._clear_for_log)
+        try:
+            yield
+        finally:
+            for handler in handlers:
+                handler.removeFilter(self._clear_for_log)
+
+    def _clear_for_log(self, record: logging.LogRecord) -> bool:
+        if self._drawn:
+            self._stream.write("\r\x1b[K")
+            self._drawn = False
+        return True
 
     def finish(self) -> None:
         """Draw the last state and end the bar's line."""

@@ -407,3 +407,25 @@ def test_status_reads_a_ledger_that_a_run_holds_open(tmp_path: Path, cli: CliRun
         status = cli("status", "--out", str(out), "--json")
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout)["fetched"] == 1
+
+
+def test_log_lines_do_not_glue_onto_the_bar() -> None:
+    stream = io.StringIO()
+    logger = logging.getLogger("symbl_async.test_progress_logging")
+    handler = logging.StreamHandler(stream)
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        display = ProgressDisplay(stream, tty=True, interval=10, columns=lambda: 100)
+        with display.logging_around(logger):
+            display.on_event(BatchEvent(kind="finished", progress=PROGRESS))
+            logger.warning("something to say")
+        logger.warning("after the run")
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+    text = stream.getvalue()
+    # The bar line is cleared before the log line, so the message starts a line.
+    assert "\r\x1b[Ksomething to say\n" in text
+    assert text.endswith("something to say\nafter the run\n")  # the filter left with it
+    assert not handler.filters

@@ -71,6 +71,7 @@ logger = logging.getLogger("symbl_async.webhooks._receiver")
 # Rejection reasons (keys of WebhookStats.rejected) for the fields parse_webhook checks.
 _FIELD_REASONS = {"body": "invalid_body", "jobId": "invalid_job_id", "status": "invalid_status"}
 
+
 class WebhookReceiver(WatchState):
     """Receives Symbl's webhooks and releases waiters once a job's end is confirmed.
 

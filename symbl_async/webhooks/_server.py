@@ -76,8 +76,9 @@ def check_public_url(public_url: str) -> str:
     return public_url.rstrip("/")
 
 
-# A given token must be as hard to guess as a generated one (token_urlsafe(32): 43
-# characters, 256 bits) give or take, and must be a single URL path segment.
+# A given token is a credential like a generated one (token_urlsafe(32): 43 characters,
+# 256 bits): at least 32 characters of the URL-safe alphabet (192 bits if random), and a
+# single URL path segment.
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{32,256}")
 
 

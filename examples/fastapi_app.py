@@ -17,10 +17,12 @@ waited for in ``hybrid`` mode (webhooks, with a slow safety poll) by a backgroun
 Settings come from the environment: ``PUBLIC_URL`` (the URL at which Symbl can reach this
 app), ``SYMBL_BASE_URL`` (default ``https://api.symbl.ai``; the emulator's URL to run
 offline), ``SYMBL_APP_ID``, ``SYMBL_APP_SECRET``, and ``SYMBL_TIME_SCALE`` (only against an
-emulator started with ``--time-scale``). Run it with uvicorn's access log off: the webhook
-path holds the receiver's secret token::
+emulator started with ``--time-scale``). The webhook path holds the receiver's secret
+token, and uvicorn's access log prints every path: the app installs :class:`RedactSecret`
+on the ``uvicorn.access`` logger, so the log shows ``<redacted>`` instead. With another
+server, filter its access log the same way, or turn it off (``--no-access-log``)::
 
-    uvicorn --factory examples.fastapi_app:create_app --port 8000 --no-access-log
+    uvicorn --factory examples.fastapi_app:create_app --port 8000
 
 See ``examples/README.md``.
 """
@@ -53,11 +55,34 @@ from symbl_async import (
 )
 from symbl_async.webhooks._fastapi import fastapi_router
 
-__all__ = ["create_app"]
+__all__ = ["RedactSecret", "create_app"]
 
 logger = logging.getLogger("symbl_async.examples.fastapi_app")
 
 MAX_HOLD = 30.0  # longest ?wait= a GET may hold
+
+
+class RedactSecret(logging.Filter):
+    """Replaces a secret in the records of a logger (install it on ``uvicorn.access``).
+
+    uvicorn logs each request as ``'%s - "%s %s HTTP/%s" %d'`` with the path among the
+    arguments; they are rewritten in place so that uvicorn's own formatter still works.
+    """
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self._secret = secret
+
+    def _clean(self, value: object) -> object:
+        if isinstance(value, str) and self._secret in value:
+            return value.replace(self._secret, "<redacted>")
+        return value
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self._clean(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._clean(arg) for arg in record.args)
+        return True
 
 
 class Utterance(BaseModel):
@@ -130,6 +155,10 @@ def create_app(
     # Built here rather than in the lifespan: its route is mounted when the app is built.
     # It runs no server of its own; uvicorn serves its route.
     receiver = WebhookReceiver(public_url=public_url)
+    # uvicorn's access log would print the webhook path, hence the secret, on every line.
+    redact = RedactSecret(receiver.token)
+    access_log = logging.getLogger("uvicorn.access")
+    access_log.addFilter(redact)
     recordings: dict[str, Recording] = {}
     tasks: set[asyncio.Task[None]] = set()
 
@@ -154,6 +183,7 @@ def create_app(
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
                 await receiver.close()
+                access_log.removeFilter(redact)
 
     app = FastAPI(title="Recordings, processed by Symbl", lifespan=lifespan)
     app.state.receiver = receiver

@@ -151,10 +151,8 @@ KNOWN_LONG: dict[str, int] = {
     "symbl_async.batch._ledger": 452,
     "symbl_async.batch._results": 406,
     "symbl_async.batch._run": 659,
-    "symbl_async.batch._sources": 624,
+    "symbl_async.batch._sources": 636,  # +12: expand_inputs(on_skip=) for the CLI's report
     "symbl_async.batch._worker": 482,
-    "symbl_async.cli._batch": 534,
-    "symbl_async.webhooks._receiver": 773,
 }
 
 

@@ -20,7 +20,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePath
 from typing import Any, Literal, TypeAlias, cast
 from urllib.parse import urlsplit
@@ -370,17 +370,19 @@ def coerce_source(item: object) -> Source:
 
 def expand_inputs(
     inputs: Iterable[str | os.PathLike[str] | Source],
+    on_skip: Callable[[str, str], None] = lambda path, reason: None,
 ) -> Iterator[Source | SourceError]:
     """Yield the sources named by command-line style inputs, lazily and in a stable order.
 
     URLs and sources pass through; a file is yielded whatever its extension (it was named on
     purpose); a folder is walked recursively, entries sorted by name, yielding media files
     only (:data:`MEDIA_EXTENSIONS`, case-insensitive). Hidden entries (``.name``, e.g. macOS
-    ``._x.wav`` resource forks) are skipped and symlinked folders are not followed (no
-    loops); symlinked files are.
+    ``._x.wav`` resource forks), other files, broken links and symlinked folders (no loops)
+    are left out, each reported to ``on_skip``; symlinked files are followed.
 
     Args:
         inputs: paths, URLs or sources.
+        on_skip: called with ``(path, reason)`` for each entry a folder walk leaves out.
 
     Yields:
         A source per recording, or a :class:`SourceError` for a missing or unreadable path
@@ -398,7 +400,7 @@ def expand_inputs(
             continue
         path = Path(item)
         if path.is_dir():
-            yield from _walk(path)
+            yield from _walk(path, on_skip)
         elif path.is_file():
             yield FileSource(path)
         elif path.exists():
@@ -407,7 +409,7 @@ def expand_inputs(
             yield SourceError(message="no such file or folder", origin=str(path))
 
 
-def _walk(folder: Path) -> Iterator[Source | SourceError]:
+def _walk(folder: Path, on_skip: Callable[[str, str], None]) -> Iterator[Source | SourceError]:
     try:
         with os.scandir(folder) as it:
             entries = sorted(it, key=lambda e: e.name)
@@ -415,15 +417,25 @@ def _walk(folder: Path) -> Iterator[Source | SourceError]:
         yield SourceError(message=f"cannot list folder: {exc.strerror or exc}", origin=str(folder))
         return
     for entry in entries:
-        if entry.name.startswith("."):
-            continue
         try:
-            if entry.is_dir(follow_symlinks=False):
-                yield from _walk(Path(entry.path))
+            if entry.name.startswith("."):
+                on_skip(entry.path, "hidden")
+            elif entry.is_dir(follow_symlinks=False):
+                yield from _walk(Path(entry.path), on_skip)
             elif entry.is_file() and PurePath(entry.name).suffix.lower() in MEDIA_EXTENSIONS:
                 yield FileSource(Path(entry.path))
+            else:
+                on_skip(entry.path, _skip_reason(entry))
         except OSError as exc:
             yield SourceError(message=f"cannot read: {exc.strerror or exc}", origin=entry.path)
+
+
+def _skip_reason(entry: os.DirEntry[str]) -> str:
+    if entry.is_file():
+        return f"not a supported media file ({PurePath(entry.name).suffix or 'no extension'})"
+    if entry.is_dir():
+        return "symlinked folder (not followed)"
+    return "broken link" if entry.is_symlink() else "not a regular file"
 
 
 def read_manifest(path: str | os.PathLike[str]) -> Generator[Source | SourceError, None, None]:

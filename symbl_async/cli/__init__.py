@@ -1,7 +1,10 @@
 """The ``symbl-async`` command: entry point, batch commands, progress, demo.
 
-``_main`` (``main``, ``build_parser``), ``_batch`` (``process`` and ``status``),
-``_argtypes`` (number parsers), ``_demo`` (``symbl-async demo``).
+``_main`` (``main``, ``build_parser``, logging flags, ``emulator``), ``_process_args``
+(the flags of ``process``), ``_batch`` (``process``: checks, then the run), ``_progress``
+(the progress bar, fitted to the terminal), ``_skips`` (what folder walks left out),
+``_status`` (``status``, read-only), ``_argtypes`` (number parsers), ``_demo``
+(``symbl-async demo``).
 
 May import anything in the package; nothing imports it.
 """

@@ -1,4 +1,8 @@
-"""The demo: a small bundled set processed concurrently against the embedded emulator."""
+"""The demo: a small bundled set processed concurrently against the embedded emulator.
+
+Its insights are synthetic: the emulator makes up plausible content from the input
+(nothing is sent to Symbl), and the demo says so, with the command for the real service.
+"""
 
 from __future__ import annotations
 
@@ -49,6 +53,13 @@ DEMO_TEXT = [
     ),
 ]
 INCLUDE = (*DEFAULT_INCLUDE, "entities", "summary")
+SYNTHETIC_NOTE = (
+    "Note: these insights are synthetic. They come from the local emulator bundled with\n"
+    "symbl_async (made-up content; nothing was sent to Symbl). To process your own\n"
+    "recordings with the real service, set your Symbl credentials and run:\n"
+    "  SYMBL_APP_ID=<app id> SYMBL_APP_SECRET=<app secret> "
+    "symbl-async process <files, folders or URLs> --out <folder>"
+)
 
 
 def _summary(title: str, insights: ConversationInsights) -> str:
@@ -92,6 +103,8 @@ async def run_demo(out_dir: Path, *, time_scale: float = 500.0, out: TextIO) -> 
         The number of conversations processed.
     """
     await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
+    print("Demo: processing a bundled sample set on the local emulator (synthetic insights)\n",
+          file=out)
     started = time.monotonic()
     async with (
         Emulator(time_scale=time_scale) as emu,
@@ -134,4 +147,5 @@ async def run_demo(out_dir: Path, *, time_scale: float = 500.0, out: TextIO) -> 
         f"full insights written to {out_dir}/",
         file=out,
     )
+    print(f"\n{SYNTHETIC_NOTE}", file=out)
     return len(results)

@@ -1,22 +1,58 @@
 """The ``symbl-async`` command: ``demo``, ``emulator``, ``process`` and ``status``.
 
-Exit status: 0 on success, 1 when work failed, 2 on usage errors.
+Exit status: 0 on success, 1 when work failed, 2 on usage errors. Errors the user can
+fix (a busy port, an output path that is a file) are one line on stderr, never a
+traceback. ``-v`` / ``--log-level`` log the package's own loggers to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from symbl_async._version import __version__
 from symbl_async.cli._argtypes import positive_float
-from symbl_async.cli._batch import add_batch_commands, run_batch_command
+from symbl_async.cli._batch import run_batch_command
 from symbl_async.cli._emulator import add_emulator_arguments, config_from_args
+from symbl_async.cli._process_args import add_process_command
+from symbl_async.cli._status import add_status_command, run_status
 
 __all__ = ["build_parser", "main"]
+
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_handler: logging.Handler | None = None  # the handler main() installed, replaced per call
+
+
+def _add_logging_flags(parser: argparse.ArgumentParser, default: object) -> None:
+    # On the main parser and on every subcommand, so that both "symbl-async -v process"
+    # and "symbl-async process -v" work; the subcommands' defaults are SUPPRESS so they
+    # do not reset what was given before the subcommand.
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=default,
+        help="log more to stderr: -v INFO, -vv DEBUG",
+    )
+    parser.add_argument(
+        "--log-level", choices=_LEVELS, type=str.upper, default=default,
+        help="log level of the package's loggers on stderr (default WARNING)",
+    )
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    """Log ``symbl_async.*`` to stderr at the chosen level; other libraries stay quiet."""
+    global _handler
+    level_name = args.log_level or ("DEBUG" if args.verbose >= 2 else
+                                    "INFO" if args.verbose == 1 else "WARNING")
+    package = logging.getLogger("symbl_async")
+    if _handler is not None:
+        package.removeHandler(_handler)
+    _handler = logging.StreamHandler(sys.stderr)
+    _handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    package.addHandler(_handler)
+    package.setLevel(level_name)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="symbl-async", description="Symbl.ai Async API client, batch runner and emulator."
     )
     parser.add_argument("--version", action="version", version=f"symbl_async {__version__}")
+    _add_logging_flags(parser, None)
+    parser.set_defaults(verbose=0)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser("demo", help="process a bundled sample set on the embedded emulator")
@@ -48,40 +86,68 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_emulator_arguments(emu)
 
-    add_batch_commands(commands)
+    add_process_command(commands)
+    add_status_command(commands)
+    for sub in commands.choices.values():
+        _add_logging_flags(sub, argparse.SUPPRESS)
     return parser
 
 
-def _run_emulator(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def _error(command: str, text: str, status: int = 2) -> int:
+    print(f"symbl-async {command}: error: {text}", file=sys.stderr)
+    return status
+
+
+def _run_emulator(args: argparse.Namespace) -> int:
     from symbl_async.emulator import run_standalone
 
     try:
         config = config_from_args(args)
-    except ValueError as exc:
-        parser.error(str(exc))
+    except ValueError as exc:  # flags that do not go together
+        return _error("emulator", str(exc))
     try:
         asyncio.run(run_standalone(config, host=args.host, port=args.port))
     except KeyboardInterrupt:
         print("emulator stopped", file=sys.stderr)
+    except OSError as exc:
+        # A busy port, an address not on this machine: the user's to fix.
+        reason = exc.strerror or str(exc)
+        return _error("emulator", f"cannot listen on {args.host}:{args.port}: {reason}")
     return 0
 
 
 def _run_demo(args: argparse.Namespace) -> int:
     from symbl_async.cli._demo import run_demo
 
-    asyncio.run(run_demo(args.out.resolve(), time_scale=args.time_scale, out=sys.stdout))
+    out: Path = args.out.resolve()
+    if out.exists() and not out.is_dir():
+        return _error("demo", f"--out {str(args.out)!r} exists and is not a folder")
+    try:
+        asyncio.run(run_demo(out, time_scale=args.time_scale, out=sys.stdout))
+    except OSError as exc:
+        return _error("demo", f"cannot write to {str(out)!r}: {exc.strerror or exc}", 1)
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``symbl-async`` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Entry point of the ``symbl-async`` console script.
+
+    Args:
+        argv: the arguments after the program name; ``sys.argv[1:]`` by default.
+
+    Returns:
+        The exit status.
+    """
+    given = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(given)
+    _setup_logging(args)
     if args.command == "demo":
         return _run_demo(args)
-    if args.command in ("process", "status"):
-        return run_batch_command(args)
-    return _run_emulator(args, parser)
+    if args.command == "process":
+        return run_batch_command(args, given)
+    if args.command == "status":
+        return run_status(args, sys.stdout)
+    return _run_emulator(args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,7 +1,10 @@
 """Receiving Symbl's job-status webhooks.
 
-``_receiver`` (``WebhookReceiver``: its state, its own aiohttp server and the route
-adapters), ``_fastapi`` (the FastAPI router; import :mod:`symbl_async.fastapi`).
+``_receiver`` (``WebhookReceiver``: settings, token, the framework-neutral ``handle`` /
+``handle_stream``), ``_state`` (watches, forward-only statuses, remembered early webhooks,
+stats), ``_confirm`` (confirming a claimed end with ``GET /v1/job``, asked again while it
+lags), ``_server`` (the own aiohttp server and the aiohttp route adapter), ``_fastapi``
+(the FastAPI router; import :mod:`symbl_async.fastapi`).
 
 May import: :mod:`symbl_async.core`, :mod:`symbl_async.errors`, aiohttp.
 """

@@ -18,7 +18,8 @@ filter its access log), or the token lands in every log line.
 
 from typing import TYPE_CHECKING
 
-from symbl_async.webhooks._receiver import WebhookReceiver, _normalize_prefix
+from symbl_async.webhooks._receiver import WebhookReceiver
+from symbl_async.webhooks._server import normalize_prefix
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -54,7 +55,7 @@ def fastapi_router(receiver: WebhookReceiver, *, prefix: str | None = None) -> "
             "symbl_async.webhooks._fastapi needs FastAPI: pip install 'symbl_async[fastapi]'"
         ) from exc
 
-    mount = receiver.path_prefix if prefix is None else _normalize_prefix(prefix, "prefix")
+    mount = receiver.path_prefix if prefix is None else normalize_prefix(prefix, "prefix")
     router = APIRouter(prefix=mount)
 
     async def receive_symbl_webhook(token: str, request: Request) -> Response:

@@ -388,3 +388,26 @@ def test_manifest_is_read_lazily(tmp_path: Path, fmt: str) -> None:
     position = _os_position(manifest)
     assert 0 < position <= 64 * 1024 < size // 50
     rows.close()
+
+
+def test_a_folder_walk_reports_every_entry_it_leaves_out(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.mp3").write_bytes(b"x")
+    for name in ("a.wav", "c.mkv", "notes", ".hidden.wav"):
+        (tmp_path / name).write_bytes(b"x")
+    os.symlink(tmp_path / "missing.wav", tmp_path / "dangling.wav")
+    os.symlink(tmp_path / "sub", tmp_path / "loop")
+    os.mkfifo(tmp_path / "pipe.wav")
+    skipped: list[tuple[str, str]] = []
+    found = list(expand_inputs([tmp_path], on_skip=lambda p, r: skipped.append((p, r))))
+    assert [Path(s.path).name for s in found if isinstance(s, FileSource)] == ["a.wav", "b.mp3"]
+    assert sorted((Path(p).name, r) for p, r in skipped) == [
+        (".hidden.wav", "hidden"),
+        ("c.mkv", "not a supported media file (.mkv)"),
+        ("dangling.wav", "broken link"),
+        ("loop", "symlinked folder (not followed)"),
+        ("notes", "not a supported media file (no extension)"),
+        ("pipe.wav", "not a regular file"),
+    ]
+    # Without a callback, the walk is as before: silent.
+    assert len(list(expand_inputs([tmp_path]))) == 2

@@ -15,10 +15,12 @@ from typing import Any
 
 import aiohttp
 import pytest
+from _polling import eventually
 
 from symbl_async import (
     ClientClosedError,
     JobFailedError,
+    JobInfo,
     JobStatus,
     PollSchedule,
     SafetyPollSchedule,
@@ -294,14 +296,41 @@ async def test_a_lying_completed_webhook_does_not_release_early() -> None:
 
 
 @pytest.mark.parametrize("mode", ["webhook", "hybrid"])
-async def test_duplicates_and_reordering_never_release_early_or_twice(mode: str) -> None:
+async def test_duplicates_and_reordering_never_release_early_or_twice(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     faults: dict[str, Any] = {
         "webhook_duplicate_rate": 1.0,
         "webhook_reorder_rate": 1.0,
         "webhook_delay": (0.0, 0.02),
     }
     async with stack(**faults) as (emu, receiver, client):
+        # Made deterministic (it used to assert a race): every delivery of every job
+        # must meet a watched job whose end is not confirmed yet, or no duplicate would
+        # be seen. So (1) deliveries are held at the receiver until every job is
+        # watched (under CPU load a job could otherwise end, all its webhooks
+        # remembered as unknown, before its watch exists), and (2) every GET /v1/job,
+        # confirmations and hybrid polls alike, waits until the emulator has delivered
+        # all of them (3 statuses x 2 copies per job). The faults then decide alone.
+        all_watched = asyncio.Event()
+        handle_stream = receiver.handle_stream
+
+        async def held(token: str, chunks: Any, *, content_length: int | None = None) -> int:
+            await all_watched.wait()
+            return await handle_stream(token, chunks, content_length=content_length)
+
+        get_job = client.get_job
+        expected = 0
+
+        async def after_every_delivery(job_id: str) -> JobInfo:
+            await eventually(lambda: emu.stats()["webhooks_sent"] >= expected, timeout=WAIT)
+            return await get_job(job_id)
+
+        monkeypatch.setattr(receiver, "handle_stream", held)
+        monkeypatch.setattr(client, "get_job", after_every_delivery)
+        receiver.set_confirm(after_every_delivery)
         jobs = await submit_many(client, 12)
+        expected = 3 * 2 * len(jobs)
         releases: list[tuple[str, str]] = []
 
         async def waiter(job: Job) -> None:
@@ -310,11 +339,16 @@ async def test_duplicates_and_reordering_never_release_early_or_twice(mode: str)
             releases.append((info.id, emu.engine.jobs[job.job_id].status))
 
         # Two waiters per job share one watch; each resumes exactly once.
-        await asyncio.gather(*(waiter(job) for job in jobs for _ in range(2)))
+        waiters = [asyncio.create_task(waiter(job)) for job in jobs for _ in range(2)]
+        try:
+            await eventually(lambda: all(receiver.is_watching(job.job_id) for job in jobs))
+        finally:
+            all_watched.set()
+        await asyncio.gather(*waiters)
         assert sorted(releases) == sorted((job.job_id, "completed") for job in jobs for _ in "ab")
         stats = emu.stats()
         assert stats["webhooks_duplicated"] > 0 and stats["webhooks_reordered"] > 0
-        assert receiver.stats.duplicates > 0
+        assert receiver.stats.duplicates >= len(jobs)  # at least each end's second copy
         assert receiver.stats.confirmations <= len(jobs)  # one per job, despite the copies
         # Waiting again on a finished job returns at once, from what is remembered.
         before = stats["job_status_requests"]

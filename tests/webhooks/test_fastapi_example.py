@@ -6,7 +6,9 @@ The emulator delivers its webhooks over HTTP to the app's mounted receiver.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
+import logging
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -15,6 +17,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from _polling import eventually
 
 pytest.importorskip("fastapi")
 
@@ -40,6 +43,14 @@ def load_example() -> ModuleType:
 @pytest.fixture
 async def served() -> AsyncIterator[tuple[Emulator, Any, str]]:
     """The emulator, and the example app served by uvicorn on 127.0.0.1 (lifespan on)."""
+    async with serve_example(access_log=False) as served:
+        yield served
+
+
+@contextlib.asynccontextmanager
+async def serve_example(*, access_log: bool) -> AsyncIterator[tuple[Emulator, Any, str]]:
+    """The emulator and the app; with ``access_log``, uvicorn's access log on, and left to
+    propagate (``log_config=None``) so that ``caplog`` sees it."""
     # Bind and listen first: the public URL is known before the app is built, and
     # connections wait in the backlog until uvicorn has run the lifespan's start-up.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -59,7 +70,15 @@ async def served() -> AsyncIterator[tuple[Emulator, Any, str]]:
             poll=PollSchedule(time_scale=SCALE),
             wait_timeout=WAIT,
         )
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        # With the access log on, uvicorn leaves logging alone (no config, no level) so
+        # that its lines reach caplog.
+        quiet: dict[str, Any] = {"log_level": "warning"}
+        config = uvicorn.Config(
+            app,
+            access_log=access_log,
+            lifespan="on",
+            **({"log_config": None, "log_level": None} if access_log else quiet),
+        )
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve(sockets=[sock]))
         yield emu, app, base
@@ -154,3 +173,25 @@ def test_the_app_needs_a_public_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PUBLIC_URL", raising=False)
     with pytest.raises(RuntimeError, match="PUBLIC_URL"):
         load_example().create_app()
+
+
+async def test_the_access_log_never_shows_the_webhook_secret(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="uvicorn.access")
+    async with serve_example(access_log=True) as (_, app, base):
+        receiver: WebhookReceiver = app.state.receiver
+        token = receiver.token
+        async with aiohttp.ClientSession() as http:
+            media = "https://media.test/log.wav?emulator_duration=60"
+            async with http.post(f"{base}/recordings", json={"url": media}) as response:
+                ids = await response.json()
+            await get_when_done(http, f"{base}/recordings/{ids['conversationId']}")
+            # uvicorn logs the request before answering it: wait for the line.
+            await eventually(lambda: "/symbl/webhooks/<redacted>" in caplog.text)
+    access = [r for r in caplog.records if r.name == "uvicorn.access"]
+    assert access and any("/recordings" in r.getMessage() for r in access)
+    assert token not in caplog.text
+    assert receiver.stats.accepted >= 1
+    # The filter goes with the app: nothing is left on the shared logger.
+    assert not logging.getLogger("uvicorn.access").filters

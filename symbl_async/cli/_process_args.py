@@ -1,0 +1,140 @@
+"""The flags of ``symbl-async process`` (checked by argparse; cross-checks in ``_batch``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from symbl_async.batch._api import LEDGER_FILE
+from symbl_async.batch._slots import PLAN_LIMITS
+from symbl_async.cli._argtypes import port, positive_float, positive_int
+from symbl_async.client._conversations import ALL_INCLUDE, DEFAULT_INCLUDE
+
+__all__ = ["DEFAULT_LIMIT", "EMULATOR_TIME_SCALE", "add_process_command"]
+
+DEFAULT_LIMIT = 50  # adapted down on 429s; give --plan or --max-concurrent-jobs to skip probing
+EMULATOR_TIME_SCALE = 1000.0
+
+
+def _include(text: str) -> tuple[str, ...]:
+    if text.strip() == "all":
+        return ALL_INCLUDE
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    unknown = [n for n in names if n not in ALL_INCLUDE]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown {', '.join(unknown) or 'empty list'}; choose from {', '.join(ALL_INCLUDE)}"
+            " or 'all'"
+        )
+    return names
+
+
+def _options_json(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object")
+    return value
+
+
+def add_process_command(subparsers: Any) -> None:
+    """Register ``process`` on the ``symbl-async`` subcommand parsers.
+
+    Args:
+        subparsers: what ``ArgumentParser.add_subparsers()`` returned.
+    """
+    # One flat list of flag definitions, in --help order: split into pieces it would
+    # read worse, and each piece would need the same parser handles.
+    proc = subparsers.add_parser(
+        "process",
+        help="process many recordings with every job slot busy; rerun to resume",
+        description="Process files, folders (recursively, media files only), URLs and "
+        "manifests; write one insights JSON per item, results.jsonl and summary.json to "
+        "--out. Running the same command again resumes the batch.",
+    )
+    proc.add_argument("inputs", nargs="*", metavar="INPUT", help="files, folders or URLs")
+    proc.add_argument(
+        "--manifest", action="append", default=[], type=Path, metavar="FILE",
+        help="a CSV or JSONL manifest (columns/keys: source, duration, key, kind, options); "
+        "may be repeated",
+    )
+    proc.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
+    proc.add_argument(
+        "--ledger", type=Path, metavar="PATH",
+        help=f"the SQLite ledger that makes reruns resume (default: DIR/{LEDGER_FILE})",
+    )
+    limits = proc.add_mutually_exclusive_group()
+    limits.add_argument(
+        "--max-concurrent-jobs", type=positive_int, metavar="N",
+        help=f"the account's concurrent-job limit (default {DEFAULT_LIMIT}, adapted down "
+        "on 429s)",
+    )
+    limits.add_argument(
+        "--plan", choices=list(PLAN_LIMITS),
+        help="the account's plan, for its limit: "
+        + ", ".join(f"{k} {v}" for k, v in PLAN_LIMITS.items()),
+    )
+    proc.add_argument(
+        "--include", type=_include, default=DEFAULT_INCLUDE, metavar="A,B,C",
+        help=f"insights to fetch, or 'all' (default: {','.join(DEFAULT_INCLUDE)})",
+    )
+    opts = proc.add_argument_group("processing options")
+    opts.add_argument("--confidence-threshold", type=float, metavar="X", help="0.5 to 1.0")
+    opts.add_argument("--language-code", metavar="CODE", help="e.g. en-US")
+    opts.add_argument("--detect-phrases", action="store_true", default=None,
+                      help="detect action phrases")
+    opts.add_argument("--enable-summary", action="store_true", default=None,
+                      help="enable the summary insight")
+    opts.add_argument(
+        "--options-json", type=_options_json, metavar="JSON",
+        help="any options as the API's JSON object, e.g. '{\"enableAllTrackers\": true}'; "
+        "the flags above override it",
+    )
+    server = proc.add_argument_group("server")
+    where = server.add_mutually_exclusive_group()
+    where.add_argument(
+        "--base-url", metavar="URL",
+        help="API root (default: $SYMBL_BASE_URL or https://api.symbl.ai); credentials come "
+        "from $SYMBL_APP_ID and $SYMBL_APP_SECRET",
+    )
+    where.add_argument(
+        "--emulator", action="store_true",
+        help="run against an in-process emulator (a demo: its jobs vanish when the command "
+        "ends, so a later rerun cannot resume them)",
+    )
+    server.add_argument(
+        "--time-scale", type=positive_float, metavar="X",
+        help=f"service speed-up: the in-process emulator's (default {EMULATOR_TIME_SCALE:g}),"
+        " or that of the emulator --base-url points at, so that polls match (default 1)",
+    )
+    run = proc.add_argument_group("run")
+    run.add_argument("--retry-failed", action="store_true",
+                     help="retry items that failed in an earlier run")
+    run.add_argument("--lookahead", type=positive_int, default=256, metavar="N",
+                     help="inputs read ahead to start the longest first (default %(default)s)")
+    run.add_argument("--wait-timeout", type=positive_float, metavar="SECONDS",
+                     help="give up waiting for one job after this long (it stays submitted)")
+    hooks = proc.add_argument_group("waiting")
+    hooks.add_argument(
+        "--wait", choices=("poll", "webhook", "hybrid"), default="poll",
+        help="how job ends are detected: polling GET /v1/job (default), webhooks to an "
+        "embedded receiver, or hybrid (webhooks plus a slow safety poll)",
+    )
+    hooks.add_argument("--webhook-host", metavar="HOST",
+                       help="address the webhook receiver binds (default 127.0.0.1)")
+    hooks.add_argument("--webhook-port", type=port, metavar="PORT",
+                       help="port of the webhook receiver (default: any free port)")
+    hooks.add_argument(
+        "--webhook-public-url", metavar="URL",
+        help="URL at which the service reaches the receiver (a tunnel or reverse proxy); "
+        "needed for the real service, which cannot call 127.0.0.1",
+    )
+    run.add_argument(
+        "--progress-interval", type=positive_float, default=10.0, metavar="SECONDS",
+        help="seconds between progress lines when stderr is not a terminal "
+        "(default %(default)s)",
+    )

@@ -1,0 +1,108 @@
+"""``symbl-async process`` as a child process, for what needs one: signals.
+
+Crash and resume: the command is SIGKILLed at several points of a batch and run again until
+it succeeds; every item must end fetched, and no submit name may reach the service twice.
+Ctrl-C (SIGINT) stops submitting and prints the command that resumes. The emulator runs in
+a thread of the test process; the rest of the CLI is tested in process
+(``test_process_cli.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from _cli_support import (
+    CLI,
+    child_env,
+    ledger_counts,
+    process_args,
+    run_child,
+    threaded_emulator,
+    write_manifest,
+)
+from _polling import eventually_blocking
+
+
+def kill_when(args: list[str], cwd: Path, condition: Callable[[], bool]) -> None:
+    """Run the command and SIGKILL it as soon as ``condition`` holds (or it has ended)."""
+    proc = subprocess.Popen(args, cwd=cwd, env=child_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        eventually_blocking(lambda: proc.poll() is not None or condition())
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_crash_and_resume_processes_every_item_exactly_once(tmp_path: Path) -> None:
+    manifest = tmp_path / "batch.jsonl"
+    count = 30
+    manifest.write_text(
+        "".join(
+            json.dumps({"source": f"https://media.test/c{i}.mp3?emulator_duration=600",
+                        "duration": 600}) + "\n"
+            for i in range(count)
+        )
+    )
+    out = tmp_path / "out"
+    ledger = out / "ledger.sqlite3"
+    with threaded_emulator() as emu:
+        args = [*CLI, *process_args(emu.url, out, "--manifest", str(manifest))]
+        kill_points: list[Callable[[dict[str, int]], bool]] = [
+            lambda c: c.get("submitting", 0) > 0,  # a submit on the wire, or about to be
+            lambda c: c.get("ever_submitted", 0) >= 10,
+            lambda c: c.get("submitting", 0) > 0 and c.get("ever_submitted", 0) >= 15,
+            lambda c: c.get("fetched", 0) >= 20,
+        ]
+        for should_kill in kill_points:
+            kill_when(args, tmp_path, lambda: should_kill(ledger_counts(ledger)))  # noqa: B023
+        for _ in range(3):
+            done = run_child(*args[len(CLI):], cwd=tmp_path)
+            if done.returncode == 0:
+                break
+        assert done.returncode == 0, done.stderr
+        stats = emu.stats()
+    counts = ledger_counts(ledger)
+    assert counts.get("fetched") == count and sum(
+        counts.get(s, 0) for s in ("pending", "submitting", "submitted", "completed", "failed")
+    ) == 0
+    names = stats["submits_by_name"]
+    assert len(names) == count and set(names.values()) == {1}
+    assert stats["jobs_submitted"] == count
+    lines = (out / "results.jsonl").read_text().splitlines()
+    assert len(lines) == count
+    assert len(list(out.glob("*.json"))) == count + 1
+
+
+def test_ctrl_c_stops_submitting_and_prints_the_resume_command(tmp_path: Path) -> None:
+    manifest = tmp_path / "long.csv"
+    write_manifest(manifest, 30, 1200)  # ~0.17 s per job: the batch takes ~1.7 s
+    out = tmp_path / "out"
+    ledger = out / "ledger.sqlite3"
+    with threaded_emulator() as emu:
+        args = process_args(emu.url, out, "--manifest", str(manifest))
+        proc = subprocess.Popen([*CLI, *args], cwd=tmp_path, env=child_env(), text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            eventually_blocking(lambda: ledger_counts(ledger).get("ever_submitted", 0) >= 3)
+            proc.send_signal(signal.SIGINT)
+            _, stderr = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+            proc.wait()
+        assert proc.returncode == 130, stderr
+        assert "Resume with:" in stderr and "symbl_async.cli._main process" in stderr
+        assert "--manifest" in stderr.split("Resume with:")[1]
+        counts = ledger_counts(ledger)
+        assert counts.get("submitting", 0) == 0
+        assert counts.get("fetched", 0) < 30
+        done = run_child(*args, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        names = emu.stats()["submits_by_name"]
+    assert len(names) == 30 and set(names.values()) == {1}
+    assert "30 input(s)" in done.stdout

@@ -22,6 +22,7 @@ from symbl_async.client._waiting import (
     parse_wait_mode,
 )
 from symbl_async.core._checks import check_number, path_segment
+from symbl_async.core._estimate import ProcessingTimeModel
 from symbl_async.core._jobs import Job, JobInfo, JobStatus
 from symbl_async.core._options import check_http_url
 from symbl_async.errors import SymblError, ValidationError
@@ -116,6 +117,9 @@ class SymblClient(Processing):
             token_skew=token_skew,
         )
         self.poll = poll or PollSchedule()
+        # Learned from every job this client waits for (see PollSchedule.learn); a
+        # batch ledger may load saved observations into it so a rerun starts warm.
+        self.processing_model: ProcessingTimeModel = self.poll.new_model()
         self.wait_timeout = wait_timeout
         self.auto_name = auto_name
         self.conversations = ConversationsAPI(self._transport)
@@ -238,6 +242,7 @@ class SymblClient(Processing):
             receiver=self._receiver,
             safety=self.safety_poll,
             field=field,
+            model=self.processing_model if schedule is None else None,
         )
 
     def _submit_webhook_url(self) -> str | None:

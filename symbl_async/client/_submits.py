@@ -88,7 +88,7 @@ class Submits:
             )
         finally:
             upload.cleanup()
-        return self._job_from(answer, opts, upload.duration)
+        return self._job_from(answer, opts, upload.duration, kind)
 
     async def _submit_json(
         self,
@@ -110,16 +110,20 @@ class Submits:
             submit_name=opts.name,
             conversation_id=conversation_id,
         )
-        return self._job_from(answer, opts, media_duration)
+        # /v1/process/{audio,video}/url or /v1/process/text[/{id}]
+        return self._job_from(answer, opts, media_duration, path.split("/")[3])
 
     @staticmethod
-    def _job_from(answer: Any, options: ProcessingOptions, duration: float | None) -> Job:
+    def _job_from(
+        answer: Any, options: ProcessingOptions, duration: float | None, kind: str
+    ) -> Job:
         # The transport already turned an answer without a jobId into an unknown outcome.
         return Job(
             job_id=str(answer["jobId"]),
             conversation_id=str(answer.get("conversationId", "")),
             name=options.name,
             media_duration=duration,
+            kind=kind,
         )
 
     def _url_body(self, url: str, media_duration: float | None) -> dict[str, Any]:

@@ -21,15 +21,17 @@ waiter.wait(job, timeout=...)``):
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
+from symbl_async.client._learning import observe_end
+from symbl_async.client._polls import GetJob, _poll_loop, poll_and_learn, poll_until_done
+from symbl_async.core._estimate import ProcessingTimeModel
 from symbl_async.core._jobs import Job, JobInfo, JobStatus
 from symbl_async.core._polling import (
     PollSchedule,
@@ -58,84 +60,6 @@ __all__ = [
     "wait_for_webhook",
     "wake_times",
 ]
-
-GetJob = Callable[[str], Awaitable[JobInfo]]
-"""``GET /v1/job/{jobId}``: ``client.get_job``."""
-
-
-async def poll_until_done(
-    get_job: GetJob,
-    job: Job,
-    *,
-    timeout: float,
-    schedule: PollSchedule,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    clock: Callable[[], float] = time.monotonic,
-    rng: random.Random | None = None,
-    on_status: Callable[[JobInfo], None] | None = None,
-) -> JobInfo:
-    """Poll until the job is completed (return) or failed (raise), or the deadline.
-
-    The first delay counts from ``job.submitted_at``: time already spent (say, in
-    a queue) is not waited again. One last poll is made at the deadline itself.
-
-    Args:
-        get_job: ``GET /v1/job/{jobId}``.
-        job: the job.
-        timeout: seconds to wait at most.
-        schedule: when to poll.
-        sleep: how to sleep (a fake one in tests).
-        clock: monotonic seconds.
-        rng: random source of the jitter.
-        on_status: called with every answer.
-
-    Returns:
-        The completed job's status.
-
-    Raises:
-        JobFailedError: the job ended ``failed``.
-        WaitTimeoutError: ``timeout`` seconds passed without an end.
-    """
-
-    async def pause(seconds: float) -> JobInfo | None:
-        await sleep(seconds)
-        return None
-
-    delays = schedule.delays(job.media_duration, rng)
-    return await _poll_loop(
-        get_job, job, delays, timeout=timeout, pause=pause, clock=clock, on_status=on_status
-    )
-
-
-async def _poll_loop(
-    get_job: GetJob,
-    job: Job,
-    delays: Iterator[float],
-    *,
-    timeout: float,
-    pause: Callable[[float], Awaitable[JobInfo | None]],
-    clock: Callable[[], float],
-    on_status: Callable[[JobInfo], None] | None,
-) -> JobInfo:
-    """The poll loop of :func:`poll_until_done`; ``pause`` may end the wait early."""
-    start = clock()
-    origin = min(job.submitted_at, start)
-    for wait, final in wake_times(delays, origin=origin, deadline=start + timeout, clock=clock):
-        if wait > 0:
-            ended = await pause(wait)
-            if ended is not None:
-                return ended
-        info = await get_job(job.job_id)
-        if on_status is not None:
-            on_status(info)
-        if info.status is JobStatus.FAILED:
-            raise JobFailedError(job.job_id, job.conversation_id)
-        if info.status is JobStatus.COMPLETED:
-            return info
-        if final:
-            raise WaitTimeoutError(job.job_id, job.conversation_id, timeout, info.status.value)
-    raise AssertionError("unreachable: delays() never ends")  # pragma: no cover
-
 
 # How many waits currently hold each watch: the last one to leave retires it, so that
 # two waits on one job never pull the watch from under each other.
@@ -264,6 +188,7 @@ class PollWaiter:
 
     get_job: GetJob
     schedule: PollSchedule = attrs.field(factory=PollSchedule)
+    model: ProcessingTimeModel | None = None
 
     @property
     def mode(self) -> WaitMode:
@@ -272,6 +197,10 @@ class PollWaiter:
 
     async def wait(self, job: Job, *, timeout: float) -> JobInfo:
         """Poll until the job ends; see :meth:`Waiter.wait`."""
+        if self.model is not None and self.schedule.learn:
+            return await poll_and_learn(
+                self.get_job, job, timeout=timeout, schedule=self.schedule, model=self.model
+            )
         return await poll_until_done(self.get_job, job, timeout=timeout, schedule=self.schedule)
 
 
@@ -280,6 +209,7 @@ class WebhookWaiter:
     """``webhook`` mode: the receiver's confirmed webhook, and no polls."""
 
     receiver: WebhookReceiver
+    model: ProcessingTimeModel | None = None
 
     @property
     def mode(self) -> WaitMode:
@@ -288,7 +218,10 @@ class WebhookWaiter:
 
     async def wait(self, job: Job, *, timeout: float) -> JobInfo:
         """Wait for the webhook; see :func:`wait_for_webhook` (without ``get_job``)."""
-        return await wait_for_webhook(self.receiver, job, timeout=timeout)
+        info = await wait_for_webhook(self.receiver, job, timeout=timeout)
+        if self.model is not None:  # the release is the end, give or take a confirmation
+            observe_end(self.model, job, time.monotonic() - job.submitted_at)
+        return info
 
 
 @attrs.frozen
@@ -299,6 +232,7 @@ class HybridWaiter:
     get_job: GetJob
     schedule: PollSchedule = attrs.field(factory=PollSchedule)
     safety: SafetyPollSchedule = attrs.field(factory=SafetyPollSchedule)
+    model: ProcessingTimeModel | None = None
 
     @property
     def mode(self) -> WaitMode:
@@ -307,7 +241,7 @@ class HybridWaiter:
 
     async def wait(self, job: Job, *, timeout: float) -> JobInfo:
         """Wait for the webhook or the safety poll; see :func:`wait_for_webhook`."""
-        return await wait_for_webhook(
+        info = await wait_for_webhook(
             self.receiver,
             job,
             timeout=timeout,
@@ -315,6 +249,11 @@ class HybridWaiter:
             schedule=self.schedule,
             safety=self.safety,
         )
+        if self.model is not None:
+            # Mostly released by a webhook (exact); a safety poll's find is late by up to
+            # an interval, which the model's robust fit absorbs.
+            observe_end(self.model, job, time.monotonic() - job.submitted_at)
+        return info
 
 
 def make_waiter(
@@ -325,6 +264,7 @@ def make_waiter(
     receiver: WebhookReceiver | None = None,
     safety: SafetyPollSchedule | None = None,
     field: str = "mode",
+    model: ProcessingTimeModel | None = None,
 ) -> Waiter:
     """Build the waiter of a mode; checks everything before any wait starts.
 
@@ -335,6 +275,8 @@ def make_waiter(
         receiver: the webhook receiver; required by ``webhook`` and ``hybrid``.
         safety: the hybrid safety poll's shape.
         field: the argument name to blame in errors.
+        model: the learned processing-time model the waits use and teach (polls
+            follow it when ``schedule.learn``); ``None`` learns nothing.
 
     Returns:
         A :class:`PollWaiter`, :class:`WebhookWaiter` or :class:`HybridWaiter`.
@@ -344,7 +286,7 @@ def make_waiter(
     """
     wait_mode = parse_wait_mode(mode, field)
     if wait_mode is WaitMode.POLL:
-        return PollWaiter(get_job, schedule)
+        return PollWaiter(get_job, schedule, model)
     if receiver is None:
         raise ValidationError(
             field,
@@ -352,5 +294,5 @@ def make_waiter(
             "or call attach_receiver() (or wait with mode='poll')",
         )
     if wait_mode is WaitMode.WEBHOOK:
-        return WebhookWaiter(receiver)
-    return HybridWaiter(receiver, get_job, schedule, safety or SafetyPollSchedule())
+        return WebhookWaiter(receiver, model)
+    return HybridWaiter(receiver, get_job, schedule, safety or SafetyPollSchedule(), model)

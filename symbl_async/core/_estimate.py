@@ -174,6 +174,44 @@ class ProcessingTimeModel:
         state.observations.append((float(media_duration), float(seconds)))
         self._refit(state)
 
+    def observe_between(
+        self, kind: str, media_duration: float | None, low: float, high: float
+    ) -> None:
+        """Learn from a job known to have ended after ``low`` and by ``high`` seconds.
+
+        Polls only bound the end: the last poll that saw the job running, and the one
+        that saw it done. When the interval is short, any point in it will do. When it is
+        long (the first poll already saw the job done), the midpoint would teach that
+        jobs take half the time they do, and the prediction's median within the
+        interval would cling to a prior that may be off by 3x; the value learned is the
+        geometric mean of the two.
+        """
+        if not (math.isfinite(low) and math.isfinite(high)) or high <= 0:
+            return
+        low = max(low, 0.0)
+        if high <= low:
+            self.observe(kind, media_duration, high)
+            return
+        prediction = self.predict(kind, media_duration)
+        normal = statistics.NormalDist()
+
+        def cdf(t: float) -> float:
+            if t <= 0:
+                return 0.0
+            return normal.cdf(math.log(t / prediction.median) / prediction.sigma)
+
+        f_low, f_high = cdf(low), cdf(high)
+        midpoint = (low + high) / 2
+        if f_high - f_low < 1e-9:  # far in a tail: the interval is all there is
+            value = midpoint
+        else:
+            # The prediction's median within the interval, pulled halfway (in log space)
+            # to the plain midpoint: anchored to a model that may be wrong, yet moving
+            # fast when the first poll already came too late (low == 0).
+            anchored = prediction.quantile((f_low + f_high) / 2)
+            value = math.sqrt(min(max(anchored, low), high) * midpoint)
+        self.observe(kind, media_duration, min(max(value, low), high))
+
     def _refit(self, state: _Kind) -> None:
         points = list(state.observations)
         n = len(points)

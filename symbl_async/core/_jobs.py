@@ -65,6 +65,8 @@ class Job:
         media_duration: length of the submitted media in seconds, when known;
             it lets waiting skip polls that could not succeed.
         submitted_at: ``time.monotonic()`` when the submit was answered.
+        kind: ``"audio"``, ``"video"`` or ``"text"`` (what was submitted), when known;
+            processing times are learned per kind.
     """
 
     job_id: str
@@ -72,3 +74,4 @@ class Job:
     name: str | None = None
     media_duration: float | None = None
     submitted_at: float = attrs.field(factory=time.monotonic)
+    kind: str | None = None

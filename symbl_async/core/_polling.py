@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 import attrs
 
 from symbl_async.core._checks import number_field
+from symbl_async.core._estimate import ProcessingTimeModel
 from symbl_async.errors import ValidationError
 
 __all__ = [
@@ -77,6 +78,14 @@ class PollSchedule:
         max_interval: the longest interval.
         jitter: each interval is varied by up to this share, up or down.
         time_scale: divides every delay; match an emulator's ``time_scale``.
+        learn: learn how long jobs really take from the ones that end (a
+            :class:`~symbl_async.core._estimate.ProcessingTimeModel` per client,
+            starting from ``expected_factor`` and ``expected_overhead``), and place polls
+            where the learned distribution says the job ends
+            (:func:`~symbl_async.core._pollplan.poll_times`). ``False`` keeps the fixed
+            schedule above.
+        poll_budget: with ``learn``, the polls per job to expect on average; more
+            polls, less delay between a job's end and the client seeing it.
 
     Raises:
         ValidationError: a value out of range, infinite or not a number.
@@ -98,6 +107,17 @@ class PollSchedule:
     )
     jitter: float = attrs.field(default=0.1, validator=number_field("jitter", below=1))
     time_scale: float = attrs.field(default=1.0, validator=number_field("time_scale", strict=True))
+    learn: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    poll_budget: float = attrs.field(
+        default=2.5, validator=number_field("poll_budget", minimum=1, maximum=100)
+    )
+
+    def new_model(self) -> ProcessingTimeModel:
+        """A processing-time model whose prior is this schedule's (in real seconds)."""
+        return ProcessingTimeModel(
+            factor=self.expected_factor / self.time_scale,
+            overhead=self.expected_overhead / self.time_scale,
+        )
 
     def expected_time(self, media_duration: float | None) -> float | None:
         """Expected processing seconds (scaled), or ``None`` when the length is unknown."""

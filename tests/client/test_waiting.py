@@ -1,6 +1,7 @@
 """The poll schedule and the wait loop, on a fake clock (no real sleeps)."""
 
 import random
+from typing import Any
 
 import pytest
 
@@ -66,8 +67,9 @@ def test_time_scale_divides_every_delay() -> None:
 
 @pytest.mark.parametrize("field", ["growth", "initial_interval", "time_scale", "jitter"])
 def test_schedule_rejects_nonsense(field: str) -> None:
+    kwargs: dict[str, Any] = {field: -1}
     with pytest.raises(ValueError):
-        PollSchedule(**{field: -1})
+        PollSchedule(**kwargs)
 
 
 async def test_poll_until_completed_counts_polls() -> None:

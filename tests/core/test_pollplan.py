@@ -143,7 +143,7 @@ def replay(
         elapsed = now - start[job]
         if elapsed >= truth[job]:
             lags[job] = elapsed - truth[job]
-            model.observe("audio", lengths[job], (elapsed + last_poll[job]) / 2)
+            model.observe_between("audio", lengths[job], last_poll[job], elapsed)
             if started < jobs:
                 begin(started, now)
                 started += 1

@@ -1,0 +1,140 @@
+"""The poll loop: ``GET /v1/job/{jobId}`` on a schedule until the job ends or the deadline.
+
+One loop (:func:`_poll_loop`) serves every wait that polls: plain polling on a
+:class:`~symbl_async.core.PollSchedule` (:func:`poll_until_done`), polling on the learned
+model's plan (:func:`poll_and_learn`), and the hybrid mode's safety poll
+(:func:`symbl_async.client._waiting.wait_for_webhook`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterator
+
+from symbl_async.client._learning import DEFAULT_KIND, learned_delays
+from symbl_async.core._estimate import ProcessingTimeModel
+from symbl_async.core._jobs import Job, JobInfo, JobStatus
+from symbl_async.core._polling import PollSchedule, wake_times
+from symbl_async.errors import JobFailedError, WaitTimeoutError
+
+__all__ = ["GetJob", "poll_and_learn", "poll_until_done"]
+
+
+GetJob = Callable[[str], Awaitable[JobInfo]]
+"""``GET /v1/job/{jobId}``: ``client.get_job``."""
+
+
+async def poll_until_done(
+    get_job: GetJob,
+    job: Job,
+    *,
+    timeout: float,
+    schedule: PollSchedule,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    rng: random.Random | None = None,
+    on_status: Callable[[JobInfo], None] | None = None,
+) -> JobInfo:
+    """Poll until the job is completed (return) or failed (raise), or the deadline.
+
+    The first delay counts from ``job.submitted_at``: time already spent (say, in
+    a queue) is not waited again. One last poll is made at the deadline itself.
+
+    Args:
+        get_job: ``GET /v1/job/{jobId}``.
+        job: the job.
+        timeout: seconds to wait at most.
+        schedule: when to poll.
+        sleep: how to sleep (a fake one in tests).
+        clock: monotonic seconds.
+        rng: random source of the jitter.
+        on_status: called with every answer.
+
+    Returns:
+        The completed job's status.
+
+    Raises:
+        JobFailedError: the job ended ``failed``.
+        WaitTimeoutError: ``timeout`` seconds passed without an end.
+    """
+
+    async def pause(seconds: float) -> JobInfo | None:
+        await sleep(seconds)
+        return None
+
+    delays = schedule.delays(job.media_duration, rng)
+    return await _poll_loop(
+        get_job, job, delays, timeout=timeout, pause=pause, clock=clock, on_status=on_status
+    )
+
+
+async def poll_and_learn(
+    get_job: GetJob,
+    job: Job,
+    *,
+    timeout: float,
+    schedule: PollSchedule,
+    model: ProcessingTimeModel,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> JobInfo:
+    """:func:`poll_until_done` on the learned model's plan, and teach it the job's end.
+
+    Same contract and the same loop; only the delays differ, and a completed job is
+    observed as ended between the last poll that saw it running (or the submit) and
+    the poll that saw it done.
+    """
+    running_seen = [job.submitted_at]
+
+    def on_status(info: JobInfo) -> None:
+        if not info.status.is_terminal:
+            running_seen[0] = clock()
+
+    async def pause(seconds: float) -> JobInfo | None:
+        await sleep(seconds)
+        return None
+
+    delays = learned_delays(model, job, schedule)
+    info = await _poll_loop(
+        get_job, job, delays, timeout=timeout, pause=pause, clock=clock, on_status=on_status
+    )
+    if info.status is JobStatus.COMPLETED:
+        model.observe_between(
+            job.kind or DEFAULT_KIND,
+            job.media_duration,
+            running_seen[0] - job.submitted_at,
+            clock() - job.submitted_at,
+        )
+    return info
+
+
+async def _poll_loop(
+    get_job: GetJob,
+    job: Job,
+    delays: Iterator[float],
+    *,
+    timeout: float,
+    pause: Callable[[float], Awaitable[JobInfo | None]],
+    clock: Callable[[], float],
+    on_status: Callable[[JobInfo], None] | None,
+) -> JobInfo:
+    """The poll loop of :func:`poll_until_done`; ``pause`` may end the wait early."""
+    start = clock()
+    origin = min(job.submitted_at, start)
+    for wait, final in wake_times(delays, origin=origin, deadline=start + timeout, clock=clock):
+        if wait > 0:
+            ended = await pause(wait)
+            if ended is not None:
+                return ended
+        info = await get_job(job.job_id)
+        if on_status is not None:
+            on_status(info)
+        if info.status is JobStatus.FAILED:
+            raise JobFailedError(job.job_id, job.conversation_id)
+        if info.status is JobStatus.COMPLETED:
+            return info
+        if final:
+            raise WaitTimeoutError(job.job_id, job.conversation_id, timeout, info.status.value)
+    raise AssertionError("unreachable: delays() never ends")  # pragma: no cover

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import urllib.parse
 
 import aiohttp
 import attrs
@@ -110,9 +111,16 @@ class WebhookSender:
                 await response.read()
                 ok = 200 <= response.status < 300
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            log.debug("webhook to %s failed: %r", delivery.url, exc)
+            # The URL's path and query carry the receiver's secret: log the origin only.
+            log.debug("webhook to %s failed: %s", _origin(delivery.url), type(exc).__name__)
             ok = False
         if ok:
             self.sent += 1
         else:
             self.failed += 1
+
+
+def _origin(url: str) -> str:
+    """``scheme://host:port`` of a URL, without the path and query that hold secrets."""
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}:{parts.port}" if parts.hostname else "?"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -141,6 +142,20 @@ async def test_unreachable_or_failing_receiver_is_counted(session: aiohttp.Clien
         await hook.wait_for(3)
         await eventually(lambda: emu.stats()["webhooks_failed"] >= 3, message="webhooks_failed")
         assert emu.stats()["webhooks_sent"] == 0
+
+
+async def test_failed_deliveries_never_log_the_secret_path(
+    session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="symbl_async")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}/hooks/s3cr3t-t0k3n?ref=abc"
+    async with Emulator(time_scale=SCALE) as emu:
+        await submit(emu, session, {**TEXT, "webhookUrl": closed})
+        await eventually(lambda: emu.stats()["webhooks_failed"] >= 3, message="webhooks_failed")
+    assert "webhook to http://127.0.0.1:" in caplog.text  # the failure is logged...
+    assert "s3cr3t" not in caplog.text and "ref=abc" not in caplog.text  # ...not the secret
 
 
 async def run_seeded(session: aiohttp.ClientSession, seed: int) -> tuple[list[str], int]:

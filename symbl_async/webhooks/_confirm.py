@@ -115,6 +115,18 @@ class Confirmations:
         return float(min(self._delay * 2 ** (attempt - 1), self._delay * _CAP_FACTOR))
 
     async def _confirm(self, job_id: str, claimed: JobStatus, confirm: ConfirmFunc) -> None:
+        try:
+            await self._confirm_steps(job_id, claimed, confirm)
+        finally:
+            # No longer confirming from here on, not from the done callback a loop
+            # iteration later: a webhook arriving in between is a new claim, not a
+            # duplicate of one that gave up.
+            if self._running.get(job_id) is asyncio.current_task():
+                del self._running[job_id]
+
+    async def _confirm_steps(
+        self, job_id: str, claimed: JobStatus, confirm: ConfirmFunc
+    ) -> None:
         stats = self._stats
         actual: JobStatus | None = None
         for attempt in range(self._tries + 1):

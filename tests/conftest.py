@@ -10,6 +10,8 @@ from _aioresponses_compat import install as _install_aioresponses_compat
 
 _install_aioresponses_compat()
 
+pytest_plugins = ["_emulator_api"]
+
 
 @pytest.fixture(autouse=True)
 def _package_logging_is_restored() -> Iterator[None]:

@@ -10,24 +10,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
+from _emulator_api import MP4, MP4_TYPE, SCALE, TEXT, WAV_TYPE, Api, job_status, wav
 from _polling import eventually
-from test_emulator import MP4, MP4_TYPE, SCALE, TEXT, WAV_TYPE, Api, job_status, wav
 
 from symbl_async.emulator import Emulator, EmulatorConfig
 
 URL_BODY = {"url": "https://m.test/a.mp3?emulator_duration=60", "name": "call-1"}
 DROPPED = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 async def authed(session: aiohttp.ClientSession, emu: Emulator) -> Api:

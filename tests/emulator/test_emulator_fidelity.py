@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import aiohttp
 import pytest
-from test_emulator import SCALE, TEXT, Api
+from _emulator_api import SCALE, TEXT, Api
 
 from symbl_async.emulator import Emulator
 from symbl_async.emulator.isotime import parse_iso
@@ -38,22 +37,10 @@ SALES = {
 }
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
 async def authed(session: aiohttp.ClientSession, emu: Emulator) -> Api:
     api = Api(session, emu)
     api.headers["Authorization"] = f"Bearer {await api.token()}"
     return api
-
-
-@pytest.fixture
-async def emu() -> AsyncIterator[Emulator]:
-    async with Emulator(time_scale=SCALE) as e:
-        yield e
 
 
 @pytest.fixture

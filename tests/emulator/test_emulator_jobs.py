@@ -6,38 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
 import aiohttp
 import attrs
 import pytest
+from _emulator_api import SCALE, TEXT, WAV_TYPE, Api, job_status, wav
 from _polling import eventually
 from aiohttp import web
-from test_emulator import SCALE, TEXT, WAV_TYPE, Api, job_status, wav
 
 from symbl_async.emulator import Emulator, EmulatorConfig, create_app, run_standalone
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-@pytest.fixture
-async def emu() -> AsyncIterator[Emulator]:
-    async with Emulator(time_scale=SCALE) as e:
-        yield e
-
-
-@pytest.fixture
-async def api(emu: Emulator, session: aiohttp.ClientSession) -> Api:
-    client = Api(session, emu)
-    client.headers["Authorization"] = f"Bearer {await client.token()}"
-    return client
-
 
 # --- jobs --------------------------------------------------------------------------------
 

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from _emulator_api import SCALE, TEXT, WAV_TYPE, Api, job_status, wav
 from _polling import eventually
-from test_emulator import SCALE, TEXT, WAV_TYPE, Api, job_status, wav
 
 from symbl_async.emulator import Emulator
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 async def authed(session: aiohttp.ClientSession, emu: Emulator) -> Api:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -68,12 +67,6 @@ async def submit(emu: Emulator, session: aiohttp.ClientSession, body: dict[str, 
     ) as response:
         assert response.status == 201
         return str((await response.json())["jobId"])
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 async def test_every_status_change_is_posted(session: aiohttp.ClientSession) -> None:

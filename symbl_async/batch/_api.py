@@ -48,10 +48,15 @@ How it works, and the decisions behind it:
 * **One run at a time.** A lock file next to the ledger (``<ledger>.lock``) refuses a second
   run of the same batch while one is running: both would submit the pending items.
 
-The engine is in :mod:`symbl_async.batch._run` (intake, dispatch, delivery),
-:mod:`symbl_async.batch._worker` (one item's submit, wait and fetch),
+The engine is in :mod:`symbl_async.batch._run` (the run and its dispatcher),
+:mod:`symbl_async.batch._intake` (the run's state parts, reading inputs),
+:mod:`symbl_async.batch._delivery` (counters, results queue, events, summary),
+:mod:`symbl_async.batch._worker` (one item's submit, wait and fetch, in one function),
+:mod:`symbl_async.batch._found` (waiting for a submit found by name),
 :mod:`symbl_async.batch._items` (checking inputs), :mod:`symbl_async.batch._storage` (ledger,
-lock, folder) and :mod:`symbl_async.batch._results` (results, progress, summary, files).
+lock, folder), :mod:`symbl_async.batch._results` (results, progress, summary) and
+:mod:`symbl_async.batch._writer` (the files). It reaches the service only through a
+:class:`~symbl_async.batch._protocol.BatchClient`.
 """
 
 from __future__ import annotations
@@ -60,15 +65,16 @@ import os
 from collections.abc import AsyncIterable, Callable, Iterable
 from pathlib import Path
 
+from symbl_async.batch._intake import RunConfig
 from symbl_async.batch._ledger import Ledger
+from symbl_async.batch._protocol import BatchClient
 from symbl_async.batch._results import BatchEvent, BatchProgress, BatchResult, BatchSummary
 from symbl_async.batch._run import BatchRun
 from symbl_async.batch._slots import JobSlots
 from symbl_async.batch._storage import LEDGER_FILE
-from symbl_async.client._client import SymblClient
-from symbl_async.client._conversations import ALL_INCLUDE, DEFAULT_INCLUDE
 from symbl_async.core._options import ProcessingOptions
 from symbl_async.errors import ValidationError
+from symbl_async.models._include import ALL_INCLUDE, DEFAULT_INCLUDE
 
 __all__ = [
     "LEDGER_FILE",
@@ -112,7 +118,7 @@ def _make_slots(
 
 
 def process_many(
-    client: SymblClient,
+    client: BatchClient,
     sources: AsyncIterable[object] | Iterable[object],
     *,
     options: ProcessingOptions | None = None,
@@ -132,7 +138,8 @@ def process_many(
     """Process many recordings with every job slot busy; yield one result per input.
 
     Args:
-        client: an open client.
+        client: an open client: a ``SymblClient``, or anything that satisfies the
+            :class:`~symbl_async.batch._protocol.BatchClient` Protocol.
         sources: a sync or async iterable, read lazily: paths, http(s) URL strings,
             mappings with ``messages`` (text conversations), ``FileSource`` /
             ``UrlSource`` / ``TextSource`` objects (with their own options, key and
@@ -172,8 +179,8 @@ def process_many(
         AuthenticationError: (while iterating) credentials were refused; the run stops.
         LedgerError: (while iterating) the ledger could not be written; the run stops.
     """
-    if not isinstance(client, SymblClient):
-        raise ValidationError("client", "must be a SymblClient")
+    if not isinstance(client, BatchClient):
+        raise ValidationError("client", "must be a SymblClient (or another BatchClient)")
     if isinstance(sources, (str, bytes)) or not isinstance(sources, (Iterable, AsyncIterable)):
         raise ValidationError("sources", "must be an iterable of sources (not a single string)")
     if options is not None and not isinstance(options, ProcessingOptions):
@@ -193,9 +200,9 @@ def process_many(
     for flag, value in (("ordered", ordered), ("retry_failed", retry_failed)):
         if not isinstance(value, bool):
             raise ValidationError(flag, "must be True or False")
-    return BatchRun(
-        client,
-        sources,
+    return BatchRun(RunConfig(
+        client=client,
+        sources=sources,
         options=options,
         include=names,
         ordered=ordered,
@@ -207,4 +214,4 @@ def process_many(
         wait_timeout=None if wait_timeout is None else float(wait_timeout),
         wait_mode=wait_mode,
         on_event=on_event,
-    )
+    ))

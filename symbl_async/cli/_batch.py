@@ -34,9 +34,11 @@ import attrs
 
 from symbl_async.batch._api import LEDGER_FILE, process_many
 from symbl_async.batch._ledger import ItemState, Ledger
-from symbl_async.batch._results import BatchEvent, BatchProgress, check_output_dir
+from symbl_async.batch._manifests import expand_inputs, read_manifest
+from symbl_async.batch._results import BatchEvent, BatchProgress
 from symbl_async.batch._slots import PLAN_LIMITS, JobSlots
-from symbl_async.batch._sources import Source, SourceError, expand_inputs, read_manifest
+from symbl_async.batch._sources import Source, SourceError
+from symbl_async.batch._writer import check_output_dir
 from symbl_async.cli._argtypes import port, positive_float, positive_int
 from symbl_async.client._conversations import ALL_INCLUDE, DEFAULT_INCLUDE
 from symbl_async.core._options import ProcessingOptions, check_http_url

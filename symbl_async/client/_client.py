@@ -555,7 +555,7 @@ class SymblClient:
         Returns:
             A :class:`~symbl_async.batch._api.BatchRun`: ``async for result in run``.
         """
-        from symbl_async.batch._api import process_many  # batch imports this module
+        from symbl_async.batch._api import process_many  # compatibility alias (issue 7)
 
         return process_many(self, sources, **kwargs)
 

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from symbl_async.errors import ValidationError
 from symbl_async.models._converter import camel_case, structure
+from symbl_async.models._include import ALL_INCLUDE, DEFAULT_INCLUDE
 from symbl_async.models._models import (
     ActionItem,
     Analytics,
@@ -43,28 +44,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-DEFAULT_INCLUDE: tuple[str, ...] = (
-    "conversation",
-    "messages",
-    "topics",
-    "questions",
-    "action_items",
-    "follow_ups",
-    "members",
-    "analytics",
-)
-"""What :meth:`ConversationsAPI.fetch_insights` fetches unless told otherwise."""
-
-ALL_INCLUDE: tuple[str, ...] = (
-    *DEFAULT_INCLUDE,
-    "entities",
-    "trackers",
-    "summary",
-    "insights",
-    "transcript",
-)
-"""Every kind :meth:`ConversationsAPI.fetch_insights` can fetch: ``ConversationInsights`` fields."""
 
 TRANSCRIPT_CONTENT_TYPES = frozenset({"text/markdown", "text/srt"})
 """Formats ``POST .../transcript`` can produce."""

@@ -19,12 +19,27 @@ How it works, and the decisions behind it:
   source's ``duration``, or WAV/MP4 headers).
 * **Ledger.** Every transition is its own committed transaction (see
   :mod:`symbl_async.batch._ledger`), so a crash at any point leaves a consistent ledger. At start
-  the run first settles what an earlier run left in flight: ``submitting`` items are looked
-  up by their submit ``name`` (found: recorded as ``submitted``; not found: submitted again
-  when the input reaches them); ``submitted`` items are waited for, holding a slot each
-  since their jobs hold account slots, and ``completed`` ones fetched. Then the input is
-  read: ``fetched`` items are skipped, ``failed`` ones reported (or retried with
-  ``retry_failed``), new ones queued.
+  the run first looks up, by name, the attempts an earlier run left ``submitting`` or
+  ``unknown`` (found: adopted as ``submitted``; not found: settled by the item's own task, see
+  below); ``submitted`` items are waited for, holding a slot each since their jobs hold account
+  slots, and ``completed`` ones fetched. Then the input is read: ``fetched`` items are skipped,
+  ``failed`` ones reported (or retried with ``retry_failed``), new ones queued.
+* **Names per attempt.** Each submit of an item carries its own name (the item's name and the
+  attempt number), recorded with the intent before it is sent, so a lookup finds that attempt's
+  job and never an older one's (``retry_failed`` never adopts the old failed conversation).
+* **Outcome of a submit** (REFERENCE.md "Corrections"). Not created, when the service said so:
+  429 (see Slots), 503 and a connection that never opened give the slot back, wait a growing
+  jittered backoff, and send again, never a failure; 400, 403, 413 mark the item failed with
+  the service's reason; 401 stops the run. Anything else after the body may have been sent
+  (500, 502, 504, a lost answer, a timeout) is *unknown*: a durable ledger state, not a
+  failure; the item keeps its slot.
+* **Resolving unknown.** The attempt is looked up by its name in the conversation list (a
+  ``startTime`` window from before the attempt, paged), but only after ``lookup_grace``
+  seconds from the attempt, long enough for a request still in flight at the server to land
+  (default: the client's ``submit_timeout`` plus a minute). Found: adopted (conversation id,
+  no job id). Not found: sent again under a new attempt name. After 3 unknown outcomes, all
+  shown to have created nothing, the item is reported failed for this run and left
+  ``unknown``; a rerun settles and submits it again.
 * **Found by name, no job id.** The conversation list gives no job id, so an item found by
   name is watched through its conversation: it counts as completed when its messages
   appear (the emulator and the service publish them when the job completes). If none
@@ -37,9 +52,6 @@ How it works, and the decisions behind it:
   slot is kept by a background watcher that polls the job at the poll schedule's slowest
   rate and releases the slot (recording ``completed`` or ``failed``) only when it ends.
   Watchers still running when the batch ends are cancelled; the summary counts them.
-* **Submit outcome unknown.** The name is looked up: found, it is recorded; not found, the
-  submit is resent after a backoff, up to 3 times; then the item is left ``submitting``
-  (a rerun looks it up again) and reported failed.
 * **Bounded memory.** The input is pulled only while the window has room and fewer than
   ``2 x max_concurrent_jobs + 16`` items are in flight; results wait in a bounded queue.
   With ``ordered=True`` at most ``lookahead + 2 x max_concurrent_jobs + 16`` inputs are read
@@ -65,6 +77,7 @@ import os
 from collections.abc import AsyncIterable, Callable, Iterable
 from pathlib import Path
 
+from symbl_async.batch._found import default_grace
 from symbl_async.batch._intake import RunConfig
 from symbl_async.batch._ledger import Ledger
 from symbl_async.batch._protocol import BatchClient
@@ -133,6 +146,7 @@ def process_many(
     lookahead: int = 256,
     wait_timeout: float | None = None,
     wait_mode: str | None = None,
+    lookup_grace: float | None = None,
     on_event: Callable[[BatchEvent], None] | None = None,
 ) -> BatchRun:
     """Process many recordings with every job slot busy; yield one result per input.
@@ -167,6 +181,10 @@ def process_many(
         wait_timeout: seconds to wait for one job (default: the client's); see the module
             docstring for what happens to a job that outlives it.
         wait_mode: passed to ``client.wait(mode=...)`` when given.
+        lookup_grace: seconds after a submit of unknown outcome (or one left by a crash)
+            before a lookup that does not find it counts as "no job was created" and the
+            item is sent again under a new name. Default: the client's ``submit_timeout``
+            plus a minute (an hour plus a minute when submits have no timeout).
         on_event: called on the event loop for each :class:`BatchEvent`; keep it quick.
 
     Returns:
@@ -193,6 +211,11 @@ def process_many(
         or not wait_timeout > 0
     ):
         raise ValidationError("wait_timeout", "must be a number of seconds > 0")
+    if lookup_grace is not None and (
+        isinstance(lookup_grace, bool) or not isinstance(lookup_grace, (int, float))
+        or not lookup_grace >= 0
+    ):
+        raise ValidationError("lookup_grace", "must be a number of seconds >= 0")
     if wait_mode is not None:
         # The same check client.wait makes, but now: an unknown mode, or a webhook
         # mode with no receiver, must not be found out after every item was paid for.
@@ -213,5 +236,8 @@ def process_many(
         lookahead=lookahead,
         wait_timeout=None if wait_timeout is None else float(wait_timeout),
         wait_mode=wait_mode,
+        lookup_grace=(
+            default_grace(client.submit_timeout) if lookup_grace is None else float(lookup_grace)
+        ),
         on_event=on_event,
     ))

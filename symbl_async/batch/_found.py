@@ -1,27 +1,147 @@
-"""Waiting for a submit found again by name: no job id, so watch its conversation.
+"""Submits whose outcome is unknown: looking an attempt up by name, and waiting for one found so.
 
-The conversation list gives no job id (REFERENCE.md), so ``GET /v1/job`` cannot be asked.
-Internal to :mod:`symbl_async.batch._worker`; see :mod:`symbl_async.batch._api` for the rule.
+An attempt whose submit got no answer may or may not have created a job. :class:`Finder`
+settles it as the docs allow: by its own ``name`` (each attempt has one) in the conversation
+list, within a time window that starts before the attempt (the list shows only the last 7 days
+by default) and page by page (20 a time by default; REFERENCE.md "Corrections"), and only after
+a grace period in which a request still in flight at the server would have landed. The
+conversation list gives no job id, so a job found that way is watched through its
+conversation (:func:`wait_for_messages`). Internal to :mod:`symbl_async.batch._worker`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import logging
+import random
 import time
 from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Literal
 
 from symbl_async.batch._ledger import Ledger, LedgerItem
 from symbl_async.batch._protocol import FATAL, BatchClient
 from symbl_async.batch._results import BatchResult
-from symbl_async.batch._slots import Slot
+from symbl_async.batch._slots import JobSlots, Slot
 from symbl_async.core._polling import wake_times
 from symbl_async.errors import NotFoundError, SymblError
 
-__all__ = ["MAX_MEDIA_SECONDS", "wait_for_messages"]
+__all__ = ["MAX_MEDIA_SECONDS", "Finder", "default_grace", "wait_for_messages"]
+
+log = logging.getLogger("symbl_async.batch._api")
 
 MAX_MEDIA_SECONDS = 4 * 3600.0  # REFERENCE.md "Media limits"
+_PAGE = 100
+_MAX_PAGES = 100
+# The lookup window starts this long before the attempt was sent: clocks differ, and the
+# service stamps the conversation when it takes the request, not when we sent it.
+_WINDOW_MARGIN = 3600.0
+# How long after a submit the server may still act on it, beyond the client's own timeout:
+# the request may wait in the service's front end, and the job is created once the request
+# is handled. A minute is far more than a request handler takes (no documented figure).
+_GRACE_MARGIN = 60.0
+# For a client whose submits have no timeout (e.g. uploads with ``upload_total=None``): an
+# hour, the longest we let any submit be on the wire before assuming it is dead.
+_UNBOUNDED_SUBMIT = 3600.0
 
 Failure = Callable[[str, str, str, BaseException | None], BatchResult]
+
+
+def default_grace(submit_timeout: float | None) -> float:
+    """The grace period after an attempt of unknown outcome before "not found" means "none".
+
+    A submit that the client gave up on was sent at most ``submit_timeout`` seconds before it
+    gave up, so by ``submit_timeout`` after the send the request has reached the server or never
+    will; :data:`_GRACE_MARGIN` more covers the server acting on it. Counted from the attempt's
+    ``attempt_at`` (the intent, committed just before the send).
+
+    Args:
+        submit_timeout: the client's longest wait for a submit's answer (None: unbounded).
+    """
+    bound = submit_timeout if submit_timeout is not None else _UNBOUNDED_SUBMIT
+    return bound + _GRACE_MARGIN
+
+
+class Finder:
+    """Looks attempts up by name and records what it finds."""
+
+    def __init__(
+        self,
+        *,
+        client: BatchClient,
+        ledger: Ledger,
+        slots: JobSlots,
+        grace: float,
+        counts: collections.Counter[str],
+        on_event: Callable[[Literal["submitted", "rejected"], str], None],
+    ) -> None:
+        """Share the run's client, ledger and counters; ``grace`` in seconds."""
+        self._client = client
+        self._db = ledger
+        self._slots = slots
+        self.grace = grace
+        self._counts = counts
+        self._on_event = on_event
+
+    async def lookup(self, row: LedgerItem) -> str | None:
+        """The id of the conversation the row's current attempt created, or None.
+
+        Raises:
+            SymblError: the service could not be asked.
+        """
+        since = row.attempt_at if row.attempt_at is not None else row.updated_at
+        start = datetime.fromtimestamp(since - _WINDOW_MARGIN, tz=timezone.utc)
+        offset = 0
+        for _ in range(_MAX_PAGES):
+            page = await self._client.conversations.list(
+                name=row.name, start_time=start, limit=_PAGE, offset=offset
+            )
+            for conversation in page:
+                if conversation.name in (None, row.name):
+                    self._counts["lookups"] += 1
+                    return conversation.id
+            if len(page) < _PAGE:
+                break
+            offset += len(page)
+        self._counts["lookups"] += 1
+        return None
+
+    async def resolve(self, row: LedgerItem) -> LedgerItem | None:
+        """Settle an attempt that may have created a job: its row once found, None if none.
+
+        Waits out the rest of the grace period first, then asks until the service answers
+        (a backoff between tries; the item keeps its slot meanwhile, since its job may run).
+        A run that stops cancels the wait; the ledger keeps the attempt for the next run.
+        """
+        since = row.attempt_at if row.attempt_at is not None else row.updated_at
+        rest = since + self.grace - time.time()
+        if rest > 0:
+            log.info("submit %s: outcome unknown; looking it up in %.1f s", row.name, rest)
+            await asyncio.sleep(rest)
+        failures = 0
+        while True:
+            try:
+                found = await self.lookup(row)
+            except FATAL:
+                raise
+            except SymblError as exc:
+                failures += 1
+                log.warning("cannot look up the submit named %s yet: %s", row.name, exc)
+                await asyncio.sleep(random.uniform(0, self._slots.backoff_for(failures)))
+                continue
+            if found is None:
+                log.info("no job for the submit named %s: it may be sent again", row.name)
+                return None
+            return self.found(row, found)
+
+    def found(self, row: LedgerItem, conversation_id: str) -> LedgerItem:
+        """Adopt a submit found by name (no job id: the list does not give one)."""
+        new = self._db.mark_submitted(row.key, None, conversation_id)
+        self._counts["found_by_name"] += 1
+        self._on_event("submitted", row.key)
+        log.info("found the submit named %s: conversation %s", row.name, conversation_id)
+        return new
 
 
 async def wait_for_messages(

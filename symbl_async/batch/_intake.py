@@ -2,7 +2,7 @@
 
 A run's state is split by concern: :class:`RunConfig` (what the caller asked for),
 :class:`Flow` (its tasks and stop flags), :class:`InFlight` (items in this run's hands, by
-key, and what the start-up recovery learned), :class:`~symbl_async.batch._delivery.Delivery`
+key, and those the start-up recovery finished), :class:`~symbl_async.batch._delivery.Delivery`
 (counters and results). :class:`Intake` reads the input while the look-ahead window has room,
 checks each input (:func:`~symbl_async.batch._items.prepare_item`), asks the ledger what is
 left to do, and either reports it at once (skipped, failed, duplicate), resumes it, or puts it
@@ -51,6 +51,7 @@ class RunConfig:
     lookahead: int
     wait_timeout: float | None
     wait_mode: str | None
+    lookup_grace: float
     on_event: Callable[[BatchEvent], None] | None
 
     @property
@@ -79,7 +80,6 @@ class Entry:
     claimed: bool  # an input of this run has reported (or will report) it
     item: PreparedItem | None = None
     row: LedgerItem | None = None
-    lookup_first: bool = False
 
 
 @attrs.define(eq=False)
@@ -98,15 +98,11 @@ class Flow:
 
 @attrs.define(eq=False)
 class InFlight:
-    """Items in this run's hands by key, and what the start-up recovery learned."""
+    """Items in this run's hands by key, and those the start-up recovery finished."""
 
     entries: dict[str, Entry] = attrs.field(factory=dict)
     recovered: dict[str, BatchResult] = attrs.field(factory=dict)
     """Finished for the ledger's sake (left in flight earlier), not yet named by an input."""
-    absent: set[str] = attrs.field(factory=set)
-    """Left ``submitting``, looked up at start, not found: submit without a lookup."""
-    unsettled: dict[str, BatchResult] = attrs.field(factory=dict)
-    """Left ``submitting``, and the lookup at start failed: reported failed."""
 
     def register(self, key: str, label: str, index: int | None, *, claimed: bool) -> Entry:
         """Put a new entry in this run's hands."""
@@ -212,10 +208,6 @@ class Intake:
             result = inflight.recovered.pop(key)
             await emit(attrs.evolve(result, index=index, source=label))
             return
-        if key in inflight.unsettled:
-            result = inflight.unsettled.pop(key)
-            await emit(attrs.evolve(result, index=index, source=label))
-            return
         row = self._db.get(key)
         if row is not None and (
             key in self._worker.given_up
@@ -245,7 +237,6 @@ class Intake:
         else:
             entry = inflight.register(key, label, index, claimed=True)
             entry.item = prepared
-            entry.lookup_first = state is ItemState.SUBMITTING and key not in inflight.absent
             self._window.push(entry, prepared.duration)
             self._changes.notify()
 

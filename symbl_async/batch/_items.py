@@ -165,12 +165,14 @@ def _problem(label: str, error: str, exc: BaseException | None) -> BatchResult:
                        exception=exc)
 
 
-async def submit_item(client: BatchClient, item: PreparedItem) -> Job:
-    """Send one submit for a prepared item, with its ``name``.
+async def submit_item(client: BatchClient, item: PreparedItem, name: str) -> Job:
+    """Send one submit for a prepared item, under this attempt's ``name``.
 
     Args:
         client: the client.
         item: the item.
+        name: the attempt's name (:func:`~symbl_async.batch._sources.attempt_name`), as the
+            ledger recorded it before this call.
 
     Returns:
         The job the service created.
@@ -181,16 +183,17 @@ async def submit_item(client: BatchClient, item: PreparedItem) -> Job:
         SymblError: any other refusal or failure (the submit created no job).
     """
     source = item.source
+    options = item.options.replace(name=name)
     if isinstance(source, FileSource):
         if source.kind == "video":
-            return await client.submit_video_file(source.path, options=item.options)
-        return await client.submit_audio_file(source.path, options=item.options)
+            return await client.submit_video_file(source.path, options=options)
+        return await client.submit_audio_file(source.path, options=options)
     if isinstance(source, UrlSource):
         if source.kind == "video":
             return await client.submit_video_url(
-                source.url, options=item.options, media_duration=item.duration
+                source.url, options=options, media_duration=item.duration
             )
         return await client.submit_audio_url(
-            source.url, options=item.options, media_duration=item.duration
+            source.url, options=options, media_duration=item.duration
         )
-    return await client.submit_text(source.messages, options=item.options)
+    return await client.submit_text(source.messages, options=options)

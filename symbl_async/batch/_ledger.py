@@ -4,12 +4,18 @@ Each item moves through these states (:class:`ItemState`); any other move is ref
 :class:`IllegalTransitionError`::
 
     pending -> submitting -> submitted -> completed -> fetched
-                  |  ^           |            |
-                  +--+ retry     +------------+---> failed  (also from pending, submitting)
+                  |  ^   |       ^   |         |   ^      |
+                  |  |   v       |   |         |   +------+ reopen (its file is gone)
+                  |  +- unknown -+   +---------+---> failed  (also from pending, submitting)
+                  +--+ resend (429, 503, no connection: nothing was created)
     failed -> pending, or -> completed if the job had completed (reset_for_retry)
 
-``submitting`` is the intent: it is committed before the submit is sent, so after a crash an
-item found in ``submitting`` may exist remotely and is looked up by its ``name`` first.
+``submitting`` is the intent: it is committed, with the attempt's own ``name``, before the
+submit is sent, so after a crash an item found in ``submitting`` may exist remotely and is
+looked up by that name first. ``unknown``: the submit was sent and no answer says whether a
+job was created; it is not a failure (``failed`` cannot be entered from it), and it leaves
+only when a lookup by name finds the job (``submitted``) or, after the grace period, shows
+that none exists (``submitting`` again, under a new attempt name).
 
 Thread-safety: the batch runs on one event loop and every call is one short transaction
 (well under a millisecond, plus an fsync on commit), so the methods are plain synchronous
@@ -49,9 +55,11 @@ __all__ = ["IllegalTransitionError", "ItemState", "Ledger", "LedgerError", "Ledg
 _S = ItemState
 # Target state -> the states it may be entered from.
 _ALLOWED_FROM: Mapping[ItemState, frozenset[ItemState]] = {
-    # From submitting: another attempt after a 429, or after a lookup by name found nothing.
-    _S.SUBMITTING: frozenset({_S.PENDING, _S.SUBMITTING}),
-    _S.SUBMITTED: frozenset({_S.SUBMITTING}),
+    # From submitting: another attempt after a 429 (or 503, or no connection); from unknown:
+    # a lookup by name showed, after the grace period, that the attempt created no job.
+    _S.SUBMITTING: frozenset({_S.PENDING, _S.SUBMITTING, _S.UNKNOWN}),
+    _S.UNKNOWN: frozenset({_S.SUBMITTING}),
+    _S.SUBMITTED: frozenset({_S.SUBMITTING, _S.UNKNOWN}),
     _S.COMPLETED: frozenset({_S.SUBMITTED}),
     _S.FETCHED: frozenset({_S.COMPLETED}),
     _S.FAILED: frozenset({_S.PENDING, _S.SUBMITTING, _S.SUBMITTED, _S.COMPLETED}),
@@ -162,19 +170,53 @@ class Ledger:
         assert item is not None
         return item
 
-    def mark_submitting(self, key: str) -> LedgerItem:
+    def mark_submitting(self, key: str, name: str | None = None) -> LedgerItem:
         """Record the intent to submit, committed (and fsynced) before this returns.
 
         Send the submit only after this call: a crash after it leaves the item in
         ``submitting``, and the rerun looks its ``name`` up before submitting again.
-        Counts one more attempt.
+        Counts one more attempt and stamps ``attempt_at``.
+
+        Args:
+            key: the item.
+            name: the ``name`` this attempt's submit carries (None: keep the current one).
+                Give each attempt its own, so a lookup never matches an older attempt.
 
         Raises:
-            IllegalTransitionError: unless the item is ``pending`` or ``submitting``.
+            IllegalTransitionError: unless the item is ``pending``, ``submitting`` or
+                ``unknown``.
             ClientClosedError: after :meth:`close`.
             LedgerError: when SQLite fails; then do not submit.
         """
-        return self._move(key, ItemState.SUBMITTING, {}, count_attempt=True)
+        fields: dict[str, object] = {"attempt_at": time.time(), "error": None}
+        if name is not None:
+            fields["name"] = name
+        return self._move(key, ItemState.SUBMITTING, fields, count_attempt=True)
+
+    def mark_unknown(self, key: str, reason: str | BaseException = "no answer") -> LedgerItem:
+        """Record that the submit was sent but its outcome is unknown (the job may exist).
+
+        Args:
+            key: the item.
+            reason: why the outcome is unknown (kept in ``error``; it is not a failure).
+
+        Raises:
+            IllegalTransitionError: unless the item is ``submitting``.
+        """
+        if isinstance(reason, BaseException):
+            reason = f"{type(reason).__name__}: {reason}"
+        return self._move(key, ItemState.UNKNOWN, {"error": reason})
+
+    def reopen(self, key: str) -> LedgerItem:
+        """Move a ``fetched`` item back to ``completed``: its insights must be fetched again.
+
+        Raises:
+            IllegalTransitionError: unless the item is ``fetched``.
+        """
+        # Only here may completed be entered from fetched: the file is gone, fetch again.
+        return self._move(
+            key, ItemState.COMPLETED, {"output_path": None}, allowed=frozenset({_S.FETCHED})
+        )
 
     def mark_submitted(
         self, key: str, job_id: str | None, conversation_id: str | None
@@ -188,7 +230,7 @@ class Ledger:
 
         Raises:
             ValidationError: when both ids are None.
-            IllegalTransitionError: unless the item is ``submitting``.
+            IllegalTransitionError: unless the item is ``submitting`` or ``unknown``.
         """
         if job_id is None and conversation_id is None:
             raise ValidationError("job_id", "job_id or conversation_id is needed")
@@ -299,11 +341,12 @@ class Ledger:
         *,
         stamp: str | None = None,
         count_attempt: bool = False,
+        allowed: frozenset[ItemState] | None = None,
     ) -> LedgerItem:
         now = time.time()
         with self._tx() as conn:
             item = select(conn, key)
-            if item is None or item.state not in _ALLOWED_FROM[to]:
+            if item is None or item.state not in (allowed or _ALLOWED_FROM[to]):
                 raise IllegalTransitionError(key, None if item is None else item.state, to)
             changes: dict[str, Any] = {**fields, "state": to, "updated_at": now}
             if stamp is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -34,8 +35,11 @@ class ConversationLookup(Protocol):
         name: str | None = None,
         limit: int | None = None,
         offset: int | None = None,
+        order: str | None = None,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
     ) -> Sequence[Conversation]:
-        """``GET /v1/conversations``, filtered by ``name``, paged."""
+        """``GET /v1/conversations``, filtered by ``name``, paged, in a time window."""
         ...
 
     async def messages(self, conversation_id: str) -> builtins.list[Message]:
@@ -60,6 +64,11 @@ class BatchClient(Protocol):
     @property
     def wait_timeout(self) -> float:
         """The default deadline of :meth:`wait`, in seconds."""
+        ...
+
+    @property
+    def submit_timeout(self) -> float | None:
+        """The longest a submit waits for its answer, in seconds (None: no bound)."""
         ...
 
     @property

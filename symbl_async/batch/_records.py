@@ -25,7 +25,8 @@ __all__ = [
     "update",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Version 1 had no 'unknown' state and no attempt_at column; it is migrated on open.
 # Written in the SQLite header ("SYMB"): we refuse to adopt another program's database.
 _APPLICATION_ID = 0x53594D42
 
@@ -35,6 +36,7 @@ class ItemState(str, enum.Enum):
 
     PENDING = "pending"
     SUBMITTING = "submitting"
+    UNKNOWN = "unknown"
     SUBMITTED = "submitted"
     COMPLETED = "completed"
     FETCHED = "fetched"
@@ -44,10 +46,10 @@ class ItemState(str, enum.Enum):
 COLUMNS = (
     "key", "source", "name", "state", "job_id", "conversation_id", "error", "attempts",
     "duration", "created_at", "updated_at", "submitted_at", "completed_at", "fetched_at",
-    "output_path",
+    "output_path", "attempt_at",
 )
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+_META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+_ITEMS = f"""
 CREATE TABLE IF NOT EXISTS items (
     key TEXT PRIMARY KEY,
     source TEXT NOT NULL,
@@ -63,10 +65,11 @@ CREATE TABLE IF NOT EXISTS items (
     submitted_at REAL,
     completed_at REAL,
     fetched_at REAL,
-    output_path TEXT
-);
-CREATE INDEX IF NOT EXISTS items_state ON items (state);
-"""
+    output_path TEXT,
+    attempt_at REAL
+)"""
+_INDEX = "CREATE INDEX IF NOT EXISTS items_state ON items (state)"
+_V1_COLUMNS = ", ".join(c for c in COLUMNS if c != "attempt_at")
 
 
 @attrs.frozen(kw_only=True)
@@ -88,6 +91,8 @@ class LedgerItem:
     completed_at: float | None
     fetched_at: float | None
     output_path: str | None
+    attempt_at: float | None = None
+    """When the current attempt was sent (its intent committed); None in version-1 rows."""
 
 
 def initialise(conn: sqlite3.Connection, path: Path) -> None:
@@ -112,24 +117,41 @@ def initialise(conn: sqlite3.Connection, path: Path) -> None:
             )
         if app_id == 0:
             conn.execute(f"PRAGMA application_id={_APPLICATION_ID}")
-        for statement in _SCHEMA.split(";"):
-            if statement.strip():
-                conn.execute(statement)
+        conn.execute(_META)
         conn.execute(
             "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
-            (str(SCHEMA_VERSION),),
+            (str(SCHEMA_VERSION) if not tables else "1",),
         )
         version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if version[0] != str(SCHEMA_VERSION):
+        if version[0] == "1":
+            _migrate_from_1(conn)
+        elif version[0] != str(SCHEMA_VERSION):
             raise ValidationError(
                 "ledger_path",
                 f"{str(path)!r} has schema version {version[0]}; this version reads "
                 f"{SCHEMA_VERSION}",
             )
+        conn.execute(_ITEMS)
+        conn.execute(_INDEX)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def _migrate_from_1(conn: sqlite3.Connection) -> None:
+    """Version 1 -> 2, in the caller's transaction: the state CHECK gains 'unknown' (SQLite
+    cannot alter a CHECK, so the table is copied) and ``attempt_at`` is added (NULL)."""
+    has_items = conn.execute(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'items'"
+    ).fetchone()[0]
+    if has_items:
+        conn.execute("ALTER TABLE items RENAME TO items_v1")
+        conn.execute("DROP INDEX IF EXISTS items_state")
+        conn.execute(_ITEMS)
+        conn.execute(f"INSERT INTO items ({_V1_COLUMNS}) SELECT {_V1_COLUMNS} FROM items_v1")
+        conn.execute("DROP TABLE items_v1")
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
 
 def select(conn: sqlite3.Connection, key: str) -> LedgerItem | None:

@@ -187,6 +187,7 @@ class BatchRun:
                 writer=self._delivery.writer,
                 wait_timeout=cfg.wait_timeout,
                 wait_mode=cfg.wait_mode,
+                lookup_grace=cfg.lookup_grace,
                 counts=self._delivery.counts,
                 on_event=lambda kind, key: self._delivery.event(kind, key=key),
                 stopping=lambda: self._flow.stopping,
@@ -282,10 +283,7 @@ class BatchRun:
         started = time.monotonic()
         result: BatchResult | None = None
         try:
-            result = await self._work.process(
-                entry.item, entry.row, lookup_first=entry.lookup_first, slot=slot,
-                sending=sending,
-            )
+            result = await self._work.process(entry.item, entry.row, slot=slot, sending=sending)
         except Stopped:
             pass
         except FATAL as exc:
@@ -315,24 +313,38 @@ class BatchRun:
     # -- recovery of an earlier run's items --------------------------------------------
 
     async def _recover_submitting(self) -> None:
-        """Look up, by name, items an earlier run left ``submitting``, before anything else."""
-        rows = list(self._db.items(ItemState.SUBMITTING))
+        """Look up, by name, attempts an earlier run left without an answer, first of all.
+
+        Found ones are adopted (and then finished like any job left in flight, named by this
+        input or not); the others are settled by their item's own task, after the grace
+        period. A lookup that fails here is only logged: the item's task asks again. If one
+        of them raises (a fatal error), the others are cancelled and awaited before it
+        propagates, so none outlives the ledger.
+        """
+        rows = [*self._db.items(ItemState.SUBMITTING), *self._db.items(ItemState.UNKNOWN)]
         gate = asyncio.Semaphore(8)
-        worker, inflight = self._work, self._inflight
+        finder = self._work.finder
 
         async def settle(row: LedgerItem) -> None:
             async with gate:
-                found = await worker.lookup(row.name)
-                if isinstance(found, SymblError):
-                    result = worker.lookup_failure(row.key, row.source, row.name, found)
-                    log.warning("%s", result.error)
-                    inflight.unsettled[row.key] = result
-                elif found is None:
-                    inflight.absent.add(row.key)
-                else:
-                    worker.found(row.key, row.name, found)
+                try:
+                    found = await finder.lookup(row)
+                except FATAL:
+                    raise
+                except SymblError as exc:
+                    log.warning("cannot look up the submit named %s yet: %s", row.name, exc)
+                    return
+                if found is not None:
+                    finder.found(row, found)
 
-        await asyncio.gather(*(settle(row) for row in rows))
+        tasks = [asyncio.ensure_future(settle(row)) for row in rows]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
     def _recover_inflight(self) -> None:
         for state in (ItemState.SUBMITTED, ItemState.COMPLETED):

@@ -255,6 +255,10 @@ class JobSlots:
         # Cap the exponent before computing: 2**1100 would overflow a float.
         return min(self._backoff_cap, self._backoff_base * 2.0 ** min(exponent, 64))
 
+    def backoff_for(self, failures: int) -> float:
+        """Upper bound in seconds of a backoff after ``failures`` failures in a row (>= 1)."""
+        return min(self._backoff_cap, self._backoff_base * 2.0 ** min(max(failures - 1, 0), 64))
+
     async def wait_after_rejection(self) -> bool:
         """Wait after a 429 until the next :meth:`release` or a backoff, whichever first.
 

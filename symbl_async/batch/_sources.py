@@ -38,6 +38,7 @@ __all__ = [
     "SourceError",
     "TextSource",
     "UrlSource",
+    "attempt_name",
     "canonical_options",
     "check_duration",
     "coerce_source",
@@ -323,6 +324,19 @@ def submit_name(key: str) -> str:
     if re.fullmatch(r"[0-9a-f]{64}", key):
         return "symbl-async-" + key[:24]
     return "symbl-async-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
+
+
+def attempt_name(name: str, attempt: int) -> str:
+    """Return the ``name`` one attempt's submit carries: the item's name and the attempt number.
+
+    Each attempt has its own, recorded in the ledger before it is sent, so a lookup by name
+    finds that attempt's job and never an older attempt's (say, a failed one).
+
+    Args:
+        name: the item's :func:`submit_name`.
+        attempt: 1 for the first submit, 2 for the next, ...
+    """
+    return f"{name}-{attempt}"
 
 
 def describe_source(source: Source) -> str:

@@ -20,19 +20,22 @@ from typing import Any, Literal, TypeAlias
 
 import attrs
 
-from symbl_async.batch._found import wait_for_messages
+from symbl_async.batch._found import Finder, wait_for_messages
 from symbl_async.batch._items import PreparedItem, submit_item
 from symbl_async.batch._ledger import ItemState, Ledger, LedgerItem
 from symbl_async.batch._protocol import FATAL, BatchClient
 from symbl_async.batch._results import BatchResult
 from symbl_async.batch._slots import JobSlots, Slot
+from symbl_async.batch._sources import attempt_name
 from symbl_async.batch._writer import ResultWriter
 from symbl_async.core._jobs import Job, JobStatus
 from symbl_async.errors import (
     ConcurrencyLimitError,
     JobFailedError,
     NotFoundError,
+    ServerError,
     SubmitOutcomeUnknownError,
+    SymblConnectionError,
     SymblError,
 )
 
@@ -41,7 +44,6 @@ __all__ = ["FATAL", "ItemWorker", "Sending", "Step", "Stopped", "job_of", "timin
 log = logging.getLogger("symbl_async.batch._api")
 
 _MAX_UNKNOWN_SUBMITS = 3
-_LOOKUP_TRIES = 3
 
 Step: TypeAlias = LedgerItem | BatchResult
 """What a step of an item gives: the item's row after it, or the item's final result."""
@@ -77,6 +79,18 @@ def timings(row: LedgerItem | None) -> dict[str, float]:
     return out
 
 
+def _not_created(exc: SymblError) -> bool:
+    """Whether a failed submit certainly created no job (REFERENCE.md "Corrections").
+
+    A 503 means the request was not handled; a :class:`SymblConnectionError` reaches us
+    from a submit only when the body was never sent (after it, the transport raises
+    :class:`SubmitOutcomeUnknownError`). 500, 502, 504 and lost answers may have made one.
+    """
+    if isinstance(exc, ServerError):
+        return exc.status == 503
+    return isinstance(exc, SymblConnectionError)
+
+
 def job_of(row: LedgerItem) -> Job:
     """The job a ``submitted`` row records, as the client's wait takes it."""
     assert row.job_id is not None
@@ -102,6 +116,7 @@ class ItemWorker:
         writer: ResultWriter | None,
         wait_timeout: float | None,
         wait_mode: str | None,
+        lookup_grace: float,
         counts: collections.Counter[str],
         on_event: Callable[[Literal["submitted", "rejected"], str], None],
         stopping: Callable[[], bool],
@@ -118,6 +133,8 @@ class ItemWorker:
         self._on_event = on_event
         self._stopping = stopping
         self._fetch_sem = asyncio.Semaphore(max(4, slots.max_limit))
+        self.finder = Finder(client=client, ledger=ledger, slots=slots, grace=lookup_grace,
+                             counts=counts, on_event=on_event)
         self.given_up: set[str] = set()
         """Keys this run left in flight (wait timeouts, unknown submit outcomes)."""
         self.watchers: set[asyncio.Task[None]] = set()
@@ -128,17 +145,17 @@ class ItemWorker:
         item: PreparedItem | None,
         row: LedgerItem | None,
         *,
-        lookup_first: bool,
         slot: Slot,
         sending: Sending,
     ) -> BatchResult:
-        """One item, top to bottom: (look up,) submit, wait, fetch; the result has no index.
+        """One item, top to bottom: submit (or settle an earlier attempt), wait, fetch.
+
+        The result has no index yet: the engine gives it the input's.
 
         Args:
             item: the prepared input; None to resume a ``row`` left ``submitted`` or
                 ``completed`` by an earlier run.
             row: the item's ledger row, when it has one.
-            lookup_first: the item was left ``submitting``: look its name up first.
             slot: the account slot the item holds (or will take, when resuming a job).
             sending: set while the submit request is on the wire.
 
@@ -146,9 +163,10 @@ class ItemWorker:
             Stopped: the run is stopping; the ledger keeps the item where it is.
         """
         step: Step
-        if row is None or row.state in (ItemState.PENDING, ItemState.SUBMITTING):
+        if row is None or row.state in (ItemState.PENDING, ItemState.SUBMITTING,
+                                        ItemState.UNKNOWN):
             assert item is not None
-            step = await self._submit(item, lookup_first, slot, sending)
+            step = await self._submit(item, slot, sending)
             if isinstance(step, BatchResult):
                 return step
             row = step
@@ -176,27 +194,42 @@ class ItemWorker:
             timings=timings(row),
         )
 
-    async def _submit(
-        self, item: PreparedItem, lookup_first: bool, slot: Slot, sending: Sending
-    ) -> Step:
-        """Submit until the service takes the job (or a lookup finds it); or fail."""
+    async def _submit(self, item: PreparedItem, slot: Slot, sending: Sending) -> Step:
+        """Submit until the service takes the job, a lookup finds it, or it is refused.
+
+        The rule: an attempt that may have created a job (left ``submitting`` by a crash, or
+        ``unknown``: sent without an answer) is never followed by another before a lookup
+        has shown, after the grace period, that it created none. Each attempt carries its own
+        name, recorded before it is sent.
+        """
         key, label = item.key, item.label
-        self._db.upsert_pending(key, label, item.name, item.duration)
-        if lookup_first:
-            found = await self._find(key, label, item.name)
-            if found is not None:
-                return found
-        unknown = 0
+        row = self._db.upsert_pending(key, label, item.name, item.duration)
+        maybe_created = row.state in (ItemState.SUBMITTING, ItemState.UNKNOWN)
+        unknown = refused = 0
         while True:
+            if maybe_created:
+                found = await self.finder.resolve(row)
+                if found is not None:
+                    return found
+                if unknown >= _MAX_UNKNOWN_SUBMITS:
+                    self.given_up.add(key)
+                    error = (
+                        f"{unknown} submits got no answer (the last: {row.error or 'lost'}); "
+                        "none created a job (looked up by name after the grace period). The "
+                        "item is left 'unknown' in the ledger: a rerun submits it again"
+                    )
+                    return self.failure(key, label, error, None)
             if self._stopping():
                 raise Stopped
-            self._db.mark_submitting(key)  # the intent, committed before the submit
+            # The intent and this attempt's own name, committed before the submit.
+            row = self._db.mark_submitting(key, attempt_name(item.name, row.attempts + 1))
             self._counts["submits"] += 1
             sending.active = True
             try:
-                job = await submit_item(self._client, item)
+                job = await submit_item(self._client, item, row.name)
             except ConcurrencyLimitError:
                 sending.active = False
+                maybe_created = False
                 slot.rejected()
                 self._on_event("rejected", key)
                 if self._stopping():
@@ -204,27 +237,27 @@ class ItemWorker:
                 await self._slots.wait_after_rejection()
                 await slot.acquire()
                 continue
-            except SubmitOutcomeUnknownError as exc:
+            except (SubmitOutcomeUnknownError, ServerError, SymblConnectionError) as exc:
                 sending.active = False
-                unknown += 1
-                log.warning("submit of %s: outcome unknown (%s); looking it up", label, exc)
-                found = await self._find(key, label, item.name)
-                if found is not None:
-                    return found
-                if unknown >= _MAX_UNKNOWN_SUBMITS or self._stopping():
-                    self.given_up.add(key)
-                    error = (
-                        f"{exc} The submit's outcome stayed unknown {unknown} time(s) and its "
-                        f"name {item.name} was not found: the item is left 'submitting' in "
-                        "the ledger, and a rerun looks it up again before submitting it"
-                    )
-                    return self.failure(key, label, error, exc)
-                await asyncio.sleep(random.uniform(0, self._slots.backoff_bound()))
+                if _not_created(exc):
+                    # 503 (not handled) or a connection that never opened: nothing exists,
+                    # resend later; never a failure.
+                    maybe_created = False
+                    refused += 1
+                    log.info("submit of %s not taken (%s); sending it again later", label, exc)
+                    slot.release()
+                    await asyncio.sleep(random.uniform(0, self._slots.backoff_for(refused)))
+                    await slot.acquire()
+                    continue
+                # 500, 502, 504, a lost answer: the job may exist. Durable, not a failure.
+                log.warning("submit of %s: outcome unknown (%s); will look it up", label, exc)
+                row = self._db.mark_unknown(key, exc)
+                maybe_created, unknown = True, unknown + 1
                 continue
             except FATAL:
                 raise
             except SymblError as exc:
-                # An error answer: the submit created no job.
+                # The service refused it (400, 403, 413...): the submit created no job.
                 slot.release()
                 self._db.mark_failed(key, exc)
                 return self.failure(key, label, str(exc), exc)
@@ -237,51 +270,6 @@ class ItemWorker:
             if self._stopping():
                 raise Stopped
             return row
-
-    async def lookup(self, name: str) -> str | SymblError | None:
-        """The id of the conversation a submit named ``name`` created, None if there is none,
-        or the last error when the service could not be asked (after a few tries)."""
-        last: SymblError | None = None
-        for attempt in range(_LOOKUP_TRIES):
-            if attempt:
-                await asyncio.sleep(random.uniform(0, self._slots.backoff_bound()))
-            try:
-                found = await self._client.conversations.list(name=name)
-            except FATAL:
-                raise
-            except SymblError as exc:
-                last = exc
-                continue
-            self._counts["lookups"] += 1
-            return found[0].id if found else None
-        assert last is not None
-        return last
-
-    def lookup_failure(self, key: str, label: str, name: str, exc: SymblError) -> BatchResult:
-        """The result of an item whose name could not be looked up; a rerun tries again."""
-        self.given_up.add(key)
-        error = (
-            f"cannot look up the submit named {name} ({exc}); it is left 'submitting' in "
-            "the ledger and a rerun looks it up again before submitting it"
-        )
-        return self.failure(key, label, error, exc)
-
-    async def _find(self, key: str, label: str, name: str) -> Step | None:
-        """Look the submit up by name: its row once recorded, None when not found."""
-        found = await self.lookup(name)
-        if isinstance(found, SymblError):
-            return self.lookup_failure(key, label, name, found)
-        if found is None:
-            return None
-        return self.found(key, name, found)
-
-    def found(self, key: str, name: str, conversation_id: str) -> LedgerItem:
-        """Record a submit found by name (no job id: the list does not give one)."""
-        row = self._db.mark_submitted(key, None, conversation_id)
-        self._counts["found_by_name"] += 1
-        self._on_event("submitted", key)
-        log.info("found the submit named %s: conversation %s", name, conversation_id)
-        return row
 
     async def _wait(self, row: LedgerItem, slot: Slot) -> Step:
         """Wait until the job ends; record it; release the slot (or hand it to a watcher)."""

@@ -39,7 +39,7 @@ from symbl_async.batch._results import BatchEvent, BatchProgress
 from symbl_async.batch._slots import PLAN_LIMITS, JobSlots
 from symbl_async.batch._sources import Source, SourceError
 from symbl_async.batch._writer import check_output_dir
-from symbl_async.cli._argtypes import port, positive_float, positive_int
+from symbl_async.cli._argtypes import non_negative_float, port, positive_float, positive_int
 from symbl_async.client._conversations import ALL_INCLUDE, DEFAULT_INCLUDE
 from symbl_async.core._options import ProcessingOptions, check_http_url
 from symbl_async.errors import AuthenticationError, SymblError, ValidationError
@@ -157,6 +157,9 @@ def add_batch_commands(subparsers: Any) -> None:
                      help="inputs read ahead to start the longest first (default %(default)s)")
     run.add_argument("--wait-timeout", type=positive_float, metavar="SECONDS",
                      help="give up waiting for one job after this long (it stays submitted)")
+    run.add_argument("--lookup-grace", type=non_negative_float, metavar="SECONDS",
+                     help="after a submit got no answer, wait this long before a lookup by "
+                     "name may conclude it created no job (default: submit timeout + 60 s)")
     hooks = proc.add_argument_group("waiting")
     hooks.add_argument(
         "--wait", choices=("poll", "webhook", "hybrid"), default="poll",
@@ -399,6 +402,7 @@ async def _process(args: argparse.Namespace, plan: _Plan) -> int:
             retry_failed=args.retry_failed,
             lookahead=args.lookahead,
             wait_timeout=args.wait_timeout,
+            lookup_grace=args.lookup_grace,
             wait_mode=args.wait,
             on_event=display.on_event,
         )

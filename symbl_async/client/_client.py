@@ -159,6 +159,12 @@ class SymblClient:
     def closed(self) -> bool:
         return self._transport.closed
 
+    @property
+    def submit_timeout(self) -> float | None:
+        """The longest a submit waits for its answer, in seconds (None: no bound)."""
+        t = self._transport.timeouts
+        return None if t.total is None or t.upload_total is None else max(t.total, t.upload_total)
+
     # -- webhooks and wait modes ----------------------------------------------------
 
     @property
@@ -541,22 +547,15 @@ class SymblClient:
         body = self._text_body(messages, options)
         return await self._submit_json("/v1/process/text", body, options, conversation_id, None)
 
-    # -- batches --------------------------------------------------------------------
-
     def process_many(
         self, sources: AsyncIterable[object] | Iterable[object], **kwargs: Any
     ) -> BatchRun:
         """Process many recordings with every job slot busy; one result per input.
 
-        Takes the keyword arguments of :func:`symbl_async.batch._api.process_many`
-        (``options``, ``include``, ``ordered``, ``plan``/``max_concurrent_jobs``,
-        ``ledger``, ``out_dir``, ``retry_failed``, ``wait_mode``, ...).
-
-        Returns:
-            A :class:`~symbl_async.batch._api.BatchRun`: ``async for result in run``.
+        Takes the keyword arguments of :func:`symbl_async.batch._api.process_many` and returns
+        its :class:`~symbl_async.batch._api.BatchRun`: ``async for result in run``.
         """
         from symbl_async.batch._api import process_many  # compatibility alias (issue 7)
-
         return process_many(self, sources, **kwargs)
 
     # -- jobs -----------------------------------------------------------------------

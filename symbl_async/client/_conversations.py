@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -198,16 +199,23 @@ class ConversationsAPI:
         sort: str | None = None,
         limit: int | None = None,
         offset: int | None = None,
+        order: str | None = None,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
     ) -> builtins.list[Conversation]:
-        """List conversations, optionally filtered, sorted and paged.
+        """List conversations, optionally filtered, sorted, paged and time-windowed.
 
         Args:
             name: only conversations with exactly this name (builds the RSQL filter
                 ``conversation.name=="..."``); how to find a submit whose answer was lost.
             filter: an RSQL filter; combined with ``name`` by ``;`` (and) when both are given.
             sort: a sort expression, passed as is.
-            limit: at most this many conversations (at least 1).
+            limit: at most this many conversations (at least 1; the service's default: 20).
             offset: skip this many conversations first.
+            order: ``"asc"`` (the service's default) or ``"desc"``, on the start time.
+            start_time: only conversations started at or after this time (sent as ISO 8601
+                ``startTime``). Without it the service lists only the last 7 days.
+            end_time: only conversations started before this time (``endTime``).
 
         Returns:
             The conversations, in the service's order.
@@ -236,6 +244,15 @@ class ConversationsAPI:
             if not isinstance(value, int) or isinstance(value, bool) or value < least:
                 raise ValidationError(field, f"must be an integer of at least {least}")
             params[field] = str(value)
+        if order is not None:
+            if order not in ("asc", "desc"):
+                raise ValidationError("order", "must be 'asc' or 'desc'")
+            params["order"] = order
+        for field, moment in (("startTime", start_time), ("endTime", end_time)):
+            if moment is not None:
+                if not isinstance(moment, datetime) or moment.tzinfo is None:
+                    raise ValidationError(field, "must be a timezone-aware datetime")
+                params[field] = moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
         body = await self._requester.request("GET", _BASE, params=params or None)
         return structure(_items(body, "conversations"), builtins.list[Conversation])
 

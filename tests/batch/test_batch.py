@@ -19,7 +19,7 @@ from symbl_async.batch._items import PreparedItem, prepare_item
 from symbl_async.batch._ledger import ItemState, Ledger
 from symbl_async.batch._results import BatchEvent, BatchResult
 from symbl_async.batch._slots import JobSlots
-from symbl_async.batch._sources import SourceError, UrlSource
+from symbl_async.batch._sources import SourceError, UrlSource, attempt_name
 from symbl_async.batch._window import longest_first
 from symbl_async.client._client import SymblClient
 from symbl_async.client._waiting import PollSchedule
@@ -238,14 +238,18 @@ async def test_an_item_left_submitting_is_found_by_name_not_submitted_again(
             other = await prepared(never_sent)
             ledger.upsert_pending(other.key, other.label, other.name, other.duration)
             ledger.mark_submitting(other.key)
+        # The submit "never sent" was a moment ago: no grace needed here (no request is in
+        # flight), so the lookup's "not found" means no job at once.
         run = process_many(
-            client, [lost, never_sent, url("new", 60)], slots=fast_slots(3), ledger=ledger_path
+            client, [lost, never_sent, url("new", 60)], slots=fast_slots(3), ledger=ledger_path,
+            lookup_grace=0,
         )
         results = await collect(run)
         by_name = emu.stats()["submits_by_name"]
     assert {r.status for r in results} == {"fetched"}
     assert by_name[item.name] == 1
-    assert by_name[other.name] == 1
+    # Sent once, under its second attempt's name (the first attempt's was never sent).
+    assert by_name[attempt_name(other.name, 2)] == 1 and other.name not in by_name
     assert sorted(by_name.values()) == [1, 1, 1]
     assert run.summary is not None and run.summary.found_by_name == 1
     found = next(r for r in results if r.index == 0)
@@ -271,7 +275,8 @@ async def test_a_lost_submit_answer_is_looked_up_by_name(monkeypatch: pytest.Mon
             return job
 
         monkeypatch.setattr(client, "submit_audio_url", answer_lost)
-        run = process_many(client, [url("lose-me", 60), url("keep", 60)], slots=fast_slots(3))
+        run = process_many(client, [url("lose-me", 60), url("keep", 60)], slots=fast_slots(3),
+                           lookup_grace=0)
         results = await collect(run)
         by_name = emu.stats()["submits_by_name"]
     assert lost == 1

@@ -118,6 +118,9 @@ def process_args(emu: Standalone, out: Path, *inputs: str) -> list[str]:
     return [
         "process", *inputs, "--out", str(out), "--max-concurrent-jobs", "3",
         "--base-url", emu.url, "--time-scale", str(SCALE), "--progress-interval", "0.2",
+        # Submits to the local emulator land within milliseconds: a second of grace before
+        # a lookup concludes "no job" is plenty, and keeps reruns after a kill quick.
+        "--lookup-grace", "1",
     ]
 
 

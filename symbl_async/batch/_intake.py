@@ -28,6 +28,7 @@ from symbl_async.batch._slots import JobSlots
 from symbl_async.batch._sources import FileSource
 from symbl_async.batch._window import DONE, LongestFirstWindow, puller
 from symbl_async.batch._worker import ItemWorker, Sending
+from symbl_async.batch._writer import insights_readable
 from symbl_async.core._options import ProcessingOptions
 
 __all__ = ["Entry", "Flow", "InFlight", "Intake", "RunConfig"]
@@ -223,7 +224,13 @@ class Intake:
         state = ItemState.PENDING if row is None else row.state
         if state is ItemState.FETCHED:
             assert row is not None
-            await emit(self._delivery.from_row(row, label, index))
+            if await self._insights_lost(row):
+                # Fetched, but its file is missing or unreadable: fetch again, never resubmit.
+                log.warning("%s: insights file %s is missing or unreadable; fetching it again",
+                            label, row.output_path)
+                self._resume(self._db.reopen(key), index, label)
+            else:
+                await emit(self._delivery.from_row(row, label, index))
         elif state is ItemState.FAILED:
             assert row is not None
             error = (
@@ -239,6 +246,12 @@ class Intake:
             entry.item = prepared
             self._window.push(entry, prepared.duration)
             self._changes.notify()
+
+    async def _insights_lost(self, row: LedgerItem) -> bool:
+        """Whether a fetched item's insights file, which this run could rewrite, is gone."""
+        if self._delivery.writer is None or row.output_path is None:
+            return False
+        return not await asyncio.to_thread(insights_readable, Path(row.output_path))
 
     async def _attach(self, index: int, label: str, entry: Entry, duplicate: bool) -> None:
         # shield: cancelling this reporter must not cancel the item everyone waits for.

@@ -26,7 +26,7 @@ from symbl_async.batch._results import RESULTS_FILE, SUMMARY_FILE, BatchResult, 
 from symbl_async.errors import ValidationError
 from symbl_async.models._models import ConversationInsights
 
-__all__ = ["ResultWriter", "check_output_dir", "insights_filename"]
+__all__ = ["ResultWriter", "check_output_dir", "insights_filename", "insights_readable"]
 
 _PARTIAL_SUFFIX = ".partial"
 _SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -76,7 +76,9 @@ def check_output_dir(path: str | os.PathLike[str]) -> Path:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file next to ``path``, fsync it, rename it over ``path``."""
+    """Write ``data`` to a temporary file next to ``path``, fsync it, rename it over ``path``,
+    then fsync the folder: without that, a power cut may lose the rename (the ledger would say
+    "fetched" for a file that is not there)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -88,6 +90,26 @@ def _write_atomically(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. Windows cannot open a folder
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def insights_readable(path: Path) -> bool:
+    """Whether an insights file is there and holds a JSON object; blocking (use a thread)."""
+    try:
+        return isinstance(json.loads(path.read_bytes()), dict)
+    except (OSError, ValueError):
+        return False
 
 
 class ResultWriter:
@@ -149,6 +171,7 @@ class ResultWriter:
             self._lines.close()
             self._lines = None
             os.replace(self._partial, self._results)
+            _fsync_folder(self.out_dir)
         data = json.dumps(summary.to_json(), ensure_ascii=False, indent=2) + "\n"
         _write_atomically(self.out_dir / SUMMARY_FILE, data.encode("utf-8"))
 

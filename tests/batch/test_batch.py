@@ -525,3 +525,26 @@ async def test_client_process_many_delegates(tmp_path: Path) -> None:
     assert sorted(r.status for r in results) == ["fetched", "fetched"]
     assert emu.stats()["jobs_submitted"] == 2
     assert all(r.output_path is not None and Path(r.output_path).exists() for r in results)
+
+
+async def test_a_lost_or_broken_insights_file_is_fetched_again_not_resubmitted(
+    tmp_path: Path,
+) -> None:
+    sources = [url(f"v{i}", 60) for i in range(4)]
+    async with emulated(3) as (emu, client):
+        first = await collect(process_many(client, sources, slots=fast_slots(3), out_dir=tmp_path))
+        paths = {r.index: r.output_path for r in first}
+        assert paths[0] is not None and paths[1] is not None
+        paths[0].unlink()  # lost to a power cut, or deleted
+        paths[1].write_text('{"messages": [')  # truncated
+        again = await collect(process_many(client, sources, slots=fast_slots(3),
+                                           out_dir=tmp_path))
+        submitted = emu.stats()["jobs_submitted"]
+    by_index = {r.index: r for r in again}
+    assert [by_index[i].status for i in range(4)] == ["fetched", "fetched", "skipped", "skipped"]
+    assert submitted == 4  # fetched again, never submitted again
+    for i in (0, 1):
+        assert by_index[i].output_path == paths[i]
+        assert json.loads(paths[i].read_text())["messages"]  # type: ignore[union-attr]
+    with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
+        assert ledger.counts()["fetched"] == 4

@@ -73,16 +73,19 @@ lock, folder), :mod:`symbl_async.batch._results` (results, progress, summary) an
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterable, Callable, Iterable
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable
 from pathlib import Path
+from types import TracebackType
 
 from symbl_async.batch._found import default_grace
 from symbl_async.batch._intake import RunConfig
 from symbl_async.batch._ledger import Ledger
 from symbl_async.batch._protocol import BatchClient
 from symbl_async.batch._results import BatchEvent, BatchProgress, BatchResult, BatchSummary
-from symbl_async.batch._run import BatchRun
+from symbl_async.batch._run import Engine
 from symbl_async.batch._slots import JobSlots
 from symbl_async.batch._storage import LEDGER_FILE
 from symbl_async.core._options import ProcessingOptions
@@ -98,6 +101,87 @@ __all__ = [
     "BatchSummary",
     "process_many",
 ]
+
+
+_CLOSING: set[asyncio.Task[None]] = set()  # closes of abandoned runs, kept until done
+
+
+class BatchRun:
+    """A running batch: an async iterator of results, with progress, stop and summary.
+
+    Create it with :func:`process_many`. Use it as ``async with run:`` (or call
+    :meth:`aclose`) so that leaving the loop early cancels its work and closes the ledger.
+    A run left without either stops when it is garbage collected (its work holds only the
+    engine, not this object).
+    """
+
+    def __init__(self, config: RunConfig) -> None:
+        """Hold the configuration; nothing runs until the first ``__anext__``."""
+        self._engine = Engine(config)
+        self._gen: AsyncGenerator[BatchResult, None] | None = None
+
+    def __aiter__(self) -> BatchRun:
+        return self
+
+    async def __anext__(self) -> BatchResult:
+        if self._gen is None:
+            self._gen = self._engine.results()
+            weakref.finalize(self, _abandon, self._engine, self._gen)
+        return await anext(self._gen)
+
+    async def aclose(self) -> None:
+        """End the run now: cancel its work (the ledger stays consistent) and close files."""
+        if self._gen is not None:
+            await self._gen.aclose()
+
+    async def __aenter__(self) -> BatchRun:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def stop(self) -> None:
+        """Stop submitting: read no more input, let submits on the wire settle, then end.
+
+        Jobs already submitted are not waited for: they stay ``submitted`` in the ledger
+        and a rerun of the same batch waits for them. Safe to call more than once, and from
+        a signal handler running on the event loop.
+        """
+        self._engine.stop()
+
+    @property
+    def progress(self) -> BatchProgress:
+        """The counters now."""
+        return self._engine.progress
+
+    @property
+    def summary(self) -> BatchSummary | None:
+        """The summary, once the run has ended (None before)."""
+        return self._engine.summary
+
+    @property
+    def ledger_path(self) -> Path | None:
+        """The ledger file in use (None before the run starts)."""
+        return self._engine.ledger_path
+
+
+def _abandon(engine: Engine, gen: AsyncGenerator[BatchResult, None]) -> None:
+    """A started run was dropped without ``aclose``: stop it and close it on its loop."""
+    if engine.summary is not None:
+        return
+    engine.stop()
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # collected after its loop ended: its tasks ended with it
+        return
+    task = loop.create_task(gen.aclose())
+    _CLOSING.add(task)
+    task.add_done_callback(_CLOSING.discard)
 
 
 def _check_include(include: object) -> tuple[str, ...]:

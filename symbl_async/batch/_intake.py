@@ -133,7 +133,7 @@ class Intake:
         changes: Changes,
         ledger: Ledger,
         worker: ItemWorker,
-        spawn: Callable[[Awaitable[None], Sending], None],
+        spawn: Callable[[Awaitable[None], Sending], object],
         resume: Callable[[LedgerItem, int | None, str], None],
         abort: Callable[[BaseException], None],
     ) -> None:

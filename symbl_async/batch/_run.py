@@ -17,7 +17,6 @@ import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable
 from pathlib import Path
-from types import TracebackType
 
 import attrs
 
@@ -32,20 +31,20 @@ from symbl_async.batch._window import LongestFirstWindow
 from symbl_async.batch._worker import ItemWorker, Sending, Stopped
 from symbl_async.errors import SymblError
 
-__all__ = ["BatchRun", "RunConfig"]
+__all__ = ["Engine", "RunConfig"]
 
 log = logging.getLogger("symbl_async.batch._api")
 
 
-class BatchRun:
-    """A running batch: an async iterator of results, with progress, stop and summary.
+class Engine:
+    """The work behind a :class:`~symbl_async.batch._api.BatchRun`; see the module docstring.
 
-    Create it with :func:`process_many`. Use it as ``async with run:`` (or call
-    :meth:`aclose`) so that leaving the loop early cancels its work and closes the ledger.
+    Its tasks hold the engine, never the ``BatchRun`` the caller holds, so an abandoned
+    ``BatchRun`` can be collected, and that stops the engine.
     """
 
     def __init__(self, config: RunConfig) -> None:
-        """Hold the configuration; nothing runs until the first ``__anext__``."""
+        """Hold the configuration; nothing runs until :meth:`results` is iterated."""
         self._config = config
         self._changes = Changes()
         self._flow = Flow()
@@ -55,44 +54,13 @@ class BatchRun:
             slots=config.slots, changes=self._changes, on_event=config.on_event,
             stopping=lambda: self._flow.stopping,
         )
-        self._gen: AsyncGenerator[BatchResult, None] | None = None
-        self._summary: BatchSummary | None = None
+        self.summary: BatchSummary | None = None
+        """The summary, once the run has ended."""
         self._storage: Storage | None = None
         self._worker: ItemWorker | None = None
 
-    # -- public surface -------------------------------------------------------------
-
-    def __aiter__(self) -> BatchRun:
-        return self
-
-    async def __anext__(self) -> BatchResult:
-        if self._gen is None:
-            self._gen = self._run()
-        return await anext(self._gen)
-
-    async def aclose(self) -> None:
-        """End the run now: cancel its work (the ledger stays consistent) and close files."""
-        if self._gen is not None:
-            await self._gen.aclose()
-
-    async def __aenter__(self) -> BatchRun:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
     def stop(self) -> None:
-        """Stop submitting: read no more input, let submits on the wire settle, then end.
-
-        Jobs already submitted are not waited for: they stay ``submitted`` in the ledger
-        and a rerun of the same batch waits for them. Safe to call more than once, and from
-        a signal handler running on the event loop.
-        """
+        """Stop submitting (see ``BatchRun.stop``)."""
         flow = self._flow
         if flow.stopping:
             return
@@ -112,11 +80,6 @@ class BatchRun:
         return self._delivery.progress
 
     @property
-    def summary(self) -> BatchSummary | None:
-        """The summary, once the run has ended (None before)."""
-        return self._summary
-
-    @property
     def ledger_path(self) -> Path | None:
         """The ledger file in use (None before the run starts)."""
         if self._storage is None or self._storage.ledger is None:
@@ -125,7 +88,8 @@ class BatchRun:
 
     # -- the run --------------------------------------------------------------------
 
-    async def _run(self) -> AsyncGenerator[BatchResult, None]:
+    async def results(self) -> AsyncGenerator[BatchResult, None]:
+        """Run the batch, yielding results; closing it ends the run (cancels its work)."""
         self._storage = open_storage(self._config.ledger, self._config.out_dir)
         self._delivery.start(self._storage.writer)
         flow, d = self._flow, self._delivery
@@ -216,7 +180,7 @@ class BatchRun:
         summary = d.summary(
             still_running=still_running, interrupted=flow.interrupted, ledger_counts=counts
         )
-        self._summary = summary
+        self.summary = summary
         try:
             if d.writer is not None:
                 d.writer.finish(summary)
@@ -255,10 +219,11 @@ class BatchRun:
             flow.dispatch_done = True
             self._changes.notify()
 
-    def _spawn(self, coro: Awaitable[None], ctl: Sending) -> None:
+    def _spawn(self, coro: Awaitable[None], ctl: Sending) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coro)
         self._flow.live[task] = ctl
         task.add_done_callback(self._task_done)
+        return task
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._flow.live.pop(task, None)
@@ -268,7 +233,18 @@ class BatchRun:
 
     def _start(self, entry: Entry, slot: Slot) -> None:
         ctl = Sending()
-        self._spawn(self._drive(entry, slot, ctl), ctl)
+        task = self._spawn(self._drive(entry, slot, ctl), ctl)
+
+        def settle(_: asyncio.Task[None]) -> None:
+            # A task cancelled before its first step never runs _drive's finally: give its
+            # slot back and let inputs waiting on its entry go (both are no-ops otherwise).
+            slot.release()
+            if not entry.future.done():
+                entry.future.cancel()
+            if self._inflight.entries.get(entry.key) is entry:
+                del self._inflight.entries[entry.key]
+
+        task.add_done_callback(settle)
 
     def _resume(self, row: LedgerItem, index: int | None, label: str) -> None:
         """Finish an item an earlier run left ``submitted`` or ``completed``."""

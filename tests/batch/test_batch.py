@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import itertools
 import json
 import wave
@@ -26,7 +27,7 @@ from symbl_async.client._waiting import PollSchedule
 from symbl_async.core._jobs import Job
 from symbl_async.core._options import ProcessingOptions
 from symbl_async.emulator import Emulator
-from symbl_async.errors import SubmitOutcomeUnknownError, ValidationError
+from symbl_async.errors import AuthenticationError, SubmitOutcomeUnknownError, ValidationError
 
 SCALE = 2000.0
 FAILING_URL = "https://media.test/broken.mp3?emulator_duration=60"
@@ -548,3 +549,67 @@ async def test_a_lost_or_broken_insights_file_is_fetched_again_not_resubmitted(
         assert json.loads(paths[i].read_text())["messages"]  # type: ignore[union-attr]
     with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
         assert ledger.counts()["fetched"] == 4
+
+
+async def test_an_abandoned_run_stops_submitting_when_collected(tmp_path: Path) -> None:
+    async with emulated(2) as (emu, client):
+        async for _ in process_many(client, Counting(None), slots=fast_slots(2),
+                                    out_dir=tmp_path):
+            break  # no async with, no aclose: the run object is dropped here
+        gc.collect()
+        # Its close runs on the loop: the summary is written once every task has ended.
+        await eventually(lambda: (tmp_path / "summary.json").exists())
+        submitted = emu.stats()["jobs_submitted"]
+        # Nothing of it is left running: the batch's lock is free and nothing more is sent.
+        rerun = process_many(client, [url("after", 10)], slots=fast_slots(2), out_dir=tmp_path)
+        assert [r.status for r in await collect(rerun)] == ["fetched"]
+        assert emu.stats()["jobs_submitted"] == submitted + 1
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["inputs"] == 1  # the rerun's
+    assert submitted <= 2 * 2 + 16 + 2
+
+
+async def test_stopping_never_leaks_a_slot(tmp_path: Path) -> None:
+    slots = fast_slots(3)
+    async with emulated(3) as (_, client):
+        for attempt in range(5):
+            run = process_many(client, [url(f"leak{attempt}-{i}", 60) for i in range(20)],
+                               slots=slots, ledger=tmp_path / f"l{attempt}.sqlite3")
+            async with run:
+                async for _ in run:
+                    run.stop()  # often while fresh item tasks have not taken a step yet
+            assert slots.in_use == 0, f"attempt {attempt}: {slots.in_use} slot(s) leaked"
+
+
+async def test_a_fatal_error_at_start_leaves_no_lookup_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger_path = tmp_path / "ledger.sqlite3"
+    sources = [url(f"fatal{i}", 60) for i in range(4)]
+    with Ledger.open(ledger_path) as ledger:  # four attempts an earlier run left in flight
+        for source in sources:
+            item = await prepared(source)
+            ledger.upsert_pending(item.key, item.label, item.name, item.duration)
+            ledger.mark_submitting(item.key)
+    started, cancelled = 0, 0
+    never = asyncio.Event()
+
+    async def lookup(**_: Any) -> list[Any]:
+        nonlocal started, cancelled
+        started += 1
+        if started == len(sources):
+            raise AuthenticationError(401, "Token validation failed for provided token.")
+        try:
+            await never.wait()
+        except asyncio.CancelledError:
+            cancelled += 1
+            raise
+        return []
+
+    async with emulated(3) as (_, client):
+        monkeypatch.setattr(client.conversations, "list", lookup)
+        with pytest.raises(AuthenticationError):
+            await collect(process_many(client, sources, slots=fast_slots(3), ledger=ledger_path))
+    assert started == len(sources) and cancelled == len(sources) - 1
+    with Ledger.open(ledger_path) as ledger:
+        assert ledger.counts()["submitting"] == len(sources)  # untouched, for the next run

@@ -32,7 +32,6 @@ from symbl_async.core._jobs import Job, JobStatus
 from symbl_async.errors import (
     ConcurrencyLimitError,
     JobFailedError,
-    NotFoundError,
     ServerError,
     SubmitOutcomeUnknownError,
     SymblConnectionError,
@@ -289,16 +288,11 @@ class ItemWorker:
             slot.release()
             self._db.mark_failed(key, "the job ended 'failed' (the service gives no reason)")
             return self.failure(key, label, f"{exc}; the service gives no reason", exc)
-        except NotFoundError as exc:
-            slot.release()
-            self._db.mark_failed(key, exc)
-            return self.failure(key, label, f"the service does not know job {job.job_id}: {exc}",
-                                exc)
         except FATAL:
             raise
         except SymblError as exc:
-            # WaitTimeoutError, or the service stopped answering: the job may still run and
-            # hold an account slot, so a watcher keeps the slot until the job ends.
+            # WaitTimeoutError (the deadline; hiccups are retried inside it): the job may
+            # still run and hold an account slot, so a watcher keeps the slot until it ends.
             self._watch(key, job, slot.transfer())
             self.given_up.add(key)
             error = (
@@ -322,12 +316,9 @@ class ItemWorker:
                 await asyncio.sleep(interval * random.uniform(0.9, 1.1))
                 try:
                     info = await self._client.get_job(job.job_id)
-                except NotFoundError as exc:
-                    self._db.mark_failed(key, exc)
-                    return
                 except FATAL:
                     return
-                except SymblError:
+                except SymblError:  # 404s included: the job id came from the submit
                     continue
                 if info.status is JobStatus.COMPLETED:
                     self._db.mark_completed(key)

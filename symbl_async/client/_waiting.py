@@ -38,12 +38,21 @@ from symbl_async.core._polling import (
     parse_wait_mode,
     wake_times,
 )
-from symbl_async.errors import JobFailedError, ValidationError, WaitTimeoutError
+from symbl_async.errors import (
+    JobFailedError,
+    NotFoundError,
+    ResponseDecodeError,
+    ServerError,
+    SymblConnectionError,
+    ValidationError,
+    WaitTimeoutError,
+)
 
 if TYPE_CHECKING:
     from symbl_async.webhooks._receiver import JobWatch, WebhookReceiver
 
 __all__ = [
+    "TRANSIENT_JOB_ERRORS",
     "GetJob",
     "HybridWaiter",
     "PollSchedule",
@@ -61,6 +70,9 @@ __all__ = [
 
 GetJob = Callable[[str], Awaitable[JobInfo]]
 """``GET /v1/job/{jobId}``: ``client.get_job``."""
+
+TRANSIENT_JOB_ERRORS = (NotFoundError, ServerError, SymblConnectionError, ResponseDecodeError)
+"""Errors of ``GET /v1/job`` that a wait outlives (asked again until its deadline)."""
 
 
 async def poll_until_done(
@@ -125,7 +137,15 @@ async def _poll_loop(
             ended = await pause(wait)
             if ended is not None:
                 return ended
-        info = await get_job(job.job_id)
+        try:
+            info = await get_job(job.job_id)
+        except TRANSIENT_JOB_ERRORS as exc:
+            # A hiccup (404 while the job is being indexed, 5xx, a reset): the job id came
+            # from the submit, so the job exists; ask again at the next wake-up. Only the
+            # deadline (or a 'failed' status) ends a wait, and its error keeps the job id.
+            if final:
+                raise WaitTimeoutError(job.job_id, job.conversation_id, timeout, None) from exc
+            continue
         if on_status is not None:
             on_status(info)
         if info.status is JobStatus.FAILED:

@@ -30,6 +30,7 @@ from symbl_async.emulator import Emulator
 from symbl_async.errors import (
     BadRequestError,
     JobFailedError,
+    NotFoundError,
     ServerError,
     SubmitOutcomeUnknownError,
     SymblConnectionError,
@@ -255,3 +256,28 @@ async def test_retry_failed_never_adopts_the_old_failed_attempt(
     assert jobs[0]["name"] != jobs[1]["name"]
     # The retry's lost answer was looked up under the retry's own name.
     assert second[0].conversation_id == jobs[1]["conversationId"] != jobs[0]["conversationId"]
+
+
+async def test_hiccups_on_the_job_status_never_fail_an_item(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sources = [url(f"hiccup{i}") for i in range(6)]
+    async with emulated(3) as (emu, client):
+        real = client.get_job
+        seen: collections.Counter[str] = collections.Counter()
+
+        async def flaky(job_id: str) -> Any:
+            seen[job_id] += 1
+            if seen[job_id] == 1:
+                raise NotFoundError(404, f"Job with {job_id} not found")
+            if seen[job_id] == 2:
+                raise ServerError(502, "Bad Gateway")
+            return await real(job_id)
+
+        monkeypatch.setattr(client, "get_job", flaky)
+        results = await collect(process_many(client, sources, slots=fast_slots(3),
+                                             wait_mode="poll"))
+        per_item = jobs_per_item(emu, sources)
+    assert {r.status for r in results} == {"fetched"}
+    assert set(per_item.values()) == {1}
+    assert min(seen.values()) >= 3  # every job had its two hiccups and was asked again

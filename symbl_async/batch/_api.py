@@ -40,17 +40,20 @@ How it works, and the decisions behind it:
   no job id). Not found: sent again under a new attempt name. After 3 unknown outcomes, all
   shown to have created nothing, the item is reported failed for this run and left
   ``unknown``; a rerun settles and submits it again.
-* **Found by name, no job id.** The conversation list gives no job id, so an item found by
-  name is watched through its conversation: it counts as completed when its messages
-  appear (the emulator and the service publish them when the job completes). If none
-  appear within twice the expected processing time (for the media length, or 4 hours of
-  media when unknown) the item is marked failed with that explanation: the job failed, is
-  still running, or the recording is silent; the API cannot tell us which.
-* **Wait timeouts.** When ``client.wait`` gives up (``wait_timeout``) or the service stops
-  answering, the item's result is ``failed`` but it stays ``submitted`` in the ledger (a
-  rerun waits for it again, never resubmits). Its job still holds an account slot, so the
-  slot is kept by a background watcher that polls the job at the poll schedule's slowest
-  rate and releases the slot (recording ``completed`` or ``failed``) only when it ends.
+* **Found by name, no job id.** The conversation list gives no job id, so an adopted job is
+  watched through its conversation (:func:`~symbl_async.batch._found.wait_until_final`): its
+  insights count as final once its expected processing time has passed, the summary endpoint
+  no longer answers 404 (it does while a job is in progress) and its messages are the same in
+  two reads spaced a quarter of the expected time apart. Its result says ``recovered``. If
+  that does not happen before the wait timeout, the item is reported failed for this run but
+  never marked failed: it stays ``submitted`` (the job may still run, or may have failed; the
+  API cannot say which), its slot is held until the run ends, and a rerun checks it again.
+* **Wait timeouts.** Hiccups of ``GET /v1/job`` (404, 5xx, resets) are retried inside the
+  wait. When ``client.wait`` gives up (``wait_timeout``), the item's result is ``failed``
+  but it stays ``submitted`` in the ledger (a rerun waits for it again, never resubmits).
+  Its job still holds an account slot, so the slot is kept by a background watcher that
+  polls the job at the poll schedule's slowest rate and releases the slot (recording
+  ``completed`` or ``failed``) only when it ends.
   Watchers still running when the batch ends are cancelled; the summary counts them.
 * **Bounded memory.** The input is pulled only while the window has room and fewer than
   ``2 x max_concurrent_jobs + 16`` items are in flight; results wait in a bounded queue.

@@ -127,6 +127,7 @@ class Delivery:
             error=None if status != "failed" else (row.error or "failed earlier in this run"),
             output_path=None if row.output_path is None else Path(row.output_path),
             timings=timings(row),
+            recovered=row.job_id is None and row.conversation_id is not None,
         )
 
     async def emit(self, result: BatchResult) -> None:

@@ -6,7 +6,7 @@ list, within a time window that starts before the attempt (the list shows only t
 by default) and page by page (20 a time by default; REFERENCE.md "Corrections"), and only after
 a grace period in which a request still in flight at the server would have landed. The
 conversation list gives no job id, so a job found that way is watched through its
-conversation (:func:`wait_for_messages`). Internal to :mod:`symbl_async.batch._worker`.
+conversation (:func:`wait_until_final`). Internal to :mod:`symbl_async.batch._worker`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import random
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Literal
+from typing import Any, Literal
 
 from symbl_async.batch._ledger import Ledger, LedgerItem
 from symbl_async.batch._protocol import FATAL, BatchClient
@@ -27,7 +27,7 @@ from symbl_async.batch._slots import JobSlots, Slot
 from symbl_async.core._polling import wake_times
 from symbl_async.errors import NotFoundError, SymblError
 
-__all__ = ["MAX_MEDIA_SECONDS", "Finder", "default_grace", "wait_for_messages"]
+__all__ = ["MAX_MEDIA_SECONDS", "Finder", "default_grace", "wait_until_final"]
 
 log = logging.getLogger("symbl_async.batch._api")
 
@@ -144,7 +144,7 @@ class Finder:
         return new
 
 
-async def wait_for_messages(
+async def wait_until_final(
     client: BatchClient,
     ledger: Ledger,
     row: LedgerItem,
@@ -152,12 +152,22 @@ async def wait_for_messages(
     *,
     wait_timeout: float | None,
     failure: Failure,
+    hold: Callable[[Slot], None],
 ) -> LedgerItem | BatchResult:
-    """Wait for an item found by name until its messages appear; record it; free the slot.
+    """Wait until an adopted job's insights are final; then record it ``completed``.
+
+    Without a job id there is no status to ask (REFERENCE.md "Corrections"), and insights
+    read early are partial. The rule, from what the docs promise: the job is taken as ended
+    once (1) its expected processing time has passed (no read is made before that), (2) the
+    summary endpoint no longer answers 404 (it does while the job is in progress), and
+    (3) its messages are there and the same in two reads spaced at least a quarter of the
+    expected time apart (a transcript still being written grows between reads).
 
     Returns:
-        The row, now ``completed``; or the failed result after twice the expected processing
-        time (or the wait timeout, if shorter) without messages.
+        The row, now ``completed``; or, at the wait's deadline, an unresolved (failed) result:
+        the ledger keeps the item ``submitted`` (never ``failed``: the job may be running or
+        may have failed, the API cannot say which), the slot stays held by ``hold`` until the
+        run ends, and a rerun checks it again without submitting it.
     """
     key, label = row.key, row.source
     conversation_id = row.conversation_id or ""
@@ -166,35 +176,41 @@ async def wait_for_messages(
         row.duration if row.duration is not None else MAX_MEDIA_SECONDS
     )
     assert expected is not None
-    patience = 2 * expected + schedule.max_interval / schedule.time_scale
+    spacing = max(expected / 4, schedule.max_interval / schedule.time_scale)
     limit = wait_timeout if wait_timeout is not None else client.wait_timeout
-    patience = min(patience, limit)
-    origin = time.monotonic() - max(time.time() - (row.submitted_at or time.time()), 0.0)
+    sent = row.attempt_at if row.attempt_at is not None else row.submitted_at
+    origin = time.monotonic() - max(time.time() - (sent or time.time()), 0.0)
+    earliest = origin + expected
+    previous: tuple[list[Any], float] | None = None
     wakes = wake_times(
-        schedule.delays(row.duration), origin=origin, deadline=origin + patience,
+        schedule.delays(row.duration), origin=origin, deadline=origin + limit,
         clock=time.monotonic,
     )
-    for wait, _final in wakes:
-        await asyncio.sleep(wait)
+    for wait, final in wakes:
+        await asyncio.sleep(max(wait, earliest - time.monotonic()) if not final else wait)
         try:
+            await client.conversations.summary(conversation_id)
             messages = await client.conversations.messages(conversation_id)
-        except NotFoundError as exc:
-            slot.release()
-            ledger.mark_failed(key, exc)
-            return failure(key, label, f"conversation {conversation_id} is gone: {exc}", exc)
+        except NotFoundError:  # the summary's 404: in progress (or a hiccup)
+            previous = None
+            continue
         except FATAL:
             raise
         except SymblError:
-            messages = []
-        if messages:
+            continue
+        now = time.monotonic()
+        if messages and previous is not None and previous[0] == messages and (
+            now - previous[1] >= spacing
+        ):
             slot.release()
             return ledger.mark_completed(key)
-    slot.release()
+        if not messages or previous is None or previous[0] != messages:
+            previous = (messages, now) if messages else None
+    hold(slot.transfer())
     error = (
-        f"conversation {conversation_id} was found by its submit name, but the API "
-        f"gives no job id for it and it has no messages after {patience:.0f} s: the job "
-        "failed, is still running, or the recording is silent. Retry with retry_failed "
-        "(--retry-failed) to submit it again, which may pay for it twice"
+        f"conversation {conversation_id} was found by its submit name (the API gives no job "
+        f"id for it) and its insights were not final after {limit:.0f} s: the job may still "
+        "be running, or may have failed. Unresolved, not failed: it stays 'submitted' in the "
+        "ledger, and a rerun checks it again without submitting it"
     )
-    ledger.mark_failed(key, error)
     return failure(key, label, error, None)

@@ -18,7 +18,12 @@ from symbl_async.core._jobs import Job, JobInfo
 from symbl_async.core._options import ProcessingOptions
 from symbl_async.core._polling import PollSchedule, WaitMode
 from symbl_async.errors import AuthenticationError, ClientClosedError, LedgerError
-from symbl_async.models._models import Conversation, ConversationInsights, Message
+from symbl_async.models._models import (
+    Conversation,
+    ConversationInsights,
+    Message,
+    SummaryItem,
+)
 
 __all__ = ["FATAL", "BatchClient", "ConversationLookup"]
 
@@ -44,6 +49,10 @@ class ConversationLookup(Protocol):
 
     async def messages(self, conversation_id: str) -> builtins.list[Message]:
         """``GET /v1/conversations/{id}/messages``."""
+        ...
+
+    async def summary(self, conversation_id: str) -> builtins.list[SummaryItem]:
+        """``GET /v1/conversations/{id}/summary``: 404 while the job is in progress."""
         ...
 
 

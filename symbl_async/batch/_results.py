@@ -61,6 +61,9 @@ class BatchResult:
         timings: Unix times ``created``, ``submitted``, ``completed``, ``fetched`` from the
             ledger (those that happened) and ``elapsed`` seconds in this run.
         duplicate: an earlier input of this run had the same key; it was processed once.
+        recovered: the job was found again by its submit name (no job id): its insights
+            were judged final by the rule of :func:`~symbl_async.batch._found.wait_until_final`
+            (expected time passed, summary no longer 404, messages stable), not by a status.
     """
 
     key: str | None
@@ -75,6 +78,7 @@ class BatchResult:
     output_path: Path | None = None
     timings: Mapping[str, float] = attrs.field(factory=dict)
     duplicate: bool = False
+    recovered: bool = False
 
     @property
     def ok(self) -> bool:
@@ -93,6 +97,7 @@ class BatchResult:
             "error": self.error,
             "output_path": None if self.output_path is None else str(self.output_path),
             "duplicate": self.duplicate,
+            "recovered": self.recovered,
             "timings": dict(self.timings),
         }
 

@@ -20,7 +20,7 @@ from typing import Any, Literal, TypeAlias
 
 import attrs
 
-from symbl_async.batch._found import Finder, wait_for_messages
+from symbl_async.batch._found import Finder, wait_until_final
 from symbl_async.batch._items import PreparedItem, submit_item
 from symbl_async.batch._ledger import ItemState, Ledger, LedgerItem
 from symbl_async.batch._protocol import FATAL, BatchClient
@@ -32,6 +32,7 @@ from symbl_async.core._jobs import Job, JobStatus
 from symbl_async.errors import (
     ConcurrencyLimitError,
     JobFailedError,
+    ResponseDecodeError,
     ServerError,
     SubmitOutcomeUnknownError,
     SymblConnectionError,
@@ -236,7 +237,8 @@ class ItemWorker:
                 await self._slots.wait_after_rejection()
                 await slot.acquire()
                 continue
-            except (SubmitOutcomeUnknownError, ServerError, SymblConnectionError) as exc:
+            except (SubmitOutcomeUnknownError, ServerError, SymblConnectionError,
+                    ResponseDecodeError) as exc:
                 sending.active = False
                 if _not_created(exc):
                     # 503 (not handled) or a connection that never opened: nothing exists,
@@ -248,7 +250,8 @@ class ItemWorker:
                     await asyncio.sleep(random.uniform(0, self._slots.backoff_for(refused)))
                     await slot.acquire()
                     continue
-                # 500, 502, 504, a lost answer: the job may exist. Durable, not a failure.
+                # 500, 502, 504, a lost answer, a 2xx without a job id: the job may exist.
+                # A durable state, not a failure.
                 log.warning("submit of %s: outcome unknown (%s); will look it up", label, exc)
                 row = self._db.mark_unknown(key, exc)
                 maybe_created, unknown = True, unknown + 1
@@ -274,10 +277,13 @@ class ItemWorker:
         """Wait until the job ends; record it; release the slot (or hand it to a watcher)."""
         key, label = row.key, row.source
         if row.job_id is None:
-            return await wait_for_messages(
+            step = await wait_until_final(
                 self._client, self._db, row, slot,
-                wait_timeout=self._wait_timeout, failure=self.failure,
+                wait_timeout=self._wait_timeout, failure=self.failure, hold=self._hold,
             )
+            if isinstance(step, BatchResult):
+                self.given_up.add(key)
+            return step
         job = job_of(row)
         kwargs: dict[str, Any] = {"timeout": self._wait_timeout}
         if self._wait_mode is not None:
@@ -302,6 +308,19 @@ class ItemWorker:
             return self.failure(key, label, error, exc)
         slot.release()
         return self._db.mark_completed(key)
+
+    def _hold(self, slot: Slot) -> None:
+        """Keep a slot until the run ends: its job may run and we cannot ask (no job id)."""
+
+        async def holder() -> None:
+            try:
+                await asyncio.Event().wait()
+            finally:
+                slot.release()
+
+        task = asyncio.create_task(holder())
+        self.watchers.add(task)
+        task.add_done_callback(self.watchers.discard)
 
     def _watch(self, key: str, job: Job, slot: Slot) -> None:
         task = asyncio.create_task(self._watcher(key, job, slot))
@@ -363,4 +382,5 @@ class ItemWorker:
             insights=insights if self._writer is None else None,
             output_path=path,
             timings=timings(row),
+            recovered=row.job_id is None,
         )

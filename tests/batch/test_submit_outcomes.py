@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import json
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -232,9 +233,10 @@ async def test_an_unknown_outcome_is_durable_and_not_a_failure(
         first = await consumer
         assert state_of(ledger_path) == "unknown"  # not failed, not forgotten
         await emu.wait_idle()
-        # A rerun, the grace elapsed, finds the job by the attempt's name; nothing is resent.
+        # A rerun, the grace elapsed, finds the job by the attempt's name; nothing is resent,
+        # even with retry_failed: an unknown attempt is looked up first, never retried blind.
         again = await collect(process_many(client, sources, slots=fast_slots(2),
-                                           out_dir=tmp_path, lookup_grace=0))
+                                           out_dir=tmp_path, lookup_grace=0, retry_failed=True))
         per_item = jobs_per_item(emu, sources)
     assert first == [] and run.summary is not None and run.summary.interrupted
     assert per_item == {sources[0].url: 1} and len(faults.names) == 1
@@ -249,13 +251,18 @@ async def test_retry_failed_never_adopts_the_old_failed_attempt(
         first = await collect(process_many(client, [bad], slots=fast_slots(2), out_dir=tmp_path))
         faults = Faults(client, {"broken.": ["lost-after"]})
         monkeypatch.setattr(client, "submit_audio_url", faults.submit)
+        # The adopted job (no job id) failed: its insights never become final, so the wait
+        # ends at its deadline with the item unresolved.
         second = await collect(process_many(client, [bad], slots=fast_slots(2), out_dir=tmp_path,
-                                            retry_failed=True, lookup_grace=0))
+                                            retry_failed=True, lookup_grace=0, wait_timeout=1.0))
         jobs = emu.jobs()
     assert first[0].status == "failed" and len(jobs) == 2
     assert jobs[0]["name"] != jobs[1]["name"]
     # The retry's lost answer was looked up under the retry's own name.
     assert second[0].conversation_id == jobs[1]["conversationId"] != jobs[0]["conversationId"]
+    assert "unresolved" in (second[0].error or "").lower()
+    with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
+        assert ledger.counts()["submitted"] == 1  # never 'failed': the job may exist
 
 
 async def test_hiccups_on_the_job_status_never_fail_an_item(
@@ -281,3 +288,40 @@ async def test_hiccups_on_the_job_status_never_fail_an_item(
     assert {r.status for r in results} == {"fetched"}
     assert set(per_item.values()) == {1}
     assert min(seen.values()) >= 3  # every job had its two hiccups and was asked again
+
+
+async def test_an_adopted_job_is_fetched_only_once_its_insights_are_final(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    sources = [url("adopted", 120)]
+    async with emulated(2) as (emu, client):
+        faults = Faults(client, {"adopted.": ["lost-after"]})
+        monkeypatch.setattr(client, "submit_audio_url", faults.submit)
+        api = client.conversations
+        real_messages, real_summary = api.messages, api.summary
+        summaries = 0
+
+        async def summary(conversation_id: str, **kwargs: Any) -> Any:
+            # The job is "in progress" for the first three asks: 404, as the docs say.
+            nonlocal summaries
+            summaries += 1
+            if summaries <= 3:
+                raise NotFoundError(404, "summary not ready")
+            return await real_summary(conversation_id, **kwargs)
+
+        async def messages(conversation_id: str, **kwargs: Any) -> Any:
+            full = await real_messages(conversation_id, **kwargs)
+            return full if summaries > 3 else full[: len(full) // 2]  # partial meanwhile
+
+        monkeypatch.setattr(api, "summary", summary)
+        monkeypatch.setattr(api, "messages", messages)
+        results = await collect(process_many(client, sources, slots=fast_slots(2),
+                                             out_dir=tmp_path, lookup_grace=0))
+        full = await real_messages(results[0].conversation_id or "")
+        per_item = jobs_per_item(emu, sources)
+    assert per_item == {sources[0].url: 1}
+    assert results[0].status == "fetched" and results[0].recovered and results[0].job_id is None
+    stored = json.loads(results[0].output_path.read_text())  # type: ignore[union-attr]
+    assert len(stored["messages"]) == len(full) > 1  # never the partial transcript
+    line = json.loads((tmp_path / "results.jsonl").read_text())
+    assert line["recovered"] is True

@@ -424,6 +424,9 @@ async def test_bad_arguments_are_refused_before_anything_runs(tmp_path: Path) ->
             process_many(client, [], include=["nope"])
         with pytest.raises(ValidationError):
             process_many(client, [], lookahead=0)
+        with pytest.raises(ValidationError) as info:
+            process_many(client, [], lookup_grace=-1)
+        assert info.value.field == "lookup_grace"
         blocker = tmp_path / "file"
         blocker.write_text("x")
         run = process_many(client, [url("x", 10)], out_dir=blocker / "out")

@@ -175,4 +175,7 @@ def process_args(url: str, out: Path, *inputs: str) -> list[str]:
     return [
         "process", *inputs, "--out", str(out), "--max-concurrent-jobs", "3",
         "--base-url", url, "--time-scale", str(SCALE), "--progress-interval", "0.2",
+        # Submits to the local emulator land within milliseconds: a second of grace before
+        # a lookup concludes "no job" is plenty, and keeps reruns after a kill quick.
+        "--lookup-grace", "1",
     ]

@@ -1,13 +1,20 @@
 """Batches: many recordings through the account's job slots, durably.
 
-``_sources`` (inputs, manifests and stable keys), ``_window`` (the longest-first
-look-ahead), ``_slots`` (the AIMD job slots), ``_ledger`` (the SQLite ledger),
-``_items`` (preparing and submitting one item), ``_worker`` (one item from submit to
-insights), ``_run`` (the engine, ``BatchRun``), ``_results`` and ``_storage`` (result
-files), ``_api`` (``process_many``).
+``_protocol`` (``BatchClient``: what the engine needs from a client), ``_sources`` (sources
+and stable keys), ``_manifests`` (reading paths, folders and manifests lazily), ``_window``
+(the longest-first look-ahead), ``_slots`` (the AIMD job slots), ``_records`` and ``_ledger``
+(the SQLite ledger), ``_items`` (preparing and submitting one item), ``_worker`` (one item
+from submit to insights, top to bottom) and ``_found`` (an item found by name), ``_intake``,
+``_delivery`` and ``_run`` (the engine, ``BatchRun``), ``_results`` (results, progress,
+summary), ``_writer`` and ``_storage`` (files, ledger lock), ``_api`` (``process_many``).
+
+One item has one shape per stage: ``PreparedItem`` (a checked input), ``Entry`` (in this
+run's hands), ``LedgerItem`` (its durable record, which the submit, wait and fetch steps
+advance) and ``BatchResult`` (what is reported).
 
 May import: :mod:`symbl_async.core`, :mod:`symbl_async.models`,
-:mod:`symbl_async.errors`. It reaches the service only through the client it is given.
+:mod:`symbl_async.errors`; never :mod:`symbl_async.client`. It reaches the service only
+through the client it is given, typed as :class:`BatchClient`.
 """
 
 from __future__ import annotations
@@ -21,6 +28,13 @@ from symbl_async.batch._ledger import (
     ItemState,
     Ledger,
     LedgerItem,
+)
+from symbl_async.batch._manifests import (
+    expand_inputs,
+    read_manifest,
+)
+from symbl_async.batch._protocol import (
+    BatchClient,
 )
 from symbl_async.batch._results import (
     RESULTS_FILE,
@@ -44,9 +58,7 @@ from symbl_async.batch._sources import (
     SourceError,
     TextSource,
     UrlSource,
-    expand_inputs,
     item_key,
-    read_manifest,
     submit_name,
 )
 from symbl_async.batch._window import (
@@ -58,6 +70,7 @@ __all__ = [
     "PLAN_LIMITS",
     "RESULTS_FILE",
     "SUMMARY_FILE",
+    "BatchClient",
     "BatchEvent",
     "BatchProgress",
     "BatchResult",

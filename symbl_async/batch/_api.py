@@ -19,27 +19,42 @@ How it works, and the decisions behind it:
   source's ``duration``, or WAV/MP4 headers).
 * **Ledger.** Every transition is its own committed transaction (see
   :mod:`symbl_async.batch._ledger`), so a crash at any point leaves a consistent ledger. At start
-  the run first settles what an earlier run left in flight: ``submitting`` items are looked
-  up by their submit ``name`` (found: recorded as ``submitted``; not found: submitted again
-  when the input reaches them); ``submitted`` items are waited for, holding a slot each
-  since their jobs hold account slots, and ``completed`` ones fetched. Then the input is
-  read: ``fetched`` items are skipped, ``failed`` ones reported (or retried with
-  ``retry_failed``), new ones queued.
-* **Found by name, no job id.** The conversation list gives no job id, so an item found by
-  name is watched through its conversation: it counts as completed when its messages
-  appear (the emulator and the service publish them when the job completes). If none
-  appear within twice the expected processing time (for the media length, or 4 hours of
-  media when unknown) the item is marked failed with that explanation: the job failed, is
-  still running, or the recording is silent; the API cannot tell us which.
-* **Wait timeouts.** When ``client.wait`` gives up (``wait_timeout``) or the service stops
-  answering, the item's result is ``failed`` but it stays ``submitted`` in the ledger (a
-  rerun waits for it again, never resubmits). Its job still holds an account slot, so the
-  slot is kept by a background watcher that polls the job at the poll schedule's slowest
-  rate and releases the slot (recording ``completed`` or ``failed``) only when it ends.
+  the run first looks up, by name, the attempts an earlier run left ``submitting`` or
+  ``unknown`` (found: adopted as ``submitted``; not found: settled by the item's own task, see
+  below); ``submitted`` items are waited for, holding a slot each since their jobs hold account
+  slots, and ``completed`` ones fetched. Then the input is read: ``fetched`` items are skipped,
+  ``failed`` ones reported (or retried with ``retry_failed``), new ones queued.
+* **Names per attempt.** Each submit of an item carries its own name (the item's name and the
+  attempt number), recorded with the intent before it is sent, so a lookup finds that attempt's
+  job and never an older one's (``retry_failed`` never adopts the old failed conversation).
+* **Outcome of a submit** (REFERENCE.md "Corrections"). Not created, when the service said so:
+  429 (see Slots), 503 and a connection that never opened give the slot back, wait a growing
+  jittered backoff, and send again, never a failure; 400, 403, 413 mark the item failed with
+  the service's reason; 401 stops the run. Anything else after the body may have been sent
+  (500, 502, 504, a lost answer, a timeout) is *unknown*: a durable ledger state, not a
+  failure; the item keeps its slot.
+* **Resolving unknown.** The attempt is looked up by its name in the conversation list (a
+  ``startTime`` window from before the attempt, paged), but only after ``lookup_grace``
+  seconds from the attempt, long enough for a request still in flight at the server to land
+  (default: the item's submit deadline plus a minute). Found: adopted (conversation id,
+  no job id). Not found: sent again under a new attempt name. After 3 unknown outcomes, all
+  shown to have created nothing, the item is reported failed for this run and left
+  ``unknown``; a rerun settles and submits it again.
+* **Found by name, no job id.** The conversation list gives no job id, so an adopted job is
+  watched through its conversation (:func:`~symbl_async.batch._found.wait_until_final`): its
+  insights count as final once its expected processing time has passed, the summary endpoint
+  no longer answers 404 (it does while a job is in progress) and its messages are the same in
+  two reads spaced a quarter of the expected time apart. Its result says ``recovered``. If
+  that does not happen before the wait timeout, the item is reported failed for this run but
+  never marked failed: it stays ``submitted`` (the job may still run, or may have failed; the
+  API cannot say which), its slot is held until the run ends, and a rerun checks it again.
+* **Wait timeouts.** Hiccups of ``GET /v1/job`` (404, 5xx, resets) are retried inside the
+  wait. When ``client.wait`` gives up (``wait_timeout``), the item's result is ``failed``
+  but it stays ``submitted`` in the ledger (a rerun waits for it again, never resubmits).
+  Its job still holds an account slot, so the slot is kept by a background watcher that
+  polls the job at the poll schedule's slowest rate and releases the slot (recording
+  ``completed`` or ``failed``) only when it ends.
   Watchers still running when the batch ends are cancelled; the summary counts them.
-* **Submit outcome unknown.** The name is looked up: found, it is recorded; not found, the
-  submit is resent after a backoff, up to 3 times; then the item is left ``submitting``
-  (a rerun looks it up again) and reported failed.
 * **Bounded memory.** The input is pulled only while the window has room and fewer than
   ``2 x max_concurrent_jobs + 16`` items are in flight; results wait in a bounded queue.
   With ``ordered=True`` at most ``lookahead + 2 x max_concurrent_jobs + 16`` inputs are read
@@ -48,27 +63,36 @@ How it works, and the decisions behind it:
 * **One run at a time.** A lock file next to the ledger (``<ledger>.lock``) refuses a second
   run of the same batch while one is running: both would submit the pending items.
 
-The engine is in :mod:`symbl_async.batch._run` (intake, dispatch, delivery),
-:mod:`symbl_async.batch._worker` (one item's submit, wait and fetch),
+The engine is in :mod:`symbl_async.batch._run` (the run and its dispatcher),
+:mod:`symbl_async.batch._intake` (the run's state parts, reading inputs),
+:mod:`symbl_async.batch._delivery` (counters, results queue, events, summary),
+:mod:`symbl_async.batch._worker` (one item's submit, wait and fetch, in one function),
+:mod:`symbl_async.batch._found` (waiting for a submit found by name),
 :mod:`symbl_async.batch._items` (checking inputs), :mod:`symbl_async.batch._storage` (ledger,
-lock, folder) and :mod:`symbl_async.batch._results` (results, progress, summary, files).
+lock, folder), :mod:`symbl_async.batch._results` (results, progress, summary) and
+:mod:`symbl_async.batch._writer` (the files). It reaches the service only through a
+:class:`~symbl_async.batch._protocol.BatchClient`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterable, Callable, Iterable
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable
 from pathlib import Path
+from types import TracebackType
 
+from symbl_async.batch._intake import RunConfig
 from symbl_async.batch._ledger import Ledger
+from symbl_async.batch._protocol import BatchClient
 from symbl_async.batch._results import BatchEvent, BatchProgress, BatchResult, BatchSummary
-from symbl_async.batch._run import BatchRun
+from symbl_async.batch._run import Engine
 from symbl_async.batch._slots import JobSlots
 from symbl_async.batch._storage import LEDGER_FILE
-from symbl_async.client._client import SymblClient
-from symbl_async.client._conversations import ALL_INCLUDE, DEFAULT_INCLUDE
 from symbl_async.core._options import ProcessingOptions
 from symbl_async.errors import ValidationError
+from symbl_async.models._include import ALL_INCLUDE, DEFAULT_INCLUDE
 
 __all__ = [
     "LEDGER_FILE",
@@ -79,6 +103,87 @@ __all__ = [
     "BatchSummary",
     "process_many",
 ]
+
+
+_CLOSING: set[asyncio.Task[None]] = set()  # closes of abandoned runs, kept until done
+
+
+class BatchRun:
+    """A running batch: an async iterator of results, with progress, stop and summary.
+
+    Create it with :func:`process_many`. Use it as ``async with run:`` (or call
+    :meth:`aclose`) so that leaving the loop early cancels its work and closes the ledger.
+    A run left without either stops when it is garbage collected (its work holds only the
+    engine, not this object).
+    """
+
+    def __init__(self, config: RunConfig) -> None:
+        """Hold the configuration; nothing runs until the first ``__anext__``."""
+        self._engine = Engine(config)
+        self._gen: AsyncGenerator[BatchResult, None] | None = None
+
+    def __aiter__(self) -> BatchRun:
+        return self
+
+    async def __anext__(self) -> BatchResult:
+        if self._gen is None:
+            self._gen = self._engine.results()
+            weakref.finalize(self, _abandon, self._engine, self._gen)
+        return await anext(self._gen)
+
+    async def aclose(self) -> None:
+        """End the run now: cancel its work (the ledger stays consistent) and close files."""
+        if self._gen is not None:
+            await self._gen.aclose()
+
+    async def __aenter__(self) -> BatchRun:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def stop(self) -> None:
+        """Stop submitting: read no more input, let submits on the wire settle, then end.
+
+        Jobs already submitted are not waited for: they stay ``submitted`` in the ledger
+        and a rerun of the same batch waits for them. Safe to call more than once, and from
+        a signal handler running on the event loop.
+        """
+        self._engine.stop()
+
+    @property
+    def progress(self) -> BatchProgress:
+        """The counters now."""
+        return self._engine.progress
+
+    @property
+    def summary(self) -> BatchSummary | None:
+        """The summary, once the run has ended (None before)."""
+        return self._engine.summary
+
+    @property
+    def ledger_path(self) -> Path | None:
+        """The ledger file in use (None before the run starts)."""
+        return self._engine.ledger_path
+
+
+def _abandon(engine: Engine, gen: AsyncGenerator[BatchResult, None]) -> None:
+    """A started run was dropped without ``aclose``: stop it and close it on its loop."""
+    if engine.summary is not None:
+        return
+    engine.stop()
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # collected after its loop ended: its tasks ended with it
+        return
+    task = loop.create_task(gen.aclose())
+    _CLOSING.add(task)
+    task.add_done_callback(_CLOSING.discard)
 
 
 def _check_include(include: object) -> tuple[str, ...]:
@@ -112,7 +217,7 @@ def _make_slots(
 
 
 def process_many(
-    client: SymblClient,
+    client: BatchClient,
     sources: AsyncIterable[object] | Iterable[object],
     *,
     options: ProcessingOptions | None = None,
@@ -127,12 +232,14 @@ def process_many(
     lookahead: int = 256,
     wait_timeout: float | None = None,
     wait_mode: str | None = None,
+    lookup_grace: float | None = None,
     on_event: Callable[[BatchEvent], None] | None = None,
 ) -> BatchRun:
     """Process many recordings with every job slot busy; yield one result per input.
 
     Args:
-        client: an open client.
+        client: an open client: a ``SymblClient``, or anything that satisfies the
+            :class:`~symbl_async.batch._protocol.BatchClient` Protocol.
         sources: a sync or async iterable, read lazily: paths, http(s) URL strings,
             mappings with ``messages`` (text conversations), ``FileSource`` /
             ``UrlSource`` / ``TextSource`` objects (with their own options, key and
@@ -160,6 +267,12 @@ def process_many(
         wait_timeout: seconds to wait for one job (default: the client's); see the module
             docstring for what happens to a job that outlives it.
         wait_mode: passed to ``client.wait(mode=...)`` when given.
+        lookup_grace: seconds after a submit of unknown outcome (or one left by a crash)
+            before a lookup that does not find it counts as "no job was created" and the
+            item is sent again under a new name. Default, per item: the longest its submit
+            could have waited for an answer (``client.submit_deadline``: the request timeout
+            for a URL or text, the size-scaled upload deadline for a file), plus a minute;
+            an hour plus a minute when there is no bound.
         on_event: called on the event loop for each :class:`BatchEvent`; keep it quick.
 
     Returns:
@@ -172,8 +285,8 @@ def process_many(
         AuthenticationError: (while iterating) credentials were refused; the run stops.
         LedgerError: (while iterating) the ledger could not be written; the run stops.
     """
-    if not isinstance(client, SymblClient):
-        raise ValidationError("client", "must be a SymblClient")
+    if not isinstance(client, BatchClient):
+        raise ValidationError("client", "must be a SymblClient (or another BatchClient)")
     if isinstance(sources, (str, bytes)) or not isinstance(sources, (Iterable, AsyncIterable)):
         raise ValidationError("sources", "must be an iterable of sources (not a single string)")
     if options is not None and not isinstance(options, ProcessingOptions):
@@ -186,6 +299,11 @@ def process_many(
         or not wait_timeout > 0
     ):
         raise ValidationError("wait_timeout", "must be a number of seconds > 0")
+    if lookup_grace is not None and (
+        isinstance(lookup_grace, bool) or not isinstance(lookup_grace, (int, float))
+        or not lookup_grace >= 0
+    ):
+        raise ValidationError("lookup_grace", "must be a number of seconds >= 0")
     if wait_mode is not None:
         # The same check client.wait makes, but now: an unknown mode, or a webhook
         # mode with no receiver, must not be found out after every item was paid for.
@@ -193,9 +311,9 @@ def process_many(
     for flag, value in (("ordered", ordered), ("retry_failed", retry_failed)):
         if not isinstance(value, bool):
             raise ValidationError(flag, "must be True or False")
-    return BatchRun(
-        client,
-        sources,
+    return BatchRun(RunConfig(
+        client=client,
+        sources=sources,
         options=options,
         include=names,
         ordered=ordered,
@@ -206,5 +324,6 @@ def process_many(
         lookahead=lookahead,
         wait_timeout=None if wait_timeout is None else float(wait_timeout),
         wait_mode=wait_mode,
+        lookup_grace=None if lookup_grace is None else float(lookup_grace),
         on_event=on_event,
-    )
+    ))

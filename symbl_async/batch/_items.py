@@ -1,10 +1,10 @@
 """Turning a batch's inputs into submittable items, and submitting one.
 
-:func:`prepare_item` is the only place an input is checked: a bad input becomes an
-:class:`ItemProblem` (that item's failure, never the batch's), a good one a
-:class:`PreparedItem` with its ledger key, its submit ``name``, its effective options and
-its expected media length. It is blocking (it hashes and probes files): run it in a thread
-for file inputs.
+:func:`prepare_item` is the only place an input is checked: a bad input becomes a failed
+:class:`~symbl_async.batch._results.BatchResult` (that item's failure, never the batch's), a
+good one a :class:`PreparedItem` with its ledger key, its submit ``name``, its effective
+options and its expected media length. It is blocking (it hashes and probes files): run it in
+a thread for file inputs.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from typing import Any
 
 import attrs
 
+from symbl_async.batch._protocol import BatchClient
+from symbl_async.batch._results import BatchResult
 from symbl_async.batch._sources import (
     FileSource,
     Source,
@@ -26,13 +28,12 @@ from symbl_async.batch._sources import (
     item_key,
     submit_name,
 )
-from symbl_async.client._client import SymblClient
 from symbl_async.core._jobs import Job
 from symbl_async.core._media import probe_file
 from symbl_async.core._options import ProcessingOptions
 from symbl_async.errors import ValidationError
 
-__all__ = ["ItemProblem", "PreparedItem", "merge_options", "prepare_item", "submit_item"]
+__all__ = ["PreparedItem", "merge_options", "prepare_item", "submit_item"]
 
 
 @attrs.frozen(kw_only=True)
@@ -55,21 +56,6 @@ class PreparedItem:
     options: ProcessingOptions
     duration: float | None
     label: str
-
-
-@attrs.frozen(kw_only=True)
-class ItemProblem:
-    """An input that cannot be submitted: a missing or unsupported file, a bad URL, a bad row.
-
-    Attributes:
-        label: a human label of the input.
-        error: what is wrong.
-        exception: the exception behind it, if any.
-    """
-
-    label: str
-    error: str
-    exception: BaseException | None = attrs.field(default=None, eq=False)
 
 
 def merge_options(base: ProcessingOptions | None, own: object) -> ProcessingOptions:
@@ -134,7 +120,7 @@ def _check_file(source: FileSource) -> float | None:
     return duration
 
 
-def prepare_item(raw: object, base_options: ProcessingOptions | None) -> PreparedItem | ItemProblem:
+def prepare_item(raw: object, base_options: ProcessingOptions | None) -> PreparedItem | BatchResult:
     """Check one input and compute what submitting it needs; blocking for files.
 
     Args:
@@ -143,11 +129,11 @@ def prepare_item(raw: object, base_options: ProcessingOptions | None) -> Prepare
         base_options: the batch's options, overridden by the source's own.
 
     Returns:
-        The prepared item, or the problem that makes it fail.
+        The prepared item, or its failed result (no key, no index yet) saying what is wrong.
     """
     label = _label(raw)
     if isinstance(raw, SourceError):
-        return ItemProblem(label=label, error=raw.message)
+        return _problem(label, raw.message, None)
     try:
         source = coerce_source(raw)
         label = describe_source(source)
@@ -162,7 +148,7 @@ def prepare_item(raw: object, base_options: ProcessingOptions | None) -> Prepare
         # recording processed with other options is another item.
         key = item_key(attrs.evolve(source, options=options.replace(name=None)))
     except ValidationError as exc:
-        return ItemProblem(label=label, error=str(exc), exception=exc)
+        return _problem(label, str(exc), exc)
     name = submit_name(key)
     return PreparedItem(
         source=source,
@@ -174,12 +160,19 @@ def prepare_item(raw: object, base_options: ProcessingOptions | None) -> Prepare
     )
 
 
-async def submit_item(client: SymblClient, item: PreparedItem) -> Job:
-    """Send one submit for a prepared item, with its ``name``.
+def _problem(label: str, error: str, exc: BaseException | None) -> BatchResult:
+    return BatchResult(key=None, index=None, source=label, status="failed", error=error,
+                       exception=exc)
+
+
+async def submit_item(client: BatchClient, item: PreparedItem, name: str) -> Job:
+    """Send one submit for a prepared item, under this attempt's ``name``.
 
     Args:
         client: the client.
         item: the item.
+        name: the attempt's name (:func:`~symbl_async.batch._sources.attempt_name`), as the
+            ledger recorded it before this call.
 
     Returns:
         The job the service created.
@@ -190,16 +183,17 @@ async def submit_item(client: SymblClient, item: PreparedItem) -> Job:
         SymblError: any other refusal or failure (the submit created no job).
     """
     source = item.source
+    options = item.options.replace(name=name)
     if isinstance(source, FileSource):
         if source.kind == "video":
-            return await client.submit_video_file(source.path, options=item.options)
-        return await client.submit_audio_file(source.path, options=item.options)
+            return await client.submit_video_file(source.path, options=options)
+        return await client.submit_audio_file(source.path, options=options)
     if isinstance(source, UrlSource):
         if source.kind == "video":
             return await client.submit_video_url(
-                source.url, options=item.options, media_duration=item.duration
+                source.url, options=options, media_duration=item.duration
             )
         return await client.submit_audio_url(
-            source.url, options=item.options, media_duration=item.duration
+            source.url, options=options, media_duration=item.duration
         )
-    return await client.submit_text(source.messages, options=item.options)
+    return await client.submit_text(source.messages, options=options)

@@ -4,12 +4,18 @@ Each item moves through these states (:class:`ItemState`); any other move is ref
 :class:`IllegalTransitionError`::
 
     pending -> submitting -> submitted -> completed -> fetched
-                  |  ^           |            |
-                  +--+ retry     +------------+---> failed  (also from pending, submitting)
+                  |  ^   |       ^   |         |   ^      |
+                  |  |   v       |   |         |   +------+ reopen (its file is gone)
+                  |  +- unknown -+   +---------+---> failed  (also from pending, submitting)
+                  +--+ resend (429, 503, no connection: nothing was created)
     failed -> pending, or -> completed if the job had completed (reset_for_retry)
 
-``submitting`` is the intent: it is committed before the submit is sent, so after a crash an
-item found in ``submitting`` may exist remotely and is looked up by its ``name`` first.
+``submitting`` is the intent: it is committed, with the attempt's own ``name``, before the
+submit is sent, so after a crash an item found in ``submitting`` may exist remotely and is
+looked up by that name first. ``unknown``: the submit was sent and no answer says whether a
+job was created; it is not a failure (``failed`` cannot be entered from it), and it leaves
+only when a lookup by name finds the job (``submitted``) or, after the grace period, shows
+that none exists (``submitting`` again, under a new attempt name).
 
 Thread-safety: the batch runs on one event loop and every call is one short transaction
 (well under a millisecond, plus an fsync on commit), so the methods are plain synchronous
@@ -20,17 +26,23 @@ thread (``asyncio.to_thread``) fails loudly instead of racing.
 from __future__ import annotations
 
 import contextlib
-import enum
 import os
 import sqlite3
 import time
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import attrs
-
+from symbl_async.batch._records import (
+    COLUMNS,
+    ItemState,
+    LedgerItem,
+    initialise,
+    item_from_row,
+    select,
+    update,
+)
 from symbl_async.errors import (
     ClientClosedError,
     IllegalTransitionError,
@@ -40,81 +52,19 @@ from symbl_async.errors import (
 
 __all__ = ["IllegalTransitionError", "ItemState", "Ledger", "LedgerError", "LedgerItem"]
 
-SCHEMA_VERSION = 1
-# Written in the SQLite header ("SYMB"): we refuse to adopt another program's database.
-_APPLICATION_ID = 0x53594D42
-_PAGE = 500
-
-
-class ItemState(str, enum.Enum):
-    """Where an item of the batch stands."""
-
-    PENDING = "pending"
-    SUBMITTING = "submitting"
-    SUBMITTED = "submitted"
-    COMPLETED = "completed"
-    FETCHED = "fetched"
-    FAILED = "failed"
-
-
 _S = ItemState
 # Target state -> the states it may be entered from.
 _ALLOWED_FROM: Mapping[ItemState, frozenset[ItemState]] = {
-    # From submitting: another attempt after a 429, or after a lookup by name found nothing.
-    _S.SUBMITTING: frozenset({_S.PENDING, _S.SUBMITTING}),
-    _S.SUBMITTED: frozenset({_S.SUBMITTING}),
+    # From submitting: another attempt after a 429 (or 503, or no connection); from unknown:
+    # a lookup by name showed, after the grace period, that the attempt created no job.
+    _S.SUBMITTING: frozenset({_S.PENDING, _S.SUBMITTING, _S.UNKNOWN}),
+    _S.UNKNOWN: frozenset({_S.SUBMITTING}),
+    _S.SUBMITTED: frozenset({_S.SUBMITTING, _S.UNKNOWN}),
     _S.COMPLETED: frozenset({_S.SUBMITTED}),
     _S.FETCHED: frozenset({_S.COMPLETED}),
     _S.FAILED: frozenset({_S.PENDING, _S.SUBMITTING, _S.SUBMITTED, _S.COMPLETED}),
 }
-
-_COLUMNS = (
-    "key", "source", "name", "state", "job_id", "conversation_id", "error", "attempts",
-    "duration", "created_at", "updated_at", "submitted_at", "completed_at", "fetched_at",
-    "output_path",
-)
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS items (
-    key TEXT PRIMARY KEY,
-    source TEXT NOT NULL,
-    name TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ({", ".join(f"'{s.value}'" for s in ItemState)})),
-    job_id TEXT,
-    conversation_id TEXT,
-    error TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    duration REAL,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    submitted_at REAL,
-    completed_at REAL,
-    fetched_at REAL,
-    output_path TEXT
-);
-CREATE INDEX IF NOT EXISTS items_state ON items (state);
-"""
-
-
-@attrs.frozen(kw_only=True)
-class LedgerItem:
-    """One row of the ledger. Times are Unix seconds (``time.time()``)."""
-
-    key: str
-    source: str
-    name: str
-    state: ItemState = attrs.field(converter=ItemState)
-    job_id: str | None
-    conversation_id: str | None
-    error: str | None
-    attempts: int
-    duration: float | None
-    created_at: float
-    updated_at: float
-    submitted_at: float | None
-    completed_at: float | None
-    fetched_at: float | None
-    output_path: str | None
+_PAGE = 500
 
 
 class Ledger:
@@ -149,7 +99,7 @@ class Ledger:
         except (OSError, sqlite3.Error) as exc:
             raise ValidationError("ledger_path", f"cannot open {str(path)!r}: {exc}") from exc
         try:
-            _initialise(conn, path)
+            initialise(conn, path)
         except sqlite3.Error as exc:
             conn.close()
             raise ValidationError("ledger_path", f"cannot write {str(path)!r}: {exc}") from exc
@@ -188,7 +138,7 @@ class Ledger:
             LedgerError: when SQLite fails.
         """
         with self._tx(write=False) as conn:
-            return _select(conn, key)
+            return select(conn, key)
 
     def upsert_pending(
         self, key: str, source_repr: str, name: str, duration: float | None = None
@@ -216,23 +166,57 @@ class Ledger:
                 " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
                 (key, source_repr, name, ItemState.PENDING.value, duration, now, now),
             )
-            item = _select(conn, key)
+            item = select(conn, key)
         assert item is not None
         return item
 
-    def mark_submitting(self, key: str) -> LedgerItem:
+    def mark_submitting(self, key: str, name: str | None = None) -> LedgerItem:
         """Record the intent to submit, committed (and fsynced) before this returns.
 
         Send the submit only after this call: a crash after it leaves the item in
         ``submitting``, and the rerun looks its ``name`` up before submitting again.
-        Counts one more attempt.
+        Counts one more attempt and stamps ``attempt_at``.
+
+        Args:
+            key: the item.
+            name: the ``name`` this attempt's submit carries (None: keep the current one).
+                Give each attempt its own, so a lookup never matches an older attempt.
 
         Raises:
-            IllegalTransitionError: unless the item is ``pending`` or ``submitting``.
+            IllegalTransitionError: unless the item is ``pending``, ``submitting`` or
+                ``unknown``.
             ClientClosedError: after :meth:`close`.
             LedgerError: when SQLite fails; then do not submit.
         """
-        return self._move(key, ItemState.SUBMITTING, {}, count_attempt=True)
+        fields: dict[str, object] = {"attempt_at": time.time(), "error": None}
+        if name is not None:
+            fields["name"] = name
+        return self._move(key, ItemState.SUBMITTING, fields, count_attempt=True)
+
+    def mark_unknown(self, key: str, reason: str | BaseException = "no answer") -> LedgerItem:
+        """Record that the submit was sent but its outcome is unknown (the job may exist).
+
+        Args:
+            key: the item.
+            reason: why the outcome is unknown (kept in ``error``; it is not a failure).
+
+        Raises:
+            IllegalTransitionError: unless the item is ``submitting``.
+        """
+        if isinstance(reason, BaseException):
+            reason = f"{type(reason).__name__}: {reason}"
+        return self._move(key, ItemState.UNKNOWN, {"error": reason})
+
+    def reopen(self, key: str) -> LedgerItem:
+        """Move a ``fetched`` item back to ``completed``: its insights must be fetched again.
+
+        Raises:
+            IllegalTransitionError: unless the item is ``fetched``.
+        """
+        # Only here may completed be entered from fetched: the file is gone, fetch again.
+        return self._move(
+            key, ItemState.COMPLETED, {"output_path": None}, allowed=frozenset({_S.FETCHED})
+        )
 
     def mark_submitted(
         self, key: str, job_id: str | None, conversation_id: str | None
@@ -246,7 +230,7 @@ class Ledger:
 
         Raises:
             ValidationError: when both ids are None.
-            IllegalTransitionError: unless the item is ``submitting``.
+            IllegalTransitionError: unless the item is ``submitting`` or ``unknown``.
         """
         if job_id is None and conversation_id is None:
             raise ValidationError("job_id", "job_id or conversation_id is needed")
@@ -303,7 +287,7 @@ class Ledger:
         """
         now = time.time()
         with self._tx() as conn:
-            item = _select(conn, key)
+            item = select(conn, key)
             if item is None or item.state is not ItemState.FAILED:
                 raise IllegalTransitionError(
                     key, None if item is None else item.state, ItemState.PENDING
@@ -314,7 +298,7 @@ class Ledger:
             else:
                 fields = {"state": ItemState.PENDING, "error": None, "job_id": None,
                           "conversation_id": None, "submitted_at": None}
-            return _update(conn, item, {**fields, "updated_at": now})
+            return update(conn, item, {**fields, "updated_at": now})
 
     def counts(self) -> dict[str, int]:
         """Return the number of items in each state, every state present (zeros included)."""
@@ -337,7 +321,7 @@ class Ledger:
         after = ""
         while True:
             with self._tx(write=False) as conn:
-                sql = f"SELECT {', '.join(_COLUMNS)} FROM items WHERE key > ?"
+                sql = f"SELECT {', '.join(COLUMNS)} FROM items WHERE key > ?"
                 args: list[object] = [after]
                 if wanted is not None:
                     sql += " AND state = ?"
@@ -346,7 +330,7 @@ class Ledger:
             if not rows:
                 return
             for row in rows:
-                yield _item(row)
+                yield item_from_row(row)
             after = rows[-1][0]
 
     def _move(
@@ -357,18 +341,19 @@ class Ledger:
         *,
         stamp: str | None = None,
         count_attempt: bool = False,
+        allowed: frozenset[ItemState] | None = None,
     ) -> LedgerItem:
         now = time.time()
         with self._tx() as conn:
-            item = _select(conn, key)
-            if item is None or item.state not in _ALLOWED_FROM[to]:
+            item = select(conn, key)
+            if item is None or item.state not in (allowed or _ALLOWED_FROM[to]):
                 raise IllegalTransitionError(key, None if item is None else item.state, to)
             changes: dict[str, Any] = {**fields, "state": to, "updated_at": now}
             if stamp is not None:
                 changes[stamp] = now
             if count_attempt:
                 changes["attempts"] = item.attempts + 1
-            return _update(conn, item, changes)
+            return update(conn, item, changes)
 
     @contextlib.contextmanager
     def _tx(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
@@ -391,62 +376,3 @@ class Ledger:
             raise
 
 
-def _initialise(conn: sqlite3.Connection, path: Path) -> None:
-    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-    if str(mode).lower() != "wal":
-        raise ValidationError(
-            "ledger_path", f"{str(path)!r}: SQLite cannot use WAL mode there (got {mode})"
-        )
-    # FULL, not NORMAL. In WAL mode both survive a crash or SIGKILL of this process: a commit
-    # is in the OS's page cache once COMMIT returns. NORMAL skips the fsync at commit, so a
-    # power cut may drop the last transactions, and a lost `submitting` intent whose submit
-    # was sent is a job paid twice. FULL fsyncs the WAL at each commit: a few per job, which
-    # is noise next to jobs that take minutes.
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        tables = conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
-        if app_id != _APPLICATION_ID and (app_id != 0 or tables):
-            raise ValidationError(
-                "ledger_path", f"{str(path)!r} is a SQLite database of another program"
-            )
-        if app_id == 0:
-            conn.execute(f"PRAGMA application_id={_APPLICATION_ID}")
-        for statement in _SCHEMA.split(";"):
-            if statement.strip():
-                conn.execute(statement)
-        conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
-            (str(SCHEMA_VERSION),),
-        )
-        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if version[0] != str(SCHEMA_VERSION):
-            raise ValidationError(
-                "ledger_path",
-                f"{str(path)!r} has schema version {version[0]}; this version reads "
-                f"{SCHEMA_VERSION}",
-            )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-
-
-def _select(conn: sqlite3.Connection, key: str) -> LedgerItem | None:
-    row = conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM items WHERE key = ?", (key,)).fetchone()
-    return None if row is None else _item(row)
-
-
-def _item(row: Collection[Any]) -> LedgerItem:
-    return LedgerItem(**dict(zip(_COLUMNS, row, strict=True)))
-
-
-def _update(conn: sqlite3.Connection, item: LedgerItem, changes: Mapping[str, Any]) -> LedgerItem:
-    # Column names come from this module, never from callers.
-    values = {c: v.value if isinstance(v, ItemState) else v for c, v in changes.items()}
-    conn.execute(
-        f"UPDATE items SET {', '.join(f'{c} = ?' for c in values)} WHERE key = ?",
-        [*values.values(), item.key],
-    )
-    return attrs.evolve(item, **changes)

@@ -1,35 +1,19 @@
-"""What a batch reports: per-item results, live progress, the summary, and the files on disk.
+"""What a batch reports: per-item results, live progress and the summary.
 
 A batch run (:func:`symbl_async.batch._api.process_many`) yields one :class:`BatchResult` per
 input, reports :class:`BatchEvent` values with a :class:`BatchProgress` snapshot to an
-optional callback, and ends with a :class:`BatchSummary`. With an output folder,
-:class:`ResultWriter` puts there:
-
-* ``<key>.json``: the insights of each fetched item (written to a temporary file, fsynced,
-  then renamed, so a file that exists is complete);
-* ``results.jsonl``: one line per input of the last run (key, source, status, job id,
-  conversation id, error, timings). Lines are appended to ``results.jsonl.partial`` as
-  results come, and the file is renamed to ``results.jsonl`` when the run ends (also after
-  Ctrl-C), so ``results.jsonl`` is always the complete report of a finished run; a rerun
-  reports skipped items too, with the ids and paths the ledger kept;
-* ``summary.json``: the :class:`BatchSummary`, written atomically at the end.
+optional callback, and ends with a :class:`BatchSummary`. The files they are written to are
+:mod:`symbl_async.batch._writer`'s.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
-import os
-import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import attrs
 
-from symbl_async.errors import ValidationError
 from symbl_async.models._models import ConversationInsights
 
 __all__ = [
@@ -42,15 +26,10 @@ __all__ = [
     "EventKind",
     "FailureRecord",
     "ResultStatus",
-    "ResultWriter",
-    "check_output_dir",
-    "insights_filename",
 ]
 
 RESULTS_FILE = "results.jsonl"
 SUMMARY_FILE = "summary.json"
-_PARTIAL_SUFFIX = ".partial"
-_SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 ResultStatus: TypeAlias = Literal["fetched", "failed", "skipped"]
 """``fetched``: insights fetched in this run; ``failed``: see ``error``; ``skipped``: already
@@ -82,6 +61,9 @@ class BatchResult:
         timings: Unix times ``created``, ``submitted``, ``completed``, ``fetched`` from the
             ledger (those that happened) and ``elapsed`` seconds in this run.
         duplicate: an earlier input of this run had the same key; it was processed once.
+        recovered: the job was found again by its submit name (no job id): its insights
+            were judged final by the rule of :func:`~symbl_async.batch._found.wait_until_final`
+            (expected time passed, summary no longer 404, messages stable), not by a status.
     """
 
     key: str | None
@@ -96,6 +78,7 @@ class BatchResult:
     output_path: Path | None = None
     timings: Mapping[str, float] = attrs.field(factory=dict)
     duplicate: bool = False
+    recovered: bool = False
 
     @property
     def ok(self) -> bool:
@@ -114,6 +97,7 @@ class BatchResult:
             "error": self.error,
             "output_path": None if self.output_path is None else str(self.output_path),
             "duplicate": self.duplicate,
+            "recovered": self.recovered,
             "timings": dict(self.timings),
         }
 
@@ -277,130 +261,3 @@ class BatchEvent:
     key: str | None = None
     result: BatchResult | None = None
     summary: BatchSummary | None = None
-
-
-def insights_filename(key: str) -> str:
-    """Return the file name of an item's insights: ``<key>.json`` when the key is safe.
-
-    A key with other characters than letters, digits, ``.``, ``_`` and ``-`` (or longer
-    than 100) is cleaned and given a hash suffix, so distinct keys never share a file.
-
-    Args:
-        key: the item's ledger key.
-
-    Returns:
-        A file name (no folder).
-    """
-    if _SAFE_KEY.fullmatch(key):
-        return key + ".json"
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", key).strip("._-")[:60]
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
-    return f"{cleaned}-{digest}.json" if cleaned else f"{digest}.json"
-
-
-def check_output_dir(path: str | os.PathLike[str]) -> Path:
-    """Create the output folder if needed and check that files can be written in it.
-
-    Args:
-        path: the folder.
-
-    Returns:
-        The folder, as an absolute path.
-
-    Raises:
-        ValidationError: (field ``out_dir``) when it cannot be created or written.
-    """
-    folder = Path(path).absolute()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
-            pass
-    except OSError as exc:
-        raise ValidationError(
-            "out_dir", f"cannot write to {str(folder)!r}: {exc.strerror or exc}"
-        ) from exc
-    return folder
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file next to ``path``, fsync it, rename it over ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-class ResultWriter:
-    """Writes a batch's files in its output folder (see the module docstring)."""
-
-    def __init__(self, out_dir: str | os.PathLike[str]) -> None:
-        """Check the folder and start ``results.jsonl.partial`` afresh.
-
-        Args:
-            out_dir: the output folder; created if missing.
-
-        Raises:
-            ValidationError: (field ``out_dir``) when the folder cannot be written.
-        """
-        self.out_dir = check_output_dir(out_dir)
-        self._results = self.out_dir / RESULTS_FILE
-        self._partial = self.out_dir / (RESULTS_FILE + _PARTIAL_SUFFIX)
-        try:
-            self._lines: IO[str] | None = self._partial.open("w", encoding="utf-8")
-        except OSError as exc:
-            raise ValidationError(
-                "out_dir", f"cannot write {str(self._partial)!r}: {exc.strerror or exc}"
-            ) from exc
-
-    def insights_path(self, key: str) -> Path:
-        """Where the insights of the item with this key go."""
-        return self.out_dir / insights_filename(key)
-
-    def write_insights(self, key: str, insights: ConversationInsights) -> Path:
-        """Write an item's insights as JSON, atomically; blocking (run it in a thread).
-
-        Returns:
-            The file written.
-
-        Raises:
-            OSError: when the file cannot be written.
-        """
-        path = self.insights_path(key)
-        text = json.dumps(insights.to_json(), ensure_ascii=False, indent=1)
-        _write_atomically(path, text.encode("utf-8"))
-        return path
-
-    def write_line(self, result: BatchResult) -> None:
-        """Append the result's line to ``results.jsonl.partial`` and flush it."""
-        if self._lines is None:
-            return
-        self._lines.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
-        self._lines.flush()
-
-    def finish(self, summary: BatchSummary) -> None:
-        """Rename the partial results to ``results.jsonl`` and write ``summary.json``.
-
-        Raises:
-            OSError: when a file cannot be written.
-        """
-        if self._lines is not None:
-            self._lines.flush()
-            os.fsync(self._lines.fileno())
-            self._lines.close()
-            self._lines = None
-            os.replace(self._partial, self._results)
-        data = json.dumps(summary.to_json(), ensure_ascii=False, indent=2) + "\n"
-        _write_atomically(self.out_dir / SUMMARY_FILE, data.encode("utf-8"))
-
-    def close(self) -> None:
-        """Close the partial results without renaming them (idempotent)."""
-        if self._lines is not None:
-            self._lines.close()
-            self._lines = None

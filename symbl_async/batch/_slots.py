@@ -39,7 +39,7 @@ from typing import Any
 
 from symbl_async.errors import ValidationError
 
-__all__ = ["PLAN_LIMITS", "JobSlots"]
+__all__ = ["PLAN_LIMITS", "JobSlots", "Slot"]
 
 PLAN_LIMITS: Mapping[str, int] = MappingProxyType({"trial": 2, "free": 5, "paid": 50})
 """Concurrent jobs per account for each Symbl plan (REFERENCE.md "Limits and errors")."""
@@ -255,6 +255,10 @@ class JobSlots:
         # Cap the exponent before computing: 2**1100 would overflow a float.
         return min(self._backoff_cap, self._backoff_base * 2.0 ** min(exponent, 64))
 
+    def backoff_for(self, failures: int) -> float:
+        """Upper bound in seconds of a backoff after ``failures`` failures in a row (>= 1)."""
+        return min(self._backoff_cap, self._backoff_base * 2.0 ** min(max(failures - 1, 0), 64))
+
     async def wait_after_rejection(self) -> bool:
         """Wait after a 429 until the next :meth:`release` or a backoff, whichever first.
 
@@ -309,3 +313,33 @@ def _is_real(value: object) -> bool:
 def _check_int(field: str, value: object, minimum: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise ValidationError(field, f"must be an integer >= {minimum}")
+
+
+class Slot:
+    """One account slot an item holds; releasing twice is harmless."""
+
+    def __init__(self, slots: JobSlots, held: bool) -> None:
+        """Wrap ``slots``; ``held``: whether this item already holds one of them."""
+        self._slots = slots
+        self.held = held
+
+    async def acquire(self) -> None:
+        """Wait for a slot and hold it."""
+        await self._slots.acquire()
+        self.held = True
+
+    def release(self) -> None:
+        """Give the slot back, if held."""
+        if self.held:
+            self.held = False
+            self._slots.release()
+
+    def rejected(self) -> None:
+        """The submit got a 429: give the slot back and let the limiter adapt."""
+        self.held = False
+        self._slots.on_rejected()
+
+    def transfer(self) -> Slot:
+        """Hand the slot (if held) to a new owner; this one holds nothing after."""
+        held, self.held = self.held, False
+        return Slot(self._slots, held)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO
 
 from symbl_async.batch._ledger import Ledger
-from symbl_async.batch._results import ResultWriter, check_output_dir
+from symbl_async.batch._writer import ResultWriter, check_output_dir
 from symbl_async.errors import ValidationError
 
 __all__ = ["LEDGER_FILE", "Storage", "open_storage"]

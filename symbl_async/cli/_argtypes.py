@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["bounded", "port", "positive_float", "positive_int", "rate"]
+__all__ = ["bounded", "non_negative_float", "port", "positive_float", "positive_int", "rate"]
 
 N = TypeVar("N", int, float)
 
@@ -48,5 +48,6 @@ def bounded(
 
 positive_int = bounded(int, "a whole number", low=1)
 positive_float = bounded(float, "a number", above=0.0)
+non_negative_float = bounded(float, "a number", low=0.0)
 port = bounded(int, "a port number", low=0, high=65535)
 rate = bounded(float, "a number", low=0.0, high=1.0)

@@ -36,9 +36,11 @@ import attrs
 
 from symbl_async.batch._api import LEDGER_FILE, process_many
 from symbl_async.batch._ledger import Ledger
-from symbl_async.batch._results import BatchSummary, check_output_dir
+from symbl_async.batch._manifests import expand_inputs, read_manifest
+from symbl_async.batch._results import BatchSummary
 from symbl_async.batch._slots import PLAN_LIMITS, JobSlots
-from symbl_async.batch._sources import Source, SourceError, expand_inputs, read_manifest
+from symbl_async.batch._sources import Source, SourceError
+from symbl_async.batch._writer import check_output_dir
 from symbl_async.cli._process_args import DEFAULT_LIMIT, EMULATOR_TIME_SCALE
 from symbl_async.cli._progress import ProgressDisplay
 from symbl_async.cli._skips import Skips
@@ -266,6 +268,7 @@ async def _process(args: argparse.Namespace, plan: _Plan, argv: list[str]) -> in
             retry_failed=args.retry_failed,
             lookahead=args.lookahead,
             wait_timeout=args.wait_timeout,
+            lookup_grace=args.lookup_grace,
             wait_mode=args.wait,
             on_event=display.on_event,
         )

@@ -9,7 +9,7 @@ from typing import Any
 
 from symbl_async.batch._api import LEDGER_FILE
 from symbl_async.batch._slots import PLAN_LIMITS
-from symbl_async.cli._argtypes import port, positive_float, positive_int
+from symbl_async.cli._argtypes import non_negative_float, port, positive_float, positive_int
 from symbl_async.client._conversations import ALL_INCLUDE, DEFAULT_INCLUDE
 
 __all__ = ["DEFAULT_LIMIT", "EMULATOR_TIME_SCALE", "add_process_command"]
@@ -118,6 +118,9 @@ def add_process_command(subparsers: Any) -> None:
                      help="inputs read ahead to start the longest first (default %(default)s)")
     run.add_argument("--wait-timeout", type=positive_float, metavar="SECONDS",
                      help="give up waiting for one job after this long (it stays submitted)")
+    run.add_argument("--lookup-grace", type=non_negative_float, metavar="SECONDS",
+                     help="after a submit got no answer, wait this long before a lookup by "
+                     "name may conclude it created no job (default: submit timeout + 60 s)")
     hooks = proc.add_argument_group("waiting")
     hooks.add_argument(
         "--wait", choices=("poll", "webhook", "hybrid"), default="poll",

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterable, Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import aiohttp
 
@@ -31,7 +31,7 @@ from symbl_async.transport._transport import RetryPolicy, Timeouts, Transport
 from symbl_async.webhooks._receiver import WebhookReceiver
 
 if TYPE_CHECKING:
-    from symbl_async.batch._api import BatchRun
+    from symbl_async.batch._api import process_many as _batch_process_many
 
 __all__ = ["AUTO_NAME_PREFIX", "DEFAULT_BASE_URL", "SymblClient"]
 
@@ -146,6 +146,29 @@ class SymblClient(Processing):
     @property
     def closed(self) -> bool:
         return self._transport.closed
+
+    def submit_deadline(self, upload_size: int | None = None) -> float | None:
+        """The longest one submit waits for its answer, in seconds (None: no bound).
+
+        Args:
+            upload_size: the upload's size in bytes; ``None`` for a URL or text submit.
+        """
+        t = self._transport.timeouts
+        if upload_size is None:
+            return t.total
+        return t.upload_deadline(upload_size)
+
+    @property
+    def submit_timeout(self) -> float | None:
+        """The longest any submit waits for its answer, in seconds (None: no fixed bound).
+
+        Uploads whose deadline grows with their size (``Timeouts.upload_total`` unset)
+        have no bound that holds for every file: ``None`` then.
+        """
+        t = self._transport.timeouts
+        if t.total is None or t.upload_total is None:
+            return None
+        return max(t.total, t.upload_total)
 
     # -- webhooks and wait modes ----------------------------------------------------
 
@@ -273,21 +296,20 @@ class SymblClient(Processing):
 
     # -- batches --------------------------------------------------------------------
 
-    def process_many(
-        self, sources: AsyncIterable[object] | Iterable[object], **kwargs: Any
-    ) -> BatchRun:
-        """Process many recordings with every job slot busy; one result per input.
+    # ``client.process_many(sources, ...)`` is ``symbl_async.process_many(client, sources,
+    # ...)``, kept as an alias because the 0.1 README documented it. The batch engine never
+    # imports the client (it takes a ``BatchClient``), so importing it here, when the alias
+    # is called, makes no cycle; type checkers see the real signature, so a misspelt
+    # keyword is an error, not an ``**kwargs`` that swallows it.
+    if TYPE_CHECKING:
+        process_many = _batch_process_many
+    else:
 
-        Takes the keyword arguments of :func:`symbl_async.batch._api.process_many`
-        (``options``, ``include``, ``ordered``, ``plan``/``max_concurrent_jobs``,
-        ``ledger``, ``out_dir``, ``retry_failed``, ``wait_mode``, ...).
+        def process_many(self, *args, **kwargs):
+            """Alias of :func:`symbl_async.process_many` with this client first."""
+            from symbl_async.batch._api import process_many
 
-        Returns:
-            A :class:`~symbl_async.batch._api.BatchRun`: ``async for result in run``.
-        """
-        from symbl_async.batch._api import process_many  # batch imports this module
-
-        return process_many(self, sources, **kwargs)
+            return process_many(self, *args, **kwargs)
 
     # -- jobs -----------------------------------------------------------------------
 

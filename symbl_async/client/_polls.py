@@ -17,13 +17,23 @@ from symbl_async.client._learning import DEFAULT_KIND, learned_delays
 from symbl_async.core._estimate import ProcessingTimeModel
 from symbl_async.core._jobs import Job, JobInfo, JobStatus
 from symbl_async.core._polling import PollSchedule, wake_times
-from symbl_async.errors import JobFailedError, WaitTimeoutError
+from symbl_async.errors import (
+    JobFailedError,
+    NotFoundError,
+    ResponseDecodeError,
+    ServerError,
+    SymblConnectionError,
+    WaitTimeoutError,
+)
 
-__all__ = ["GetJob", "poll_and_learn", "poll_until_done"]
+__all__ = ["TRANSIENT_JOB_ERRORS", "GetJob", "poll_and_learn", "poll_until_done"]
 
 
 GetJob = Callable[[str], Awaitable[JobInfo]]
 """``GET /v1/job/{jobId}``: ``client.get_job``."""
+
+TRANSIENT_JOB_ERRORS = (NotFoundError, ServerError, SymblConnectionError, ResponseDecodeError)
+"""Errors of ``GET /v1/job`` that a wait outlives (asked again until its deadline)."""
 
 
 async def poll_until_done(
@@ -128,7 +138,15 @@ async def _poll_loop(
             ended = await pause(wait)
             if ended is not None:
                 return ended
-        info = await get_job(job.job_id)
+        try:
+            info = await get_job(job.job_id)
+        except TRANSIENT_JOB_ERRORS as exc:
+            # A hiccup (404 while the job is being indexed, 5xx, a reset): the job id came
+            # from the submit, so the job exists; ask again at the next wake-up. Only the
+            # deadline (or a 'failed' status) ends a wait, and its error keeps the job id.
+            if final:
+                raise WaitTimeoutError(job.job_id, job.conversation_id, timeout, None) from exc
+            continue
         if on_status is not None:
             on_status(info)
         if info.status is JobStatus.FAILED:

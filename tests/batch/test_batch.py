@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import itertools
 import json
 import wave
@@ -19,14 +20,14 @@ from symbl_async.batch._items import PreparedItem, prepare_item
 from symbl_async.batch._ledger import ItemState, Ledger
 from symbl_async.batch._results import BatchEvent, BatchResult
 from symbl_async.batch._slots import JobSlots
-from symbl_async.batch._sources import SourceError, UrlSource
+from symbl_async.batch._sources import SourceError, UrlSource, attempt_name
 from symbl_async.batch._window import longest_first
 from symbl_async.client._client import SymblClient
 from symbl_async.client._waiting import PollSchedule
 from symbl_async.core._jobs import Job
 from symbl_async.core._options import ProcessingOptions
 from symbl_async.emulator import Emulator
-from symbl_async.errors import SubmitOutcomeUnknownError, ValidationError
+from symbl_async.errors import AuthenticationError, SubmitOutcomeUnknownError, ValidationError
 
 SCALE = 2000.0
 FAILING_URL = "https://media.test/broken.mp3?emulator_duration=60"
@@ -238,14 +239,18 @@ async def test_an_item_left_submitting_is_found_by_name_not_submitted_again(
             other = await prepared(never_sent)
             ledger.upsert_pending(other.key, other.label, other.name, other.duration)
             ledger.mark_submitting(other.key)
+        # The submit "never sent" was a moment ago: no grace needed here (no request is in
+        # flight), so the lookup's "not found" means no job at once.
         run = process_many(
-            client, [lost, never_sent, url("new", 60)], slots=fast_slots(3), ledger=ledger_path
+            client, [lost, never_sent, url("new", 60)], slots=fast_slots(3), ledger=ledger_path,
+            lookup_grace=0,
         )
         results = await collect(run)
         by_name = emu.stats()["submits_by_name"]
     assert {r.status for r in results} == {"fetched"}
     assert by_name[item.name] == 1
-    assert by_name[other.name] == 1
+    # Sent once, under its second attempt's name (the first attempt's was never sent).
+    assert by_name[attempt_name(other.name, 2)] == 1 and other.name not in by_name
     assert sorted(by_name.values()) == [1, 1, 1]
     assert run.summary is not None and run.summary.found_by_name == 1
     found = next(r for r in results if r.index == 0)
@@ -263,11 +268,16 @@ async def test_a_lost_submit_answer_is_looked_up_by_name(monkeypatch: pytest.Mon
             if "lose" in source_url:
                 lost += 1
                 name = kwargs["options"].name
+                # The answer is lost once the job has ended, so the lookup's first read of
+                # the messages finds them however slow this machine is (no race with the
+                # found-by-name patience, which is milliseconds at this time scale).
+                await client.wait(job)
                 raise SubmitOutcomeUnknownError("connection lost after the body", name=name)
             return job
 
         monkeypatch.setattr(client, "submit_audio_url", answer_lost)
-        run = process_many(client, [url("lose-me", 60), url("keep", 60)], slots=fast_slots(3))
+        run = process_many(client, [url("lose-me", 60), url("keep", 60)], slots=fast_slots(3),
+                           lookup_grace=0)
         results = await collect(run)
         by_name = emu.stats()["submits_by_name"]
     assert lost == 1
@@ -414,6 +424,9 @@ async def test_bad_arguments_are_refused_before_anything_runs(tmp_path: Path) ->
             process_many(client, [], include=["nope"])
         with pytest.raises(ValidationError):
             process_many(client, [], lookahead=0)
+        with pytest.raises(ValidationError) as info:
+            process_many(client, [], lookup_grace=-1)
+        assert info.value.field == "lookup_grace"
         blocker = tmp_path / "file"
         blocker.write_text("x")
         run = process_many(client, [url("x", 10)], out_dir=blocker / "out")
@@ -492,7 +505,12 @@ async def test_a_second_run_of_the_same_batch_at_once_is_refused(tmp_path: Path)
             assert info.value.field == "ledger_path" and "in use" in info.value.rule
             submitted = emu.stats()["jobs_submitted"]
         # Once the first run has ended, the batch can be run again (and resumes).
-        rest = await collect(process_many(client, sources, slots=fast_slots(2), out_dir=tmp_path))
+        # A submit cut short when the first run stopped is of unknown outcome: looked up
+        # after the grace period, which the emulator needs no more than a second of.
+        rerun = process_many(
+            client, sources, slots=fast_slots(2), out_dir=tmp_path, lookup_grace=1.0
+        )
+        rest = await collect(rerun)
         by_name = emu.stats()["submits_by_name"]
     assert submitted <= 6 and len(rest) == 6
     assert len(by_name) == 6 and set(by_name.values()) == {1}
@@ -519,3 +537,90 @@ async def test_client_process_many_delegates(tmp_path: Path) -> None:
     assert sorted(r.status for r in results) == ["fetched", "fetched"]
     assert emu.stats()["jobs_submitted"] == 2
     assert all(r.output_path is not None and Path(r.output_path).exists() for r in results)
+
+
+async def test_a_lost_or_broken_insights_file_is_fetched_again_not_resubmitted(
+    tmp_path: Path,
+) -> None:
+    sources = [url(f"v{i}", 60) for i in range(4)]
+    async with emulated(3) as (emu, client):
+        first = await collect(process_many(client, sources, slots=fast_slots(3), out_dir=tmp_path))
+        paths = {r.index: r.output_path for r in first}
+        assert paths[0] is not None and paths[1] is not None
+        paths[0].unlink()  # lost to a power cut, or deleted
+        paths[1].write_text('{"messages": [')  # truncated
+        again = await collect(process_many(client, sources, slots=fast_slots(3),
+                                           out_dir=tmp_path))
+        submitted = emu.stats()["jobs_submitted"]
+    by_index = {r.index: r for r in again}
+    assert [by_index[i].status for i in range(4)] == ["fetched", "fetched", "skipped", "skipped"]
+    assert submitted == 4  # fetched again, never submitted again
+    for i in (0, 1):
+        assert by_index[i].output_path == paths[i]
+        assert json.loads(paths[i].read_text())["messages"]  # type: ignore[union-attr]
+    with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
+        assert ledger.counts()["fetched"] == 4
+
+
+async def test_an_abandoned_run_stops_submitting_when_collected(tmp_path: Path) -> None:
+    async with emulated(2) as (emu, client):
+        async for _ in process_many(client, Counting(None), slots=fast_slots(2),
+                                    out_dir=tmp_path):
+            break  # no async with, no aclose: the run object is dropped here
+        gc.collect()
+        # Its close runs on the loop: the summary is written once every task has ended.
+        await eventually(lambda: (tmp_path / "summary.json").exists())
+        submitted = emu.stats()["jobs_submitted"]
+        # Nothing of it is left running: the batch's lock is free and nothing more is sent.
+        rerun = process_many(client, [url("after", 10)], slots=fast_slots(2), out_dir=tmp_path)
+        assert [r.status for r in await collect(rerun)] == ["fetched"]
+        assert emu.stats()["jobs_submitted"] == submitted + 1
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["inputs"] == 1  # the rerun's
+    assert submitted <= 2 * 2 + 16 + 2
+
+
+async def test_stopping_never_leaks_a_slot(tmp_path: Path) -> None:
+    slots = fast_slots(3)
+    async with emulated(3) as (_, client):
+        for attempt in range(5):
+            run = process_many(client, [url(f"leak{attempt}-{i}", 60) for i in range(20)],
+                               slots=slots, ledger=tmp_path / f"l{attempt}.sqlite3")
+            async with run:
+                async for _ in run:
+                    run.stop()  # often while fresh item tasks have not taken a step yet
+            assert slots.in_use == 0, f"attempt {attempt}: {slots.in_use} slot(s) leaked"
+
+
+async def test_a_fatal_error_at_start_leaves_no_lookup_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger_path = tmp_path / "ledger.sqlite3"
+    sources = [url(f"fatal{i}", 60) for i in range(4)]
+    with Ledger.open(ledger_path) as ledger:  # four attempts an earlier run left in flight
+        for source in sources:
+            item = await prepared(source)
+            ledger.upsert_pending(item.key, item.label, item.name, item.duration)
+            ledger.mark_submitting(item.key)
+    started, cancelled = 0, 0
+    never = asyncio.Event()
+
+    async def lookup(**_: Any) -> list[Any]:
+        nonlocal started, cancelled
+        started += 1
+        if started == len(sources):
+            raise AuthenticationError(401, "Token validation failed for provided token.")
+        try:
+            await never.wait()
+        except asyncio.CancelledError:
+            cancelled += 1
+            raise
+        return []
+
+    async with emulated(3) as (_, client):
+        monkeypatch.setattr(client.conversations, "list", lookup)
+        with pytest.raises(AuthenticationError):
+            await collect(process_many(client, sources, slots=fast_slots(3), ledger=ledger_path))
+    assert started == len(sources) and cancelled == len(sources) - 1
+    with Ledger.open(ledger_path) as ledger:
+        assert ledger.counts()["submitting"] == len(sources)  # untouched, for the next run

@@ -41,7 +41,7 @@ def test_open_creates_parents_and_uses_wal(tmp_path: Path) -> None:
         try:
             assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
             version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'")
-            assert version.fetchone()[0] == "1"
+            assert version.fetchone()[0] == "2"
         finally:
             conn.close()
         assert ledger._conn is not None
@@ -204,8 +204,8 @@ def test_counts_and_items(ledger: Ledger) -> None:
         ledger.mark_submitting(key)
     ledger.mark_failed(keys[0], "bad")
     assert ledger.counts() == {
-        "pending": 1193, "submitting": 9, "submitted": 0, "completed": 0, "fetched": 0,
-        "failed": 1,
+        "pending": 1193, "submitting": 9, "unknown": 0, "submitted": 0, "completed": 0,
+        "fetched": 0, "failed": 1,
     }
     assert [i.key for i in ledger.items()] == keys  # across several pages
     assert [i.key for i in ledger.items(ItemState.SUBMITTING)] == keys[1:10]
@@ -278,3 +278,76 @@ def test_sqlite_failures_are_ledger_errors(ledger: Ledger) -> None:
         ledger.upsert_pending("other", None, "n", None)  # type: ignore[arg-type]
     assert ledger.get("other") is None
     ledger.mark_submitting(KEY)  # the connection is still usable
+
+
+def test_each_attempt_records_its_own_name_before_the_submit(ledger: Ledger) -> None:
+    ledger.upsert_pending(KEY, "a", "base", None)
+    first = ledger.mark_submitting(KEY, "base-1")
+    assert (first.name, first.attempts) == ("base-1", 1) and first.attempt_at is not None
+    ledger.mark_unknown(KEY)
+    second = ledger.mark_submitting(KEY, "base-2")  # the lookup showed no job: a new attempt
+    assert (second.name, second.attempts, second.state) == ("base-2", 2, ItemState.SUBMITTING)
+    assert ledger.get(KEY) == second
+
+
+def test_unknown_is_not_a_failure_and_leaves_only_by_lookup(ledger: Ledger) -> None:
+    ledger.upsert_pending(KEY, "a", "n", None)
+    ledger.mark_submitting(KEY, "n-1")
+    unknown = ledger.mark_unknown(KEY)
+    assert unknown.state is ItemState.UNKNOWN
+    for move, args in (("mark_failed", ("boom",)), ("mark_completed", ()),
+                       ("mark_fetched", ("x",)), ("mark_unknown", ())):
+        with pytest.raises(IllegalTransitionError):
+            getattr(ledger, move)(KEY, *args)
+    assert ledger.get(KEY) == unknown
+    found = ledger.mark_submitted(KEY, None, "conv")
+    assert (found.state, found.conversation_id, found.job_id) == (ItemState.SUBMITTED, "conv", None)
+
+
+def test_a_fetched_item_can_be_reopened_to_fetch_again(ledger: Ledger) -> None:
+    ledger.upsert_pending(KEY, "a", "n", None)
+    for step, args in (("mark_submitting", ()), ("mark_submitted", ("job", "conv")),
+                       ("mark_completed", ()), ("mark_fetched", ("out.json",))):
+        getattr(ledger, step)(KEY, *args)
+    reopened = ledger.reopen(KEY)
+    assert (reopened.state, reopened.output_path) == (ItemState.COMPLETED, None)
+    assert reopened.job_id == "job"
+    with pytest.raises(IllegalTransitionError):
+        ledger.reopen(KEY)  # only from fetched
+
+
+V1_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE items (
+    key TEXT PRIMARY KEY, source TEXT NOT NULL, name TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'submitting', 'submitted', 'completed',
+                                         'fetched', 'failed')),
+    job_id TEXT, conversation_id TEXT, error TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+    duration REAL, created_at REAL NOT NULL, updated_at REAL NOT NULL, submitted_at REAL,
+    completed_at REAL, fetched_at REAL, output_path TEXT
+);
+CREATE INDEX items_state ON items (state);
+INSERT INTO meta VALUES ('schema_version', '1');
+INSERT INTO items (key, source, name, state, attempts, created_at, updated_at)
+    VALUES ('k1', 'a.wav', 'symbl-async-k1', 'submitting', 1, 10.0, 11.0);
+PRAGMA application_id = 1398361410;
+"""
+
+
+def test_a_version_1_ledger_is_migrated_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "v1.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.executescript(V1_SCHEMA)
+    conn.close()
+    with Ledger.open(path) as ledger:
+        item = ledger.get("k1")
+        assert item is not None
+        assert (item.state, item.name, item.attempts, item.attempt_at) == (
+            ItemState.SUBMITTING, "symbl-async-k1", 1, None
+        )
+        assert ledger.mark_unknown("k1").state is ItemState.UNKNOWN  # the new state fits
+    with Ledger.open(path) as ledger:  # and it opens again as version 2
+        assert ledger.counts()["unknown"] == 1
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT value FROM meta").fetchone()[0] == "2"
+    conn.close()

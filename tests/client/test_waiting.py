@@ -7,6 +7,7 @@ import pytest
 
 from symbl_async import Job, JobFailedError, JobInfo, JobStatus, PollSchedule, WaitTimeoutError
 from symbl_async.client._waiting import poll_until_done
+from symbl_async.errors import NotFoundError, ServerError, SymblConnectionError
 
 
 class FakeTime:
@@ -163,3 +164,37 @@ def test_wake_times_count_from_the_origin_and_end_at_the_deadline() -> None:
     # 20 s (30 from the origin, 10 already spent), then 10 s minus the poll's second, then
     # the deadline (1035, now 1031) comes before the third delay is over: one last wake-up.
     assert out == [(20.0, False), (9.0, False), (4.0, True)]
+
+
+async def test_transient_job_errors_are_retried_inside_the_deadline() -> None:
+    t = FakeTime()
+    polls: list[float] = []
+    answers: list[Exception | str] = [
+        NotFoundError(404, "Job not found"), ServerError(500, "boom"),
+        SymblConnectionError("reset"), "in_progress", "completed",
+    ]
+
+    async def get_job(job_id: str) -> JobInfo:
+        polls.append(t.now)
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return JobInfo(id=job_id, status=JobStatus(answer))
+
+    job = Job(job_id="j1", conversation_id="c1", media_duration=60.0, submitted_at=t.now)
+    info = await poll_until_done(get_job, job, timeout=3600, schedule=PollSchedule(jitter=0),
+                                 sleep=t.sleep, clock=t.clock)
+    assert info.status is JobStatus.COMPLETED and len(polls) == 5
+
+
+async def test_only_the_deadline_ends_a_wait_of_errors_and_it_keeps_the_job_id() -> None:
+    t = FakeTime()
+
+    async def get_job(job_id: str) -> JobInfo:
+        raise NotFoundError(404, "Job not found")
+
+    job = Job(job_id="j2", conversation_id="c2", media_duration=60.0, submitted_at=t.now)
+    with pytest.raises(WaitTimeoutError) as info:
+        await poll_until_done(get_job, job, timeout=600, schedule=PollSchedule(jitter=0),
+                              sleep=t.sleep, clock=t.clock)
+    assert info.value.job_id == "j2" and t.now == pytest.approx(1000.0 + 600)

@@ -1,0 +1,151 @@
+"""What the batch engine needs from a client: :class:`BatchClient`, a typed Protocol.
+
+The engine never imports :mod:`symbl_async.client`; ``SymblClient`` satisfies this Protocol
+structurally (a test pins that with mypy), and so can a fake or another implementation.
+Members are read-only properties where the client has plain attributes, so that a client
+whose attribute has a richer type (``ConversationsAPI``) still matches.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from symbl_async.core._jobs import Job, JobInfo
+from symbl_async.core._options import ProcessingOptions
+from symbl_async.core._polling import PollSchedule, WaitMode
+from symbl_async.errors import AuthenticationError, ClientClosedError, LedgerError
+from symbl_async.models import (
+    Conversation,
+    ConversationInsights,
+    Message,
+    SummaryItem,
+)
+
+__all__ = ["FATAL", "BatchClient", "ConversationLookup"]
+
+FATAL = (AuthenticationError, ClientClosedError, LedgerError)
+"""Errors that stop the whole run: every other item would fail the same way."""
+
+
+class ConversationLookup(Protocol):
+    """The part of the Conversation API the engine uses: find a submit by name, read it."""
+
+    async def list(
+        self,
+        *,
+        name: str | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        order: str | None = None,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+    ) -> Sequence[Conversation]:
+        """``GET /v1/conversations``, filtered by ``name``, paged, in a time window."""
+        ...
+
+    async def messages(self, conversation_id: str) -> builtins.list[Message]:
+        """``GET /v1/conversations/{id}/messages``."""
+        ...
+
+    async def summary(self, conversation_id: str) -> builtins.list[SummaryItem]:
+        """``GET /v1/conversations/{id}/summary``: 404 while the job is in progress."""
+        ...
+
+
+@runtime_checkable
+class BatchClient(Protocol):
+    """The client a batch runs on: submit an item, wait, get a job, fetch insights, find by name.
+
+    ``SymblClient`` is one. Every method raises the errors of :mod:`symbl_async.errors`;
+    the engine relies on :class:`~symbl_async.errors.ConcurrencyLimitError` (429) and
+    :class:`~symbl_async.errors.SubmitOutcomeUnknownError` from the submits.
+    """
+
+    @property
+    def poll(self) -> PollSchedule:
+        """The poll schedule (its ``time_scale`` and expected processing times)."""
+        ...
+
+    @property
+    def wait_timeout(self) -> float:
+        """The default deadline of :meth:`wait`, in seconds."""
+        ...
+
+    @property
+    def submit_timeout(self) -> float | None:
+        """The longest a submit waits for its answer, in seconds (None: no bound)."""
+        ...
+
+    def submit_deadline(self, upload_size: int | None = None) -> float | None:
+        """The longest one submit waits for its answer (``upload_size``: bytes of a file)."""
+        ...
+
+    @property
+    def conversations(self) -> ConversationLookup:
+        """The Conversation API."""
+        ...
+
+    def waiter(self, mode: WaitMode | str | None = None, *, field: str = "mode") -> object:
+        """Check a wait mode now (unknown mode, webhook mode without receiver: ValidationError)."""
+        ...
+
+    async def submit_audio_file(
+        self, media: Path, *, options: ProcessingOptions | None = None
+    ) -> Job:
+        """``POST /v1/process/audio``."""
+        ...
+
+    async def submit_video_file(
+        self, media: Path, *, options: ProcessingOptions | None = None
+    ) -> Job:
+        """``POST /v1/process/video``."""
+        ...
+
+    async def submit_audio_url(
+        self,
+        url: str,
+        *,
+        options: ProcessingOptions | None = None,
+        media_duration: float | None = None,
+    ) -> Job:
+        """``POST /v1/process/audio/url``."""
+        ...
+
+    async def submit_video_url(
+        self,
+        url: str,
+        *,
+        options: ProcessingOptions | None = None,
+        media_duration: float | None = None,
+    ) -> Job:
+        """``POST /v1/process/video/url``."""
+        ...
+
+    async def submit_text(
+        self,
+        messages: Iterable[Mapping[str, Any]],
+        *,
+        options: ProcessingOptions | None = None,
+    ) -> Job:
+        """``POST /v1/process/text``."""
+        ...
+
+    async def wait(
+        self, job: Job, *, timeout: float | None = None, mode: WaitMode | str | None = None
+    ) -> JobInfo:
+        """Wait until the job is completed (raises ``JobFailedError``, ``WaitTimeoutError``)."""
+        ...
+
+    async def get_job(self, job_id: str) -> JobInfo:
+        """``GET /v1/job/{jobId}``."""
+        ...
+
+    async def fetch_insights(
+        self, conversation_id: str, include: Collection[str] = ...
+    ) -> ConversationInsights:
+        """Fetch the chosen insights of a conversation into one object."""
+        ...

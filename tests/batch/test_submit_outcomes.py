@@ -1,0 +1,327 @@
+"""Submit outcomes under injected faults: not created, refused, unknown; names per attempt.
+
+Faults are injected at the client's submit (the engine sees exactly the errors the transport
+raises); every count that proves "nothing paid twice" comes from the emulator's own jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import json
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _polling import eventually
+
+from symbl_async.batch._api import BatchRun, process_many
+from symbl_async.batch._items import PreparedItem, prepare_item
+from symbl_async.batch._ledger import Ledger
+from symbl_async.batch._results import BatchResult
+from symbl_async.batch._slots import JobSlots
+from symbl_async.batch._sources import UrlSource
+from symbl_async.client._client import SymblClient
+from symbl_async.client._waiting import PollSchedule
+from symbl_async.core._jobs import Job
+from symbl_async.emulator import Emulator
+from symbl_async.errors import (
+    BadRequestError,
+    JobFailedError,
+    NotFoundError,
+    ServerError,
+    SubmitOutcomeUnknownError,
+    SymblConnectionError,
+)
+
+SCALE = 2000.0
+FAILING_URL = "https://media.test/broken.mp3?emulator_duration=60"
+
+
+def url(name: str, seconds: float = 60.0) -> UrlSource:
+    return UrlSource(
+        f"https://media.test/{name}.mp3?emulator_duration={seconds:g}", "audio", duration=seconds
+    )
+
+
+def base_name(source: UrlSource) -> str:
+    item = prepare_item(source, None)
+    assert isinstance(item, PreparedItem)
+    return item.name
+
+
+@contextlib.asynccontextmanager
+async def emulated(limit: int, **config: Any) -> AsyncIterator[tuple[Emulator, SymblClient]]:
+    async with Emulator(time_scale=SCALE, concurrency_limit=limit, **config) as emu, SymblClient(
+        app_id=emu.app_id, app_secret=emu.app_secret, base_url=emu.url,
+        poll=PollSchedule(time_scale=SCALE),
+    ) as client:
+        yield emu, client
+
+
+async def collect(run: BatchRun) -> list[BatchResult]:
+    async with run:
+        return [result async for result in run]
+
+
+class Faults:
+    """Replaces ``client.submit_audio_url``: each URL marker gets its faults in turn.
+
+    ``503``, ``no-connection``, ``400``: raised before the service sees the submit.
+    ``500-after``, ``lost-after``: the job is created, then the answer is an error (once the
+    job has ended, so reading its messages never races the job).
+    ``held``: the answer is lost at once, and the request reaches the service 0.3 s later.
+    """
+
+    def __init__(self, client: SymblClient, plan: dict[str, list[str]]) -> None:
+        self.client = client
+        self.real = client.submit_audio_url
+        self.plan = {marker: list(faults) for marker, faults in plan.items()}
+        self.names: list[str] = []
+        self.late: list[asyncio.Task[Job]] = []
+
+    async def submit(self, source_url: str, **kwargs: Any) -> Job:
+        name = kwargs["options"].name
+        self.names.append(name)
+        fault = next(
+            (faults.pop(0) for marker, faults in self.plan.items()
+             if marker in source_url and faults),
+            None,
+        )
+        if fault == "503":
+            raise ServerError(503, "Service Unavailable")
+        if fault == "no-connection":
+            raise SymblConnectionError("cannot connect to the service")
+        if fault == "400":
+            raise BadRequestError(400, "the URL is not reachable")
+        if fault == "held":
+            async def land() -> Job:
+                await asyncio.sleep(0.3)
+                return await self.real(source_url, **kwargs)
+
+            self.late.append(asyncio.ensure_future(land()))
+            raise SubmitOutcomeUnknownError("timed out before the service answered", name=name)
+        job = await self.real(source_url, **kwargs)
+        if fault in ("500-after", "lost-after"):
+            with contextlib.suppress(JobFailedError):
+                await self.client.wait(job)
+            if fault == "500-after":
+                raise ServerError(500, "Internal Server Error")
+            raise SubmitOutcomeUnknownError("connection reset after the body", name=name)
+        return job
+
+
+def jobs_per_item(emu: Emulator, sources: list[UrlSource]) -> dict[str, int]:
+    """How many jobs the emulator made for each source (its attempts' names share a base)."""
+    counts: collections.Counter[str] = collections.Counter()
+    bases = {base_name(s): s.url for s in sources}
+    for job in emu.jobs():
+        base = str(job["name"]).rsplit("-", 1)[0]
+        counts[bases.get(base, base)] += 1
+    return {s.url: counts[s.url] for s in sources}
+
+
+def fast_slots(limit: int) -> JobSlots:
+    return JobSlots(limit, backoff_base=0.005, backoff_cap=0.05)
+
+
+async def test_a_job_created_before_an_error_answer_is_found_not_paid_twice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sources = [url(f"after{i}") for i in range(12)]
+    plan = {f"after{i}.": ["500-after" if i % 2 else "lost-after"] for i in range(8)}
+    async with emulated(3) as (emu, client):
+        faults = Faults(client, plan)
+        monkeypatch.setattr(client, "submit_audio_url", faults.submit)
+        run = process_many(client, sources, slots=fast_slots(3), lookup_grace=0)
+        results = await collect(run)
+        per_item = jobs_per_item(emu, sources)
+        stats = emu.stats()
+    assert {r.status for r in results} == {"fetched"}
+    assert set(per_item.values()) == {1}  # each recording paid once
+    assert stats["max_concurrent_jobs"] <= 3
+    assert run.summary is not None and run.summary.found_by_name == 8
+
+
+async def test_not_created_answers_are_resent_with_backoff_never_failed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    sources = [url("busy"), url("down"), url("fine")]
+    plan = {"busy.": ["503", "503", "503"], "down.": ["no-connection", "503"]}
+    async with emulated(2) as (emu, client):
+        faults = Faults(client, plan)
+        monkeypatch.setattr(client, "submit_audio_url", faults.submit)
+        run = process_many(client, sources, slots=fast_slots(2), out_dir=tmp_path)
+        results = await collect(run)
+        per_item = jobs_per_item(emu, sources)
+    assert {r.status for r in results} == {"fetched"}
+    assert set(per_item.values()) == {1}
+    assert run.summary is not None and run.summary.submits == 3 + 5
+    # Every attempt carried its own name, recorded before it was sent.
+    assert len(faults.names) == len(set(faults.names)) == 8
+    assert sorted(n.rsplit("-", 1)[1] for n in faults.names if base_name(sources[0]) in n) == [
+        "1", "2", "3", "4"
+    ]
+
+
+async def test_a_refused_submit_fails_with_the_service_reason(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    sources = [url("refused"), url("ok")]
+    async with emulated(2) as (emu, client):
+        faults = Faults(client, {"refused.": ["400"]})
+        monkeypatch.setattr(client, "submit_audio_url", faults.submit)
+        results = await collect(process_many(client, sources, slots=fast_slots(2),
+                                             out_dir=tmp_path))
+        per_item = jobs_per_item(emu, sources)
+    by_index = {r.index: r for r in results}
+    assert by_index[0].status == "failed" and "not reachable" in (by_index[0].error or "")
+    assert by_index[1].status == "fetched"
+    assert per_item == {sources[0].url: 0, sources[1].url: 1}
+    with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
+        assert ledger.counts()["failed"] == 1
+
+
+async def test_a_held_submit_is_awaited_for_the_grace_period_not_resent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sources = [url("held")]
+    async with emulated(2) as (emu, client):
+        faults = Faults(client, {"held.": ["held"]})
+        monkeypatch.setattr(client, "submit_audio_url", faults.submit)
+        # The request lands 0.3 s after the client gave up; the lookup waits 3 s.
+        run = process_many(client, sources, slots=fast_slots(2), lookup_grace=3.0)
+        results = await collect(run)
+        await asyncio.gather(*faults.late)
+        per_item = jobs_per_item(emu, sources)
+    assert per_item == {sources[0].url: 1}
+    assert len(faults.names) == 1
+    assert results[0].status == "fetched" and results[0].job_id is None
+
+
+def state_of(ledger_path: Path) -> str | None:
+    """The item's state as another connection sees it (the run holds the ledger open)."""
+    if not ledger_path.exists():
+        return None
+    conn = sqlite3.connect(f"file:{ledger_path}?mode=ro", uri=True)  # never creates it
+    try:
+        row = conn.execute("SELECT state FROM items").fetchone()
+    except sqlite3.OperationalError:  # the run has not created the table yet
+        return None
+    finally:
+        conn.close()
+    return None if row is None else str(row[0])
+
+
+async def test_an_unknown_outcome_is_durable_and_not_a_failure(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    sources = [url("unknown")]
+    ledger_path = tmp_path / "ledger.sqlite3"
+    async with emulated(2) as (emu, client):
+        faults = Faults(client, {"unknown.": ["held"]})
+        monkeypatch.setattr(client, "submit_audio_url", faults.submit)
+        run = process_many(client, sources, slots=fast_slots(2), out_dir=tmp_path,
+                           lookup_grace=600)
+        consumer = asyncio.ensure_future(collect(run))
+        await eventually(lambda: state_of(ledger_path) == "unknown")
+        await asyncio.gather(*faults.late)  # the job exists now; the run is in its grace
+        run.stop()
+        first = await consumer
+        assert state_of(ledger_path) == "unknown"  # not failed, not forgotten
+        await emu.wait_idle()
+        # A rerun, the grace elapsed, finds the job by the attempt's name; nothing is resent,
+        # even with retry_failed: an unknown attempt is looked up first, never retried blind.
+        again = await collect(process_many(client, sources, slots=fast_slots(2),
+                                           out_dir=tmp_path, lookup_grace=0, retry_failed=True))
+        per_item = jobs_per_item(emu, sources)
+    assert first == [] and run.summary is not None and run.summary.interrupted
+    assert per_item == {sources[0].url: 1} and len(faults.names) == 1
+    assert again[0].status == "fetched" and again[0].job_id is None
+
+
+async def test_retry_failed_never_adopts_the_old_failed_attempt(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    bad = UrlSource(FAILING_URL, "audio")
+    async with emulated(2, fail_inputs={FAILING_URL}) as (emu, client):
+        first = await collect(process_many(client, [bad], slots=fast_slots(2), out_dir=tmp_path))
+        faults = Faults(client, {"broken.": ["lost-after"]})
+        monkeypatch.setattr(client, "submit_audio_url", faults.submit)
+        # The adopted job (no job id) failed: its insights never become final, so the wait
+        # ends at its deadline with the item unresolved.
+        second = await collect(process_many(client, [bad], slots=fast_slots(2), out_dir=tmp_path,
+                                            retry_failed=True, lookup_grace=0, wait_timeout=1.0))
+        jobs = emu.jobs()
+    assert first[0].status == "failed" and len(jobs) == 2
+    assert jobs[0]["name"] != jobs[1]["name"]
+    # The retry's lost answer was looked up under the retry's own name.
+    assert second[0].conversation_id == jobs[1]["conversationId"] != jobs[0]["conversationId"]
+    assert "unresolved" in (second[0].error or "").lower()
+    with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
+        assert ledger.counts()["submitted"] == 1  # never 'failed': the job may exist
+
+
+async def test_hiccups_on_the_job_status_never_fail_an_item(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sources = [url(f"hiccup{i}") for i in range(6)]
+    async with emulated(3) as (emu, client):
+        real = client.get_job
+        seen: collections.Counter[str] = collections.Counter()
+
+        async def flaky(job_id: str) -> Any:
+            seen[job_id] += 1
+            if seen[job_id] == 1:
+                raise NotFoundError(404, f"Job with {job_id} not found")
+            if seen[job_id] == 2:
+                raise ServerError(502, "Bad Gateway")
+            return await real(job_id)
+
+        monkeypatch.setattr(client, "get_job", flaky)
+        results = await collect(process_many(client, sources, slots=fast_slots(3),
+                                             wait_mode="poll"))
+        per_item = jobs_per_item(emu, sources)
+    assert {r.status for r in results} == {"fetched"}
+    assert set(per_item.values()) == {1}
+    assert min(seen.values()) >= 3  # every job had its two hiccups and was asked again
+
+
+async def test_an_adopted_job_is_fetched_only_once_its_insights_are_final(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    sources = [url("adopted", 120)]
+    async with emulated(2) as (emu, client):
+        faults = Faults(client, {"adopted.": ["lost-after"]})
+        monkeypatch.setattr(client, "submit_audio_url", faults.submit)
+        api = client.conversations
+        real_messages, real_summary = api.messages, api.summary
+        summaries = 0
+
+        async def summary(conversation_id: str, **kwargs: Any) -> Any:
+            # The job is "in progress" for the first three asks: 404, as the docs say.
+            nonlocal summaries
+            summaries += 1
+            if summaries <= 3:
+                raise NotFoundError(404, "summary not ready")
+            return await real_summary(conversation_id, **kwargs)
+
+        async def messages(conversation_id: str, **kwargs: Any) -> Any:
+            full = await real_messages(conversation_id, **kwargs)
+            return full if summaries > 3 else full[: len(full) // 2]  # partial meanwhile
+
+        monkeypatch.setattr(api, "summary", summary)
+        monkeypatch.setattr(api, "messages", messages)
+        results = await collect(process_many(client, sources, slots=fast_slots(2),
+                                             out_dir=tmp_path, lookup_grace=0))
+        full = await real_messages(results[0].conversation_id or "")
+        per_item = jobs_per_item(emu, sources)
+    assert per_item == {sources[0].url: 1}
+    assert results[0].status == "fetched" and results[0].recovered and results[0].job_id is None
+    stored = json.loads(results[0].output_path.read_text())  # type: ignore[union-attr]
+    assert len(stored["messages"]) == len(full) > 1  # never the partial transcript
+    line = json.loads((tmp_path / "results.jsonl").read_text())
+    assert line["recovered"] is True

@@ -13,6 +13,7 @@ Three coroutines share one event loop and wake each other through
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable
@@ -34,6 +35,9 @@ from symbl_async.errors import SymblError
 __all__ = ["Engine", "RunConfig"]
 
 log = logging.getLogger("symbl_async.batch._api")
+
+# At most this long for the look-ahead window to fill before the first submit.
+_FILL_WAIT = 2.0
 
 
 class Engine:
@@ -199,9 +203,18 @@ class Engine:
             return True
         return bool(self._window) and len(flow.live) < self._config.max_tasks
 
+    def _window_filled(self) -> bool:
+        flow = self._flow
+        return flow.stopping or flow.intake_done or len(self._window) >= self._config.lookahead
+
     async def _dispatch(self) -> None:
         cfg, flow, d = self._config, self._flow, self._delivery
         try:
+            # Longest-first from the first submit: let the look-ahead window fill (or the
+            # input end) before choosing, or the first slots would go to whatever came first.
+            # Bounded, in case the input is slow to read.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._changes.wait_for(self._window_filled), _FILL_WAIT)
             while True:
                 await self._changes.wait_for(self._may_dispatch)
                 if flow.stopping or not self._window:

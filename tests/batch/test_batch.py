@@ -133,6 +133,31 @@ async def test_longest_jobs_go_first_within_the_lookahead() -> None:
     assert order != durations
 
 
+async def test_the_first_submits_are_already_the_longest() -> None:
+    # Shortest first in the input: with the window filled before the first dispatch, the
+    # four slots still go to the four longest recordings, not to the first four read.
+    durations = [float(60 * (i + 1)) for i in range(12)]
+
+    class Slow:
+        """An input that yields control between items, as a real reader would."""
+
+        def __aiter__(self) -> Slow:
+            self.i = 0
+            return self
+
+        async def __anext__(self) -> UrlSource:
+            if self.i == len(durations):
+                raise StopAsyncIteration
+            await asyncio.sleep(0)
+            self.i += 1
+            return url(f"s{self.i}", durations[self.i - 1])
+
+    async with emulated(4) as (emu, client):
+        await collect(process_many(client, Slow(), slots=fast_slots(4), lookahead=12))
+        order = [job["mediaDuration"] for job in emu.jobs()]
+    assert sorted(order[:4]) == durations[-4:]
+
+
 async def test_the_input_is_read_lazily_a_bounded_window_ahead() -> None:
     source = Counting(100_000)
     async with emulated(2) as (emu, client):

@@ -33,6 +33,9 @@ from symbl_async.batch._manifests import (
     expand_inputs,
     read_manifest,
 )
+from symbl_async.batch._names import (
+    submit_name,
+)
 from symbl_async.batch._protocol import (
     BatchClient,
 )
@@ -59,7 +62,6 @@ from symbl_async.batch._sources import (
     TextSource,
     UrlSource,
     item_key,
-    submit_name,
 )
 from symbl_async.batch._window import (
     LongestFirstWindow,

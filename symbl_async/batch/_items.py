@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from symbl_async.batch._names import submit_name
 from symbl_async.batch._protocol import BatchClient
 from symbl_async.batch._results import BatchResult
 from symbl_async.batch._sources import (
@@ -26,7 +27,6 @@ from symbl_async.batch._sources import (
     coerce_source,
     describe_source,
     item_key,
-    submit_name,
 )
 from symbl_async.core._jobs import Job
 from symbl_async.core._media import probe_file
@@ -149,7 +149,7 @@ def prepare_item(raw: object, base_options: ProcessingOptions | None) -> Prepare
         key = item_key(attrs.evolve(source, options=options.replace(name=None)))
     except ValidationError as exc:
         return _problem(label, str(exc), exc)
-    name = submit_name(key)
+    name = submit_name(key, label)
     return PreparedItem(
         source=source,
         key=key,

@@ -38,14 +38,12 @@ __all__ = [
     "SourceError",
     "TextSource",
     "UrlSource",
-    "attempt_name",
     "canonical_options",
     "check_duration",
     "coerce_source",
     "describe_source",
     "item_key",
     "media_kind",
-    "submit_name",
 ]
 
 MediaKind: TypeAlias = Literal["audio", "video"]
@@ -309,34 +307,6 @@ def item_key(source: Source) -> str:
     else:
         identity = ["text", _plain(list(source.messages), "messages")]
     return _digest([_KEY_VERSION, identity, options])
-
-
-def submit_name(key: str) -> str:
-    """Return the unique, short, deterministic ``name`` a submit of this item carries.
-
-    Args:
-        key: the item's key (:func:`item_key`).
-
-    Returns:
-        ``"symbl-async-"`` and 24 hex digits: the key's own when it is a sha256 hex,
-        else those of the key's sha256 (a caller's key may hold any characters).
-    """
-    if re.fullmatch(r"[0-9a-f]{64}", key):
-        return "symbl-async-" + key[:24]
-    return "symbl-async-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
-
-
-def attempt_name(name: str, attempt: int) -> str:
-    """Return the ``name`` one attempt's submit carries: the item's name and the attempt number.
-
-    Each attempt has its own, recorded in the ledger before it is sent, so a lookup by name
-    finds that attempt's job and never an older attempt's (say, a failed one).
-
-    Args:
-        name: the item's :func:`submit_name`.
-        attempt: 1 for the first submit, 2 for the next, ...
-    """
-    return f"{name}-{attempt}"
 
 
 def describe_source(source: Source) -> str:

@@ -23,10 +23,10 @@ import attrs
 from symbl_async.batch._found import Finder, wait_until_final
 from symbl_async.batch._items import PreparedItem, submit_item
 from symbl_async.batch._ledger import ItemState, Ledger, LedgerItem
+from symbl_async.batch._names import attempt_name
 from symbl_async.batch._protocol import FATAL, BatchClient
 from symbl_async.batch._results import BatchResult
 from symbl_async.batch._slots import JobSlots, Slot
-from symbl_async.batch._sources import attempt_name
 from symbl_async.batch._writer import ResultWriter
 from symbl_async.core._jobs import Job, JobStatus
 from symbl_async.errors import (
@@ -367,7 +367,9 @@ class ItemWorker:
         path = None
         if self._writer is not None:
             try:
-                path = await asyncio.to_thread(self._writer.write_insights, key, insights)
+                path = await asyncio.to_thread(
+                    self._writer.write_insights, key, insights, label
+                )
             except OSError as exc:
                 self._db.mark_failed(key, f"cannot write the insights: {exc}")
                 return self.failure(key, label, f"cannot write the insights: {exc}", exc)

@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import IO
 
+from symbl_async.batch._names import submit_name
 from symbl_async.batch._results import RESULTS_FILE, SUMMARY_FILE, BatchResult, BatchSummary
 from symbl_async.errors import ValidationError
 from symbl_async.models._models import ConversationInsights
@@ -32,18 +33,24 @@ _PARTIAL_SUFFIX = ".partial"
 _SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
-def insights_filename(key: str) -> str:
-    """Return the file name of an item's insights: ``<key>.json`` when the key is safe.
+def insights_filename(key: str, label: str = "") -> str:
+    """Return the file name of an item's insights, named after the input.
 
-    A key with other characters than letters, digits, ``.``, ``_`` and ``-`` (or longer
-    than 100) is cleaned and given a hash suffix, so distinct keys never share a file.
+    A key the batch derived (a sha256 hex) gives ``<input's name>-<12 hex>.json``
+    (:func:`~symbl_async.batch._sources.submit_name`, as the conversation is named). A
+    caller's own key gives ``<key>.json`` when it is safe; one with other characters than
+    letters, digits, ``.``, ``_`` and ``-`` (or longer than 100) is cleaned and given a
+    hash suffix, so distinct keys never share a file.
 
     Args:
         key: the item's ledger key.
+        label: the input's label (a path, URL or text description).
 
     Returns:
         A file name (no folder).
     """
+    if re.fullmatch(r"[0-9a-f]{64}", key):
+        return submit_name(key, label) + ".json"
     if _SAFE_KEY.fullmatch(key):
         return key + ".json"
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", key).strip("._-")[:60]
@@ -134,11 +141,11 @@ class ResultWriter:
                 "out_dir", f"cannot write {str(self._partial)!r}: {exc.strerror or exc}"
             ) from exc
 
-    def insights_path(self, key: str) -> Path:
-        """Where the insights of the item with this key go."""
-        return self.out_dir / insights_filename(key)
+    def insights_path(self, key: str, label: str = "") -> Path:
+        """Where the insights of the item with this key (and label) go."""
+        return self.out_dir / insights_filename(key, label)
 
-    def write_insights(self, key: str, insights: ConversationInsights) -> Path:
+    def write_insights(self, key: str, insights: ConversationInsights, label: str = "") -> Path:
         """Write an item's insights as JSON, atomically; blocking (run it in a thread).
 
         Returns:
@@ -147,7 +154,7 @@ class ResultWriter:
         Raises:
             OSError: when the file cannot be written.
         """
-        path = self.insights_path(key)
+        path = self.insights_path(key, label)
         text = json.dumps(insights.to_json(), ensure_ascii=False, indent=1)
         _write_atomically(path, text.encode("utf-8"))
         return path

@@ -18,9 +18,10 @@ from _polling import eventually
 from symbl_async.batch._api import BatchRun, process_many
 from symbl_async.batch._items import PreparedItem, prepare_item
 from symbl_async.batch._ledger import ItemState, Ledger
+from symbl_async.batch._names import attempt_name
 from symbl_async.batch._results import BatchEvent, BatchResult
 from symbl_async.batch._slots import JobSlots
-from symbl_async.batch._sources import SourceError, UrlSource, attempt_name
+from symbl_async.batch._sources import SourceError, UrlSource
 from symbl_async.batch._window import longest_first
 from symbl_async.client._client import SymblClient
 from symbl_async.client._waiting import PollSchedule

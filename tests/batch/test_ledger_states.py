@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from symbl_async.batch._ledger import IllegalTransitionError, ItemState, Ledger, LedgerItem
-from symbl_async.batch._sources import attempt_name
+from symbl_async.batch._names import attempt_name
 
 S = ItemState
 KEYS = st.sampled_from(["a", "b"])

@@ -11,6 +11,7 @@ from pathlib import Path
 import attrs
 import pytest
 
+from symbl_async.batch._names import readable_stem, submit_name
 from symbl_async.batch._sources import (
     FileSource,
     TextSource,
@@ -19,7 +20,6 @@ from symbl_async.batch._sources import (
     coerce_source,
     describe_source,
     item_key,
-    submit_name,
 )
 from symbl_async.errors import ValidationError
 
@@ -166,10 +166,28 @@ def test_caller_key_wins_and_names_are_short_and_deterministic(tmp_path: Path) -
     assert item_key(FileSource(f, key="call-0001")) == "call-0001"
     assert item_key(FileSource(tmp_path / "missing.wav", key="k")) == "k"  # file not read
     key = item_key(FileSource(f))
-    assert submit_name(key) == "symbl-async-" + key[:24]
+    assert submit_name(key, str(f)) == "a-" + key[:12]
     assert submit_name("call-0001") == submit_name("call-0001")
-    assert re.fullmatch(r"symbl-async-[0-9a-f]{24}", submit_name("call-0001"))
+    assert re.fullmatch(r"item-[0-9a-f]{12}", submit_name("call-0001"))
     assert submit_name("call-0001") != submit_name("call-0002")
+
+
+@pytest.mark.parametrize(
+    ("label", "stem"),
+    [
+        ("/rec/My Call 01.wav", "My-Call-01"),
+        ("https://cdn.example.com/a/call%20two.mp3?sig=x", "call-two"),
+        ("https://cdn.example.com/", "cdn.example.com"),
+        ("text: 3 message(s)", "text"),
+        ("/rec/réunion.m4a", "réunion"),
+        ("/rec/" + "x" * 80 + ".wav", "x" * 40),
+        ("/rec/###.wav", "item"),
+    ],
+)
+def test_names_are_readable_after_the_input(label: str, stem: str) -> None:
+    assert readable_stem(label) == stem
+    key = "f" * 64
+    assert submit_name(key, label) == f"{stem}-ffffffffffff"
 
 
 def test_unreadable_file_key_names_the_path(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from symbl_async.batch._slots import JobSlots
 from symbl_async.batch._sources import FileSource
 from symbl_async.batch._window import DONE, LongestFirstWindow, puller
 from symbl_async.batch._worker import ItemWorker, Sending
-from symbl_async.batch._writer import insights_readable
+from symbl_async.batch._writer import insights_missing
 from symbl_async.core._options import ProcessingOptions
 
 __all__ = ["Entry", "Flow", "InFlight", "Intake", "RunConfig"]
@@ -224,10 +224,12 @@ class Intake:
         state = ItemState.PENDING if row is None else row.state
         if state is ItemState.FETCHED:
             assert row is not None
-            if await self._insights_lost(row):
-                # Fetched, but its file is missing or unreadable: fetch again, never resubmit.
-                log.warning("%s: insights file %s is missing or unreadable; fetching it again",
-                            label, row.output_path)
+            missing = await self._insights_missing(row)
+            if missing:
+                # Fetched, but its file is gone or lacks kinds this run asks for (say,
+                # --include all after a default run): fetch again, never resubmit.
+                log.warning("%s: insights file %s lacks %s; fetching them again",
+                            label, row.output_path, ", ".join(missing))
                 self._resume(self._db.reopen(key), index, label)
             else:
                 await emit(self._delivery.from_row(row, label, index))
@@ -247,11 +249,12 @@ class Intake:
             self._window.push(entry, prepared.duration)
             self._changes.notify()
 
-    async def _insights_lost(self, row: LedgerItem) -> bool:
-        """Whether a fetched item's insights file, which this run could rewrite, is gone."""
+    async def _insights_missing(self, row: LedgerItem) -> list[str]:
+        """The insight kinds a fetched item's file (which this run could rewrite) lacks."""
         if self._delivery.writer is None or row.output_path is None:
-            return False
-        return not await asyncio.to_thread(insights_readable, Path(row.output_path))
+            return []
+        path, include = Path(row.output_path), self._config.include
+        return await asyncio.to_thread(insights_missing, path, include)
 
     async def _attach(self, index: int, label: str, entry: Entry, duplicate: bool) -> None:
         # shield: cancelling this reporter must not cancel the item everyone waits for.

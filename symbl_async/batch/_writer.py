@@ -19,15 +19,22 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Collection
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from symbl_async.batch._names import submit_name
 from symbl_async.batch._results import RESULTS_FILE, SUMMARY_FILE, BatchResult, BatchSummary
 from symbl_async.errors import ValidationError
+from symbl_async.models._converter import camel_case
 from symbl_async.models._models import ConversationInsights
 
-__all__ = ["ResultWriter", "check_output_dir", "insights_filename", "insights_readable"]
+__all__ = [
+    "ResultWriter",
+    "check_output_dir",
+    "insights_filename",
+    "insights_missing",
+]
 
 _PARTIAL_SUFFIX = ".partial"
 _SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -111,12 +118,21 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def insights_readable(path: Path) -> bool:
-    """Whether an insights file is there and holds a JSON object; blocking (use a thread)."""
+def insights_missing(path: Path, include: Collection[str]) -> list[str]:
+    """The insight kinds of ``include`` an insights file lacks (all of them when it is gone
+    or unreadable); blocking (use a thread)."""
+    data = _read_object(path)
+    if data is None:
+        return list(include)
+    return [kind for kind in include if camel_case(kind) not in data]
+
+
+def _read_object(path: Path) -> dict[str, Any] | None:
     try:
-        return isinstance(json.loads(path.read_bytes()), dict)
+        data = json.loads(path.read_bytes())
     except (OSError, ValueError):
-        return False
+        return None
+    return data if isinstance(data, dict) else None
 
 
 class ResultWriter:
@@ -155,7 +171,10 @@ class ResultWriter:
             OSError: when the file cannot be written.
         """
         path = self.insights_path(key, label)
-        text = json.dumps(insights.to_json(), ensure_ascii=False, indent=1)
+        # A fetch for kinds an earlier run did not ask for adds them; it never drops what
+        # the file already holds.
+        data = {**(_read_object(path) or {}), **insights.to_json()}
+        text = json.dumps(data, ensure_ascii=False, indent=1)
         _write_atomically(path, text.encode("utf-8"))
         return path
 

@@ -588,6 +588,29 @@ async def test_a_lost_or_broken_insights_file_is_fetched_again_not_resubmitted(
         assert ledger.counts()["fetched"] == 4
 
 
+async def test_more_insight_kinds_for_finished_items_are_fetched_not_paid_again(
+    tmp_path: Path,
+) -> None:
+    sources = [url(f"m{i}", 60) for i in range(3)]
+    async with emulated(3) as (emu, client):
+        first = await collect(process_many(client, sources, slots=fast_slots(3), out_dir=tmp_path))
+        gets_before = emu.stats()["requests_total"]
+        # The same kinds again: nothing to do.
+        same = await collect(process_many(client, sources, slots=fast_slots(3), out_dir=tmp_path))
+        assert {r.status for r in same} == {"skipped"}
+        more = await collect(process_many(client, sources, slots=fast_slots(3), out_dir=tmp_path,
+                                          include=("summary", "entities")))
+        stats = emu.stats()
+    assert {r.status for r in more} == {"fetched"}
+    assert stats["jobs_submitted"] == 3  # fetched again, never submitted again
+    assert stats["requests_total"] > gets_before
+    for result in first:
+        assert result.output_path is not None
+        data = json.loads(result.output_path.read_text())
+        # The new kinds were added; what the first run wrote is still there.
+        assert "summary" in data and "entities" in data and data["messages"]
+
+
 async def test_an_abandoned_run_stops_submitting_when_collected(tmp_path: Path) -> None:
     async with emulated(2) as (emu, client):
         async for _ in process_many(client, Counting(None), slots=fast_slots(2),

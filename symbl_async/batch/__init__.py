@@ -61,6 +61,7 @@ from symbl_async.batch._sources import (
     item_key,
     submit_name,
 )
+from symbl_async.batch._storage import batch_webhook_token
 from symbl_async.batch._window import (
     LongestFirstWindow,
 )
@@ -90,6 +91,7 @@ __all__ = [
     "SourceError",
     "TextSource",
     "UrlSource",
+    "batch_webhook_token",
     "expand_inputs",
     "item_key",
     "process_many",

@@ -63,6 +63,7 @@ from symbl_async.batch._sources import (
     UrlSource,
     item_key,
 )
+from symbl_async.batch._storage import batch_webhook_token
 from symbl_async.batch._window import (
     LongestFirstWindow,
 )
@@ -92,6 +93,7 @@ __all__ = [
     "SourceError",
     "TextSource",
     "UrlSource",
+    "batch_webhook_token",
     "expand_inputs",
     "item_key",
     "process_many",

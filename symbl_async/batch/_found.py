@@ -26,10 +26,18 @@ from symbl_async.batch._ledger import Ledger, LedgerItem
 from symbl_async.batch._protocol import FATAL, BatchClient
 from symbl_async.batch._results import BatchResult
 from symbl_async.batch._slots import JobSlots, Slot
+from symbl_async.core._jobs import Job, JobStatus
 from symbl_async.core._polling import wake_times
-from symbl_async.errors import NotFoundError, SymblError
+from symbl_async.errors import JobFailedError, NotFoundError, SymblError
 
-__all__ = ["MAX_MEDIA_SECONDS", "Finder", "default_grace", "wait_until_final"]
+__all__ = [
+    "MAX_MEDIA_SECONDS",
+    "Finder",
+    "default_grace",
+    "ended_now",
+    "learn_or_wait",
+    "wait_until_final",
+]
 
 log = logging.getLogger("symbl_async.batch._api")
 
@@ -234,3 +242,70 @@ async def wait_until_final(
         "ledger, and a rerun checks it again without submitting it"
     )
     return failure(key, label, error, None)
+
+
+async def learn_or_wait(
+    client: BatchClient,
+    ledger: Ledger,
+    row: LedgerItem,
+    slot: Slot,
+    *,
+    wait_timeout: float | None,
+    failure: Failure,
+    hold: Callable[[Slot], None],
+) -> LedgerItem | BatchResult:
+    """Wait for an adopted job (no job id): a webhook names it, or the rule decides.
+
+    Each attempt was submitted with its own ``webhookUrl`` (the client's
+    ``webhook_url_for``), so in webhook and hybrid modes a delivery for the job names its
+    ``jobId``; with it the job is waited for like any other (confirmed with ``GET /v1/job``
+    first) and its result is not ``recovered``. Meanwhile, and without a receiver (poll
+    mode) or a delivery, :func:`wait_until_final` decides.
+
+    Returns:
+        The row ``submitted`` with its learned job id; or what :func:`wait_until_final`
+        returns (``completed``, or an unresolved result).
+    """
+    limit = wait_timeout if wait_timeout is not None else client.wait_timeout
+    learn = asyncio.ensure_future(client.job_id_for_attempt(row.name, limit))
+    rule = asyncio.ensure_future(wait_until_final(
+        client, ledger, row, slot, wait_timeout=wait_timeout, failure=failure, hold=hold,
+    ))
+    try:
+        await asyncio.wait({learn, rule}, return_when=asyncio.FIRST_COMPLETED)
+        if not rule.done() and learn.result() is not None:
+            # Cancelled while it sleeps or reads: the rule writes nothing before it ends.
+            rule.cancel()
+            await asyncio.gather(rule, return_exceptions=True)
+        if rule.done() and not rule.cancelled():
+            return rule.result()
+        job_id = learn.result()
+        if job_id is None:  # no delivery in time (or no receiver): the rule decides
+            return await rule
+    finally:
+        for task in (learn, rule):
+            task.cancel()
+        await asyncio.gather(learn, rule, return_exceptions=True)
+    log.info("a webhook for the submit named %s named its job %s", row.name, job_id)
+    return ledger.learn_job_id(row.key, job_id)
+
+
+async def ended_now(client: BatchClient, job: Job) -> bool:
+    """Ask ``GET /v1/job`` once: True if the job completed, False if unknown yet.
+
+    For jobs this run did not see submitted (an earlier run's, or one whose id a webhook
+    revealed): their webhooks may have gone to a receiver that is gone, so a wait on
+    webhooks alone might never end. A hiccup only means "ask the normal wait".
+
+    Raises:
+        JobFailedError: the job ended ``failed``.
+    """
+    try:
+        info = await client.get_job(job.job_id)
+    except FATAL:
+        raise
+    except SymblError:
+        return False
+    if info.status is JobStatus.FAILED:
+        raise JobFailedError(job.job_id, job.conversation_id or None)
+    return info.status is JobStatus.COMPLETED

@@ -184,6 +184,12 @@ async def submit_item(client: BatchClient, item: PreparedItem, name: str) -> Job
     """
     source = item.source
     options = item.options.replace(name=name)
+    if options.webhook_url is None:
+        # The attempt in the URL: a webhook then names the job of a submit whose answer was
+        # lost (found again by name, the list gives no job id).
+        webhook_url = client.webhook_url_for(name)
+        if webhook_url is not None:
+            options = options.replace(webhook_url=webhook_url)
     if isinstance(source, FileSource):
         if source.kind == "video":
             return await client.submit_video_file(source.path, options=options)

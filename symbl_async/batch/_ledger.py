@@ -40,8 +40,10 @@ from symbl_async.batch._records import (
     LedgerItem,
     initialise,
     item_from_row,
+    read_meta,
     select,
     update,
+    write_meta,
 )
 from symbl_async.errors import (
     ClientClosedError,
@@ -299,6 +301,24 @@ class Ledger:
                 fields = {"state": ItemState.PENDING, "error": None, "job_id": None,
                           "conversation_id": None, "submitted_at": None}
             return update(conn, item, {**fields, "updated_at": now})
+
+    def learn_job_id(self, key: str, job_id: str) -> LedgerItem:
+        """Record the job id (a webhook named it) of a ``submitted`` item that had none."""
+        if (row := self.get(key)) is not None and row.job_id is not None:
+            raise IllegalTransitionError(key, row.state, ItemState.SUBMITTED)
+        return self._move(key, _S.SUBMITTED, {"job_id": job_id}, allowed=frozenset({_S.SUBMITTED}))
+
+    def get_meta(self, name: str) -> str | None:
+        """A value stored with the batch (e.g. ``webhook_token``), or None."""
+        with self._tx(write=False) as conn:
+            return read_meta(conn, name)
+
+    def set_meta(self, name: str, value: str) -> None:
+        """Store a value with the batch (not ``schema_version``, which the ledger owns)."""
+        if name == "schema_version":
+            raise ValidationError("name", "schema_version belongs to the ledger")
+        with self._tx() as conn:
+            write_meta(conn, name, value)
 
     def counts(self) -> dict[str, int]:
         """Return the number of items in each state, every state present (zeros included)."""

@@ -149,3 +149,16 @@ class BatchClient(Protocol):
     ) -> ConversationInsights:
         """Fetch the chosen insights of a conversation into one object."""
         ...
+
+    @property
+    def webhook_token(self) -> str | None:
+        """The webhook receiver's secret token, stored with the ledger (None: no receiver)."""
+        ...
+
+    def webhook_url_for(self, attempt: str) -> str | None:
+        """The ``webhookUrl`` for one attempt (None: submit with the client's default)."""
+        ...
+
+    async def job_id_for_attempt(self, attempt: str, timeout: float | None) -> str | None:
+        """The job id a webhook sent to the attempt's URL named (None: none in time)."""
+        ...

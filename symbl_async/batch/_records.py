@@ -171,3 +171,16 @@ def update(conn: sqlite3.Connection, item: LedgerItem, changes: Mapping[str, Any
         [*values.values(), item.key],
     )
     return attrs.evolve(item, **changes)
+
+
+def read_meta(conn: sqlite3.Connection, name: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (name,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def write_meta(conn: sqlite3.Connection, name: str, value: str) -> None:
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (name, value),
+    )

@@ -9,7 +9,9 @@ before the lock is held.
 
 from __future__ import annotations
 
+import logging
 import os
+import secrets
 import tempfile
 from pathlib import Path
 from typing import IO
@@ -18,7 +20,19 @@ from symbl_async.batch._ledger import Ledger
 from symbl_async.batch._writer import ResultWriter, check_output_dir
 from symbl_async.errors import ValidationError
 
-__all__ = ["LEDGER_FILE", "Storage", "open_storage"]
+__all__ = [
+    "LEDGER_FILE",
+    "WEBHOOK_TOKEN",
+    "Storage",
+    "batch_webhook_token",
+    "keep_webhook_token",
+    "open_storage",
+]
+
+log = logging.getLogger("symbl_async.batch._api")
+
+WEBHOOK_TOKEN = "webhook_token"
+"""The ledger's ``meta`` entry holding the batch's webhook receiver token (a credential)."""
 
 LEDGER_FILE = "ledger.sqlite3"
 """The ledger's file name in the output folder, when no ledger is given."""
@@ -120,3 +134,44 @@ def _lock(path: Path) -> IO[bytes] | None:
             "it) first",
         ) from None
     return handle
+
+
+def batch_webhook_token(ledger: str | os.PathLike[str]) -> str:
+    """The webhook receiver token of the batch whose ledger is at ``ledger``.
+
+    A new random one is generated and stored on the first call; every later call (a rerun
+    of the same batch, after a crash too) returns the same, so a receiver started with it
+    (``WebhookReceiver(token=...)``, same port or public URL) gets the webhooks of jobs an
+    earlier run submitted. It is a credential: never log it.
+
+    Raises:
+        ValidationError: the ledger cannot be opened or written.
+    """
+    with Ledger.open(ledger) as db:
+        token = db.get_meta(WEBHOOK_TOKEN)
+        if token is None:
+            token = secrets.token_urlsafe(32)
+            db.set_meta(WEBHOOK_TOKEN, token)
+        return token
+
+
+def keep_webhook_token(ledger: Ledger, token: str | None) -> bool:
+    """Store the receiver's token with the batch; False if an earlier run used another.
+
+    Then that run's jobs send their webhooks to a URL nobody serves: the caller waits for
+    them by polling. The new token is stored (this run's jobs call it).
+    """
+    if token is None:
+        return True
+    stored = ledger.get_meta(WEBHOOK_TOKEN)
+    if stored == token:
+        return True
+    ledger.set_meta(WEBHOOK_TOKEN, token)
+    if stored is None:
+        return True
+    log.warning(
+        "the webhook receiver's token is not the one this batch's earlier run used (start it "
+        "with WebhookReceiver(token=batch_webhook_token(ledger))): jobs submitted by the "
+        "earlier run are waited for by polling"
+    )
+    return False

@@ -20,7 +20,7 @@ from typing import Any, Literal, TypeAlias
 
 import attrs
 
-from symbl_async.batch._found import Finder, wait_until_final
+from symbl_async.batch._found import Finder, ended_now, learn_or_wait
 from symbl_async.batch._items import PreparedItem, submit_item
 from symbl_async.batch._ledger import ItemState, Ledger, LedgerItem
 from symbl_async.batch._names import attempt_name
@@ -139,6 +139,8 @@ class ItemWorker:
         """Keys this run left in flight (wait timeouts, unknown submit outcomes)."""
         self.watchers: set[asyncio.Task[None]] = set()
         """Background pollers keeping the slots of jobs whose wait timed out."""
+        self.poll_inherited = False
+        """Wait for an earlier run's jobs by polling (their webhooks go to another token)."""
 
     async def process(
         self,
@@ -163,6 +165,7 @@ class ItemWorker:
             Stopped: the run is stopping; the ledger keeps the item where it is.
         """
         step: Step
+        inherited = row is not None and row.state is ItemState.SUBMITTED
         if row is None or row.state in (ItemState.PENDING, ItemState.SUBMITTING,
                                         ItemState.UNKNOWN):
             assert item is not None
@@ -173,7 +176,7 @@ class ItemWorker:
         elif row.state is ItemState.SUBMITTED and not slot.held:
             await slot.acquire()  # a resumed job holds an account slot until it ends
         if row.state is ItemState.SUBMITTED:
-            step = await self._wait(row, slot)
+            step = await self._wait(row, slot, inherited=inherited)
             if isinstance(step, BatchResult):
                 return step
             row = step
@@ -273,23 +276,32 @@ class ItemWorker:
                 raise Stopped
             return row
 
-    async def _wait(self, row: LedgerItem, slot: Slot) -> Step:
-        """Wait until the job ends; record it; release the slot (or hand it to a watcher)."""
+    async def _wait(self, row: LedgerItem, slot: Slot, *, inherited: bool) -> Step:
+        """Wait until the job ends; record it; release the slot (or hand it to a watcher).
+
+        A job this run did not submit (``inherited``, or its id learned from a webhook) is
+        asked about once first: its webhooks may have gone to a receiver that is gone.
+        """
         key, label = row.key, row.source
         if row.job_id is None:
-            step = await wait_until_final(
+            step = await learn_or_wait(
                 self._client, self._db, row, slot,
                 wait_timeout=self._wait_timeout, failure=self.failure, hold=self._hold,
             )
             if isinstance(step, BatchResult):
                 self.given_up.add(key)
-            return step
+            if isinstance(step, BatchResult) or step.state is not ItemState.SUBMITTED:
+                return step
+            row, inherited = step, True  # its job id came from a webhook: confirm it
         job = job_of(row)
         kwargs: dict[str, Any] = {"timeout": self._wait_timeout}
         if self._wait_mode is not None:
             kwargs["mode"] = self._wait_mode
+        if inherited and self.poll_inherited:
+            kwargs["mode"] = "poll"
         try:
-            await self._client.wait(job, **kwargs)
+            if not (inherited and await ended_now(self._client, job)):
+                await self._client.wait(job, **kwargs)
         except JobFailedError as exc:
             slot.release()
             self._db.mark_failed(key, "the job ended 'failed' (the service gives no reason)")

@@ -40,6 +40,7 @@ from symbl_async.batch._manifests import expand_inputs, read_manifest
 from symbl_async.batch._results import BatchSummary
 from symbl_async.batch._slots import PLAN_LIMITS, JobSlots
 from symbl_async.batch._sources import Source, SourceError
+from symbl_async.batch._storage import batch_webhook_token
 from symbl_async.batch._writer import check_output_dir
 from symbl_async.cli._process_args import DEFAULT_LIMIT, EMULATOR_TIME_SCALE
 from symbl_async.cli._progress import ProgressDisplay
@@ -220,6 +221,9 @@ async def _connect(
             host=args.webhook_host or "127.0.0.1",
             port=args.webhook_port or 0,
             public_url=args.webhook_public_url,
+            # The batch's own token, kept in its ledger: jobs an earlier run (or a crashed
+            # one) submitted still call this URL (same --webhook-port / public URL).
+            token=batch_webhook_token(plan.ledger),
             # Lagging confirmations are asked again on the service's clock.
             reconfirm_delay=1.0 / plan.time_scale,
         )

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
+from symbl_async.client._attempts import WebhookAttempts
 from symbl_async.client._conversations import DEFAULT_INCLUDE, ConversationsAPI
 from symbl_async.client._processing import Processing
 from symbl_async.client._settings import DEFAULT_BASE_URL, resolve_base_url, resolve_credentials
@@ -38,7 +39,7 @@ __all__ = ["AUTO_NAME_PREFIX", "DEFAULT_BASE_URL", "SymblClient"]
 log = logging.getLogger("symbl_async.client._client")
 
 
-class SymblClient(Processing):
+class SymblClient(Processing, WebhookAttempts):
     """An ``async with`` client for the Symbl.ai Async API.
 
     Args:

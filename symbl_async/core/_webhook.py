@@ -6,14 +6,42 @@ Symbl POSTs ``{"jobId": ..., "status": ...}`` (the blog shows ``{"id": ..., "sta
 
 from __future__ import annotations
 
+import hashlib
 import json
+import urllib.parse
 
 import attrs
 
 from symbl_async.core._jobs import JobStatus
 from symbl_async.errors import ValidationError
 
-__all__ = ["WebhookEvent", "parse_webhook"]
+__all__ = ["ATTEMPT_PARAM", "WebhookEvent", "attempt_tag", "parse_webhook", "with_attempt"]
+
+ATTEMPT_PARAM = "attempt"
+"""The query parameter of a ``webhookUrl`` that names the submit attempt it was sent with."""
+
+
+def attempt_tag(attempt: str) -> str:
+    """The short tag of an attempt's name carried in its ``webhookUrl``; pure.
+
+    A digest, not the name: a name may be 500 characters of any script, which percent-encoded
+    twice (the URL travels in an upload's query string) would overflow common request-line
+    limits; the tag is 32 URL-safe characters and does not show the name in URLs.
+
+    Args:
+        attempt: the attempt's submit name.
+    """
+    return hashlib.sha256(attempt.encode("utf-8")).hexdigest()[:32]
+
+
+def with_attempt(url: str, attempt: str) -> str:
+    """``url`` with the attempt's tag added as the :data:`ATTEMPT_PARAM` query parameter."""
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    query = [(k, v) for k, v in query if k != ATTEMPT_PARAM]
+    query.append((ATTEMPT_PARAM, attempt_tag(attempt)))
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+
 
 
 @attrs.frozen(kw_only=True)

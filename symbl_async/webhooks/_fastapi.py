@@ -63,6 +63,7 @@ def fastapi_router(receiver: WebhookReceiver, *, prefix: str | None = None) -> "
             token,
             request.stream(),
             content_length=_content_length(request.headers.get("content-length")),
+            attempt=request.query_params.get("attempt"),
         )
         return Response(status_code=status)
 

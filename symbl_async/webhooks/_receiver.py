@@ -46,6 +46,7 @@ from aiohttp import web
 from symbl_async.core._jobs import JobStatus
 from symbl_async.core._webhook import WebhookEvent, parse_webhook
 from symbl_async.errors import ClientClosedError, ValidationError
+from symbl_async.webhooks._attempts import AttemptIndex
 from symbl_async.webhooks._confirm import Confirmations, ConfirmFunc, check_reconfirm
 from symbl_async.webhooks._server import (
     OwnServer,
@@ -72,7 +73,7 @@ logger = logging.getLogger("symbl_async.webhooks._receiver")
 _FIELD_REASONS = {"body": "invalid_body", "jobId": "invalid_job_id", "status": "invalid_status"}
 
 
-class WebhookReceiver(WatchState):
+class WebhookReceiver(WatchState, AttemptIndex):
     """Receives Symbl's webhooks and releases waiters once a job's end is confirmed.
 
     Use it as its own server (``async with WebhookReceiver(...) as receiver``), or mount
@@ -92,7 +93,8 @@ class WebhookReceiver(WatchState):
             return a :class:`JobStatus` or a :class:`JobInfo`). ``None`` turns
             confirmation off: a terminal webhook then releases waiters by itself.
         max_recent: how many jobs nobody watches are remembered (their highest
-            status), so that a watch created after the webhook arrived sees it.
+            status), so that a watch created after the webhook arrived sees it; as
+            many attempts are remembered (:meth:`job_for_attempt`).
         token: the secret path token; random by default. Give the one stored with a
             batch so that jobs it submitted earlier reach this receiver (32 to 256
             URL-safe characters, e.g. ``secrets.token_urlsafe(32)``).
@@ -125,7 +127,8 @@ class WebhookReceiver(WatchState):
             raise ValidationError("port", "must be an integer between 0 and 65535")
         if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 1:
             raise ValidationError("max_body", "must be a positive integer (bytes)")
-        super().__init__(max_recent=max_recent)
+        WatchState.__init__(self, max_recent=max_recent)
+        AttemptIndex.__init__(self, max_attempts=max_recent)
         tries, delay = check_reconfirm(reconfirm_tries, reconfirm_delay)
         self._public_url = check_public_url(public_url) if public_url is not None else None
         self._path_prefix = normalize_prefix(path_prefix)
@@ -250,6 +253,7 @@ class WebhookReceiver(WatchState):
         await self._server.stop()
         await self._confirmations.close()
         self._close_watches()
+        self._wake_attempt_waiters()
 
     # -- adapters ---------------------------------------------------------------------
 
@@ -286,7 +290,7 @@ class WebhookReceiver(WatchState):
 
     # -- framework-neutral entry points -----------------------------------------------
 
-    async def handle(self, path_token: str, body: bytes) -> int:
+    async def handle(self, path_token: str, body: bytes, *, attempt: str | None = None) -> int:
         """Handle one webhook whose body is already read.
 
         Answers at once; a confirmation it needs runs in a task afterwards.
@@ -294,6 +298,7 @@ class WebhookReceiver(WatchState):
         Args:
             path_token: the last path segment of the request.
             body: the raw request body.
+            attempt: the URL's ``attempt`` query parameter, if any (see :meth:`job_for_attempt`).
 
         Returns:
             The HTTP status to answer: 200 (accepted, duplicate, stale or unknown job),
@@ -303,7 +308,7 @@ class WebhookReceiver(WatchState):
         early = self._precheck(path_token, len(body))
         if early is not None:
             return early
-        return self._process(body)
+        return self._process(body, attempt)
 
     async def handle_stream(
         self,
@@ -311,6 +316,7 @@ class WebhookReceiver(WatchState):
         chunks: AsyncIterable[bytes],
         *,
         content_length: int | None = None,
+        attempt: str | None = None,
     ) -> int:
         """Handle one webhook whose body is still to be read, never reading past the limit.
 
@@ -322,6 +328,7 @@ class WebhookReceiver(WatchState):
             path_token: the last path segment of the request.
             chunks: the body, as it arrives.
             content_length: the declared length, if any.
+            attempt: the URL's ``attempt`` query parameter, if any.
 
         Returns:
             The HTTP status to answer, as for :meth:`handle`.
@@ -341,7 +348,7 @@ class WebhookReceiver(WatchState):
             raise
         if body is None:
             return self._reject("too_large", 413)
-        return self._process(body)
+        return self._process(body, attempt)
 
     def _precheck(self, path_token: str, length: int | None) -> int | None:
         self.stats.received += 1
@@ -360,11 +367,12 @@ class WebhookReceiver(WatchState):
         logger.debug("webhook rejected: %s (%d)", reason, status)
         return status
 
-    def _process(self, body: bytes) -> int:
+    def _process(self, body: bytes, attempt: str | None) -> int:
         try:
             event = parse_webhook(body)
         except ValidationError as exc:
             return self._reject(_FIELD_REASONS[exc.field], 400)
+        self._note_attempt(attempt, event.job_id)
         self._apply_webhook(event)
         return 200
 

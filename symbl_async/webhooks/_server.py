@@ -39,7 +39,12 @@ class StreamHandler(Protocol):
     """What the route adapter needs of a receiver."""
 
     async def handle_stream(
-        self, path_token: str, chunks: AsyncIterable[bytes], *, content_length: int | None = None
+        self,
+        path_token: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        content_length: int | None = None,
+        attempt: str | None = None,
     ) -> int: ...
 
 
@@ -121,6 +126,7 @@ def routes_for(receiver: StreamHandler, prefix: str) -> list[web.RouteDef]:
             request.match_info["token"],
             request.content.iter_chunked(_READ_CHUNK),
             content_length=request.content_length,
+            attempt=request.query.get("attempt"),
         )
         return web.Response(status=status, text=f"{status}: {http.HTTPStatus(status).phrase}")
 

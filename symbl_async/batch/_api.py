@@ -229,6 +229,7 @@ def process_many(
     ledger: Ledger | str | os.PathLike[str] | None = None,
     out_dir: str | os.PathLike[str] | None = None,
     retry_failed: bool = False,
+    reprocess: bool = False,
     lookahead: int = 256,
     wait_timeout: float | None = None,
     wait_mode: str | None = None,
@@ -263,6 +264,10 @@ def process_many(
             ``summary.json``; without it, results carry their insights instead.
         retry_failed: retry items that failed in an earlier run (a failed fetch is
             fetched again without submitting).
+        reprocess: accept ``options`` that differ from those the batch's ledger recorded.
+            Options are part of an item's identity, so every item is then processed (and
+            paid for) again as a new one; without it such a rerun is refused before
+            anything is sent.
         lookahead: how many inputs are read ahead to choose the longest first.
         wait_timeout: seconds to wait for one job (default: the client's); see the module
             docstring for what happens to a job that outlives it.
@@ -308,7 +313,9 @@ def process_many(
         # The same check client.wait makes, but now: an unknown mode, or a webhook
         # mode with no receiver, must not be found out after every item was paid for.
         client.waiter(wait_mode, field="wait_mode")
-    for flag, value in (("ordered", ordered), ("retry_failed", retry_failed)):
+    for flag, value in (
+        ("ordered", ordered), ("retry_failed", retry_failed), ("reprocess", reprocess)
+    ):
         if not isinstance(value, bool):
             raise ValidationError(flag, "must be True or False")
     return BatchRun(RunConfig(
@@ -321,6 +328,7 @@ def process_many(
         ledger=ledger if ledger is None or isinstance(ledger, Ledger) else Path(ledger),
         out_dir=None if out_dir is None else Path(out_dir),
         retry_failed=retry_failed,
+        reprocess=reprocess,
         lookahead=lookahead,
         wait_timeout=None if wait_timeout is None else float(wait_timeout),
         wait_mode=wait_mode,

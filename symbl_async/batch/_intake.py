@@ -49,6 +49,7 @@ class RunConfig:
     ledger: Ledger | Path | None
     out_dir: Path | None
     retry_failed: bool
+    reprocess: bool
     lookahead: int
     wait_timeout: float | None
     wait_mode: str | None

@@ -27,7 +27,12 @@ from symbl_async.batch._ledger import ItemState, Ledger, LedgerItem
 from symbl_async.batch._protocol import FATAL
 from symbl_async.batch._results import BatchProgress, BatchResult, BatchSummary
 from symbl_async.batch._slots import Slot
-from symbl_async.batch._storage import Storage, keep_webhook_token, open_storage
+from symbl_async.batch._storage import (
+    Storage,
+    check_batch_options,
+    keep_webhook_token,
+    open_storage,
+)
 from symbl_async.batch._window import LongestFirstWindow
 from symbl_async.batch._worker import ItemWorker, Sending, Stopped
 from symbl_async.errors import SymblError
@@ -98,6 +103,7 @@ class Engine:
         self._delivery.start(self._storage.writer)
         flow, d = self._flow, self._delivery
         try:
+            check_batch_options(self._db, self._config.options, reprocess=self._config.reprocess)
             token = self._config.client.webhook_token
             self._work.poll_inherited = not keep_webhook_token(self._db, token)
             await self._recover_submitting()

@@ -9,6 +9,7 @@ before the lock is held.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from symbl_async.batch._ledger import Ledger
+from symbl_async.batch._sources import canonical_options
 from symbl_async.batch._writer import ResultWriter, check_output_dir
 from symbl_async.errors import ValidationError
 
@@ -25,6 +27,7 @@ __all__ = [
     "WEBHOOK_TOKEN",
     "Storage",
     "batch_webhook_token",
+    "check_batch_options",
     "keep_webhook_token",
     "open_storage",
 ]
@@ -32,6 +35,7 @@ __all__ = [
 log = logging.getLogger("symbl_async.batch._api")
 
 WEBHOOK_TOKEN = "webhook_token"
+BATCH_OPTIONS = "batch_options"
 """The ledger's ``meta`` entry holding the batch's webhook receiver token (a credential)."""
 
 LEDGER_FILE = "ledger.sqlite3"
@@ -175,3 +179,34 @@ def keep_webhook_token(ledger: Ledger, token: str | None) -> bool:
         "earlier run are waited for by polling"
     )
     return False
+
+
+def check_batch_options(ledger: Ledger, options: object, *, reprocess: bool) -> None:
+    """Refuse options that differ from the ones this batch's ledger recorded.
+
+    Options are part of each item's key, so a rerun with other options (a flag added by
+    mistake) would treat every recording as new and pay for all of them again. The first
+    run (or a ledger from before this check) records them; ``reprocess`` accepts new ones
+    and records them instead.
+
+    Raises:
+        ValidationError: (field ``options``) naming each option that differs.
+    """
+    current = canonical_options(options, ignore=("name", "webhook_url"))
+    stored = ledger.get_meta(BATCH_OPTIONS)
+    if stored == current:
+        return
+    if stored is not None and not reprocess and any(ledger.counts().values()):
+        was, now = json.loads(stored), json.loads(current)
+        changes = ", ".join(
+            f"{name}: {was.get(name, 'unset')!r} -> {now.get(name, 'unset')!r}"
+            for name in sorted(set(was) | set(now))
+            if was.get(name) != now.get(name)
+        )
+        raise ValidationError(
+            "options",
+            f"differ from this batch's ({changes}); every item would be processed and paid "
+            "for again. Use another output folder, or reprocess=True (symbl-async process "
+            "--reprocess) to do exactly that",
+        )
+    ledger.set_meta(BATCH_OPTIONS, current)

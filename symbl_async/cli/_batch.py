@@ -270,6 +270,7 @@ async def _process(args: argparse.Namespace, plan: _Plan, argv: list[str]) -> in
             ledger=plan.ledger,
             out_dir=plan.out,
             retry_failed=args.retry_failed,
+            reprocess=args.reprocess,
             lookahead=args.lookahead,
             wait_timeout=args.wait_timeout,
             lookup_grace=args.lookup_grace,

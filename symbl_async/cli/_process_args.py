@@ -114,6 +114,9 @@ def add_process_command(subparsers: Any) -> None:
     run = proc.add_argument_group("run")
     run.add_argument("--retry-failed", action="store_true",
                      help="retry items that failed in an earlier run")
+    run.add_argument("--reprocess", action="store_true",
+                     help="accept processing options that differ from the batch's first run: "
+                     "every item is then submitted (and paid for) again")
     run.add_argument("--lookahead", type=positive_int, default=256, metavar="N",
                      help="inputs read ahead to start the longest first (default %(default)s)")
     run.add_argument("--wait-timeout", type=positive_float, metavar="SECONDS",

@@ -673,3 +673,30 @@ async def test_a_fatal_error_at_start_leaves_no_lookup_running(
     assert started == len(sources) and cancelled == len(sources) - 1
     with Ledger.open(ledger_path) as ledger:
         assert ledger.counts()["submitting"] == len(sources)  # untouched, for the next run
+
+
+async def test_a_rerun_with_other_options_is_refused_unless_reprocess(tmp_path: Path) -> None:
+    sources = [url(f"o{i}", 60) for i in range(3)]
+    first_options = ProcessingOptions(detect_phrases=True)
+    async with emulated(3) as (emu, client):
+        await collect(process_many(client, sources, slots=fast_slots(3), out_dir=tmp_path,
+                                   options=first_options))
+        # The same options again: fine (nothing to do).
+        await collect(process_many(client, sources, slots=fast_slots(3), out_dir=tmp_path,
+                                   options=first_options))
+        changed = ProcessingOptions(detect_phrases=True, enable_summary=True)
+        with pytest.raises(ValidationError) as info:
+            await collect(process_many(client, sources, slots=fast_slots(3), out_dir=tmp_path,
+                                       options=changed))
+        assert info.value.field == "options"
+        assert "enable_summary: 'unset' -> True" in info.value.rule
+        assert "reprocess" in info.value.rule
+        assert emu.stats()["jobs_submitted"] == 3  # refused before anything was sent
+        again = await collect(process_many(client, sources, slots=fast_slots(3),
+                                           out_dir=tmp_path, options=changed, reprocess=True))
+        assert {r.status for r in again} == {"fetched"}
+        assert emu.stats()["jobs_submitted"] == 6  # what reprocess says it costs
+        # The new options are the batch's now: a plain rerun with them is fine.
+        last = await collect(process_many(client, sources, slots=fast_slots(3),
+                                          out_dir=tmp_path, options=changed))
+    assert {r.status for r in last} == {"skipped"}

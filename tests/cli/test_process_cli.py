@@ -435,3 +435,20 @@ def test_log_lines_do_not_glue_onto_the_bar() -> None:
     assert "\r\x1b[Ksomething to say\n" in text
     assert text.endswith("something to say\nafter the run\n")  # the filter left with it
     assert not handler.filters
+
+
+def test_a_rerun_with_another_flag_is_refused_and_reprocess_says_what_it_costs(
+    tmp_path: Path, cli: CliRun
+) -> None:
+    out = tmp_path / "out"
+    url = "https://media.test/r.mp3?emulator_duration=30"
+    with threaded_emulator() as emu:
+        assert cli(*process_args(emu.url, out, url)).returncode == 0
+        refused = cli(*process_args(emu.url, out, url), "--enable-summary")
+        assert emu.stats()["jobs_submitted"] == 1
+        again = cli(*process_args(emu.url, out, url), "--enable-summary", "--reprocess")
+        assert emu.stats()["jobs_submitted"] == 2
+    assert refused.returncode == 2
+    assert "enable_summary" in refused.stderr and "--reprocess" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert again.returncode == 0, again.stderr

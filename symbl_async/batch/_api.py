@@ -290,6 +290,7 @@ def process_many(
         AuthenticationError: (while iterating) credentials were refused; the run stops.
         LedgerError: (while iterating) the ledger could not be written; the run stops.
     """
+    # Long only by its argument checks, one per argument, all before anything runs.
     if not isinstance(client, BatchClient):
         raise ValidationError("client", "must be a SymblClient (or another BatchClient)")
     if isinstance(sources, (str, bytes)) or not isinstance(sources, (Iterable, AsyncIterable)):

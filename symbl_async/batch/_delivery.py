@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from symbl_async.batch._ledger import ItemState, LedgerItem
+from symbl_async.batch._records import timings
 from symbl_async.batch._results import (
     BatchEvent,
     BatchProgress,
@@ -27,7 +28,6 @@ from symbl_async.batch._results import (
     ResultStatus,
 )
 from symbl_async.batch._slots import JobSlots
-from symbl_async.batch._worker import timings
 from symbl_async.batch._writer import ResultWriter
 
 __all__ = ["FAILURES_KEPT", "Changes", "Delivery"]

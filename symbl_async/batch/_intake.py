@@ -189,6 +189,7 @@ class Intake:
 
     async def _admit(self, index: int, raw: object) -> None:
         """Decide what one input needs, from what this run and the ledger know of its key."""
+        # A decision table over the item's ledger state, read top to bottom; kept whole.
         options = self._config.options
         if _is_file_like(raw):
             prepared = await asyncio.to_thread(prepare_item, raw, options)

@@ -242,6 +242,8 @@ def _row_source(
 
 
 def _parse_row(manifest: Path, row: Mapping[str, Any], from_csv: bool) -> Source:
+    # One check per manifest column, in column order; kept whole so the row's rules
+    # read as a list.
     unknown = sorted(set(row) - set(MANIFEST_FIELDS))
     if unknown:
         raise ValidationError(unknown[0], f"unknown key; allowed: {', '.join(MANIFEST_FIELDS)}")

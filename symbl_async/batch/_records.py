@@ -22,6 +22,7 @@ __all__ = [
     "initialise",
     "item_from_row",
     "select",
+    "timings",
     "update",
 ]
 
@@ -93,6 +94,17 @@ class LedgerItem:
     output_path: str | None
     attempt_at: float | None = None
     """When the current attempt was sent (its intent committed); None in version-1 rows."""
+
+
+def timings(row: LedgerItem | None) -> dict[str, float]:
+    """The Unix times a ledger row recorded: created, submitted, completed, fetched."""
+    out: dict[str, float] = {}
+    if row is not None:
+        for name in ("created", "submitted", "completed", "fetched"):
+            value = getattr(row, f"{name}_at")
+            if value is not None:
+                out[name] = value
+    return out
 
 
 def initialise(conn: sqlite3.Connection, path: Path) -> None:

@@ -25,6 +25,7 @@ from symbl_async.batch._items import PreparedItem, submit_item
 from symbl_async.batch._ledger import ItemState, Ledger, LedgerItem
 from symbl_async.batch._names import attempt_name
 from symbl_async.batch._protocol import FATAL, BatchClient
+from symbl_async.batch._records import timings
 from symbl_async.batch._results import BatchResult
 from symbl_async.batch._slots import JobSlots, Slot
 from symbl_async.batch._writer import ResultWriter
@@ -39,7 +40,7 @@ from symbl_async.errors import (
     SymblError,
 )
 
-__all__ = ["FATAL", "ItemWorker", "Sending", "Step", "Stopped", "job_of", "timings"]
+__all__ = ["FATAL", "ItemWorker", "Sending", "Step", "Stopped", "job_of"]
 
 log = logging.getLogger("symbl_async.batch._api")
 
@@ -66,17 +67,6 @@ def monotonic_of(unix_time: float | None) -> float:
     if unix_time is None:
         return now
     return now - max(time.time() - unix_time, 0.0)
-
-
-def timings(row: LedgerItem | None) -> dict[str, float]:
-    """The Unix times a ledger row recorded: created, submitted, completed, fetched."""
-    out: dict[str, float] = {}
-    if row is not None:
-        for name in ("created", "submitted", "completed", "fetched"):
-            value = getattr(row, f"{name}_at")
-            if value is not None:
-                out[name] = value
-    return out
 
 
 def _not_created(exc: SymblError) -> bool:
@@ -205,6 +195,8 @@ class ItemWorker:
         has shown, after the grace period, that it created none. Each attempt carries its own
         name, recorded before it is sent.
         """
+        # Long on purpose: the exactly-once rule is this one loop, each submit outcome next
+        # to the ledger move it makes; split up, the rule would scatter again (issue 7).
         key, label = item.key, item.label
         row = self._db.upsert_pending(key, label, item.name, item.duration)
         maybe_created = row.state in (ItemState.SUBMITTING, ItemState.UNKNOWN)
@@ -379,9 +371,8 @@ class ItemWorker:
         path = None
         if self._writer is not None:
             try:
-                path = await asyncio.to_thread(
-                    self._writer.write_insights, key, insights, label
-                )
+                write = self._writer.write_insights
+                path = await asyncio.to_thread(write, key, insights, label)
             except OSError as exc:
                 self._db.mark_failed(key, f"cannot write the insights: {exc}")
                 return self.failure(key, label, f"cannot write the insights: {exc}", exc)

@@ -117,6 +117,7 @@ def analytics(conv: Conversation) -> dict[str, Any]:
     Talk and listen percentages are shares of the total talk time; silence and
     talk are shares of the conversation's length; overlap is a share of talk time.
     """
+    # One pass over the messages builds every metric of the seed example; kept whole.
     spoken = {
         member_id: _union((m.start, m.end) for m in conv.messages if m.member_id == member_id)
         for member_id in conv.members

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from symbl_async.core._estimate import ProcessingTimeModel
 from symbl_async.core._jobs import Job, JobInfo
 from symbl_async.core._options import ProcessingOptions
 from symbl_async.core._polling import PollSchedule, WaitMode
@@ -153,6 +154,11 @@ class BatchClient(Protocol):
     @property
     def webhook_token(self) -> str | None:
         """The webhook receiver's secret token, stored with the ledger (None: no receiver)."""
+        ...
+
+    @property
+    def processing_model(self) -> ProcessingTimeModel:
+        """What the client learned of how long jobs take; kept with the ledger."""
         ...
 
     def webhook_url_for(self, attempt: str) -> str | None:

@@ -31,7 +31,9 @@ from symbl_async.batch._storage import (
     Storage,
     check_batch_options,
     keep_webhook_token,
+    load_processing_model,
     open_storage,
+    save_processing_model,
 )
 from symbl_async.batch._window import LongestFirstWindow
 from symbl_async.batch._worker import ItemWorker, Sending, Stopped
@@ -104,6 +106,7 @@ class Engine:
         flow, d = self._flow, self._delivery
         try:
             check_batch_options(self._db, self._config.options, reprocess=self._config.reprocess)
+            load_processing_model(self._db, self._config.client.processing_model)
             token = self._config.client.webhook_token
             self._work.poll_inherited = not keep_webhook_token(self._db, token)
             await self._recover_submitting()
@@ -187,6 +190,7 @@ class Engine:
         self._inflight.recovered.clear()
         try:
             counts = self._db.counts()
+            save_processing_model(self._db, self._config.client.processing_model)
         except SymblError:
             counts = {}
         summary = d.summary(

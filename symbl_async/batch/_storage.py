@@ -20,6 +20,7 @@ from typing import IO
 from symbl_async.batch._ledger import Ledger
 from symbl_async.batch._sources import canonical_options
 from symbl_async.batch._writer import ResultWriter, check_output_dir
+from symbl_async.core._estimate import ProcessingTimeModel
 from symbl_async.errors import ValidationError
 
 __all__ = [
@@ -29,13 +30,16 @@ __all__ = [
     "batch_webhook_token",
     "check_batch_options",
     "keep_webhook_token",
+    "load_processing_model",
     "open_storage",
+    "save_processing_model",
 ]
 
 log = logging.getLogger("symbl_async.batch._api")
 
 WEBHOOK_TOKEN = "webhook_token"
 BATCH_OPTIONS = "batch_options"
+PROCESSING_MODEL = "processing_model"
 """The ledger's ``meta`` entry holding the batch's webhook receiver token (a credential)."""
 
 LEDGER_FILE = "ledger.sqlite3"
@@ -210,3 +214,23 @@ def check_batch_options(ledger: Ledger, options: object, *, reprocess: bool) -> 
             "--reprocess) to do exactly that",
         )
     ledger.set_meta(BATCH_OPTIONS, current)
+
+
+def load_processing_model(ledger: Ledger, model: ProcessingTimeModel) -> None:
+    """Start a rerun warm: replay the processing times an earlier run learned.
+
+    Only into a model that has learned nothing yet (a client that already waited for
+    jobs knows better than the ledger); a damaged entry is ignored.
+    """
+    stored = ledger.get_meta(PROCESSING_MODEL)
+    if stored is None or any(model.observations(kind) for kind in model.to_json()):
+        return
+    try:
+        model.load_json(json.loads(stored))
+    except ValueError:
+        log.warning("the ledger's saved processing times are unreadable; starting cold")
+
+
+def save_processing_model(ledger: Ledger, model: ProcessingTimeModel) -> None:
+    """Keep what the client learned of processing times with the batch, for a rerun."""
+    ledger.set_meta(PROCESSING_MODEL, json.dumps(model.to_json(), separators=(",", ":")))

@@ -174,7 +174,10 @@ class ResultWriter:
         # A fetch for kinds an earlier run did not ask for adds them; it never drops what
         # the file already holds.
         data = {**(_read_object(path) or {}), **insights.to_json()}
-        text = json.dumps(data, ensure_ascii=False, indent=1)
+        # Compact: json's C encoder only runs without indent; the pure-Python one took 4x
+        # as long here (0.28 vs 0.07 ms for a one-minute conversation). Any JSON viewer
+        # (jq, an editor) shows it indented.
+        text = json.dumps(data, ensure_ascii=False)
         _write_atomically(path, text.encode("utf-8"))
         return path
 

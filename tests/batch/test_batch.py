@@ -700,3 +700,20 @@ async def test_a_rerun_with_other_options_is_refused_unless_reprocess(tmp_path: 
         last = await collect(process_many(client, sources, slots=fast_slots(3),
                                           out_dir=tmp_path, options=changed))
     assert {r.status for r in last} == {"skipped"}
+
+
+async def test_a_rerun_starts_with_the_processing_times_learned_before(tmp_path: Path) -> None:
+    sources = [url(f"w{i}", 60 * (i + 1)) for i in range(4)]
+    async with emulated(2) as (_emu, client):
+        await collect(process_many(client, sources, slots=fast_slots(2), out_dir=tmp_path))
+        learned = client.processing_model.observations("audio")
+        prediction = client.processing_model.predict("audio", 600.0)
+    assert learned == 4
+    with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
+        assert ledger.get_meta("processing_model")
+    async with emulated(2) as (_emu, fresh):
+        assert fresh.processing_model.observations("audio") == 0
+        # Everything is done already: the rerun only loads what the first run learned.
+        await collect(process_many(fresh, sources, slots=fast_slots(2), out_dir=tmp_path))
+        assert fresh.processing_model.observations("audio") == learned
+        assert fresh.processing_model.predict("audio", 600.0) == prediction

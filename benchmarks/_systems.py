@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import resource
 import threading
 import time
@@ -125,6 +126,13 @@ def run_sdk(spec: dict[str, Any]) -> tuple[dict[str, float], int]:
     """The official SDK over the batch, ``limit`` jobs at once; (end learned, completed)."""
     import symbl_rest  # type: ignore[import-not-found,import-untyped,unused-ignore]
 
+    # It logs every poll at INFO on the root logger (basicConfig at level NOTSET); a user
+    # running a batch would turn that down, and this, done first, makes its call a no-op.
+    logging.basicConfig(level=logging.WARNING)
+    # Its urllib3 pool keeps 10 connections for up to 2 x limit threads: one warning per
+    # discarded connection, thousands per run, which would bury the table.
+    # (Its Configuration resets the level of "urllib3"; that of the module logger stays.)
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     # Its base URL must be set before ``import symbl`` (REFERENCE.md).
     config = symbl_rest.Configuration()
     config.host = spec["url"]

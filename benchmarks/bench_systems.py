@@ -144,7 +144,8 @@ def measure(
             preexec_fn=pinned(client_cpus),
         )
         child = json.loads(Path(spec["result_path"]).read_text())
-        written = sum(1 for _ in Path(spec["out_dir"]).glob("*.json"))
+        # Insight files only: process_many also writes summary.json there.
+        written = sum(1 for f in Path(spec["out_dir"]).glob("*.json") if f.name != "summary.json")
         stats, jobs = emu.stats(), emu.jobs()
     n = len(urls)
     slot_times = [j["processingTime"] + queue_delay for j in jobs]
@@ -157,6 +158,7 @@ def measure(
         "system": system,
         "jobs_created": len(jobs),
         "completed": child["completed"],
+        "detected": len(delays),
         "insight_files": written,
         "lower_bound_s": bound,
         "makespan_s": makespan,
@@ -250,9 +252,11 @@ def run_all(args: argparse.Namespace) -> tuple[dict[str, list[dict[str, Any]]], 
                       f"GETs/job {result['status_gets_per_job']:.2f}  "
                       f"CPU ms/job {result['cpu_ms_per_job']:.1f}  "
                       f"({time.monotonic() - started:.0f} s)", flush=True)
-                if result["completed"] != args.jobs or result["jobs_created"] != args.jobs:
-                    print(f"  warning: {result['completed']} completed, "
-                          f"{result['jobs_created']} jobs created, for {args.jobs} inputs")
+                counts = [result[k] for k in ("completed", "jobs_created", "detected",
+                                              "insight_files")]
+                if counts != [args.jobs] * 4:
+                    print(f"  warning: completed, jobs created, ends detected, insight files: "
+                          f"{counts}, for {args.jobs} inputs")
     return runs, skipped
 
 

@@ -7,23 +7,26 @@ command in a child process pinned to one core and reads its ``/_emulator/*`` rec
 
 from __future__ import annotations
 
+import ctypes
 import json
 import math
 import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 MAX_MEDIA = 4 * 3600.0
 """Media lengths are capped at 4 hours (the longest recording the benchmarks draw)."""
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _URL_LINE = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 
 
@@ -49,11 +52,21 @@ def split_cpus() -> tuple[int | None, set[int] | None]:
     return cpus[-1], set(cpus[:-1])
 
 
-def pinned(cpus: set[int] | None) -> Any:
-    """A ``preexec_fn`` that pins a child process to ``cpus`` (or does nothing)."""
-    if cpus is None:
-        return None
-    return lambda: os.sched_setaffinity(0, cpus)
+def child_setup(cpus: set[int] | None) -> Callable[[], None]:
+    """A ``preexec_fn``: pin the child to ``cpus`` (None: leave it), and end it with us.
+
+    The child gets SIGTERM when this process dies, even by SIGKILL (Linux
+    ``PR_SET_PDEATHSIG``), so no emulator or client outlives an interrupted benchmark.
+    """
+
+    def setup() -> None:
+        if cpus is not None:
+            os.sched_setaffinity(0, cpus)
+        if sys.platform == "linux":
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return setup
 
 
 def emulator_command() -> list[str]:
@@ -88,7 +101,7 @@ class EmulatorProcess:
                    *self.flags]
         self._process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-            preexec_fn=pinned(None if self.cpu is None else {self.cpu}),
+            preexec_fn=child_setup(None if self.cpu is None else {self.cpu}),
         )
         deadline = time.monotonic() + self.start_timeout
         assert self._process.stdout is not None

@@ -25,6 +25,14 @@ Writes ``systems.json`` and ``systems.md`` to ``--out`` (default
 ``benchmarks/results``), and with matplotlib (the ``bench`` extra) two PNGs: slot
 occupancy over time per system, and the distribution of detection delays.
 
+Symbl's official SDK is not in the ``bench`` extra (it requires ``pyaudio``, which needs
+system headers); its row runs when it is installed as REFERENCE.md says::
+
+    .venv/bin/pip install --no-deps symbl symbl-rest
+    .venv/bin/pip install urllib3 six certifi python-dateutil websocket-client
+
+and is skipped, with the reason printed, otherwise.
+
 Run from the repository root::
 
     .venv/bin/python benchmarks/bench_systems.py --quick          # N=300, 1 round
@@ -45,7 +53,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import EmulatorProcess, media_lengths, percentile, pinned, split_cpus
+from _common import EmulatorProcess, child_setup, media_lengths, percentile, split_cpus
 from _systems import SYSTEMS, child_main, sdk_missing
 
 from symbl_async.emulator import EmulatorConfig
@@ -141,7 +149,7 @@ def measure(
         # subprocess.run kills the child on any exception (Ctrl-C, the time limit).
         subprocess.run(
             [sys.executable, __file__, "--child", str(spec_path)], check=True, timeout=limit_s,
-            preexec_fn=pinned(client_cpus),
+            preexec_fn=child_setup(client_cpus),
         )
         child = json.loads(Path(spec["result_path"]).read_text())
         # Insight files only: process_many also writes summary.json there.
@@ -221,6 +229,14 @@ def table(args: argparse.Namespace, summary: dict[str, Any], skipped: dict[str, 
             f"| {m['status_gets_per_job']:.2f} | {m['rejected_429']:g} "
             f"| {m['cpu_ms_per_job']:.1f} | {m['maxrss_mb']:.0f} MB | {real} | {service} |"
         )
+    lines += [
+        "",
+        "Detection delay: job end (emulator) to the client knowing it. In service seconds it is"
+        " the real delay x the time scale: what polling would cost against the real service;"
+        " webhook delivery is network time, which the time scale does not divide, so for the"
+        " webhook modes the real-ms column is the one to read. Slot use: sum of the jobs'"
+        " slot time / (limit x makespan).",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -260,6 +276,21 @@ def run_all(args: argparse.Namespace) -> tuple[dict[str, list[dict[str, Any]]], 
     return runs, skipped
 
 
+def _compact(runs: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """The runs for the JSON file: series rounded, occupancy kept for round 1 (the plot's)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for system, results in runs.items():
+        out[system] = []
+        for round_, result in enumerate(results):
+            kept = dict(result, detection_ms=[round(d, 2) for d in result["detection_ms"]])
+            if round_:
+                del kept["occupancy"]
+            else:
+                kept["occupancy"] = [[round(at, 1), n] for at, n in result["occupancy"]]
+            out[system].append(kept)
+    return out
+
+
 def _stop_on_sigterm(signum: int, frame: object) -> None:
     # Unwinds through the context managers and subprocess.run, which stop the children.
     raise SystemExit(128 + signum)
@@ -278,8 +309,8 @@ def main(argv: list[str] | None = None) -> None:
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-    report = {"config": config, "summary": summary, "skipped": skipped, "runs": runs}
-    (args.out / f"{args.name}.json").write_text(json.dumps(report, indent=1))
+    report = {"config": config, "summary": summary, "skipped": skipped, "runs": _compact(runs)}
+    (args.out / f"{args.name}.json").write_text(json.dumps(report, separators=(",", ":")))
     (args.out / f"{args.name}.md").write_text(text)
     print(f"wrote {args.out / args.name}.json and .md")
     try:

@@ -32,9 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import os
-import random
 import resource
 import sys
 import tempfile
@@ -47,6 +45,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _common import media_lengths
+
 from symbl_async.batch._api import process_many
 from symbl_async.batch._slots import JobSlots
 from symbl_async.batch._sources import UrlSource, read_manifest
@@ -56,14 +56,6 @@ from symbl_async.core._jobs import Job, JobInfo, JobStatus
 from symbl_async.core._options import ProcessingOptions
 from symbl_async.emulator import Emulator
 from symbl_async.models._models import ConversationInsights
-
-MAX_MEDIA = 4 * 3600.0
-
-
-def media_lengths(count: int, median: float, sigma: float, seed: int) -> list[float]:
-    rng = random.Random(seed)
-    return [round(min(rng.lognormvariate(math.log(median), sigma), MAX_MEDIA), 1)
-            for _ in range(count)]
 
 
 async def makespan(args: argparse.Namespace) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 import symbl_async
 from symbl_async import SymblClient
@@ -24,7 +24,7 @@ from symbl_async import SymblClient
 
 class _Answer:
     status = 200
-    headers: dict[str, str] = {"Content-Type": "application/json"}
+    headers: ClassVar[dict[str, str]] = {"Content-Type": "application/json"}
 
     async def read(self) -> bytes:
         return b'{"id": "j", "status": "in_progress"}'

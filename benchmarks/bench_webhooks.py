@@ -48,10 +48,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import multiprocessing
 import os
-import random
 import statistics
 import sys
 import tempfile
@@ -63,29 +61,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _common import media_lengths, percentile
+
 from symbl_async import JobStatus, PollSchedule, SymblClient, WebhookReceiver
 from symbl_async.emulator import Emulator
 
-MAX_MEDIA = 4 * 3600.0
 MODES = (
     ("poll", "poll", True),
     ("webhook", "webhook", True),
     ("webhook, no confirmation", "webhook", False),
     ("hybrid", "hybrid", True),
 )
-
-
-def media_lengths(count: int, median: float, sigma: float, seed: int) -> list[float]:
-    rng = random.Random(seed)
-    return [
-        round(min(rng.lognormvariate(math.log(median), sigma), MAX_MEDIA), 1) for _ in range(count)
-    ]
-
-
-def percentile(values: list[float], share: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
 # -- part 1: detection latency ---------------------------------------------------------

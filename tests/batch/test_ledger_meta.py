@@ -51,12 +51,18 @@ def test_an_old_ledger_opens_and_takes_a_token(tmp_path: Path) -> None:
 
 
 def test_keep_webhook_token_stores_and_reports_a_change(tmp_path: Path) -> None:
+    here, there = "http://127.0.0.1:9000/hook/t", "http://127.0.0.1:9001/hook/t"
     with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
-        assert keep_webhook_token(ledger, None) and ledger.get_meta("webhook_token") is None
-        assert keep_webhook_token(ledger, TOKEN_A)  # the first: stored
-        assert keep_webhook_token(ledger, TOKEN_A)
-        assert not keep_webhook_token(ledger, TOKEN_B)  # another: reported, then kept
+        assert keep_webhook_token(ledger, None, None)
+        assert ledger.get_meta("webhook_token") is None
+        assert keep_webhook_token(ledger, TOKEN_A, here)  # the first: stored
+        assert keep_webhook_token(ledger, TOKEN_A, here)
+        assert keep_webhook_token(ledger, TOKEN_A, None)  # address unknown: trusted
+        assert not keep_webhook_token(ledger, TOKEN_A, there)  # another port: reported
+        assert keep_webhook_token(ledger, TOKEN_A, there)  # ... and kept
+        assert not keep_webhook_token(ledger, TOKEN_B, there)  # another token
         assert ledger.get_meta("webhook_token") == TOKEN_B
+        assert here not in str(ledger.get_meta("webhook_url_sha256"))
 
 
 def test_a_job_id_is_learned_only_by_an_adopted_submitted_item(tmp_path: Path) -> None:

@@ -40,7 +40,11 @@ How it works, and the decisions behind it:
   no job id). Not found: sent again under a new attempt name. After 3 unknown outcomes, all
   shown to have created nothing, the item is reported failed for this run and left
   ``unknown``; a rerun settles and submits it again.
-* **Found by name, no job id.** The conversation list gives no job id, so an adopted job is
+* **Found by name, no job id.** The conversation list gives no job id. Each attempt's
+  ``webhookUrl`` carries a tag of its name (``client.webhook_url_for``), so with a webhook
+  receiver the next delivery for the job names it (``client.job_id_for_attempt``): the job
+  is then confirmed with ``GET /v1/job`` and waited for normally (not ``recovered``).
+  Meanwhile, and without a receiver or a delivery, an adopted job is
   watched through its conversation (:func:`~symbl_async.batch._found.wait_until_final`): its
   insights count as final once its expected processing time has passed, the summary endpoint
   no longer answers 404 (it does while a job is in progress) and its messages are the same in
@@ -55,6 +59,12 @@ How it works, and the decisions behind it:
   polls the job at the poll schedule's slowest rate and releases the slot (recording
   ``completed`` or ``failed``) only when it ends.
   Watchers still running when the batch ends are cancelled; the summary counts them.
+* **Webhooks across restarts.** The client's receiver token and (as a digest) its callback
+  URL are kept in the ledger. A rerun whose receiver has the same (``WebhookReceiver(token=
+  batch_webhook_token(ledger))`` on the same port or public URL; the CLI does so) gets the
+  webhooks of the earlier run's jobs; one with another URL is warned about, and those jobs
+  are waited for by polling. Every job inherited from an earlier run is asked about once
+  (``GET /v1/job``) first: it may have ended while no receiver was up.
 * **Bounded memory.** The input is pulled only while the window has room and fewer than
   ``2 x max_concurrent_jobs + 16`` items are in flight; results wait in a bounded queue.
   With ``ordered=True`` at most ``lookahead + 2 x max_concurrent_jobs + 16`` inputs are read
@@ -271,7 +281,9 @@ def process_many(
         lookahead: how many inputs are read ahead to choose the longest first.
         wait_timeout: seconds to wait for one job (default: the client's); see the module
             docstring for what happens to a job that outlives it.
-        wait_mode: passed to ``client.wait(mode=...)`` when given.
+        wait_mode: passed to ``client.wait(mode=...)`` when given. In the webhook modes,
+            start the client's receiver with ``token=batch_webhook_token(ledger)`` on a
+            fixed port or public URL, so that a rerun gets the earlier run's webhooks.
         lookup_grace: seconds after a submit of unknown outcome (or one left by a crash)
             before a lookup that does not find it counts as "no job was created" and the
             item is sent again under a new name. Default, per item: the longest its submit

@@ -152,6 +152,11 @@ class BatchClient(Protocol):
         ...
 
     @property
+    def webhook_url(self) -> str | None:
+        """The ``webhookUrl`` submits carry (RuntimeError: a receiver not started yet)."""
+        ...
+
+    @property
     def webhook_token(self) -> str | None:
         """The webhook receiver's secret token, stored with the ledger (None: no receiver)."""
         ...

@@ -107,8 +107,13 @@ class Engine:
         try:
             check_batch_options(self._db, self._config.options, reprocess=self._config.reprocess)
             load_processing_model(self._db, self._config.client.processing_model)
-            token = self._config.client.webhook_token
-            self._work.poll_inherited = not keep_webhook_token(self._db, token)
+            client = self._config.client
+            try:
+                url = client.webhook_url
+            except RuntimeError:  # a receiver not started yet: its address is unknown
+                url = None
+            same = keep_webhook_token(self._db, client.webhook_token, url)
+            self._work.poll_inherited = not same
             await self._recover_submitting()
             self._recover_inflight()
             intake = Intake(

@@ -9,6 +9,7 @@ before the lock is held.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -41,6 +42,7 @@ WEBHOOK_TOKEN = "webhook_token"
 BATCH_OPTIONS = "batch_options"
 PROCESSING_MODEL = "processing_model"
 """The ledger's ``meta`` entry holding the batch's webhook receiver token (a credential)."""
+_WEBHOOK_URL_DIGEST = "webhook_url_sha256"
 
 LEDGER_FILE = "ledger.sqlite3"
 """The ledger's file name in the output folder, when no ledger is given."""
@@ -163,26 +165,39 @@ def batch_webhook_token(ledger: str | os.PathLike[str]) -> str:
         return token
 
 
-def keep_webhook_token(ledger: Ledger, token: str | None) -> bool:
-    """Store the receiver's token with the batch; False if an earlier run used another.
+def keep_webhook_token(ledger: Ledger, token: str | None, url: str | None) -> bool:
+    """Store the receiver's token and URL with the batch; False if an earlier run's differ.
 
-    Then that run's jobs send their webhooks to a URL nobody serves: the caller waits for
-    them by polling. The new token is stored (this run's jobs call it).
+    Jobs an earlier run submitted call the URL it gave them (address and token). When this
+    run's receiver has another one, those webhooks reach nobody, and the caller waits for
+    such jobs by polling. This run's token and URL are stored (its own jobs call them); the
+    URL only as a digest, since it holds the token.
+
+    Args:
+        ledger: the batch's ledger.
+        token: the receiver's token (None: no receiver; nothing is stored).
+        url: the receiver's callback URL, if known.
     """
     if token is None:
         return True
-    stored = ledger.get_meta(WEBHOOK_TOKEN)
-    if stored == token:
-        return True
-    ledger.set_meta(WEBHOOK_TOKEN, token)
-    if stored is None:
-        return True
-    log.warning(
-        "the webhook receiver's token is not the one this batch's earlier run used (start it "
-        "with WebhookReceiver(token=batch_webhook_token(ledger))): jobs submitted by the "
-        "earlier run are waited for by polling"
+    digest = None if url is None else hashlib.sha256(url.encode("utf-8")).hexdigest()
+    stored_token = ledger.get_meta(WEBHOOK_TOKEN)
+    stored_digest = ledger.get_meta(_WEBHOOK_URL_DIGEST)
+    same = stored_token in (None, token) and (
+        stored_digest is None or digest is None or stored_digest == digest
     )
-    return False
+    if stored_token != token:
+        ledger.set_meta(WEBHOOK_TOKEN, token)
+    if digest is not None and digest != stored_digest:
+        ledger.set_meta(_WEBHOOK_URL_DIGEST, digest)
+    if not same:
+        log.warning(
+            "the webhook receiver's URL (address or token) is not the one this batch's "
+            "earlier run gave its jobs, so their webhooks reach nobody: the jobs submitted by "
+            "the earlier run are waited for by polling. Start the receiver on the same port "
+            "or public URL, with WebhookReceiver(token=batch_webhook_token(ledger))"
+        )
+    return same
 
 
 def check_batch_options(ledger: Ledger, options: object, *, reprocess: bool) -> None:

@@ -133,7 +133,9 @@ def add_process_command(subparsers: Any) -> None:
     hooks.add_argument("--webhook-host", metavar="HOST",
                        help="address the webhook receiver binds (default 127.0.0.1)")
     hooks.add_argument("--webhook-port", type=port, metavar="PORT",
-                       help="port of the webhook receiver (default: any free port)")
+                       help="port of the webhook receiver (default: any free port; give "
+                       "one, or --webhook-public-url, so that a rerun of the batch still "
+                       "gets the webhooks of jobs an earlier run submitted)")
     hooks.add_argument(
         "--webhook-public-url", metavar="URL",
         help="URL at which the service reaches the receiver (a tunnel or reverse proxy); "

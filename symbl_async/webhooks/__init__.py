@@ -2,9 +2,10 @@
 
 ``_receiver`` (``WebhookReceiver``: settings, token, the framework-neutral ``handle`` /
 ``handle_stream``), ``_state`` (watches, forward-only statuses, remembered early webhooks,
-stats), ``_confirm`` (confirming a claimed end with ``GET /v1/job``, asked again while it
-lags), ``_server`` (the own aiohttp server and the aiohttp route adapter), ``_fastapi``
-(the FastAPI router; import :mod:`symbl_async.fastapi`).
+stats), ``_attempts`` (which job a submit attempt created, from webhooks sent to the
+attempt's URL), ``_confirm`` (confirming a claimed end with ``GET /v1/job``, asked again
+while it lags), ``_server`` (the own aiohttp server and the aiohttp route adapter),
+``_fastapi`` (the FastAPI router; import :mod:`symbl_async.fastapi`).
 
 May import: :mod:`symbl_async.core`, :mod:`symbl_async.errors`, aiohttp.
 """

@@ -59,11 +59,13 @@ def fastapi_router(receiver: WebhookReceiver, *, prefix: str | None = None) -> "
     router = APIRouter(prefix=mount)
 
     async def receive_symbl_webhook(token: str, request: Request) -> Response:
+        attempt = request.query_params.get("attempt")
+        extra = {} if attempt is None else {"attempt": attempt}
         status = await receiver.handle_stream(
             token,
             request.stream(),
             content_length=_content_length(request.headers.get("content-length")),
-            attempt=request.query_params.get("attempt"),
+            **extra,
         )
         return Response(status_code=status)
 

@@ -122,11 +122,15 @@ def routes_for(receiver: StreamHandler, prefix: str) -> list[web.RouteDef]:
     """aiohttp route definitions for ``POST {prefix}/{token}``, answered by ``receiver``."""
 
     async def handler(request: web.Request) -> web.Response:
+        # Passed only when the URL has one: a wrapped handle_stream from before it existed
+        # keeps working for plain URLs.
+        attempt = request.query.get("attempt")
+        extra = {} if attempt is None else {"attempt": attempt}
         status = await receiver.handle_stream(
             request.match_info["token"],
             request.content.iter_chunked(_READ_CHUNK),
             content_length=request.content_length,
-            attempt=request.query.get("attempt"),
+            **extra,
         )
         return web.Response(status=status, text=f"{status}: {http.HTTPStatus(status).phrase}")
 

@@ -16,6 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from symbl_async.core._jobs import JobStatus
+from symbl_async.core._webhook import with_attempt
 from symbl_async.errors import ValidationError
 from symbl_async.webhooks._fastapi import fastapi_router
 from symbl_async.webhooks._receiver import WebhookReceiver
@@ -141,3 +142,12 @@ async def test_custom_prefix(confirm: Confirm) -> None:
     with pytest.raises(ValidationError):
         fastapi_router(receiver, prefix="hooks")
     await receiver.close()
+
+
+async def test_the_attempt_in_the_url_reaches_the_receiver(
+    served: tuple[WebhookReceiver, str], session: aiohttp.ClientSession
+) -> None:
+    receiver, base = served
+    url = with_attempt(f"{base}/symbl/webhooks/{receiver.token}", "attempt-1")
+    assert await post(session, url, body("j9", "in_progress")) == 200
+    assert receiver.job_for_attempt("attempt-1") == "j9"

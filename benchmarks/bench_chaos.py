@@ -264,7 +264,7 @@ def main() -> int:
     # Real seconds. The longest job here (4 h of media, slowest jitter) takes ~7,300 service
     # seconds, 15 s at scale 500; the CLI's default (4 h, real) would keep an item whose
     # end the API cannot show (a job found by name that failed, in poll mode) for 4 h.
-    parser.add_argument("--wait-timeout", type=float, default=60.0,
+    parser.add_argument("--wait-timeout", type=float, default=30.0,
                         help="the CLI's --wait-timeout, real seconds")
     parser.add_argument("--run-timeout", type=float, default=1800.0,
                         help="real seconds one CLI run may take")

@@ -210,8 +210,13 @@ async def wait_until_final(
     origin = time.monotonic() - max(time.time() - (sent or time.time()), 0.0)
     earliest = origin + expected
     previous: tuple[list[Any], float] | None = None
+    # The schedule counts from the attempt (time already spent is not waited again), but
+    # the deadline from this wait: a rerun that comes after ``limit`` has passed since the
+    # attempt (an earlier run gave up or crashed) must still get reads to judge by. Counted
+    # from the attempt, its only wake-up was the deadline's: one read, never two equal ones,
+    # and the item stayed unresolved in every rerun although its job had completed.
     wakes = wake_times(
-        schedule.delays(row.duration), origin=origin, deadline=origin + limit,
+        schedule.delays(row.duration), origin=origin, deadline=time.monotonic() + limit,
         clock=time.monotonic,
     )
     for wait, final in wakes:

@@ -325,3 +325,38 @@ async def test_an_adopted_job_is_fetched_only_once_its_insights_are_final(
     assert len(stored["messages"]) == len(full) > 1  # never the partial transcript
     line = json.loads((tmp_path / "results.jsonl").read_text())
     assert line["recovered"] is True
+
+
+async def test_a_rerun_long_after_the_attempt_still_judges_an_adopted_job(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A run gives up on an adopted job (no job id; its wait timed out). The rerun comes an
+    # hour after the attempt, much later than the wait timeout: its wait's deadline counts
+    # from the rerun, so it reads the job again and fetches it. (Counted from the attempt,
+    # the rerun's only read was the deadline's: one read, never two equal ones, so the item
+    # stayed "unresolved" in every rerun although its job had completed.)
+    sources = [url("late-rerun", 120)]
+    async with emulated(2) as (emu, client):
+        faults = Faults(client, {"late-rerun.": ["lost-after"]})
+        monkeypatch.setattr(client, "submit_audio_url", faults.submit)
+        api = client.conversations
+        real_summary = api.summary
+
+        async def in_progress(conversation_id: str, **kwargs: Any) -> Any:
+            raise NotFoundError(404, "summary not ready")
+
+        monkeypatch.setattr(api, "summary", in_progress)
+        first = await collect(process_many(client, sources, slots=fast_slots(2),
+                                           out_dir=tmp_path, lookup_grace=0, wait_timeout=0.2))
+        monkeypatch.setattr(api, "summary", real_summary)
+        conn = sqlite3.connect(tmp_path / "ledger.sqlite3")
+        with conn:
+            conn.execute("UPDATE items SET attempt_at = attempt_at - 3600, "
+                         "submitted_at = submitted_at - 3600")
+        conn.close()
+        second = await collect(process_many(client, sources, slots=fast_slots(2),
+                                            out_dir=tmp_path, wait_timeout=60))
+        per_item = jobs_per_item(emu, sources)
+    assert first[0].status == "failed" and "Unresolved" in (first[0].error or "")
+    assert second[0].status == "fetched" and second[0].recovered, second[0].error
+    assert per_item == {sources[0].url: 1}

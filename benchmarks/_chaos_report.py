@@ -30,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from symbl_async.batch._sources import submit_name
+from symbl_async.batch._names import submit_name
 
 _VARIABLE = re.compile(r"[0-9a-f]{12,}|\b\d+(\.\d+)?\b|'[^']*'|\"[^\"]*\"")
 
@@ -110,7 +110,8 @@ def analyse(
         if row is None:
             lost.append({"source": url, "why": "no results.jsonl line"})
             continue
-        item_jobs = by_item.get(submit_name(row["key"]), []) if row.get("key") else []
+        name = submit_name(row["key"], str(row.get("source") or "")) if row.get("key") else ""
+        item_jobs = by_item.get(name, []) if name else []
         paying = [j for j in item_jobs if j["status"] != "failed"]
         if len(paying) > 1:
             paid_twice.append({"source": url, "key": row["key"], "jobs": item_jobs})

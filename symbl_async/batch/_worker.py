@@ -129,6 +129,7 @@ class ItemWorker:
         self._writer = writer
         self._wait_timeout = wait_timeout
         self._wait_mode = wait_mode
+        self._started = time.time()
         self._counts = counts
         self._on_event = on_event
         self._stopping = stopping
@@ -288,6 +289,11 @@ class ItemWorker:
         kwargs: dict[str, Any] = {"timeout": self._wait_timeout}
         if self._wait_mode is not None:
             kwargs["mode"] = self._wait_mode
+        if self._wait_mode == "webhook" and (row.submitted_at or 0.0) < self._started:
+            # Submitted by an earlier run: its webhooks go to that run's receiver (another
+            # port, maybe dead) and may all have been sent already, so this run would wait
+            # for nothing. Poll it instead.
+            kwargs["mode"] = "poll"
         try:
             await self._client.wait(job, **kwargs)
         except JobFailedError as exc:

@@ -202,8 +202,11 @@ async def wait_until_final(
     origin = time.monotonic() - max(time.time() - (sent or time.time()), 0.0)
     earliest = origin + expected
     previous: tuple[list[Any], float] | None = None
+    # The deadline counts from this wait, not from the attempt: a rerun after more than
+    # ``limit`` would otherwise get a single read, and two are needed to call it final, so
+    # the item could never be resolved.
     wakes = wake_times(
-        schedule.delays(row.duration), origin=origin, deadline=origin + limit,
+        schedule.delays(row.duration), origin=origin, deadline=time.monotonic() + limit,
         clock=time.monotonic,
     )
     for wait, final in wakes:

@@ -9,6 +9,7 @@ Only the signal tests start the CLI as a child process.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
 import logging
@@ -18,15 +19,19 @@ import subprocess
 import sys
 import threading
 import wave
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import attrs
 import pytest
+from aiohttp import web
 
 from symbl_async.cli import main
-from symbl_async.emulator import Emulator
+from symbl_async.emulator import Emulator, EmulatorConfig
+from symbl_async.emulator import server as emulator_server
+from symbl_async.emulator.app import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 SCALE = 2000
@@ -35,9 +40,82 @@ APP_ID = "emulator-app-id"
 APP_SECRET = "emulator-app-secret"
 
 
+def request_kind(request: web.Request) -> str | None:
+    """What a request to the emulator is, for a :class:`Gate`; ``None``: its own routes."""
+    path = request.path
+    if path.startswith("/_emulator/"):
+        return None
+    if path.startswith("/oauth2/"):
+        return "token"
+    if path.startswith("/v1/process/"):
+        return "submit"
+    if path.startswith("/v1/job/"):
+        return "job"
+    if path.rstrip("/") == "/v1/conversations":
+        return "list"  # a lookup by name
+    if path.endswith("/messages"):
+        return "messages"
+    if path.startswith("/v1/conversations/"):
+        return "insights"
+    return "other"
+
+
+@attrs.define
+class Gate:
+    """A door in front of the emulator's routes: counts requests by :func:`request_kind` and
+    holds those of the kinds in ``hold`` until :meth:`release`, so that a test can kill a
+    client while one is surely in flight. Released requests go on to the service (a request
+    in flight when its client died still lands), or with ``drop`` never reach it (the
+    connection died before the request was read). Counters are read from the test's thread
+    (plain ints behind the GIL)."""
+
+    hold: set[str] = attrs.field(factory=set)
+    seen: collections.Counter[str] = attrs.field(factory=collections.Counter)
+    held: collections.Counter[str] = attrs.field(factory=collections.Counter)
+    loop: asyncio.AbstractEventLoop | None = None
+    _opened: asyncio.Event | None = None
+    _dropped: set[int] = attrs.field(factory=set)  # ids of events whose requests are dropped
+
+    def reset(self, *hold: str, drop: bool = False) -> None:
+        """Release what is held (see :meth:`release`), then hold these kinds from now on
+        (none: let everything through); counters restart."""
+        self.release(drop=drop)
+        self.hold = set(hold)
+        self.seen = collections.Counter()
+        self.held = collections.Counter()
+
+    def release(self, *, drop: bool = False) -> None:
+        """Stop holding; held requests go on to the service, or with ``drop`` are refused."""
+        self.hold = set()
+        opened = self._opened
+        if self.loop is not None and opened is not None:
+            if drop:
+                self._dropped.add(id(opened))
+            self.loop.call_soon_threadsafe(opened.set)
+
+    @web.middleware
+    async def middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        kind = request_kind(request)
+        if kind is not None:
+            self.seen[kind] += 1
+            if kind in self.hold:
+                if self._opened is None or self._opened.is_set():
+                    self._opened = asyncio.Event()
+                opened = self._opened
+                self.held[kind] += 1
+                # Bounded: a test that forgets to release does not hang the emulator.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(opened.wait(), timeout=60)
+                if id(opened) in self._dropped:
+                    raise web.HTTPServiceUnavailable()  # never reached the service
+        return await handler(request)
+
+
 @attrs.frozen
 class Threaded:
-    """An emulator running in a thread; ``stats()`` is read on its own loop."""
+    """An emulator running in a thread; ``stats()`` and ``jobs()`` are read on its own loop."""
 
     url: str
     emulator: Emulator
@@ -49,19 +127,43 @@ class Threaded:
 
         return asyncio.run_coroutine_threadsafe(read(), self.loop).result(timeout=30)
 
+    def jobs(self) -> list[dict[str, Any]]:
+        async def read() -> list[dict[str, Any]]:
+            return self.emulator.jobs()
+
+        return asyncio.run_coroutine_threadsafe(read(), self.loop).result(timeout=30)
+
 
 @contextlib.contextmanager
-def threaded_emulator(limit: int = 3, **settings: Any) -> Iterator[Threaded]:
+def threaded_emulator(
+    limit: int = 3, gate: Gate | None = None, **settings: Any
+) -> Iterator[Threaded]:
+    """An emulator in a thread; ``gate``, if given, sees (and may hold) every request."""
     started: concurrent.futures.Future[Threaded] = concurrent.futures.Future()
     stop: asyncio.Event | None = None
+
+    def gated_app(config: EmulatorConfig | None = None) -> web.Application:
+        app = create_app(config)
+        if gate is not None:
+            app.middlewares.append(gate.middleware)  # inside the emulator's own middleware
+        return app
 
     async def serve() -> None:
         nonlocal stop
         stop = asyncio.Event()
         emu = Emulator(time_scale=SCALE, concurrency_limit=limit, **settings)
-        async with emu:
+        if gate is not None:
+            gate.loop = asyncio.get_running_loop()
+        # The emulator has no hook for an extra middleware: its app is built in start().
+        with mock.patch.object(emulator_server, "create_app", gated_app):
+            await emu.start()
+        try:
             started.set_result(Threaded(emu.url, emu, asyncio.get_running_loop()))
             await stop.wait()
+        finally:
+            if gate is not None:
+                gate.release()
+            await emu.close()
 
     def run() -> None:
         try:

@@ -16,7 +16,6 @@ import collections
 import logging
 import os
 import random
-import re
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -26,6 +25,7 @@ from symbl_async.batch._ledger import Ledger, LedgerItem
 from symbl_async.batch._protocol import FATAL, BatchClient
 from symbl_async.batch._results import BatchResult
 from symbl_async.batch._slots import JobSlots, Slot
+from symbl_async.batch._sources import URL_RE
 from symbl_async.core._jobs import Job, JobStatus
 from symbl_async.core._polling import wake_times
 from symbl_async.errors import JobFailedError, NotFoundError, SymblError
@@ -51,7 +51,6 @@ _WINDOW_MARGIN = 3600.0
 # the request may wait in the service's front end, and the job is created once the request
 # is handled. A minute is far more than a request handler takes (no documented figure).
 _GRACE_MARGIN = 60.0
-_URL = re.compile(r"^https?://", re.IGNORECASE)
 # For a client whose submits have no timeout (e.g. uploads with ``upload_total=None``): an
 # hour, the longest we let any submit be on the wire before assuming it is dead.
 _UNBOUNDED_SUBMIT = 3600.0
@@ -128,7 +127,7 @@ class Finder:
         if self.grace is not None:
             return self.grace
         size = None
-        if not _URL.match(row.source) and not row.source.startswith("text: "):
+        if not URL_RE.match(row.source) and not row.source.startswith("text: "):
             try:
                 size = os.path.getsize(row.source)
             except OSError:

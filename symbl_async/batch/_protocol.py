@@ -76,11 +76,6 @@ class BatchClient(Protocol):
         """The default deadline of :meth:`wait`, in seconds."""
         ...
 
-    @property
-    def submit_timeout(self) -> float | None:
-        """The longest a submit waits for its answer, in seconds (None: no bound)."""
-        ...
-
     def submit_deadline(self, upload_size: int | None = None) -> float | None:
         """The longest one submit waits for its answer (``upload_size``: bytes of a file)."""
         ...

@@ -159,18 +159,6 @@ class SymblClient(Processing, WebhookAttempts):
             return t.total
         return t.upload_deadline(upload_size)
 
-    @property
-    def submit_timeout(self) -> float | None:
-        """The longest any submit waits for its answer, in seconds (None: no fixed bound).
-
-        Uploads whose deadline grows with their size (``Timeouts.upload_total`` unset)
-        have no bound that holds for every file: ``None`` then.
-        """
-        t = self._transport.timeouts
-        if t.total is None or t.upload_total is None:
-            return None
-        return max(t.total, t.upload_total)
-
     # -- webhooks and wait modes ----------------------------------------------------
 
     @property

@@ -13,8 +13,8 @@ from __future__ import annotations
 import builtins
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
+from symbl_async.core._checks import path_segment
 from symbl_async.errors import ValidationError
 from symbl_async.models import (
     ActionItem,
@@ -39,16 +39,6 @@ TRANSCRIPT_CONTENT_TYPES = frozenset({"text/markdown", "text/srt"})
 """Formats ``POST .../transcript`` can produce."""
 
 _BASE = "/v1/conversations"
-
-
-def _segment(value: object, field: str) -> str:
-    """Check an id and quote it for use as one path segment."""
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(field, "must be a non-empty string")
-    if value in (".", ".."):
-        # Quoting leaves these alone and URL normalisation would climb out of the path.
-        raise ValidationError(field, "must not be '.' or '..'")
-    return quote(value, safe="")
 
 
 def _check_bool(value: object, field: str) -> None:
@@ -103,7 +93,7 @@ class ConversationReads:
     async def _get(
         self, conversation_id: object, suffix: str = "", params: Mapping[str, str] | None = None
     ) -> Any:
-        path = f"{_BASE}/{_segment(conversation_id, 'conversation_id')}{suffix}"
+        path = f"{_BASE}/{path_segment(conversation_id, 'conversation_id')}{suffix}"
         return await self._requester.request("GET", path, params=params or None)
 
     async def messages(
@@ -346,7 +336,7 @@ class ConversationReads:
             APIStatusError: for other error answers.
             SymblConnectionError: if the service could not be reached.
         """
-        cid = _segment(conversation_id, "conversation_id")
+        cid = path_segment(conversation_id, "conversation_id")
         if content_type not in TRANSCRIPT_CONTENT_TYPES:
             raise ValidationError(
                 "content_type", f"must be one of {', '.join(sorted(TRANSCRIPT_CONTENT_TYPES))}"

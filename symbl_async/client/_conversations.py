@@ -23,7 +23,6 @@ from symbl_async.client._conversation_reads import (
     _items,
     _message,
     _optional_text,
-    _segment,
 )
 from symbl_async.client._include import (
     ALL_INCLUDE,
@@ -31,6 +30,7 @@ from symbl_async.client._include import (
     check_include,
     gather_or_cancel,
 )
+from symbl_async.core._checks import path_segment
 from symbl_async.core._listing import LIST_LIMIT_MAX, list_query
 from symbl_async.core._options import check_metadata
 from symbl_async.errors import ValidationError
@@ -211,7 +211,7 @@ class ConversationsAPI(ConversationReads):
             APIStatusError: for other error answers.
             SymblConnectionError: if the service could not be reached.
         """
-        path = f"{_BASE}/{_segment(conversation_id, 'conversation_id')}"
+        path = f"{_BASE}/{path_segment(conversation_id, 'conversation_id')}"
         return _message(await self._requester.request("DELETE", path))
 
     async def update_metadata(
@@ -241,7 +241,7 @@ class ConversationsAPI(ConversationReads):
             APIStatusError: for other error answers.
             SymblConnectionError: if the service could not be reached.
         """
-        cid = _segment(conversation_id, "conversation_id")
+        cid = path_segment(conversation_id, "conversation_id")
         body = {"metadata": check_metadata(metadata)}
         answer = await self._requester.request("PUT", f"{_BASE}/{cid}", json=body)
         return structure(answer, Conversation)
@@ -271,8 +271,8 @@ class ConversationsAPI(ConversationReads):
             APIStatusError: for other error answers.
             SymblConnectionError: if the service could not be reached.
         """
-        cid = _segment(conversation_id, "conversation_id")
-        mid = _segment(member_id, "member_id")
+        cid = path_segment(conversation_id, "conversation_id")
+        mid = path_segment(member_id, "member_id")
         body: dict[str, str] = {"id": member_id}
         checked_name = _optional_text(name, "name")
         checked_email = _optional_text(email, "email")
@@ -306,7 +306,7 @@ class ConversationsAPI(ConversationReads):
             APIStatusError: for other error answers.
             SymblConnectionError: if the service could not be reached.
         """
-        cid = _segment(conversation_id, "conversation_id")
+        cid = path_segment(conversation_id, "conversation_id")
         if (
             isinstance(speaker_events, (str, bytes, Mapping))
             or not isinstance(speaker_events, Sequence)
@@ -339,7 +339,7 @@ class ConversationsAPI(ConversationReads):
             APIStatusError: for other error answers.
             SymblConnectionError: if the service could not be reached.
         """
-        _segment(conversation_id, "conversation_id")
+        path_segment(conversation_id, "conversation_id")
         names = check_include(include)
         fetchers: dict[str, Callable[[str], Awaitable[Any]]] = {
             "conversation": self.get,

@@ -19,7 +19,8 @@ escapes the package (they are chained as ``__cause__``)::
     ├── JobFailedError               a job ended with status ``failed``
     ├── WaitTimeoutError             a wait gave up before the job ended
     └── LedgerError                  the batch ledger failed (``symbl_async.batch``)
-        └── IllegalTransitionError   an item state change that the ledger forbids
+        ├── IllegalTransitionError   an item state change that the ledger forbids
+        └── LeaseLostError           a shared batch's item was taken over by another worker
 
 What a submit's error says about its job (REFERENCE.md, "Corrections"):
 
@@ -48,6 +49,7 @@ __all__ = [
     "ConcurrencyLimitError",
     "IllegalTransitionError",
     "JobFailedError",
+    "LeaseLostError",
     "LedgerError",
     "NotFoundError",
     "RequestInfo",
@@ -248,4 +250,17 @@ class IllegalTransitionError(LedgerError):
             message = f"no ledger item with key {key!r} (wanted {wanted.value})"
         else:
             message = f"item {key!r} cannot go from {current.value} to {wanted.value}"
+        super().__init__(message)
+
+
+class LeaseLostError(LedgerError):
+    """A shared batch's item is no longer this worker's: its lease ran out and another
+    worker adopted the item (a newer fencing token), so this worker must leave it alone.
+
+    Attributes:
+        key: the item (None when the whole worker was declared dead).
+    """
+
+    def __init__(self, key: str | None, message: str) -> None:
+        self.key = key
         super().__init__(message)

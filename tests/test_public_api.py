@@ -35,6 +35,7 @@ def test_top_level_exports_are_exactly_the_intended_ones() -> None:
         "JobFailedError",
         "JobInfo",
         "JobStatus",
+        "LeaseLostError",
         "LedgerError",
         "NotFoundError",
         "PollSchedule",

@@ -94,6 +94,12 @@ class LedgerItem:
     output_path: str | None
     attempt_at: float | None = None
     """When the current attempt was sent (its intent committed); None in version-1 rows."""
+    spec: str | None = None
+    """The item's submit as JSON, so any worker can send it (shared stores only)."""
+    owner: str | None = None
+    """The worker whose hands the item is in (shared stores only)."""
+    fence: int | None = None
+    """The owner's fencing token for this item (shared stores only)."""
 
 
 def timings(row: LedgerItem | None) -> dict[str, float]:

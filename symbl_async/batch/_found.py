@@ -17,15 +17,16 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from symbl_async.batch._ledger import Ledger, LedgerItem
+from symbl_async.batch._ledger import LedgerItem
 from symbl_async.batch._protocol import FATAL, BatchClient
 from symbl_async.batch._results import BatchResult
 from symbl_async.batch._slots import JobSlots, Slot
 from symbl_async.batch._sources import URL_RE
+from symbl_async.batch._store import ItemStore
 from symbl_async.core._jobs import Job, JobStatus
 from symbl_async.core._polling import wake_times
 from symbl_async.errors import JobFailedError, NotFoundError, SymblError
@@ -55,7 +56,7 @@ _GRACE_MARGIN = 60.0
 # hour, the longest we let any submit be on the wire before assuming it is dead.
 _UNBOUNDED_SUBMIT = 3600.0
 
-Failure = Callable[[str, str, str, BaseException | None], BatchResult]
+Failure = Callable[[str, str, str, BaseException | None], Awaitable[BatchResult]]
 
 
 def default_grace(submit_timeout: float | None) -> float:
@@ -80,7 +81,7 @@ class Finder:
         self,
         *,
         client: BatchClient,
-        ledger: Ledger,
+        ledger: ItemStore,
         slots: JobSlots,
         grace: float | None,
         counts: collections.Counter[str],
@@ -160,11 +161,11 @@ class Finder:
             if found is None:
                 log.info("no job for the submit named %s: it may be sent again", row.name)
                 return None
-            return self.found(row, found)
+            return await self.found(row, found)
 
-    def found(self, row: LedgerItem, conversation_id: str) -> LedgerItem:
+    async def found(self, row: LedgerItem, conversation_id: str) -> LedgerItem:
         """Adopt a submit found by name (no job id: the list does not give one)."""
-        new = self._db.mark_submitted(row.key, None, conversation_id)
+        new = await self._db.mark_submitted(row.key, None, conversation_id)
         self._counts["found_by_name"] += 1
         self._on_event("submitted", row.key)
         log.info("found the submit named %s: conversation %s", row.name, conversation_id)
@@ -173,7 +174,7 @@ class Finder:
 
 async def wait_until_final(
     client: BatchClient,
-    ledger: Ledger,
+    ledger: ItemStore,
     row: LedgerItem,
     slot: Slot,
     *,
@@ -235,7 +236,7 @@ async def wait_until_final(
             now - previous[1] >= spacing
         ):
             slot.release()
-            return ledger.mark_completed(key)
+            return await ledger.mark_completed(key)
         if not messages or previous is None or previous[0] != messages:
             previous = (messages, now) if messages else None
     hold(slot.transfer())
@@ -245,12 +246,12 @@ async def wait_until_final(
         "be running, or may have failed. Unresolved, not failed: it stays 'submitted' in the "
         "ledger, and a rerun checks it again without submitting it"
     )
-    return failure(key, label, error, None)
+    return await failure(key, label, error, None)
 
 
 async def learn_or_wait(
     client: BatchClient,
-    ledger: Ledger,
+    ledger: ItemStore,
     row: LedgerItem,
     slot: Slot,
     *,
@@ -291,7 +292,7 @@ async def learn_or_wait(
             task.cancel()
         await asyncio.gather(learn, rule, return_exceptions=True)
     log.info("a webhook for the submit named %s named its job %s", row.name, job_id)
-    return ledger.learn_job_id(row.key, job_id)
+    return await ledger.learn_job_id(row.key, job_id)
 
 
 async def ended_now(client: BatchClient, job: Job) -> bool:

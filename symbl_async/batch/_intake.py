@@ -26,6 +26,7 @@ from symbl_async.batch._protocol import FATAL, BatchClient
 from symbl_async.batch._results import BatchEvent, BatchResult
 from symbl_async.batch._slots import JobSlots
 from symbl_async.batch._sources import FileSource
+from symbl_async.batch._store import ItemStore
 from symbl_async.batch._window import DONE, LongestFirstWindow, puller
 from symbl_async.batch._worker import ItemWorker, Sending
 from symbl_async.batch._writer import insights_missing
@@ -46,7 +47,7 @@ class RunConfig:
     include: tuple[str, ...]
     ordered: bool
     slots: JobSlots
-    ledger: Ledger | Path | None
+    ledger: Ledger | ItemStore | Path | None
     out_dir: Path | None
     retry_failed: bool
     reprocess: bool
@@ -132,7 +133,7 @@ class Intake:
         window: LongestFirstWindow[Entry],
         delivery: Delivery,
         changes: Changes,
-        ledger: Ledger,
+        ledger: ItemStore,
         worker: ItemWorker,
         spawn: Callable[[Awaitable[None], Sending], object],
         resume: Callable[[LedgerItem, int | None, str], None],
@@ -211,7 +212,7 @@ class Intake:
             result = inflight.recovered.pop(key)
             await emit(attrs.evolve(result, index=index, source=label))
             return
-        row = self._db.get(key)
+        row = await self._db.get(key)
         if row is not None and (
             key in self._worker.given_up
             or (row.state in (ItemState.FETCHED, ItemState.FAILED)
@@ -222,7 +223,7 @@ class Intake:
             await emit(attrs.evolve(self._delivery.from_row(row, label, index), duplicate=True))
             return
         if row is not None and row.state is ItemState.FAILED and self._config.retry_failed:
-            row = self._db.reset_for_retry(key)
+            row = await self._db.reset_for_retry(key)
         state = ItemState.PENDING if row is None else row.state
         if state is ItemState.FETCHED:
             assert row is not None
@@ -232,7 +233,7 @@ class Intake:
                 # --include all after a default run): fetch again, never resubmit.
                 log.warning("%s: insights file %s lacks %s; fetching them again",
                             label, row.output_path, ", ".join(missing))
-                self._resume(self._db.reopen(key), index, label)
+                self._resume(await self._db.reopen(key), index, label)
             else:
                 await emit(self._delivery.from_row(row, label, index))
         elif state is ItemState.FAILED:

@@ -23,10 +23,11 @@ import attrs
 
 from symbl_async.batch._delivery import Changes, Delivery
 from symbl_async.batch._intake import Entry, Flow, InFlight, Intake, RunConfig
-from symbl_async.batch._ledger import ItemState, Ledger, LedgerItem
+from symbl_async.batch._ledger import ItemState, LedgerItem
 from symbl_async.batch._protocol import FATAL
 from symbl_async.batch._results import BatchProgress, BatchResult, BatchSummary
 from symbl_async.batch._slots import Slot
+from symbl_async.batch._sqlite_store import SqliteStore
 from symbl_async.batch._storage import (
     Storage,
     check_batch_options,
@@ -35,6 +36,7 @@ from symbl_async.batch._storage import (
     open_storage,
     save_processing_model,
 )
+from symbl_async.batch._store import ItemStore
 from symbl_async.batch._window import LongestFirstWindow
 from symbl_async.batch._worker import ItemWorker, Sending, Stopped
 from symbl_async.errors import SymblError
@@ -93,29 +95,30 @@ class Engine:
     @property
     def ledger_path(self) -> Path | None:
         """The ledger file in use (None before the run starts)."""
-        if self._storage is None or self._storage.ledger is None:
-            return None
-        return self._storage.ledger.path
+        store = None if self._storage is None else self._storage.ledger
+        return store.path if isinstance(store, SqliteStore) else None
 
     # -- the run --------------------------------------------------------------------
 
     async def results(self) -> AsyncGenerator[BatchResult, None]:
         """Run the batch, yielding results; closing it ends the run (cancels its work)."""
-        self._storage = open_storage(self._config.ledger, self._config.out_dir)
+        self._storage = await open_storage(self._config.ledger, self._config.out_dir)
         self._delivery.start(self._storage.writer)
         flow, d = self._flow, self._delivery
         try:
-            check_batch_options(self._db, self._config.options, reprocess=self._config.reprocess)
-            load_processing_model(self._db, self._config.client.processing_model)
+            await check_batch_options(
+                self._db, self._config.options, reprocess=self._config.reprocess
+            )
+            await load_processing_model(self._db, self._config.client.processing_model)
             client = self._config.client
             try:
                 url = client.webhook_url
             except RuntimeError:  # a receiver not started yet: its address is unknown
                 url = None
-            same = keep_webhook_token(self._db, client.webhook_token, url)
+            same = await keep_webhook_token(self._db, client.webhook_token, url)
             self._work.poll_inherited = not same
             await self._recover_submitting()
-            self._recover_inflight()
+            await self._recover_inflight()
             intake = Intake(
                 config=self._config, flow=flow, inflight=self._inflight, window=self._window,
                 delivery=d, changes=self._changes, ledger=self._db, worker=self._work,
@@ -155,7 +158,7 @@ class Engine:
         return flow.intake_done and flow.dispatch_done and not flow.live and not self._delivery.out
 
     @property
-    def _db(self) -> Ledger:
+    def _db(self) -> ItemStore:
         assert self._storage is not None and self._storage.ledger is not None
         return self._storage.ledger
 
@@ -194,10 +197,14 @@ class Engine:
                 d.writer.write_line(result)
         self._inflight.recovered.clear()
         try:
-            counts = self._db.counts()
-            save_processing_model(self._db, self._config.client.processing_model)
+            counts = await self._db.counts()
+            await save_processing_model(self._db, self._config.client.processing_model)
         except SymblError:
             counts = {}
+        if self._storage is not None:
+            # Before the summary: once it is written, the run is over (its lock free soon
+            # after, with no wait in between).
+            await self._storage.close_ledger()
         summary = d.summary(
             still_running=still_running, interrupted=flow.interrupted, ledger_counts=counts
         )
@@ -209,7 +216,7 @@ class Engine:
             log.exception("cannot write the batch's results files")
         finally:
             if self._storage is not None:
-                self._storage.close()
+                await self._storage.close()
         d.event("finished", summary=summary)
 
     # -- dispatching -----------------------------------------------------------------
@@ -296,7 +303,9 @@ class Engine:
             self._abort(exc)
         except Exception as exc:
             log.exception("unexpected error processing %s", entry.label)
-            result = self._work.failure(entry.key, entry.label, f"unexpected error: {exc!r}", exc)
+            result = await self._work.failure(
+                entry.key, entry.label, f"unexpected error: {exc!r}", exc
+            )
         finally:
             slot.release()
             if self._inflight.entries.get(entry.key) is entry:
@@ -327,7 +336,8 @@ class Engine:
         of them raises (a fatal error), the others are cancelled and awaited before it
         propagates, so none outlives the ledger.
         """
-        rows = [*self._db.items(ItemState.SUBMITTING), *self._db.items(ItemState.UNKNOWN)]
+        rows = [row async for row in self._db.items(ItemState.SUBMITTING)]
+        rows += [row async for row in self._db.items(ItemState.UNKNOWN)]
         gate = asyncio.Semaphore(8)
         finder = self._work.finder
 
@@ -341,7 +351,7 @@ class Engine:
                     log.warning("cannot look up the submit named %s yet: %s", row.name, exc)
                     return
                 if found is not None:
-                    finder.found(row, found)
+                    await finder.found(row, found)
 
         tasks = [asyncio.ensure_future(settle(row)) for row in rows]
         try:
@@ -352,9 +362,9 @@ class Engine:
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
 
-    def _recover_inflight(self) -> None:
+    async def _recover_inflight(self) -> None:
         for state in (ItemState.SUBMITTED, ItemState.COMPLETED):
-            for row in self._db.items(state):
+            async for row in self._db.items(state):
                 if row.key not in self._inflight.entries:
                     self._resume(row, None, row.source)
 

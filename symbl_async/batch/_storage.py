@@ -20,6 +20,8 @@ from typing import IO
 
 from symbl_async.batch._ledger import Ledger
 from symbl_async.batch._sources import canonical_options
+from symbl_async.batch._sqlite_store import SqliteStore
+from symbl_async.batch._store import ItemStore
 from symbl_async.batch._writer import ResultWriter, check_output_dir
 from symbl_async.core._estimate import ProcessingTimeModel
 from symbl_async.errors import ValidationError
@@ -53,18 +55,27 @@ class Storage:
 
     def __init__(self) -> None:
         """Start empty; :func:`open_storage` fills it in."""
-        self.ledger: Ledger | None = None
+        self.ledger: ItemStore | None = None
         self.writer: ResultWriter | None = None
         self.owns_ledger = False
         self.lock: IO[bytes] | None = None
         self.tmpdir: tempfile.TemporaryDirectory[str] | None = None
 
-    def close(self) -> None:
-        """Close the results files (without finishing them), the ledger if owned, the lock."""
+    async def close_ledger(self) -> None:
+        """Close the ledger if owned (idempotent); the lock stays held until :meth:`close`."""
+        if self.owns_ledger and self.ledger is not None:
+            self.owns_ledger = False
+            await self.ledger.aclose()
+
+    async def close(self) -> None:
+        """Close the results files (without finishing them), the ledger if owned, the lock.
+
+        With the ledger already closed (:meth:`close_ledger`) nothing here waits, so a run's
+        last files and its lock are released in one step of the event loop.
+        """
         if self.writer is not None:
             self.writer.close()
-        if self.owns_ledger and self.ledger is not None:
-            self.ledger.close()
+        await self.close_ledger()
         if self.lock is not None:
             self.lock.close()  # releases the lock
             self.lock = None
@@ -73,14 +84,17 @@ class Storage:
             self.tmpdir = None
 
 
-def open_storage(
-    ledger: Ledger | str | os.PathLike[str] | None, out_dir: str | os.PathLike[str] | None
+async def open_storage(
+    ledger: Ledger | ItemStore | str | os.PathLike[str] | None,
+    out_dir: str | os.PathLike[str] | None,
 ) -> Storage:
     """Check the output folder, lock and open the ledger, start the results files.
 
     Args:
-        ledger: a ledger, a path to one, or None: ``ledger.sqlite3`` in ``out_dir``, or a
-            temporary one (deleted at the end: no resume) without ``out_dir``.
+        ledger: a ledger, a store, a path to one, or None: ``ledger.sqlite3`` in
+            ``out_dir``, or a temporary one (deleted at the end: no resume) without
+            ``out_dir``. A store other than SQLite (shared by workers) is used as given:
+            no lock file.
         out_dir: the output folder, or None for no files.
 
     Returns:
@@ -93,6 +107,11 @@ def open_storage(
     storage = Storage()
     try:
         out = None if out_dir is None else check_output_dir(out_dir)
+        if isinstance(ledger, ItemStore):
+            storage.ledger = ledger
+            if out is not None:
+                storage.writer = ResultWriter(out)
+            return storage
         if isinstance(ledger, Ledger):
             path = ledger.path
         elif ledger is not None:
@@ -104,14 +123,14 @@ def open_storage(
             path = Path(storage.tmpdir.name) / LEDGER_FILE
         storage.lock = _lock(path)
         if isinstance(ledger, Ledger):
-            storage.ledger = ledger
+            storage.ledger = SqliteStore.borrow(ledger)
         else:
-            storage.ledger = Ledger.open(path)
+            storage.ledger = await SqliteStore.open(path)
             storage.owns_ledger = True
         if out is not None:
             storage.writer = ResultWriter(out)
     except BaseException:
-        storage.close()
+        await storage.close()
         raise
     return storage
 
@@ -165,7 +184,7 @@ def batch_webhook_token(ledger: str | os.PathLike[str]) -> str:
         return token
 
 
-def keep_webhook_token(ledger: Ledger, token: str | None, url: str | None) -> bool:
+async def keep_webhook_token(ledger: ItemStore, token: str | None, url: str | None) -> bool:
     """Store the receiver's token and URL with the batch; False if an earlier run's differ.
 
     Jobs an earlier run submitted call the URL it gave them (address and token). When this
@@ -181,15 +200,15 @@ def keep_webhook_token(ledger: Ledger, token: str | None, url: str | None) -> bo
     if token is None:
         return True
     digest = None if url is None else hashlib.sha256(url.encode("utf-8")).hexdigest()
-    stored_token = ledger.get_meta(WEBHOOK_TOKEN)
-    stored_digest = ledger.get_meta(_WEBHOOK_URL_DIGEST)
+    stored_token = await ledger.get_meta(WEBHOOK_TOKEN)
+    stored_digest = await ledger.get_meta(_WEBHOOK_URL_DIGEST)
     same = stored_token in (None, token) and (
         stored_digest is None or digest is None or stored_digest == digest
     )
     if stored_token != token:
-        ledger.set_meta(WEBHOOK_TOKEN, token)
+        await ledger.set_meta(WEBHOOK_TOKEN, token)
     if digest is not None and digest != stored_digest:
-        ledger.set_meta(_WEBHOOK_URL_DIGEST, digest)
+        await ledger.set_meta(_WEBHOOK_URL_DIGEST, digest)
     if not same:
         log.warning(
             "the webhook receiver's URL (address or token) is not the one this batch's "
@@ -200,7 +219,7 @@ def keep_webhook_token(ledger: Ledger, token: str | None, url: str | None) -> bo
     return same
 
 
-def check_batch_options(ledger: Ledger, options: object, *, reprocess: bool) -> None:
+async def check_batch_options(ledger: ItemStore, options: object, *, reprocess: bool) -> None:
     """Refuse options that differ from the ones this batch's ledger recorded.
 
     Options are part of each item's key, so a rerun with other options (a flag added by
@@ -212,10 +231,10 @@ def check_batch_options(ledger: Ledger, options: object, *, reprocess: bool) -> 
         ValidationError: (field ``options``) naming each option that differs.
     """
     current = canonical_options(options, ignore=("name", "webhook_url"))
-    stored = ledger.get_meta(BATCH_OPTIONS)
+    stored = await ledger.get_meta(BATCH_OPTIONS)
     if stored == current:
         return
-    if stored is not None and not reprocess and any(ledger.counts().values()):
+    if stored is not None and not reprocess and any((await ledger.counts()).values()):
         was, now = json.loads(stored), json.loads(current)
         changes = ", ".join(
             f"{name}: {was.get(name, 'unset')!r} -> {now.get(name, 'unset')!r}"
@@ -228,16 +247,16 @@ def check_batch_options(ledger: Ledger, options: object, *, reprocess: bool) -> 
             "for again. Use another output folder, or reprocess=True (symbl-async process "
             "--reprocess) to do exactly that",
         )
-    ledger.set_meta(BATCH_OPTIONS, current)
+    await ledger.set_meta(BATCH_OPTIONS, current)
 
 
-def load_processing_model(ledger: Ledger, model: ProcessingTimeModel) -> None:
+async def load_processing_model(ledger: ItemStore, model: ProcessingTimeModel) -> None:
     """Start a rerun warm: replay the processing times an earlier run learned.
 
     Only into a model that has learned nothing yet (a client that already waited for
     jobs knows better than the ledger); a damaged entry is ignored.
     """
-    stored = ledger.get_meta(PROCESSING_MODEL)
+    stored = await ledger.get_meta(PROCESSING_MODEL)
     if stored is None or any(model.observations(kind) for kind in model.to_json()):
         return
     try:
@@ -246,6 +265,6 @@ def load_processing_model(ledger: Ledger, model: ProcessingTimeModel) -> None:
         log.warning("the ledger's saved processing times are unreadable; starting cold")
 
 
-def save_processing_model(ledger: Ledger, model: ProcessingTimeModel) -> None:
+async def save_processing_model(ledger: ItemStore, model: ProcessingTimeModel) -> None:
     """Keep what the client learned of processing times with the batch, for a rerun."""
-    ledger.set_meta(PROCESSING_MODEL, json.dumps(model.to_json(), separators=(",", ":")))
+    await ledger.set_meta(PROCESSING_MODEL, json.dumps(model.to_json(), separators=(",", ":")))

@@ -22,12 +22,13 @@ import attrs
 
 from symbl_async.batch._found import Finder, ended_now, learn_or_wait
 from symbl_async.batch._items import PreparedItem, submit_item
-from symbl_async.batch._ledger import ItemState, Ledger, LedgerItem
+from symbl_async.batch._ledger import ItemState, LedgerItem
 from symbl_async.batch._names import attempt_name
 from symbl_async.batch._protocol import FATAL, BatchClient
 from symbl_async.batch._records import timings
 from symbl_async.batch._results import BatchResult
 from symbl_async.batch._slots import JobSlots, Slot
+from symbl_async.batch._store import ItemStore
 from symbl_async.batch._writer import ResultWriter
 from symbl_async.core._jobs import Job, JobStatus
 from symbl_async.errors import (
@@ -100,7 +101,7 @@ class ItemWorker:
         self,
         *,
         client: BatchClient,
-        ledger: Ledger,
+        ledger: ItemStore,
         slots: JobSlots,
         include: Collection[str],
         writer: ResultWriter | None,
@@ -172,9 +173,11 @@ class ItemWorker:
             row = step
         return await self._fetch(row)
 
-    def failure(self, key: str, label: str, error: str, cause: BaseException | None) -> BatchResult:
+    async def failure(
+        self, key: str, label: str, error: str, cause: BaseException | None
+    ) -> BatchResult:
         """A failed result, with the ids and times the ledger knows."""
-        row = self._db.get(key)
+        row = await self._db.get(key)
         return BatchResult(
             key=key,
             index=None,
@@ -198,7 +201,7 @@ class ItemWorker:
         # Long on purpose: the exactly-once rule is this one loop, each submit outcome next
         # to the ledger move it makes; split up, the rule would scatter again (issue 7).
         key, label = item.key, item.label
-        row = self._db.upsert_pending(key, label, item.name, item.duration)
+        row = await self._db.upsert_pending(key, label, item.name, item.duration)
         maybe_created = row.state in (ItemState.SUBMITTING, ItemState.UNKNOWN)
         unknown = refused = 0
         while True:
@@ -213,13 +216,16 @@ class ItemWorker:
                         "none created a job (looked up by name after the grace period). The "
                         "item is left 'unknown' in the ledger: a rerun submits it again"
                     )
-                    return self.failure(key, label, error, None)
+                    return await self.failure(key, label, error, None)
             if self._stopping():
                 raise Stopped
-            # The intent and this attempt's own name, committed before the submit.
-            row = self._db.mark_submitting(key, attempt_name(item.name, row.attempts + 1))
-            self._counts["submits"] += 1
+            # From the intent until the outcome is recorded, stop() lets the item be: the
+            # ledger's writes run on a thread, and a cancel while one runs would leave the
+            # intent committed without its submit (or a created job recorded as unsent).
             sending.active = True
+            # The intent and this attempt's own name, committed before the submit.
+            row = await self._db.mark_submitting(key, attempt_name(item.name, row.attempts + 1))
+            self._counts["submits"] += 1
             try:
                 job = await submit_item(self._client, item, row.name)
             except ConcurrencyLimitError:
@@ -248,7 +254,8 @@ class ItemWorker:
                 # 500, 502, 504, a lost answer, a 2xx without a job id: the job may exist.
                 # A durable state, not a failure.
                 log.warning("submit of %s: outcome unknown (%s); will look it up", label, exc)
-                row = self._db.mark_unknown(key, exc)
+                row = await self._db.mark_unknown(key, exc)
+                sending.active = False
                 maybe_created, unknown = True, unknown + 1
                 continue
             except FATAL:
@@ -256,12 +263,12 @@ class ItemWorker:
             except SymblError as exc:
                 # The service refused it (400, 403, 413...): the submit created no job.
                 slot.release()
-                self._db.mark_failed(key, exc)
-                return self.failure(key, label, str(exc), exc)
-            finally:
+                await self._db.mark_failed(key, exc)
                 sending.active = False
+                return await self.failure(key, label, str(exc), exc)
             self._slots.on_accepted()
-            row = self._db.mark_submitted(key, job.job_id, job.conversation_id)
+            row = await self._db.mark_submitted(key, job.job_id, job.conversation_id)
+            sending.active = False
             self._counts["jobs_created"] += 1
             self._on_event("submitted", key)
             if self._stopping():
@@ -296,8 +303,8 @@ class ItemWorker:
                 await self._client.wait(job, **kwargs)
         except JobFailedError as exc:
             slot.release()
-            self._db.mark_failed(key, "the job ended 'failed' (the service gives no reason)")
-            return self.failure(key, label, f"{exc}; the service gives no reason", exc)
+            await self._db.mark_failed(key, "the job ended 'failed' (the service gives no reason)")
+            return await self.failure(key, label, f"{exc}; the service gives no reason", exc)
         except FATAL:
             raise
         except SymblError as exc:
@@ -309,9 +316,9 @@ class ItemWorker:
                 f"{exc}; it stays 'submitted' in the ledger: rerun to wait for it again "
                 "(it will not be submitted again)"
             )
-            return self.failure(key, label, error, exc)
+            return await self.failure(key, label, error, exc)
         slot.release()
-        return self._db.mark_completed(key)
+        return await self._db.mark_completed(key)
 
     def _hold(self, slot: Slot) -> None:
         """Keep a slot until the run ends: its job may run and we cannot ask (no job id)."""
@@ -344,10 +351,10 @@ class ItemWorker:
                 except SymblError:  # 404s included: the job id came from the submit
                     continue
                 if info.status is JobStatus.COMPLETED:
-                    self._db.mark_completed(key)
+                    await self._db.mark_completed(key)
                     return
                 if info.status is JobStatus.FAILED:
-                    self._db.mark_failed(key, "the job ended 'failed' (no reason given)")
+                    await self._db.mark_failed(key, "the job ended 'failed' (no reason given)")
                     return
         finally:
             slot.release()
@@ -363,10 +370,10 @@ class ItemWorker:
             except FATAL:
                 raise
             except SymblError as exc:
-                self._db.mark_failed(key, f"fetching insights failed: {exc}")
+                await self._db.mark_failed(key, f"fetching insights failed: {exc}")
                 error = (f"fetching insights failed: {exc} (retry_failed fetches again without "
                          "submitting)")
-                return self.failure(key, label, error, exc)
+                return await self.failure(key, label, error, exc)
         insights = attrs.evolve(insights, job_id=row.job_id, conversation_id=conversation_id)
         path = None
         if self._writer is not None:
@@ -374,9 +381,9 @@ class ItemWorker:
                 write = self._writer.write_insights
                 path = await asyncio.to_thread(write, key, insights, label)
             except OSError as exc:
-                self._db.mark_failed(key, f"cannot write the insights: {exc}")
-                return self.failure(key, label, f"cannot write the insights: {exc}", exc)
-        row = self._db.mark_fetched(key, path)
+                await self._db.mark_failed(key, f"cannot write the insights: {exc}")
+                return await self.failure(key, label, f"cannot write the insights: {exc}", exc)
+        row = await self._db.mark_fetched(key, path)
         return BatchResult(
             key=key,
             index=None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,12 +34,13 @@ from symbl_async.errors import (
 
 SCALE = 2000.0
 LIMIT = 3
+RUNS = 4
 SUBMIT_FAULTS = ["503", "no-connection", "500-after", "lost-after", "held"]
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_chaos_batch_pays_each_recording_once_and_fetches_all(
-    seed: int, monkeypatch: pytest.MonkeyPatch
+    seed: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     rng = random.Random(seed)
     sources = [
@@ -99,12 +101,21 @@ async def test_chaos_batch_pays_each_recording_once_and_fetches_all(
         monkeypatch.setattr(client, "submit_audio_url", submit)
         monkeypatch.setattr(client, "get_job", get_job)
         monkeypatch.setattr(client.conversations, "list", lookup)
-        run = process_many(
-            client, sources, slots=JobSlots(LIMIT, backoff_base=0.005, backoff_cap=0.05),
-            lookup_grace=0, wait_mode="poll",
-        )
-        async with run:
-            results = [result async for result in run]
+        # An item whose submits got no answer three times in a row (held submits that landed
+        # on a full account, say) is left 'unknown' for the next run, as a user's rerun would
+        # take it: rerun, a bounded number of times, until every input is fetched.
+        rejected = 0
+        for _ in range(RUNS):
+            run = process_many(
+                client, sources, slots=JobSlots(LIMIT, backoff_base=0.005, backoff_cap=0.05),
+                lookup_grace=0, wait_mode="poll", ledger=tmp_path / "ledger.sqlite3",
+            )
+            async with run:
+                results = [result async for result in run]
+            assert run.summary is not None
+            rejected += run.summary.progress.rejected_429
+            if {r.status for r in results} <= {"fetched", "skipped"}:
+                break
         # A held submit may land on a full account (the foreign job): a 429 the client
         # never saw, no job; the lookup then finds nothing and the item is sent again.
         landed = await asyncio.gather(*late, return_exceptions=True)
@@ -118,10 +129,9 @@ async def test_chaos_batch_pays_each_recording_once_and_fetches_all(
         bases[item.name] = source.url
     per_item = collections.Counter(bases[str(job["name"]).rsplit("-", 1)[0]] for job in jobs)
     assert sorted(r.index for r in results) == list(range(30))  # type: ignore[type-var]
-    assert {r.status for r in results} == {"fetched"}, [r.error for r in results if r.error]
+    assert {r.status for r in results} <= {"fetched", "skipped"}, [r.error for r in results]
     assert all(per_item[s.url] == 1 for s in sources), per_item  # nothing paid twice
     assert set(sent.values()) == {1}  # no attempt name sent twice
     assert stats["max_concurrent_jobs"] <= LIMIT
     # Every 429 the run saw is one the emulator gave (it also refused some held submits).
-    assert run.summary is not None
-    assert run.summary.progress.rejected_429 <= stats["rejected_429"]
+    assert rejected <= stats["rejected_429"]

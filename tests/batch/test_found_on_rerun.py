@@ -16,6 +16,7 @@ from symbl_async.batch._found import wait_until_final
 from symbl_async.batch._ledger import ItemState, Ledger
 from symbl_async.batch._results import BatchResult
 from symbl_async.batch._slots import JobSlots, Slot
+from symbl_async.batch._sqlite_store import SqliteStore
 from symbl_async.client._client import SymblClient
 from symbl_async.client._waiting import PollSchedule
 from symbl_async.emulator import Emulator
@@ -44,13 +45,13 @@ async def test_a_rerun_long_after_the_attempt_still_resolves_an_adopted_job(
             slot = Slot(slots, held=False)
             await slot.acquire()
 
-            def failure(
+            async def failure(
                 key: str, label: str, error: str, cause: BaseException | None
             ) -> BatchResult:
                 raise AssertionError(f"left unresolved: {error}")
 
             step = await wait_until_final(
-                client, ledger, row, slot, wait_timeout=5.0, failure=failure,
+                client, SqliteStore.borrow(ledger), row, slot, wait_timeout=5.0, failure=failure,
                 hold=lambda s: None,
             )
             assert not isinstance(step, BatchResult)

@@ -9,6 +9,7 @@ import pytest
 
 from symbl_async.batch import batch_webhook_token
 from symbl_async.batch._ledger import IllegalTransitionError, ItemState, Ledger
+from symbl_async.batch._sqlite_store import SqliteStore
 from symbl_async.batch._storage import keep_webhook_token
 from symbl_async.errors import ValidationError
 
@@ -50,17 +51,18 @@ def test_an_old_ledger_opens_and_takes_a_token(tmp_path: Path) -> None:
         assert ledger.get_meta("webhook_token") == token
 
 
-def test_keep_webhook_token_stores_and_reports_a_change(tmp_path: Path) -> None:
+async def test_keep_webhook_token_stores_and_reports_a_change(tmp_path: Path) -> None:
     here, there = "http://127.0.0.1:9000/hook/t", "http://127.0.0.1:9001/hook/t"
     with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
-        assert keep_webhook_token(ledger, None, None)
+        store = SqliteStore.borrow(ledger)
+        assert await keep_webhook_token(store, None, None)
         assert ledger.get_meta("webhook_token") is None
-        assert keep_webhook_token(ledger, TOKEN_A, here)  # the first: stored
-        assert keep_webhook_token(ledger, TOKEN_A, here)
-        assert keep_webhook_token(ledger, TOKEN_A, None)  # address unknown: trusted
-        assert not keep_webhook_token(ledger, TOKEN_A, there)  # another port: reported
-        assert keep_webhook_token(ledger, TOKEN_A, there)  # ... and kept
-        assert not keep_webhook_token(ledger, TOKEN_B, there)  # another token
+        assert await keep_webhook_token(store, TOKEN_A, here)  # the first: stored
+        assert await keep_webhook_token(store, TOKEN_A, here)
+        assert await keep_webhook_token(store, TOKEN_A, None)  # address unknown: trusted
+        assert not await keep_webhook_token(store, TOKEN_A, there)  # another port: reported
+        assert await keep_webhook_token(store, TOKEN_A, there)  # ... and kept
+        assert not await keep_webhook_token(store, TOKEN_B, there)  # another token
         assert ledger.get_meta("webhook_token") == TOKEN_B
         assert here not in str(ledger.get_meta("webhook_url_sha256"))
 

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from symbl_async.batch._ledger import LedgerItem
+from symbl_async.batch._ledger import ItemState, LedgerItem
 from symbl_async.batch._protocol import FATAL, BatchClient
 from symbl_async.batch._results import BatchResult
 from symbl_async.batch._slots import JobSlots, Slot
@@ -37,6 +37,7 @@ __all__ = [
     "default_grace",
     "ended_now",
     "learn_or_wait",
+    "settle_unanswered",
     "wait_until_final",
 ]
 
@@ -314,3 +315,38 @@ async def ended_now(client: BatchClient, job: Job) -> bool:
     if info.status is JobStatus.FAILED:
         raise JobFailedError(job.job_id, job.conversation_id or None)
     return info.status is JobStatus.COMPLETED
+
+
+async def settle_unanswered(ledger: ItemStore, finder: Finder) -> None:
+    """Look up, by name, attempts an earlier run left without an answer, first of all.
+
+    Found ones are adopted (and then finished like any job left in flight, named by this
+    input or not); the others are settled by their item's own task, after the grace
+    period. A lookup that fails here is only logged: the item's task asks again. If one
+    of them raises (a fatal error), the others are cancelled and awaited before it
+    propagates, so none outlives the ledger.
+    """
+    rows = [row async for row in ledger.items(ItemState.SUBMITTING)]
+    rows += [row async for row in ledger.items(ItemState.UNKNOWN)]
+    gate = asyncio.Semaphore(8)
+
+    async def settle(row: LedgerItem) -> None:
+        async with gate:
+            try:
+                found = await finder.lookup(row)
+            except FATAL:
+                raise
+            except SymblError as exc:
+                log.warning("cannot look up the submit named %s yet: %s", row.name, exc)
+                return
+            if found is not None:
+                await finder.found(row, found)
+
+    tasks = [asyncio.ensure_future(settle(row)) for row in rows]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise

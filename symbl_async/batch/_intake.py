@@ -83,6 +83,7 @@ class Entry:
     claimed: bool  # an input of this run has reported (or will report) it
     item: PreparedItem | None = None
     row: LedgerItem | None = None
+    fresh: bool = False  # row: a shared store's claim, its intent committed, not yet sent
 
 
 @attrs.define(eq=False)
@@ -138,8 +139,10 @@ class Intake:
         spawn: Callable[[Awaitable[None], Sending], object],
         resume: Callable[[LedgerItem, int | None, str], None],
         abort: Callable[[BaseException], None],
+        admit_shared: Callable[[PreparedItem], Awaitable[None]] | None = None,
     ) -> None:
-        """Share the run's parts; ``spawn``, ``resume`` and ``abort`` are the engine's."""
+        """Share the run's parts; ``spawn``, ``resume`` and ``abort`` are the engine's;
+        ``admit_shared``: a shared batch's intake (:mod:`symbl_async.batch._shared`)."""
         self._config = config
         self._flow = flow
         self._inflight = inflight
@@ -151,6 +154,7 @@ class Intake:
         self._spawn = spawn
         self._resume = resume
         self._abort = abort
+        self._admit_shared = admit_shared
 
     def _may_read(self) -> bool:
         if self._flow.stopping:
@@ -199,6 +203,9 @@ class Intake:
         emit = self._delivery.emit
         if isinstance(prepared, BatchResult):  # the input itself is bad
             await emit(attrs.evolve(prepared, index=index))
+            return
+        if self._admit_shared is not None:  # the backlog is shared: any worker may take it
+            await self._admit_shared(prepared)
             return
         key, label = prepared.key, prepared.label
         inflight = self._inflight

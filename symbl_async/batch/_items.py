@@ -9,6 +9,7 @@ a thread for file inputs.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -33,7 +34,9 @@ from symbl_async.core._media import probe_file
 from symbl_async.core._options import ProcessingOptions
 from symbl_async.errors import ValidationError
 
-__all__ = ["PreparedItem", "merge_options", "prepare_item", "submit_item"]
+__all__ = [
+    "PreparedItem", "item_from_spec", "merge_options", "prepare_item", "spec_of", "submit_item"
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -203,3 +206,46 @@ async def submit_item(client: BatchClient, item: PreparedItem, name: str) -> Job
             source.url, options=options, media_duration=item.duration
         )
     return await client.submit_text(source.messages, options=options)
+
+
+def spec_of(item: PreparedItem) -> str:
+    """The item's submit as JSON, for the ledger: another worker of a shared batch sends it
+    from this (:func:`item_from_spec`) without the input. No secret: the options and the
+    source as given (a presigned URL is as secret as the input it came from)."""
+    source = item.source
+    spec: dict[str, Any] = {
+        "key": item.key, "name": item.name, "label": item.label, "duration": item.duration,
+        "options": item.options.to_json(),
+    }
+    if isinstance(source, FileSource):
+        spec.update(source="file", path=os.fspath(source.path), kind=source.kind)
+    elif isinstance(source, UrlSource):
+        spec.update(source="url", url=source.url, kind=source.kind)
+    else:
+        spec.update(source="text", messages=list(source.messages))
+    return json.dumps(spec, separators=(",", ":"), ensure_ascii=False)
+
+
+def item_from_spec(spec: str) -> PreparedItem:
+    """The prepared item a :func:`spec_of` JSON describes (files are not probed again).
+
+    Raises:
+        ValidationError: (field ``spec``) when it is not one.
+    """
+    try:
+        data = json.loads(spec)
+        options = ProcessingOptions.from_json(data["options"])
+        key, duration = data["key"], data["duration"]
+        source: Source
+        if data["source"] == "file":
+            source = FileSource(data["path"], options=options, key=key, duration=duration,
+                                kind=data["kind"])
+        elif data["source"] == "url":
+            source = UrlSource(data["url"], data["kind"], options=options, key=key,
+                               duration=duration)
+        else:
+            source = TextSource(data["messages"], options=options, key=key)
+        return PreparedItem(source=source, key=key, name=data["name"], options=options,
+                            duration=duration, label=data["label"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValidationError("spec", f"not an item's submit: {exc}") from exc

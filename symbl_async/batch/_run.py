@@ -22,10 +22,12 @@ from pathlib import Path
 import attrs
 
 from symbl_async.batch._delivery import Changes, Delivery
+from symbl_async.batch._found import settle_unanswered
 from symbl_async.batch._intake import Entry, Flow, InFlight, Intake, RunConfig
 from symbl_async.batch._ledger import ItemState, LedgerItem
 from symbl_async.batch._protocol import FATAL
 from symbl_async.batch._results import BatchProgress, BatchResult, BatchSummary
+from symbl_async.batch._shared import SharedRun
 from symbl_async.batch._slots import Slot
 from symbl_async.batch._sqlite_store import SqliteStore
 from symbl_async.batch._storage import (
@@ -36,10 +38,10 @@ from symbl_async.batch._storage import (
     open_storage,
     save_processing_model,
 )
-from symbl_async.batch._store import ItemStore
+from symbl_async.batch._store import ItemStore, SharedStore
 from symbl_async.batch._window import LongestFirstWindow
 from symbl_async.batch._worker import ItemWorker, Sending, Stopped
-from symbl_async.errors import SymblError
+from symbl_async.errors import LeaseLostError, SymblError, ValidationError
 
 __all__ = ["Engine", "RunConfig"]
 
@@ -71,6 +73,7 @@ class Engine:
         """The summary, once the run has ended."""
         self._storage: Storage | None = None
         self._worker: ItemWorker | None = None
+        self._shared: SharedRun | None = None
 
     def stop(self) -> None:
         """Stop submitting (see ``BatchRun.stop``)."""
@@ -110,22 +113,21 @@ class Engine:
                 self._db, self._config.options, reprocess=self._config.reprocess
             )
             await load_processing_model(self._db, self._config.client.processing_model)
-            client = self._config.client
-            try:
-                url = client.webhook_url
-            except RuntimeError:  # a receiver not started yet: its address is unknown
-                url = None
-            same = await keep_webhook_token(self._db, client.webhook_token, url)
-            self._work.poll_inherited = not same
-            await self._recover_submitting()
-            await self._recover_inflight()
+            if isinstance(self._db, SharedStore):
+                await self._begin_shared(self._db)
+            else:
+                await self._begin_own()
+            shared = self._shared
             intake = Intake(
                 config=self._config, flow=flow, inflight=self._inflight, window=self._window,
                 delivery=d, changes=self._changes, ledger=self._db, worker=self._work,
                 spawn=self._spawn, resume=self._resume, abort=self._abort,
+                admit_shared=None if shared is None else shared.admit,
             )
             flow.intake_task = asyncio.create_task(intake.run())
-            flow.dispatch_task = asyncio.create_task(self._dispatch())
+            flow.dispatch_task = asyncio.create_task(
+                self._dispatch() if shared is None else shared.dispatch()
+            )
             while True:
                 if self._config.ordered and d.next_yield in d.reorder:
                     result = d.reorder.pop(d.next_yield)
@@ -152,6 +154,32 @@ class Engine:
                 raise flow.fatal
         finally:
             await self._shutdown()
+
+    async def _begin_own(self) -> None:
+        """A batch this process owns: settle what an earlier run left in flight."""
+        client = self._config.client
+        try:
+            url = client.webhook_url
+        except RuntimeError:  # a receiver not started yet: its address is unknown
+            url = None
+        same = await keep_webhook_token(self._db, client.webhook_token, url)
+        self._work.poll_inherited = not same
+        await settle_unanswered(self._db, self._work.finder)
+        await self._recover_inflight()
+
+    async def _begin_shared(self, store: SharedStore) -> None:
+        """A batch shared with other workers (:mod:`symbl_async.batch._shared`)."""
+        if self._config.ordered:
+            raise ValidationError("ordered", "cannot be used with a ledger shared by workers")
+        # Each worker's receiver has its own address: an adopted job's webhooks go to the
+        # worker that submitted it, so adopted jobs are polled.
+        self._work.poll_inherited = True
+        self._shared = SharedRun(
+            store=store, config=self._config, flow=self._flow, inflight=self._inflight,
+            changes=self._changes, delivery=self._delivery, start=self._start,
+            resume=self._resume, abort=self._abort,
+        )
+        await self._shared.begin()
 
     def _finished(self) -> bool:
         flow = self._flow
@@ -191,6 +219,8 @@ class Engine:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._shared is not None:
+            await self._shared.end()
         for result in self._inflight.recovered.values():
             d.counts["recovered_not_in_input"] += 1
             if d.writer is not None:
@@ -296,9 +326,13 @@ class Engine:
         started = time.monotonic()
         result: BatchResult | None = None
         try:
-            result = await self._work.process(entry.item, entry.row, slot=slot, sending=sending)
+            result = await self._work.process(
+                entry.item, entry.row, slot=slot, sending=sending, fresh=entry.fresh
+            )
         except Stopped:
             pass
+        except LeaseLostError as exc:  # another worker adopted it: its result is theirs
+            log.warning("%s: %s", entry.label, exc)
         except FATAL as exc:
             self._abort(exc)
         except Exception as exc:
@@ -320,47 +354,12 @@ class Engine:
         )
         if not entry.future.done():
             entry.future.set_result(result)
-        if entry.index is not None:
+        if entry.index is not None or self._shared is not None:
             await self._delivery.emit(attrs.evolve(result, index=entry.index))
         elif not entry.claimed:
             self._inflight.recovered[entry.key] = result
 
     # -- recovery of an earlier run's items --------------------------------------------
-
-    async def _recover_submitting(self) -> None:
-        """Look up, by name, attempts an earlier run left without an answer, first of all.
-
-        Found ones are adopted (and then finished like any job left in flight, named by this
-        input or not); the others are settled by their item's own task, after the grace
-        period. A lookup that fails here is only logged: the item's task asks again. If one
-        of them raises (a fatal error), the others are cancelled and awaited before it
-        propagates, so none outlives the ledger.
-        """
-        rows = [row async for row in self._db.items(ItemState.SUBMITTING)]
-        rows += [row async for row in self._db.items(ItemState.UNKNOWN)]
-        gate = asyncio.Semaphore(8)
-        finder = self._work.finder
-
-        async def settle(row: LedgerItem) -> None:
-            async with gate:
-                try:
-                    found = await finder.lookup(row)
-                except FATAL:
-                    raise
-                except SymblError as exc:
-                    log.warning("cannot look up the submit named %s yet: %s", row.name, exc)
-                    return
-                if found is not None:
-                    await finder.found(row, found)
-
-        tasks = [asyncio.ensure_future(settle(row)) for row in rows]
-        try:
-            await asyncio.gather(*tasks)
-        except BaseException:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            raise
 
     async def _recover_inflight(self) -> None:
         for state in (ItemState.SUBMITTED, ItemState.COMPLETED):

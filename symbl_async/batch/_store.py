@@ -151,6 +151,10 @@ class SharedStore(ItemStore, Protocol):
     async def on_accepted(self) -> None:
         """A submit was accepted: raise the effective limit additively, up to the ceiling."""
 
+    async def unfinished_elsewhere(self) -> int:
+        """Items pending, or unfinished (``submitting``, ``unknown``, ``submitted``,
+        ``completed``) in the hands of another worker or of none."""
+
     async def in_flight(self) -> int:
         """Jobs in flight on the account, summed over all workers (:data:`IN_FLIGHT`)."""
 

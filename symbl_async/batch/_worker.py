@@ -28,9 +28,10 @@ from symbl_async.batch._protocol import FATAL, BatchClient
 from symbl_async.batch._records import timings
 from symbl_async.batch._results import BatchResult
 from symbl_async.batch._slots import JobSlots, Slot
-from symbl_async.batch._store import ItemStore
+from symbl_async.batch._store import ItemStore, SharedStore
+from symbl_async.batch._watchers import Watchers
 from symbl_async.batch._writer import ResultWriter
-from symbl_async.core._jobs import Job, JobStatus
+from symbl_async.core._jobs import Job
 from symbl_async.errors import (
     ConcurrencyLimitError,
     JobFailedError,
@@ -124,11 +125,13 @@ class ItemWorker:
         self._on_event = on_event
         self._stopping = stopping
         self._fetch_sem = asyncio.Semaphore(max(4, slots.max_limit))
+        self._account = ledger if isinstance(ledger, SharedStore) else None
         self.finder = Finder(client=client, ledger=ledger, slots=slots, grace=lookup_grace,
                              counts=counts, on_event=on_event)
         self.given_up: set[str] = set()
         """Keys this run left in flight (wait timeouts, unknown submit outcomes)."""
-        self.watchers: set[asyncio.Task[None]] = set()
+        self._watchers = Watchers(client, ledger)
+        self.watchers = self._watchers.tasks
         """Background pollers keeping the slots of jobs whose wait timed out."""
         self.poll_inherited = False
         """Wait for an earlier run's jobs by polling (their webhooks go to another token)."""
@@ -140,6 +143,7 @@ class ItemWorker:
         *,
         slot: Slot,
         sending: Sending,
+        fresh: bool = False,
     ) -> BatchResult:
         """One item, top to bottom: submit (or settle an earlier attempt), wait, fetch.
 
@@ -151,6 +155,8 @@ class ItemWorker:
             row: the item's ledger row, when it has one.
             slot: the account slot the item holds (or will take, when resuming a job).
             sending: set while the submit request is on the wire.
+            fresh: ``row`` was just claimed from a shared store: its intent (``submitting``,
+                with this attempt's name) is committed and nothing was sent yet.
 
         Raises:
             Stopped: the run is stopping; the ledger keeps the item where it is.
@@ -160,7 +166,9 @@ class ItemWorker:
         if row is None or row.state in (ItemState.PENDING, ItemState.SUBMITTING,
                                         ItemState.UNKNOWN):
             assert item is not None
-            step = await self._submit(item, slot, sending)
+            if not slot.held:  # adopted from a worker that is gone
+                await slot.acquire()
+            step = await self._submit(item, slot, sending, claimed=row if fresh else None)
             if isinstance(step, BatchResult):
                 return step
             row = step
@@ -190,7 +198,10 @@ class ItemWorker:
             timings=timings(row),
         )
 
-    async def _submit(self, item: PreparedItem, slot: Slot, sending: Sending) -> Step:
+    async def _submit(
+        self, item: PreparedItem, slot: Slot, sending: Sending, *,
+        claimed: LedgerItem | None = None,
+    ) -> Step:
         """Submit until the service takes the job, a lookup finds it, or it is refused.
 
         The rule: an attempt that may have created a job (left ``submitting`` by a crash, or
@@ -201,8 +212,11 @@ class ItemWorker:
         # Long on purpose: the exactly-once rule is this one loop, each submit outcome next
         # to the ledger move it makes; split up, the rule would scatter again (issue 7).
         key, label = item.key, item.label
-        row = await self._db.upsert_pending(key, label, item.name, item.duration)
-        maybe_created = row.state in (ItemState.SUBMITTING, ItemState.UNKNOWN)
+        if claimed is None:
+            row = await self._db.upsert_pending(key, label, item.name, item.duration)
+            maybe_created = row.state in (ItemState.SUBMITTING, ItemState.UNKNOWN)
+        else:
+            row, maybe_created = claimed, False
         unknown = refused = 0
         while True:
             if maybe_created:
@@ -223,8 +237,13 @@ class ItemWorker:
             # ledger's writes run on a thread, and a cancel while one runs would leave the
             # intent committed without its submit (or a created job recorded as unsent).
             sending.active = True
-            # The intent and this attempt's own name, committed before the submit.
-            row = await self._db.mark_submitting(key, attempt_name(item.name, row.attempts + 1))
+            if claimed is not None:  # the claim committed this attempt's intent
+                row, claimed = claimed, None
+            else:
+                # The intent and this attempt's own name, committed before the submit.
+                row = await self._db.mark_submitting(
+                    key, attempt_name(item.name, row.attempts + 1)
+                )
             self._counts["submits"] += 1
             try:
                 job = await submit_item(self._client, item, row.name)
@@ -232,6 +251,8 @@ class ItemWorker:
                 sending.active = False
                 maybe_created = False
                 slot.rejected()
+                if self._account is not None:  # one worker's 429 slows every worker
+                    await self._account.on_rejected(self._slots.backoff_bound())
                 self._on_event("rejected", key)
                 if self._stopping():
                     raise Stopped from None
@@ -268,6 +289,8 @@ class ItemWorker:
                 return await self.failure(key, label, str(exc), exc)
             self._slots.on_accepted()
             row = await self._db.mark_submitted(key, job.job_id, job.conversation_id)
+            if self._account is not None:
+                await self._account.on_accepted()
             sending.active = False
             self._counts["jobs_created"] += 1
             self._on_event("submitted", key)
@@ -285,7 +308,7 @@ class ItemWorker:
         if row.job_id is None:
             step = await learn_or_wait(
                 self._client, self._db, row, slot,
-                wait_timeout=self._wait_timeout, failure=self.failure, hold=self._hold,
+                wait_timeout=self._wait_timeout, failure=self.failure, hold=self._watchers.hold,
             )
             if isinstance(step, BatchResult):
                 self.given_up.add(key)
@@ -310,7 +333,7 @@ class ItemWorker:
         except SymblError as exc:
             # WaitTimeoutError (the deadline; hiccups are retried inside it): the job may
             # still run and hold an account slot, so a watcher keeps the slot until it ends.
-            self._watch(key, job, slot.transfer())
+            self._watchers.watch(key, job, slot.transfer())
             self.given_up.add(key)
             error = (
                 f"{exc}; it stays 'submitted' in the ledger: rerun to wait for it again "
@@ -319,45 +342,6 @@ class ItemWorker:
             return await self.failure(key, label, error, exc)
         slot.release()
         return await self._db.mark_completed(key)
-
-    def _hold(self, slot: Slot) -> None:
-        """Keep a slot until the run ends: its job may run and we cannot ask (no job id)."""
-
-        async def holder() -> None:
-            try:
-                await asyncio.Event().wait()
-            finally:
-                slot.release()
-
-        task = asyncio.create_task(holder())
-        self.watchers.add(task)
-        task.add_done_callback(self.watchers.discard)
-
-    def _watch(self, key: str, job: Job, slot: Slot) -> None:
-        task = asyncio.create_task(self._watcher(key, job, slot))
-        self.watchers.add(task)
-        task.add_done_callback(self.watchers.discard)
-
-    async def _watcher(self, key: str, job: Job, slot: Slot) -> None:
-        poll = self._client.poll
-        interval = poll.max_interval / poll.time_scale
-        try:
-            while True:
-                await asyncio.sleep(interval * random.uniform(0.9, 1.1))
-                try:
-                    info = await self._client.get_job(job.job_id)
-                except FATAL:
-                    return
-                except SymblError:  # 404s included: the job id came from the submit
-                    continue
-                if info.status is JobStatus.COMPLETED:
-                    await self._db.mark_completed(key)
-                    return
-                if info.status is JobStatus.FAILED:
-                    await self._db.mark_failed(key, "the job ended 'failed' (no reason given)")
-                    return
-        finally:
-            slot.release()
 
     async def _fetch(self, row: LedgerItem) -> BatchResult:
         key, label = row.key, row.source

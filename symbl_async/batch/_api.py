@@ -99,7 +99,8 @@ from symbl_async.batch._protocol import BatchClient
 from symbl_async.batch._results import BatchEvent, BatchProgress, BatchResult, BatchSummary
 from symbl_async.batch._run import Engine
 from symbl_async.batch._slots import JobSlots
-from symbl_async.batch._storage import LEDGER_FILE
+from symbl_async.batch._storage import LEDGER_FILE, is_database_url
+from symbl_async.batch._store import ItemStore
 from symbl_async.core._options import ProcessingOptions
 from symbl_async.errors import ValidationError
 from symbl_async.models._include import ALL_INCLUDE, DEFAULT_INCLUDE
@@ -236,7 +237,7 @@ def process_many(
     slots: JobSlots | None = None,
     max_concurrent_jobs: int | None = None,
     plan: str | None = None,
-    ledger: Ledger | str | os.PathLike[str] | None = None,
+    ledger: Ledger | ItemStore | str | os.PathLike[str] | None = None,
     out_dir: str | os.PathLike[str] | None = None,
     retry_failed: bool = False,
     reprocess: bool = False,
@@ -245,6 +246,7 @@ def process_many(
     wait_mode: str | None = None,
     lookup_grace: float | None = None,
     on_event: Callable[[BatchEvent], None] | None = None,
+    lease: float = 30.0,
 ) -> BatchRun:
     """Process many recordings with every job slot busy; yield one result per input.
 
@@ -269,7 +271,10 @@ def process_many(
         plan: the account's plan, for its limit.
         ledger: a :class:`~symbl_async.batch._ledger.Ledger` or a path to one. Default: ``ledger.
             sqlite3`` in ``out_dir``, or a temporary one (no resume) without ``out_dir``.
-            Running the same batch with the same ledger resumes it.
+            Running the same batch with the same ledger resumes it. A ``postgresql://``
+            URL (``pip install 'symbl_async[postgres]'``) shares the batch: every worker
+            started with the same input and URL takes its part, and together they keep
+            within the account's limit (:mod:`symbl_async.batch._shared`).
         out_dir: folder for ``<key>.json`` insights, ``results.jsonl`` and
             ``summary.json``; without it, results carry their insights instead.
         retry_failed: retry items that failed in an earlier run (a failed fetch is
@@ -291,6 +296,9 @@ def process_many(
             for a URL or text, the size-scaled upload deadline for a file), plus a minute;
             an hour plus a minute when there is no bound.
         on_event: called on the event loop for each :class:`BatchEvent`; keep it quick.
+        lease: with a shared (``postgresql://``) ledger, seconds this worker's lease lasts
+            without renewal (it renews every third of it): once it runs out, other workers
+            adopt this worker's items. Longer than any pause the worker may take.
 
     Returns:
         The run: ``async for result in run``; ``run.summary`` once it has ended;
@@ -322,6 +330,8 @@ def process_many(
         or not lookup_grace >= 0
     ):
         raise ValidationError("lookup_grace", "must be a number of seconds >= 0")
+    if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not 0 < lease < 1e6:
+        raise ValidationError("lease", "must be a number of seconds > 0")
     if wait_mode is not None:
         # The same check client.wait makes, but now: an unknown mode, or a webhook
         # mode with no receiver, must not be found out after every item was paid for.
@@ -338,7 +348,8 @@ def process_many(
         include=names,
         ordered=ordered,
         slots=_make_slots(slots, max_concurrent_jobs, plan),
-        ledger=ledger if ledger is None or isinstance(ledger, Ledger) else Path(ledger),
+        ledger=(ledger if ledger is None or isinstance(ledger, (Ledger, ItemStore))
+                or is_database_url(ledger) else Path(ledger)),
         out_dir=None if out_dir is None else Path(out_dir),
         retry_failed=retry_failed,
         reprocess=reprocess,
@@ -347,4 +358,5 @@ def process_many(
         wait_mode=wait_mode,
         lookup_grace=None if lookup_grace is None else float(lookup_grace),
         on_event=on_event,
+        lease=float(lease),
     ))

@@ -47,7 +47,7 @@ class RunConfig:
     include: tuple[str, ...]
     ordered: bool
     slots: JobSlots
-    ledger: Ledger | ItemStore | Path | None
+    ledger: Ledger | ItemStore | Path | str | None  # str: a postgresql:// URL
     out_dir: Path | None
     retry_failed: bool
     reprocess: bool
@@ -56,6 +56,7 @@ class RunConfig:
     wait_mode: str | None
     lookup_grace: float | None
     on_event: Callable[[BatchEvent], None] | None
+    lease: float = 30.0  # a shared ledger's worker lease, in seconds
 
     @property
     def max_tasks(self) -> int:

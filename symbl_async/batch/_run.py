@@ -177,7 +177,7 @@ class Engine:
         self._shared = SharedRun(
             store=store, config=self._config, flow=self._flow, inflight=self._inflight,
             changes=self._changes, delivery=self._delivery, start=self._start,
-            resume=self._resume, abort=self._abort,
+            resume=self._resume, abort=self._abort, lease=self._config.lease,
         )
         await self._shared.begin()
 

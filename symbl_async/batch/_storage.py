@@ -16,7 +16,7 @@ import os
 import secrets
 import tempfile
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeGuard
 
 from symbl_async.batch._ledger import Ledger
 from symbl_async.batch._sources import canonical_options
@@ -32,6 +32,7 @@ __all__ = [
     "Storage",
     "batch_webhook_token",
     "check_batch_options",
+    "is_database_url",
     "keep_webhook_token",
     "load_processing_model",
     "open_storage",
@@ -48,6 +49,11 @@ _WEBHOOK_URL_DIGEST = "webhook_url_sha256"
 
 LEDGER_FILE = "ledger.sqlite3"
 """The ledger's file name in the output folder, when no ledger is given."""
+
+
+def is_database_url(ledger: object) -> TypeGuard[str]:
+    """Whether ``ledger`` names a PostgreSQL database (a batch shared by workers)."""
+    return isinstance(ledger, str) and ledger.startswith(("postgresql://", "postgres://"))
 
 
 class Storage:
@@ -93,8 +99,8 @@ async def open_storage(
     Args:
         ledger: a ledger, a store, a path to one, or None: ``ledger.sqlite3`` in
             ``out_dir``, or a temporary one (deleted at the end: no resume) without
-            ``out_dir``. A store other than SQLite (shared by workers) is used as given:
-            no lock file.
+            ``out_dir``. A store other than SQLite, or a ``postgresql://`` URL (a batch
+            shared by workers), takes no lock file.
         out_dir: the output folder, or None for no files.
 
     Returns:
@@ -107,9 +113,18 @@ async def open_storage(
     storage = Storage()
     try:
         out = None if out_dir is None else check_output_dir(out_dir)
-        if isinstance(ledger, ItemStore):
-            storage.ledger = ledger
+        if isinstance(ledger, ItemStore) or is_database_url(ledger):
+            if isinstance(ledger, ItemStore):
+                storage.ledger = ledger
+            else:
+                # Imported here: asyncpg is an optional extra (symbl_async[postgres]).
+                from symbl_async.batch._pg_store import PostgresStore
+
+                storage.ledger = await PostgresStore.connect(str(ledger))
+                storage.owns_ledger = True
             if out is not None:
+                # Workers of one shared batch each write their own results files.
+                storage.lock = _lock(out / "results", what="the output folder")
                 storage.writer = ResultWriter(out)
             return storage
         if isinstance(ledger, Ledger):
@@ -135,11 +150,12 @@ async def open_storage(
     return storage
 
 
-def _lock(path: Path) -> IO[bytes] | None:
-    """Lock ``<ledger>.lock`` for this run.
+def _lock(path: Path, what: str = "") -> IO[bytes] | None:
+    """Lock ``<path>.lock`` for this run (``what`` the lock guards: the ledger by default).
 
     Raises:
-        ValidationError: (field ``ledger_path``) when another run holds the lock.
+        ValidationError: (field ``ledger_path``, or ``out_dir`` for another ``what``) when
+            another run holds the lock.
     """
     try:
         import fcntl
@@ -157,6 +173,11 @@ def _lock(path: Path) -> IO[bytes] | None:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         handle.close()
+        if what:
+            raise ValidationError(
+                "out_dir", f"{what} {str(path.parent)!r} is in use by another worker: give "
+                "each worker of a shared batch its own output folder"
+            ) from None
         raise ValidationError(
             "ledger_path",
             f"{str(path)!r} is in use by another run of this batch: let it finish (or stop "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 __all__ = ["bounded", "non_negative_float", "port", "positive_float", "positive_int", "rate"]
@@ -51,3 +52,10 @@ positive_float = bounded(float, "a number", above=0.0)
 non_negative_float = bounded(float, "a number", low=0.0)
 port = bounded(int, "a port number", low=0, high=65535)
 rate = bounded(float, "a number", low=0.0, high=1.0)
+
+
+def ledger_arg(text: str) -> Path | str:
+    """``--ledger``: a SQLite file, or a ``postgresql://`` URL kept as given."""
+    if text.startswith(("postgresql://", "postgres://")):
+        return text
+    return Path(text)

@@ -47,6 +47,7 @@ from symbl_async.cli._progress import ProgressDisplay
 from symbl_async.cli._skips import Skips
 from symbl_async.client._client import SymblClient
 from symbl_async.client._waiting import PollSchedule
+from symbl_async.core._checks import redact_url
 from symbl_async.core._options import ProcessingOptions, check_http_url
 from symbl_async.errors import AuthenticationError, SymblError, ValidationError
 from symbl_async.webhooks._receiver import WebhookReceiver
@@ -96,7 +97,7 @@ class _Plan:
     """What the checks of ``process`` settled."""
 
     out: Path
-    ledger: Path
+    ledger: Path | str  # str: a postgresql:// URL
     options: ProcessingOptions | None
     limit: int
     time_scale: float
@@ -112,11 +113,22 @@ def _plan(args: argparse.Namespace) -> _Plan:
         out = check_output_dir(args.out)
     except ValidationError as exc:
         raise _UsageError(f"--out: {exc.rule}") from exc
-    ledger_path = (args.ledger or out / LEDGER_FILE).absolute()
-    try:
-        Ledger.open(ledger_path).close()
-    except ValidationError as exc:
-        raise _UsageError(f"--ledger: {exc.rule}") from exc
+    ledger_path: Path | str
+    if isinstance(args.ledger, str):  # postgresql://: a batch shared by workers
+        ledger_path = args.ledger
+        try:
+            import asyncpg  # noqa: F401
+        except ImportError:
+            raise _UsageError(
+                "--ledger: a postgresql:// ledger needs asyncpg: "
+                "pip install 'symbl_async[postgres]'"
+            ) from None
+    else:
+        ledger_path = (args.ledger or out / LEDGER_FILE).absolute()
+        try:
+            Ledger.open(ledger_path).close()
+        except ValidationError as exc:
+            raise _UsageError(f"--ledger: {exc.rule}") from exc
     for manifest in args.manifest:
         try:
             read_manifest(manifest).close()
@@ -223,7 +235,8 @@ async def _connect(
             public_url=args.webhook_public_url,
             # The batch's own token, kept in its ledger: jobs an earlier run (or a crashed
             # one) submitted still call this URL (same --webhook-port / public URL).
-            token=batch_webhook_token(plan.ledger),
+            # (A shared batch's workers each have their own receiver and token.)
+            token=None if isinstance(plan.ledger, str) else batch_webhook_token(plan.ledger),
             # Lagging confirmations are asked again on the service's clock.
             reconfirm_delay=1.0 / plan.time_scale,
         )
@@ -274,6 +287,7 @@ async def _process(args: argparse.Namespace, plan: _Plan, argv: list[str]) -> in
             lookahead=args.lookahead,
             wait_timeout=args.wait_timeout,
             lookup_grace=args.lookup_grace,
+            lease=args.lease,
             wait_mode=args.wait,
             on_event=display.on_event,
         )
@@ -331,7 +345,7 @@ def _report(summary: BatchSummary, skips: Skips, plan: _Plan, command: str) -> i
     """Print the end of a run and return its exit status."""
     print(summary.format())
     skips.report(sys.stdout)
-    print(f"results: {plan.out}  ledger: {plan.ledger}")
+    print(f"results: {plan.out}  ledger: {redact_url(str(plan.ledger))}")
     if summary.interrupted:
         print(f"Interrupted. Resume with:\n  {command}", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -9,7 +9,13 @@ from typing import Any
 
 from symbl_async.batch._api import LEDGER_FILE
 from symbl_async.batch._slots import PLAN_LIMITS
-from symbl_async.cli._argtypes import non_negative_float, port, positive_float, positive_int
+from symbl_async.cli._argtypes import (
+    ledger_arg,
+    non_negative_float,
+    port,
+    positive_float,
+    positive_int,
+)
 from symbl_async.client._conversations import ALL_INCLUDE, DEFAULT_INCLUDE
 
 __all__ = ["DEFAULT_LIMIT", "EMULATOR_TIME_SCALE", "add_process_command"]
@@ -64,8 +70,11 @@ def add_process_command(subparsers: Any) -> None:
     )
     proc.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
     proc.add_argument(
-        "--ledger", type=Path, metavar="PATH",
-        help=f"the SQLite ledger that makes reruns resume (default: DIR/{LEDGER_FILE})",
+        "--ledger", type=ledger_arg, metavar="PATH|URL",
+        help=f"the SQLite ledger that makes reruns resume (default: DIR/{LEDGER_FILE}); or "
+        "a postgresql:// URL, shared by every worker started on the same inputs (on this "
+        "machine or others): together they keep within the account's limit; needs "
+        "pip install 'symbl_async[postgres]'",
     )
     limits = proc.add_mutually_exclusive_group()
     limits.add_argument(
@@ -124,6 +133,9 @@ def add_process_command(subparsers: Any) -> None:
     run.add_argument("--lookup-grace", type=non_negative_float, metavar="SECONDS",
                      help="after a submit got no answer, wait this long before a lookup by "
                      "name may conclude it created no job (default: submit timeout + 60 s)")
+    run.add_argument("--lease", type=positive_float, default=30.0, metavar="SECONDS",
+                     help="with a postgresql:// --ledger: how long this worker may go silent "
+                     "before the others adopt its jobs (default %(default)s)")
     hooks = proc.add_argument_group("waiting")
     hooks.add_argument(
         "--wait", choices=("poll", "webhook", "hybrid"), default="poll",

@@ -179,6 +179,7 @@ class Engine:
             changes=self._changes, delivery=self._delivery, start=self._start,
             resume=self._resume, abort=self._abort, lease=self._config.lease,
         )
+        self._work.may_send = self._shared.may_send
         await self._shared.begin()
 
     def _finished(self) -> bool:

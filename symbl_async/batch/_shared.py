@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 
 from symbl_async.batch._delivery import Changes, Delivery
@@ -78,10 +79,12 @@ class SharedRun:
         self._abort = abort
         self._lease = lease
         self._tasks: list[asyncio.Task[None]] = []
+        self._renewed = time.monotonic()  # the last renewal of this worker's lease
 
     async def begin(self) -> None:
         """Join the batch, adopt what dead workers left, start the lease and adoption loops."""
         await self._store.join(max_limit=self._config.slots.max_limit, lease=self._lease)
+        self._renewed = time.monotonic()
         await self.adopt()
         self._tasks = [asyncio.create_task(self._keep_lease()),
                        asyncio.create_task(self._keep_adopting())]
@@ -196,6 +199,25 @@ class SharedRun:
             self._start(self._entry(row, item, fresh=False), slot)
         self._changes.notify()
 
+    async def may_send(self) -> bool:
+        """Whether this worker may still send a submit: its lease was renewed lately, or is
+        renewed now. A worker paused past its lease must not send what a claim gave it
+        (the adopter looks the attempt up by name and may send it again)."""
+        deadline = time.monotonic() + self._lease
+        while time.monotonic() - self._renewed >= self._lease / 2:
+            try:
+                alive = await self._store.heartbeat()
+            except SymblError as exc:  # the database is away: retry within one lease
+                if time.monotonic() >= deadline:
+                    log.warning("cannot renew this worker's lease: %s", exc)
+                    return False
+                await asyncio.sleep(min(1.0, self._lease / 10))
+                continue
+            if alive:
+                self._renewed = time.monotonic()
+            return alive
+        return True
+
     async def _keep_lease(self) -> None:
         while True:
             await asyncio.sleep(self._lease / 3)
@@ -204,7 +226,9 @@ class SharedRun:
             except SymblError as exc:
                 log.warning("cannot renew this worker's lease yet: %s", exc)
                 continue
-            if not alive:
+            if alive:
+                self._renewed = time.monotonic()
+            else:
                 self._abort(LeaseLostError(
                     None, "this worker's lease ran out (was it paused?) and other workers "
                     "adopted its items; it stops. Run it again to rejoin the batch"))

@@ -15,7 +15,7 @@ import collections
 import logging
 import random
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any, Literal, TypeAlias
 
 import attrs
@@ -35,6 +35,7 @@ from symbl_async.core._jobs import Job
 from symbl_async.errors import (
     ConcurrencyLimitError,
     JobFailedError,
+    LeaseLostError,
     ResponseDecodeError,
     ServerError,
     SubmitOutcomeUnknownError,
@@ -126,6 +127,8 @@ class ItemWorker:
         self._stopping = stopping
         self._fetch_sem = asyncio.Semaphore(max(4, slots.max_limit))
         self._account = ledger if isinstance(ledger, SharedStore) else None
+        self.may_send: Callable[[], Awaitable[bool]] | None = None
+        """A shared batch's check that this worker still holds its lease."""
         self.finder = Finder(client=client, ledger=ledger, slots=slots, grace=lookup_grace,
                              counts=counts, on_event=on_event)
         self.given_up: set[str] = set()
@@ -245,6 +248,8 @@ class ItemWorker:
                     key, attempt_name(item.name, row.attempts + 1)
                 )
             self._counts["submits"] += 1
+            if self.may_send is not None and not await self.may_send():
+                raise LeaseLostError(key, "this worker's lease ran out before the submit")
             try:
                 job = await submit_item(self._client, item, row.name)
             except ConcurrencyLimitError:

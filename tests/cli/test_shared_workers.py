@@ -1,0 +1,162 @@
+"""Several worker processes on one PostgreSQL ledger and one account (issue 9).
+
+Real parts only: a PostgreSQL server the tests start, the emulator on 127.0.0.1 (in a
+thread of the test process), and ``symbl-async process`` in four child processes. What
+proves the promise comes from the emulator's own records (jobs per name and per content,
+its sweep of concurrent jobs, its 429s) and from the shared ledger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+from _cli_support import CLI, Threaded, child_env, threaded_emulator
+from _polling import eventually
+from _postgres import PostgresServer
+
+LIMIT = 10
+WORKERS = 4
+LEASE = 2.0
+
+
+def sources(count: int, prefix: str) -> list[str]:
+    # Lengths from 1 to 8 minutes, so that longest-first has something to order.
+    return [f"https://media.test/{prefix}{i}.mp3?emulator_duration={60 * (1 + i % 8)}"
+            for i in range(count)]
+
+
+def worker_args(emu: Threaded, out: Path, ledger: str, inputs: list[str]) -> list[str]:
+    return [
+        *CLI, "process", *inputs, "--out", str(out), "--ledger", ledger,
+        "--max-concurrent-jobs", str(LIMIT), "--base-url", emu.url,
+        "--time-scale", "2000", "--progress-interval", "0.2", "--lookup-grace", "1",
+        "--lease", str(LEASE),
+    ]
+
+
+def start(args: list[str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as sink:
+        return subprocess.Popen(args, cwd=cwd, env=child_env(), stdout=sink,
+                                stderr=subprocess.STDOUT)
+
+
+async def finish(proc: subprocess.Popen[bytes], timeout: float = 150) -> int:
+    return await asyncio.to_thread(proc.wait, timeout)
+
+
+async def ledger_rows(url: str) -> list[dict[str, Any]]:
+    conn = await asyncpg.connect(url)
+    try:
+        return [dict(r) for r in await conn.fetch("SELECT key, state, owner, name FROM items")]
+    finally:
+        await conn.close()
+
+
+async def live_workers(url: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM workers"))
+    finally:
+        await conn.close()
+
+
+def check_promise(emu: Threaded, urls: list[str], rows: list[dict[str, Any]],
+                  outs: list[Path]) -> dict[str, Any]:
+    """0 lost, 0 paid twice, the limit never exceeded: from the emulator and the ledger."""
+    stats = emu.stats()
+    jobs = emu.jobs()
+    per_url = collections.Counter(str(job["name"]).rsplit("-", 1)[0] for job in jobs)
+    assert len(rows) == len(urls) and {r["state"] for r in rows} == {"fetched"}, (
+        collections.Counter(r["state"] for r in rows))
+    assert len(jobs) == len(urls) and set(per_url.values()) == {1}, per_url
+    assert stats["duplicate_names"] == 0 and stats["duplicate_contents"] == 0
+    assert stats["max_concurrent_jobs"] <= LIMIT, stats["max_concurrent_jobs"]
+    files = [p for out in outs for p in out.glob("*.json")
+             if p.name not in ("summary.json",)]
+    written = {json.loads(p.read_text())["conversationId"] for p in files}
+    assert written == {job["conversation_id"] for job in jobs}
+    return stats
+
+
+async def test_four_workers_share_one_account(tmp_path: Path, pg_url: str) -> None:
+    urls = sources(60, "share")
+    with threaded_emulator(LIMIT) as emu:
+        outs = [tmp_path / f"out{i}" for i in range(WORKERS)]
+        procs = [start(worker_args(emu, out, pg_url, urls), tmp_path, tmp_path / f"w{i}.log")
+                 for i, out in enumerate(outs)]
+        codes = [await finish(p) for p in procs]
+        logs = [(tmp_path / f"w{i}.log").read_text() for i in range(WORKERS)]
+        assert codes == [0] * WORKERS, logs
+        stats = check_promise(emu, urls, await ledger_rows(pg_url), outs)
+    # Together they kept within the account: the emulator refused nothing.
+    assert stats["rejected_429"] == 0
+    # The backlog was divided: more than one worker submitted.
+    owners = {r["owner"] for r in await ledger_rows(pg_url)}
+    assert len(owners) > 1, owners
+
+
+async def test_killed_and_paused_workers_lose_nothing_and_pay_nothing_twice(
+    tmp_path: Path, pg_url: str
+) -> None:
+    urls = sources(60, "kill")
+    with threaded_emulator(LIMIT) as emu:
+        outs = [tmp_path / f"out{i}" for i in range(WORKERS)]
+        procs = [start(worker_args(emu, out, pg_url, urls), tmp_path, tmp_path / f"w{i}.log")
+                 for i, out in enumerate(outs)]
+        paused = procs[2]
+        try:
+            async def started() -> bool:
+                rows = await ledger_rows(pg_url)
+                return sum(r["state"] in ("submitted", "completed", "fetched")
+                           for r in rows) >= 12
+
+            await eventually(started, timeout=60)
+            procs[0].send_signal(signal.SIGKILL)
+            procs[1].send_signal(signal.SIGKILL)
+            paused.send_signal(signal.SIGSTOP)
+            # Past its lease: the last worker adopts the three others' items (their rows
+            # in the workers table go with the adoption).
+            async def adopted() -> bool:
+                return await live_workers(pg_url) == 1
+
+            await eventually(adopted, timeout=60)
+        finally:
+            paused.send_signal(signal.SIGCONT)
+        # The paused worker comes back to a lease that is gone: it stops, writing nothing.
+        code = await finish(paused)
+        log = (tmp_path / "w2.log").read_text()
+        assert code != 0 and "lease" in log, log
+        assert await finish(procs[3]) == 0, (tmp_path / "w3.log").read_text()
+        rows = await ledger_rows(pg_url)
+        check_promise(emu, urls, rows, outs)
+
+
+async def test_workers_ride_out_a_database_restart(
+    tmp_path: Path, own_postgres: PostgresServer
+) -> None:
+    url = await own_postgres.create_database()
+    urls = sources(40, "restart")
+    with threaded_emulator(LIMIT) as emu:
+        outs = [tmp_path / f"out{i}" for i in range(2)]
+        procs = [start(worker_args(emu, out, url, urls), tmp_path, tmp_path / f"w{i}.log")
+                 for i, out in enumerate(outs)]
+
+        async def halfway() -> bool:
+            rows = await ledger_rows(url)
+            return sum(r["state"] == "fetched" for r in rows) >= 10
+
+        await eventually(halfway, timeout=60)
+        await asyncio.to_thread(own_postgres.stop, "immediate")
+        await asyncio.to_thread(own_postgres.start)
+        codes = [await finish(p) for p in procs]
+        logs = [(tmp_path / f"w{i}.log").read_text() for i in range(2)]
+        assert codes == [0, 0], logs
+        check_promise(emu, urls, await ledger_rows(url), outs)
+

@@ -245,7 +245,8 @@ async def test_a_fetched_item_is_reopened_and_a_failed_one_reset_by_anyone(
         assert (reopened.state, reopened.output_path, reopened.owner) == (S.COMPLETED, None,
                                                                         "run-2")
         assert (reset.state, reset.owner) == (S.PENDING, "run-2")
-        assert claimed.fence is not None and reopened.fence is not None
+        assert claimed is not None and claimed.fence is not None
+        assert reopened.fence is not None
         assert reset.fence is not None and reset.fence > reopened.fence > claimed.fence
         assert (await later.mark_fetched("done", "/y")).state is S.FETCHED
     finally:

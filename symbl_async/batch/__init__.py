@@ -36,6 +36,9 @@ from symbl_async.batch._manifests import (
 from symbl_async.batch._names import (
     submit_name,
 )
+from symbl_async.batch._pg_store import (
+    PostgresStore,
+)
 from symbl_async.batch._protocol import (
     BatchClient,
 )
@@ -88,6 +91,7 @@ __all__ = [
     "LedgerItem",
     "LongestFirstWindow",
     "MediaKind",
+    "PostgresStore",
     "ResultStatus",
     "Source",
     "SourceError",

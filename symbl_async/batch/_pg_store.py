@@ -69,7 +69,6 @@ class PostgresStore(Transitions):
         self._reconnect_timeout = reconnect_timeout
         self._fences: dict[str, int] = {}
         self._listener: Any | None = None
-        self._listener_lost = False
         self._changed = asyncio.Event()
 
     @classmethod
@@ -287,13 +286,15 @@ class PostgresStore(Transitions):
         return await self._run(lambda conn, retry: shared.count_in_flight(conn))
 
     async def wait_changed(self, timeout: float) -> None:
-        """Return on a notification from any worker, or after ``timeout`` s."""
+        """Return on a notification from any worker, or after ``timeout`` s.
+
+        A notification that came since the last call counts (the caller may have been busy
+        when it came). When the listening connection is lost, the wait returns (what was
+        sent meanwhile is missed); the next one reconnects, or, while the server is away,
+        just runs its course."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        if await self._listen(timeout) and self._listener_lost:
-            # Notifications sent while the listener was away are lost: wake up once.
-            self._listener_lost = False
-            return
+        await self._listen(timeout)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._changed.wait(), max(0.0, deadline - loop.time()))
         self._changed.clear()
@@ -323,7 +324,7 @@ class PostgresStore(Transitions):
 
     def _on_listener_lost(self, *_: object) -> None:
         self._listener = None
-        self._listener_lost = True
+        self._changed.set()
 
     # -- the machinery --------------------------------------------------------------------
 

@@ -133,5 +133,9 @@ def is_connection_loss(exc: BaseException) -> bool:
     ):
         return True
     # asyncpg's own "connection is closed" / "connection was closed in the middle of
-    # operation" come as InterfaceError.
+    # operation" come as InterfaceError; a connection ended by the server in the middle of
+    # a COMMIT may leave its protocol confused ("another operation is in progress"). Either
+    # way the outcome is unknown, which every operation's retry handles (the op check).
+    if isinstance(exc, asyncpg.exceptions.InternalClientError):
+        return True
     return isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)

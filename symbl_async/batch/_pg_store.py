@@ -345,8 +345,16 @@ class PostgresStore(Transitions):
             if pool is None:
                 raise ClientClosedError(f"ledger {self._location} is closed; connect again")
             try:
-                async with pool.acquire() as conn, conn.transaction():
-                    return await tx(conn, tries > 0)
+                async with pool.acquire() as conn:
+                    try:
+                        async with conn.transaction():
+                            return await tx(conn, tries > 0)
+                    except Exception as exc:
+                        # After a loss asyncpg may hold a connection in a confused state:
+                        # end it, so the pool replaces it instead of handing it out again.
+                        if is_connection_loss(exc) and not conn.is_closed():
+                            conn.terminate()
+                        raise
             except LedgerError:
                 raise
             except Exception as exc:

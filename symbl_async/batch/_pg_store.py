@@ -69,6 +69,7 @@ class PostgresStore(Transitions):
         self._reconnect_timeout = reconnect_timeout
         self._fences: dict[str, int] = {}
         self._listener: Any | None = None
+        self._connecting: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
 
     @classmethod
@@ -143,6 +144,10 @@ class PostgresStore(Transitions):
         """Close the connections (idempotent)."""
         pool, self._pool = self._pool, None
         listener, self._listener = self._listener, None
+        if self._connecting is not None and not self._connecting.done():
+            self._connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connecting
         if listener is not None:
             listener.terminate()
         if pool is not None:
@@ -239,6 +244,7 @@ class PostgresStore(Transitions):
         me = self._worker_id
         await self._run(lambda conn, retry: shared.join(
             conn, me=me, max_limit=max_limit, lease=lease))
+        self._listen()  # in the background: by the first wait_changed, it may be up
 
     async def heartbeat(self) -> bool:
         """Renew the lease; False when this worker was declared dead."""
@@ -289,35 +295,46 @@ class PostgresStore(Transitions):
         """Return on a notification from any worker, or after ``timeout`` s.
 
         A notification that came since the last call counts (the caller may have been busy
-        when it came). When the listening connection is lost, the wait returns (what was
-        sent meanwhile is missed); the next one reconnects, or, while the server is away,
-        just runs its course."""
+        when it came). The listening connection is opened in the background (by
+        :meth:`join` or the first wait); when it opens, and when it is lost, waits return
+        at once, since notifications may have been missed meanwhile. While the server is
+        away, each wait runs its course and tries to listen again."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        await self._listen(timeout)
+        self._listen()
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._changed.wait(), max(0.0, deadline - loop.time()))
         self._changed.clear()
 
-    async def _listen(self, timeout: float) -> bool:
-        # A dedicated connection (a pooled one would be handed to other queries).
+    def _listen(self) -> None:
         if self._pool is None:
             raise ClientClosedError(f"ledger {self._location} is closed; connect again")
         if self._listener is not None and not self._listener.is_closed():
-            return True
+            return
+        if self._connecting is None or self._connecting.done():
+            self._connecting = asyncio.create_task(self._connect_listener())
+
+    async def _connect_listener(self) -> None:
+        # A dedicated connection (a pooled one would be handed to other queries), opened
+        # apart from any wait so that a slow connect never stretches a wait's timeout.
         import asyncpg
 
+        conn = None
         try:
-            conn = await asyncpg.connect(self._url, timeout=max(0.1, min(timeout, 10.0)))
+            conn = await asyncpg.connect(self._url, timeout=10.0)
             await conn.add_listener(CHANNEL, self._on_notification)
         except Exception as exc:
-            if not is_connection_loss(exc):
-                raise LedgerError(f"ledger {self._location}: {exc}") from exc
-            _log.debug("ledger %s: no listener yet: %s", self._location, exc)
-            return False
+            if conn is not None:
+                conn.terminate()
+            _log.debug("ledger %s: not listening: %s: %s", self._location,
+                       type(exc).__name__, exc)
+            return
+        if self._pool is None:  # closed meanwhile
+            conn.terminate()
+            return
         conn.add_termination_listener(self._on_listener_lost)
         self._listener = conn
-        return True
+        self._changed.set()
 
     def _on_notification(self, *_: object) -> None:
         self._changed.set()

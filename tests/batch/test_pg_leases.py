@@ -134,8 +134,8 @@ async def test_wait_changed_wakes_on_a_freed_slot_or_a_new_item(
     await b.claim(["k1", "k2"], name_for)
     await b.claim(["k1", "k2"], name_for)
     await b.mark_submitted("k1", "j", None)
-    await a.wait_changed(0)  # connects the listener
-    await a.wait_changed(0)  # and forgets what came before
+    await asyncio.wait_for(a.wait_changed(60), 30)  # returns once its listener is up
+    await a.wait_changed(0)  # forgets what came before
 
     async def woken_by(action: Awaitable[object]) -> None:
         waiter = asyncio.create_task(a.wait_changed(60))
@@ -154,4 +154,5 @@ async def test_wait_changed_wakes_on_a_freed_slot_or_a_new_item(
     # notifications may have been missed meanwhile.
     assert await postgres_server.terminate_backends(pg_url.rsplit("/", 1)[1]) >= 1
     await asyncio.wait_for(a.wait_changed(60), 30)
-    await woken_by(b.mark_failed("k2", "bad"))  # and it listens again
+    await asyncio.wait_for(a.wait_changed(60), 30)  # listening again: returns once more
+    await woken_by(b.mark_failed("k2", "bad"))

@@ -7,6 +7,7 @@ Internal to :mod:`symbl_async.batch._pg_store`. asyncpg is never imported at mod
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -20,9 +21,11 @@ __all__ = [
     "SELECT_ITEM",
     "initialise",
     "is_connection_loss",
+    "is_database_error",
     "item_from_record",
     "notify_sql",
     "redact",
+    "scrub",
 ]
 
 SCHEMA_VERSION = "1"
@@ -114,6 +117,25 @@ def redact(url: str) -> str:
     """The URL without its password (``postgresql://user@host/db``)."""
     url = re.sub(r"^([a-z]+://[^:@/?#]*):[^/?#]*@", r"\1@", url)
     return re.sub(r"([?&]password=)[^&#]*", r"\1***", url)
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` (an error message) without the URL's password, wherever it appears."""
+    from urllib.parse import unquote, urlsplit
+
+    with contextlib.suppress(ValueError):
+        password = urlsplit(url).password
+        for secret in {password, unquote(password or "")} - {None, ""}:
+            text = text.replace(str(secret), "***")
+    return text.replace(url, redact(url))
+
+
+def is_database_error(exc: BaseException) -> bool:
+    """True for asyncpg's errors (the server's answers and the client's own)."""
+    import asyncpg
+
+    return isinstance(exc, (asyncpg.PostgresError, asyncpg.InterfaceError,
+                            asyncpg.exceptions.InternalClientError))
 
 
 def is_connection_loss(exc: BaseException) -> bool:

@@ -23,7 +23,6 @@ that finds its own ``op`` returns that row instead of applying the write twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import random
@@ -35,14 +34,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from typing import Any, TypeVar
 
 from symbl_async.batch import _pg_claims as shared
+from symbl_async.batch._pg_listen import Listener
 from symbl_async.batch._pg_schema import (
-    CHANNEL,
     SELECT_ITEM,
     initialise,
     is_connection_loss,
+    is_database_error,
     item_from_record,
     notify_sql,
     redact,
+    scrub,
 )
 from symbl_async.batch._pg_transitions import Transitions
 from symbl_async.batch._records import ItemState, LedgerItem
@@ -68,9 +69,7 @@ class PostgresStore(Transitions):
         self._worker_id = worker_id
         self._reconnect_timeout = reconnect_timeout
         self._fences: dict[str, int] = {}
-        self._listener: Any | None = None
-        self._connecting: asyncio.Task[None] | None = None
-        self._changed = asyncio.Event()
+        self._listener = Listener(url, self._location)
 
     @classmethod
     async def connect(
@@ -111,9 +110,8 @@ class PostgresStore(Transitions):
             )
         except Exception as exc:
             # asyncpg's messages name host and port, never the password.
-            raise ValidationError(
-                "ledger", f"cannot connect to {location}: {type(exc).__name__}: {exc}"
-            ) from exc
+            reason = scrub(f"{type(exc).__name__}: {exc}", url)
+            raise ValidationError("ledger", f"cannot connect to {location}: {reason}") from exc
         try:
             async with pool.acquire() as conn:
                 await initialise(conn, location)
@@ -122,7 +120,8 @@ class PostgresStore(Transitions):
             raise
         except Exception as exc:
             await pool.close()
-            raise ValidationError("ledger", f"cannot set up {location}: {exc}") from exc
+            reason = scrub(f"{type(exc).__name__}: {exc}", url)
+            raise ValidationError("ledger", f"cannot set up {location}: {reason}") from exc
         if worker_id is None:
             worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         return cls(pool, url, worker_id=worker_id, reconnect_timeout=reconnect_timeout)
@@ -143,13 +142,7 @@ class PostgresStore(Transitions):
     async def aclose(self) -> None:
         """Close the connections (idempotent)."""
         pool, self._pool = self._pool, None
-        listener, self._listener = self._listener, None
-        if self._connecting is not None and not self._connecting.done():
-            self._connecting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._connecting
-        if listener is not None:
-            listener.terminate()
+        await self._listener.close()
         if pool is not None:
             try:
                 await asyncio.wait_for(pool.close(), 10.0)
@@ -244,7 +237,7 @@ class PostgresStore(Transitions):
         me = self._worker_id
         await self._run(lambda conn, retry: shared.join(
             conn, me=me, max_limit=max_limit, lease=lease))
-        self._listen()  # in the background: by the first wait_changed, it may be up
+        self._listener.start()  # in the background: by the first wait_changed, it may be up
 
     async def heartbeat(self) -> bool:
         """Renew the lease; False when this worker was declared dead."""
@@ -299,51 +292,14 @@ class PostgresStore(Transitions):
         :meth:`join` or the first wait); when it opens, and when it is lost, waits return
         at once, since notifications may have been missed meanwhile. While the server is
         away, each wait runs its course and tries to listen again."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        self._listen()
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._changed.wait(), max(0.0, deadline - loop.time()))
-        self._changed.clear()
-
-    def _listen(self) -> None:
         if self._pool is None:
             raise ClientClosedError(f"ledger {self._location} is closed; connect again")
-        if self._listener is not None and not self._listener.is_closed():
-            return
-        if self._connecting is None or self._connecting.done():
-            self._connecting = asyncio.create_task(self._connect_listener())
-
-    async def _connect_listener(self) -> None:
-        # A dedicated connection (a pooled one would be handed to other queries), opened
-        # apart from any wait so that a slow connect never stretches a wait's timeout.
-        import asyncpg
-
-        conn = None
-        try:
-            conn = await asyncpg.connect(self._url, timeout=10.0)
-            await conn.add_listener(CHANNEL, self._on_notification)
-        except Exception as exc:
-            if conn is not None:
-                conn.terminate()
-            _log.debug("ledger %s: not listening: %s: %s", self._location,
-                       type(exc).__name__, exc)
-            return
-        if self._pool is None:  # closed meanwhile
-            conn.terminate()
-            return
-        conn.add_termination_listener(self._on_listener_lost)
-        self._listener = conn
-        self._changed.set()
-
-    def _on_notification(self, *_: object) -> None:
-        self._changed.set()
-
-    def _on_listener_lost(self, *_: object) -> None:
-        self._listener = None
-        self._changed.set()
+        await self._listener.wait(timeout)
 
     # -- the machinery --------------------------------------------------------------------
+
+    def _scrub(self, exc: BaseException) -> str:
+        return scrub(f"{type(exc).__name__}: {exc}", self._url)
 
     def _remember(self, item: LedgerItem) -> None:
         if item.owner == self._worker_id and item.fence is not None:
@@ -376,17 +332,18 @@ class PostgresStore(Transitions):
                 raise
             except Exception as exc:
                 if not is_connection_loss(exc):
-                    raise LedgerError(f"ledger {self._location}: {exc}") from exc
+                    if not is_database_error(exc):
+                        raise  # a bug, or the caller's name_for: not the database's
+                    raise LedgerError(f"ledger {self._location}: {self._scrub(exc)}") from exc
                 tries += 1
                 left = deadline - loop.time()
                 if left <= 0:
                     raise LedgerError(
                         f"ledger {self._location}: no connection for"
-                        f" {self._reconnect_timeout:g}s: {type(exc).__name__}: {exc}"
+                        f" {self._reconnect_timeout:g}s: {self._scrub(exc)}"
                     ) from exc
                 delay = min(1.0, 0.02 * 2 ** min(tries, 10)) * random.uniform(0.5, 1.5)
-                _log.debug("ledger %s: retrying after %s: %s", self._location,
-                           type(exc).__name__, exc)
+                _log.debug("ledger %s: retrying after %s", self._location, self._scrub(exc))
                 await asyncio.sleep(min(delay, left))
 
     # -- used by Transitions -------------------------------------------------------------------

@@ -221,6 +221,13 @@ async def test_claims_need_a_join_and_skip_what_is_not_pending(pg_url: str) -> N
             await store.claim(["short"], name_for)
         await store.join(max_limit=2, lease=60)
         assert await store.claim([], name_for) is None
+
+        def broken(row: LedgerItem) -> str:
+            raise KeyError(row.key)
+
+        with pytest.raises(KeyError):  # the caller's error, as it is; nothing claimed
+            await store.claim(["short"], broken)
+        assert (await store.counts())["pending"] == 4
         order = [await store.claim(["short", "long", "unknown-length"], name_for)]
         await store.mark_failed("short", "gone")  # no longer pending: skipped
         order.append(await store.claim(["short", "long", "unknown-length"], name_for))

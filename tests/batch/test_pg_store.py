@@ -17,6 +17,7 @@ from _postgres import PASSWORD, PostgresServer
 from symbl_async.batch._ledger import Ledger
 from symbl_async.batch._pg_store import PostgresStore
 from symbl_async.batch._records import ItemState, LedgerItem
+from symbl_async.batch._store import ItemStore, SharedStore
 from symbl_async.errors import (
     ClientClosedError,
     IllegalTransitionError,
@@ -116,6 +117,11 @@ async def test_every_move_from_every_state_is_the_sqlite_ledgers(
     # By hand from the rule: pending 2, submitting 5, unknown 3, submitted 2 (its job id is
     # known), submitted by name 3 (learn_job_id too), completed 2, fetched 1, failed 1 + 1.
     assert (allowed, refused) == (20, 70)
+
+
+async def test_it_is_a_shared_store(store: PostgresStore) -> None:
+    shared: SharedStore = store  # mypy checks every signature against the protocol
+    assert isinstance(shared, SharedStore) and isinstance(shared, ItemStore)
 
 
 async def test_unknown_keys_and_missing_ids_are_refused(store: PostgresStore) -> None:

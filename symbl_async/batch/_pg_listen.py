@@ -13,7 +13,7 @@ import contextlib
 import logging
 from typing import Any
 
-from symbl_async.batch._pg_schema import CHANNEL
+from symbl_async.batch._pg_schema import CHANNEL, scrub
 
 __all__ = ["Listener"]
 
@@ -51,10 +51,14 @@ class Listener:
     async def close(self) -> None:
         """Stop listening (idempotent)."""
         self._closed = True
-        if self._connecting is not None and not self._connecting.done():
-            self._connecting.cancel()
+        task = self._connecting
+        if task is not None and not task.done():
+            # Let a connect under way finish (it then closes itself): asyncpg cancelled in
+            # mid-handshake leaves an orphan future behind. Cancel only a slow one.
+            await asyncio.wait([task], timeout=2.0)
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._connecting
+                await task
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.terminate()
@@ -68,11 +72,13 @@ class Listener:
         try:
             conn = await asyncpg.connect(self._url, timeout=10.0)
             await conn.add_listener(CHANNEL, self._notified)
-        except Exception as exc:
+        except BaseException as exc:  # cancelled by close() too: never leave it open
             if conn is not None:
                 conn.terminate()
-            _log.debug("ledger %s: not listening: %s: %s", self._location,
-                       type(exc).__name__, exc)
+            if not isinstance(exc, Exception):
+                raise
+            _log.debug("ledger %s: not listening: %s", self._location,
+                       scrub(f"{type(exc).__name__}: {exc}", self._url))
             return
         if self._closed:
             conn.terminate()

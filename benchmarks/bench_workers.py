@@ -43,10 +43,10 @@ from typing import Any
 from _common import EmulatorProcess, emulator_command, media_lengths
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from _postgres import PostgresServer  # noqa: E402
+from _postgres import PostgresServer
 
-from symbl_async.emulator import EmulatorConfig  # noqa: E402
-from symbl_async.emulator.config import DEMO_APP_ID, DEMO_APP_SECRET  # noqa: E402
+from symbl_async.emulator import EmulatorConfig
+from symbl_async.emulator.config import DEMO_APP_ID, DEMO_APP_SECRET
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -136,9 +136,10 @@ class Threaded:
 
 @contextlib.contextmanager
 def threaded_emulator(
-    limit: int = 3, gate: Gate | None = None, **settings: Any
+    limit: int = 3, gate: Gate | None = None, *, scale: float = SCALE, **settings: Any
 ) -> Iterator[Threaded]:
-    """An emulator in a thread; ``gate``, if given, sees (and may hold) every request."""
+    """An emulator in a thread; ``gate``, if given, sees (and may hold) every request;
+    ``scale``: its time scale (the CLI's ``--time-scale`` must match)."""
     started: concurrent.futures.Future[Threaded] = concurrent.futures.Future()
     stop: asyncio.Event | None = None
 
@@ -151,7 +152,7 @@ def threaded_emulator(
     async def serve() -> None:
         nonlocal stop
         stop = asyncio.Event()
-        emu = Emulator(time_scale=SCALE, concurrency_limit=limit, **settings)
+        emu = Emulator(time_scale=scale, concurrency_limit=limit, **settings)
         if gate is not None:
             gate.loop = asyncio.get_running_loop()
         # The emulator has no hook for an extra middleware: its app is built in start().

@@ -48,7 +48,7 @@ async def claim(
     conn: Any,
     *,
     me: str,
-    candidates: Sequence[str],
+    candidates: Sequence[str] | None,
     name_for: Callable[[LedgerItem], str],
     op: uuid.UUID,
     retry: bool,
@@ -73,11 +73,14 @@ async def claim(
         raise LedgerError("claim before join: the ledger has no account row yet")
     if account["cooling"] or await count_in_flight(conn) >= account["lim"]:
         return None
-    row = await conn.fetchrow(
-        SELECT_ITEM + " WHERE key = ANY($1::text[]) AND state = 'pending'"
-        " ORDER BY duration DESC NULLS LAST, key LIMIT 1 FOR UPDATE SKIP LOCKED",
-        list(candidates),
-    )
+    order = " ORDER BY duration DESC NULLS LAST, key LIMIT 1 FOR UPDATE SKIP LOCKED"
+    if candidates is None:  # the whole backlog, longest first (the partial index)
+        row = await conn.fetchrow(SELECT_ITEM + " WHERE state = 'pending'" + order)
+    else:
+        row = await conn.fetchrow(
+            SELECT_ITEM + " WHERE key = ANY($1::text[]) AND state = 'pending'" + order,
+            list(candidates),
+        )
     if row is None:
         return None
     name = name_for(item_from_record(row))
@@ -91,6 +94,15 @@ async def claim(
     )
     await conn.execute("UPDATE account SET since_decrease = since_decrease + 1 WHERE id = 1")
     return item_from_record(new)
+
+
+async def unfinished_elsewhere(conn: Any, *, me: str) -> int:
+    """Items pending, or unfinished in the hands of another worker (or of none)."""
+    return int(await conn.fetchval(
+        "SELECT count(*) FROM items WHERE state = 'pending' OR (state IN"
+        " ('submitting', 'unknown', 'submitted', 'completed') AND owner IS DISTINCT FROM $1)",
+        me,
+    ))
 
 
 async def join(conn: Any, *, me: str, max_limit: int, lease: float) -> None:

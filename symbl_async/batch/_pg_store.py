@@ -250,11 +250,13 @@ class PostgresStore(Transitions):
         await self._run(lambda conn, retry: shared.leave(conn, me=me))
 
     async def claim(
-        self, candidates: Collection[str], name_for: Callable[[LedgerItem], str]
+        self, candidates: Collection[str] | None, name_for: Callable[[LedgerItem], str]
     ) -> LedgerItem | None:
-        """Take one job slot and the longest pending candidate; None when none is free."""
-        keys, me, op = list(candidates), self._worker_id, uuid.uuid4()
-        if not keys:
+        """Take one job slot and the longest pending candidate (of the whole backlog for
+        None); None when none is free."""
+        keys = None if candidates is None else list(candidates)
+        me, op = self._worker_id, uuid.uuid4()
+        if keys is not None and not keys:
             return None
         item = await self._run(lambda conn, retry: shared.claim(
             conn, me=me, candidates=keys, name_for=name_for, op=op, retry=retry))
@@ -279,6 +281,11 @@ class PostgresStore(Transitions):
         """A submit was accepted: raise the shared limit additively, up to the ceiling."""
         op = uuid.uuid4()
         await self._run(lambda conn, retry: shared.on_accepted(conn, op=op))
+
+    async def unfinished_elsewhere(self) -> int:
+        """Items pending, or unfinished in another worker's hands (or in none)."""
+        me = self._worker_id
+        return await self._run(lambda conn, retry: shared.unfinished_elsewhere(conn, me=me))
 
     async def in_flight(self) -> int:
         """Jobs in flight on the account, summed over all workers."""
@@ -355,5 +362,5 @@ class PostgresStore(Transitions):
             raise LeaseLostError(
                 item.key,
                 f"item {item.key!r} is in worker {item.owner!r}'s hands (fence {item.fence});"
-                f" this worker ({self._worker_id!r}) lost it",
+                f" this worker ({self._worker_id!r}) lost it: its lease ran out",
             )

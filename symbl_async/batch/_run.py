@@ -41,7 +41,7 @@ from symbl_async.batch._storage import (
 from symbl_async.batch._store import ItemStore, SharedStore
 from symbl_async.batch._window import LongestFirstWindow
 from symbl_async.batch._worker import ItemWorker, Sending, Stopped
-from symbl_async.errors import LeaseLostError, SymblError, ValidationError
+from symbl_async.errors import SymblError, ValidationError
 
 __all__ = ["Engine", "RunConfig"]
 
@@ -332,8 +332,6 @@ class Engine:
             )
         except Stopped:
             pass
-        except LeaseLostError as exc:  # another worker adopted it: its result is theirs
-            log.warning("%s: %s", entry.label, exc)
         except FATAL as exc:
             self._abort(exc)
         except Exception as exc:

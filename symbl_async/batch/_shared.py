@@ -127,7 +127,7 @@ class SharedRun:
                 await slots.acquire()  # this worker's own bound; the account's is claim's
                 slot = Slot(slots, held=True)
                 try:
-                    row = await self._store.claim((), self._name_for)
+                    row = await self._store.claim(None, self._name_for)
                 except BaseException:
                     slot.release()
                     raise

@@ -126,13 +126,13 @@ class SharedStore(ItemStore, Protocol):
         """End the lease now, so another worker adopts what this one leaves in flight."""
 
     async def claim(
-        self, candidates: Collection[str], name_for: Callable[[LedgerItem], str]
+        self, candidates: Collection[str] | None, name_for: Callable[[LedgerItem], str]
     ) -> LedgerItem | None:
         """Take one job slot and one item, atomically; see the module docstring.
 
         Args:
             candidates: keys this worker may submit (pending ones are taken longest first;
-                keys that are not pending are skipped).
+                keys that are not pending are skipped); None: the whole backlog.
             name_for: the attempt name for a row (called inside the transaction).
 
         Returns:

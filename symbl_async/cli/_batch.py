@@ -199,7 +199,17 @@ def resume_command(argv: list[str]) -> str:
         prefix = [sys.executable, "-m", "symbl_async.cli._main"]
     else:
         prefix = [program or "symbl-async"]
-    return f"(cd {shlex.quote(os.getcwd())} && {shlex.join(prefix + argv)})"
+    # A postgresql:// ledger's password never reaches the terminal (nor a log of it): the
+    # command shows ***@ instead; give it again, or set PGPASSWORD.
+    shown = [_hide_password(arg) for arg in argv]
+    return f"(cd {shlex.quote(os.getcwd())} && {shlex.join(prefix + shown)})"
+
+
+def _hide_password(arg: str) -> str:
+    flag, sep, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
+    if value.startswith(("postgresql://", "postgres://")):
+        return flag + sep + redact_url(value)
+    return arg
 
 
 # -- process: the run -------------------------------------------------------------------

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
 import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 from _cli_support import CLI, Threaded, child_env, threaded_emulator
 from _polling import eventually
 from _postgres import PostgresServer
@@ -32,11 +34,12 @@ def sources(count: int, prefix: str) -> list[str]:
             for i in range(count)]
 
 
-def worker_args(emu: Threaded, out: Path, ledger: str, inputs: list[str]) -> list[str]:
+def worker_args(emu: Threaded, out: Path, ledger: str, inputs: list[str],
+                scale: float = 2000) -> list[str]:
     return [
         *CLI, "process", *inputs, "--out", str(out), "--ledger", ledger,
         "--max-concurrent-jobs", str(LIMIT), "--base-url", emu.url,
-        "--time-scale", "2000", "--progress-interval", "0.2", "--lookup-grace", "1",
+        "--time-scale", f"{scale:g}", "--progress-interval", "0.2", "--lookup-grace", "1",
         "--lease", str(LEASE),
     ]
 
@@ -47,14 +50,31 @@ def start(args: list[str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
                                 stderr=subprocess.STDOUT)
 
 
+@contextlib.contextmanager
+def reaped(procs: list[subprocess.Popen[bytes]]) -> Iterator[None]:
+    """Every worker ends with the test: killed if still running, always waited for."""
+    try:
+        yield
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
+                proc.kill()
+            proc.wait(30)
+
+
 async def finish(proc: subprocess.Popen[bytes], timeout: float = 150) -> int:
     return await asyncio.to_thread(proc.wait, timeout)
 
 
 async def ledger_rows(url: str) -> list[dict[str, Any]]:
+    """The ledger's items as another program reads them (none before the first worker
+    created the tables)."""
     conn = await asyncpg.connect(url)
     try:
         return [dict(r) for r in await conn.fetch("SELECT key, state, owner, name FROM items")]
+    except asyncpg.UndefinedTableError:
+        return []
     finally:
         await conn.close()
 
@@ -63,6 +83,8 @@ async def live_workers(url: str) -> int:
     conn = await asyncpg.connect(url)
     try:
         return int(await conn.fetchval("SELECT count(*) FROM workers"))
+    except asyncpg.UndefinedTableError:
+        return 0
     finally:
         await conn.close()
 
@@ -76,66 +98,77 @@ def check_promise(emu: Threaded, urls: list[str], rows: list[dict[str, Any]],
     assert len(rows) == len(urls) and {r["state"] for r in rows} == {"fetched"}, (
         collections.Counter(r["state"] for r in rows))
     assert len(jobs) == len(urls) and set(per_url.values()) == {1}, per_url
-    assert stats["duplicate_names"] == 0 and stats["duplicate_contents"] == 0
+    assert not stats["duplicate_names"] and not stats["duplicate_contents"]
     assert stats["max_concurrent_jobs"] <= LIMIT, stats["max_concurrent_jobs"]
     files = [p for out in outs for p in out.glob("*.json")
              if p.name not in ("summary.json",)]
     written = {json.loads(p.read_text())["conversationId"] for p in files}
-    assert written == {job["conversation_id"] for job in jobs}
+    assert written == {job["conversationId"] for job in jobs}
     return stats
 
 
 async def test_four_workers_share_one_account(tmp_path: Path, pg_url: str) -> None:
     urls = sources(60, "share")
+    outs = [tmp_path / f"out{i}" for i in range(WORKERS)]
     with threaded_emulator(LIMIT) as emu:
-        outs = [tmp_path / f"out{i}" for i in range(WORKERS)]
         procs = [start(worker_args(emu, out, pg_url, urls), tmp_path, tmp_path / f"w{i}.log")
                  for i, out in enumerate(outs)]
-        codes = [await finish(p) for p in procs]
+        with reaped(procs):
+            codes = [await finish(p) for p in procs]
         logs = [(tmp_path / f"w{i}.log").read_text() for i in range(WORKERS)]
         assert codes == [0] * WORKERS, logs
         stats = check_promise(emu, urls, await ledger_rows(pg_url), outs)
     # Together they kept within the account: the emulator refused nothing.
     assert stats["rejected_429"] == 0
-    # The backlog was divided: more than one worker submitted.
-    owners = {r["owner"] for r in await ledger_rows(pg_url)}
-    assert len(owners) > 1, owners
+    # The backlog was divided: more than one worker fetched insights.
+    fetched_by = [sum(1 for p in out.glob("*.json") if p.name != "summary.json")
+                  for out in outs]
+    assert sum(1 for n in fetched_by if n) > 1, fetched_by
 
 
 async def test_killed_and_paused_workers_lose_nothing_and_pay_nothing_twice(
     tmp_path: Path, pg_url: str
 ) -> None:
-    urls = sources(60, "kill")
-    with threaded_emulator(LIMIT) as emu:
-        outs = [tmp_path / f"out{i}" for i in range(WORKERS)]
-        procs = [start(worker_args(emu, out, pg_url, urls), tmp_path, tmp_path / f"w{i}.log")
-                 for i, out in enumerate(outs)]
+    # Slower than the other tests (time scale 100): the batch must outlast the kills,
+    # the lease (2 s) and the adoption.
+    urls = sources(80, "kill")
+    outs = [tmp_path / f"out{i}" for i in range(WORKERS)]
+    with threaded_emulator(LIMIT, scale=100) as emu:
+        procs = [start(worker_args(emu, out, pg_url, urls, scale=100), tmp_path,
+                       tmp_path / f"w{i}.log") for i, out in enumerate(outs)]
         paused = procs[2]
-        try:
+        with reaped(procs):
+            # Every worker holds a running job (the paused one too, so that its return tests
+            # the fence); a worker's id holds its process id.
             async def started() -> bool:
                 rows = await ledger_rows(pg_url)
-                return sum(r["state"] in ("submitted", "completed", "fetched")
-                           for r in rows) >= 12
+                return all(
+                    any(r["state"] == "submitted" and f":{p.pid}:" in str(r["owner"])
+                        for r in rows)
+                    for p in procs
+                )
 
             await eventually(started, timeout=60)
             procs[0].send_signal(signal.SIGKILL)
             procs[1].send_signal(signal.SIGKILL)
             paused.send_signal(signal.SIGSTOP)
-            # Past its lease: the last worker adopts the three others' items (their rows
-            # in the workers table go with the adoption).
-            async def adopted() -> bool:
-                return await live_workers(pg_url) == 1
+            try:
+                # Past its lease: the last worker adopts the three others' items (their
+                # rows in the workers table go with the adoption).
+                async def adopted() -> bool:
+                    return await live_workers(pg_url) == 1
 
-            await eventually(adopted, timeout=60)
-        finally:
-            paused.send_signal(signal.SIGCONT)
-        # The paused worker comes back to a lease that is gone: it stops, writing nothing.
-        code = await finish(paused)
-        log = (tmp_path / "w2.log").read_text()
-        assert code != 0 and "lease" in log, log
-        assert await finish(procs[3]) == 0, (tmp_path / "w3.log").read_text()
-        rows = await ledger_rows(pg_url)
-        check_promise(emu, urls, rows, outs)
+                await eventually(adopted, timeout=60)
+            finally:
+                paused.send_signal(signal.SIGCONT)
+            # Back to a lease that is gone: its first write (or its next renewal) is
+            # refused, and it stops.
+            code = await finish(paused)
+            log = (tmp_path / "w2.log").read_text()
+            assert code != 0 and "lease ran out" in log, log
+            assert "pw-" not in log  # the ledger URL's password is never printed
+            assert await finish(procs[3]) == 0, (tmp_path / "w3.log").read_text()
+        check_promise(emu, urls, await ledger_rows(pg_url), outs)
 
 
 async def test_workers_ride_out_a_database_restart(
@@ -143,20 +176,19 @@ async def test_workers_ride_out_a_database_restart(
 ) -> None:
     url = await own_postgres.create_database()
     urls = sources(40, "restart")
-    with threaded_emulator(LIMIT) as emu:
-        outs = [tmp_path / f"out{i}" for i in range(2)]
-        procs = [start(worker_args(emu, out, url, urls), tmp_path, tmp_path / f"w{i}.log")
-                 for i, out in enumerate(outs)]
+    outs = [tmp_path / f"out{i}" for i in range(2)]
+    with threaded_emulator(LIMIT, scale=200) as emu:
+        procs = [start(worker_args(emu, out, url, urls, scale=200), tmp_path,
+                       tmp_path / f"w{i}.log") for i, out in enumerate(outs)]
+        with reaped(procs):
+            async def halfway() -> bool:
+                rows = await ledger_rows(url)
+                return sum(1 for r in rows if r["state"] == "fetched") >= 10
 
-        async def halfway() -> bool:
-            rows = await ledger_rows(url)
-            return sum(r["state"] == "fetched" for r in rows) >= 10
-
-        await eventually(halfway, timeout=60)
-        await asyncio.to_thread(own_postgres.stop, "immediate")
-        await asyncio.to_thread(own_postgres.start)
-        codes = [await finish(p) for p in procs]
+            await eventually(halfway, timeout=60)
+            await asyncio.to_thread(own_postgres.stop, "immediate")
+            await asyncio.to_thread(own_postgres.start)
+            codes = [await finish(p) for p in procs]
         logs = [(tmp_path / f"w{i}.log").read_text() for i in range(2)]
         assert codes == [0, 0], logs
         check_promise(emu, urls, await ledger_rows(url), outs)
-

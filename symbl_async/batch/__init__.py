@@ -2,11 +2,14 @@
 
 ``_protocol`` (``BatchClient``: what the engine needs from a client), ``_sources`` (sources
 and stable keys), ``_manifests`` (reading paths, folders and manifests lazily), ``_window``
-(the longest-first look-ahead), ``_slots`` (the AIMD job slots), ``_records`` and ``_ledger``
-(the SQLite ledger), ``_items`` (preparing and submitting one item), ``_worker`` (one item
-from submit to insights, top to bottom) and ``_found`` (an item found by name), ``_intake``,
-``_delivery`` and ``_run`` (the engine, ``BatchRun``), ``_results`` (results, progress,
-summary), ``_writer`` and ``_storage`` (files, ledger lock), ``_api`` (``process_many``).
+(the longest-first look-ahead), ``_slots`` (the AIMD job slots), ``_store`` (the ledger as
+the engine awaits it), ``_records``, ``_ledger`` and ``_sqlite_store`` (the SQLite ledger),
+``_pg_*`` (the PostgreSQL ledger several workers share), ``_items`` (preparing and
+submitting one item), ``_worker`` (one item from submit to insights, top to bottom),
+``_watchers`` (slots of jobs no task waits for) and ``_found`` (an item found by name),
+``_intake``, ``_delivery`` and ``_run`` (the engine, ``BatchRun``), ``_shared`` (a batch
+shared by workers), ``_results`` (results, progress, summary), ``_writer`` and ``_storage``
+(files, ledger lock), ``_api`` (``process_many``).
 
 One item has one shape per stage: ``PreparedItem`` (a checked input), ``Entry`` (in this
 run's hands), ``LedgerItem`` (its durable record, which the submit, wait and fetch steps
@@ -66,7 +69,9 @@ from symbl_async.batch._sources import (
     UrlSource,
     item_key,
 )
+from symbl_async.batch._sqlite_store import SqliteStore
 from symbl_async.batch._storage import batch_webhook_token
+from symbl_async.batch._store import ItemStore, SharedStore
 from symbl_async.batch._window import (
     LongestFirstWindow,
 )
@@ -86,6 +91,7 @@ __all__ = [
     "FailureRecord",
     "FileSource",
     "ItemState",
+    "ItemStore",
     "JobSlots",
     "Ledger",
     "LedgerItem",
@@ -93,8 +99,10 @@ __all__ = [
     "MediaKind",
     "PostgresStore",
     "ResultStatus",
+    "SharedStore",
     "Source",
     "SourceError",
+    "SqliteStore",
     "TextSource",
     "UrlSource",
     "batch_webhook_token",

@@ -71,7 +71,9 @@ How it works, and the decisions behind it:
   past the one awaited; at that bound the oldest waiting item is dispatched first.
 * **Duplicates.** Inputs with the same key are processed once; each input gets a result.
 * **One run at a time.** A lock file next to the ledger (``<ledger>.lock``) refuses a second
-  run of the same batch while one is running: both would submit the pending items.
+  run of the same batch while one is running: both would submit the pending items. Except
+  on a shared ledger (``postgresql://``): there workers divide the batch through claims
+  (:mod:`symbl_async.batch._shared`), and each must have its own ``out_dir``.
 
 The engine is in :mod:`symbl_async.batch._run` (the run and its dispatcher),
 :mod:`symbl_async.batch._intake` (the run's state parts, reading inputs),

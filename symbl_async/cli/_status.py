@@ -9,6 +9,7 @@ running (SQLite's WAL lets a reader in while the writer works).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
 import json
 import sqlite3
@@ -18,7 +19,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from symbl_async.batch._api import LEDGER_FILE
-from symbl_async.batch._ledger import ItemState, Ledger
+from symbl_async.batch._ledger import ItemState, Ledger, LedgerItem
+from symbl_async.cli._argtypes import ledger_arg
+from symbl_async.core._checks import redact_url
 from symbl_async.errors import SymblError
 
 __all__ = ["add_status_command", "run_status"]
@@ -42,7 +45,8 @@ def add_status_command(subparsers: Any) -> None:
         "--out", type=Path, metavar="DIR", help=f"the batch's output folder (reads {LEDGER_FILE})"
     )
     where.add_argument(
-        "--ledger", type=Path, metavar="PATH", help="the ledger file (or the folder holding it)"
+        "--ledger", type=ledger_arg, metavar="PATH|URL",
+        help="the ledger file (or the folder holding it), or a shared batch's postgresql:// URL",
     )
     status.add_argument("--json", action="store_true", help="print the counts as JSON")
 
@@ -80,6 +84,8 @@ def run_status(args: argparse.Namespace, out: TextIO) -> int:
     Returns:
         0, or 2 when there is no readable ledger there.
     """
+    if isinstance(args.ledger, str):
+        return _shared_status(args.ledger, args.json, out)
     path: Path = args.out if args.out is not None else args.ledger
     if path.is_dir():
         path = path / LEDGER_FILE
@@ -91,11 +97,19 @@ def run_status(args: argparse.Namespace, out: TextIO) -> int:
             failed = list(itertools.islice(ledger.items(ItemState.FAILED), 20))
     except (sqlite3.Error, SymblError) as exc:
         return _error(f"cannot read the ledger {str(path)!r}: {exc}")
+    _print_counts(str(path), counts, failed, args.json, out)
+    return EXIT_OK
+
+
+def _print_counts(where: str, counts: dict[str, int], failed: list[LedgerItem], as_json: bool,
+                  out: TextIO, extra: dict[str, int] | None = None) -> None:
     total = sum(counts.values())
-    if args.json:
-        print(json.dumps({**counts, "total": total}), file=out)
-        return EXIT_OK
-    print(f"ledger {path}", file=out)
+    if as_json:
+        print(json.dumps({**counts, "total": total, **(extra or {})}), file=out)
+        return
+    print(f"ledger {where}", file=out)
+    for name, count in (extra or {}).items():
+        print(f"  {name:<11}{count:>8}", file=out)
     for state, count in counts.items():
         print(f"  {state:<11}{count:>8}", file=out)
     print(f"  {'total':<11}{total:>8}", file=out)
@@ -103,4 +117,44 @@ def run_status(args: argparse.Namespace, out: TextIO) -> int:
         print(f"  failed: {item.source}: {item.error}", file=out)
     if counts[ItemState.FAILED.value] > len(failed):
         print(f"  ... and {counts[ItemState.FAILED.value] - len(failed)} more failed", file=out)
+
+
+def _shared_status(url: str, as_json: bool, out: TextIO) -> int:
+    """A shared batch's counts and workers, read with plain SELECTs (nothing created)."""
+    try:
+        import asyncpg
+    except ImportError:
+        return _error("a postgresql:// ledger needs asyncpg: pip install 'symbl_async[postgres]'")
+
+    async def read() -> tuple[dict[str, int], list[LedgerItem], dict[str, int]]:
+        conn = await asyncpg.connect(url, timeout=30)
+        try:
+            rows = await conn.fetch("SELECT state, count(*) FROM items GROUP BY state")
+            failed = await conn.fetch(
+                "SELECT key, source, error FROM items WHERE state = 'failed' ORDER BY key"
+                " LIMIT 20"
+            )
+            alive = await conn.fetchval(
+                "SELECT count(*) FROM workers WHERE lease_until > now()"
+            )
+        finally:
+            await conn.close()
+        counts = {state.value: 0 for state in ItemState}
+        counts.update({r[0]: int(r[1]) for r in rows})
+        items = [_failed_row(dict(r)) for r in failed]
+        return counts, items, {"workers": int(alive)}
+
+    try:
+        counts, failed, extra = asyncio.run(read())
+    except Exception as exc:  # asyncpg's errors, OSError: no server, no ledger there
+        return _error(f"cannot read the ledger {redact_url(url)!r}: "
+                      f"{type(exc).__name__}: {redact_url(str(exc))}")
+    _print_counts(redact_url(url), counts, failed, as_json, out, extra)
     return EXIT_OK
+
+
+def _failed_row(row: dict[str, Any]) -> LedgerItem:
+    return LedgerItem(key=row["key"], source=row["source"], name="", state=ItemState.FAILED,
+                      job_id=None, conversation_id=None, error=row["error"], attempts=0,
+                      duration=None, created_at=0.0, updated_at=0.0, submitted_at=None,
+                      completed_at=None, fetched_at=None, output_path=None)

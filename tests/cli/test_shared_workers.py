@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from _cli_support import CLI, Threaded, child_env, threaded_emulator
+from _cli_support import CLI, Threaded, child_env, run_child, threaded_emulator
 from _polling import eventually
 from _postgres import PostgresServer
 
@@ -124,6 +124,14 @@ async def test_four_workers_share_one_account(tmp_path: Path, pg_url: str) -> No
     fetched_by = [sum(1 for p in out.glob("*.json") if p.name != "summary.json")
                   for out in outs]
     assert sum(1 for n in fetched_by if n) > 1, fetched_by
+    # `status` reads the shared ledger (plain SELECTs) and never prints its password.
+    shown = await asyncio.to_thread(run_child, "status", "--ledger", pg_url, "--json",
+                                    cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    counts = json.loads(shown.stdout)
+    assert counts["fetched"] == counts["total"] == 60 and counts["workers"] == 0
+    human = await asyncio.to_thread(run_child, "status", "--ledger", pg_url, cwd=tmp_path)
+    assert "fetched" in human.stdout and "pw-" not in human.stdout + human.stderr
 
 
 async def test_killed_and_paused_workers_lose_nothing_and_pay_nothing_twice(

@@ -17,10 +17,10 @@ job was created; it is not a failure (``failed`` cannot be entered from it), and
 only when a lookup by name finds the job (``submitted``) or, after the grace period, shows
 that none exists (``submitting`` again, under a new attempt name).
 
-Thread-safety: the batch runs on one event loop and every call is one short transaction
-(well under a millisecond, plus an fsync on commit), so the methods are plain synchronous
-calls. The connection keeps sqlite3's default ``check_same_thread=True``: a call from another
-thread (``asyncio.to_thread``) fails loudly instead of racing.
+Thread-safety: every call is one short transaction, a plain synchronous call. The
+connection keeps sqlite3's default ``check_same_thread=True``: a call from another thread
+fails loudly instead of racing. A batch makes its calls on one thread of its own
+(:mod:`symbl_async.batch._sqlite_store`), several at a time inside :meth:`Ledger.group`.
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ from types import TracebackType
 from typing import Any
 
 from symbl_async.batch._records import (
+    ALLOWED_FROM as _ALLOWED_FROM,
+)
+from symbl_async.batch._records import (
     COLUMNS,
     ItemState,
     LedgerItem,
@@ -42,6 +45,7 @@ from symbl_async.batch._records import (
     item_from_row,
     read_meta,
     select,
+    undo,
     update,
     write_meta,
 )
@@ -54,18 +58,6 @@ from symbl_async.errors import (
 
 __all__ = ["IllegalTransitionError", "ItemState", "Ledger", "LedgerError", "LedgerItem"]
 
-_S = ItemState
-# Target state -> the states it may be entered from.
-_ALLOWED_FROM: Mapping[ItemState, frozenset[ItemState]] = {
-    # From submitting: another attempt after a 429 (or 503, or no connection); from unknown:
-    # a lookup by name showed, after the grace period, that the attempt created no job.
-    _S.SUBMITTING: frozenset({_S.PENDING, _S.SUBMITTING, _S.UNKNOWN}),
-    _S.UNKNOWN: frozenset({_S.SUBMITTING}),
-    _S.SUBMITTED: frozenset({_S.SUBMITTING, _S.UNKNOWN}),
-    _S.COMPLETED: frozenset({_S.SUBMITTED}),
-    _S.FETCHED: frozenset({_S.COMPLETED}),
-    _S.FAILED: frozenset({_S.PENDING, _S.SUBMITTING, _S.SUBMITTED, _S.COMPLETED}),
-}
 _PAGE = 500
 
 
@@ -217,7 +209,7 @@ class Ledger:
         """
         # Only here may completed be entered from fetched: the file is gone, fetch again.
         return self._move(
-            key, ItemState.COMPLETED, {"output_path": None}, allowed=frozenset({_S.FETCHED})
+            key, ItemState.COMPLETED, {"output_path": None}, allowed=frozenset({ItemState.FETCHED})
         )
 
     def mark_submitted(
@@ -306,7 +298,8 @@ class Ledger:
         """Record the job id (a webhook named it) of a ``submitted`` item that had none."""
         if (row := self.get(key)) is not None and row.job_id is not None:
             raise IllegalTransitionError(key, row.state, ItemState.SUBMITTED)
-        return self._move(key, _S.SUBMITTED, {"job_id": job_id}, allowed=frozenset({_S.SUBMITTED}))
+        to = ItemState.SUBMITTED
+        return self._move(key, to, {"job_id": job_id}, allowed=frozenset({to}))
 
     def get_meta(self, name: str) -> str | None:
         """A value stored with the batch (e.g. ``webhook_token``), or None."""
@@ -376,23 +369,32 @@ class Ledger:
             return update(conn, item, changes)
 
     @contextlib.contextmanager
+    def group(self) -> Iterator[None]:
+        """Make the calls inside one transaction: one commit, one fsync. Each call is a
+        savepoint of it: a call that fails (an illegal move) undoes only itself.
+
+        Raises:
+            LedgerError: when the commit fails; then none of the calls took effect.
+        """
+        with self._tx():
+            yield
+
+    @contextlib.contextmanager
     def _tx(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
-        # One short transaction per call. BEGIN IMMEDIATE takes the write lock up front, so
-        # a read-check-write (a transition) cannot interleave with another writer.
+        # One short transaction per call, or a savepoint inside group(). BEGIN IMMEDIATE
+        # takes the write lock up front: a read-check-write cannot interleave with a writer.
         conn = self._conn
         if conn is None:
             raise ClientClosedError(f"ledger {str(self._path)!r} is closed; open it again")
+        nested = conn.in_transaction
         try:
-            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            conn.execute("SAVEPOINT op" if nested else "BEGIN IMMEDIATE" if write else "BEGIN")
             yield conn
-            conn.execute("COMMIT")
+            conn.execute("RELEASE op" if nested else "COMMIT")
         except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            undo(conn, nested)
             raise LedgerError(f"ledger {str(self._path)!r}: {exc}") from exc
         except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            undo(conn, nested)
             raise
-
 

@@ -3,7 +3,7 @@
 Many workers on many machines share one batch (one database) and one account's job slots;
 see :mod:`symbl_async.batch._store` for the rules and :mod:`symbl_async.batch._pg_claims`
 for the shared transactions. Item transitions obey the SQLite ledger's state machine
-(:data:`symbl_async.batch._ledger._ALLOWED_FROM`) with the same field changes, each in one
+(:data:`symbl_async.batch._records.ALLOWED_FROM`) with the same field changes, each in one
 short transaction that locks the row (``SELECT ... FOR UPDATE``).
 
 Ownership: an item in a worker's hands carries ``owner`` and ``fence``; a transition of a

@@ -14,8 +14,8 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
-from symbl_async.batch._ledger import _ALLOWED_FROM
 from symbl_async.batch._pg_schema import PG_COLUMNS, SELECT_ITEM, item_from_record, notify_sql
+from symbl_async.batch._records import ALLOWED_FROM as _ALLOWED_FROM
 from symbl_async.batch._records import ItemState, LedgerItem
 from symbl_async.batch._store import IN_FLIGHT
 from symbl_async.errors import IllegalTransitionError, ValidationError

@@ -16,6 +16,7 @@ import attrs
 from symbl_async.errors import ValidationError
 
 __all__ = [
+    "ALLOWED_FROM",
     "COLUMNS",
     "ItemState",
     "LedgerItem",
@@ -23,6 +24,7 @@ __all__ = [
     "item_from_row",
     "select",
     "timings",
+    "undo",
     "update",
 ]
 
@@ -101,6 +103,20 @@ class LedgerItem:
     fence: int | None = None
     """The owner's fencing token for this item (shared stores only)."""
 
+
+# Target state -> the states it may be entered from.
+ALLOWED_FROM: Mapping[ItemState, frozenset[ItemState]] = {
+    # From submitting: another attempt after a 429 (or 503, or no connection); from unknown:
+    # a lookup by name showed, after the grace period, that the attempt created no job.
+    ItemState.SUBMITTING: frozenset({ItemState.PENDING, ItemState.SUBMITTING, ItemState.UNKNOWN}),
+    ItemState.UNKNOWN: frozenset({ItemState.SUBMITTING}),
+    ItemState.SUBMITTED: frozenset({ItemState.SUBMITTING, ItemState.UNKNOWN}),
+    ItemState.COMPLETED: frozenset({ItemState.SUBMITTED}),
+    ItemState.FETCHED: frozenset({ItemState.COMPLETED}),
+    ItemState.FAILED: frozenset(
+        {ItemState.PENDING, ItemState.SUBMITTING, ItemState.SUBMITTED, ItemState.COMPLETED}
+    ),
+}
 
 def timings(row: LedgerItem | None) -> dict[str, float]:
     """The Unix times a ledger row recorded: created, submitted, completed, fetched."""
@@ -202,3 +218,13 @@ def write_meta(conn: sqlite3.Connection, name: str, value: str) -> None:
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         (name, value),
     )
+
+
+def undo(conn: sqlite3.Connection, nested: bool) -> None:
+    if nested:
+        conn.execute("ROLLBACK TO op")
+        conn.execute("RELEASE op")
+    elif conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+

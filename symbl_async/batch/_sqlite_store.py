@@ -3,9 +3,14 @@
 Each commit of the SQLite :class:`~symbl_async.batch._ledger.Ledger` fsyncs (``synchronous=
 FULL``: a lost intent record is a job paid twice), a few times per item: on the event loop,
 that stalls every other coroutine of the batch (slot refills, webhook answers) for the
-length of an fsync. So a store that opens its own ledger opens it on a thread of its own and
-runs every call there, in order; the connection keeps sqlite3's ``check_same_thread``, so a
+length of an fsync. So a store that opens its own ledger opens it on a thread of its own,
+which serves the calls in order; the connection keeps sqlite3's ``check_same_thread``, so a
 call from any other thread fails loudly instead of racing.
+
+Group commit: the calls that queue up while the thread is busy are made together in one
+transaction (:meth:`Ledger.group`, each call its own savepoint), so a busy batch pays one
+fsync for many transitions. A call's answer is given only after the commit that made it
+durable: the intent record before a submit is on disk when ``mark_submitting`` returns.
 
 A ledger the caller opened (``process_many(ledger=Ledger.open(...))``) belongs to the
 caller's thread: its calls run inline, as before.
@@ -14,33 +19,35 @@ caller's thread: its calls run inline, as before.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import functools
 import itertools
 import os
+import queue
+import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from symbl_async.batch._ledger import Ledger
 from symbl_async.batch._records import ItemState, LedgerItem
+from symbl_async.errors import LedgerError
 
 __all__ = ["SqliteStore"]
 
 _T = TypeVar("_T")
 _PAGE = 500
+_GROUP = 256  # calls at most in one transaction
+# A call for the ledger thread; a call without a function closes the ledger (the last).
+_Call = tuple["Callable[[], Any] | None", "asyncio.Future[Any]", asyncio.AbstractEventLoop]
+_Outcome = tuple["asyncio.Future[Any]", Any, "BaseException | None"]
 
 
 class SqliteStore:
     """An :class:`~symbl_async.batch._store.ItemStore` over a SQLite ledger file."""
 
-    def __init__(
-        self, ledger: Ledger, executor: concurrent.futures.ThreadPoolExecutor | None
-    ) -> None:
+    def __init__(self, ledger: Ledger, calls: queue.SimpleQueue[_Call] | None) -> None:
         """Wrap an open ledger; use :meth:`open` or :meth:`borrow` instead."""
         self._ledger = ledger
-        self._executor = executor
-        self._owned = executor is not None
+        self._calls = calls
 
     @classmethod
     async def open(cls, path: str | os.PathLike[str]) -> SqliteStore:
@@ -49,20 +56,19 @@ class SqliteStore:
         Raises:
             ValidationError: as :meth:`Ledger.open`.
         """
-        executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="symbl-ledger")
-        try:
-            loop = asyncio.get_running_loop()
-            ledger = await loop.run_in_executor(executor, Ledger.open, path)
-        except BaseException:
-            executor.shutdown(wait=False)
-            raise
-        return cls(ledger, executor)
+        loop = asyncio.get_running_loop()
+        opened: asyncio.Future[Ledger] = loop.create_future()
+        calls: queue.SimpleQueue[_Call] = queue.SimpleQueue()
+        thread = threading.Thread(
+            target=_serve, args=(path, calls, opened, loop), name="symbl-ledger", daemon=True
+        )
+        thread.start()
+        return cls(await opened, calls)
 
     @classmethod
     def borrow(cls, ledger: Ledger) -> SqliteStore:
         """Use a ledger the caller opened (and will close), calling it inline."""
-        store = cls(ledger, None)
-        return store
+        return cls(ledger, None)
 
     @property
     def ledger(self) -> Ledger:
@@ -80,10 +86,12 @@ class SqliteStore:
         return str(self._ledger.path)
 
     async def _call(self, fn: Callable[..., _T], *args: object) -> _T:
-        if self._executor is None:
+        if self._calls is None:
             return fn(*args)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+        future: asyncio.Future[_T] = loop.create_future()
+        self._calls.put((lambda: fn(*args), future, loop))
+        return await future
 
     async def get(self, key: str) -> LedgerItem | None:
         return await self._call(self._ledger.get, key)
@@ -150,12 +158,84 @@ class SqliteStore:
                 return
 
     async def aclose(self) -> None:
-        """Close the ledger if this store opened it (idempotent)."""
-        if not self._owned or self._executor is None:
+        """Close the ledger if this store opened it (idempotent), after the queued calls."""
+        calls, self._calls = self._calls, None
+        if calls is None:
             return
-        executor, self._executor = self._executor, None
         loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(executor, self._ledger.close)
-        finally:
-            executor.shutdown(wait=False)
+        closed: asyncio.Future[None] = loop.create_future()
+        calls.put((None, closed, loop))
+        await closed
+
+
+def _serve(
+    path: str | os.PathLike[str],
+    calls: queue.SimpleQueue[_Call],
+    opened: asyncio.Future[Ledger],
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    """The ledger's thread: open it, then make the queued calls, many per transaction."""
+    try:
+        ledger = Ledger.open(path)
+    except BaseException as exc:
+        _settle_soon(loop, opened, None, exc)
+        return
+    _settle_soon(loop, opened, ledger, None)
+    closing: _Call | None = None
+    while closing is None:
+        batch: list[_Call] = []
+        call = calls.get()
+        while True:
+            if call[0] is None:
+                closing = call
+                break
+            batch.append(call)
+            if len(batch) >= _GROUP:
+                break
+            try:
+                call = calls.get_nowait()
+            except queue.Empty:
+                break
+        if batch:
+            _run_group(ledger, batch)
+    ledger.close()
+    _, closed, loop = closing
+    _settle_soon(loop, closed, None, None)
+
+
+def _run_group(ledger: Ledger, batch: list[_Call]) -> None:
+    done: list[_Outcome] = []
+    try:
+        with ledger.group():
+            for fn, future, _ in batch:
+                assert fn is not None
+                try:
+                    done.append((future, fn(), None))
+                except Exception as exc:  # an illegal move: its savepoint is undone
+                    done.append((future, None, exc))
+    except LedgerError as exc:  # the commit failed: none of them took effect
+        done = [(future, None, exc) for _, future, _ in batch]
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+    for (_, _, loop), outcome in zip(batch, done, strict=True):
+        by_loop.setdefault(loop, []).append(outcome)
+    for loop, outcomes in by_loop.items():
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(_settle, outcomes)
+
+
+def _settle_soon(
+    loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], value: Any,
+    exc: BaseException | None,
+) -> None:
+    outcomes: list[_Outcome] = [(future, value, exc)]
+    loop.call_soon_threadsafe(_settle, outcomes)
+
+
+def _settle(outcomes: list[_Outcome]) -> None:
+    for future, value, exc in outcomes:
+        if future.done():  # its caller was cancelled meanwhile
+            continue
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(value)

@@ -11,7 +11,8 @@ Two implementations:
   share one batch and one account. It is also a :class:`SharedStore`.
 
 Every transition obeys the state machine drawn in :mod:`symbl_async.batch._ledger` (the same
-``_ALLOWED_FROM`` table), with the same errors: :class:`~symbl_async.errors.IllegalTransitionError`,
+``ALLOWED_FROM`` table of :mod:`symbl_async.batch._records`), with the same errors:
+:class:`~symbl_async.errors.IllegalTransitionError`,
 :class:`~symbl_async.errors.LedgerError` when the database fails,
 :class:`~symbl_async.errors.ClientClosedError` after :meth:`ItemStore.aclose`.
 

@@ -30,7 +30,7 @@ import secrets
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from typing import Any, TypeVar
 
 from symbl_async.batch import _pg_claims as shared
@@ -47,6 +47,7 @@ from symbl_async.batch._pg_schema import (
 )
 from symbl_async.batch._pg_transitions import Transitions
 from symbl_async.batch._records import ItemState, LedgerItem
+from symbl_async.batch._store import Pending
 from symbl_async.errors import ClientClosedError, LeaseLostError, LedgerError, ValidationError
 
 __all__ = ["PostgresStore"]
@@ -176,6 +177,32 @@ class PostgresStore(Transitions):
             if inserted:
                 await conn.execute(notify_sql("pending"))
             return item_from_record(await conn.fetchrow(SELECT_ITEM + " WHERE key = $1", key))
+
+        return await self._run(tx)
+
+    async def add_pending(self, items: Sequence[Pending]) -> list[LedgerItem]:
+        """Record many new items ``pending`` in one transaction (one NOTIFY); existing ones
+        are left as they are. Returns every item as stored, in no particular order."""
+        if not items:
+            return []
+        now = time.time()
+        keys = [i.key for i in items]
+        columns = (keys, [i.source for i in items], [i.name for i in items],
+                   [i.duration for i in items], [i.spec for i in items])
+
+        async def tx(conn: Any, retry: bool) -> list[LedgerItem]:
+            inserted = await conn.fetchval(
+                "WITH new AS (INSERT INTO items (key, source, name, state, duration,"
+                " created_at, updated_at, spec) SELECT k, s, n, 'pending', d, $6, $6, p FROM"
+                " unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[])"
+                " AS t(k, s, n, d, p) ON CONFLICT (key) DO NOTHING RETURNING 1)"
+                " SELECT count(*) FROM new",
+                *columns, now,
+            )
+            if inserted:
+                await conn.execute(notify_sql("pending"))
+            rows = await conn.fetch(SELECT_ITEM + " WHERE key = ANY($1::text[])", keys)
+            return [item_from_record(r) for r in rows]
 
         return await self._run(tx)
 

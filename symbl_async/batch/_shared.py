@@ -38,8 +38,8 @@ from symbl_async.batch._items import PreparedItem, item_from_spec, spec_of
 from symbl_async.batch._names import attempt_name
 from symbl_async.batch._records import ItemState, LedgerItem
 from symbl_async.batch._slots import Slot
-from symbl_async.batch._store import SharedStore
-from symbl_async.errors import LeaseLostError, SymblError
+from symbl_async.batch._store import Pending, SharedStore
+from symbl_async.errors import IllegalTransitionError, LeaseLostError, SymblError
 
 __all__ = ["LEASE", "SharedRun"]
 
@@ -48,6 +48,9 @@ log = logging.getLogger("symbl_async.batch._api")
 LEASE = 30.0
 """Seconds a worker's lease lasts without renewal: after that, others adopt its items."""
 _IDLE_WAIT = 1.0
+_FILL_WAIT = 2.0  # at most this long for the input to be read before the first claim
+_ADD_GROUP = 500  # new items recorded per transaction
+_ADD_DELAY = 0.05  # seconds a new item may wait for its group
 
 
 class SharedRun:
@@ -80,6 +83,10 @@ class SharedRun:
         self._lease = lease
         self._tasks: list[asyncio.Task[None]] = []
         self._renewed = time.monotonic()  # the last renewal of this worker's lease
+        self._buffer: list[Pending] = []
+        self._flushing = asyncio.Lock()
+        self._flush_timer: asyncio.TimerHandle | None = None
+        self._flushes: set[asyncio.Task[None]] = set()
 
     async def begin(self) -> None:
         """Join the batch, adopt what dead workers left, start the lease and adoption loops."""
@@ -91,26 +98,59 @@ class SharedRun:
 
     async def end(self) -> None:
         """Stop the loops and give the lease back (others adopt what is left in flight)."""
-        for task in self._tasks:
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+        tasks = [*self._tasks, *self._flushes]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         with contextlib.suppress(SymblError):
             await self._store.leave()
 
     # -- intake ------------------------------------------------------------------------
 
     async def admit(self, prepared: PreparedItem) -> None:
-        """Record one input in the shared backlog (or take it back for a retry/refetch)."""
-        store, key = self._store, prepared.key
-        row = await store.upsert_pending(key, prepared.label, prepared.name, prepared.duration,
-                                         spec=spec_of(prepared))
-        if row.state is ItemState.FAILED and self._config.retry_failed:
-            # Whoever comes first takes it back; the others then find it pending or done.
-            with contextlib.suppress(SymblError):
-                row = await store.reset_for_retry(key)
-                if row.state is ItemState.COMPLETED:
-                    self._resume(row, None, prepared.label)
+        """Record one input in the shared backlog, in groups: one transaction (and one
+        wake-up of every worker) per group, not per item."""
+        self._buffer.append(Pending(prepared.key, prepared.label, prepared.name,
+                                    prepared.duration, spec_of(prepared)))
+        if len(self._buffer) >= _ADD_GROUP:
+            await self.flush()
+        elif self._flush_timer is None:
+            self._flush_timer = asyncio.get_running_loop().call_later(
+                _ADD_DELAY, self._flush_later
+            )
+
+    def _flush_later(self) -> None:
+        self._flush_timer = None
+        task = asyncio.ensure_future(self._flush_or_abort())
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
+
+    async def _flush_or_abort(self) -> None:
+        try:
+            await self.flush()
+        except SymblError as exc:
+            self._abort(exc)
+
+    async def flush(self) -> None:
+        """Record the buffered inputs (and take failed ones back with ``retry_failed``)."""
+        async with self._flushing:
+            items, self._buffer = self._buffer, []
+            if not items:
+                return
+            rows = await self._store.add_pending(items)
         self._changes.notify()
+        if not self._config.retry_failed:
+            return
+        for row in rows:
+            if row.state is not ItemState.FAILED:
+                continue
+            # Whoever comes first takes it back; the others then find it pending or done.
+            with contextlib.suppress(IllegalTransitionError, LeaseLostError):
+                row = await self._store.reset_for_retry(row.key)
+                if row.state is ItemState.COMPLETED:
+                    self._resume(row, None, row.source)
 
     # -- dispatch ----------------------------------------------------------------------
 
@@ -118,6 +158,14 @@ class SharedRun:
         """Claim and start items until the shared backlog has nothing left for anyone."""
         cfg, flow, slots = self._config, self._flow, self._config.slots
         try:
+            # Longest first from the first claim: let the input be read (bounded, in case
+            # it is slow or endless) and recorded before choosing.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(
+                    self._changes.wait_for(lambda: flow.intake_done or flow.stopping),
+                    _FILL_WAIT,
+                )
+            await self.flush()
             while not flow.stopping:
                 await self._changes.wait_for(
                     lambda: flow.stopping or len(flow.live) < cfg.max_tasks
@@ -135,8 +183,10 @@ class SharedRun:
                     self._start_claimed(row, slot)
                     continue
                 slot.release()
-                if flow.intake_done and await self._nothing_left():
-                    return
+                if flow.intake_done:
+                    await self.flush()
+                    if await self._nothing_left():
+                        return
                 await self._idle()
         except SymblError as exc:
             self._abort(exc)

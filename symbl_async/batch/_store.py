@@ -41,15 +41,25 @@ Shared batches (:class:`SharedStore`)
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Collection
-from typing import Protocol, runtime_checkable
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from symbl_async.batch._records import ItemState, LedgerItem
 
-__all__ = ["IN_FLIGHT", "ItemStore", "SharedStore"]
+__all__ = ["IN_FLIGHT", "ItemStore", "Pending", "SharedStore"]
 
 IN_FLIGHT = frozenset({ItemState.SUBMITTING, ItemState.UNKNOWN, ItemState.SUBMITTED})
 """The states whose item holds one of the account's job slots (its job may be running)."""
+
+
+class Pending(NamedTuple):
+    """A new item for :meth:`SharedStore.add_pending`."""
+
+    key: str
+    source: str
+    name: str
+    duration: float | None
+    spec: str
 
 
 @runtime_checkable
@@ -114,6 +124,10 @@ class SharedStore(ItemStore, Protocol):
     @property
     def worker_id(self) -> str:
         """This worker's id (unique per process and run)."""
+
+    async def add_pending(self, items: Sequence[Pending]) -> list[LedgerItem]:
+        """Record many new items ``pending`` at once (existing ones are left as they are);
+        every item as stored."""
 
     async def join(self, *, max_limit: int, lease: float) -> None:
         """Register this worker with a lease of ``lease`` seconds; create the account row

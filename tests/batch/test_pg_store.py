@@ -12,12 +12,13 @@ from typing import Any
 import asyncpg
 import attrs
 import pytest
+from _polling import eventually
 from _postgres import PASSWORD, PostgresServer
 
 from symbl_async.batch._ledger import Ledger
 from symbl_async.batch._pg_store import PostgresStore
 from symbl_async.batch._records import ItemState, LedgerItem
-from symbl_async.batch._store import ItemStore, SharedStore
+from symbl_async.batch._store import ItemStore, Pending, SharedStore
 from symbl_async.errors import (
     ClientClosedError,
     IllegalTransitionError,
@@ -258,3 +259,28 @@ async def test_a_fetched_item_is_reopened_and_a_failed_one_reset_by_anyone(
     finally:
         await first.aclose()
         await later.aclose()
+
+
+async def test_add_pending_records_many_at_once_and_keeps_existing_items(
+    store: PostgresStore, pg_url: str
+) -> None:
+    await store.upsert_pending("old", "old.wav", "old-n", 9.0, spec="{}")
+    await store.mark_submitting("old", "old-n-1")
+    listener = await asyncpg.connect(pg_url)
+    heard: list[str] = []
+    await listener.add_listener("symbl_async_changed", lambda *a: heard.append(a[-1]))
+    try:
+        items = [Pending(f"k{i}", f"{i}.wav", f"n{i}", float(i), f'{{"i": {i}}}')
+                 for i in range(300)]
+        rows = await store.add_pending([*items, Pending("old", "x", "x", 1.0, "{}"), items[0]])
+        by_key = {r.key: r for r in rows}
+        assert len(by_key) == 301
+        assert by_key["old"].state is S.SUBMITTING and by_key["old"].spec == "{}"
+        assert by_key["k7"].state is S.PENDING and by_key["k7"].spec == '{"i": 7}'
+        assert (await store.counts())["pending"] == 300
+        # One wake-up for the whole group, not one per item.
+        await eventually(lambda: len(heard) >= 1)
+        assert heard == ["pending"]
+        assert await store.add_pending([]) == []
+    finally:
+        await listener.close()

@@ -110,6 +110,8 @@ class SharedRun:
                 row = await store.reset_for_retry(key)
                 if row.state is ItemState.COMPLETED:
                     self._resume(row, None, prepared.label)
+        # Durable now: a service may answer its client (any worker can take it from here).
+        self._delivery.event("queued", key=key)
         self._changes.notify()
 
     # -- dispatch ----------------------------------------------------------------------

@@ -123,6 +123,7 @@ class PostgresRelay:
         self._watched: Callable[[], list[str]] = list
         self._pool: Any | None = None
         self._ready: asyncio.Future[None] | None = None
+        self._listening = asyncio.Event()  # set once the first LISTEN is in place
         self._supervisor: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
@@ -139,12 +140,21 @@ class PostgresRelay:
         self._deliver, self._watched = deliver, watched
 
     async def start(self) -> None:
-        """Create the table if missing and start listening; returns once listening.
+        """Create the table if missing and start listening; returns once listening (or
+        after 15 s of failed tries: the listener keeps trying in the background).
 
         Raises:
             ValidationError: asyncpg is missing, or the database cannot be reached
                 (the message never holds the password).
         """
+        await self._open()
+        if not self._listening.is_set():
+            # Bounded: the listener keeps trying in the background (and catches up then).
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._listening.wait()), 15.0)
+
+    async def _open(self) -> None:
+        """The pool and the table (once; again after a failure), and the listener task."""
         try:
             import asyncpg
         except ImportError as exc:
@@ -152,22 +162,33 @@ class PostgresRelay:
                 "relay", "a PostgreSQL relay needs asyncpg: pip install 'symbl_async[postgres]'"
             ) from exc
         loop = asyncio.get_running_loop()
-        if self._ready is None:
-            self._ready = loop.create_future()
+        ready = self._ready
+        if ready is None:
+            ready = self._ready = loop.create_future()
+            pool = None
             try:
-                self._pool = await asyncpg.create_pool(
+                pool = await asyncpg.create_pool(
                     self._url, min_size=0, max_size=2, timeout=10.0, command_timeout=30.0
                 )
-                async with self._pool.acquire() as conn, conn.transaction():
+                async with pool.acquire() as conn, conn.transaction():
                     await conn.execute("SELECT pg_advisory_xact_lock($1)", _SCHEMA_LOCK)
                     await conn.execute(_DDL)
                     await conn.execute(_PRUNE, self._keep)
             except Exception as exc:
+                if pool is not None:
+                    pool.terminate()
                 reason = _scrub(f"{type(exc).__name__}: {exc}", self._url)
-                self._ready.set_exception(ValidationError("relay", f"cannot connect: {reason}"))
+                self._ready = None  # the next use tries again
+                ready.set_exception(ValidationError("relay", f"cannot connect: {reason}"))
             else:
-                self._supervisor = loop.create_task(self._listen())
-        await asyncio.shield(self._ready)
+                self._pool = pool
+                if self._closed:
+                    pool.terminate()
+                    self._pool = None
+                else:
+                    self._supervisor = loop.create_task(self._listen())
+                ready.set_result(None)
+        await asyncio.shield(ready)
 
     def ensure_started(self) -> None:
         """Start in the background (the receiver's first use); failures are logged."""
@@ -220,9 +241,7 @@ class PostgresRelay:
         pooled connection the server ended is only found out by using it)."""
         import asyncpg
 
-        if self._ready is None:
-            await self.start()
-        await asyncio.shield(self._ready)  # type: ignore[arg-type]
+        await self._open()
         for last in (False, True):
             pool = self._pool
             if pool is None:
@@ -291,7 +310,6 @@ class PostgresRelay:
         # Long by its one loop (connect, catch up, watch the connection, close); kept whole.
         import asyncpg
 
-        assert self._ready is not None
         delay = 0.2
         while not self._closed:
             lost = asyncio.Event()
@@ -314,8 +332,7 @@ class PostgresRelay:
                 continue
             delay = 0.2
             self.connects += 1
-            if not self._ready.done():
-                self._ready.set_result(None)
+            self._listening.set()
             try:
                 # Announcements sent while no connection listened were missed: read the
                 # table for every job watched here.

@@ -3,6 +3,7 @@ for web workers (each with its own relay and listening connection, the same toke
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import secrets
@@ -12,6 +13,7 @@ from typing import Any
 import asyncpg
 import pytest
 from _polling import eventually
+from _postgres import PostgresServer
 
 from symbl_async.core._jobs import JobStatus
 from symbl_async.errors import ValidationError
@@ -127,6 +129,25 @@ async def test_the_listener_reconnects_and_catches_up_on_what_it_missed(pg_url: 
         late = b.watch("job-6")
         await a.handle(TOKEN, body("job-6", "completed"))
         assert await late.wait(WAIT) is JobStatus.COMPLETED
+
+
+async def test_the_relay_rides_out_a_database_restart(own_postgres: PostgresServer) -> None:
+    url = await own_postgres.create_database()
+    async with worker(url) as a, worker(url) as b:
+        assert b._relay is not None
+        relay_b = b._relay
+        await asyncio.to_thread(own_postgres.stop, "immediate")
+        # A delivery while the server is down: answered, its recording lost to the relay
+        # (logged, counted); the waiter's safety poll would cover it.
+        assert await a.handle(TOKEN, body("job-7", "completed")) == 200
+        assert a._relay is not None
+        relay_a = a._relay
+        await eventually(lambda: relay_a.errors >= 1, timeout=WAIT)
+        await asyncio.to_thread(own_postgres.start)
+        await eventually(lambda: relay_b.connects >= 2, timeout=WAIT)
+        watch = b.watch("job-8")
+        assert await a.handle(TOKEN, body("job-8", "completed")) == 200
+        assert await watch.wait(WAIT) is JobStatus.COMPLETED
 
 
 async def test_a_wrong_url_is_refused_without_its_password(pg_url: str) -> None:

@@ -100,7 +100,8 @@ class PostgresRelay:
         url: ``postgresql://user:password@host:port/dbname``; the table is created if
             missing (it may be the batch ledger's database).
         keep: seconds a relayed delivery is kept in the table (for waiters that start
-            late); older rows are deleted now and then.
+            late); older rows are deleted at start, then every quarter of it (at
+            most hourly).
         check_every: seconds between checks that the listening connection still answers
             (a connection cut without a word from the server is found this way).
 
@@ -127,6 +128,7 @@ class PostgresRelay:
         self._supervisor: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
+        self._pruned = 0.0
         self.connects = 0
         """How many times the listening connection was opened (a reconnect adds one)."""
         self.errors = 0
@@ -296,6 +298,16 @@ class PostgresRelay:
         with contextlib.suppress(Exception):
             await self._query(_WOKE, job_id, self.origin)
 
+    def _prune_now_and_then(self, now: float) -> None:
+        # A long-lived service: rows past ``keep`` go, at most once an hour per process.
+        if now - self._pruned >= min(3600.0, self._keep / 4):
+            self._pruned = now
+            self._spawn(self._prune())
+
+    async def _prune(self) -> None:
+        with contextlib.suppress(Exception):  # next time, then
+            await self._query(_PRUNE, self._keep)
+
     def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         try:
             note = json.loads(payload)
@@ -311,6 +323,8 @@ class PostgresRelay:
         import asyncpg
 
         delay = 0.2
+        loop = asyncio.get_running_loop()
+        self._pruned = loop.time()  # _open pruned
         while not self._closed:
             lost = asyncio.Event()
             conn = None
@@ -342,6 +356,7 @@ class PostgresRelay:
                         await asyncio.wait_for(lost.wait(), self._check_every)
                     if not lost.is_set():
                         await asyncio.wait_for(conn.fetchval("SELECT 1"), 10.0)
+                        self._prune_now_and_then(loop.time())
             except (asyncio.TimeoutError, OSError, asyncpg.PostgresError,
                     asyncpg.InterfaceError) as exc:
                 log.warning("webhook relay: listening connection lost: %s", type(exc).__name__)

@@ -150,6 +150,25 @@ async def test_the_relay_rides_out_a_database_restart(own_postgres: PostgresServ
         assert await watch.wait(WAIT) is JobStatus.COMPLETED
 
 
+async def test_old_rows_are_pruned_while_listening(pg_url: str) -> None:
+    # keep=8: pruned every 2 s; the fresh row is far from 8 s old by then.
+    async with worker(pg_url, keep=8.0, check_every=0.05) as a:
+        await a.handle(TOKEN, body("job-new", "completed"))
+        await eventually(lambda: _status(pg_url, "job-new", "completed"), timeout=WAIT)
+        conn = await asyncpg.connect(pg_url)
+        try:
+            await conn.execute(
+                "INSERT INTO webhook_relay (job_id, status, rank, origin, updated_at)"
+                " VALUES ('job-old', 'completed', 2, 'elsewhere', now() - interval '1 hour')")
+        finally:
+            await conn.close()
+
+        async def pruned() -> bool:
+            return set(await relay_rows(pg_url)) == {"job-new"}
+
+        await eventually(pruned, timeout=WAIT, interval=0.05)
+
+
 async def test_a_wrong_url_is_refused_without_its_password(pg_url: str) -> None:
     with pytest.raises(ValidationError):
         PostgresRelay("sqlite:///x")

@@ -35,9 +35,11 @@ ResultStatus: TypeAlias = Literal["fetched", "failed", "skipped"]
 """``fetched``: insights fetched in this run; ``failed``: see ``error``; ``skipped``: already
 fetched by an earlier run (its insights file is where ``output_path`` says)."""
 
-EventKind: TypeAlias = Literal["read", "submitted", "rejected", "result", "finished"]
-"""``read``: an input was read; ``submitted``: a job was accepted (or found by name);
-``rejected``: a submit got a 429; ``result``: a result is ready; ``finished``: the run ended."""
+EventKind: TypeAlias = Literal["read", "queued", "submitted", "rejected", "result", "finished"]
+"""``read``: an input was read; ``queued``: (shared ledger only) an input is recorded in the
+shared backlog, where any worker may take it (or was found there already); ``submitted``: a
+job was accepted (or found by name); ``rejected``: a submit got a 429; ``result``: a result
+is ready; ``finished``: the run ended."""
 
 
 @attrs.frozen(kw_only=True)

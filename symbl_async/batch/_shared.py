@@ -3,7 +3,8 @@
 What changes from a run that owns its ledger (:mod:`symbl_async.batch._run`):
 
 * **Intake.** Every worker reads the same input; each new item is recorded ``pending`` with
-  its submit (``spec``), so any worker can send it. Nothing is queued locally.
+  its submit (``spec``), so any worker can send it, and a ``queued`` event says so (a
+  service answers its client then: the item is durable). Nothing is queued locally.
 * **Dispatch.** A worker takes work only through :meth:`SharedStore.claim`: one of the
   account's job slots and the longest pending item of the whole backlog, in one transaction
   under the account row's lock. Slots are counted from the items in flight in the database,
@@ -18,7 +19,8 @@ What changes from a run that owns its ledger (:mod:`symbl_async.batch._run`):
 * **The end.** A worker leaves once the input is read, its own items are done, and nothing
   is left that another worker could still drop: no pending item, nothing unfinished in
   another worker's hands. Until then it keeps adopting, so a worker that dies late is
-  still covered. It gives its lease back on the way out.
+  still covered. It gives its lease back on the way out. An input that never ends (a
+  service's queue) keeps the worker in the batch until it is stopped.
 
 Results: a worker yields the items it finished (with no input index: the backlog is
 shared); the others' are in their results files and in the ledger.
@@ -140,6 +142,9 @@ class SharedRun:
             if not items:
                 return
             rows = await self._store.add_pending(items)
+        for item in items:
+            # Durable now: a service may answer its client (any worker can take it from here).
+            self._delivery.event("queued", key=item.key)
         self._changes.notify()
         if not self._config.retry_failed:
             return

@@ -5,13 +5,16 @@
 stats), ``_attempts`` (which job a submit attempt created, from webhooks sent to the
 attempt's URL), ``_confirm`` (confirming a claimed end with ``GET /v1/job``, asked again
 while it lags), ``_server`` (the own aiohttp server and the aiohttp route adapter),
-``_fastapi`` (the FastAPI router; import :mod:`symbl_async.fastapi`).
+``_fastapi`` (the FastAPI router; import :mod:`symbl_async.fastapi`), ``_pg_relay``
+(``PostgresRelay``: deliveries handed between processes through PostgreSQL; asyncpg is
+imported when it starts) and ``_relaying`` (the receiver's side of it).
 
 May import: :mod:`symbl_async.core`, :mod:`symbl_async.errors`, aiohttp.
 """
 
 from __future__ import annotations
 
+from symbl_async.webhooks._pg_relay import PostgresRelay
 from symbl_async.webhooks._receiver import (
     ConfirmFunc,
     JobWatch,
@@ -24,6 +27,7 @@ from symbl_async.webhooks._receiver import (
 __all__ = [
     "ConfirmFunc",
     "JobWatch",
+    "PostgresRelay",
     "WebhookEvent",
     "WebhookReceiver",
     "WebhookStats",

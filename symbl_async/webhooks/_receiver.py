@@ -48,8 +48,11 @@ from symbl_async.core._webhook import WebhookEvent, parse_webhook
 from symbl_async.errors import ClientClosedError, ValidationError
 from symbl_async.webhooks._attempts import AttemptIndex
 from symbl_async.webhooks._confirm import Confirmations, ConfirmFunc, check_reconfirm
+from symbl_async.webhooks._pg_relay import PostgresRelay
+from symbl_async.webhooks._relaying import RelayHooks
 from symbl_async.webhooks._server import (
     OwnServer,
+    base_url,
     check_public_url,
     check_token,
     normalize_prefix,
@@ -73,7 +76,7 @@ logger = logging.getLogger("symbl_async.webhooks._receiver")
 _FIELD_REASONS = {"body": "invalid_body", "jobId": "invalid_job_id", "status": "invalid_status"}
 
 
-class WebhookReceiver(WatchState, AttemptIndex):
+class WebhookReceiver(RelayHooks, WatchState, AttemptIndex):
     """Receives Symbl's webhooks and releases waiters once a job's end is confirmed.
 
     Use it as its own server (``async with WebhookReceiver(...) as receiver``), or mount
@@ -102,6 +105,8 @@ class WebhookReceiver(WatchState, AttemptIndex):
             answers a non-terminal status) or raises is asked again; 0 never.
         reconfirm_delay: seconds before the first repeat; each next one waits twice
             as long, up to 30 times this.
+        relay: shares deliveries with other processes behind one public URL (all with
+            the same ``token``; :mod:`symbl_async.webhooks._pg_relay`); closed with this.
 
     Raises:
         ValidationError: a setting broke its rule.
@@ -120,6 +125,7 @@ class WebhookReceiver(WatchState, AttemptIndex):
         token: str | None = None,
         reconfirm_tries: int = 6,
         reconfirm_delay: float = 1.0,
+        relay: PostgresRelay | None = None,
     ) -> None:
         if not isinstance(host, str) or not host:
             raise ValidationError("host", "must be a non-empty string")
@@ -140,6 +146,7 @@ class WebhookReceiver(WatchState, AttemptIndex):
             self.stats, self._confirmed, tries=tries, delay=delay
         )
         self._server = OwnServer(host, port)
+        self._attach_relay(relay)
 
     def __repr__(self) -> str:
         # Never the token.
@@ -200,18 +207,7 @@ class WebhookReceiver(WatchState, AttemptIndex):
         Raises:
             RuntimeError: no ``public_url`` and the own server is not started.
         """
-        if self._public_url is not None:
-            base = self._public_url
-        elif self._server.bound is not None:
-            host, port = self._server.bound
-            if ":" in host:
-                host = f"[{host}]"
-            base = f"http://{host}:{port}"
-        else:
-            raise RuntimeError(
-                "callback_url is known once the receiver is started (async with), "
-                "or when public_url is set"
-            )
+        base = base_url(self._public_url, self._server.bound)
         return f"{base}{self._path_prefix}/{self._token}"
 
     # -- own server -------------------------------------------------------------------
@@ -243,7 +239,7 @@ class WebhookReceiver(WatchState, AttemptIndex):
         await self._server.start(self.routes())
 
     async def close(self) -> None:
-        """Stop the own server (if started), cancel confirmations, wake waiters.
+        """Stop the own server (if started), cancel confirmations and relay, wake waiters.
 
         Waiters still waiting get :class:`ClientClosedError`. Safe to call twice.
         """
@@ -252,6 +248,8 @@ class WebhookReceiver(WatchState, AttemptIndex):
         self._closed = True
         await self._server.stop()
         await self._confirmations.close()
+        if self._relay is not None:
+            await self._relay.close()
         self._close_watches()
         self._wake_attempt_waiters()
 
@@ -373,6 +371,7 @@ class WebhookReceiver(WatchState, AttemptIndex):
         except ValidationError as exc:
             return self._reject(_FIELD_REASONS[exc.field], 400)
         self._note_attempt(attempt, event.job_id)
+        self._to_relay(event, attempt)
         self._apply_webhook(event)
         return 200
 

@@ -137,6 +137,23 @@ def routes_for(receiver: StreamHandler, prefix: str) -> list[web.RouteDef]:
     return [web.post(prefix + "/{token}", handler)]
 
 
+def base_url(public_url: str | None, bound: tuple[str, int] | None) -> str:
+    """The base of a receiver's callback URL: ``public_url``, else the bound address.
+
+    Raises:
+        RuntimeError: neither is known yet.
+    """
+    if public_url is not None:
+        return public_url
+    if bound is None:
+        raise RuntimeError(
+            "callback_url is known once the receiver is started (async with), "
+            "or when public_url is set"
+        )
+    host, port = bound
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 class OwnServer:
     """An aiohttp server on ``host:port`` serving the given routes (port 0: any free one)."""
 

@@ -47,6 +47,10 @@ class WebhookStats:
         confirmation_errors: confirmations that raised.
         reconfirmations: confirmations repeated because the previous one lagged
             (a non-terminal status) or raised.
+        relayed_out: deliveries for jobs this process does not watch, handed to the
+            relay (``relay=``) for the process that does.
+        relayed_in: deliveries another process received, handed over by the relay, that
+            moved a job watched here forward (not requests: outside the five above).
     """
 
     received: int = 0
@@ -59,6 +63,8 @@ class WebhookStats:
     confirmation_mismatches: int = 0
     confirmation_errors: int = 0
     reconfirmations: int = 0
+    relayed_out: int = 0
+    relayed_in: int = 0
 
 
 @attrs.frozen
@@ -191,9 +197,7 @@ class WatchState:
             self._remember(job_id, status, confirmed=False)
             logger.debug("webhook for unwatched job %s: %s (remembered)", job_id, status.value)
             return
-        reached = watch.status.rank if watch.status is not None else -1
-        if watch.terminal or self._confirming(job_id):
-            reached = _TERMINAL_RANK
+        reached = self._reached(watch)
         if status.rank < reached:
             self.stats.stale += 1
             logger.debug("stale webhook for job %s: %s", job_id, status.value)
@@ -203,10 +207,31 @@ class WatchState:
         else:
             self.stats.accepted += 1
             logger.debug("webhook for job %s: %s", job_id, status.value)
-            if status.is_terminal:
-                self._claim_end(watch, status)
-            else:
-                watch._advance(status)
+            self._move(watch, status)
+
+    def _apply_relayed(self, event: WebhookEvent) -> bool:
+        """A delivery another process received: the rules of :meth:`_apply_webhook`,
+        counted apart. Returns True when it moved a watched job forward."""
+        watch = self._watches.get(event.job_id)
+        if watch is None:
+            self._remember(event.job_id, event.status, confirmed=False)
+            return False
+        if event.status.rank <= self._reached(watch):
+            return False
+        self.stats.relayed_in += 1
+        self._move(watch, event.status)
+        return True
+
+    def _reached(self, watch: JobWatch) -> int:
+        if watch.terminal or self._confirming(watch.job_id):
+            return _TERMINAL_RANK
+        return watch.status.rank if watch.status is not None else -1
+
+    def _move(self, watch: JobWatch, status: JobStatus) -> None:
+        if status.is_terminal:
+            self._claim_end(watch, status)
+        else:
+            watch._advance(status)
 
     def _apply_confirmed(self, watch: JobWatch, status: JobStatus) -> None:
         if watch.terminal:

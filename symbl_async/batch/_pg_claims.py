@@ -96,6 +96,63 @@ async def claim(
     return item_from_record(new)
 
 
+async def claim_many(
+    conn: Any,
+    *,
+    me: str,
+    most: int,
+    name_for: Callable[[LedgerItem], str],
+    op: uuid.UUID,
+    retry: bool,
+) -> tuple[list[LedgerItem], bool]:
+    """:func:`claim` for up to ``most`` items at once (a burst of freed slots refilled in
+    one transaction, under the same lock); the longest pending of the whole backlog.
+
+    Returns:
+        The items claimed, and whether the account's limit is at its ceiling (then an
+        accepted submit cannot raise it).
+    """
+    if retry:
+        rows = await conn.fetch(SELECT_ITEM + " WHERE op = $1", op)
+        if rows:
+            return [item_from_record(r) for r in rows], False
+    account = await conn.fetchrow(
+        "SELECT lim, max_limit, coalesce(cooldown_until > now(), false) AS cooling"
+        " FROM account WHERE id = 1 FOR UPDATE"
+    )
+    if account is None:
+        raise LedgerError("claim before join: the ledger has no account row yet")
+    at_ceiling = account["lim"] >= account["max_limit"]
+    if account["cooling"]:
+        return [], at_ceiling
+    room = min(most, account["lim"] - await count_in_flight(conn))
+    if room <= 0:
+        return [], at_ceiling
+    rows = await conn.fetch(
+        SELECT_ITEM + " WHERE state = 'pending' ORDER BY duration DESC NULLS LAST, key"
+        " LIMIT $1 FOR UPDATE SKIP LOCKED",
+        room,
+    )
+    if not rows:
+        return [], at_ceiling
+    items = [item_from_record(r) for r in rows]
+    names = [name_for(item) for item in items]
+    # The same field changes as mark_submitting, plus the ownership.
+    new = await conn.fetch(
+        "UPDATE items SET state = 'submitting', attempts = attempts + 1, attempt_at = $3,"
+        " updated_at = $3, name = t.n, error = NULL, owner = $4, fence = nextval('fences'),"
+        " op = $5 FROM unnest($1::text[], $2::text[]) AS t(k, n) WHERE key = t.k"
+        + _RETURNING,
+        [item.key for item in items], names, time.time(), me, op,
+    )
+    await conn.execute(
+        "UPDATE account SET since_decrease = since_decrease + $1 WHERE id = 1", len(new)
+    )
+    claimed = sorted((item_from_record(r) for r in new),
+                     key=lambda item: (-(item.duration or 0.0), item.key))
+    return claimed, at_ceiling
+
+
 async def unfinished_elsewhere(conn: Any, *, me: str) -> int:
     """Items pending, or unfinished in the hands of another worker (or of none)."""
     return int(await conn.fetchval(

@@ -70,6 +70,7 @@ class PostgresStore(Transitions):
         self._worker_id = worker_id
         self._reconnect_timeout = reconnect_timeout
         self._fences: dict[str, int] = {}
+        self._at_ceiling = False  # the last claim_many saw the limit at its ceiling
         self._listener = Listener(url, self._location)
 
     @classmethod
@@ -291,6 +292,19 @@ class PostgresStore(Transitions):
             self._remember(item)
         return item
 
+    async def claim_many(
+        self, most: int, name_for: Callable[[LedgerItem], str]
+    ) -> list[LedgerItem]:
+        """Take up to ``most`` job slots and as many of the longest pending items, in one
+        transaction; longest first."""
+        me, op = self._worker_id, uuid.uuid4()
+        items, at_ceiling = await self._run(lambda conn, retry: shared.claim_many(
+            conn, me=me, most=most, name_for=name_for, op=op, retry=retry))
+        self._at_ceiling = at_ceiling
+        for item in items:
+            self._remember(item)
+        return items
+
     async def adopt(self) -> list[LedgerItem]:
         """Take over the unfinished items of workers whose lease ran out (or of none)."""
         me, op = self._worker_id, uuid.uuid4()
@@ -301,11 +315,17 @@ class PostgresStore(Transitions):
 
     async def on_rejected(self, cooldown: float) -> None:
         """A 429: halve the shared limit (once per burst), hold claims ``cooldown`` s."""
+        self._at_ceiling = False
         op = uuid.uuid4()
         await self._run(lambda conn, retry: shared.on_rejected(conn, cooldown=cooldown, op=op))
 
     async def on_accepted(self) -> None:
-        """A submit was accepted: raise the shared limit additively, up to the ceiling."""
+        """A submit was accepted: raise the shared limit additively, up to the ceiling.
+
+        Nothing to write while the last claim saw the limit at its ceiling: the account
+        row is the claims' lock, and every write to it makes them queue."""
+        if self._at_ceiling:
+            return
         op = uuid.uuid4()
         await self._run(lambda conn, retry: shared.on_accepted(conn, op=op))
 

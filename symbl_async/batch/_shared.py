@@ -50,6 +50,7 @@ log = logging.getLogger("symbl_async.batch._api")
 LEASE = 30.0
 """Seconds a worker's lease lasts without renewal: after that, others adopt its items."""
 _IDLE_WAIT = 1.0
+_CLAIM_GROUP = 64  # items claimed at most in one transaction
 _FILL_WAIT = 2.0  # at most this long for the input to be read before the first claim
 _ADD_GROUP = 500  # new items recorded per transaction
 _ADD_DELAY = 0.05  # seconds a new item may wait for its group
@@ -161,7 +162,7 @@ class SharedRun:
 
     async def dispatch(self) -> None:
         """Claim and start items until the shared backlog has nothing left for anyone."""
-        cfg, flow, slots = self._config, self._flow, self._config.slots
+        cfg, flow = self._config, self._flow
         try:
             # Longest first from the first claim: let the input be read (bounded, in case
             # it is slow or endless) and recorded before choosing.
@@ -177,17 +178,19 @@ class SharedRun:
                 )
                 if flow.stopping:
                     return
-                await slots.acquire()  # this worker's own bound; the account's is claim's
-                slot = Slot(slots, held=True)
+                held = await self._local_slots()
                 try:
-                    row = await self._store.claim(None, self._name_for)
+                    rows = await self._store.claim_many(len(held), self._name_for)
                 except BaseException:
-                    slot.release()
+                    for slot in held:
+                        slot.release()
                     raise
-                if row is not None:
+                for row, slot in zip(rows, held[:len(rows)], strict=True):
                     self._start_claimed(row, slot)
+                for slot in held[len(rows):]:
+                    slot.release()
+                if rows:
                     continue
-                slot.release()
                 if flow.intake_done:
                     await self.flush()
                     if await self._nothing_left():
@@ -198,6 +201,19 @@ class SharedRun:
         finally:
             flow.dispatch_done = True
             self._changes.notify()
+
+    async def _local_slots(self) -> list[Slot]:
+        """This worker's own slots for the next claim (its bound; the account's is the
+        claim's): one, waited for, then as many more as are free at once, so a burst of
+        ended jobs is refilled by one claim."""
+        cfg, slots = self._config, self._config.slots
+        await slots.acquire()
+        held = [Slot(slots, held=True)]
+        while (len(held) < _CLAIM_GROUP and slots.waiting == 0 and slots.in_use < slots.limit
+               and len(self._flow.live) + len(held) < cfg.max_tasks):
+            await slots.acquire()  # free: returns at once
+            held.append(Slot(slots, held=True))
+        return held
 
     @staticmethod
     def _name_for(row: LedgerItem) -> str:

@@ -155,6 +155,12 @@ class SharedStore(ItemStore, Protocol):
             taken, a 429 cooldown runs, or no candidate is pending.
         """
 
+    async def claim_many(
+        self, most: int, name_for: Callable[[LedgerItem], str]
+    ) -> list[LedgerItem]:
+        """:meth:`claim` for up to ``most`` items of the whole backlog in one transaction
+        (a burst of freed slots refilled at once), longest first."""
+
     async def adopt(self) -> list[LedgerItem]:
         """Take over the unfinished items (``submitting``, ``unknown``, ``submitted``,
         ``completed``) of workers whose lease ran out (or of none: a non-shared run's)."""

@@ -89,20 +89,31 @@ async def watched(url: str) -> tuple[int, int]:
     return int(rows[0]["max_seen"]), int(rows[0]["over"])
 
 
+async def take(store: PostgresStore, keys: list[str], group: int) -> list[LedgerItem]:
+    """One claim: of one candidate (``claim``), or of up to ``group`` items of the whole
+    backlog in one transaction (``claim_many``, what the engine uses)."""
+    if group == 1:
+        item = await store.claim(keys, name_for)
+        return [] if item is None else [item]
+    return await store.claim_many(group, name_for)
+
+
+@pytest.mark.parametrize("group", [1, 16])
 async def test_eight_workers_claim_exactly_the_limit_longest_first(
-    workers: list[PostgresStore], pg_url: str
+    workers: list[PostgresStore], pg_url: str, group: int
 ) -> None:
     keys = [f"k{i:03d}" for i in range(ITEMS)]
 
     async def claim_until_full(store: PostgresStore) -> list[str]:
         got: list[str] = []
         for _ in range(ITEMS + 1):  # bounded: each claim takes one of 300 items or stops
-            item = await store.claim(keys, name_for)
-            if item is None:
+            items = await take(store, keys, group)
+            if not items:
                 return got
-            assert (item.state, item.owner, item.attempts) == (ItemState.SUBMITTING,
-                                                              store.worker_id, 1)
-            got.append(item.key)
+            for item in items:
+                assert (item.state, item.owner, item.attempts) == (ItemState.SUBMITTING,
+                                                                  store.worker_id, 1)
+                got.append(item.key)
         raise AssertionError("claims never stopped")
 
     claimed = await asyncio.gather(*(claim_until_full(store) for store in workers))
@@ -116,18 +127,20 @@ async def test_eight_workers_claim_exactly_the_limit_longest_first(
     assert sum(1 for got in claimed if got) >= 2  # the claims really ran side by side
 
 
+@pytest.mark.parametrize("group", [1, 16])
 async def test_claiming_and_finishing_concurrently_never_exceeds_the_limit(
-    workers: list[PostgresStore], pg_url: str
+    workers: list[PostgresStore], pg_url: str, group: int
 ) -> None:
     keys = [f"k{i:03d}" for i in range(ITEMS)]
 
     async def work(store: PostgresStore, seed: int) -> int:
         rng, mine, done = random.Random(seed), list[str](), 0
         for _ in range(20 * ITEMS):  # bounded
-            item = await store.claim(keys, name_for)
-            if item is not None:
-                mine.append(item.key)
-                await store.mark_submitted(item.key, f"job-{item.key}", None)
+            items = await take(store, keys, rng.randint(1, group) if group > 1 else 1)
+            item = items[0] if items else None
+            for claimed in items:
+                mine.append(claimed.key)
+                await store.mark_submitted(claimed.key, f"job-{claimed.key}", None)
             if mine and (item is None or rng.random() < 0.3):
                 key = mine.pop(rng.randrange(len(mine)))
                 await store.mark_completed(key)

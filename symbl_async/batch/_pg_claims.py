@@ -1,4 +1,4 @@
-"""The shared parts of the PostgreSQL ledger: job slots, leases, adoption, the shared AIMD.
+"""The shared parts of the PostgreSQL ledger: the backlog, job slots, leases, adoption, AIMD.
 
 Each function is the body of one transaction, run (and retried after a lost connection) by
 :class:`~symbl_async.batch._pg_store.PostgresStore`; ``conn`` is an asyncpg connection in a
@@ -14,7 +14,7 @@ from typing import Any
 
 from symbl_async.batch._pg_schema import SELECT_ITEM, item_from_record, notify_sql
 from symbl_async.batch._records import ItemState, LedgerItem
-from symbl_async.batch._store import IN_FLIGHT
+from symbl_async.batch._store import IN_FLIGHT, Pending
 from symbl_async.errors import LedgerError
 
 __all__ = [
@@ -151,6 +151,25 @@ async def claim_many(
     claimed = sorted((item_from_record(r) for r in new),
                      key=lambda item: (-(item.duration or 0.0), item.key))
     return claimed, at_ceiling
+
+
+async def add_pending(conn: Any, items: Sequence[Pending], *, now: float) -> list[LedgerItem]:
+    """Insert new items ``pending`` (existing ones untouched), one NOTIFY if any was new;
+    every item as stored."""
+    keys = [i.key for i in items]
+    inserted = await conn.fetchval(
+        "WITH new AS (INSERT INTO items (key, source, name, state, duration,"
+        " created_at, updated_at, spec) SELECT k, s, n, 'pending', d, $6, $6, p FROM"
+        " unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[])"
+        " AS t(k, s, n, d, p) ON CONFLICT (key) DO NOTHING RETURNING 1)"
+        " SELECT count(*) FROM new",
+        keys, [i.source for i in items], [i.name for i in items],
+        [i.duration for i in items], [i.spec for i in items], now,
+    )
+    if inserted:
+        await conn.execute(notify_sql("pending"))
+    rows = await conn.fetch(SELECT_ITEM + " WHERE key = ANY($1::text[])", keys)
+    return [item_from_record(r) for r in rows]
 
 
 async def unfinished_elsewhere(conn: Any, *, me: str) -> int:

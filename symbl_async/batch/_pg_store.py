@@ -187,25 +187,7 @@ class PostgresStore(Transitions):
         if not items:
             return []
         now = time.time()
-        keys = [i.key for i in items]
-        columns = (keys, [i.source for i in items], [i.name for i in items],
-                   [i.duration for i in items], [i.spec for i in items])
-
-        async def tx(conn: Any, retry: bool) -> list[LedgerItem]:
-            inserted = await conn.fetchval(
-                "WITH new AS (INSERT INTO items (key, source, name, state, duration,"
-                " created_at, updated_at, spec) SELECT k, s, n, 'pending', d, $6, $6, p FROM"
-                " unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[])"
-                " AS t(k, s, n, d, p) ON CONFLICT (key) DO NOTHING RETURNING 1)"
-                " SELECT count(*) FROM new",
-                *columns, now,
-            )
-            if inserted:
-                await conn.execute(notify_sql("pending"))
-            rows = await conn.fetch(SELECT_ITEM + " WHERE key = ANY($1::text[])", keys)
-            return [item_from_record(r) for r in rows]
-
-        return await self._run(tx)
+        return await self._run(lambda conn, retry: shared.add_pending(conn, items, now=now))
 
     async def get_meta(self, name: str) -> str | None:
         """A value stored with the batch, or None."""

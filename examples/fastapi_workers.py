@@ -49,8 +49,8 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 
+from examples.fastapi_app import RecordingIn as SingleRecordingIn
 from examples.fastapi_app import RedactSecret
 from symbl_async import PollSchedule, SymblClient, SymblError, WebhookReceiver, process_many
 from symbl_async.batch._items import prepare_item
@@ -68,22 +68,10 @@ ADMIT_TIMEOUT = 30.0  # longest a POST waits for its recording to be recorded in
 RESTART_DELAY = 5.0  # before a shared batch that stopped (database away too long) restarts
 
 
-class Utterance(BaseModel):
-    """One message of a text conversation."""
+class RecordingIn(SingleRecordingIn):
+    """What ``POST /recordings`` takes: the single-worker app's body, and an optional
+    ``key`` of the caller's (a presigned URL's tokens change; its key does not)."""
 
-    speaker: str | None = None
-    text: str = Field(min_length=1)
-
-
-class RecordingIn(BaseModel):
-    """What ``POST /recordings`` takes: a media URL, or a text conversation."""
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    url: str | None = None
-    video: bool = False
-    media_duration: float | None = Field(default=None, ge=0, alias="mediaDuration")
-    messages: list[Utterance] | None = None
     key: str | None = None
 
 

@@ -101,8 +101,9 @@ from symbl_async.batch._protocol import BatchClient
 from symbl_async.batch._results import BatchEvent, BatchProgress, BatchResult, BatchSummary
 from symbl_async.batch._run import Engine
 from symbl_async.batch._slots import JobSlots
-from symbl_async.batch._storage import LEDGER_FILE, is_database_url
+from symbl_async.batch._storage import LEDGER_FILE
 from symbl_async.batch._store import ItemStore
+from symbl_async.core._checks import is_database_url
 from symbl_async.core._options import ProcessingOptions
 from symbl_async.errors import ValidationError
 from symbl_async.models._include import ALL_INCLUDE, DEFAULT_INCLUDE

@@ -48,6 +48,7 @@ from symbl_async.batch._pg_schema import (
 from symbl_async.batch._pg_transitions import Transitions
 from symbl_async.batch._records import ItemState, LedgerItem
 from symbl_async.batch._store import Pending
+from symbl_async.core._checks import is_database_url
 from symbl_async.errors import ClientClosedError, LeaseLostError, LedgerError, ValidationError
 
 __all__ = ["PostgresStore"]
@@ -95,7 +96,7 @@ class PostgresStore(Transitions):
                 reached or refuses the login, or the database has another schema version.
         """
         location = redact(url)
-        if not url.startswith(("postgresql://", "postgres://")):
+        if not is_database_url(url):
             raise ValidationError("ledger", f"{location!r} is not a postgresql:// URL")
         if reconnect_timeout < 0:
             raise ValidationError("reconnect_timeout", "must be >= 0")

@@ -220,14 +220,16 @@ class SharedRun:
         return attempt_name(row.name, row.attempts + 1)
 
     def _start_claimed(self, row: LedgerItem, slot: Slot) -> None:
-        item = item_from_spec(row.spec) if row.spec is not None else None
-        if item is None:
+        if row.spec is None:
             log.error("item %s has no submit recorded; it cannot be sent", row.key)
             slot.release()
             return
-        self._start(self._entry(row, item, fresh=True), slot)
+        self._start(self._entry(row, fresh=True), slot)
 
-    def _entry(self, row: LedgerItem, item: PreparedItem | None, *, fresh: bool) -> Entry:
+    def _entry(self, row: LedgerItem, *, fresh: bool) -> Entry:
+        """This worker's entry for a claimed or adopted row, its submit rebuilt from the
+        row's ``spec`` (any worker may have recorded it)."""
+        item = None if row.spec is None else item_from_spec(row.spec)
         future = asyncio.get_running_loop().create_future()
         # No input index: any worker may finish any item of the shared backlog.
         entry = Entry(key=row.key, label=row.source, index=None, future=future, claimed=True,
@@ -265,9 +267,7 @@ class SharedRun:
                 continue
             # submitting or unknown: the worker's item task looks it up by name, after the
             # grace period, before any resend.
-            item = item_from_spec(row.spec) if row.spec is not None else None
-            slot = Slot(self._config.slots, held=False)
-            self._start(self._entry(row, item, fresh=False), slot)
+            self._start(self._entry(row, fresh=False), Slot(self._config.slots, held=False))
         self._changes.notify()
 
     async def may_send(self) -> bool:

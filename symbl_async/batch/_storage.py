@@ -16,13 +16,14 @@ import os
 import secrets
 import tempfile
 from pathlib import Path
-from typing import IO, TypeGuard
+from typing import IO
 
 from symbl_async.batch._ledger import Ledger
 from symbl_async.batch._sources import canonical_options
 from symbl_async.batch._sqlite_store import SqliteStore
 from symbl_async.batch._store import ItemStore
 from symbl_async.batch._writer import ResultWriter, check_output_dir
+from symbl_async.core._checks import is_database_url
 from symbl_async.core._estimate import ProcessingTimeModel
 from symbl_async.errors import ValidationError
 
@@ -32,7 +33,6 @@ __all__ = [
     "Storage",
     "batch_webhook_token",
     "check_batch_options",
-    "is_database_url",
     "keep_webhook_token",
     "load_processing_model",
     "open_storage",
@@ -49,11 +49,6 @@ _WEBHOOK_URL_DIGEST = "webhook_url_sha256"
 
 LEDGER_FILE = "ledger.sqlite3"
 """The ledger's file name in the output folder, when no ledger is given."""
-
-
-def is_database_url(ledger: object) -> TypeGuard[str]:
-    """Whether ``ledger`` names a PostgreSQL database (a batch shared by workers)."""
-    return isinstance(ledger, str) and ledger.startswith(("postgresql://", "postgres://"))
 
 
 class Storage:

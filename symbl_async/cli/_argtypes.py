@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from symbl_async.core._checks import is_database_url
+
 __all__ = ["bounded", "non_negative_float", "port", "positive_float", "positive_int", "rate"]
 
 N = TypeVar("N", int, float)
@@ -56,6 +58,6 @@ rate = bounded(float, "a number", low=0.0, high=1.0)
 
 def ledger_arg(text: str) -> Path | str:
     """``--ledger``: a SQLite file, or a ``postgresql://`` URL kept as given."""
-    if text.startswith(("postgresql://", "postgres://")):
+    if is_database_url(text):
         return text
     return Path(text)

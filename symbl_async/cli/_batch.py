@@ -47,7 +47,7 @@ from symbl_async.cli._progress import ProgressDisplay
 from symbl_async.cli._skips import Skips
 from symbl_async.client._client import SymblClient
 from symbl_async.client._waiting import PollSchedule
-from symbl_async.core._checks import redact_url
+from symbl_async.core._checks import is_database_url, redact_url
 from symbl_async.core._options import ProcessingOptions, check_http_url
 from symbl_async.errors import AuthenticationError, SymblError, ValidationError
 from symbl_async.webhooks._receiver import WebhookReceiver
@@ -207,7 +207,7 @@ def resume_command(argv: list[str]) -> str:
 
 def _hide_password(arg: str) -> str:
     flag, sep, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
-    if value.startswith(("postgresql://", "postgres://")):
+    if is_database_url(value):
         return flag + sep + redact_url(value)
     return arg
 

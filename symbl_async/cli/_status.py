@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from symbl_async.batch._api import LEDGER_FILE
-from symbl_async.batch._ledger import ItemState, Ledger, LedgerItem
+from symbl_async.batch._ledger import ItemState, Ledger
 from symbl_async.cli._argtypes import ledger_arg
 from symbl_async.core._checks import redact_url
 from symbl_async.errors import SymblError
@@ -97,12 +97,12 @@ def run_status(args: argparse.Namespace, out: TextIO) -> int:
             failed = list(itertools.islice(ledger.items(ItemState.FAILED), 20))
     except (sqlite3.Error, SymblError) as exc:
         return _error(f"cannot read the ledger {str(path)!r}: {exc}")
-    _print_counts(str(path), counts, failed, args.json, out)
+    _print_counts(str(path), counts, [(i.source, i.error) for i in failed], args.json, out)
     return EXIT_OK
 
 
-def _print_counts(where: str, counts: dict[str, int], failed: list[LedgerItem], as_json: bool,
-                  out: TextIO, extra: dict[str, int] | None = None) -> None:
+def _print_counts(where: str, counts: dict[str, int], failed: list[tuple[str, str | None]],
+                  as_json: bool, out: TextIO, extra: dict[str, int] | None = None) -> None:
     total = sum(counts.values())
     if as_json:
         print(json.dumps({**counts, "total": total, **(extra or {})}), file=out)
@@ -113,8 +113,8 @@ def _print_counts(where: str, counts: dict[str, int], failed: list[LedgerItem], 
     for state, count in counts.items():
         print(f"  {state:<11}{count:>8}", file=out)
     print(f"  {'total':<11}{total:>8}", file=out)
-    for item in failed:
-        print(f"  failed: {item.source}: {item.error}", file=out)
+    for source, error in failed:
+        print(f"  failed: {source}: {error}", file=out)
     if counts[ItemState.FAILED.value] > len(failed):
         print(f"  ... and {counts[ItemState.FAILED.value] - len(failed)} more failed", file=out)
 
@@ -126,13 +126,12 @@ def _shared_status(url: str, as_json: bool, out: TextIO) -> int:
     except ImportError:
         return _error("a postgresql:// ledger needs asyncpg: pip install 'symbl_async[postgres]'")
 
-    async def read() -> tuple[dict[str, int], list[LedgerItem], dict[str, int]]:
+    async def read() -> tuple[dict[str, int], list[tuple[str, str | None]], dict[str, int]]:
         conn = await asyncpg.connect(url, timeout=30)
         try:
             rows = await conn.fetch("SELECT state, count(*) FROM items GROUP BY state")
             failed = await conn.fetch(
-                "SELECT key, source, error FROM items WHERE state = 'failed' ORDER BY key"
-                " LIMIT 20"
+                "SELECT source, error FROM items WHERE state = 'failed' ORDER BY key LIMIT 20"
             )
             alive = await conn.fetchval(
                 "SELECT count(*) FROM workers WHERE lease_until > now()"
@@ -141,8 +140,7 @@ def _shared_status(url: str, as_json: bool, out: TextIO) -> int:
             await conn.close()
         counts = {state.value: 0 for state in ItemState}
         counts.update({r[0]: int(r[1]) for r in rows})
-        items = [_failed_row(dict(r)) for r in failed]
-        return counts, items, {"workers": int(alive)}
+        return counts, [(r[0], r[1]) for r in failed], {"workers": int(alive)}
 
     try:
         counts, failed, extra = asyncio.run(read())
@@ -152,9 +150,3 @@ def _shared_status(url: str, as_json: bool, out: TextIO) -> int:
     _print_counts(redact_url(url), counts, failed, as_json, out, extra)
     return EXIT_OK
 
-
-def _failed_row(row: dict[str, Any]) -> LedgerItem:
-    return LedgerItem(key=row["key"], source=row["source"], name="", state=ItemState.FAILED,
-                      job_id=None, conversation_id=None, error=row["error"], attempts=0,
-                      duration=None, created_at=0.0, updated_at=0.0, submitted_at=None,
-                      completed_at=None, fetched_at=None, output_path=None)

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from symbl_async.errors import ValidationError
 
-__all__ = ["check_base_url", "check_number", "number_field", "path_segment", "redact_url"]
+__all__ = [
+    "check_base_url", "check_number", "is_database_url", "number_field", "path_segment",
+    "redact_url",
+]
 
 # Path segments that belong to the API's own paths: a base_url ending in one of them
 # would double it (``/v1/v1/job``) and every call would fail with a misleading 404/401.
@@ -159,6 +162,11 @@ def check_base_url(value: object, source: str = "base_url") -> str:
             f"API root, such as {root!r}",
         )
     return url
+
+
+def is_database_url(value: object) -> TypeGuard[str]:
+    """Whether ``value`` names a PostgreSQL database (``postgresql://`` or ``postgres://``)."""
+    return isinstance(value, str) and value.startswith(("postgresql://", "postgres://"))
 
 
 def redact_url(url: str) -> str:

@@ -38,6 +38,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from symbl_async.core._checks import is_database_url
 from symbl_async.core._jobs import JobStatus
 from symbl_async.core._webhook import WebhookEvent
 from symbl_async.errors import ValidationError
@@ -110,7 +111,7 @@ class PostgresRelay:
     """
 
     def __init__(self, url: str, *, keep: float = 86_400.0, check_every: float = 30.0) -> None:
-        if not isinstance(url, str) or not url.startswith(("postgresql://", "postgres://")):
+        if not is_database_url(url):
             raise ValidationError("relay", "must be a postgresql:// URL")
         for name, value in (("keep", keep), ("check_every", check_every)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:

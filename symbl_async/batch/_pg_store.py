@@ -55,6 +55,7 @@ __all__ = ["PostgresStore"]
 
 _log = logging.getLogger("symbl_async.batch.postgres")
 _T = TypeVar("_T")
+_IDLE_TX_MS = "5000"  # a transaction left idle this long (ms) is ended by the server
 _PAGE = 500
 
 
@@ -108,8 +109,11 @@ class PostgresStore(Transitions):
                 "a postgresql:// ledger needs asyncpg: pip install 'symbl_async[postgres]'",
             ) from exc
         try:
+            # A worker stopped inside a transaction would hold its row locks, and block the
+            # adoption of its items, for as long as it stays stopped: the server ends it.
             pool = await asyncpg.create_pool(
-                url, min_size=1, max_size=4, timeout=10.0, command_timeout=60.0
+                url, min_size=1, max_size=4, timeout=10.0, command_timeout=60.0,
+                server_settings={"idle_in_transaction_session_timeout": _IDLE_TX_MS},
             )
         except Exception as exc:
             # asyncpg's messages name host and port, never the password.

@@ -156,3 +156,26 @@ async def test_wait_changed_wakes_on_a_freed_slot_or_a_new_item(
     await asyncio.wait_for(a.wait_changed(60), 30)
     await asyncio.wait_for(a.wait_changed(60), 30)  # listening again: returns once more
     await woken_by(b.mark_failed("k2", "bad"))
+
+
+async def test_a_worker_stopped_inside_a_transaction_does_not_block_adoption(
+    trio: tuple[PostgresStore, PostgresStore, PostgresStore], pg_url: str
+) -> None:
+    # Seen in a CI run: a worker SIGSTOPped in the middle of one of its transactions held
+    # its item and worker rows locked, and the others' adoption waited for as long as it
+    # stayed stopped. The store's connections ask the server to end such a transaction.
+    a, b, _ = trio
+    await a.join(max_limit=5, lease=0.5)
+    await b.join(max_limit=5, lease=60)
+    claimed = await a.claim(["k1"], name_for)
+    assert claimed is not None
+    async with a._pool.acquire() as conn:  # A's own connection, as A left it when stopped
+        stuck = conn.transaction()
+        await stuck.start()
+        await conn.execute("SELECT 1 FROM items WHERE key = 'k1' FOR UPDATE")
+        await conn.execute("SELECT 1 FROM workers WHERE id = 'A' FOR UPDATE")
+        await eventually(lambda: lease_over(pg_url, "A"), timeout=30)
+        adopted = await asyncio.wait_for(b.adopt(), timeout=30)
+        assert [(i.key, i.owner) for i in adopted] == [("k1", "B")]
+        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
+            await conn.execute("SELECT 1")  # the server ended A's transaction

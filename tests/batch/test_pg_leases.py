@@ -169,7 +169,9 @@ async def test_a_worker_stopped_inside_a_transaction_does_not_block_adoption(
     await b.join(max_limit=5, lease=60)
     claimed = await a.claim(["k1"], name_for)
     assert claimed is not None
-    async with a._pool.acquire() as conn:  # A's own connection, as A left it when stopped
+    pool = a._pool
+    assert pool is not None
+    async with pool.acquire() as conn:  # A's own connection, as A left it when stopped
         stuck = conn.transaction()
         await stuck.start()
         await conn.execute("SELECT 1 FROM items WHERE key = 'k1' FOR UPDATE")

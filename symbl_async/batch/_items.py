@@ -48,7 +48,8 @@ class PreparedItem:
         key: its ledger key (``item_key`` of the source with its
             effective options).
         name: the unique ``name`` its submits carry (``submit_name``).
-        options: the effective options, ``name`` included.
+        options: the effective options; each submit sets its attempt's ``name``
+            (:func:`submit_item`), so they are shared by the batch's items, not copied.
         duration: expected media length in seconds, when known.
         label: a human label of the source.
     """
@@ -59,6 +60,9 @@ class PreparedItem:
     options: ProcessingOptions
     duration: float | None
     label: str
+
+
+_NO_OPTIONS = ProcessingOptions()
 
 
 def merge_options(base: ProcessingOptions | None, own: object) -> ProcessingOptions:
@@ -75,6 +79,8 @@ def merge_options(base: ProcessingOptions | None, own: object) -> ProcessingOpti
     Raises:
         ValidationError: for an unknown option or a value that breaks a rule.
     """
+    if own is None:  # the common case: options are frozen, so the batch's own will do
+        return base if base is not None else _NO_OPTIONS
     merged: dict[str, Any] = base.to_json() if base is not None else {}
     if isinstance(own, ProcessingOptions):
         merged.update(own.to_json())
@@ -149,7 +155,7 @@ def prepare_item(raw: object, base_options: ProcessingOptions | None) -> Prepare
             options.check_for_text()
         # The key covers the effective options (without name and webhook_url): the same
         # recording processed with other options is another item.
-        key = item_key(attrs.evolve(source, options=options.replace(name=None)))
+        key = item_key(source, options)
     except ValidationError as exc:
         return _problem(label, str(exc), exc)
     name = submit_name(key, label)
@@ -157,7 +163,7 @@ def prepare_item(raw: object, base_options: ProcessingOptions | None) -> Prepare
         source=source,
         key=key,
         name=name,
-        options=options.replace(name=name),
+        options=options,
         duration=duration,
         label=label,
     )

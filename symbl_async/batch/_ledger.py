@@ -31,13 +31,10 @@ import sqlite3
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from symbl_async.batch._records import (
-    ALLOWED_FROM as _ALLOWED_FROM,
-)
-from symbl_async.batch._records import (
+    ALLOWED_FROM,
     COLUMNS,
     ItemState,
     LedgerItem,
@@ -116,12 +113,7 @@ class Ledger:
     def __enter__(self) -> Ledger:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def get(self, key: str) -> LedgerItem | None:
@@ -133,6 +125,11 @@ class Ledger:
         """
         with self._tx(write=False) as conn:
             return select(conn, key)
+
+    def key_hashes(self) -> set[int]:
+        """``hash()`` of every key: a sole writer's filter of keys the ledger lacks."""
+        with self._tx(write=False) as conn:
+            return {hash(key) for (key,) in conn.execute("SELECT key FROM items")}
 
     def upsert_pending(
         self, key: str, source_repr: str, name: str, duration: float | None = None
@@ -359,7 +356,7 @@ class Ledger:
         now = time.time()
         with self._tx() as conn:
             item = select(conn, key)
-            if item is None or item.state not in (allowed or _ALLOWED_FROM[to]):
+            if item is None or item.state not in (allowed or ALLOWED_FROM[to]):
                 raise IllegalTransitionError(key, None if item is None else item.state, to)
             changes: dict[str, Any] = {**fields, "state": to, "updated_at": now}
             if stamp is not None:

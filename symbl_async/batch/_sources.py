@@ -13,6 +13,7 @@ exception: it is that item's failure and the batch goes on.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import json
 import math
@@ -197,6 +198,21 @@ class SourceError:
         return f"{where}: {self.message}"
 
 
+def _identity_options(options: object) -> str:
+    # A batch's items mostly share one frozen options object: its text is made once.
+    if attrs.has(type(options)):
+        try:
+            return _cached_identity_options(options)
+        except TypeError:  # an unhashable attrs instance
+            pass
+    return canonical_options(options, ignore=_NON_IDENTITY_OPTIONS)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_identity_options(options: object) -> str:
+    return canonical_options(options, ignore=_NON_IDENTITY_OPTIONS)
+
+
 def canonical_options(options: object, *, ignore: Iterable[str] = ()) -> str:
     """Return a canonical JSON text of processing options, equal for equal options.
 
@@ -278,7 +294,7 @@ def _file_fingerprint(path: Path) -> list[object]:
     return [size, h.hexdigest()]
 
 
-def item_key(source: Source) -> str:
+def item_key(source: Source, options: object = None) -> str:
     """Return the stable key under which the ledger records a source.
 
     The caller's ``key`` wins when given. Otherwise a sha256 hex of the source kind, its
@@ -290,6 +306,8 @@ def item_key(source: Source) -> str:
 
     Args:
         source: a file, URL or text source.
+        options: the effective options, when they are not ``source.options`` (the
+            batch's merged with the source's own).
 
     Returns:
         The caller's key, or 64 lowercase hex digits.
@@ -299,14 +317,14 @@ def item_key(source: Source) -> str:
     """
     if source.key is not None:
         return source.key
-    options = canonical_options(source.options, ignore=_NON_IDENTITY_OPTIONS)
+    text = _identity_options(source.options if options is None else options)
     if isinstance(source, FileSource):
         identity: list[object] = ["file", source.kind, *_file_fingerprint(source.path)]
     elif isinstance(source, UrlSource):
         identity = ["url", source.kind, source.url]
     else:
         identity = ["text", _plain(list(source.messages), "messages")]
-    return _digest([_KEY_VERSION, identity, options])
+    return _digest([_KEY_VERSION, identity, text])
 
 
 def describe_source(source: Source) -> str:

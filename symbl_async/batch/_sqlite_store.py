@@ -14,6 +14,12 @@ durable: the intent record before a submit is on disk when ``mark_submitting`` r
 
 A ledger the caller opened (``process_many(ledger=Ledger.open(...))``) belongs to the
 caller's thread: its calls run inline, as before.
+
+Reads without a hop: a store that opened its ledger holds the lock file, so no one else
+adds items. It loads the hashes of the keys there at open and adds each key it upserts,
+so :meth:`SqliteStore.get` answers ``None`` for a key it has never seen without a trip to
+the thread (a batch's intake asks that once per input; most inputs are new). A hash that
+collides only costs the trip.
 """
 
 from __future__ import annotations
@@ -44,10 +50,15 @@ _Outcome = tuple["asyncio.Future[Any]", Any, "BaseException | None"]
 class SqliteStore:
     """An :class:`~symbl_async.batch._store.ItemStore` over a SQLite ledger file."""
 
-    def __init__(self, ledger: Ledger, calls: queue.SimpleQueue[_Call] | None) -> None:
+    def __init__(
+        self, ledger: Ledger, calls: queue.SimpleQueue[_Call] | None,
+        known: set[int] | None = None,
+    ) -> None:
         """Wrap an open ledger; use :meth:`open` or :meth:`borrow` instead."""
         self._ledger = ledger
         self._calls = calls
+        # hash() of every key in the ledger, when this store is its only writer.
+        self._known = known
 
     @classmethod
     async def open(cls, path: str | os.PathLike[str]) -> SqliteStore:
@@ -63,7 +74,10 @@ class SqliteStore:
             target=_serve, args=(path, calls, opened, loop), name="symbl-ledger", daemon=True
         )
         thread.start()
-        return cls(await opened, calls)
+        ledger = await opened
+        store = cls(ledger, calls)
+        store._known = await store._call(ledger.key_hashes)
+        return store
 
     @classmethod
     def borrow(cls, ledger: Ledger) -> SqliteStore:
@@ -94,6 +108,8 @@ class SqliteStore:
         return await future
 
     async def get(self, key: str) -> LedgerItem | None:
+        if self._known is not None and hash(key) not in self._known:
+            return None
         return await self._call(self._ledger.get, key)
 
     async def upsert_pending(
@@ -102,6 +118,8 @@ class SqliteStore:
     ) -> LedgerItem:
         # spec: any worker may send the item only in shared stores; one process owns a
         # SQLite batch, and it holds the input.
+        if self._known is not None:  # before the write: a get meanwhile must ask the ledger
+            self._known.add(hash(key))
         return await self._call(self._ledger.upsert_pending, key, source_repr, name, duration)
 
     async def mark_submitting(self, key: str, name: str | None = None) -> LedgerItem:

@@ -260,7 +260,7 @@ async def test_an_item_left_submitting_is_found_by_name_not_submitted_again(
         with Ledger.open(ledger_path) as ledger:
             ledger.upsert_pending(item.key, item.label, item.name, item.duration)
             ledger.mark_submitting(item.key)
-            await client.submit_audio_url(lost.url, options=item.options)
+            await client.submit_audio_url(lost.url, options=item.options.replace(name=item.name))
             # A crash before the submit was sent: the intent only.
             other = await prepared(never_sent)
             ledger.upsert_pending(other.key, other.label, other.name, other.duration)

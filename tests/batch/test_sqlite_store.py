@@ -117,3 +117,31 @@ async def test_close_waits_for_queued_calls_then_refuses(tmp_path: Path) -> None
     with pytest.raises(ClientClosedError):
         await store.get("k0")
     await store.aclose()  # idempotent
+
+
+async def test_get_of_a_key_never_seen_skips_the_thread_and_known_keys_are_read(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    with Ledger.open(path) as ledger:  # an earlier run's item
+        ledger.upsert_pending("old", "old.wav", "n-old", 60.0)
+    store = await SqliteStore.open(path)
+    hops: list[object] = []
+    real_call = store._call
+
+    async def counted(fn: object, *args: object) -> object:
+        hops.append(fn)
+        return await real_call(fn, *args)  # type: ignore[arg-type]
+
+    store._call = counted  # type: ignore[method-assign,assignment]
+    try:
+        assert await store.get("new") is None
+        assert hops == []  # answered without the ledger's thread
+        old = await store.get("old")
+        assert old is not None and old.name == "n-old"  # loaded at open
+        await store.upsert_pending("new", "new.wav", "n-new")
+        new = await store.get("new")
+        assert new is not None and new.state is ItemState.PENDING
+        assert len(hops) == 3
+    finally:
+        await store.aclose()

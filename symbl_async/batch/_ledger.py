@@ -29,7 +29,7 @@ import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -126,10 +126,11 @@ class Ledger:
         with self._tx(write=False) as conn:
             return select(conn, key)
 
-    def key_hashes(self) -> set[int]:
-        """``hash()`` of every key: a sole writer's filter of keys the ledger lacks."""
+    def each_key(self, visit: Callable[[str], object]) -> None:
+        """Call ``visit`` with every item's key (a sole writer's filter of absent keys)."""
         with self._tx(write=False) as conn:
-            return {hash(key) for (key,) in conn.execute("SELECT key FROM items")}
+            for (key,) in conn.execute("SELECT key FROM items"):
+                visit(key)
 
     def upsert_pending(
         self, key: str, source_repr: str, name: str, duration: float | None = None

@@ -48,6 +48,11 @@ __all__ = ["FATAL", "ItemWorker", "Sending", "Step", "Stopped", "job_of"]
 log = logging.getLogger("symbl_async.batch._api")
 
 _MAX_UNKNOWN_SUBMITS = 3
+_FETCHES_AT_ONCE = 8
+"""Conversations whose insights are fetched at once (each is one GET per kind, 8 by
+default). A job's slot is free once it ends, so fetching can trail: what must not trail is
+the submit that refills the slot, and aiohttp's pool has 100 connections. When a wave of
+50 jobs ended together, 400 fetch GETs queued the refills behind them."""
 
 Step: TypeAlias = LedgerItem | BatchResult
 """What a step of an item gives: the item's row after it, or the item's final result."""
@@ -125,7 +130,7 @@ class ItemWorker:
         self._counts = counts
         self._on_event = on_event
         self._stopping = stopping
-        self._fetch_sem = asyncio.Semaphore(max(4, slots.max_limit))
+        self._fetch_sem = asyncio.Semaphore(_FETCHES_AT_ONCE)
         self._account = ledger if isinstance(ledger, SharedStore) else None
         self.may_send: Callable[[], Awaitable[bool]] | None = None
         """A shared batch's check that this worker still holds its lease."""

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from symbl_async.batch import ItemState, Ledger, SqliteStore
+from symbl_async.batch._sqlite_store import KeyFilter
 from symbl_async.errors import ClientClosedError, IllegalTransitionError, LedgerError
 
 
@@ -145,3 +146,14 @@ async def test_get_of_a_key_never_seen_skips_the_thread_and_known_keys_are_read(
         assert len(hops) == 3
     finally:
         await store.aclose()
+
+
+def test_the_key_filter_never_misses_a_key_and_rarely_claims_an_absent_one() -> None:
+    keys = [f"key-{i}" for i in range(150_000)]  # past the first layer (65,536 keys)
+    found = KeyFilter()
+    for key in keys:
+        found.add(key)
+    assert all(key in found for key in keys)
+    false = sum(f"absent-{i}" in found for i in range(50_000))
+    assert false < 50_000 * 0.01  # ~0.24 % per layer, two layers
+    assert 1 not in found

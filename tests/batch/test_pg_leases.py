@@ -179,5 +179,9 @@ async def test_a_worker_stopped_inside_a_transaction_does_not_block_adoption(
         await eventually(lambda: lease_over(pg_url, "A"), timeout=30)
         adopted = await asyncio.wait_for(b.adopt(), timeout=30)
         assert [(i.key, i.owner) for i in adopted] == [("k1", "B")]
-        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
-            await conn.execute("SELECT 1")  # the server ended A's transaction
+        # The server ended A's transaction and its connection; asyncpg reports that as
+        # whichever of these the terminated socket's state gives (InternalClientError
+        # when its read of the termination notice was still in progress: seen under load).
+        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError,
+                            asyncpg.InternalClientError, OSError)):
+            await conn.execute("SELECT 1")

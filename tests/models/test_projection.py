@@ -50,6 +50,9 @@ TIMES = st.one_of(
         min_value=dt.datetime(1970, 1, 1), max_value=dt.datetime(2100, 1, 1),
         timezones=st.just(dt.timezone.utc),
     ).map(lambda d: d.isoformat(timespec="milliseconds").replace("+00:00", "Z")),
+    st.tuples(  # any number of fraction digits
+        st.datetimes(max_value=dt.datetime(9999, 1, 1)), st.text("0123456789", max_size=8)
+    ).map(lambda t: f"{t[0].isoformat(timespec='seconds')}{'.' if t[1] else ''}{t[1]}Z"),
     st.sampled_from([
         "2020-07-21T16:04:19.99Z", "2020-07-21T16:04:19Z", "2020-07-21T16:04:19.000Z",
         "2020-07-21T16:04:19.120000Z", "2020-07-21T16:04:19.000120Z", "2021-08-09T18:30:00+05:30",
@@ -195,7 +198,10 @@ ODD_CASES: list[tuple[Any, Any]] = [
     *[(list[Message], _message(id=v)) for v in _values(7, 1.5, True, None, [], "m1")],
     *[(list[Message], _message(startTime=v)) for v in _values(
         "2020-07-21T16:04:19.99Z", "2021-08-09T18:30:00+05:30", "2020-07-21T16:04:19.000Z",
-        "2020-07-21T16:04:19.120000Z", "2020-02-30T00:00:00Z", "2021-08-09", 3)],
+        "2020-07-21T16:04:19.120000Z", "2020-02-30T00:00:00Z", "2021-08-09", 3,
+        "2020-07-21T16:04:19.000000Z", "2020-07-21T16:04:19.000120Z", "2020-07-21T16:04:19.5Z",
+        "2020-07-21T16:04:19.1234567Z", "2020-07-21T16:04:19.0000001Z", "0000-01-01T00:00:00Z",
+        "2020-07-21T16:04:19.\u0661\u0662\u0663Z", "2020-07-21T16:04:\u0661\u0662Z")],
     *[(list[Message], _message(timeOffset=v)) for v in _values(5, True, "1.5", "x", [])],
     *[(list[Message], _message(**{"from": v})) for v in _values("Ana", "id", [], 1, {})],
     *[(list[SummaryItem], _summary({"offset": v})) for v in _values(True, 1.7, "3", "x", 4)],

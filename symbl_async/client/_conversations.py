@@ -322,7 +322,8 @@ class ConversationsAPI(InsightsJSONReads):
     ) -> ConversationInsights:
         """Fetch several kinds of insight concurrently into one object.
 
-        If one fetch fails, the others are cancelled and that first error is raised.
+        If one fetch fails, the others are cancelled and that first error is raised. To
+        write them to disk, :meth:`fetch_insights_json` gives the JSON without the models.
 
         Args:
             conversation_id: the conversation.

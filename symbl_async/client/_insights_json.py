@@ -107,9 +107,10 @@ class InsightsJSONReads(ConversationReads):
         results = await gather_or_cancel(jobs)
         data: dict[str, Any] = {"conversationId": conversation_id}
         # In ConversationInsights' field order, as to_json() writes them.
-        for name in (name for name in _ORDER if name in results):
-            data[camel_case(name)] = results[name]
+        for name, key in _KEYS.items():
+            if name in results:
+                data[key] = results[name]
         return data
 
 
-_ORDER = (*_GETS, "transcript")
+_KEYS = {name: camel_case(name) for name in (*_GETS, "transcript")}

@@ -139,7 +139,9 @@ def _projector(type_: Any) -> _Projector:
         simple = {str: _str, bool: _bool, int: _int, float: _float, dt.datetime: _datetime}
         if type_ in simple:
             return simple[type_]
-    raise TypeError(f"no fast path for {type_!r}")  # at import, from the tests
+    # A model given a new kind of field: give it a fast path here (the tests project
+    # every kind of insight, so they meet it first).
+    raise TypeError(f"no fast path for {type_!r}")
 
 
 def _class_projector(cls: type[Any]) -> _Projector:
@@ -165,19 +167,23 @@ def _class_projector(cls: type[Any]) -> _Projector:
         return out
 
     _CLASSES[cls] = project_class  # before the fields: a model may hold itself
-    attrs.resolve_types(cls)
-    for field in attrs.fields(cls):
-        explicit = field.metadata.get(JSON_KEY)
-        key = explicit if isinstance(explicit, str) else camel_case(field.name)
-        if field.default is attrs.NOTHING:
-            default = _REQUIRED
-        elif field.default is None:
-            default = _OMIT
-        elif field.default == ():
-            default = _EMPTY_LIST
-        else:
-            raise TypeError(f"no fast path for the default of {cls.__name__}.{field.name}")
-        fields.append((key, _projector(field.type), default))
+    try:
+        attrs.resolve_types(cls)
+        for field in attrs.fields(cls):
+            explicit = field.metadata.get(JSON_KEY)
+            key = explicit if isinstance(explicit, str) else camel_case(field.name)
+            if field.default is attrs.NOTHING:
+                default = _REQUIRED
+            elif field.default is None:
+                default = _OMIT
+            elif field.default == ():
+                default = _EMPTY_LIST
+            else:
+                raise TypeError(f"no fast path for the default of {cls.__name__}.{field.name}")
+            fields.append((key, _projector(field.type), default))
+    except BaseException:
+        del _CLASSES[cls]  # no half-built projector left behind
+        raise
     return project_class
 
 

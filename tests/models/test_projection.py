@@ -224,3 +224,17 @@ def test_odd_answers_give_what_the_models_give(type_: Any, odd: Any) -> None:
 def test_an_unsupported_type_is_refused() -> None:
     with pytest.raises(TypeError):
         project({}, dict[str, int])
+
+
+@attrs.frozen(kw_only=True)
+class _Odd:
+    id: str
+    tags: frozenset[str] = frozenset()
+
+
+def test_a_model_without_a_fast_path_is_refused_every_time() -> None:
+    # Refused when first used, and not left half-built for the next call.
+    for _ in range(2):
+        with pytest.raises(TypeError):
+            project({"id": "x"}, _Odd)
+    assert _Odd not in _projection._CLASSES

@@ -134,6 +134,11 @@ class InstantClient(SymblClient):
     ) -> ConversationInsights:
         return ConversationInsights(conversation_id=conversation_id)
 
+    async def fetch_insights_json(
+        self, conversation_id: str, include: Collection[str] = ()
+    ) -> dict[str, Any]:
+        return {"conversationId": conversation_id}
+
 
 def write_manifest(path: Path, rows: int, args: argparse.Namespace) -> None:
     lengths = media_lengths(rows, args.median, args.sigma, args.seed)

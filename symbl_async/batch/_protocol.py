@@ -146,6 +146,13 @@ class BatchClient(Protocol):
         """Fetch the chosen insights of a conversation into one object."""
         ...
 
+    async def fetch_insights_json(
+        self, conversation_id: str, include: Collection[str] = ...
+    ) -> dict[str, Any]:
+        """Fetch them as ``fetch_insights(...).to_json()`` gives them, without the models
+        (what a batch with an output folder writes)."""
+        ...
+
     @property
     def webhook_url(self) -> str | None:
         """The ``webhookUrl`` submits carry (RuntimeError: a receiver not started yet)."""

@@ -19,7 +19,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,13 +27,13 @@ from symbl_async.batch._names import submit_name
 from symbl_async.batch._results import RESULTS_FILE, SUMMARY_FILE, BatchResult, BatchSummary
 from symbl_async.errors import ValidationError
 from symbl_async.models._converter import camel_case
-from symbl_async.models._models import ConversationInsights
 
 __all__ = [
     "ResultWriter",
     "check_output_dir",
     "insights_filename",
     "insights_missing",
+    "with_ids",
 ]
 
 _PARTIAL_SUFFIX = ".partial"
@@ -118,6 +118,19 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+def with_ids(
+    data: Mapping[str, Any], *, job_id: str | None, conversation_id: str
+) -> dict[str, Any]:
+    """The insights' JSON with the ids of the job that produced them, as
+    ``attrs.evolve(insights, job_id=..., conversation_id=...).to_json()`` has them: first,
+    and no ``jobId`` when the job is not known (a conversation found by name)."""
+    ids = {"conversationId": conversation_id}
+    if job_id is not None:
+        ids["jobId"] = job_id
+    rest = {k: v for k, v in data.items() if k not in ("conversationId", "jobId")}
+    return {**ids, **rest}
+
+
 def insights_missing(path: Path, include: Collection[str]) -> list[str]:
     """The insight kinds of ``include`` an insights file lacks (all of them when it is gone
     or unreadable); blocking (use a thread)."""
@@ -161,8 +174,13 @@ class ResultWriter:
         """Where the insights of the item with this key (and label) go."""
         return self.out_dir / insights_filename(key, label)
 
-    def write_insights(self, key: str, insights: ConversationInsights, label: str = "") -> Path:
+    def write_insights(self, key: str, insights: Mapping[str, Any], label: str = "") -> Path:
         """Write an item's insights as JSON, atomically; blocking (run it in a thread).
+
+        Args:
+            key: the item's ledger key (names the file, with ``label``).
+            insights: JSON-ready data, as ``ConversationInsights.to_json()`` gives it.
+            label: the input's label.
 
         Returns:
             The file written.
@@ -173,11 +191,11 @@ class ResultWriter:
         path = self.insights_path(key, label)
         # A fetch for kinds an earlier run did not ask for adds them; it never drops what
         # the file already holds.
-        data = {**(_read_object(path) or {}), **insights.to_json()}
+        data = {**(_read_object(path) or {}), **insights}
         # Compact: json's C encoder only runs without indent; the pure-Python one took 4x
         # as long here (0.28 vs 0.07 ms for a one-minute conversation). Any JSON viewer
         # (jq, an editor) shows it indented.
-        text = json.dumps(data, ensure_ascii=False)
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
         _write_atomically(path, text.encode("utf-8"))
         return path
 

@@ -5,7 +5,8 @@
 helpers) and ``_attempts`` (webhook URLs per submit attempt, for batches), ``_settings``
 (credentials and API root from arguments or the environment), ``_conversations``
 (``client.conversations``: list, iterate, metadata and member edits, fetching several kinds
-at once), ``_conversation_reads`` (its per-conversation reads), ``_include`` (which kinds to
+at once), ``_conversation_reads`` (its per-conversation reads), ``_insights_json``
+(``fetch_insights_json``: several kinds as JSON, without models), ``_include`` (which kinds to
 fetch), ``_uploads`` (files and streams to upload), ``_durations`` (audio durations with
 ``mutagen``), ``_waiting`` (the poll, webhook and hybrid wait loops).
 

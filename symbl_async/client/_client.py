@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
@@ -370,3 +370,17 @@ class SymblClient(Processing, WebhookAttempts):
             include: names of ``ConversationInsights`` fields to fetch.
         """
         return await self.conversations.fetch_insights(conversation_id, include=include)
+
+    async def fetch_insights_json(
+        self, conversation_id: str, include: Collection[str] = DEFAULT_INCLUDE
+    ) -> dict[str, Any]:
+        """Fetch a chosen set of insights concurrently, as JSON-ready data (no models).
+
+        Args:
+            conversation_id: the conversation.
+            include: names of ``ConversationInsights`` fields to fetch.
+
+        Returns:
+            What :meth:`fetch_insights` followed by ``.to_json()`` gives, built faster.
+        """
+        return await self.conversations.fetch_insights_json(conversation_id, include=include)

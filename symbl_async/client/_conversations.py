@@ -19,7 +19,6 @@ from typing import Any
 from symbl_async.client._conversation_reads import (
     _BASE,
     TRANSCRIPT_CONTENT_TYPES,
-    ConversationReads,
     _items,
     _message,
     _optional_text,
@@ -30,6 +29,7 @@ from symbl_async.client._include import (
     check_include,
     gather_or_cancel,
 )
+from symbl_async.client._insights_json import InsightsJSONReads
 from symbl_async.core._checks import path_segment
 from symbl_async.core._listing import LIST_LIMIT_MAX, list_query
 from symbl_async.core._options import check_metadata
@@ -49,7 +49,7 @@ __all__ = [
 _log = logging.getLogger("symbl_async.client.conversations")
 
 
-class ConversationsAPI(ConversationReads):
+class ConversationsAPI(InsightsJSONReads):
     """The Conversation API, over a :class:`~symbl_async.transport._transport.Requester`.
 
     Usually reached as ``client.conversations``.
@@ -322,7 +322,8 @@ class ConversationsAPI(ConversationReads):
     ) -> ConversationInsights:
         """Fetch several kinds of insight concurrently into one object.
 
-        If one fetch fails, the others are cancelled and that first error is raised.
+        If one fetch fails, the others are cancelled and that first error is raised. To
+        write them to disk, :meth:`fetch_insights_json` gives the JSON without the models.
 
         Args:
             conversation_id: the conversation.

@@ -4,7 +4,8 @@ One module per endpoint family: ``_messages`` (conversation, messages, topics,
 transcript), ``_insights`` (questions, action items, follow-ups, insights, trackers,
 summary), ``_entities``, ``_analytics``, ``_common`` (shared small models), ``_models``
 (:class:`ConversationInsights`, all of them together). ``_converter``: camelCase keys,
-datetimes, lenient enums, unknown keys ignored.
+datetimes, lenient enums, unknown keys ignored. ``_projection``: answers straight to the
+JSON the models would give back, without building them (for insights written to disk).
 
 May import: :mod:`symbl_async.errors`, :mod:`symbl_async.core` (pure helpers such as
 ``parse_iso``), attrs, cattrs.

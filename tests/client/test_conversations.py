@@ -643,3 +643,79 @@ async def test_badly_shaped_answer_is_a_symbl_error(answer: Any) -> None:
     assert isinstance(info.value, SymblError)
     assert "Message" in str(info.value)
     assert info.value.__cause__ is not None
+
+
+# -- fetch_insights_json: the same requests and errors, the same JSON without models -----
+
+
+@pytest.mark.parametrize("include", [DEFAULT_INCLUDE, ALL_INCLUDE, ("transcript", "summary")])
+async def test_fetch_insights_json_sends_the_same_requests_and_gives_to_json(
+    include: tuple[str, ...],
+) -> None:
+    models_api, models_fake = _api()
+    json_api, json_fake = _api()
+
+    expected = (await models_api.fetch_insights(CID, include=include)).to_json()
+    data = await json_api.fetch_insights_json(CID, include=include)
+
+    assert data == expected
+    assert list(data) == list(expected)  # the same key order, so the same file
+    assert sorted(json_fake.calls) == sorted(models_fake.calls)
+
+
+async def test_fetch_insights_json_validates_like_fetch_insights() -> None:
+    api, fake = _api()
+    calls: list[tuple[Callable[[], Awaitable[Any]], str]] = [
+        (lambda: api.fetch_insights_json(""), "conversation_id"),
+        (lambda: api.fetch_insights_json(".."), "conversation_id"),
+        (lambda: api.fetch_insights_json(CID, include="messages"), "include"),
+        (lambda: api.fetch_insights_json(CID, include=["messages", "sentiments"]), "include"),
+        (lambda: api.fetch_insights_json(CID, include=[]), "include"),
+    ]
+    for call, field in calls:
+        with pytest.raises(ValidationError) as raised:
+            await call()
+        assert raised.value.field == field
+    assert fake.calls == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "answer"),
+    [
+        ("messages", {"messages": [{"id": "m1"}]}),  # a message without its required text
+        ("messages", {"messages": [{"id": "m1", "text": None}]}),
+        ("messages", {"messages": 7}),
+        ("messages", 42),  # the answer is not an object
+        ("topics", {"topics": [{"id": "t1", "text": "x", "messageIds": [None]}]}),
+        ("analytics", 42),
+        ("conversation", {"name": "no id"}),
+        ("transcript", {"transcript": {"contentType": "text/markdown"}}),
+    ],
+)
+async def test_fetch_insights_json_raises_the_model_paths_error(kind: str, answer: Any) -> None:
+    from symbl_async.errors import ResponseDecodeError
+
+    answers = {**ANSWERS, PATHS[kind]: answer}
+    errors = []
+    for fetch in ("fetch_insights", "fetch_insights_json"):
+        api, _ = _api(answers)
+        with pytest.raises(ResponseDecodeError) as raised:
+            await getattr(api, fetch)(CID, include=[kind])
+        errors.append(str(raised.value))
+    assert errors[0] == errors[1]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [{}, {"messages": None}, "", [], {"messages": [], "other": 1}],
+    ids=["list missing", "list null", "empty string", "bare list", "extra key"],
+)
+async def test_fetch_insights_json_reads_odd_but_accepted_answers_alike(answer: Any) -> None:
+    answers = {**ANSWERS, PATHS["messages"]: answer}
+    models_api, _ = _api(answers)
+    json_api, _ = _api(answers)
+
+    expected = (await models_api.fetch_insights(CID, include=["messages"])).to_json()
+
+    assert await json_api.fetch_insights_json(CID, include=["messages"]) == expected
+    assert expected["messages"] == []

@@ -49,11 +49,10 @@ __all__ = ["FATAL", "ItemWorker", "Sending", "Step", "Stopped", "job_of"]
 log = logging.getLogger("symbl_async.batch._api")
 
 _MAX_UNKNOWN_SUBMITS = 3
+# Conversations fetched at once (a GET per kind each): a slot is free once its job ends, so
+# fetches may trail, but the refilling submits must not queue behind 400 of them for
+# aiohttp's 100 connections when a wave of 50 jobs ends together.
 _FETCHES_AT_ONCE = 8
-"""Conversations whose insights are fetched at once (each is one GET per kind, 8 by
-default). A job's slot is free once it ends, so fetching can trail: what must not trail is
-the submit that refills the slot, and aiohttp's pool has 100 connections. When a wave of
-50 jobs ended together, 400 fetch GETs queued the refills behind them."""
 
 Step: TypeAlias = LedgerItem | BatchResult
 """What a step of an item gives: the item's row after it, or the item's final result."""

@@ -43,6 +43,7 @@ from symbl_async.errors import ValidationError
 __all__ = ["Prediction", "ProcessingTimeModel"]
 
 _MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution times this is its sigma
+_WARM = 5  # observations before predictions are scored
 
 
 def _finite_positive(value: object, field: str, *, allow_zero: bool = False) -> float:
@@ -75,6 +76,7 @@ class _Kind:
     factor: float  # a: seconds of processing per second of media
     overhead: float  # b: fixed seconds per job
     observations: collections.deque[tuple[float, float]]
+    errors: collections.deque[float]  # log(observed / predicted before observing)
     log_ratio: float = 0.0  # median log(observed / shape), the multiplicative correction
     sigma: float = 0.0
     version: int = 0
@@ -94,6 +96,9 @@ class ProcessingTimeModel:
         min_sigma: the spread never goes below this (polls have a resolution, and the
             service's speed drifts).
         window: how many recent observations per kind are kept.
+        interval_sigma: how far off (log space) a converged model may still be, when
+            placing an end known only to lie between two polls
+            (:meth:`observe_between`).
     """
 
     factor: float = attrs.field(default=0.25)
@@ -103,6 +108,7 @@ class ProcessingTimeModel:
     noise_weight: float = attrs.field(default=1.0)
     min_sigma: float = attrs.field(default=0.02)
     window: int = attrs.field(default=64)
+    interval_sigma: float = attrs.field(default=0.15)
     _kinds: dict[str, _Kind] = attrs.field(init=False, factory=dict)
 
     def __attrs_post_init__(self) -> None:
@@ -114,6 +120,7 @@ class ProcessingTimeModel:
         _finite_positive(self.noise_sigma, "noise_sigma")
         _finite_positive(self.noise_weight, "noise_weight")
         _finite_positive(self.min_sigma, "min_sigma")
+        _finite_positive(self.interval_sigma, "interval_sigma")
         if isinstance(self.window, bool) or not isinstance(self.window, int) or self.window < 3:
             raise ValidationError("window", "must be an integer >= 3")
 
@@ -124,6 +131,7 @@ class ProcessingTimeModel:
                 factor=self.factor,
                 overhead=self.overhead,
                 observations=collections.deque(maxlen=self.window),
+                errors=collections.deque(maxlen=self.window),
                 sigma=self.prior_sigma,
             )
             self._kinds[kind] = state
@@ -171,6 +179,9 @@ class ProcessingTimeModel:
         if not math.isfinite(seconds) or seconds <= 0:
             return
         state = self._kind(kind)
+        if len(state.observations) >= _WARM:
+            expected = self.predict(kind, media_duration).median
+            state.errors.append(math.log(seconds / expected))
         state.observations.append((float(media_duration), float(seconds)))
         self._refit(state)
 
@@ -182,9 +193,12 @@ class ProcessingTimeModel:
         Polls only bound the end: the last poll that saw the job running, and the one
         that saw it done. When the interval is short, any point in it will do. When it is
         long (the first poll already saw the job done), the midpoint would teach that
-        jobs take half the time they do, and the prediction's median within the
-        interval would cling to a prior that may be off by 3x; the value learned is the
-        geometric mean of the two.
+        jobs take half the time they do. The value learned is the median, within the
+        interval, of the prediction widened to a spread of at least ``interval_sigma``:
+        the prediction's own spread may be narrow, and its median within the interval
+        would then only confirm the model (a model 6 % long, whose first poll comes
+        after the end, would learn nothing); a prior 3x off is wide, and its median
+        within (0, first poll) is near the truth.
         """
         if not (math.isfinite(low) and math.isfinite(high)) or high <= 0:
             return
@@ -193,29 +207,28 @@ class ProcessingTimeModel:
             self.observe(kind, media_duration, high)
             return
         prediction = self.predict(kind, media_duration)
+        sigma = max(prediction.sigma, self.interval_sigma)
         normal = statistics.NormalDist()
 
         def cdf(t: float) -> float:
             if t <= 0:
                 return 0.0
-            return normal.cdf(math.log(t / prediction.median) / prediction.sigma)
+            return normal.cdf(math.log(t / prediction.median) / sigma)
 
         f_low, f_high = cdf(low), cdf(high)
-        midpoint = (low + high) / 2
         if f_high - f_low < 1e-9:  # far in a tail: the interval is all there is
-            value = midpoint
+            value = (low + high) / 2
         else:
-            # The prediction's median within the interval, pulled halfway (in log space)
-            # to the plain midpoint: anchored to a model that may be wrong, yet moving
-            # fast when the first poll already came too late (low == 0).
-            anchored = prediction.quantile((f_low + f_high) / 2)
-            value = math.sqrt(min(max(anchored, low), high) * midpoint)
+            value = prediction.median * math.exp(sigma * _normal_ppf((f_low + f_high) / 2))
         self.observe(kind, media_duration, min(max(value, low), high))
 
     def _refit(self, state: _Kind) -> None:
         points = list(state.observations)
         n = len(points)
-        factor, overhead = self.factor, self.overhead
+        # The last fitted shape (the prior's at first): a window of similar lengths
+        # (a longest-first batch) cannot tell slope from intercept, and the prior's
+        # shape may be far off when the service is faster or slower than it.
+        factor, overhead = state.factor, state.overhead
         lengths = [m for m, _ in points]
         # Refit the shape only when lengths vary enough to tell slope from intercept.
         if n >= 5 and max(lengths) > 2 * max(min(lengths), 1.0):
@@ -225,6 +238,11 @@ class ProcessingTimeModel:
         ratios = [math.log(t / max(factor * m + overhead, 1e-9)) for m, t in points]
         centre = statistics.median(ratios)
         mad = statistics.median(abs(r - centre) for r in ratios) * _MAD_TO_SIGMA
+        if len(state.errors) >= _WARM:
+            # How far off the predictions of new jobs were (bias included), which the
+            # scatter around the fit understates: a longest-first batch predicts each
+            # job from longer ones.
+            mad = max(mad, statistics.median(abs(e) for e in state.errors) * _MAD_TO_SIGMA)
         # A normal model in log space with conjugate priors: the level of the prior may
         # be far off (prior_sigma, worth nothing once data disagree), while job-to-job
         # noise is a property of the service (noise_sigma, worth noise_weight

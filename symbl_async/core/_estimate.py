@@ -80,6 +80,8 @@ class _Kind:
     log_ratio: float = 0.0  # median log(observed / shape), the multiplicative correction
     sigma: float = 0.0
     version: int = 0
+    unfitted: int = 0  # observations since the shape was last fitted
+    fitted_range: tuple[float, float] = (0.0, 0.0)  # the lengths' range it was fitted on
 
 
 @attrs.define
@@ -99,6 +101,9 @@ class ProcessingTimeModel:
         interval_sigma: how far off (log space) a converged model may still be, when
             placing an end known only to lie between two polls
             (:meth:`observe_between`).
+        refit_every: the shape (slope and intercept) is refitted at most every this
+            many observations once the window holds 16, unless the lengths' range
+            moved; the level and spread are updated at every observation.
     """
 
     factor: float = attrs.field(default=0.25)
@@ -109,6 +114,7 @@ class ProcessingTimeModel:
     min_sigma: float = attrs.field(default=0.02)
     window: int = attrs.field(default=64)
     interval_sigma: float = attrs.field(default=0.15)
+    refit_every: int = attrs.field(default=8)
     _kinds: dict[str, _Kind] = attrs.field(init=False, factory=dict)
 
     def __attrs_post_init__(self) -> None:
@@ -123,6 +129,9 @@ class ProcessingTimeModel:
         _finite_positive(self.interval_sigma, "interval_sigma")
         if isinstance(self.window, bool) or not isinstance(self.window, int) or self.window < 3:
             raise ValidationError("window", "must be an integer >= 3")
+        every = self.refit_every
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValidationError("refit_every", "must be an integer >= 1")
 
     def _kind(self, kind: str) -> _Kind:
         state = self._kinds.get(kind)
@@ -230,10 +239,26 @@ class ProcessingTimeModel:
         # shape may be far off when the service is faster or slower than it.
         factor, overhead = state.factor, state.overhead
         lengths = [m for m, _ in points]
-        # Refit the shape only when lengths vary enough to tell slope from intercept.
-        if n >= 5 and max(lengths) > 2 * max(min(lengths), 1.0):
+        low, high = min(lengths), max(lengths)
+        state.unfitted += 1
+        # Refit the shape only when lengths vary enough to tell slope from intercept;
+        # and, Theil-Sen being O(window^2), only every refit_every observations once
+        # the window holds 16, or sooner when the lengths' range moved by a quarter
+        # (a new shortest or longest job is what moves the shape).
+        if (
+            n >= 5
+            and high > 2 * max(low, 1.0)
+            and (
+                n < 16
+                or state.unfitted >= self.refit_every
+                or not (0.8 < low / max(state.fitted_range[0], 1e-9) < 1.25)
+                or not (0.8 < high / max(state.fitted_range[1], 1e-9) < 1.25)
+            )
+        ):
+            state.unfitted = 0
+            state.fitted_range = (low, high)
             fitted = _theil_sen(points)
-            if fitted is not None and fitted[0] * min(lengths) + fitted[1] > 0:
+            if fitted is not None and fitted[0] * low + fitted[1] > 0:
                 factor, overhead = fitted
         ratios = [math.log(t / max(factor * m + overhead, 1e-9)) for m, t in points]
         centre = statistics.median(ratios)

@@ -200,7 +200,9 @@ class PollPlan:
     :meth:`replan` moves the pending poll when the model's estimate for the job moved
     (median by more than 5 %, spread by more than 20 %, since the plan was made): a
     wait sleeping toward a poll placed by a stale estimate is woken and re-planned,
-    not left to sleep. After the plan, intervals grow by ``growth`` up to ``cap`` (or a
+    not left to sleep: it continues with the new prediction's plan from the submit (a
+    cached lookup), after the last poll, looking at once if that plan had a look while
+    it slept. After the plan, intervals grow by ``growth`` up to ``cap`` (or a
     tenth of the time already waited, when longer). While the model has seen no end of
     ``kind``, plans spend ``cold_factor`` times the budget: the first end seen re-plans
     every wait that shares the model, so looking early pays for all of them.
@@ -268,14 +270,18 @@ class PollPlan:
         self._planned_cold = self._budget > self._warm_budget
         self._prediction = self.model.predict(self.kind, self.media_duration)
         self._version = self.model.version(self.kind)
-        fresh = plan_polls(
-            self._prediction,
-            budget=self._budget,
-            floor=self._floor,
-            since=self.last,
-            earliest=earliest,
-        )
-        self._plan = [t for t in fresh if t > self.last]
+        # The plan from the submit for the new prediction (cached: a re-plan costs a
+        # lookup, where the exact plan given T > last, plan_polls(since=...), costs
+        # milliseconds, for each of a batch's waits at each material change). Its looks
+        # after the last poll are the optimal continuation up to the conditioning (the
+        # recursion's steps do not change when F and f are divided by the same
+        # survival); a look it placed between the last poll and now is made now.
+        fresh = plan_polls(self._prediction, budget=self._budget, floor=self._floor)
+        after = self.last + self._floor
+        if any(after <= t < earliest for t in fresh):  # a look missed while asleep
+            self._plan = [earliest] + [t for t in fresh if t >= earliest + self._floor]
+        else:
+            self._plan = [t for t in fresh if t >= max(after, earliest)]
 
     def next(self) -> float:
         """The next poll time; the pending one (if any) was polled and saw the job running."""

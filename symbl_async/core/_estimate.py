@@ -200,14 +200,14 @@ class ProcessingTimeModel:
         """Learn from a job known to have ended after ``low`` and by ``high`` seconds.
 
         Polls only bound the end: the last poll that saw the job running, and the one
-        that saw it done. When the interval is short, any point in it will do. When it is
-        long (the first poll already saw the job done), the midpoint would teach that
-        jobs take half the time they do. The value learned is the median, within the
-        interval, of the prediction widened to a spread of at least ``interval_sigma``:
-        the prediction's own spread may be narrow, and its median within the interval
-        would then only confirm the model (a model 6 % long, whose first poll comes
-        after the end, would learn nothing); a prior 3x off is wide, and its median
-        within (0, first poll) is near the truth.
+        that saw it done. When a poll saw it running (``low > 0``), the geometric
+        midpoint is learned: within the interval of the truth, and not drawn toward
+        the model (the prediction's choice would let a model 10 % long keep learning
+        the upper end). When the first poll already saw the job done, the midpoint
+        would teach that jobs take half the time they do; the value learned is then
+        the median, below ``high``, of the prediction widened to a spread of at least
+        ``interval_sigma`` (a prior 3x off is wide, and its median there is near the
+        truth; a confident model's own would only confirm it).
         """
         if not (math.isfinite(low) and math.isfinite(high)) or high <= 0:
             return
@@ -225,7 +225,12 @@ class ProcessingTimeModel:
             return normal.cdf(math.log(t / prediction.median) / sigma)
 
         f_low, f_high = cdf(low), cdf(high)
-        if f_high - f_low < 1e-9:  # far in a tail: the interval is all there is
+        if low > 0:
+            # Two polls bound the end: any point between them is within the interval
+            # of the truth, and the prediction's choice would confirm the model (a
+            # model 10 % long would keep learning the upper end).
+            value = math.sqrt(low * high)
+        elif f_high - f_low < 1e-9:  # far in a tail: the interval is all there is
             value = (low + high) / 2
         else:
             value = prediction.median * math.exp(sigma * _normal_ppf((f_low + f_high) / 2))

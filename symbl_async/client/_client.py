@@ -11,6 +11,7 @@ import aiohttp
 
 from symbl_async.client._attempts import WebhookAttempts
 from symbl_async.client._conversations import DEFAULT_INCLUDE, ConversationsAPI
+from symbl_async.client._modelwatch import ModelWatch
 from symbl_async.client._processing import Processing
 from symbl_async.client._settings import DEFAULT_BASE_URL, resolve_base_url, resolve_credentials
 from symbl_async.client._submits import AUTO_NAME_PREFIX
@@ -121,6 +122,7 @@ class SymblClient(Processing, WebhookAttempts):
         # Learned from every job this client waits for (see PollSchedule.learn); a
         # batch ledger may load saved observations into it so a rerun starts warm.
         self.processing_model: ProcessingTimeModel = self.poll.new_model()
+        self._model_watch = ModelWatch(self.processing_model)
         self.wait_timeout = wait_timeout
         self.auto_name = auto_name
         self.conversations = ConversationsAPI(self._transport)
@@ -255,7 +257,14 @@ class SymblClient(Processing, WebhookAttempts):
             safety=self.safety_poll,
             field=field,
             model=self.processing_model if schedule is None else None,
+            watch=self._watch() if schedule is None else None,
         )
+
+    def _watch(self) -> ModelWatch:
+        """The one watch of ``processing_model`` (a new one if the model was replaced)."""
+        if self._model_watch.model is not self.processing_model:
+            self._model_watch = ModelWatch(self.processing_model)
+        return self._model_watch
 
     def _submit_webhook_url(self) -> str | None:
         try:

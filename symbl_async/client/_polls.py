@@ -13,8 +13,8 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterator
 
-from symbl_async.client._learning import DEFAULT_KIND, learned_delays
-from symbl_async.core._estimate import ProcessingTimeModel
+from symbl_async.client._learning import DEFAULT_KIND, learned_plan, plan_delays
+from symbl_async.client._modelwatch import ModelWatch
 from symbl_async.core._jobs import Job, JobInfo, JobStatus
 from symbl_async.core._polling import PollSchedule, wake_times
 from symbl_async.errors import (
@@ -26,8 +26,12 @@ from symbl_async.errors import (
     WaitTimeoutError,
 )
 
-__all__ = ["TRANSIENT_JOB_ERRORS", "GetJob", "poll_and_learn", "poll_until_done"]
+__all__ = ["TRANSIENT_JOB_ERRORS", "GetJob", "Pause", "poll_and_learn", "poll_until_done"]
 
+
+Pause = Callable[[float, bool], Awaitable[JobInfo | None]]
+"""Sleep ``seconds`` before the next poll (``final``: the poll at the deadline); an
+answer ends the wait without polling (a webhook's)."""
 
 GetJob = Callable[[str], Awaitable[JobInfo]]
 """``GET /v1/job/{jobId}``: ``client.get_job``."""
@@ -70,7 +74,7 @@ async def poll_until_done(
         WaitTimeoutError: ``timeout`` seconds passed without an end.
     """
 
-    async def pause(seconds: float) -> JobInfo | None:
+    async def pause(seconds: float, final: bool) -> JobInfo | None:
         await sleep(seconds)
         return None
 
@@ -86,29 +90,43 @@ async def poll_and_learn(
     *,
     timeout: float,
     schedule: PollSchedule,
-    model: ProcessingTimeModel,
+    model: ModelWatch,
     clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> JobInfo:
     """:func:`poll_until_done` on the learned model's plan, and teach it the job's end.
 
-    Same contract and the same loop; only the delays differ, and a completed job is
+    Same contract and the same loop; only the delays differ: polls follow the model's
+    plan (:class:`~symbl_async.core._pollplan.PollPlan`), and a wait sleeping toward a
+    poll is woken when another wait's observation moved the model materially for this
+    job, and re-plans from now (conditioned on the job not having ended by its last
+    poll): the pending poll may come sooner (the service is faster than thought) or
+    later (slower). The poll at the deadline stays where it is. A completed job is
     observed as ended between the last poll that saw it running (or the submit) and
     the poll that saw it done.
     """
     running_seen = [job.submitted_at]
+    plan = learned_plan(model.model, job, schedule)
+    deadline = clock() + timeout
 
     def on_status(info: JobInfo) -> None:
         if not info.status.is_terminal:
             running_seen[0] = clock()
 
-    async def pause(seconds: float) -> JobInfo | None:
-        await sleep(seconds)
+    async def pause(seconds: float, final: bool) -> JobInfo | None:
+        if final:  # the deadline's poll stays: an earlier one would time out too soon
+            await asyncio.sleep(seconds)
+            return None
+        target = clock() + seconds
+        while (remaining := target - clock()) > 0:
+            if await model.sleep(plan, remaining):
+                moved = plan.replan(clock() - job.submitted_at)
+                if moved is not None:
+                    target = min(job.submitted_at + moved, deadline)
         return None
 
-    delays = learned_delays(model, job, schedule)
     info = await _poll_loop(
-        get_job, job, delays, timeout=timeout, pause=pause, clock=clock, on_status=on_status
+        get_job, job, plan_delays(plan), timeout=timeout, pause=pause, clock=clock,
+        on_status=on_status,
     )
     if info.status is JobStatus.COMPLETED:
         model.observe_between(
@@ -126,7 +144,7 @@ async def _poll_loop(
     delays: Iterator[float],
     *,
     timeout: float,
-    pause: Callable[[float], Awaitable[JobInfo | None]],
+    pause: Pause,
     clock: Callable[[], float],
     on_status: Callable[[JobInfo], None] | None,
 ) -> JobInfo:
@@ -135,7 +153,7 @@ async def _poll_loop(
     origin = min(job.submitted_at, start)
     for wait, final in wake_times(delays, origin=origin, deadline=start + timeout, clock=clock):
         if wait > 0:
-            ended = await pause(wait)
+            ended = await pause(wait, final)
             if ended is not None:
                 return ended
         try:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Protocol
 import attrs
 
 from symbl_async.client._learning import observe_end
+from symbl_async.client._modelwatch import ModelWatch
 from symbl_async.client._polls import GetJob, _poll_loop, poll_and_learn, poll_until_done
 from symbl_async.core._estimate import ProcessingTimeModel
 from symbl_async.core._jobs import Job, JobInfo, JobStatus
@@ -118,7 +119,7 @@ async def wait_for_webhook(
                 raise WaitTimeoutError(job.job_id, job.conversation_id, timeout, last)
             return _ended(job, status)
 
-        async def pause(seconds: float) -> JobInfo | None:
+        async def pause(seconds: float, final: bool) -> JobInfo | None:
             status = await watch.wait(seconds)
             return None if status is None else _ended(job, status)
 
@@ -157,6 +158,11 @@ def _release(receiver: WebhookReceiver, watch: JobWatch) -> None:
         receiver.note_status(job_id, watch.status)
 
 
+def _watch_of(waiter: PollWaiter | WebhookWaiter | HybridWaiter) -> ModelWatch | None:
+    # A waiter built by hand gets its own watch; the client passes the one its waits share.
+    return None if waiter.model is None else ModelWatch(waiter.model)
+
+
 class Waiter(Protocol):
     """What every waiting strategy offers: wait for one job, with a deadline."""
 
@@ -189,6 +195,9 @@ class PollWaiter:
     get_job: GetJob
     schedule: PollSchedule = attrs.field(factory=PollSchedule)
     model: ProcessingTimeModel | None = None
+    watch: ModelWatch | None = attrs.field(
+        default=attrs.Factory(_watch_of, takes_self=True), kw_only=True
+    )
 
     @property
     def mode(self) -> WaitMode:
@@ -197,9 +206,9 @@ class PollWaiter:
 
     async def wait(self, job: Job, *, timeout: float) -> JobInfo:
         """Poll until the job ends; see :meth:`Waiter.wait`."""
-        if self.model is not None and self.schedule.learn:
+        if self.watch is not None and self.schedule.learn:
             return await poll_and_learn(
-                self.get_job, job, timeout=timeout, schedule=self.schedule, model=self.model
+                self.get_job, job, timeout=timeout, schedule=self.schedule, model=self.watch
             )
         return await poll_until_done(self.get_job, job, timeout=timeout, schedule=self.schedule)
 
@@ -210,6 +219,9 @@ class WebhookWaiter:
 
     receiver: WebhookReceiver
     model: ProcessingTimeModel | None = None
+    watch: ModelWatch | None = attrs.field(
+        default=attrs.Factory(_watch_of, takes_self=True), kw_only=True
+    )
 
     @property
     def mode(self) -> WaitMode:
@@ -219,8 +231,8 @@ class WebhookWaiter:
     async def wait(self, job: Job, *, timeout: float) -> JobInfo:
         """Wait for the webhook; see :func:`wait_for_webhook` (without ``get_job``)."""
         info = await wait_for_webhook(self.receiver, job, timeout=timeout)
-        if self.model is not None:  # the release is the end, give or take a confirmation
-            observe_end(self.model, job, time.monotonic() - job.submitted_at)
+        if self.watch is not None:  # the release is the end, give or take a confirmation
+            observe_end(self.watch, job, time.monotonic() - job.submitted_at)
         return info
 
 
@@ -233,6 +245,9 @@ class HybridWaiter:
     schedule: PollSchedule = attrs.field(factory=PollSchedule)
     safety: SafetyPollSchedule = attrs.field(factory=SafetyPollSchedule)
     model: ProcessingTimeModel | None = None
+    watch: ModelWatch | None = attrs.field(
+        default=attrs.Factory(_watch_of, takes_self=True), kw_only=True
+    )
 
     @property
     def mode(self) -> WaitMode:
@@ -249,10 +264,10 @@ class HybridWaiter:
             schedule=self.schedule,
             safety=self.safety,
         )
-        if self.model is not None:
+        if self.watch is not None:
             # Mostly released by a webhook (exact); a safety poll's find is late by up to
             # an interval, which the model's robust fit absorbs.
-            observe_end(self.model, job, time.monotonic() - job.submitted_at)
+            observe_end(self.watch, job, time.monotonic() - job.submitted_at)
         return info
 
 
@@ -265,6 +280,7 @@ def make_waiter(
     safety: SafetyPollSchedule | None = None,
     field: str = "mode",
     model: ProcessingTimeModel | None = None,
+    watch: ModelWatch | None = None,
 ) -> Waiter:
     """Build the waiter of a mode; checks everything before any wait starts.
 
@@ -277,6 +293,9 @@ def make_waiter(
         field: the argument name to blame in errors.
         model: the learned processing-time model the waits use and teach (polls
             follow it when ``schedule.learn``); ``None`` learns nothing.
+        watch: the :class:`~symbl_async.client._modelwatch.ModelWatch` of ``model``
+            shared by all the waits of a client, so that one wait's observation wakes
+            the others (default: one of the waiter's own).
 
     Returns:
         A :class:`PollWaiter`, :class:`WebhookWaiter` or :class:`HybridWaiter`.
@@ -285,8 +304,10 @@ def make_waiter(
         ValidationError: an unknown mode, or a webhook mode without a receiver.
     """
     wait_mode = parse_wait_mode(mode, field)
+    if watch is None and model is not None:
+        watch = ModelWatch(model)
     if wait_mode is WaitMode.POLL:
-        return PollWaiter(get_job, schedule, model)
+        return PollWaiter(get_job, schedule, model, watch=watch)
     if receiver is None:
         raise ValidationError(
             field,
@@ -294,5 +315,7 @@ def make_waiter(
             "or call attach_receiver() (or wait with mode='poll')",
         )
     if wait_mode is WaitMode.WEBHOOK:
-        return WebhookWaiter(receiver, model)
-    return HybridWaiter(receiver, get_job, schedule, safety or SafetyPollSchedule(), model)
+        return WebhookWaiter(receiver, model, watch=watch)
+    return HybridWaiter(
+        receiver, get_job, schedule, safety or SafetyPollSchedule(), model, watch=watch
+    )

@@ -43,6 +43,7 @@ from symbl_async.errors import ValidationError
 __all__ = ["Prediction", "ProcessingTimeModel"]
 
 _MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution times this is its sigma
+_WARM = 5  # observations before predictions are scored
 
 
 def _finite_positive(value: object, field: str, *, allow_zero: bool = False) -> float:
@@ -75,9 +76,12 @@ class _Kind:
     factor: float  # a: seconds of processing per second of media
     overhead: float  # b: fixed seconds per job
     observations: collections.deque[tuple[float, float]]
+    errors: collections.deque[float]  # log(observed / predicted before observing)
     log_ratio: float = 0.0  # median log(observed / shape), the multiplicative correction
     sigma: float = 0.0
     version: int = 0
+    unfitted: int = 0  # observations since the shape was last fitted
+    fitted_range: tuple[float, float] = (0.0, 0.0)  # the lengths' range it was fitted on
 
 
 @attrs.define
@@ -94,6 +98,12 @@ class ProcessingTimeModel:
         min_sigma: the spread never goes below this (polls have a resolution, and the
             service's speed drifts).
         window: how many recent observations per kind are kept.
+        interval_sigma: how far off (log space) a converged model may still be, when
+            placing an end known only to lie between two polls
+            (:meth:`observe_between`).
+        refit_every: the shape (slope and intercept) is refitted at most every this
+            many observations once the window holds 16, unless the lengths' range
+            moved; the level and spread are updated at every observation.
     """
 
     factor: float = attrs.field(default=0.25)
@@ -103,6 +113,8 @@ class ProcessingTimeModel:
     noise_weight: float = attrs.field(default=1.0)
     min_sigma: float = attrs.field(default=0.02)
     window: int = attrs.field(default=64)
+    interval_sigma: float = attrs.field(default=0.15)
+    refit_every: int = attrs.field(default=8)
     _kinds: dict[str, _Kind] = attrs.field(init=False, factory=dict)
 
     def __attrs_post_init__(self) -> None:
@@ -114,8 +126,12 @@ class ProcessingTimeModel:
         _finite_positive(self.noise_sigma, "noise_sigma")
         _finite_positive(self.noise_weight, "noise_weight")
         _finite_positive(self.min_sigma, "min_sigma")
+        _finite_positive(self.interval_sigma, "interval_sigma")
         if isinstance(self.window, bool) or not isinstance(self.window, int) or self.window < 3:
             raise ValidationError("window", "must be an integer >= 3")
+        every = self.refit_every
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValidationError("refit_every", "must be an integer >= 1")
 
     def _kind(self, kind: str) -> _Kind:
         state = self._kinds.get(kind)
@@ -124,6 +140,7 @@ class ProcessingTimeModel:
                 factor=self.factor,
                 overhead=self.overhead,
                 observations=collections.deque(maxlen=self.window),
+                errors=collections.deque(maxlen=self.window),
                 sigma=self.prior_sigma,
             )
             self._kinds[kind] = state
@@ -171,6 +188,9 @@ class ProcessingTimeModel:
         if not math.isfinite(seconds) or seconds <= 0:
             return
         state = self._kind(kind)
+        if len(state.observations) >= _WARM:
+            expected = self.predict(kind, media_duration).median
+            state.errors.append(math.log(seconds / expected))
         state.observations.append((float(media_duration), float(seconds)))
         self._refit(state)
 
@@ -180,11 +200,14 @@ class ProcessingTimeModel:
         """Learn from a job known to have ended after ``low`` and by ``high`` seconds.
 
         Polls only bound the end: the last poll that saw the job running, and the one
-        that saw it done. When the interval is short, any point in it will do. When it is
-        long (the first poll already saw the job done), the midpoint would teach that
-        jobs take half the time they do, and the prediction's median within the
-        interval would cling to a prior that may be off by 3x; the value learned is the
-        geometric mean of the two.
+        that saw it done. When a poll saw it running (``low > 0``), the geometric
+        midpoint is learned: within the interval of the truth, and not drawn toward
+        the model (the prediction's choice would let a model 10 % long keep learning
+        the upper end). When the first poll already saw the job done, the midpoint
+        would teach that jobs take half the time they do; the value learned is then
+        the median, below ``high``, of the prediction widened to a spread of at least
+        ``interval_sigma`` (a prior 3x off is wide, and its median there is near the
+        truth; a confident model's own would only confirm it).
         """
         if not (math.isfinite(low) and math.isfinite(high)) or high <= 0:
             return
@@ -193,38 +216,63 @@ class ProcessingTimeModel:
             self.observe(kind, media_duration, high)
             return
         prediction = self.predict(kind, media_duration)
+        sigma = max(prediction.sigma, self.interval_sigma)
         normal = statistics.NormalDist()
 
         def cdf(t: float) -> float:
             if t <= 0:
                 return 0.0
-            return normal.cdf(math.log(t / prediction.median) / prediction.sigma)
+            return normal.cdf(math.log(t / prediction.median) / sigma)
 
         f_low, f_high = cdf(low), cdf(high)
-        midpoint = (low + high) / 2
-        if f_high - f_low < 1e-9:  # far in a tail: the interval is all there is
-            value = midpoint
+        if low > 0:
+            # Two polls bound the end: any point between them is within the interval
+            # of the truth, and the prediction's choice would confirm the model (a
+            # model 10 % long would keep learning the upper end).
+            value = math.sqrt(low * high)
+        elif f_high - f_low < 1e-9:  # far in a tail: the interval is all there is
+            value = (low + high) / 2
         else:
-            # The prediction's median within the interval, pulled halfway (in log space)
-            # to the plain midpoint: anchored to a model that may be wrong, yet moving
-            # fast when the first poll already came too late (low == 0).
-            anchored = prediction.quantile((f_low + f_high) / 2)
-            value = math.sqrt(min(max(anchored, low), high) * midpoint)
+            value = prediction.median * math.exp(sigma * _normal_ppf((f_low + f_high) / 2))
         self.observe(kind, media_duration, min(max(value, low), high))
 
     def _refit(self, state: _Kind) -> None:
         points = list(state.observations)
         n = len(points)
-        factor, overhead = self.factor, self.overhead
+        # The last fitted shape (the prior's at first): a window of similar lengths
+        # (a longest-first batch) cannot tell slope from intercept, and the prior's
+        # shape may be far off when the service is faster or slower than it.
+        factor, overhead = state.factor, state.overhead
         lengths = [m for m, _ in points]
-        # Refit the shape only when lengths vary enough to tell slope from intercept.
-        if n >= 5 and max(lengths) > 2 * max(min(lengths), 1.0):
+        low, high = min(lengths), max(lengths)
+        state.unfitted += 1
+        # Refit the shape only when lengths vary enough to tell slope from intercept;
+        # and, Theil-Sen being O(window^2), only every refit_every observations once
+        # the window holds 16, or sooner when the lengths' range moved by a quarter
+        # (a new shortest or longest job is what moves the shape).
+        if (
+            n >= 5
+            and high > 2 * max(low, 1.0)
+            and (
+                n < 16
+                or state.unfitted >= self.refit_every
+                or not (0.8 < low / max(state.fitted_range[0], 1e-9) < 1.25)
+                or not (0.8 < high / max(state.fitted_range[1], 1e-9) < 1.25)
+            )
+        ):
+            state.unfitted = 0
+            state.fitted_range = (low, high)
             fitted = _theil_sen(points)
-            if fitted is not None and fitted[0] * min(lengths) + fitted[1] > 0:
+            if fitted is not None and fitted[0] * low + fitted[1] > 0:
                 factor, overhead = fitted
         ratios = [math.log(t / max(factor * m + overhead, 1e-9)) for m, t in points]
         centre = statistics.median(ratios)
         mad = statistics.median(abs(r - centre) for r in ratios) * _MAD_TO_SIGMA
+        if len(state.errors) >= _WARM:
+            # How far off the predictions of new jobs were (bias included), which the
+            # scatter around the fit understates: a longest-first batch predicts each
+            # job from longer ones.
+            mad = max(mad, statistics.median(abs(e) for e in state.errors) * _MAD_TO_SIGMA)
         # A normal model in log space with conjugate priors: the level of the prior may
         # be far off (prior_sigma, worth nothing once data disagree), while job-to-job
         # noise is a property of the service (noise_sigma, worth noise_weight

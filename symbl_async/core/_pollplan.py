@@ -30,10 +30,16 @@ from collections.abc import Iterator
 
 from symbl_async.core._estimate import Prediction, ProcessingTimeModel
 
-__all__ = ["plan_polls", "poll_times"]
+__all__ = ["PollPlan", "plan_polls", "poll_times"]
 
 _TAIL = 1e-4  # the plan stops once the job has ended with probability 1 - _TAIL
 _MAX_LOOKS = 40
+_TAIL_SHARE = 0.1  # past the plan, intervals may grow to this share of the wait
+# A model that has seen no end of a kind plans with this many times the budget: the
+# first end seen re-plans every wait sharing the model (a batch's first wave of
+# ``limit`` jobs), so an early look is worth far more than one job's lag, and the
+# prior may be 3x off. Measured on the batch replay (tests/core/test_pollplan.py).
+_COLD_FACTOR = 4.0
 _SQRT2 = math.sqrt(2.0)
 _NORMAL = statistics.NormalDist()
 
@@ -92,15 +98,27 @@ def _evaluate(times: list[float], s: float, start: float) -> tuple[float, float]
     return lag, looks
 
 
-def _best(s: float, c: float, floor: float, start: float) -> tuple[list[float], float, float]:
-    """The schedule minimising lag + c * looks, searching over the first look."""
+def _best(
+    s: float, c: float, floor: float, start: float, earliest: float = 0.0
+) -> tuple[list[float], float, float]:
+    """The schedule minimising lag + c * looks, searching over the first look.
+
+    Given that the job had not ended at ``start``; no look before ``earliest`` (a re-plan
+    made later than ``start``: the time in between is past, whatever it held).
+    """
     q0 = _cdf(start, s)
+    lowest = max(start + floor, earliest)
     best: tuple[float, list[float], float, float] | None = None
     steps = 24
+    tried: set[float] = set()
     for i in range(steps):
-        # Candidate first looks spread over the remaining quantiles.
+        # Candidate first looks spread over the remaining quantiles; those already past
+        # collapse to the earliest allowed (poll now, if the job has likely ended).
         q = q0 + (1 - q0) * (0.02 + 0.97 * i / (steps - 1)) ** 1.5
-        t1 = max(_quantile(min(q, 1 - _TAIL), s), start + floor)
+        t1 = max(_quantile(min(q, 1 - _TAIL), s), lowest)
+        if t1 in tried:
+            continue
+        tried.add(t1)
         times = _schedule(t1, s, c, floor, start)
         lag, looks = _evaluate(times, s, start)
         cost = lag + c * looks
@@ -142,7 +160,12 @@ def _round_floor(floor: float) -> float:
 
 
 def plan_polls(
-    prediction: Prediction, *, budget: float, floor: float, since: float = 0.0
+    prediction: Prediction,
+    *,
+    budget: float,
+    floor: float,
+    since: float = 0.0,
+    earliest: float = 0.0,
 ) -> list[float]:
     """Poll times, in seconds after the submit's answer, for one job.
 
@@ -152,6 +175,8 @@ def plan_polls(
         floor: the shortest interval between two polls, in seconds.
         since: seconds already waited with the job seen unfinished (a re-plan after
             the model changed); the plan is then conditioned on ``T > since``.
+        earliest: no poll before this (seconds after the submit): a re-plan made while
+            sleeping toward a poll, after ``since``, cannot poll in the past.
 
     Returns:
         Increasing poll times covering all but a ``1e-4`` tail of the distribution.
@@ -160,11 +185,138 @@ def plan_polls(
     s = _round_sigma(max(prediction.sigma, 1e-3))
     floor_n = _round_floor(floor / median)
     budget = max(float(budget), 1.0)
-    if since <= 0:
+    if since <= 0 and earliest <= 0:
         return [t * median for t in _plan_from_submit(s, floor_n, budget)]
     c = _cost_for_budget(s, floor_n, budget)
-    times, _, _ = _best(s, c, floor_n, since / median)
+    times, _, _ = _best(s, c, floor_n, max(since, 0.0) / median, max(earliest, 0.0) / median)
     return [t * median for t in times]
+
+
+class PollPlan:
+    """One job's poll times, re-planned when the model has learned something material.
+
+    Times are seconds after the submit's answer. :meth:`next` hands out the next poll
+    time (the previous one was polled and saw the job running); between two polls,
+    :meth:`replan` moves the pending poll when the model's estimate for the job moved
+    (median by more than 5 %, spread by more than 20 %, since the plan was made): a
+    wait sleeping toward a poll placed by a stale estimate is woken and re-planned,
+    not left to sleep: it continues with the new prediction's plan from the submit (a
+    cached lookup), after the last poll, looking at once if that plan had a look while
+    it slept. After the plan, intervals grow by ``growth`` up to ``cap`` (or a
+    tenth of the time already waited, when longer). While the model has seen no end of
+    ``kind``, plans spend ``cold_factor`` times the budget: the first end seen re-plans
+    every wait that shares the model, so looking early pays for all of them.
+    """
+
+    def __init__(
+        self,
+        model: ProcessingTimeModel,
+        kind: str,
+        media_duration: float | None,
+        *,
+        budget: float,
+        floor: float,
+        cap: float,
+        growth: float = 1.5,
+        cold_factor: float = _COLD_FACTOR,
+    ) -> None:
+        """Plan from the model's current prediction for the job."""
+        self.model, self.kind, self.media_duration = model, kind, media_duration
+        self._warm_budget = budget
+        self._cold_budget = budget * max(cold_factor, 1.0)
+        self._floor = floor
+        self._cap, self._growth = max(cap, floor), growth
+        self._prediction = model.predict(kind, media_duration)
+        self._version = model.version(kind)
+        self.last = 0.0
+        self._planned_cold = self._budget > budget
+        self._plan = plan_polls(self._prediction, budget=self._budget, floor=floor)
+        """The last poll handed out before :attr:`pending` (0: the submit)."""
+        self.pending: float | None = None
+        """The poll handed out by :meth:`next` and not yet polled."""
+        self._interval = floor
+
+    @property
+    def _budget(self) -> float:
+        # Cold looks pay off early only (a faster service); past the median, the job is
+        # slower than the prior, and the warm budget spreads the rest of the plan.
+        if self.model.observations(self.kind) == 0 and self.last < self._prediction.median:
+            return self._cold_budget
+        return self._warm_budget
+
+    def moved(self) -> bool:
+        """True when the model's estimate for the job moved materially since the plan."""
+        version = self.model.version(self.kind)
+        if version == self._version:
+            return False
+        fresh = self.model.predict(self.kind, self.media_duration)
+        old = self._prediction
+        if (
+            abs(math.log(fresh.median / old.median)) <= 0.05
+            and abs(math.log(fresh.sigma / old.sigma)) <= 0.2
+        ):
+            self._version = version  # nothing to do until it moves again
+            return False
+        return True
+
+    def _cooling(self) -> bool:
+        """True once, when a plan made with the cold budget passes the median."""
+        if self._planned_cold and self.last >= self._prediction.median:
+            self._planned_cold = False
+            return True
+        return False
+
+    def _replan(self, earliest: float) -> None:
+        self._planned_cold = self._budget > self._warm_budget
+        self._prediction = self.model.predict(self.kind, self.media_duration)
+        self._version = self.model.version(self.kind)
+        # The plan from the submit for the new prediction (cached: a re-plan costs a
+        # lookup, where the exact plan given T > last, plan_polls(since=...), costs
+        # milliseconds, for each of a batch's waits at each material change). Its looks
+        # after the last poll are the optimal continuation up to the conditioning (the
+        # recursion's steps do not change when F and f are divided by the same
+        # survival); a look it placed between the last poll and now is made now.
+        fresh = plan_polls(self._prediction, budget=self._budget, floor=self._floor)
+        after = self.last + self._floor
+        if any(after <= t < earliest for t in fresh):  # a look missed while asleep
+            self._plan = [earliest] + [t for t in fresh if t >= earliest + self._floor]
+        else:
+            self._plan = [t for t in fresh if t >= max(after, earliest)]
+
+    def next(self) -> float:
+        """The next poll time; the pending one (if any) was polled and saw the job running."""
+        if self.pending is not None:
+            self.last = self.pending
+        if self.moved() or self._cooling():
+            self._replan(self.last)
+        while self._plan and self._plan[0] <= self.last:
+            self._plan.pop(0)
+        if self._plan:
+            t = self._plan.pop(0)
+            self._interval = max(self._floor, t - self.last)
+        else:
+            # The model was wrong (the plan covered all but 1e-4 of it): grow toward the
+            # cap, or a share of the time already waited when that is longer, since a
+            # job far past its estimate is not about to end (the next end seen re-plans).
+            cap = max(self._cap, _TAIL_SHARE * self.last)
+            self._interval = min(max(self._interval * self._growth, self._floor), cap)
+            t = self.last + self._interval
+        self.pending = t
+        return t
+
+    def replan(self, now: float) -> float | None:
+        """Re-plan a pending poll if the model moved; the new pending time, else ``None``.
+
+        Args:
+            now: seconds since the submit's answer; the new plan is conditioned on the
+                job not having ended by :attr:`last`, and polls no sooner than ``now``.
+        """
+        if self.pending is None or not self.moved():
+            return None
+        self._replan(now)
+        self.pending = None
+        self.pending = max(self.next(), now)
+        return self.pending
 
 
 def poll_times(
@@ -183,32 +335,11 @@ def poll_times(
     the model's current prediction; whenever the model's estimate for ``kind`` has moved
     (median by more than 5 % or spread by more than 20 %) since the last plan, the rest
     is re-planned given that the job had not ended by the last poll; after the plan,
-    intervals grow by ``growth`` up to ``cap``.
+    intervals grow by ``growth`` up to ``cap`` (:class:`PollPlan`, re-planned only when
+    the next time is asked for).
     """
-    prediction = model.predict(kind, media_duration)
-    version = model.version(kind)
-    plan = plan_polls(prediction, budget=budget, floor=floor)
-    last = 0.0
-    interval = floor
+    plan = PollPlan(
+        model, kind, media_duration, budget=budget, floor=floor, cap=cap, growth=growth
+    )
     while True:
-        if model.version(kind) != version:
-            version = model.version(kind)
-            fresh = model.predict(kind, media_duration)
-            if (
-                abs(math.log(fresh.median / prediction.median)) > 0.05
-                or abs(math.log(fresh.sigma / prediction.sigma)) > 0.2
-            ):
-                prediction = fresh
-                plan = [
-                    t for t in plan_polls(fresh, budget=budget, floor=floor, since=last) if t > last
-                ]
-        if plan:
-            t = plan.pop(0)
-            if t <= last:
-                continue
-            interval = max(floor, t - last)
-        else:
-            interval = min(max(interval * growth, floor), max(cap, floor))
-            t = last + interval
-        last = t
-        yield t
+        yield plan.next()

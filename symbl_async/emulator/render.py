@@ -100,11 +100,19 @@ def _length(intervals: Iterable[Interval]) -> float:
 
 
 def _intersection(a: list[Interval], b: list[Interval]) -> list[Interval]:
-    out = []
-    for (s1, e1), (s2, e2) in itertools.product(a, b):
+    """The overlap of two sorted, disjoint interval lists (``_union``'s output), in one
+    merge pass: the pairwise product took a third of the emulator's CPU in benchmarks."""
+    out: list[Interval] = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        (s1, e1), (s2, e2) = a[i], b[j]
         if min(e1, e2) > max(s1, s2):
             out.append((max(s1, s2), min(e1, e2)))
-    return _union(out)
+        if e1 < e2:
+            i += 1
+        else:
+            j += 1
+    return out
 
 
 def _pct(part: float, whole: float) -> float:
@@ -146,7 +154,7 @@ def analytics(conv: Conversation) -> dict[str, Any]:
     members_out = []
     for member_id, member in conv.members.items():
         own = _length(spoken[member_id])
-        words = sum(len(m.words) for m in conv.messages if m.member_id == member_id)
+        words = sum(len(m.text.split()) for m in conv.messages if m.member_id == member_id)
         overlapping = []
         for other_id, other in conv.members.items():
             seconds = _length(pairs.get((member_id, other_id), []))

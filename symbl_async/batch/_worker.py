@@ -20,6 +20,7 @@ from typing import Any, Literal, TypeAlias
 
 import attrs
 
+from symbl_async.batch._fetchgate import FetchGate
 from symbl_async.batch._found import Finder, ended_now, learn_or_wait
 from symbl_async.batch._items import PreparedItem, submit_item
 from symbl_async.batch._ledger import ItemState, LedgerItem
@@ -49,10 +50,6 @@ __all__ = ["FATAL", "ItemWorker", "Sending", "Step", "Stopped", "job_of"]
 log = logging.getLogger("symbl_async.batch._api")
 
 _MAX_UNKNOWN_SUBMITS = 3
-# Conversations fetched at once (a GET per kind each): a slot is free once its job ends, so
-# fetches may trail, but the refilling submits must not queue behind 400 of them for
-# aiohttp's 100 connections when a wave of 50 jobs ends together.
-_FETCHES_AT_ONCE = 8
 
 Step: TypeAlias = LedgerItem | BatchResult
 """What a step of an item gives: the item's row after it, or the item's final result."""
@@ -130,7 +127,7 @@ class ItemWorker:
         self._counts = counts
         self._on_event = on_event
         self._stopping = stopping
-        self._fetch_sem = asyncio.Semaphore(_FETCHES_AT_ONCE)
+        self._fetch_gate = FetchGate()
         self._account = ledger if isinstance(ledger, SharedStore) else None
         self.may_send: Callable[[], Awaitable[bool]] | None = None
         """A shared batch's check that this worker still holds its lease."""
@@ -256,7 +253,8 @@ class ItemWorker:
             if self.may_send is not None and not await self.may_send():
                 raise LeaseLostError(key, "this worker's lease ran out before the submit")
             try:
-                job = await submit_item(self._client, item, row.name)
+                with self._fetch_gate.submitting():
+                    job = await submit_item(self._client, item, row.name)
             except ConcurrencyLimitError:
                 sending.active = False
                 maybe_created = False
@@ -358,7 +356,7 @@ class ItemWorker:
         conversation_id = row.conversation_id or ""
         insights: ConversationInsights | None = None
         data: dict[str, Any] = {}
-        async with self._fetch_sem:
+        async with self._fetch_gate.fetching():  # after the refilling submits
             try:
                 if self._writer is None:  # the caller gets the models
                     insights = await self._client.fetch_insights(

@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -148,34 +148,51 @@ def write_manifest(path: Path, rows: int, args: argparse.Namespace) -> None:
             f.write(f"https://media.test/m{i}.mp3?emulator_duration={d:g},{d:g}\n")
 
 
+async def stream_manifest(
+    args: argparse.Namespace, rows: int, folder: str | None,
+    on_result: Callable[[int], None] | None = None,
+    on_start: Callable[[], None] | None = None,
+) -> tuple[float, float]:
+    """Stream a ``rows``-row manifest through the runner with the instant client, its
+    ledger in a temporary folder under ``folder``: ``on_start()`` once the manifest is
+    written, ``on_result(count)`` after each result. Returns the run's (CPU, wall) seconds.
+    """
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        manifest = Path(tmp) / "manifest.csv"
+        write_manifest(manifest, rows, args)
+        async with InstantClient() as client:
+            if on_start is not None:
+                on_start()
+            cpu, wall, count = time.process_time(), time.monotonic(), 0
+            run = process_many(
+                client, read_manifest(manifest), max_concurrent_jobs=args.limit,
+                ledger=Path(tmp) / "ledger.sqlite3", lookahead=args.lookahead,
+            )
+            async with run:
+                async for _ in run:
+                    count += 1
+                    if on_result is not None:
+                        on_result(count)
+            cpu, wall = time.process_time() - cpu, time.monotonic() - wall
+    assert count == rows
+    return cpu, wall
+
+
 async def input_side(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows_out = []
-    base = args.shm
     for rows in (max(args.manifest_rows // 10, 1), args.manifest_rows):
-        with tempfile.TemporaryDirectory(dir=base) as tmp:
-            manifest = Path(tmp) / "manifest.csv"
-            write_manifest(manifest, rows, args)
-            async with InstantClient() as client:
-                tracemalloc.start()
-                started = time.monotonic()
-                count = 0
-                marks = {rows * q // 4: 0.0 for q in (1, 2, 3, 4)}
-                run = process_many(
-                    client, read_manifest(manifest), max_concurrent_jobs=args.limit,
-                    ledger=Path(tmp) / "ledger.sqlite3", lookahead=args.lookahead,
-                )
-                async with run:
-                    async for _ in run:
-                        count += 1
-                        if count in marks:
-                            marks[count] = tracemalloc.get_traced_memory()[0] / 2**20
-                elapsed = time.monotonic() - started
-                _, peak = tracemalloc.get_traced_memory()
-                tracemalloc.stop()
-            assert count == rows
-            rows_out.append({"rows": rows, "tracemalloc_peak_mb": peak / 2**20,
-                             "current_mb": list(marks.values()),
-                             "seconds": elapsed, "rows_per_s": rows / elapsed})
+        marks = {rows * q // 4: 0.0 for q in (1, 2, 3, 4)}
+
+        def mark(count: int, marks: dict[int, float] = marks) -> None:
+            if count in marks:
+                marks[count] = tracemalloc.get_traced_memory()[0] / 2**20
+
+        _, elapsed = await stream_manifest(args, rows, args.shm, mark, tracemalloc.start)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        rows_out.append({"rows": rows, "tracemalloc_peak_mb": peak / 2**20,
+                         "current_mb": list(marks.values()),
+                         "seconds": elapsed, "rows_per_s": rows / elapsed})
     return rows_out
 
 
@@ -186,22 +203,9 @@ async def runner_cpu(args: argparse.Namespace) -> list[dict[str, Any]]:
     for label, base in (("/dev/shm", args.shm), ("disk", args.tmp or tempfile.gettempdir())):
         if base is None:
             continue
-        with tempfile.TemporaryDirectory(dir=base) as tmp:
-            manifest = Path(tmp) / "manifest.csv"
-            write_manifest(manifest, rows, args)
-            async with InstantClient() as client:
-                cpu, wall, count = time.process_time(), time.monotonic(), 0
-                run = process_many(
-                    client, read_manifest(manifest), max_concurrent_jobs=args.limit,
-                    ledger=Path(tmp) / "ledger.sqlite3", lookahead=args.lookahead,
-                )
-                async with run:
-                    async for _ in run:
-                        count += 1
-                cpu, wall = time.process_time() - cpu, time.monotonic() - wall
-            assert count == rows
-            out.append({"ledger_on": label, "rows": rows, "cpu_ms_per_item": 1000 * cpu / rows,
-                        "wall_ms_per_item": 1000 * wall / rows})
+        cpu, wall = await stream_manifest(args, rows, base)
+        out.append({"ledger_on": label, "rows": rows, "cpu_ms_per_item": 1000 * cpu / rows,
+                    "wall_ms_per_item": 1000 * wall / rows})
     return out
 
 

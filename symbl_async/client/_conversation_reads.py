@@ -336,17 +336,26 @@ class ConversationReads:
             APIStatusError: for other error answers.
             SymblConnectionError: if the service could not be reached.
         """
+        return structure(
+            await self._transcript_answer(conversation_id, content_type, options), Transcript
+        )
+
+    async def _transcript_answer(
+        self, conversation_id: str, content_type: str = "text/markdown",
+        options: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """``POST .../transcript``'s ``transcript`` object, unstructured (for :meth:`transcript`
+        and the JSON insights)."""
         cid = path_segment(conversation_id, "conversation_id")
         if content_type not in TRANSCRIPT_CONTENT_TYPES:
             raise ValidationError(
                 "content_type", f"must be one of {', '.join(sorted(TRANSCRIPT_CONTENT_TYPES))}"
             )
-        body = {camel_case(key): value for key, value in options.items()}
+        body = {camel_case(key): value for key, value in (options or {}).items()}
         if "contentType" in body:
             raise ValidationError("contentType", "pass it as content_type")
         body["contentType"] = content_type
         answer = await self._requester.request(
             "POST", f"{_BASE}/{cid}/transcript", json=body, idempotent=True
         )
-        transcript = answer.get("transcript") if isinstance(answer, Mapping) else answer
-        return structure(transcript, Transcript)
+        return answer.get("transcript") if isinstance(answer, Mapping) else answer

@@ -10,10 +10,10 @@ given back, without building them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
-from symbl_async.client._conversation_reads import _BASE, ConversationReads, _items
+from symbl_async.client._conversation_reads import ConversationReads, _items
 from symbl_async.client._include import DEFAULT_INCLUDE, check_include, gather_or_cancel
 from symbl_async.core._checks import path_segment
 from symbl_async.models import (
@@ -58,16 +58,8 @@ class InsightsJSONReads(ConversationReads):
     """Adds :meth:`fetch_insights_json` to the read endpoints."""
 
     async def _kind_json(self, conversation_id: str, kind: str) -> Any:
-        if kind == "transcript":
-            # As transcript() sends it by default: Markdown, no other option.
-            answer = await self._requester.request(
-                "POST",
-                f"{_BASE}/{path_segment(conversation_id, 'conversation_id')}/transcript",
-                json={"contentType": "text/markdown"},
-                idempotent=True,
-            )
-            body = answer.get("transcript") if isinstance(answer, Mapping) else answer
-            return project(body, Transcript)
+        if kind == "transcript":  # as transcript() sends it by default: Markdown
+            return project(await self._transcript_answer(conversation_id), Transcript)
         suffix, key, model = _GETS[kind]
         answer = await self._get(conversation_id, suffix)
         if key is None:

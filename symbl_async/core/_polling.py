@@ -82,7 +82,7 @@ class PollSchedule:
             :class:`~symbl_async.core._estimate.ProcessingTimeModel` per client,
             starting from ``expected_factor`` and ``expected_overhead``), and place polls
             where the learned distribution says the job ends
-            (:func:`~symbl_async.core._pollplan.poll_times`). ``False`` keeps the fixed
+            (:class:`~symbl_async.core._pollplan.PollPlan`). ``False`` keeps the fixed
             schedule above.
         poll_budget: with ``learn``, the polls per job to expect on average; more
             polls, less delay between a job's end and the client seeing it.

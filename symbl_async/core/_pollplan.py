@@ -26,11 +26,10 @@ from __future__ import annotations
 import functools
 import math
 import statistics
-from collections.abc import Iterator
 
 from symbl_async.core._estimate import Prediction, ProcessingTimeModel
 
-__all__ = ["PollPlan", "plan_polls", "poll_times"]
+__all__ = ["PollPlan", "plan_polls"]
 
 _TAIL = 1e-4  # the plan stops once the job has ended with probability 1 - _TAIL
 _MAX_LOOKS = 40
@@ -317,29 +316,3 @@ class PollPlan:
         self.pending = None
         self.pending = max(self.next(), now)
         return self.pending
-
-
-def poll_times(
-    model: ProcessingTimeModel,
-    kind: str,
-    media_duration: float | None,
-    *,
-    budget: float,
-    floor: float,
-    cap: float,
-    growth: float = 1.5,
-) -> Iterator[float]:
-    """Poll times for one job, re-planned when the model learns something new.
-
-    Yields seconds after the submit's answer, increasing, forever: first the plan for
-    the model's current prediction; whenever the model's estimate for ``kind`` has moved
-    (median by more than 5 % or spread by more than 20 %) since the last plan, the rest
-    is re-planned given that the job had not ended by the last poll; after the plan,
-    intervals grow by ``growth`` up to ``cap`` (:class:`PollPlan`, re-planned only when
-    the next time is asked for).
-    """
-    plan = PollPlan(
-        model, kind, media_duration, budget=budget, floor=floor, cap=cap, growth=growth
-    )
-    while True:
-        yield plan.next()

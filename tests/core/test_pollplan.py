@@ -16,7 +16,7 @@ import random
 import pytest
 
 from symbl_async.core._estimate import Prediction, ProcessingTimeModel
-from symbl_async.core._pollplan import PollPlan, _evaluate, plan_polls, poll_times
+from symbl_async.core._pollplan import PollPlan, _evaluate, plan_polls
 from symbl_async.errors import ValidationError
 
 
@@ -204,15 +204,14 @@ def replay(
     polls = [0] * jobs
     lags = [0.0] * jobs
     truth = [0.0] * jobs
-    plans: dict[int, object] = {}
+    plans: dict[int, PollPlan] = {}
     start = [0.0] * jobs
 
     def begin(job: int, at: float) -> None:
         truth[job] = (0.25 * lengths[job] + 30.0) / speed * math.exp(rng.gauss(0, noise))
         start[job] = at
-        gen = poll_times(model, "audio", lengths[job], budget=2.5, floor=floor, cap=30.0)
-        plans[job] = gen
-        heapq.heappush(events, (at + next(gen), next(seq), job))
+        plans[job] = PollPlan(model, "audio", lengths[job], budget=2.5, floor=floor, cap=30.0)
+        heapq.heappush(events, (at + plans[job].next(), next(seq), job))
 
     for _ in range(min(limit, jobs)):
         begin(started, 0.0)
@@ -230,8 +229,7 @@ def replay(
                 started += 1
             continue
         last_poll[job] = elapsed
-        gen = plans[job]
-        heapq.heappush(events, (start[job] + next(gen), next(seq), job))  # type: ignore[call-overload]
+        heapq.heappush(events, (start[job] + plans[job].next(), next(seq), job))
     rest = range(skip, jobs)
     return (
         sum(polls[j] for j in rest) / len(rest),

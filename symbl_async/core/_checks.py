@@ -9,15 +9,16 @@ the field, so attrs' own ``ValueError`` never reaches a caller.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any, TypeGuard
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit
 
 from symbl_async.errors import ValidationError
 
 __all__ = [
-    "check_base_url", "check_number", "is_database_url", "number_field", "path_segment",
-    "redact_url",
+    "check_base_url", "check_ledger_url", "check_number", "is_database_url", "number_field",
+    "path_segment", "redact_url",
 ]
 
 # Path segments that belong to the API's own paths: a base_url ending in one of them
@@ -164,18 +165,70 @@ def check_base_url(value: object, source: str = "base_url") -> str:
     return url
 
 
+_DATABASE_SCHEMES = ("postgresql", "postgres")
+
+
+def _scheme(value: str) -> str | None:
+    head, sep, _ = value.partition("://")
+    if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", head):
+        return None
+    return head
+
+
 def is_database_url(value: object) -> TypeGuard[str]:
-    """Whether ``value`` names a PostgreSQL database (``postgresql://`` or ``postgres://``)."""
-    return isinstance(value, str) and value.startswith(("postgresql://", "postgres://"))
+    """Whether ``value`` names a PostgreSQL database: ``postgresql://`` or ``postgres://``,
+    in any case (as libpq reads them)."""
+    if not isinstance(value, str):
+        return False
+    scheme = _scheme(value)
+    return scheme is not None and scheme.lower() in _DATABASE_SCHEMES
+
+
+def check_ledger_url(value: str, field: str = "ledger") -> str:
+    """Check a ``scheme://`` ledger location: a PostgreSQL URL we can hand to the driver.
+
+    Args:
+        value: the location as given.
+        field: the field named in the error.
+
+    Returns:
+        The URL, its scheme lower-cased.
+
+    Raises:
+        ValidationError: for another scheme (``mysql://``, ``postgresql+asyncpg://``), or a
+            password holding ``/``, ``?`` or ``#`` unencoded (the URL would be cut there and
+            the rest taken for the host). The message never shows the password.
+    """
+    scheme = _scheme(value)
+    if scheme is None or scheme.lower() not in _DATABASE_SCHEMES:
+        raise ValidationError(
+            field, f"{redact_url(value)!r}: only postgresql:// (or postgres://) URLs name a "
+            "shared ledger; give a file path for a SQLite ledger"
+        )
+    rest = value.partition("://")[2]
+    userinfo = rest.rpartition("@")[0]
+    if any(c in userinfo for c in "/?#"):
+        raise ValidationError(
+            field, f"{redact_url(value)!r}: the password holds '/', '?' or '#': percent-encode "
+            "them (%2F, %3F, %23), or give the password through PGPASSWORD or ~/.pgpass"
+        )
+    return scheme.lower() + value[len(scheme):]
 
 
 def redact_url(url: str) -> str:
-    """``url`` with any ``user:password@`` replaced by ``***@``, for messages and logs."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    if "@" not in parts.netloc:
+    """``url`` without secrets, for messages and logs: ``user:password@`` becomes
+    ``user:***@``, a bare ``token@`` becomes ``***@``; a ``password=`` query value ``***``.
+
+    Works on the text as given, whatever the password holds (``/``, ``?``, ``#``, ``@``):
+    the credentials run to the last ``@``.
+    """
+    head, sep, rest = url.partition("://")
+    if not sep:
         return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc="***@" + host))
+    if "@" in rest:
+        userinfo, _, host = rest.rpartition("@")
+        user, colon, _ = userinfo.partition(":")
+        shown = f"{user}:***" if colon and user else "***"
+        rest = f"{shown}@{host}"
+    rest = re.sub(r"([?&]password=)[^&#]*", r"\1***", rest, flags=re.IGNORECASE)
+    return f"{head}{sep}{rest}"

@@ -1,0 +1,327 @@
+"""The store contract, on every store: in memory, SQLite, PostgreSQL.
+
+Each test gets a ledger and makes workers on it (``Workers.new``): stores of one ledger, as
+processes sharing a batch would have. What a test asserts holds for all three; where one
+store differs by design, the test says which and why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import attrs
+import pytest
+from _polling import eventually
+
+from symbl_async.batch.ledger import (
+    ItemState,
+    ItemStore,
+    LedgerItem,
+    MemoryLedger,
+    MemoryStore,
+    Pending,
+    PostgresStore,
+    SqliteStore,
+)
+from symbl_async.batch.ledger._states import (
+    completed,
+    failed,
+    fetched,
+    reopened,
+    resent,
+    retried,
+    submitted,
+    unknown,
+)
+from symbl_async.errors import (
+    ClientClosedError,
+    IllegalTransitionError,
+    LeaseLostError,
+    ValidationError,
+)
+
+S = ItemState
+KINDS = ["memory", "sqlite", "postgres"]
+
+
+class Workers:
+    """Workers on one ledger, closed at the end."""
+
+    def __init__(self, kind: str, where: str) -> None:
+        self.kind = kind
+        self.where = where
+        self.memory = MemoryLedger()
+        self.open: list[ItemStore] = []
+
+    async def new(self, worker_id: str | None = None) -> ItemStore:
+        store: ItemStore
+        if self.kind == "memory":
+            store = MemoryStore(self.memory, worker_id=worker_id, shared=True)
+        elif self.kind == "sqlite":
+            store = await SqliteStore.open(self.where, worker_id=worker_id)
+        else:
+            store = await PostgresStore.connect(self.where, worker_id=worker_id)
+        self.open.append(store)
+        return store
+
+    async def joined(self, limit: int = 10, lease: float = 30.0) -> ItemStore:
+        store = await self.new()
+        await store.join(max_limit=limit, lease=lease)
+        return store
+
+    async def close(self) -> None:
+        for store in self.open:
+            await store.aclose()
+
+
+@pytest.fixture(params=KINDS)
+def ledger_at(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
+    """The kind of store and where its ledger is (PostgreSQL started only when asked)."""
+    kind = request.param
+    if kind == "postgres":
+        return kind, str(request.getfixturevalue("pg_url"))
+    return kind, str(tmp_path / "ledger.sqlite3")
+
+
+@pytest.fixture
+async def workers(ledger_at: tuple[str, str]) -> AsyncIterator[Workers]:
+    ledger = Workers(*ledger_at)
+    try:
+        yield ledger
+    finally:
+        await ledger.close()
+
+
+def pending(key: str, duration: float | None = 60.0) -> Pending:
+    return Pending(key, f"{key}.wav", f"{key}-name", duration, f'{{"key": "{key}"}}')
+
+
+async def test_add_pending_records_new_items_and_leaves_existing_ones(workers: Workers) -> None:
+    a = await workers.joined()
+    first = await a.add_pending([pending("x"), pending("y", None)])
+    assert [(r.key, r.state, r.duration, r.spec) for r in first] == [
+        ("x", S.PENDING, 60.0, '{"key": "x"}'), ("y", S.PENDING, None, '{"key": "y"}')]
+    (claimed_x,) = await a.claim(1, ["x"])
+    again = await a.add_pending([pending("z"), pending("x", 5.0)])
+    assert [r.key for r in again] == ["z", "x"]
+    assert again[1] == claimed_x  # left exactly as it is, in the order given
+    assert await a.add_pending([]) == []
+
+
+async def test_the_life_of_an_item(workers: Workers) -> None:
+    a = await workers.joined()
+    await a.add_pending([pending("x")])
+    (row,) = await a.claim(5)
+    assert (row.state, row.owner, row.attempts, row.attempt_name) == (
+        S.SUBMITTING, a.worker_id, 1, "x-name-1")
+    assert row.fence is not None and row.attempt_at is not None
+    row = await a.apply(row, unknown("lost", grace_until=a.clock() + 60))
+    assert row.state is S.UNKNOWN and row.error == "lost" and row.grace_until is not None
+    row = await a.apply(row, resent())
+    assert (row.attempts, row.attempt_name, row.grace_until) == (2, "x-name-2", None)
+    row = await a.apply(row, submitted("job-1", "conv-1"))
+    assert (row.state, row.job_id, row.conversation_id) == (S.SUBMITTED, "job-1", "conv-1")
+    row = await a.apply(row, completed())
+    row = await a.apply(row, fetched("/out/x.json"))
+    assert row.state is S.FETCHED and row.owner is None and row.output_path == "/out/x.json"
+    assert row.submitted_at and row.completed_at and row.fetched_at
+    assert await a.get("x") == row and await a.get("nope") is None
+    assert await a.get_many(["x", "nope", "x"]) == [row]
+    assert (await a.counts())[S.FETCHED.value] == 1
+    assert [r.key async for r in a.items(S.FETCHED)] == ["x"]
+
+
+async def test_refused_moves_change_nothing(workers: Workers) -> None:
+    a = await workers.joined()
+    (row,) = await a.add_pending([pending("x")])
+    with pytest.raises(IllegalTransitionError, match="cannot go from pending to completed"):
+        await a.apply(row, completed())
+    with pytest.raises(IllegalTransitionError, match="no ledger item"):
+        await a.apply(LedgerItem(key="ghost", source="", name="", state=S.PENDING),
+                      completed())
+    (row,) = await a.claim(1)
+    row = await a.apply(row, unknown("lost", grace_until=0.0))
+    with pytest.raises(IllegalTransitionError):  # a job that may exist never fails
+        await a.apply(row, failed("no"))
+    assert await a.get("x") == row
+
+
+async def test_claims_keep_every_worker_within_the_account_limit(workers: Workers) -> None:
+    a, b = await workers.joined(limit=3), await workers.joined(limit=3)
+    await a.add_pending([pending(f"k{i}", float(i)) for i in range(8)])
+    got = await a.claim(2)
+    got += await b.claim(5)
+    assert [r.key for r in got] == ["k7", "k6", "k5"]  # longest first, over both workers
+    assert await a.in_flight() == 3 and await b.claim(5) == []
+    done = await a.apply(await a.apply(got[0], submitted("j", "c")), completed())
+    assert done.state is S.COMPLETED and await a.in_flight() == 2
+    (next_one,) = await b.claim(5)
+    assert next_one.key == "k4" and next_one.owner == b.worker_id
+
+
+async def test_claims_take_the_candidates_in_their_order(workers: Workers) -> None:
+    a = await workers.joined(limit=10)
+    await a.add_pending([pending(f"k{i}", float(i)) for i in range(5)])
+    (first,) = await a.claim(1, ["k1"])
+    got = await a.claim(3, ["k0", "k1", "nope", "k3", "k4"])
+    assert first.key == "k1" and [r.key for r in got] == ["k0", "k3", "k4"]
+    assert await a.claim(3, []) == [] and await a.claim(0) == []
+
+
+async def test_claims_need_a_join(workers: Workers) -> None:
+    a = await workers.new()
+    await a.add_pending([pending("x")])
+    with pytest.raises(ValidationError, match="join"):
+        await a.claim(1)
+    with pytest.raises(ValidationError, match="max_limit"):
+        await a.join(max_limit=0, lease=1.0)
+
+
+async def test_a_429_lowers_the_limit_once_per_burst_and_holds_every_claim(
+    workers: Workers,
+) -> None:
+    a, b = await workers.joined(limit=8), await workers.joined(limit=8)
+    await a.add_pending([pending(f"k{i}") for i in range(12)])
+    burst = await a.claim(8)
+    assert len(burst) == 8
+    await a.on_rejected(cooldown=0.3)
+    await b.on_rejected(cooldown=0.3)  # the same burst: one decrease
+    assert await b.claim(1) == []  # the cooldown holds everyone
+    for row in burst[:6]:
+        await a.apply(await a.apply(row, submitted("j", "c")), completed())
+    # 2 in flight; the limit is 4: 2 more once the cooldown is over.
+    await eventually(lambda: _claims(b, 5, want=2), timeout=10.0)
+    for _ in range(4):
+        await a.on_accepted()  # every second success raises the limit by one
+    assert len(await a.claim(5)) == 2
+
+
+async def _claims(store: ItemStore, most: int, want: int) -> bool:
+    got = await store.claim(most)
+    assert len(got) in (0, want)
+    return len(got) == want
+
+
+async def test_an_owned_item_moves_only_in_its_owners_hands(workers: Workers) -> None:
+    a, b = await workers.joined(), await workers.joined()
+    await a.add_pending([pending("x")])
+    (row,) = await a.claim(1)
+    with pytest.raises(LeaseLostError, match="hands"):
+        await b.apply(attrs.evolve(row, fence=None), submitted("j", "c"))
+    with pytest.raises(LeaseLostError):
+        await b.apply(row, submitted("j", "c"))  # the fence, but not its owner
+    assert (await a.apply(row, submitted("j", "c"))).state is S.SUBMITTED
+
+
+async def test_a_worker_past_its_lease_loses_its_items_to_an_adopter(workers: Workers) -> None:
+    adopter = await workers.joined(lease=30.0)
+    dying = await workers.joined(lease=0.3)
+    await dying.add_pending([pending(f"k{i}") for i in range(4)])
+    rows = await dying.claim(4)
+    second = await dying.apply(rows[1], submitted("j1", "c1"))
+    third = await dying.apply(await dying.apply(rows[2], submitted("j2", "c2")), completed())
+    fourth = await dying.apply(await dying.apply(rows[3], submitted("j3", "c3")), completed())
+    await dying.apply(fourth, fetched(None))
+    assert await adopter.adopt() == []  # alive: nothing to take
+    taken: list[LedgerItem] = []
+
+    async def adopt() -> bool:
+        taken.extend(await adopter.adopt())
+        return bool(taken)
+
+    await eventually(adopt, timeout=10.0)
+    assert sorted((r.key, r.state) for r in taken) == [
+        ("k0", S.SUBMITTING), ("k1", S.SUBMITTED), ("k2", S.COMPLETED)]
+    assert all(r.owner == adopter.worker_id for r in taken)
+    assert not await dying.heartbeat()  # declared dead: it must stop
+    with pytest.raises(LeaseLostError, match="taken over"):
+        await dying.apply(second, completed())
+    with pytest.raises(LeaseLostError):
+        await dying.apply(third, fetched(None))
+
+
+async def test_leave_hands_items_over_at_once_and_adopters_take_each_once(
+    workers: Workers,
+) -> None:
+    leaver = await workers.joined()
+    adopters = [await workers.joined() for _ in range(3)]
+    await leaver.add_pending([pending(f"k{i}") for i in range(6)])
+    await leaver.claim(6)
+    assert await adopters[0].unfinished_elsewhere() == 6
+    await leaver.leave()  # at once: a worker that says it is gone is not waited for
+    batches = await asyncio.gather(*(a.adopt() for a in adopters))
+    keys = [r.key for batch in batches for r in batch]
+    assert sorted(keys) == [f"k{i}" for i in range(6)]  # each taken exactly once
+    assert await leaver.in_flight() == 6
+
+
+async def test_released_items_are_anyones_to_reopen_or_retry(workers: Workers) -> None:
+    a, b = await workers.joined(), await workers.joined()
+    await a.add_pending([pending("x"), pending("y"), pending("z")])
+    x, y, z = await a.claim(3, ["x", "y", "z"])
+    x = await a.apply(await a.apply(await a.apply(x, submitted("j", "c")), completed()),
+                      fetched("/o/x.json"))
+    y = await a.apply(await a.apply(await a.apply(y, submitted("j2", "c2")), completed()),
+                      failed("fetching failed"))
+    z = await a.apply(z, failed("refused: 400"))
+    again = await b.apply(x, reopened())
+    assert (again.state, again.owner, again.output_path) == (S.COMPLETED, b.worker_id, None)
+    assert (await b.apply(y, retried())).state is S.COMPLETED  # fetch again, never resubmit
+    z2 = await b.apply(z, retried())
+    assert (z2.state, z2.owner, z2.attempts) == (S.PENDING, None, 1)
+    (z3,) = await b.claim(1, ["z"])
+    assert z3.attempt_name == "z-name-2"
+
+
+async def test_a_worker_joining_a_live_batch_is_part_of_its_run(workers: Workers) -> None:
+    first = await workers.new()
+    started = await first.join(max_limit=5, lease=30.0)
+    late = await workers.new()
+    assert await late.join(max_limit=5, lease=30.0) == started
+    await first.leave()
+    await late.leave()
+    again = await workers.new()
+    assert await again.join(max_limit=5, lease=30.0) > started  # a new run
+
+
+async def test_wait_changed_wakes_on_a_freed_slot(workers: Workers) -> None:
+    a, b = await workers.joined(), await workers.joined()
+    await a.add_pending([pending("x")])
+    (row,) = await a.claim(1)
+    row = await a.apply(row, submitted("j", "c"))
+    await b.wait_changed(0.01)  # drop what came before
+    waiter = asyncio.create_task(b.wait_changed(30.0))
+    await asyncio.sleep(0.05)
+    assert not waiter.done()
+    # SQLite cannot hear another process's writes (one process at a time writes a batch,
+    # under its lock file): there, the worker's own write wakes it.
+    writer = b if workers.kind == "sqlite" else a
+    await writer.apply(row, completed()) if writer is a else await b.on_accepted()
+    await asyncio.wait_for(waiter, 10.0)
+
+
+async def test_meta_and_pages(workers: Workers) -> None:
+    a = await workers.joined()
+    assert await a.get_meta("token") is None
+    await a.set_meta("token", "t1")
+    await a.set_meta("token", "t2")
+    assert await a.get_meta("token") == "t2"
+    with pytest.raises(ValidationError, match="schema_version"):
+        await a.set_meta("schema_version", "9")
+    await a.add_pending([pending(f"k{i:04d}") for i in range(1203)])
+    keys = [r.key async for r in a.items()]
+    assert keys == sorted(keys) and len(keys) == 1203
+    assert [r.key async for r in a.items(S.FETCHED)] == []
+    assert (await a.counts()) == {**{s.value: 0 for s in S}, "pending": 1203}
+
+
+async def test_a_closed_store_refuses_calls(workers: Workers) -> None:
+    a = await workers.joined()
+    await a.aclose()
+    await a.aclose()
+    with pytest.raises(ClientClosedError):
+        await a.get("x")
+    with pytest.raises(ClientClosedError):
+        await a.wait_changed(0.01)

@@ -1,19 +1,17 @@
 """Batches: many recordings through the account's job slots, durably.
 
-``_protocol`` (``BatchClient``: what the engine needs from a client), ``_sources`` (sources
-and stable keys), ``_manifests`` (reading paths, folders and manifests lazily), ``_window``
-(the longest-first look-ahead), ``_slots`` (the AIMD job slots), ``_store`` (the ledger as
-the engine awaits it), ``_records``, ``_ledger`` and ``_sqlite_store`` (the SQLite ledger),
-``_pg_*`` (the PostgreSQL ledger several workers share), ``_items`` (preparing and
-submitting one item), ``_worker`` (one item from submit to insights, top to bottom),
-``_watchers`` (slots of jobs no task waits for) and ``_found`` (an item found by name),
-``_intake``, ``_delivery`` and ``_run`` (the engine, ``BatchRun``), ``_shared`` (a batch
-shared by workers), ``_results`` (results, progress, summary), ``_writer`` and ``_storage``
-(files, ledger lock), ``_api`` (``process_many``).
+``_api`` (:func:`process_many`, :class:`BatchRun`), ``_engine`` (the one engine: intake,
+claims, reruns, results), ``_worker`` (one item top to bottom: submit or settle, wait,
+fetch), ``_lookup`` (unknown submit outcomes: lookups by name, jobs found that way),
+``_rerun`` (what a rerun does), ``_inputs`` (sources, keys, folders and manifests read
+lazily), ``_items`` (checking, naming and submitting one item), ``_slots`` (the AIMD job
+slots and the longest-first window), ``_results`` (results, progress, summary, delivery),
+``_output`` (the output folder, its files, the lock), ``_protocol`` (``BatchClient``: what
+the engine needs from a client), and ``ledger`` (the state machine and its stores).
 
-One item has one shape per stage: ``PreparedItem`` (a checked input), ``Entry`` (in this
-run's hands), ``LedgerItem`` (its durable record, which the submit, wait and fetch steps
-advance) and ``BatchResult`` (what is reported).
+One item has one shape per stage: ``PreparedItem`` (a checked input), ``LedgerItem`` (its
+durable record, which the submit, wait and fetch steps advance) and ``BatchResult`` (what
+is reported). ARCHITECTURE.md draws the path of one item.
 
 May import: :mod:`symbl_async.core`, :mod:`symbl_async.models`,
 :mod:`symbl_async.errors`; never :mod:`symbl_async.client`. It reaches the service only
@@ -22,29 +20,21 @@ through the client it is given, typed as :class:`BatchClient`.
 
 from __future__ import annotations
 
-from symbl_async.batch._api import (
-    LEDGER_FILE,
-    BatchRun,
-    process_many,
-)
-from symbl_async.batch._ledger import (
-    ItemState,
-    Ledger,
-    LedgerItem,
-)
-from symbl_async.batch._manifests import (
+from symbl_async.batch._api import LEDGER_FILE, BatchRun, process_many
+from symbl_async.batch._inputs import (
+    FileSource,
+    MediaKind,
+    Source,
+    SourceError,
+    TextSource,
+    UrlSource,
     expand_inputs,
+    item_key,
     read_manifest,
 )
-from symbl_async.batch._names import (
-    submit_name,
-)
-from symbl_async.batch._pg_store import (
-    PostgresStore,
-)
-from symbl_async.batch._protocol import (
-    BatchClient,
-)
+from symbl_async.batch._items import submit_name
+from symbl_async.batch._protocol import BatchClient
+from symbl_async.batch._rerun import batch_webhook_token
 from symbl_async.batch._results import (
     RESULTS_FILE,
     SUMMARY_FILE,
@@ -56,24 +46,14 @@ from symbl_async.batch._results import (
     FailureRecord,
     ResultStatus,
 )
-from symbl_async.batch._slots import (
-    PLAN_LIMITS,
-    JobSlots,
-)
-from symbl_async.batch._sources import (
-    FileSource,
-    MediaKind,
-    Source,
-    SourceError,
-    TextSource,
-    UrlSource,
-    item_key,
-)
-from symbl_async.batch._sqlite_store import SqliteStore
-from symbl_async.batch._storage import batch_webhook_token
-from symbl_async.batch._store import ItemStore, SharedStore
-from symbl_async.batch._window import (
-    LongestFirstWindow,
+from symbl_async.batch._slots import PLAN_LIMITS, JobSlots, LongestFirstWindow
+from symbl_async.batch.ledger import (
+    ItemState,
+    ItemStore,
+    LedgerItem,
+    MemoryStore,
+    PostgresStore,
+    SqliteStore,
 )
 
 __all__ = [
@@ -93,13 +73,12 @@ __all__ = [
     "ItemState",
     "ItemStore",
     "JobSlots",
-    "Ledger",
     "LedgerItem",
     "LongestFirstWindow",
     "MediaKind",
+    "MemoryStore",
     "PostgresStore",
     "ResultStatus",
-    "SharedStore",
     "Source",
     "SourceError",
     "SqliteStore",

@@ -1,89 +1,15 @@
-"""The batch runner: every job slot busy, every recording processed once, results on disk.
+"""The batch runner's public face: :func:`process_many` and the :class:`BatchRun` it returns.
 
-:func:`process_many` reads its input lazily, a bounded window ahead, and yields one
-:class:`~symbl_async.batch._results.BatchResult` per input as it finishes::
+Every job slot busy, every recording processed once, results on disk::
 
-    async with process_many(client, paths, plan="free", out_dir="out") as run:
+    async with process_many(client, paths, plan="paid", out_dir="out") as run:
         async for result in run:
             print(result.source, result.status, result.error or "")
     print(run.summary.format())
 
-How it works, and the decisions behind it:
-
-* **Slots.** A :class:`~symbl_async.batch._slots.JobSlots` slot is taken before an item's intent is
-  written (``submitting``) and held until its job is known to be ``completed`` or
-  ``failed``. A 429 gives the slot back (``on_rejected``), waits for one of our jobs to end
-  or a jittered backoff, takes a slot again and resends (the item stays ``submitting``).
-* **Order.** Items wait in a :class:`~symbl_async.batch._window.LongestFirstWindow` of
-  ``lookahead`` items; when a slot frees up the longest one goes (media length from the
-  source's ``duration``, or WAV/MP4 headers).
-* **Ledger.** Every transition is its own committed transaction (see
-  :mod:`symbl_async.batch._ledger`), so a crash at any point leaves a consistent ledger. At start
-  the run first looks up, by name, the attempts an earlier run left ``submitting`` or
-  ``unknown`` (found: adopted as ``submitted``; not found: settled by the item's own task, see
-  below); ``submitted`` items are waited for, holding a slot each since their jobs hold account
-  slots, and ``completed`` ones fetched. Then the input is read: ``fetched`` items are skipped,
-  ``failed`` ones reported (or retried with ``retry_failed``), new ones queued.
-* **Names per attempt.** Each submit of an item carries its own name (the item's name and the
-  attempt number), recorded with the intent before it is sent, so a lookup finds that attempt's
-  job and never an older one's (``retry_failed`` never adopts the old failed conversation).
-* **Outcome of a submit** (REFERENCE.md "Corrections"). Not created, when the service said so:
-  429 (see Slots), 503 and a connection that never opened give the slot back, wait a growing
-  jittered backoff, and send again, never a failure; 400, 403, 413 mark the item failed with
-  the service's reason; 401 stops the run. Anything else after the body may have been sent
-  (500, 502, 504, a lost answer, a timeout) is *unknown*: a durable ledger state, not a
-  failure; the item keeps its slot.
-* **Resolving unknown.** The attempt is looked up by its name in the conversation list (a
-  ``startTime`` window from before the attempt, paged), but only after ``lookup_grace``
-  seconds from the attempt, long enough for a request still in flight at the server to land
-  (default: the item's submit deadline plus a minute). Found: adopted (conversation id,
-  no job id). Not found: sent again under a new attempt name. After 3 unknown outcomes, all
-  shown to have created nothing, the item is reported failed for this run and left
-  ``unknown``; a rerun settles and submits it again.
-* **Found by name, no job id.** The conversation list gives no job id. Each attempt's
-  ``webhookUrl`` carries a tag of its name (``client.webhook_url_for``), so with a webhook
-  receiver the next delivery for the job names it (``client.job_id_for_attempt``): the job
-  is then confirmed with ``GET /v1/job`` and waited for normally (not ``recovered``).
-  Meanwhile, and without a receiver or a delivery, an adopted job is
-  watched through its conversation (:func:`~symbl_async.batch._found.wait_until_final`): its
-  insights count as final once its expected processing time has passed, the summary endpoint
-  no longer answers 404 (it does while a job is in progress) and its messages are the same in
-  two reads spaced a quarter of the expected time apart. Its result says ``recovered``. If
-  that does not happen before the wait timeout, the item is reported failed for this run but
-  never marked failed: it stays ``submitted`` (the job may still run, or may have failed; the
-  API cannot say which), its slot is held until the run ends, and a rerun checks it again.
-* **Wait timeouts.** Hiccups of ``GET /v1/job`` (404, 5xx, resets) are retried inside the
-  wait. When ``client.wait`` gives up (``wait_timeout``), the item's result is ``failed``
-  but it stays ``submitted`` in the ledger (a rerun waits for it again, never resubmits).
-  Its job still holds an account slot, so the slot is kept by a background watcher that
-  polls the job at the poll schedule's slowest rate and releases the slot (recording
-  ``completed`` or ``failed``) only when it ends.
-  Watchers still running when the batch ends are cancelled; the summary counts them.
-* **Webhooks across restarts.** The client's receiver token and (as a digest) its callback
-  URL are kept in the ledger. A rerun whose receiver has the same (``WebhookReceiver(token=
-  batch_webhook_token(ledger))`` on the same port or public URL; the CLI does so) gets the
-  webhooks of the earlier run's jobs; one with another URL is warned about, and those jobs
-  are waited for by polling. Every job inherited from an earlier run is asked about once
-  (``GET /v1/job``) first: it may have ended while no receiver was up.
-* **Bounded memory.** The input is pulled only while the window has room and fewer than
-  ``2 x max_concurrent_jobs + 16`` items are in flight; results wait in a bounded queue.
-  With ``ordered=True`` at most ``lookahead + 2 x max_concurrent_jobs + 16`` inputs are read
-  past the one awaited; at that bound the oldest waiting item is dispatched first.
-* **Duplicates.** Inputs with the same key are processed once; each input gets a result.
-* **One run at a time.** A lock file next to the ledger (``<ledger>.lock``) refuses a second
-  run of the same batch while one is running: both would submit the pending items. Except
-  on a shared ledger (``postgresql://``): there workers divide the batch through claims
-  (:mod:`symbl_async.batch._shared`), and each must have its own ``out_dir``.
-
-The engine is in :mod:`symbl_async.batch._run` (the run and its dispatcher),
-:mod:`symbl_async.batch._intake` (the run's state parts, reading inputs),
-:mod:`symbl_async.batch._delivery` (counters, results queue, events, summary),
-:mod:`symbl_async.batch._worker` (one item's submit, wait and fetch, in one function),
-:mod:`symbl_async.batch._found` (waiting for a submit found by name),
-:mod:`symbl_async.batch._items` (checking inputs), :mod:`symbl_async.batch._storage` (ledger,
-lock, folder), :mod:`symbl_async.batch._results` (results, progress, summary) and
-:mod:`symbl_async.batch._writer` (the files). It reaches the service only through a
-:class:`~symbl_async.batch._protocol.BatchClient`.
+How it works, and the decisions behind it (slots held until a job ends, 429s, unknown submit
+outcomes and lookups by name, reruns, shared ledgers): ARCHITECTURE.md, "A batch". The engine
+is :mod:`symbl_async.batch._engine`.
 """
 
 from __future__ import annotations
@@ -91,19 +17,17 @@ from __future__ import annotations
 import asyncio
 import os
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 
-from symbl_async.batch._intake import RunConfig
-from symbl_async.batch._ledger import Ledger
+from symbl_async.batch._engine import Engine, RunConfig
+from symbl_async.batch._output import LEDGER_FILE
 from symbl_async.batch._protocol import BatchClient
 from symbl_async.batch._results import BatchEvent, BatchProgress, BatchResult, BatchSummary
-from symbl_async.batch._run import Engine
 from symbl_async.batch._slots import JobSlots
-from symbl_async.batch._storage import LEDGER_FILE
-from symbl_async.batch._store import ItemStore
-from symbl_async.core._checks import is_database_url
+from symbl_async.batch.ledger._store import ItemStore
+from symbl_async.core._checks import check_ledger_url
 from symbl_async.core._options import ProcessingOptions
 from symbl_async.errors import ValidationError
 from symbl_async.models._include import ALL_INCLUDE, DEFAULT_INCLUDE
@@ -240,7 +164,7 @@ def process_many(
     slots: JobSlots | None = None,
     max_concurrent_jobs: int | None = None,
     plan: str | None = None,
-    ledger: Ledger | ItemStore | str | os.PathLike[str] | None = None,
+    ledger: ItemStore | str | os.PathLike[str] | None = None,
     out_dir: str | os.PathLike[str] | None = None,
     retry_failed: bool = False,
     reprocess: bool = False,
@@ -250,6 +174,8 @@ def process_many(
     lookup_grace: float | None = None,
     on_event: Callable[[BatchEvent], None] | None = None,
     lease: float = 30.0,
+    fetch_timeout: float = 1800.0,
+    option_names: Mapping[str, str] | None = None,
 ) -> BatchRun:
     """Process many recordings with every job slot busy; yield one result per input.
 
@@ -272,12 +198,13 @@ def process_many(
             50 slots, adapted down on 429s.
         max_concurrent_jobs: the account's concurrent-job limit.
         plan: the account's plan, for its limit.
-        ledger: a :class:`~symbl_async.batch._ledger.Ledger` or a path to one. Default: ``ledger.
-            sqlite3`` in ``out_dir``, or a temporary one (no resume) without ``out_dir``.
-            Running the same batch with the same ledger resumes it. A ``postgresql://``
-            URL (``pip install 'symbl_async[postgres]'``) shares the batch: every worker
-            started with the same input and URL takes its part, and together they keep
-            within the account's limit (:mod:`symbl_async.batch._shared`).
+        ledger: a path to a SQLite ledger, a ``postgresql://`` URL, or a store
+            (``SqliteStore``, ``PostgresStore``, ``MemoryStore``). Default: ``ledger.sqlite3``
+            in ``out_dir``, or a temporary one (no resume) without ``out_dir``. Running the
+            same batch with the same ledger resumes it. A ``postgresql://`` URL (``pip
+            install 'symbl_async[postgres]'``) shares the batch: every worker started with
+            the same URL takes its part of the backlog, and together they keep within the
+            account's limit.
         out_dir: folder for ``<key>.json`` insights, ``results.jsonl`` and
             ``summary.json``; without it, results carry their insights instead.
         retry_failed: retry items that failed in an earlier run (a failed fetch is
@@ -302,6 +229,11 @@ def process_many(
         lease: with a shared (``postgresql://``) ledger, seconds this worker's lease lasts
             without renewal (it renews every third of it): once it runs out, other workers
             adopt this worker's items. Longer than any pause the worker may take.
+        fetch_timeout: seconds a completed (paid) job's insights are fetched for, with
+            backoff, before the item is failed (a rerun with ``retry_failed`` fetches it
+            again without paying).
+        option_names: how messages name this function's parameters (``{"retry_failed":
+            "--retry-failed"}``); by default as ``retry_failed=True``.
 
     Returns:
         The run: ``async for result in run``; ``run.summary`` once it has ended;
@@ -335,6 +267,13 @@ def process_many(
         raise ValidationError("lookup_grace", "must be a number of seconds >= 0")
     if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not 0 < lease < 1e6:
         raise ValidationError("lease", "must be a number of seconds > 0")
+    if (isinstance(fetch_timeout, bool) or not isinstance(fetch_timeout, (int, float))
+            or not 0 < fetch_timeout < 1e9):
+        raise ValidationError("fetch_timeout", "must be a number of seconds > 0")
+    if isinstance(ledger, str) and "://" in ledger:
+        ledger = check_ledger_url(ledger)
+    elif ledger is not None and not isinstance(ledger, (ItemStore, str, os.PathLike)):
+        raise ValidationError("ledger", "must be a path, a postgresql:// URL or a store")
     if wait_mode is not None:
         # The same check client.wait makes, but now: an unknown mode, or a webhook
         # mode with no receiver, must not be found out after every item was paid for.
@@ -351,8 +290,8 @@ def process_many(
         include=names,
         ordered=ordered,
         slots=_make_slots(slots, max_concurrent_jobs, plan),
-        ledger=(ledger if ledger is None or isinstance(ledger, (Ledger, ItemStore))
-                or is_database_url(ledger) else Path(ledger)),
+        ledger=(ledger if ledger is None or isinstance(ledger, ItemStore)
+                or (isinstance(ledger, str) and "://" in ledger) else Path(ledger)),
         out_dir=None if out_dir is None else Path(out_dir),
         retry_failed=retry_failed,
         reprocess=reprocess,
@@ -362,4 +301,6 @@ def process_many(
         lookup_grace=None if lookup_grace is None else float(lookup_grace),
         on_event=on_event,
         lease=float(lease),
+        fetch_timeout=float(fetch_timeout),
+        names=dict(option_names or {}),
     ))

@@ -1,25 +1,32 @@
-"""Turning a batch's inputs into submittable items, and submitting one.
+"""Turning a batch's inputs into submittable items, naming them, and submitting one.
 
 :func:`prepare_item` is the only place an input is checked: a bad input becomes a failed
 :class:`~symbl_async.batch._results.BatchResult` (that item's failure, never the batch's), a
 good one a :class:`PreparedItem` with its ledger key, its submit ``name``, its effective
 options and its expected media length. It is blocking (it hashes and probes files): run it in
 a thread for file inputs.
+
+Names: what an item's submits are called in Symbl (:func:`submit_name`; each attempt adds its
+number), deterministic from the item's key and its input, so that a submit lost in a crash
+can be looked up by name, and readable, so that a user finds ``call-0142`` in the
+conversation list and in the output folder.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping
+from pathlib import PurePath
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import attrs
 
-from symbl_async.batch._names import submit_name
-from symbl_async.batch._protocol import BatchClient
-from symbl_async.batch._results import BatchResult
-from symbl_async.batch._sources import (
+from symbl_async.batch._inputs import (
+    URL_RE,
     FileSource,
     Source,
     SourceError,
@@ -29,13 +36,16 @@ from symbl_async.batch._sources import (
     describe_source,
     item_key,
 )
+from symbl_async.batch._protocol import BatchClient
+from symbl_async.batch._results import BatchResult
 from symbl_async.core._jobs import Job
 from symbl_async.core._media import probe_file
 from symbl_async.core._options import ProcessingOptions
 from symbl_async.errors import ValidationError
 
 __all__ = [
-    "PreparedItem", "item_from_spec", "merge_options", "prepare_item", "spec_of", "submit_item"
+    "PreparedItem", "item_from_spec", "merge_options", "prepare_item", "readable_stem",
+    "spec_of", "submit_item", "submit_name",
 ]
 
 
@@ -61,8 +71,65 @@ class PreparedItem:
     duration: float | None
     label: str
 
+    def upload_size(self) -> int | None:
+        """The file's size in bytes now, for a file source (None for a URL or text, or a
+        file that cannot be read: its submit's bound is then unknown)."""
+        if not isinstance(self.source, FileSource):
+            return None
+        try:
+            return os.path.getsize(self.source.path)
+        except OSError:
+            return None
+
 
 _NO_OPTIONS = ProcessingOptions()
+
+
+def readable_stem(label: str) -> str:
+    """A short, file-name-safe stem of an input's label: the file's or the URL's name.
+
+    Args:
+        label: what :func:`describe_source` says of the input (a path, a URL, or
+            ``"text: N message(s)"``).
+
+    Returns:
+        Letters (any script), digits, ``.``, ``_`` and ``-`` only, at most 40 characters;
+        ``"text"``
+        for a text conversation, ``"item"`` when nothing readable is left.
+    """
+    if label.startswith("text: "):
+        return "text"
+    if URL_RE.match(label):
+        parts = urlsplit(label)
+        segment = unquote(parts.path.rstrip("/").rsplit("/", 1)[-1]) or parts.hostname or ""
+        stem = PurePath(segment).stem if parts.path.strip("/") else segment
+    else:
+        stem = PurePath(PurePath(label).name).stem
+    cleaned = re.sub(r"[^\w.-]+", "-", stem).strip("._-")[:40].strip("._-")
+    return cleaned or "item"
+
+
+def _key_digest(key: str) -> str:
+    if re.fullmatch(r"[0-9a-f]{64}", key):
+        return key[:12]
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
+
+
+def submit_name(key: str, label: str = "") -> str:
+    """Return the unique, deterministic ``name`` a submit of this item carries.
+
+    Readable in Symbl's conversation list: the input's name and 12 hex digits of its key
+    (``call-0142-3f2a9c1b7e4d``), so two inputs with one file name still differ.
+
+    Args:
+        key: the item's key (:func:`item_key`).
+        label: the input's label (:func:`describe_source`), for the readable part.
+
+    Returns:
+        ``<stem>-<12 hex>``: the key's own digits when it is a sha256 hex, else those of
+        the key's sha256 (a caller's key may hold any characters).
+    """
+    return f"{readable_stem(label)}-{_key_digest(key)}"
 
 
 def merge_options(base: ProcessingOptions | None, own: object) -> ProcessingOptions:
@@ -180,7 +247,7 @@ async def submit_item(client: BatchClient, item: PreparedItem, name: str) -> Job
     Args:
         client: the client.
         item: the item.
-        name: the attempt's name (:func:`~symbl_async.batch._sources.attempt_name`), as the
+        name: the attempt's name (``LedgerItem.attempt_name``), as the
             ledger recorded it before this call.
 
     Returns:

@@ -67,6 +67,16 @@ class BatchClient(Protocol):
     """
 
     @property
+    def base_url(self) -> str:
+        """The service's root URL (a ledger remembers which service its jobs are on)."""
+        ...
+
+    @property
+    def app_id(self) -> str | None:
+        """The account's app id (None when the client was given only a token)."""
+        ...
+
+    @property
     def poll(self) -> PollSchedule:
         """The poll schedule (its ``time_scale`` and expected processing times)."""
         ...
@@ -77,7 +87,8 @@ class BatchClient(Protocol):
         ...
 
     def submit_deadline(self, upload_size: int | None = None) -> float | None:
-        """The longest one submit waits for its answer (``upload_size``: bytes of a file)."""
+        """The longest one submit call may keep a request on the wire, its retries included
+        (``upload_size``: bytes of a file); None: no bound."""
         ...
 
     @property

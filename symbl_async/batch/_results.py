@@ -1,19 +1,28 @@
-"""What a batch reports: per-item results, live progress and the summary.
+"""What a batch reports: per-item results, live progress, the summary, and who delivers them.
 
 A batch run (:func:`symbl_async.batch._api.process_many`) yields one :class:`BatchResult` per
 input, reports :class:`BatchEvent` values with a :class:`BatchProgress` snapshot to an
-optional callback, and ends with a :class:`BatchSummary`. The files they are written to are
-:mod:`symbl_async.batch._writer`'s.
+optional callback, and ends with a :class:`BatchSummary`. :class:`Delivery` owns a run's
+counters, the bounded queue of results on their way to the consumer (and the reorder buffer
+for ``ordered=True``), the events, the ``results.jsonl`` lines and the summary.
+:class:`Changes` is the level-triggered wake-up the run's coroutines share. The files are
+:mod:`symbl_async.batch._output`'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import collections
+import logging
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, Protocol, TypeAlias
 
 import attrs
 
+from symbl_async.batch._slots import JobSlots
+from symbl_async.batch.ledger._states import IN_FLIGHT, ItemState, LedgerItem, timings
 from symbl_async.models._models import ConversationInsights
 
 __all__ = [
@@ -23,6 +32,8 @@ __all__ = [
     "BatchProgress",
     "BatchResult",
     "BatchSummary",
+    "Changes",
+    "Delivery",
     "EventKind",
     "FailureRecord",
     "ResultStatus",
@@ -175,13 +186,17 @@ class BatchSummary:
         duplicates: inputs whose key an earlier input of this run already had.
         recovered_not_in_input: items left in flight by an earlier run that this run
             finished although this input does not name them.
-        still_running: jobs given up on locally (wait timeout) still running remotely
-            when the run ended; they stay ``submitted`` and a rerun waits for them.
+        still_running: jobs in flight in the ledger when the run ended (stopped, or given
+            up on locally after a wait timeout): ``submitting``, ``unknown`` or
+            ``submitted``; a rerun waits for them (never submits them again).
         interrupted: the run was stopped (Ctrl-C) before the input was finished.
         failures: the failed items (the first 1,000; ``results.jsonl`` has them all).
         failures_omitted: failures beyond those listed.
         ledger_counts: items per state in the ledger at the end.
         out_dir: the output folder, if any.
+        fetched_here: items whose insights this worker fetched (in a shared batch, other
+            workers fetched the rest of ``progress.fetched``).
+        shared: the ledger was shared by workers.
     """
 
     progress: BatchProgress
@@ -196,6 +211,8 @@ class BatchSummary:
     failures_omitted: int = 0
     ledger_counts: Mapping[str, int] = attrs.field(factory=dict)
     out_dir: Path | None = None
+    fetched_here: int = 0
+    shared: bool = False
 
     @property
     def ok(self) -> bool:
@@ -218,6 +235,7 @@ class BatchSummary:
             "recovered_not_in_input": self.recovered_not_in_input,
             "still_running": self.still_running,
             "interrupted": self.interrupted,
+            "fetched_here": self.fetched_here,
             "elapsed_seconds": round(p.elapsed, 3),
             "ledger": dict(self.ledger_counts),
             "failures": [attrs.asdict(f) for f in self.failures],
@@ -234,10 +252,13 @@ class BatchSummary:
             f"{self.jobs_created} job(s) submitted, {self.found_by_name} found by name, "
             f"{p.rejected_429} submit(s) answered 429; {p.elapsed:.1f} s",
         ]
+        if self.shared:
+            lines.append(f"this worker fetched {self.fetched_here} of them; the other workers' "
+                         "work is in the shared ledger")
         if self.still_running:
             lines.append(
-                f"{self.still_running} job(s) still running remotely after a wait timeout: "
-                "rerun to wait for them"
+                f"{self.still_running} job(s) still in flight remotely: rerun to wait for them "
+                "(they are never submitted again)"
             )
         for failure in self.failures:
             lines.append(f"  failed: {failure.source}: {failure.error}")
@@ -263,3 +284,175 @@ class BatchEvent:
     key: str | None = None
     result: BatchResult | None = None
     summary: BatchSummary | None = None
+
+
+log = logging.getLogger("symbl_async.batch")
+
+FAILURES_KEPT = 1000
+
+
+class ResultsFile(Protocol):
+    """Where a run's result lines and summary go (``_output.ResultWriter``)."""
+
+    @property
+    def out_dir(self) -> Path:
+        """The output folder."""
+
+    def write_line(self, result: BatchResult) -> None:
+        """Append one result's line."""
+
+    def finish(self, summary: BatchSummary) -> None:
+        """Make the results final and write the summary."""
+
+
+_OUT_CAP = 64
+
+
+class Changes:
+    """A level-triggered wake-up: waiters re-check their condition after every notify()."""
+
+    def __init__(self) -> None:
+        """No waiters yet."""
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def notify(self) -> None:
+        """Wake every waiter, to re-check its condition."""
+        waiters, self._waiters = self._waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    async def wait_for(self, predicate: Callable[[], bool]) -> None:
+        """Return once ``predicate()`` holds (checked now and after each notify)."""
+        while not predicate():
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(fut)
+            await fut
+
+
+class Delivery:
+    """The run's counters, results queue, events, results file and summary."""
+
+    def __init__(
+        self,
+        *,
+        slots: JobSlots,
+        changes: Changes,
+        on_event: Callable[[BatchEvent], None] | None,
+        stopping: Callable[[], bool],
+    ) -> None:
+        """Start counting now; the writer is set once the run has opened its files."""
+        self._slots = slots
+        self._changes = changes
+        self._on_event = on_event
+        self._stopping = stopping
+        self.writer: ResultsFile | None = None
+        self.counts = collections.Counter[str]()
+        self.failures: list[FailureRecord] = []
+        self.out: collections.deque[BatchResult] = collections.deque()
+        self.reorder: dict[int, BatchResult] = {}
+        self.next_yield = 0
+        self.read = 0
+        self.exhausted = False
+        self.t0 = time.monotonic()
+        self.run_started = time.time()
+        """When the batch's run started, on the ledger's clock (``ItemStore.join``)."""
+        self.shared = False
+        self._rejections0 = slots.rejections
+
+    def start(self, writer: ResultsFile | None) -> None:
+        """The run starts now, writing its results with ``writer`` (if any)."""
+        self.writer = writer
+        self.t0 = time.monotonic()
+
+    @property
+    def progress(self) -> BatchProgress:
+        """The counters now."""
+        return BatchProgress(
+            read=self.read,
+            input_done=self.exhausted,
+            submitted=self.counts["jobs_created"] + self.counts["found_by_name"],
+            running=self._slots.in_use,
+            limit=self._slots.limit,
+            fetched=self.counts["fetched"],
+            failed=self.counts["failed"],
+            skipped=self.counts["skipped"],
+            rejected_429=self._slots.rejections - self._rejections0,
+            elapsed=time.monotonic() - self.t0,
+        )
+
+    def from_row(self, row: LedgerItem, label: str, index: int | None) -> BatchResult:
+        """The result of an item the ledger settled (fetched or failed): fetched in this run
+        (by this worker or another), skipped (fetched by an earlier run) or failed."""
+        status: ResultStatus = "skipped"
+        if row.state is ItemState.FETCHED and row.updated_at >= self.run_started:
+            status = "fetched"
+        elif row.state is not ItemState.FETCHED:
+            status = "failed"
+        return BatchResult(
+            key=row.key,
+            index=index,
+            source=label,
+            status=status,
+            job_id=row.job_id,
+            conversation_id=row.conversation_id,
+            error=None if status != "failed" else (row.error or "failed earlier in this run"),
+            output_path=None if row.output_path is None else Path(row.output_path),
+            timings=timings(row),
+            recovered=row.job_id is None and row.conversation_id is not None,
+        )
+
+    async def emit(self, result: BatchResult) -> None:
+        """Count, record and queue one input's result (waits while the queue is full)."""
+        self.counts[result.status] += 1
+        if result.status == "failed" and len(self.failures) < FAILURES_KEPT:
+            self.failures.append(
+                FailureRecord(key=result.key, source=result.source, error=result.error or "")
+            )
+        if self.writer is not None:
+            self.writer.write_line(result)
+        self.event("result", key=result.key, result=result)
+        await self._changes.wait_for(lambda: len(self.out) < _OUT_CAP or self._stopping())
+        self.out.append(result)
+        self._changes.notify()
+
+    def event(
+        self,
+        kind: EventKind,
+        *,
+        key: str | None = None,
+        result: BatchResult | None = None,
+        summary: BatchSummary | None = None,
+    ) -> None:
+        """Send an event to ``on_event``; a failing callback is logged, never raised."""
+        if self._on_event is None:
+            return
+        try:
+            self._on_event(
+                BatchEvent(kind=kind, progress=self.progress, key=key, result=result,
+                           summary=summary)
+            )
+        except Exception:
+            log.exception("the batch's on_event callback failed")
+
+    def summary(self, *, interrupted: bool, ledger_counts: dict[str, int]) -> BatchSummary:
+        """The summary of the run so far: what the batch did for this run's inputs, and
+        what this worker did; ``ledger_counts``: the ledger's items per state now."""
+        shown = self.failures[:FAILURES_KEPT]
+        still_running = sum(ledger_counts.get(state.value, 0) for state in IN_FLIGHT)
+        return BatchSummary(
+            progress=attrs.evolve(self.progress, running=still_running),
+            submits=self.counts["submits"],
+            jobs_created=self.counts["jobs_created"],
+            found_by_name=self.counts["found_by_name"],
+            duplicates=self.counts["duplicates"],
+            recovered_not_in_input=self.counts["recovered_not_in_input"],
+            still_running=still_running,
+            interrupted=interrupted,
+            failures=tuple(shown),
+            failures_omitted=self.counts["failed"] - len(shown),
+            ledger_counts=ledger_counts,
+            out_dir=None if self.writer is None else self.writer.out_dir,
+            fetched_here=self.counts["fetched_here"],
+            shared=self.shared,
+        )

@@ -1,38 +1,63 @@
-"""The life of one batch item: submit, wait, fetch, each step recorded in the ledger.
+"""The life of one batch item: submit (or settle an earlier attempt), wait, fetch.
 
 :meth:`ItemWorker.process` reads top to bottom: each step takes the item's ledger row and
-returns either its next row or the item's final, failed :class:`BatchResult`; nothing jumps
-through exceptions except the run's own stop (:class:`Stopped`) and the errors that stop the
-whole run (:data:`FATAL`). Internal to :mod:`symbl_async.batch._api`, whose module docstring
-explains the decisions (slots held until a job ends, 429s, unknown submit outcomes, lookups
-by name, wait timeouts).
+returns its next row, or the item's result when it ends here; nothing jumps through
+exceptions except the run's own stop (:class:`Stopped`) and the errors that stop the whole
+run (:data:`~symbl_async.batch._protocol.FATAL`). Every ledger move goes through the store,
+which checks it against the one state machine (:mod:`symbl_async.batch.ledger._states`).
+
+The rules it keeps (the decisions behind them are in ARCHITECTURE.md):
+
+* A job slot is held from before the submit until the job is known to have ended, or its
+  submit known to have created nothing.
+* An attempt that may have created a job (left ``submitting`` by a crash, or ``unknown``:
+  sent without an answer) is never followed by another before a lookup by name, after its
+  grace period, has shown it created none. Each attempt carries its own name.
+* A paid job's insights are fetched until a deadline, with backoff, not a count.
+
+Also here: :class:`FetchGate` (insight fetches wait for the submits on the wire) and
+:class:`Watchers` (slots of jobs no item task waits for any more).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Collection
-from typing import Any, Literal, TypeAlias
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
+from typing import Any, Literal
 
 import attrs
 
-from symbl_async.batch._fetchgate import FetchGate
-from symbl_async.batch._found import Finder, ended_now, learn_or_wait
 from symbl_async.batch._items import PreparedItem, submit_item
-from symbl_async.batch._ledger import ItemState, LedgerItem
-from symbl_async.batch._names import attempt_name
+from symbl_async.batch._lookup import (
+    Finder,
+    ended_now,
+    job_max_seconds,
+    learn_or_wait,
+    settle_when_surely_ended,
+)
+from symbl_async.batch._output import ResultWriter, with_ids
 from symbl_async.batch._protocol import FATAL, BatchClient
-from symbl_async.batch._records import timings
 from symbl_async.batch._results import BatchResult
 from symbl_async.batch._slots import JobSlots, Slot
-from symbl_async.batch._store import ItemStore, SharedStore
-from symbl_async.batch._watchers import Watchers
-from symbl_async.batch._writer import ResultWriter, with_ids
-from symbl_async.core._jobs import Job
+from symbl_async.batch.ledger._states import (
+    ItemState,
+    LedgerItem,
+    completed,
+    failed,
+    fetched,
+    none_created,
+    resent,
+    submitted,
+    timings,
+    unknown,
+)
+from symbl_async.batch.ledger._store import ItemStore
+from symbl_async.core._jobs import Job, JobStatus
 from symbl_async.errors import (
     ConcurrencyLimitError,
     JobFailedError,
@@ -45,13 +70,26 @@ from symbl_async.errors import (
 )
 from symbl_async.models._models import ConversationInsights
 
-__all__ = ["FATAL", "ItemWorker", "Sending", "Step", "Stopped", "job_of"]
+__all__ = [
+    "FETCHES_AT_ONCE",
+    "SUBMITS_FIRST_FOR",
+    "FetchGate",
+    "ItemWorker",
+    "Sending",
+    "Stopped",
+    "Watchers",
+    "job_of",
+]
 
-log = logging.getLogger("symbl_async.batch._api")
+log = logging.getLogger("symbl_async.batch")
 
 _MAX_UNKNOWN_SUBMITS = 3
+FETCHES_AT_ONCE = 8
+"""Conversations whose insights are fetched at once (one GET per kind each)."""
+SUBMITS_FIRST_FOR = 0.2
+"""Seconds a fetch waits at most for the submits on the wire (so it never starves)."""
 
-Step: TypeAlias = LedgerItem | BatchResult
+Step = LedgerItem | BatchResult
 """What a step of an item gives: the item's row after it, or the item's final result."""
 
 
@@ -66,20 +104,13 @@ class Sending:
     active: bool = False
 
 
-def monotonic_of(unix_time: float | None) -> float:
-    """Convert a ledger time (Unix seconds) to ``time.monotonic()``'s clock."""
-    now = time.monotonic()
-    if unix_time is None:
-        return now
-    return now - max(time.time() - unix_time, 0.0)
-
-
 def _not_created(exc: SymblError) -> bool:
-    """Whether a failed submit certainly created no job (REFERENCE.md "Corrections").
+    """Whether a failed submit certainly created no job.
 
-    A 503 means the request was not handled; a :class:`SymblConnectionError` reaches us
-    from a submit only when the body was never sent (after it, the transport raises
-    :class:`SubmitOutcomeUnknownError`). 500, 502, 504 and lost answers may have made one.
+    A 503 means the request was not handled (Symbl docs, "API errors": retry later); a
+    :class:`SymblConnectionError` reaches us from a submit only when the body never fully
+    left (after it, the transport raises :class:`SubmitOutcomeUnknownError`). 500, 502,
+    504 and lost answers may have made one.
     """
     if isinstance(exc, ServerError):
         return exc.status == 503
@@ -92,10 +123,117 @@ def job_of(row: LedgerItem) -> Job:
     return Job(
         job_id=row.job_id,
         conversation_id=row.conversation_id or "",
-        name=row.name,
+        name=row.attempt_name or row.name,
         media_duration=row.duration,
-        submitted_at=monotonic_of(row.submitted_at),
+        submitted_at=_monotonic_of(row.submitted_at),
     )
+
+
+def _monotonic_of(unix_time: float | None) -> float:
+    now = time.monotonic()
+    if unix_time is None:
+        return now
+    return now - max(time.time() - unix_time, 0.0)
+
+
+class FetchGate:
+    """When a batch fetches insights: a few conversations at once, after the submits.
+
+    A job's slot is free as soon as the job ends, so fetching its insights may trail; the
+    submit that refills the slot must not. When a wave of jobs ends together (longest first
+    makes waves), each ended job wants its 8 insight GETs while the next items want their
+    submits, and all share the event loop, aiohttp's connections and the service. Measured
+    at limit 50 (bench_systems, 3x faster service): with every fetch let loose, 400 GETs
+    queued the refills. So fetches are capped and each waits, briefly, for the submits on
+    the wire to be answered.
+    """
+
+    def __init__(self, at_once: int = FETCHES_AT_ONCE, wait: float = SUBMITS_FIRST_FOR) -> None:
+        """``at_once`` fetches at most; each waits up to ``wait`` s for submits to settle."""
+        self._fetches = asyncio.Semaphore(at_once)
+        self._wait = wait
+        self._submits = 0
+        self._quiet = asyncio.Event()
+        self._quiet.set()
+
+    @property
+    def submits(self) -> int:
+        """Submits on the wire now."""
+        return self._submits
+
+    @contextlib.contextmanager
+    def submitting(self) -> Iterator[None]:
+        """Around one submit request."""
+        self._submits += 1
+        self._quiet.clear()
+        try:
+            yield
+        finally:
+            self._submits -= 1
+            if self._submits == 0:
+                self._quiet.set()
+
+    @contextlib.asynccontextmanager
+    async def fetching(self) -> AsyncIterator[None]:
+        """Around one conversation's fetch: a place among the few, then the submits first."""
+        async with self._fetches:
+            if not self._quiet.is_set():
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._quiet.wait(), self._wait)
+            yield
+
+
+class Watchers:
+    """Slots kept after an item's own task has given up waiting for its job.
+
+    A job whose wait timed out may still run, and so holds one of the account's slots: a
+    watcher polls it (rarely) until it ends, records the end, and gives the slot back. A
+    job found by name (no job id) cannot be asked about: its slot is held until no job of
+    the item could still run, then the item is settled by its insights. Cancelled with the
+    run (each gives its slot back; the ledger keeps the item for a rerun).
+    """
+
+    def __init__(self, client: BatchClient, store: ItemStore) -> None:
+        """Share the run's client and store."""
+        self._client = client
+        self._store = store
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def watch(self, row: LedgerItem, slot: Slot) -> None:
+        """Poll the row's job until it ends, record the end, then give ``slot`` back."""
+        self._add(asyncio.create_task(self._watcher(row, slot)))
+
+    def settle_later(self, row: LedgerItem, slot: Slot, until: float) -> None:
+        """Hold ``slot`` for a job found by name until ``until`` (ledger time), then settle."""
+        self._add(asyncio.create_task(
+            settle_when_surely_ended(self._client, self._store, row, slot, until=until)))
+
+    def _add(self, task: asyncio.Task[None]) -> None:
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _watcher(self, row: LedgerItem, slot: Slot) -> None:
+        poll = self._client.poll
+        interval = poll.max_interval / poll.time_scale
+        assert row.job_id is not None
+        try:
+            while True:
+                await asyncio.sleep(interval * random.uniform(0.9, 1.1))
+                try:
+                    info = await self._client.get_job(row.job_id)
+                except FATAL:
+                    return
+                except SymblError:  # 404s included: the job id came from the submit
+                    continue
+                if info.status is JobStatus.COMPLETED:
+                    await self._store.apply(row, completed())
+                    return
+                if info.status is JobStatus.FAILED:
+                    await self._store.apply(row, failed(
+                        "the job ended 'failed' (the service gives no reason)"))
+                    return
+        finally:
+            slot.release()
 
 
 class ItemWorker:
@@ -105,163 +243,163 @@ class ItemWorker:
         self,
         *,
         client: BatchClient,
-        ledger: ItemStore,
+        store: ItemStore,
         slots: JobSlots,
         include: Collection[str],
         writer: ResultWriter | None,
         wait_timeout: float | None,
         wait_mode: str | None,
         lookup_grace: float | None,
+        fetch_timeout: float,
         counts: collections.Counter[str],
         on_event: Callable[[Literal["submitted", "rejected"], str], None],
         stopping: Callable[[], bool],
+        may_send: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
-        """Share the run's client, ledger, slots, counters and stop flag."""
+        """Share the run's client, store, slots, counters and stop flag.
+
+        Args:
+            may_send: a shared batch's check that this worker still holds its lease.
+        """
         self._client = client
-        self._db = ledger
+        self._store = store
         self._slots = slots
         self._include = include
         self._writer = writer
-        self._wait_timeout = wait_timeout
+        self._wait_timeout = wait_timeout if wait_timeout is not None else client.wait_timeout
         self._wait_mode = wait_mode
+        self._fetch_timeout = fetch_timeout
         self._counts = counts
         self._on_event = on_event
         self._stopping = stopping
+        self._may_send = may_send
         self._fetch_gate = FetchGate()
-        self._account = ledger if isinstance(ledger, SharedStore) else None
-        self.may_send: Callable[[], Awaitable[bool]] | None = None
-        """A shared batch's check that this worker still holds its lease."""
-        self.finder = Finder(client=client, ledger=ledger, slots=slots, grace=lookup_grace,
+        self.finder = Finder(client=client, store=store, slots=slots, grace=lookup_grace,
                              counts=counts, on_event=on_event)
-        self.given_up: set[str] = set()
-        """Keys this run left in flight (wait timeouts, unknown submit outcomes)."""
-        self._watchers = Watchers(client, ledger)
-        self.watchers = self._watchers.tasks
-        """Background pollers keeping the slots of jobs whose wait timed out."""
+        self.watchers = Watchers(client, store)
         self.poll_inherited = False
-        """Wait for an earlier run's jobs by polling (their webhooks go to another token)."""
+        """Wait for an earlier run's jobs by polling (their webhooks go elsewhere)."""
+
+    @property
+    def fetch_gate(self) -> FetchGate:
+        """The gate the run's fetches pass."""
+        return self._fetch_gate
 
     async def process(
         self,
-        item: PreparedItem | None,
-        row: LedgerItem | None,
+        row: LedgerItem,
         *,
+        item: Callable[[LedgerItem], PreparedItem | None],
         slot: Slot,
         sending: Sending,
         fresh: bool = False,
     ) -> BatchResult:
         """One item, top to bottom: submit (or settle an earlier attempt), wait, fetch.
 
-        The result has no index yet: the engine gives it the input's.
+        The result has no index yet: the engine gives it each input's.
 
         Args:
-            item: the prepared input; None to resume a ``row`` left ``submitted`` or
-                ``completed`` by an earlier run.
-            row: the item's ledger row, when it has one.
-            slot: the account slot the item holds (or will take, when resuming a job).
+            row: the item as this worker holds it (claimed, adopted, reopened).
+            item: what to send for a row (the input, or the row's recorded submit).
+            slot: the account slot the item holds (or will take, for a job in flight).
             sending: set while the submit request is on the wire.
-            fresh: ``row`` was just claimed from a shared store: its intent (``submitting``,
-                with this attempt's name) is committed and nothing was sent yet.
+            fresh: ``row`` was just claimed: its intent is committed, nothing was sent.
 
         Raises:
             Stopped: the run is stopping; the ledger keeps the item where it is.
         """
-        step: Step
-        inherited = row is not None and row.state is ItemState.SUBMITTED
-        if row is None or row.state in (ItemState.PENDING, ItemState.SUBMITTING,
-                                        ItemState.UNKNOWN):
-            assert item is not None
-            if not slot.held:  # adopted from a worker that is gone
+        step: Step = row
+        inherited = row.state is ItemState.SUBMITTED
+        if row.state in (ItemState.SUBMITTING, ItemState.UNKNOWN):
+            if not slot.held:  # adopted from a worker that is gone: its job may run
                 await slot.acquire()
-            step = await self._submit(item, slot, sending, claimed=row if fresh else None)
-            if isinstance(step, BatchResult):
-                return step
-            row = step
+            step = await self._submit(row, item, slot, sending, fresh=fresh)
         elif row.state is ItemState.SUBMITTED and not slot.held:
-            await slot.acquire()  # a resumed job holds an account slot until it ends
-        if row.state is ItemState.SUBMITTED:
-            step = await self._wait(row, slot, inherited=inherited)
-            if isinstance(step, BatchResult):
-                return step
-            row = step
-        return await self._fetch(row)
+            await slot.acquire()  # a job in flight holds an account slot until it ends
+        if isinstance(step, LedgerItem) and step.state is ItemState.SUBMITTED:
+            step = await self._wait(step, slot, inherited=inherited)
+        if isinstance(step, BatchResult):
+            return step
+        slot.release()
+        return await self._fetch(step)
 
-    async def failure(
-        self, key: str, label: str, error: str, cause: BaseException | None
+    def failure(
+        self, row: LedgerItem, error: str, cause: BaseException | None = None
     ) -> BatchResult:
         """A failed result, with the ids and times the ledger knows."""
-        row = await self._db.get(key)
         return BatchResult(
-            key=key,
+            key=row.key,
             index=None,
-            source=label,
+            source=row.source,
             status="failed",
-            job_id=None if row is None else row.job_id,
-            conversation_id=None if row is None else row.conversation_id,
+            job_id=row.job_id,
+            conversation_id=row.conversation_id,
             error=error,
             exception=cause,
             timings=timings(row),
         )
 
     async def _submit(
-        self, item: PreparedItem, slot: Slot, sending: Sending, *,
-        claimed: LedgerItem | None = None,
+        self,
+        row: LedgerItem,
+        item_for: Callable[[LedgerItem], PreparedItem | None],
+        slot: Slot,
+        sending: Sending,
+        *,
+        fresh: bool,
     ) -> Step:
         """Submit until the service takes the job, a lookup finds it, or it is refused.
 
-        The rule: an attempt that may have created a job (left ``submitting`` by a crash, or
-        ``unknown``: sent without an answer) is never followed by another before a lookup
-        has shown, after the grace period, that it created none. Each attempt carries its own
-        name, recorded before it is sent.
+        The rule: an attempt that may have created a job is never followed by another
+        before a lookup has shown, after its grace period, that it created none.
         """
         # Long on purpose: the exactly-once rule is this one loop, each submit outcome next
-        # to the ledger move it makes; split up, the rule would scatter again (issue 7).
-        key, label = item.key, item.label
-        if claimed is None:
-            row = await self._db.upsert_pending(key, label, item.name, item.duration)
-            maybe_created = row.state in (ItemState.SUBMITTING, ItemState.UNKNOWN)
-        else:
-            row, maybe_created = claimed, False
-        unknown = refused = 0
+        # to the ledger move it makes; split up, the rule would scatter again.
+        maybe_created, unknowns, refused = not fresh, 0, 0
+        item = item_for(row)
         while True:
             if maybe_created:
-                found = await self.finder.resolve(row)
+                grace_until = self.finder.grace_until(row, item)
+                found = await self.finder.resolve(row, grace_until)
                 if found is not None:
                     return found
-                if unknown >= _MAX_UNKNOWN_SUBMITS:
-                    self.given_up.add(key)
-                    error = (
-                        f"{unknown} submits got no answer (the last: {row.error or 'lost'}); "
-                        "none created a job (looked up by name after the grace period). The "
-                        "item is left 'unknown' in the ledger: a rerun submits it again"
-                    )
-                    return await self.failure(key, label, error, None)
+                reason = None
+                if item is None:
+                    reason = ("looked up by name, its last attempt created no job; its input "
+                              "is not in this run and its submit was not recorded: give the "
+                              "input again to send it")
+                elif unknowns >= _MAX_UNKNOWN_SUBMITS:
+                    reason = (f"{unknowns} submits got no answer (the last: "
+                              f"{row.error or 'lost'}); none created a job (looked up by name "
+                              "after the grace period)")
+                if reason is not None:
+                    row = await self._store.apply(row, none_created(grace_until, reason))
+                    slot.release()
+                    return self.failure(row, f"{reason}; it is pending again: a rerun "
+                                        "submits it")
             if self._stopping():
                 raise Stopped
-            # From the intent until the outcome is recorded, stop() lets the item be: the
-            # ledger's writes run on a thread, and a cancel while one runs would leave the
-            # intent committed without its submit (or a created job recorded as unsent).
+            # From the intent until the outcome is recorded, stop() lets the item be: a
+            # cancel while a ledger write runs would leave the intent committed without its
+            # submit (or a created job recorded as unsent).
             sending.active = True
-            if claimed is not None:  # the claim committed this attempt's intent
-                row, claimed = claimed, None
-            else:
-                # The intent and this attempt's own name, committed before the submit.
-                row = await self._db.mark_submitting(
-                    key, attempt_name(item.name, row.attempts + 1)
-                )
+            if not fresh:  # a claim commits the first attempt's intent; others are made here
+                row = await self._store.apply(row, resent())
+            fresh = False
+            assert item is not None
             self._counts["submits"] += 1
-            if self.may_send is not None and not await self.may_send():
-                raise LeaseLostError(key, "this worker's lease ran out before the submit")
+            if self._may_send is not None and not await self._may_send():
+                raise LeaseLostError(row.key, "this worker's lease ran out before the submit")
             try:
                 with self._fetch_gate.submitting():
-                    job = await submit_item(self._client, item, row.name)
+                    job = await submit_item(self._client, item, row.attempt_name or row.name)
             except ConcurrencyLimitError:
                 sending.active = False
                 maybe_created = False
                 slot.rejected()
-                if self._account is not None:  # one worker's 429 slows every worker
-                    await self._account.on_rejected(self._slots.backoff_bound())
-                self._on_event("rejected", key)
+                # One worker's 429 slows every worker: the account's limit and cooldown.
+                await self._store.on_rejected(self._slots.backoff_bound())
+                self._on_event("rejected", row.key)
                 if self._stopping():
                     raise Stopped from None
                 await self._slots.wait_after_rejection()
@@ -269,60 +407,68 @@ class ItemWorker:
                 continue
             except (SubmitOutcomeUnknownError, ServerError, SymblConnectionError,
                     ResponseDecodeError) as exc:
-                sending.active = False
                 if _not_created(exc):
-                    # 503 (not handled) or a connection that never opened: nothing exists,
+                    # 503 (not handled) or a body that never fully left: nothing exists,
                     # resend later; never a failure.
+                    sending.active = False
                     maybe_created = False
                     refused += 1
-                    log.info("submit of %s not taken (%s); sending it again later", label, exc)
+                    log.info("submit of %s not taken (%s); sending it again later",
+                             row.source, exc)
                     slot.release()
                     await asyncio.sleep(random.uniform(0, self._slots.backoff_for(refused)))
                     await slot.acquire()
                     continue
                 # 500, 502, 504, a lost answer, a 2xx without a job id: the job may exist.
-                # A durable state, not a failure.
-                log.warning("submit of %s: outcome unknown (%s); will look it up", label, exc)
-                row = await self._db.mark_unknown(key, exc)
+                # A durable state, not a failure; looked up at once.
+                log.warning("submit of %s: outcome unknown (%s); looking it up", row.source,
+                            exc)
+                row = await self._store.apply(
+                    row, unknown(exc, self.finder.grace_after_unknown()))
                 sending.active = False
-                maybe_created, unknown = True, unknown + 1
+                maybe_created, unknowns = True, unknowns + 1
                 continue
             except FATAL:
                 raise
             except SymblError as exc:
                 # The service refused it (400, 403, 413...): the submit created no job.
                 slot.release()
-                await self._db.mark_failed(key, exc)
+                row = await self._store.apply(row, failed(exc))
                 sending.active = False
-                return await self.failure(key, label, str(exc), exc)
+                return self.failure(row, str(exc), exc)
             self._slots.on_accepted()
-            row = await self._db.mark_submitted(key, job.job_id, job.conversation_id)
-            if self._account is not None:
-                await self._account.on_accepted()
+            row = await self._store.apply(row, submitted(job.job_id, job.conversation_id))
+            await self._store.on_accepted()
             sending.active = False
             self._counts["jobs_created"] += 1
-            self._on_event("submitted", key)
+            self._on_event("submitted", row.key)
             if self._stopping():
                 raise Stopped
             return row
 
     async def _wait(self, row: LedgerItem, slot: Slot, *, inherited: bool) -> Step:
-        """Wait until the job ends; record it; release the slot (or hand it to a watcher).
+        """Wait until the job ends; record it; keep the slot with a watcher if it may run.
 
         A job this run did not submit (``inherited``, or its id learned from a webhook) is
         asked about once first: its webhooks may have gone to a receiver that is gone.
         """
-        key, label = row.key, row.source
         if row.job_id is None:
-            step = await learn_or_wait(
-                self._client, self._db, row, slot,
-                wait_timeout=self._wait_timeout, failure=self.failure, hold=self._watchers.hold,
-            )
-            if isinstance(step, BatchResult):
-                self.given_up.add(key)
-            if isinstance(step, BatchResult) or step.state is not ItemState.SUBMITTED:
-                return step
-            row, inherited = step, True  # its job id came from a webhook: confirm it
+            found = await learn_or_wait(self._client, self._store, row, slot,
+                                        wait_timeout=self._wait_timeout)
+            if found is None:
+                sent = row.attempt_at if row.attempt_at is not None else row.updated_at
+                until = sent + job_max_seconds(self._client, row, self._wait_timeout)
+                self.watchers.settle_later(row, slot.transfer(), until)
+                return self.failure(
+                    row,
+                    f"conversation {row.conversation_id} was found by its submit name (the API "
+                    f"gives no job id for it) and its insights were not final after "
+                    f"{self._wait_timeout:.0f} s: the job may still be running, or may have "
+                    "failed. Unresolved, not failed: it stays 'submitted' in the ledger until no "
+                    "job could still run; a rerun checks it again without submitting it")
+            if found.state is not ItemState.SUBMITTED:
+                return found
+            row, inherited = found, True  # its job id came from a webhook: confirm it
         job = job_of(row)
         kwargs: dict[str, Any] = {"timeout": self._wait_timeout}
         if self._wait_mode is not None:
@@ -334,60 +480,72 @@ class ItemWorker:
                 await self._client.wait(job, **kwargs)
         except JobFailedError as exc:
             slot.release()
-            await self._db.mark_failed(key, "the job ended 'failed' (the service gives no reason)")
-            return await self.failure(key, label, f"{exc}; the service gives no reason", exc)
+            row = await self._store.apply(
+                row, failed("the job ended 'failed' (the service gives no reason)"))
+            return self.failure(row, f"{exc}; the service gives no reason", exc)
         except FATAL:
             raise
         except SymblError as exc:
             # WaitTimeoutError (the deadline; hiccups are retried inside it): the job may
             # still run and hold an account slot, so a watcher keeps the slot until it ends.
-            self._watchers.watch(key, job, slot.transfer())
-            self.given_up.add(key)
-            error = (
-                f"{exc}; it stays 'submitted' in the ledger: rerun to wait for it again "
-                "(it will not be submitted again)"
-            )
-            return await self.failure(key, label, error, exc)
+            self.watchers.watch(row, slot.transfer())
+            return self.failure(
+                row, f"{exc}; it stays 'submitted' in the ledger: rerun to wait for it again "
+                "(it will not be submitted again)", exc)
         slot.release()
-        return await self._db.mark_completed(key)
+        return await self._store.apply(row, completed())
 
     async def _fetch(self, row: LedgerItem) -> BatchResult:
-        key, label = row.key, row.source
+        """Fetch a completed job's insights (and write them), until the fetch deadline."""
         conversation_id = row.conversation_id or ""
         insights: ConversationInsights | None = None
         data: dict[str, Any] = {}
-        async with self._fetch_gate.fetching():  # after the refilling submits
-            try:
-                if self._writer is None:  # the caller gets the models
-                    insights = await self._client.fetch_insights(
-                        conversation_id, include=self._include
-                    )
-                else:  # only written to disk: no models (a quarter of the loop's CPU)
-                    data = await self._client.fetch_insights_json(
-                        conversation_id, include=self._include
-                    )
-            except FATAL:
-                raise
-            except SymblError as exc:
-                await self._db.mark_failed(key, f"fetching insights failed: {exc}")
-                error = (f"fetching insights failed: {exc} (retry_failed fetches again without "
-                         "submitting)")
-                return await self.failure(key, label, error, exc)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._fetch_timeout
+        tries = 0
+        while True:
+            async with self._fetch_gate.fetching():  # after the refilling submits
+                try:
+                    if self._writer is None:  # the caller gets the models
+                        insights = await self._client.fetch_insights(
+                            conversation_id, include=self._include)
+                    else:  # only written to disk: no models (a quarter of the loop's CPU)
+                        data = await self._client.fetch_insights_json(
+                            conversation_id, include=self._include)
+                    break
+                except FATAL:
+                    raise
+                except SymblError as exc:
+                    # A paid job's insights: the next minute's GETs may work. Until the
+                    # deadline, with backoff; only then is the item failed (and a rerun with
+                    # retry_failed fetches it again without paying).
+                    tries += 1
+                    if loop.time() >= deadline:
+                        row = await self._store.apply(
+                            row, failed(f"fetching insights failed: {exc}"))
+                        return self.failure(
+                            row, f"fetching insights failed for {self._fetch_timeout:.0f} s: "
+                            f"{exc} (retry_failed fetches again without submitting)", exc)
+                    log.info("fetching the insights of %s failed (%s); trying again",
+                             row.source, exc)
+            pause = random.uniform(0, self._slots.backoff_for(tries))
+            await asyncio.sleep(max(0.0, min(pause, deadline - loop.time())))
         path = None
         if insights is not None:
             insights = attrs.evolve(insights, job_id=row.job_id, conversation_id=conversation_id)
         elif self._writer is not None:
             data = with_ids(data, job_id=row.job_id, conversation_id=conversation_id)
             try:
-                path = await asyncio.to_thread(self._writer.write_insights, key, data, label)
+                path = await asyncio.to_thread(self._writer.write_insights, row.key, data,
+                                               row.source)
             except OSError as exc:
-                await self._db.mark_failed(key, f"cannot write the insights: {exc}")
-                return await self.failure(key, label, f"cannot write the insights: {exc}", exc)
-        row = await self._db.mark_fetched(key, path)
+                row = await self._store.apply(row, failed(f"cannot write the insights: {exc}"))
+                return self.failure(row, f"cannot write the insights: {exc}", exc)
+        row = await self._store.apply(row, fetched(None if path is None else str(path)))
         return BatchResult(
-            key=key,
+            key=row.key,
             index=None,
-            source=label,
+            source=row.source,
             status="fetched",
             job_id=row.job_id,
             conversation_id=row.conversation_id,

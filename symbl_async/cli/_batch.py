@@ -35,13 +35,12 @@ from typing import Any
 import attrs
 
 from symbl_async.batch._api import LEDGER_FILE, process_many
-from symbl_async.batch._ledger import Ledger
-from symbl_async.batch._manifests import expand_inputs, read_manifest
+from symbl_async.batch._inputs import Source, SourceError, expand_inputs, read_manifest
+from symbl_async.batch._output import check_output_dir
+from symbl_async.batch._rerun import batch_webhook_token
 from symbl_async.batch._results import BatchSummary
 from symbl_async.batch._slots import PLAN_LIMITS, JobSlots
-from symbl_async.batch._sources import Source, SourceError
-from symbl_async.batch._storage import batch_webhook_token
-from symbl_async.batch._writer import check_output_dir
+from symbl_async.batch.ledger import SqliteLedger
 from symbl_async.cli._process_args import DEFAULT_LIMIT, EMULATOR_TIME_SCALE
 from symbl_async.cli._progress import ProgressDisplay
 from symbl_async.cli._skips import Skips
@@ -53,6 +52,9 @@ from symbl_async.errors import AuthenticationError, SymblError, ValidationError
 from symbl_async.webhooks._receiver import WebhookReceiver
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "run_batch_command"]
+
+# How the library's messages name its parameters, said as this command's flags.
+OPTION_FLAGS = {"retry_failed": "--retry-failed", "reprocess": "--reprocess"}
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -126,7 +128,7 @@ def _plan(args: argparse.Namespace) -> _Plan:
     else:
         ledger_path = (args.ledger or out / LEDGER_FILE).absolute()
         try:
-            Ledger.open(ledger_path).close()
+            SqliteLedger.open(ledger_path).close()
         except ValidationError as exc:
             raise _UsageError(f"--ledger: {exc.rule}") from exc
     for manifest in args.manifest:
@@ -298,8 +300,10 @@ async def _process(args: argparse.Namespace, plan: _Plan, argv: list[str]) -> in
             wait_timeout=args.wait_timeout,
             lookup_grace=args.lookup_grace,
             lease=args.lease,
+            fetch_timeout=args.fetch_timeout,
             wait_mode=args.wait,
             on_event=display.on_event,
+            option_names=OPTION_FLAGS,
         )
         command = resume_command(argv)
         loop = asyncio.get_running_loop()

@@ -133,6 +133,10 @@ def add_process_command(subparsers: Any) -> None:
     run.add_argument("--lookup-grace", type=non_negative_float, metavar="SECONDS",
                      help="after a submit got no answer, wait this long before a lookup by "
                      "name may conclude it created no job (default: submit timeout + 60 s)")
+    run.add_argument("--fetch-timeout", type=positive_float, default=1800.0, metavar="SECONDS",
+                     help="keep fetching a finished job's insights this long (with backoff) "
+                     "before the item fails (default %(default)s; a rerun with "
+                     "--retry-failed fetches it again without paying)")
     run.add_argument("--lease", type=positive_float, default=30.0, metavar="SECONDS",
                      help="with a postgresql:// --ledger: how long this worker may go silent "
                      "before the others adopt its jobs (default %(default)s)")

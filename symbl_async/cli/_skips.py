@@ -14,7 +14,7 @@ import collections
 import mimetypes
 from typing import TextIO
 
-from symbl_async.batch._sources import MEDIA_EXTENSIONS
+from symbl_async.batch._inputs import MEDIA_EXTENSIONS
 
 __all__ = ["Skips"]
 

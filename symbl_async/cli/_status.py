@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from symbl_async.batch._api import LEDGER_FILE
-from symbl_async.batch._ledger import ItemState, Ledger
+from symbl_async.batch.ledger import ItemState, SqliteLedger
 from symbl_async.cli._argtypes import ledger_arg
 from symbl_async.core._checks import redact_url
 from symbl_async.errors import SymblError
@@ -56,7 +56,7 @@ def _error(text: str) -> int:
     return EXIT_USAGE
 
 
-def _open_read_only(path: Path) -> Ledger:
+def _open_read_only(path: Path) -> SqliteLedger:
     # mode=ro still creates the -shm (and -wal) files of a WAL database when they are
     # absent; immutable=1 creates nothing and is exact when there is no -wal (the last
     # run closed cleanly and checkpointed). With a -wal (a run going on, or killed), the
@@ -71,7 +71,7 @@ def _open_read_only(path: Path) -> Ledger:
     except sqlite3.Error:
         conn.close()
         raise
-    return Ledger(conn, path)
+    return SqliteLedger(conn, path, worker_id="status", exclusive=False)
 
 
 def run_status(args: argparse.Namespace, out: TextIO) -> int:

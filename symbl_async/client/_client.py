@@ -109,6 +109,7 @@ class SymblClient(Processing, WebhookAttempts):
         mode = None if wait_mode is None else parse_wait_mode(wait_mode, "wait_mode")
         if safety_poll is not None and not isinstance(safety_poll, SafetyPollSchedule):
             raise ValidationError("safety_poll", "must be a SafetyPollSchedule")
+        self._app_id = None if credentials is None else credentials.app_id
         self._transport = Transport(
             base_url=url,
             credentials=credentials,
@@ -142,6 +143,11 @@ class SymblClient(Processing, WebhookAttempts):
         return self._transport.base_url
 
     @property
+    def app_id(self) -> str | None:
+        """The app id the client authenticates with (None when given only a token)."""
+        return self._app_id
+
+    @property
     def transport(self) -> Transport:
         """The transport, for its counters (``requests_sent``, ``retries``)."""
         return self._transport
@@ -151,15 +157,19 @@ class SymblClient(Processing, WebhookAttempts):
         return self._transport.closed
 
     def submit_deadline(self, upload_size: int | None = None) -> float | None:
-        """The longest one submit waits for its answer, in seconds (None: no bound).
+        """The longest one submit call may keep a request on the wire, in seconds, its
+        retries included (None: no bound). A batch waits this long (and a margin) after an
+        attempt before a lookup that finds nothing may count as "no job was created".
+
+        The transport starts no new attempt after ``retry.max_time`` (a resend after a 503
+        may wait a ``Retry-After``), and the last attempt may take the request's deadline.
 
         Args:
             upload_size: the upload's size in bytes; ``None`` for a URL or text submit.
         """
         t = self._transport.timeouts
-        if upload_size is None:
-            return t.total
-        return t.upload_deadline(upload_size)
+        one = t.total if upload_size is None else t.upload_deadline(upload_size)
+        return None if one is None else self._transport.retry.max_time + one
 
     # -- webhooks and wait modes ----------------------------------------------------
 

@@ -425,7 +425,7 @@ def _guarded(item: LedgerItem, change: Change, now: float) -> bool:
     if change.move is JOB_ID_LEARNED:
         return item.job_id is not None  # learned once, from the first delivery
     if change.move is NONE_CREATED:
-        return now < change.fields["grace_until"]  # a request may still land before
+        return bool(now < change.fields["grace_until"])  # a request may still land before
     return False
 
 

@@ -1,14 +1,23 @@
-"""The files of a batch with an output folder; :class:`ResultWriter` puts there:
+"""Where a batch puts its files: the output folder, the files in it, and its locks.
 
-* ``<key>.json``: the insights of each fetched item (written to a temporary file, fsynced,
-  then renamed, so a file that exists is complete);
-* ``results.jsonl``: one line per input of the last run (key, source, status, job id,
-  conversation id, error, timings). Lines are appended to ``results.jsonl.partial`` as
-  results come, and the file is renamed to ``results.jsonl`` when the run ends (also after
+:class:`ResultWriter` writes, in the output folder:
+
+* ``<name>-<12 hex>.json``: the insights of each fetched item (written to a temporary file,
+  fsynced, then renamed, so a file that exists is complete);
+* ``results.jsonl``: one line per input of the run (key, source, status, job id,
+  conversation id, error, timings). Lines are appended to a partial file of the worker's own
+  as results come, and it is renamed to ``results.jsonl`` when the run ends (also after
   Ctrl-C), so ``results.jsonl`` is always the complete report of a finished run; a rerun
   reports skipped items too, with the ids and paths the ledger kept;
 * ``summary.json``: the :class:`~symbl_async.batch._results.BatchSummary`, written
   atomically at the end.
+
+:func:`open_storage` checks the folder, takes the batch's lock (two runs of one SQLite batch
+at once would both submit its pending items, paying twice; the OS drops the lock when the
+process dies, even on SIGKILL, on every platform), opens the ledger's store and starts the
+results, in that order, so that nothing is written before the lock is held. Workers of a
+shared (PostgreSQL) batch take no lock: they may share an output folder, each with its own
+partial results.
 """
 
 from __future__ import annotations
@@ -23,18 +32,29 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from symbl_async.batch._names import submit_name
+import filelock
+
+from symbl_async.batch._items import submit_name
 from symbl_async.batch._results import RESULTS_FILE, SUMMARY_FILE, BatchResult, BatchSummary
+from symbl_async.batch.ledger._sqlite import SqliteStore
+from symbl_async.batch.ledger._store import ItemStore
+from symbl_async.core._checks import check_ledger_url, is_database_url
 from symbl_async.errors import ValidationError
 from symbl_async.models._converter import camel_case
 
 __all__ = [
+    "LEDGER_FILE",
     "ResultWriter",
+    "Storage",
     "check_output_dir",
     "insights_filename",
     "insights_missing",
+    "open_storage",
     "with_ids",
 ]
+
+LEDGER_FILE = "ledger.sqlite3"
+"""The ledger's file name in the output folder, when no ledger is given."""
 
 _PARTIAL_SUFFIX = ".partial"
 _SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -131,13 +151,17 @@ def with_ids(
     return {**ids, **rest}
 
 
-def insights_missing(path: Path, include: Collection[str]) -> list[str]:
-    """The insight kinds of ``include`` an insights file lacks (all of them when it is gone
-    or unreadable); blocking (use a thread)."""
+def insights_missing(path: Path, include: Collection[str]) -> str | None:
+    """What an insights file lacks of ``include`` (``"file missing"``, ``"unreadable"``,
+    ``"lacks topics, questions"``), or None when it holds them all; blocking (use a
+    thread)."""
+    if not path.exists():
+        return "file missing"
     data = _read_object(path)
     if data is None:
-        return list(include)
-    return [kind for kind in include if camel_case(kind) not in data]
+        return "unreadable"
+    missing = [kind for kind in include if camel_case(kind) not in data]
+    return "lacks " + ", ".join(missing) if missing else None
 
 
 def _read_object(path: Path) -> dict[str, Any] | None:
@@ -151,18 +175,21 @@ def _read_object(path: Path) -> dict[str, Any] | None:
 class ResultWriter:
     """Writes a batch's files in its output folder (see the module docstring)."""
 
-    def __init__(self, out_dir: str | os.PathLike[str]) -> None:
-        """Check the folder and start ``results.jsonl.partial`` afresh.
+    def __init__(self, out_dir: str | os.PathLike[str], worker: str | None = None) -> None:
+        """Check the folder and start the partial results afresh.
 
         Args:
             out_dir: the output folder; created if missing.
+            worker: a tag for the partial results' name (``results.jsonl.<tag>.partial``),
+                for workers sharing the folder; None: ``results.jsonl.partial``.
 
         Raises:
             ValidationError: (field ``out_dir``) when the folder cannot be written.
         """
         self.out_dir = check_output_dir(out_dir)
         self._results = self.out_dir / RESULTS_FILE
-        self._partial = self.out_dir / (RESULTS_FILE + _PARTIAL_SUFFIX)
+        tag = "" if worker is None else "." + re.sub(r"[^A-Za-z0-9_-]+", "_", worker)[:60]
+        self._partial = self.out_dir / (RESULTS_FILE + tag + _PARTIAL_SUFFIX)
         try:
             self._lines: IO[str] | None = self._partial.open("w", encoding="utf-8")
         except OSError as exc:
@@ -227,3 +254,121 @@ class ResultWriter:
         if self._lines is not None:
             self._lines.close()
             self._lines = None
+
+
+class Storage:
+    """An open store (owned or borrowed), the batch's lock, and the results writer if any."""
+
+    def __init__(self) -> None:
+        """Start empty; :func:`open_storage` fills it in."""
+        self.store: ItemStore | None = None
+        self.writer: ResultWriter | None = None
+        self.owns_store = False
+        self.lock: filelock.BaseFileLock | None = None
+        self.tmpdir: tempfile.TemporaryDirectory[str] | None = None
+
+    @property
+    def ledger_path(self) -> Path | None:
+        """The SQLite file, when the ledger is one."""
+        return self.store.path if isinstance(self.store, SqliteStore) else None
+
+    async def close_store(self) -> None:
+        """Close the store if owned (idempotent); the lock stays held until :meth:`close`."""
+        if self.owns_store and self.store is not None:
+            self.owns_store = False
+            await self.store.aclose()
+
+    async def close(self) -> None:
+        """Close the results files (without finishing them), the store if owned, the lock.
+
+        With the store already closed (:meth:`close_store`) nothing here waits, so a run's
+        last files and its lock are released in one step of the event loop.
+        """
+        if self.writer is not None:
+            self.writer.close()
+        await self.close_store()
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+        if self.tmpdir is not None:
+            self.tmpdir.cleanup()
+            self.tmpdir = None
+
+
+async def open_storage(
+    ledger: ItemStore | str | os.PathLike[str] | None,
+    out_dir: str | os.PathLike[str] | None,
+) -> Storage:
+    """Check the output folder, lock and open the ledger, start the results files.
+
+    Args:
+        ledger: a store, a ``postgresql://`` URL (a batch shared by workers), a path to a
+            SQLite ledger, or None: ``ledger.sqlite3`` in ``out_dir``, or a temporary one
+            (deleted at the end: no resume) without ``out_dir``.
+        out_dir: the output folder, or None for no files.
+
+    Returns:
+        The storage; :meth:`Storage.close` it.
+
+    Raises:
+        ValidationError: (``out_dir``, ``ledger`` or ``ledger_path``) when the folder or
+            the ledger cannot be used, or another run of the batch holds the ledger.
+    """
+    storage = Storage()
+    try:
+        out = None if out_dir is None else check_output_dir(out_dir)
+        if isinstance(ledger, ItemStore):
+            storage.store = ledger
+            if isinstance(ledger, SqliteStore):
+                storage.lock = _lock(ledger.path)
+        elif is_database_url(ledger) or (isinstance(ledger, str) and "://" in ledger):
+            # Imported here: asyncpg is an optional extra (symbl_async[postgres]).
+            from symbl_async.batch.ledger._postgres import PostgresStore
+
+            storage.store = await PostgresStore.connect(check_ledger_url(ledger))
+            storage.owns_store = True
+        else:
+            if ledger is not None:
+                path = Path(ledger)
+            elif out is not None:
+                path = out / LEDGER_FILE
+            else:
+                storage.tmpdir = tempfile.TemporaryDirectory(prefix="symbl-batch-")
+                path = Path(storage.tmpdir.name) / LEDGER_FILE
+            storage.lock = _lock(path)
+            # Under the lock, no other worker of this batch is alive: exclusive.
+            storage.store = await SqliteStore.open(path, exclusive=True)
+            storage.owns_store = True
+        if out is not None:
+            # Workers of a shared batch may share the folder: each its own partial results.
+            tag = storage.store.worker_id if storage.store.shared else None
+            storage.writer = ResultWriter(out, tag)
+    except BaseException:
+        await storage.close()
+        raise
+    return storage
+
+
+def _lock(path: Path) -> filelock.BaseFileLock:
+    """Lock ``<path>.lock`` for this run: the OS releases it when the process ends.
+
+    Raises:
+        ValidationError: (field ``ledger_path``) when another run holds the lock, or the
+            lock file cannot be created.
+    """
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(lock_path, timeout=0)
+        lock.acquire()
+    except filelock.Timeout:
+        raise ValidationError(
+            "ledger_path",
+            f"{str(path)!r} is in use by another run of this batch: let it finish (or stop "
+            "it) first",
+        ) from None
+    except OSError as exc:
+        raise ValidationError(
+            "ledger_path", f"cannot create {str(lock_path)!r}: {exc.strerror or exc}"
+        ) from exc
+    return lock

@@ -1,0 +1,792 @@
+"""The batch engine: one code path for every ledger, whether one process owns it or many share it.
+
+Coroutines of one event loop, woken through :class:`~symbl_async.batch._results.Changes`:
+
+* the **intake** reads the input while there is room, checks each input
+  (:func:`~symbl_async.batch._items.prepare_item`), records new items ``pending`` in the
+  ledger in groups (one transaction per group), and decides what each input needs from its
+  item's row (:func:`~symbl_async.batch._rerun.admit`: queue, wait, report, check its file,
+  take it back);
+* the **dispatcher** takes local job slots, then claims that many items from the ledger
+  (``ItemStore.claim``: one transaction that counts the account's jobs in flight) and starts
+  a task for each (:meth:`~symbl_async.batch._worker.ItemWorker.process`);
+* the **consumer** (``__anext__``) hands out results as they come, or in input order.
+
+What differs between a ledger one process owns (SQLite under its lock file) and one workers
+share (PostgreSQL) is only how items are chosen for a claim: the longest of a local
+look-ahead window of this run's inputs (:class:`~symbl_async.batch._slots.LongestFirstWindow`),
+or the longest pending item of the whole backlog; and that a shared run keeps its lease
+renewed, adopts what dead workers left, and learns from the ledger the results of its inputs
+that other workers finished. Everything else (intake, reruns, ``retry_failed``, more insight
+kinds, lost files, attempt names, adoption, results, the summary) is this one code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Coroutine, Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+
+from symbl_async.batch._inputs import FileSource
+from symbl_async.batch._items import PreparedItem, item_from_spec, prepare_item, spec_of
+from symbl_async.batch._output import Storage, insights_missing, open_storage
+from symbl_async.batch._protocol import FATAL, BatchClient
+from symbl_async.batch._rerun import (
+    Admit,
+    admit,
+    check_rerun,
+    keep_webhook_token,
+    load_processing_model,
+    save_processing_model,
+    say,
+)
+from symbl_async.batch._results import (
+    BatchEvent,
+    BatchProgress,
+    BatchResult,
+    BatchSummary,
+    Changes,
+    Delivery,
+)
+from symbl_async.batch._slots import DONE, JobSlots, LongestFirstWindow, Slot, puller
+from symbl_async.batch._worker import ItemWorker, Sending, Stopped
+from symbl_async.batch.ledger._states import (
+    RELEASED,
+    UNFINISHED,
+    ItemState,
+    LedgerItem,
+    Pending,
+    reopened,
+    retried,
+)
+from symbl_async.batch.ledger._store import ItemStore
+from symbl_async.core._options import ProcessingOptions
+from symbl_async.errors import (
+    IllegalTransitionError,
+    LeaseLostError,
+    SymblError,
+    ValidationError,
+)
+
+__all__ = ["Engine", "RunConfig"]
+
+log = logging.getLogger("symbl_async.batch")
+
+_FILL_WAIT = 2.0  # at most this long for the look-ahead to fill before the first claim
+_ADD_GROUP = 500  # new items recorded per transaction
+_ADD_DELAY = 0.05  # seconds a new item may wait for its group
+_IDLE_WAIT = 1.0  # longest wait for a slot or an item when a claim got nothing
+_CHECK_EVERY = 0.5  # a shared run asks the ledger this often about its inputs' items
+_CLAIM_GROUP = 64  # items claimed at most in one transaction
+
+Origin = Literal["claim", "adopt", "input"]
+
+
+@attrs.frozen(kw_only=True)
+class RunConfig:
+    """What the caller of :func:`~symbl_async.batch._api.process_many` asked for."""
+
+    client: BatchClient
+    sources: AsyncIterable[object] | Iterable[object]
+    options: ProcessingOptions | None
+    include: tuple[str, ...]
+    ordered: bool
+    slots: JobSlots
+    ledger: ItemStore | Path | str | None  # str: a postgresql:// URL
+    out_dir: Path | None
+    retry_failed: bool
+    reprocess: bool
+    lookahead: int
+    wait_timeout: float | None
+    wait_mode: str | None
+    lookup_grace: float | None
+    on_event: Callable[[BatchEvent], None] | None
+    lease: float = 30.0
+    fetch_timeout: float = 1800.0
+    names: Mapping[str, str] = attrs.field(factory=dict)
+    """How messages name the parameters (the CLI gives its flags)."""
+
+    @property
+    def max_tasks(self) -> int:
+        """Items in flight at most: every slot busy, as many more waiting, some slack."""
+        return 2 * self.slots.max_limit + 16
+
+    @property
+    def reorder_bound(self) -> int:
+        """With ``ordered``, inputs read at most past the one awaited."""
+        return self.lookahead + self.max_tasks
+
+
+@attrs.define(eq=False)
+class Awaiting:
+    """The inputs of this run waiting for one item's result (duplicates attach to it)."""
+
+    key: str
+    item: PreparedItem
+    inputs: list[tuple[int, str, bool]]
+    """(index, label, duplicate) of each input."""
+    decided: bool = False
+    """Its row was read (after its group was recorded)."""
+
+
+def _is_file_like(raw: object) -> bool:
+    if isinstance(raw, (FileSource, os.PathLike)):
+        return True
+    return isinstance(raw, str) and "://" not in raw
+
+
+class Engine:
+    """The work behind a :class:`~symbl_async.batch._api.BatchRun`; see the module docstring.
+
+    Its tasks hold the engine, never the ``BatchRun`` the caller holds, so an abandoned
+    ``BatchRun`` can be collected, and that stops the engine.
+    """
+
+    def __init__(self, config: RunConfig) -> None:
+        """Hold the configuration; nothing runs until :meth:`results` is iterated."""
+        self._config = config
+        self._changes = Changes()
+        self._delivery = Delivery(slots=config.slots, changes=self._changes,
+                                  on_event=config.on_event, stopping=lambda: self._stopping)
+        self.summary: BatchSummary | None = None
+        """The summary, once the run has ended."""
+        self._storage: Storage | None = None
+        self._worker: ItemWorker | None = None
+        self._awaiting: dict[str, Awaiting] = {}
+        self._buffer: list[Awaiting] = []
+        self._flushing = asyncio.Lock()
+        self._flush_timer: asyncio.TimerHandle | None = None
+        self._live: dict[str, asyncio.Task[None]] = {}
+        self._sending: dict[asyncio.Task[None], Sending] = {}
+        self._seen: set[int] = set()  # hashes of the keys this run has reported
+        self._recovered: dict[str, BatchResult] = {}
+        self._window: LongestFirstWindow[Awaiting] = LongestFirstWindow()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._helpers: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self._interrupted = False
+        self._fatal: BaseException | None = None
+        self._intake_done = False
+        self._dispatch_done = False
+        self._renewed = time.monotonic()
+        self._adopting = 0  # adoptions under way: their rows are this run's, not given up
+
+    # -- the caller's view ---------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop submitting (see ``BatchRun.stop``)."""
+        if self._stopping:
+            return
+        self._stopping = self._interrupted = True
+        for task in self._tasks:
+            task.cancel()
+        for task, sending in list(self._sending.items()):
+            if not sending.active:
+                task.cancel()
+        self._changes.notify()
+
+    @property
+    def progress(self) -> BatchProgress:
+        """The counters now."""
+        return self._delivery.progress
+
+    @property
+    def ledger_path(self) -> Path | None:
+        """The SQLite ledger in use (None before the run starts, or for another store)."""
+        return None if self._storage is None else self._storage.ledger_path
+
+    @property
+    def _store(self) -> ItemStore:
+        assert self._storage is not None and self._storage.store is not None
+        return self._storage.store
+
+    @property
+    def _work(self) -> ItemWorker:
+        assert self._worker is not None
+        return self._worker
+
+    # -- the run ---------------------------------------------------------------------------
+
+    async def results(self) -> AsyncGenerator[BatchResult, None]:
+        """Run the batch, yielding results; closing it ends the run (cancels its work)."""
+        cfg, d = self._config, self._delivery
+        self._storage = await open_storage(cfg.ledger, cfg.out_dir)
+        d.start(self._storage.writer)
+        try:
+            await self._begin()
+            shared = self._store.shared
+            self._spawn(self._intake())
+            self._spawn(self._dispatch())
+            if shared:
+                self._spawn(self._keep_lease())
+                self._spawn(self._keep_adopting())
+                self._spawn(self._keep_checking())
+            while True:
+                if cfg.ordered and d.next_yield in d.reorder:
+                    result = d.reorder.pop(d.next_yield)
+                    d.next_yield += 1
+                    self._changes.notify()
+                    yield result
+                    continue
+                if d.out:
+                    result = d.out.popleft()
+                    self._changes.notify()
+                    if cfg.ordered:
+                        assert result.index is not None
+                        d.reorder[result.index] = result
+                        continue
+                    yield result
+                    continue
+                if self._finished():
+                    break
+                await self._changes.wait_for(lambda: bool(d.out) or self._finished())
+            # After stop() some inputs never finish: hand over what is buffered, in order.
+            for index in sorted(d.reorder):
+                yield d.reorder.pop(index)
+            if self._fatal is not None:
+                raise self._fatal
+        finally:
+            await self._shutdown()
+
+    async def _begin(self) -> None:
+        """Check the rerun, join the batch, and take what an earlier run (or a dead
+        worker) left unfinished."""
+        cfg, store, client = self._config, self._store, self._config.client
+        if cfg.ordered and store.shared:
+            raise ValidationError("ordered", "cannot be used with a ledger shared by workers")
+        await check_rerun(store, options=cfg.options, base_url=client.base_url,
+                          app_id=client.app_id, reprocess=cfg.reprocess, names=cfg.names)
+        await load_processing_model(store, client.processing_model)
+        self._worker = ItemWorker(
+            client=client, store=store, slots=cfg.slots, include=cfg.include,
+            writer=self._storage.writer if self._storage is not None else None,
+            wait_timeout=cfg.wait_timeout, wait_mode=cfg.wait_mode,
+            lookup_grace=cfg.lookup_grace, fetch_timeout=cfg.fetch_timeout,
+            counts=self._delivery.counts,
+            on_event=lambda kind, key: self._delivery.event(kind, key=key),
+            stopping=lambda: self._stopping,
+            may_send=self._may_send if store.shared else None,
+        )
+        if store.shared:
+            # Each worker's receiver has its own address: an adopted job's webhooks go to
+            # the worker that submitted it, so adopted jobs are polled.
+            self._work.poll_inherited = True
+        else:
+            try:
+                url = client.webhook_url
+            except RuntimeError:  # a receiver not started yet: its address is unknown
+                url = None
+            same = await keep_webhook_token(store, client.webhook_token, url)
+            self._work.poll_inherited = not same
+        self._delivery.run_started = await store.join(max_limit=cfg.slots.max_limit,
+                                                      lease=cfg.lease)
+        self._delivery.shared = store.shared
+        self._renewed = time.monotonic()
+        await self._adopt()
+
+    def _finished(self) -> bool:
+        return (self._intake_done and self._dispatch_done and not self._live
+                and not self._delivery.out)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        self._tasks.append(asyncio.ensure_future(coro))
+
+    def _abort(self, exc: BaseException) -> None:
+        if self._fatal is None:
+            self._fatal = exc
+            log.error("batch stopped: %s", exc)
+        self.stop()
+
+    async def _shutdown(self) -> None:
+        d, storage = self._delivery, self._storage
+        self._stopping = True
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+        watchers = set() if self._worker is None else self._worker.watchers.tasks
+        tasks = [*self._tasks, *self._helpers, *self._live.values(), *watchers]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for result in self._recovered.values():
+            d.counts["recovered_not_in_input"] += 1
+            if d.writer is not None:
+                d.writer.write_line(result)
+        self._recovered.clear()
+        counts: dict[str, int] = {}
+        if storage is not None and storage.store is not None:
+            try:
+                # The lease is over at once: another worker (or a rerun) adopts what this
+                # run leaves in flight without waiting for it to run out.
+                await self._store.leave()
+                counts = await self._store.counts()
+                await save_processing_model(self._store, self._config.client.processing_model)
+            except SymblError:
+                pass
+            # Before the summary: once it is written, the run is over (its lock free soon
+            # after, with no wait in between).
+            await storage.close_store()
+        summary = d.summary(interrupted=self._interrupted, ledger_counts=counts)
+        self.summary = summary
+        try:
+            if d.writer is not None:
+                d.writer.finish(summary)
+        except OSError:
+            log.exception("cannot write the batch's results files")
+        finally:
+            if storage is not None:
+                await storage.close()
+        d.event("finished", summary=summary)
+
+    # -- intake ------------------------------------------------------------------------------
+
+    def _may_read(self) -> bool:
+        if self._stopping:
+            return True
+        cfg, d = self._config, self._delivery
+        waiting = len(self._awaiting) - sum(1 for key in self._live if key in self._awaiting)
+        room = waiting < cfg.lookahead and len(self._live) < cfg.max_tasks
+        if cfg.ordered:
+            room = room and d.read < d.next_yield + cfg.reorder_bound
+        return room
+
+    async def _intake(self) -> None:
+        """Read the whole input (or until the run stops)."""
+        d = self._delivery
+        pull = puller(self._config.sources)
+        try:
+            while True:
+                await self._changes.wait_for(self._may_read)
+                if self._stopping:
+                    return
+                raw = await pull()
+                if raw is DONE:
+                    d.exhausted = True
+                    break
+                index = d.read
+                d.read += 1
+                d.event("read")
+                await self._admit(index, raw)
+            await self._flush()
+        except asyncio.CancelledError:
+            raise
+        except FATAL as exc:
+            self._abort(exc)
+        except Exception as exc:  # the caller's iterable failed: nothing more can be read
+            log.exception("reading the batch's input failed")
+            self._abort(exc)
+        finally:
+            self._intake_done = True
+            self._changes.notify()
+
+    async def _admit(self, index: int, raw: object) -> None:
+        """Check one input and put it with its item's other inputs, or in the next group."""
+        options = self._config.options
+        if _is_file_like(raw):
+            prepared = await asyncio.to_thread(prepare_item, raw, options)
+        else:
+            prepared = prepare_item(raw, options)
+        d = self._delivery
+        if isinstance(prepared, BatchResult):  # the input itself is bad
+            await d.emit(attrs.evolve(prepared, index=index))
+            return
+        key, label = prepared.key, prepared.label
+        entry = self._awaiting.get(key)
+        if entry is not None:  # an earlier input of this run has the same key
+            entry.inputs.append((index, label, True))
+            d.counts["duplicates"] += 1
+            return
+        duplicate = hash(key) in self._seen
+        d.counts["duplicates"] += duplicate
+        recovered = self._recovered.pop(key, None)
+        if recovered is not None:  # finished at start, for the ledger's sake: now it is named
+            self._seen.add(hash(key))
+            await d.emit(attrs.evolve(recovered, index=index, source=label))
+            return
+        entry = Awaiting(key=key, item=prepared, inputs=[(index, label, duplicate)])
+        self._awaiting[key] = entry
+        self._buffer.append(entry)
+        if len(self._buffer) >= _ADD_GROUP:
+            await self._flush()
+        elif self._flush_timer is None:
+            self._flush_timer = asyncio.get_running_loop().call_later(
+                _ADD_DELAY, self._flush_later)
+
+    def _flush_later(self) -> None:
+        self._flush_timer = None
+        self._helper(self._flush())
+
+    def _helper(self, coro: Coroutine[Any, Any, None]) -> None:
+        """A short task of the run (a group's recording): a fatal error stops the run."""
+        async def guarded() -> None:
+            try:
+                await coro
+            except FATAL as exc:
+                self._abort(exc)
+
+        task = asyncio.ensure_future(guarded())
+        self._helpers.add(task)
+        task.add_done_callback(self._helpers.discard)
+
+    async def _flush(self) -> None:
+        """Record the waiting group of new inputs (one transaction) and decide each."""
+        async with self._flushing:
+            if self._flush_timer is not None:
+                self._flush_timer.cancel()
+                self._flush_timer = None
+            entries, self._buffer = self._buffer, []
+            if not entries:
+                return
+            rows = await self._store.add_pending([
+                Pending(e.key, e.item.label, e.item.name, e.item.duration, spec_of(e.item))
+                for e in entries
+            ])
+            for entry, row in zip(entries, rows, strict=True):
+                if self._store.shared:
+                    # Durable now: a service may answer its client (any worker can take it).
+                    self._delivery.event("queued", key=entry.key)
+                if self._awaiting.get(entry.key) is entry:  # not finished meanwhile
+                    await self._decide(entry, row)
+            self._changes.notify()
+
+    async def _decide(self, entry: Awaiting, row: LedgerItem) -> None:
+        """Act on what the rerun rules say an input needs."""
+        entry.decided = True
+        given_up = self._given_up(row)
+        action = admit(row, run_started=self._delivery.run_started,
+                       retry_failed=self._config.retry_failed, given_up=given_up)
+        if action is Admit.QUEUE:
+            if not self._store.shared:  # a shared run's claims take the whole backlog
+                self._window.push(entry, entry.item.duration)
+        elif action is Admit.REPORT:
+            await self._report(entry, row)
+        elif action is Admit.CHECK_FILE:
+            missing = await self._insights_missing(row)
+            if missing is None:
+                await self._report(entry, row)
+                return
+            # Fetched, but its file is gone or lacks kinds this run asks for (say,
+            # --include all after a default run): fetch again, never resubmit.
+            log.warning("%s: insights %s (%s); fetching them again", row.source, missing,
+                        row.output_path)
+            self._start(await self._store.apply(row, reopened()), origin="input")
+        elif action is Admit.RETRY:
+            try:
+                row = await self._store.apply(row, retried())
+            except (IllegalTransitionError, LeaseLostError):
+                # Another worker took it back first: decide again from what it did.
+                fresh = await self._store.get(row.key)
+                if fresh is not None and fresh.state is not ItemState.FAILED:
+                    await self._decide(entry, fresh)
+                    return
+                raise
+            if row.state is ItemState.PENDING:
+                await self._decide(entry, row)
+            else:  # its job had completed: fetch again, never resubmit
+                self._start(row, origin="input")
+
+    def _given_up(self, row: LedgerItem) -> bool:
+        """Whether this run holds the item but no task of it runs: it gave up on it."""
+        return (row.state in UNFINISHED and row.owner == self._store.worker_id
+                and row.key not in self._live and not self._adopting)
+
+    async def _report(self, entry: Awaiting, row: LedgerItem) -> None:
+        result = self._delivery.from_row(row, row.source, None)
+        if row.state is ItemState.FAILED and row.updated_at < self._delivery.run_started:
+            result = attrs.evolve(result, error=(
+                f"failed in an earlier run: {row.error}; retry with "
+                f"{say(self._config.names, 'retry_failed')}"))
+        elif row.state in UNFINISHED:
+            result = attrs.evolve(result, status="failed", error=(
+                f"not finished in this run: {row.error or row.state.value}; it stays "
+                f"'{row.state.value}' in the ledger: a rerun finishes it"))
+        await self._resolve(entry.key, result, origin="input")
+
+    async def _insights_missing(self, row: LedgerItem) -> str | None:
+        """The insight kinds a fetched item's file lacks, when this run writes to the folder
+        it is in (a shared batch's other workers keep theirs elsewhere: not checked)."""
+        writer = None if self._storage is None else self._storage.writer
+        if writer is None or row.output_path is None:
+            return None
+        path = Path(row.output_path)
+        if writer.out_dir not in path.parents:  # both absolute
+            return None
+        return await asyncio.to_thread(insights_missing, path, self._config.include)
+
+    # -- items in this run's hands ----------------------------------------------------------
+
+    def _item_for(self, row: LedgerItem) -> PreparedItem | None:
+        """What to send for a row: this run's input, else the submit the ledger recorded."""
+        entry = self._awaiting.get(row.key)
+        if entry is not None:
+            return entry.item
+        if row.spec is None:
+            return None
+        try:
+            return item_from_spec(row.spec)
+        except ValidationError:
+            log.error("item %s has an unreadable submit recorded; it cannot be sent", row.key)
+            return None
+
+    def _start(
+        self, row: LedgerItem, *, origin: Origin, slot: Slot | None = None, fresh: bool = False
+    ) -> None:
+        slot = slot if slot is not None else Slot(self._config.slots, held=False)
+        sending = Sending()
+        task = asyncio.ensure_future(self._drive(row, slot, sending, fresh, origin))
+        self._live[row.key] = task
+        self._sending[task] = sending
+
+        def done(_: asyncio.Task[None]) -> None:
+            # A task cancelled before its first step never runs _drive's finally: give its
+            # slot back here too (a no-op otherwise).
+            slot.release()
+            self._sending.pop(task, None)
+            if self._live.get(row.key) is task:
+                del self._live[row.key]
+            self._changes.notify()
+            if not task.cancelled() and task.exception() is not None:
+                log.error("batch task failed", exc_info=task.exception())
+
+        task.add_done_callback(done)
+
+    async def _drive(
+        self, row: LedgerItem, slot: Slot, sending: Sending, fresh: bool, origin: Origin
+    ) -> None:
+        """Run one item's worker and deliver its result to every input waiting for it."""
+        started = time.monotonic()
+        try:
+            result = await self._work.process(row, item=self._item_for, slot=slot,
+                                              sending=sending, fresh=fresh)
+        except Stopped:
+            return
+        except LeaseLostError as exc:
+            # Another worker has the item now and finishes it; the inputs waiting for it
+            # here learn its result from the ledger.
+            log.warning("%s: %s", row.source, exc)
+            return
+        except FATAL as exc:
+            self._abort(exc)
+            return
+        except Exception as exc:
+            log.exception("unexpected error processing %s", row.source)
+            result = self._work.failure(row, f"unexpected error: {exc!r}", exc)
+        finally:
+            slot.release()
+        if result.status == "fetched":
+            self._delivery.counts["fetched_here"] += 1
+        elapsed = round(time.monotonic() - started, 6)
+        result = attrs.evolve(result, timings={**result.timings, "elapsed": elapsed})
+        await self._resolve(row.key, result, origin=origin)
+
+    async def _resolve(self, key: str, result: BatchResult, *, origin: Origin) -> None:
+        """Report an item's result once for each input of this run that named it."""
+        entry = self._awaiting.pop(key, None)
+        if entry is None:
+            if origin == "adopt":  # finished for the ledger's sake; an input may name it yet
+                self._recovered[key] = result
+            # Claimed from a shared backlog: another worker's input named it, and that
+            # worker reports it (it learns the result from the ledger).
+            return
+        self._seen.add(hash(key))
+        for index, label, duplicate in entry.inputs:
+            await self._delivery.emit(
+                attrs.evolve(result, index=index, source=label, duplicate=duplicate))
+        self._changes.notify()
+
+    # -- dispatching -----------------------------------------------------------------------
+
+    def _filled(self) -> bool:
+        return (self._stopping or self._intake_done
+                or len(self._window) + len(self._buffer) >= self._config.lookahead)
+
+    def _may_claim(self) -> bool:
+        if self._stopping or self._input_spent():
+            return True
+        ready = self._store.shared or bool(self._window)
+        return ready and len(self._live) < self._config.max_tasks
+
+    def _input_spent(self) -> bool:
+        """Nothing more will be queued here: the input is read, recorded and decided."""
+        return (self._intake_done and not self._buffer and not self._window
+                and not self._flushing.locked())
+
+    async def _dispatch(self) -> None:
+        """Claim items and start them until this run has nothing left to claim."""
+        store = self._store
+        try:
+            # Longest first from the first claim: let the look-ahead fill (or the input
+            # end) before choosing, or the first slots would go to whatever came first.
+            # Bounded, in case the input is slow or endless.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._changes.wait_for(self._filled), _FILL_WAIT)
+            await self._flush()
+            while True:
+                await self._changes.wait_for(self._may_claim)
+                if self._stopping:
+                    return
+                if self._input_spent() and not store.shared:
+                    return
+                held = await self._local_slots()
+                taken = [] if store.shared else self._take(len(held))
+                try:
+                    rows = await store.claim(
+                        len(held), None if store.shared else [e.key for e in taken])
+                except BaseException:
+                    for slot in held:
+                        slot.release()
+                    self._give_back(taken)
+                    raise
+                for row, slot in zip(rows, held, strict=False):
+                    self._start(row, origin="claim", slot=slot, fresh=True)
+                for slot in held[len(rows):]:
+                    slot.release()
+                claimed = {row.key for row in rows}
+                self._give_back([e for e in taken if e.key not in claimed])
+                if rows:
+                    continue
+                if store.shared and self._input_spent():
+                    await self._flush()
+                    await self._check_awaiting()
+                    if await store.unfinished_elsewhere() == 0:
+                        return
+                await self._idle()
+        except SymblError as exc:
+            self._abort(exc)
+        finally:
+            self._dispatch_done = True
+            self._changes.notify()
+
+    async def _local_slots(self) -> list[Slot]:
+        """This run's own slots for the next claim (its bound; the account's is the
+        claim's): one, waited for, then as many more as are free at once, so a burst of
+        ended jobs is refilled by one claim."""
+        cfg, slots = self._config, self._config.slots
+        await slots.acquire()
+        held = [Slot(slots, held=True)]
+        while (len(held) < _CLAIM_GROUP and slots.waiting == 0 and slots.in_use < slots.limit
+               and len(self._live) + len(held) < cfg.max_tasks
+               and (self._store.shared or len(held) < len(self._window))):
+            await slots.acquire()  # free: returns at once
+            held.append(Slot(slots, held=True))
+        return held
+
+    def _take(self, most: int) -> list[Awaiting]:
+        """The window's next ``most`` items: the longest, or the oldest when ``ordered``
+        results are held up behind it."""
+        cfg, d = self._config, self._delivery
+        taken: list[Awaiting] = []
+        while self._window and len(taken) < most:
+            pressed = cfg.ordered and d.read >= d.next_yield + cfg.reorder_bound
+            taken.append(self._window.pop_oldest() if pressed else self._window.pop_longest())
+        return taken
+
+    def _give_back(self, entries: list[Awaiting]) -> None:
+        for entry in entries:
+            if self._awaiting.get(entry.key) is entry:
+                self._window.push(entry, entry.item.duration)
+
+    async def _idle(self) -> None:
+        """Wait for a slot or an item to appear (any worker's notification), bounded."""
+        waiter = asyncio.ensure_future(self._store.wait_changed(_IDLE_WAIT))
+        local = asyncio.ensure_future(self._changes.wait_for(lambda: self._stopping))
+        try:
+            await asyncio.wait({waiter, local}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (waiter, local):
+                task.cancel()
+            await asyncio.gather(waiter, local, return_exceptions=True)
+
+    # -- a shared batch: leases, adoption, other workers' results ----------------------------
+
+    async def _adopt(self) -> None:
+        """Take over the unfinished items of workers that are gone (of an earlier run, for
+        a ledger this process owns), and finish them."""
+        self._adopting += 1
+        try:
+            rows = await self._store.adopt()
+        finally:
+            self._adopting -= 1
+        for row in rows:
+            if row.key in self._live:
+                continue
+            if self._store.shared:
+                log.warning("adopting %s (%s) from a worker that is gone", row.source,
+                            row.state.value)
+            else:
+                log.info("finishing %s (%s), left by an earlier run", row.source,
+                         row.state.value)
+            self._start(row, origin="adopt")
+        self._changes.notify()
+
+    async def _may_send(self) -> bool:
+        """Whether this worker may still send a submit: its lease was renewed lately, or is
+        renewed now. A worker paused past its lease must not send what a claim gave it
+        (the adopter looks the attempt up by name and may send it again)."""
+        lease = self._config.lease
+        deadline = time.monotonic() + lease
+        while time.monotonic() - self._renewed >= lease / 2:
+            try:
+                alive = await self._store.heartbeat()
+            except SymblError as exc:  # the database is away: retry within one lease
+                if time.monotonic() >= deadline:
+                    log.warning("cannot renew this worker's lease: %s", exc)
+                    return False
+                await asyncio.sleep(min(1.0, lease / 10))
+                continue
+            if alive:
+                self._renewed = time.monotonic()
+            return alive
+        return True
+
+    async def _keep_lease(self) -> None:
+        while True:
+            await asyncio.sleep(self._config.lease / 3)
+            try:
+                alive = await self._store.heartbeat()
+            except SymblError as exc:
+                log.warning("cannot renew this worker's lease yet: %s", exc)
+                continue
+            if alive:
+                self._renewed = time.monotonic()
+            else:
+                self._abort(LeaseLostError(
+                    None, "this worker's lease ran out (was it paused?) and other workers "
+                    "adopted its items; it stops. Run it again to rejoin the batch"))
+                return
+
+    async def _keep_adopting(self) -> None:
+        while True:
+            await asyncio.sleep(self._config.lease / 2)
+            try:
+                await self._adopt()
+            except SymblError as exc:
+                log.warning("cannot adopt other workers' items yet: %s", exc)
+
+    async def _keep_checking(self) -> None:
+        while True:
+            await asyncio.sleep(_CHECK_EVERY)
+            try:
+                await self._check_awaiting()
+            except LeaseLostError:
+                raise
+            except SymblError as exc:
+                log.warning("cannot read the shared ledger yet: %s", exc)
+
+    async def _check_awaiting(self) -> None:
+        """Report the inputs whose items other workers finished (or this one gave up on)."""
+        keys = [k for k, e in self._awaiting.items() if e.decided and k not in self._live]
+        for at in range(0, len(keys), 500):
+            for row in await self._store.get_many(keys[at:at + 500]):
+                entry = self._awaiting.get(row.key)
+                if entry is None or row.key in self._live:
+                    continue
+                if row.state in RELEASED or self._given_up(row):
+                    await self._report(entry, row)
+

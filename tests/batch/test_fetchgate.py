@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from symbl_async.batch._fetchgate import FetchGate
+from symbl_async.batch._worker import FetchGate
 
 
 async def test_a_fetch_waits_for_the_submits_on_the_wire() -> None:

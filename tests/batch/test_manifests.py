@@ -8,8 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from symbl_async.batch._manifests import expand_inputs, read_manifest
-from symbl_async.batch._sources import FileSource, SourceError, TextSource, UrlSource
+from symbl_async.batch._inputs import (
+    FileSource,
+    SourceError,
+    TextSource,
+    UrlSource,
+    expand_inputs,
+    read_manifest,
+)
 from symbl_async.errors import ValidationError
 
 MESSAGES = [{"payload": {"content": "Hello there", "contentType": "text/plain"}}]

@@ -11,8 +11,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from symbl_async.batch._names import readable_stem, submit_name
-from symbl_async.batch._sources import (
+from symbl_async.batch._inputs import (
     FileSource,
     TextSource,
     UrlSource,
@@ -21,6 +20,7 @@ from symbl_async.batch._sources import (
     describe_source,
     item_key,
 )
+from symbl_async.batch._items import readable_stem, submit_name
 from symbl_async.errors import ValidationError
 
 MESSAGES = [{"payload": {"content": "Hello there", "contentType": "text/plain"}}]

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 
 import pytest
 
-from symbl_async.batch._window import LongestFirstWindow, longest_first
+from symbl_async.batch._slots import LongestFirstWindow, longest_first
 from symbl_async.errors import ValidationError
 
 

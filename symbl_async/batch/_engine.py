@@ -177,6 +177,7 @@ class Engine:
         self._dispatch_done = False
         self._renewed = time.monotonic()
         self._adopting = 0  # adoptions under way: their rows are this run's, not given up
+        self._claiming = 0  # items taken from the window, their claim under way
 
     # -- the caller's view ---------------------------------------------------------------
 
@@ -350,7 +351,10 @@ class Engine:
         if self._stopping:
             return True
         cfg, d = self._config, self._delivery
-        waiting = len(self._awaiting) - sum(1 for key in self._live if key in self._awaiting)
+        # Inputs not taken in hand yet (the window, the group being recorded, items others
+        # may still claim): the look-ahead.
+        waiting = (len(self._awaiting) - self._claiming
+                   - sum(1 for key in self._live if key in self._awaiting))
         room = waiting < cfg.lookahead and len(self._live) < cfg.max_tasks
         if cfg.ordered:
             room = room and d.read < d.next_yield + cfg.reorder_bound
@@ -609,7 +613,7 @@ class Engine:
     def _may_claim(self) -> bool:
         if self._stopping or self._input_spent():
             return True
-        ready = self._store.shared or bool(self._window)
+        ready = self._store.shared or bool(self._window) or bool(self._buffer)
         return ready and len(self._live) < self._config.max_tasks
 
     def _input_spent(self) -> bool:
@@ -633,8 +637,15 @@ class Engine:
                     return
                 if self._input_spent() and not store.shared:
                     return
+                if self._buffer:  # what was read is chosen from: record it now
+                    await self._flush()
+                    continue
                 held = await self._local_slots()
+                if self._buffer:  # read while the slots were awaited: chosen from too
+                    await self._flush()
                 taken = [] if store.shared else self._take(len(held))
+                self._claiming = len(taken)
+                self._changes.notify()  # room in the window: the intake reads on
                 try:
                     rows = await store.claim(
                         len(held), None if store.shared else [e.key for e in taken])
@@ -643,12 +654,15 @@ class Engine:
                         slot.release()
                     self._give_back(taken)
                     raise
+                finally:
+                    self._claiming = 0
                 for row, slot in zip(rows, held, strict=False):
                     self._start(row, origin="claim", slot=slot, fresh=True)
                 for slot in held[len(rows):]:
                     slot.release()
                 claimed = {row.key for row in rows}
                 self._give_back([e for e in taken if e.key not in claimed])
+                self._changes.notify()
                 if rows:
                     continue
                 if store.shared and self._input_spent():

@@ -1,4 +1,8 @@
-"""process_many against the real emulator on 127.0.0.1: slots, order, failures, resume."""
+"""process_many against the real emulator on 127.0.0.1: slots, order, failures, resume.
+
+The behaviour tests run on every ledger (``ledgers``: SQLite, PostgreSQL, memory) and
+assert the same outcome on each: the same results, the same jobs in the emulator's records.
+"""
 
 from __future__ import annotations
 
@@ -13,16 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _ledgers import Ledgers
 from _polling import eventually
 
 from symbl_async.batch._api import BatchRun, process_many
-from symbl_async.batch._items import PreparedItem, prepare_item
-from symbl_async.batch._ledger import ItemState, Ledger
-from symbl_async.batch._names import attempt_name
+from symbl_async.batch._inputs import SourceError, UrlSource
+from symbl_async.batch._items import PreparedItem, prepare_item, spec_of
 from symbl_async.batch._results import BatchEvent, BatchResult
-from symbl_async.batch._slots import JobSlots
-from symbl_async.batch._sources import SourceError, UrlSource
-from symbl_async.batch._window import longest_first
+from symbl_async.batch._slots import JobSlots, longest_first
+from symbl_async.batch.ledger import ItemState, LedgerItem, Pending, attempt_name
 from symbl_async.client._client import SymblClient
 from symbl_async.client._waiting import PollSchedule
 from symbl_async.core._jobs import Job
@@ -76,12 +79,15 @@ class Counting:
             yield url(f"lazy{i}", self.seconds)
 
 
-async def test_keeps_within_the_limit_and_fetches_everything(tmp_path: Path) -> None:
+async def test_keeps_within_the_limit_and_fetches_everything(
+    tmp_path: Path, ledgers: Ledgers
+) -> None:
     sources = [url(f"a{i}", 10 + (i * 37) % 60) for i in range(200)]
     events: list[BatchEvent] = []
     async with emulated(3) as (emu, client):
         run = process_many(
-            client, sources, slots=fast_slots(3), out_dir=tmp_path, on_event=events.append
+            client, sources, slots=fast_slots(3), out_dir=tmp_path, on_event=events.append,
+            ledger=ledgers.arg(),
         )
         results = await collect(run)
         stats = emu.stats()
@@ -104,14 +110,15 @@ async def test_keeps_within_the_limit_and_fetches_everything(tmp_path: Path) -> 
     assert max(e.progress.running for e in events) <= 3
 
 
-async def test_429s_from_another_client_are_waited_out_and_counted() -> None:
+async def test_429s_from_another_client_are_waited_out_and_counted(ledgers: Ledgers) -> None:
     async with emulated(3) as (emu, client), SymblClient(
         app_id=emu.app_id, app_secret=emu.app_secret, base_url=emu.url
     ) as other:
         # Two long jobs of another program hold 2 of the account's 3 slots (~2.5 s).
         for i in range(2):
             await other.submit_audio_url(f"https://media.test/long{i}.mp3?emulator_duration=20000")
-        run = process_many(client, [url(f"s{i}", 30) for i in range(20)], slots=fast_slots(3))
+        run = process_many(client, [url(f"s{i}", 30) for i in range(20)], slots=fast_slots(3),
+                           ledger=ledgers.arg())
         results = await collect(run)
         stats = emu.stats()
     assert {r.status for r in results} == {"fetched"}
@@ -123,18 +130,19 @@ async def test_429s_from_another_client_are_waited_out_and_counted() -> None:
     assert run.summary.submits == 20 + stats["rejected_429"]
 
 
-async def test_longest_jobs_go_first_within_the_lookahead() -> None:
+async def test_longest_jobs_go_first_within_the_lookahead(ledgers: Ledgers) -> None:
     durations = [10.0, 500.0, 50.0, 2000.0, 5.0, 300.0, 900.0, 1.0, 700.0]
     sources = [url(f"d{i}", d) for i, d in enumerate(durations)]
     async with emulated(1) as (emu, client):
-        await collect(process_many(client, sources, slots=fast_slots(1), lookahead=3))
+        await collect(process_many(client, sources, slots=fast_slots(1), lookahead=3,
+                                   ledger=ledgers.arg()))
         order = [job["mediaDuration"] for job in emu.jobs()]
     expected = [d async for d in longest_first(durations, duration=lambda d: d, window=3)]
     assert order == expected
     assert order != durations
 
 
-async def test_the_first_submits_are_already_the_longest() -> None:
+async def test_the_first_submits_are_already_the_longest(ledgers: Ledgers) -> None:
     # Shortest first in the input: with the window filled before the first dispatch, the
     # four slots still go to the four longest recordings, not to the first four read.
     durations = [float(60 * (i + 1)) for i in range(12)]
@@ -154,7 +162,8 @@ async def test_the_first_submits_are_already_the_longest() -> None:
             return url(f"s{self.i}", durations[self.i - 1])
 
     async with emulated(4) as (emu, client):
-        await collect(process_many(client, Slow(), slots=fast_slots(4), lookahead=12))
+        await collect(process_many(client, Slow(), slots=fast_slots(4), lookahead=12,
+                                   ledger=ledgers.arg()))
         order = [job["mediaDuration"] for job in emu.jobs()]
     assert sorted(order[:4]) == durations[-4:]
 
@@ -196,7 +205,7 @@ async def test_ordered_results_come_in_input_order_with_a_bounded_buffer() -> No
     assert max(ahead) <= 4 + 2 * 3 + 16
 
 
-async def test_item_failures_do_not_stop_the_batch(tmp_path: Path) -> None:
+async def test_item_failures_do_not_stop_the_batch(tmp_path: Path, ledgers: Ledgers) -> None:
     empty = tmp_path / "empty.wav"
     empty.write_bytes(b"")
     text = tmp_path / "notes.txt"
@@ -213,7 +222,8 @@ async def test_item_failures_do_not_stop_the_batch(tmp_path: Path) -> None:
         url("good2", 60),
     ]
     async with emulated(3, fail_inputs={FAILING_URL}) as (_, client):
-        results = await collect(process_many(client, sources, slots=fast_slots(3)))
+        results = await collect(process_many(client, sources, slots=fast_slots(3),
+                                             ledger=ledgers.arg()))
     by_index = {r.index: r for r in results}
     assert [by_index[i].status for i in range(9)] == [
         "fetched", "failed", "failed", "failed", "failed", "failed", "failed", "fetched",
@@ -228,13 +238,16 @@ async def test_item_failures_do_not_stop_the_batch(tmp_path: Path) -> None:
     assert by_index[7].insights is not None and by_index[7].insights.messages
 
 
-async def test_a_second_run_skips_fetched_items_and_submits_nothing(tmp_path: Path) -> None:
+async def test_a_second_run_skips_fetched_items_and_submits_nothing(
+    tmp_path: Path, ledgers: Ledgers
+) -> None:
     sources = [url(f"r{i}", 60) for i in range(12)]
     async with emulated(3) as (emu, client):
-        first = await collect(process_many(client, sources, slots=fast_slots(3), out_dir=tmp_path))
+        first = await collect(process_many(client, sources, slots=fast_slots(3), out_dir=tmp_path,
+                                           ledger=ledgers.arg()))
         submitted = emu.stats()["jobs_submitted"]
         second = await collect(process_many(client, sources, slots=fast_slots(3),
-                                            out_dir=tmp_path))
+                                            out_dir=tmp_path, ledger=ledgers.arg()))
         assert emu.stats()["jobs_submitted"] == submitted == 12
     assert {r.status for r in first} == {"fetched"}
     assert {r.status for r in second} == {"skipped"}
@@ -249,41 +262,52 @@ async def prepared(source: object) -> PreparedItem:
     return item
 
 
+async def crashed_with(ledgers: Ledgers, sources: list[UrlSource]) -> list[LedgerItem]:
+    """An earlier run's worker that claimed these items (their first attempts' intents are
+    committed) and is gone."""
+    store = await ledgers.open()
+    await store.join(max_limit=10, lease=30.0)
+    items = [await prepared(source) for source in sources]
+    await store.add_pending([Pending(i.key, i.label, i.name, i.duration, spec_of(i))
+                             for i in items])
+    rows = await store.claim(len(items), [i.key for i in items])
+    await store.leave()
+    return rows
+
+
 async def test_an_item_left_submitting_is_found_by_name_not_submitted_again(
-    tmp_path: Path,
+    ledgers: Ledgers,
 ) -> None:
     lost, never_sent = url("lost", 120), url("never-sent", 120)
-    ledger_path = tmp_path / "ledger.sqlite3"
     async with emulated(3) as (emu, client):
-        # A crash right after the submit was sent: the intent is in the ledger, the job exists.
-        item = await prepared(lost)
-        with Ledger.open(ledger_path) as ledger:
-            ledger.upsert_pending(item.key, item.label, item.name, item.duration)
-            ledger.mark_submitting(item.key)
-            await client.submit_audio_url(lost.url, options=item.options.replace(name=item.name))
-            # A crash before the submit was sent: the intent only.
-            other = await prepared(never_sent)
-            ledger.upsert_pending(other.key, other.label, other.name, other.duration)
-            ledger.mark_submitting(other.key)
+        rows = await crashed_with(ledgers, [lost, never_sent])
+        # A crash right after this submit was sent: the intent is in the ledger, the job
+        # exists. The other one crashed before its submit was sent: the intent only.
+        item, other = await prepared(lost), await prepared(never_sent)
+        await client.submit_audio_url(
+            lost.url, options=item.options.replace(name=rows[0].attempt_name))
         # The submit "never sent" was a moment ago: no grace needed here (no request is in
         # flight), so the lookup's "not found" means no job at once.
         run = process_many(
-            client, [lost, never_sent, url("new", 60)], slots=fast_slots(3), ledger=ledger_path,
-            lookup_grace=0,
+            client, [lost, never_sent, url("new", 60)], slots=fast_slots(3),
+            ledger=ledgers.arg(), lookup_grace=0,
         )
         results = await collect(run)
         by_name = emu.stats()["submits_by_name"]
     assert {r.status for r in results} == {"fetched"}
-    assert by_name[item.name] == 1
+    assert by_name[attempt_name(item.name, 1)] == 1
     # Sent once, under its second attempt's name (the first attempt's was never sent).
-    assert by_name[attempt_name(other.name, 2)] == 1 and other.name not in by_name
+    assert by_name[attempt_name(other.name, 2)] == 1
+    assert attempt_name(other.name, 1) not in by_name
     assert sorted(by_name.values()) == [1, 1, 1]
     assert run.summary is not None and run.summary.found_by_name == 1
     found = next(r for r in results if r.index == 0)
     assert found.job_id is None and found.conversation_id is not None
 
 
-async def test_a_lost_submit_answer_is_looked_up_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_lost_submit_answer_is_looked_up_by_name(
+    monkeypatch: pytest.MonkeyPatch, ledgers: Ledgers
+) -> None:
     async with emulated(3) as (emu, client):
         real = client.submit_audio_url
         lost = 0
@@ -303,7 +327,7 @@ async def test_a_lost_submit_answer_is_looked_up_by_name(monkeypatch: pytest.Mon
 
         monkeypatch.setattr(client, "submit_audio_url", answer_lost)
         run = process_many(client, [url("lose-me", 60), url("keep", 60)], slots=fast_slots(3),
-                           lookup_grace=0)
+                           lookup_grace=0, ledger=ledgers.arg())
         results = await collect(run)
         by_name = emu.stats()["submits_by_name"]
     assert lost == 1
@@ -312,14 +336,14 @@ async def test_a_lost_submit_answer_is_looked_up_by_name(monkeypatch: pytest.Mon
     assert run.summary is not None and run.summary.found_by_name == 1
 
 
-async def test_a_wait_timeout_keeps_the_slot_until_the_job_ends(tmp_path: Path) -> None:
-    ledger_path = tmp_path / "ledger.sqlite3"
+async def test_a_wait_timeout_keeps_the_slot_until_the_job_ends(ledgers: Ledgers) -> None:
     # ~0.5 s of processing at this scale; the wait gives up after 0.1 s.
     long, short = url("long", 4000), url("short", 10)
     async with emulated(1) as (emu, client):
         slots = fast_slots(1)
         run = process_many(
-            client, [long, short], slots=slots, ledger=ledger_path, wait_timeout=0.1, lookahead=2
+            client, [long, short], slots=slots, ledger=ledgers.arg(), wait_timeout=0.1,
+            lookahead=2,
         )
         results = await collect(run)
         jobs = {job["mediaDuration"]: job for job in emu.jobs()}
@@ -330,39 +354,38 @@ async def test_a_wait_timeout_keeps_the_slot_until_the_job_ends(tmp_path: Path) 
         by_index = {r.index: r for r in results}
         assert by_index[0].status == "failed" and "stays 'submitted'" in (by_index[0].error or "")
         assert by_index[1].status == "fetched"
-        with Ledger.open(ledger_path) as ledger:
-            assert ledger.counts()["completed"] == 1  # recorded by the watcher
+        assert (await ledgers.counts())["completed"] == 1  # recorded by the watcher
         # A rerun fetches it without submitting it again.
         again = await collect(process_many(client, [long, short], slots=fast_slots(1),
-                                           ledger=ledger_path))
+                                           ledger=ledgers.arg()))
         assert emu.stats()["jobs_submitted"] == 2
     assert [r.status for r in sorted(again, key=lambda r: r.index or 0)] == ["fetched", "skipped"]
 
 
 async def test_a_batch_ending_while_a_timed_out_job_runs_leaves_it_submitted(
-    tmp_path: Path,
+    ledgers: Ledgers,
 ) -> None:
-    ledger_path = tmp_path / "ledger.sqlite3"
     long = url("long", 4000)
     async with emulated(2) as (emu, client):
-        run = process_many(client, [long], slots=fast_slots(2), ledger=ledger_path,
+        run = process_many(client, [long], slots=fast_slots(2), ledger=ledgers.arg(),
                            wait_timeout=0.1)
         results = await collect(run)
         assert run.summary is not None and run.summary.still_running == 1
+        assert run.summary.progress.running == 1
         assert results[0].status == "failed"
-        with Ledger.open(ledger_path) as ledger:
-            assert ledger.counts()["submitted"] == 1
+        assert (await ledgers.counts())["submitted"] == 1
         # The rerun waits for the job still running; nothing is submitted again.
         again = await collect(process_many(client, [long], slots=fast_slots(2),
-                                           ledger=ledger_path))
+                                           ledger=ledgers.arg()))
         assert emu.stats()["jobs_submitted"] == 1
     assert again[0].status == "fetched"
 
 
-async def test_same_key_twice_is_processed_once_and_reported_twice() -> None:
+async def test_same_key_twice_is_processed_once_and_reported_twice(ledgers: Ledgers) -> None:
     twin = url("twin", 60)
     async with emulated(3) as (emu, client):
-        run = process_many(client, [twin, url("x", 60), twin], slots=fast_slots(3))
+        run = process_many(client, [twin, url("x", 60), twin], slots=fast_slots(3),
+                           ledger=ledgers.arg())
         results = await collect(run)
         assert emu.stats()["jobs_submitted"] == 2
     by_index = {r.index: r for r in results}
@@ -372,32 +395,40 @@ async def test_same_key_twice_is_processed_once_and_reported_twice() -> None:
     assert run.summary is not None and run.summary.duplicates == 1
 
 
-async def test_failed_items_are_retried_only_when_asked(tmp_path: Path) -> None:
+async def test_failed_items_are_retried_only_when_asked(
+    tmp_path: Path, ledgers: Ledgers
+) -> None:
     bad = UrlSource(FAILING_URL, "audio")
     async with emulated(3, fail_inputs={FAILING_URL}) as (emu, client):
         kwargs: dict[str, Any] = {"slots": fast_slots(3), "out_dir": tmp_path}
-        first = await collect(process_many(client, [bad], **kwargs))
-        second = await collect(process_many(client, [bad], **kwargs))
+        first = await collect(process_many(client, [bad], ledger=ledgers.arg(), **kwargs))
+        second = await collect(process_many(client, [bad], ledger=ledgers.arg(), **kwargs))
         assert emu.stats()["jobs_submitted"] == 1
-        third = await collect(process_many(client, [bad], retry_failed=True, **kwargs))
+        third = await collect(process_many(client, [bad], retry_failed=True,
+                                           ledger=ledgers.arg(), **kwargs))
         assert emu.stats()["jobs_submitted"] == 2
     assert first[0].status == second[0].status == third[0].status == "failed"
     assert "earlier run" in (second[0].error or "") and "retry" in (second[0].error or "")
 
 
-async def test_stop_lets_submits_settle_and_a_rerun_finishes(tmp_path: Path) -> None:
+async def test_stop_lets_submits_settle_and_a_rerun_finishes(
+    tmp_path: Path, ledgers: Ledgers
+) -> None:
     sources = [url(f"st{i}", 600) for i in range(30)]
     async with emulated(3) as (emu, client):
-        run = process_many(client, sources, slots=fast_slots(3), out_dir=tmp_path)
+        run = process_many(client, sources, slots=fast_slots(3), out_dir=tmp_path,
+                           ledger=ledgers.arg())
         async with run:
             async for _ in run:
                 run.stop()
         assert run.summary is not None and run.summary.interrupted
-        with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
-            counts = ledger.counts()
+        counts = await ledgers.counts()
         assert counts["submitting"] == 0
         assert counts["fetched"] < 30
-        rest = await collect(process_many(client, sources, slots=fast_slots(3), out_dir=tmp_path))
+        # What the summary says is still running is what the ledger holds in flight.
+        assert run.summary.still_running == counts["submitted"] + counts["unknown"]
+        rest = await collect(process_many(client, sources, slots=fast_slots(3), out_dir=tmp_path,
+                                          ledger=ledgers.arg()))
         by_name = emu.stats()["submits_by_name"]
     assert {r.status for r in rest} <= {"fetched", "skipped"} and len(rest) == 30
     assert len(by_name) == 30 and set(by_name.values()) == {1}
@@ -486,19 +517,22 @@ def test_results_serialise_to_the_jsonl_shape() -> None:
     assert not result.ok
 
 
-async def test_ledger_states_after_a_run(tmp_path: Path) -> None:
-    ledger_path = tmp_path / "l.sqlite3"
+async def test_ledger_states_after_a_run(ledgers: Ledgers) -> None:
     async with emulated(2, fail_inputs={FAILING_URL}) as (_, client):
         await collect(process_many(client, [url("ok", 10), UrlSource(FAILING_URL, "audio")],
-                                   slots=fast_slots(2), ledger=ledger_path))
-    with Ledger.open(ledger_path) as ledger:
-        states = {item.source: item.state for item in ledger.items()}
-    assert sorted(states.values()) == [ItemState.FAILED, ItemState.FETCHED]
+                                   slots=fast_slots(2), ledger=ledgers.arg()))
+    store = await ledgers.open()
+    items = [item async for item in store.items()]
+    assert sorted(item.state for item in items) == [ItemState.FAILED, ItemState.FETCHED]
+    assert all(item.owner is None for item in items)  # nobody's: all done
 
 
-async def test_cancelling_the_consumer_closes_everything(tmp_path: Path) -> None:
+async def test_cancelling_the_consumer_closes_everything(
+    tmp_path: Path, ledgers: Ledgers
+) -> None:
     async with emulated(2) as (_emu, client):
-        run = process_many(client, Counting(None), slots=fast_slots(2), out_dir=tmp_path)
+        run = process_many(client, Counting(None), slots=fast_slots(2), out_dir=tmp_path,
+                           ledger=ledgers.arg())
 
         seen: list[BatchResult] = []
 
@@ -515,8 +549,7 @@ async def test_cancelling_the_consumer_closes_everything(tmp_path: Path) -> None
         await run.aclose()
     assert run.summary is not None
     assert (tmp_path / "results.jsonl").exists()
-    with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
-        assert ledger.counts()["fetched"] >= 1
+    assert (await ledgers.counts())["fetched"] >= 1
 
 
 async def test_a_second_run_of_the_same_batch_at_once_is_refused(tmp_path: Path) -> None:
@@ -566,17 +599,18 @@ async def test_client_process_many_delegates(tmp_path: Path) -> None:
 
 
 async def test_a_lost_or_broken_insights_file_is_fetched_again_not_resubmitted(
-    tmp_path: Path,
+    tmp_path: Path, ledgers: Ledgers
 ) -> None:
     sources = [url(f"v{i}", 60) for i in range(4)]
     async with emulated(3) as (emu, client):
-        first = await collect(process_many(client, sources, slots=fast_slots(3), out_dir=tmp_path))
+        first = await collect(process_many(client, sources, slots=fast_slots(3), out_dir=tmp_path,
+                                           ledger=ledgers.arg()))
         paths = {r.index: r.output_path for r in first}
         assert paths[0] is not None and paths[1] is not None
         paths[0].unlink()  # lost to a power cut, or deleted
         paths[1].write_text('{"messages": [')  # truncated
         again = await collect(process_many(client, sources, slots=fast_slots(3),
-                                           out_dir=tmp_path))
+                                           out_dir=tmp_path, ledger=ledgers.arg()))
         submitted = emu.stats()["jobs_submitted"]
     by_index = {r.index: r for r in again}
     assert [by_index[i].status for i in range(4)] == ["fetched", "fetched", "skipped", "skipped"]
@@ -584,21 +618,21 @@ async def test_a_lost_or_broken_insights_file_is_fetched_again_not_resubmitted(
     for i in (0, 1):
         assert by_index[i].output_path == paths[i]
         assert json.loads(paths[i].read_text())["messages"]  # type: ignore[union-attr]
-    with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
-        assert ledger.counts()["fetched"] == 4
+    assert (await ledgers.counts())["fetched"] == 4
 
 
 async def test_more_insight_kinds_for_finished_items_are_fetched_not_paid_again(
-    tmp_path: Path,
+    tmp_path: Path, ledgers: Ledgers
 ) -> None:
     sources = [url(f"m{i}", 60) for i in range(3)]
     async with emulated(3) as (emu, client):
-        first = await collect(process_many(client, sources, slots=fast_slots(3), out_dir=tmp_path))
+        kwargs: dict[str, Any] = {"slots": fast_slots(3), "out_dir": tmp_path}
+        first = await collect(process_many(client, sources, ledger=ledgers.arg(), **kwargs))
         gets_before = emu.stats()["requests_total"]
         # The same kinds again: nothing to do.
-        same = await collect(process_many(client, sources, slots=fast_slots(3), out_dir=tmp_path))
+        same = await collect(process_many(client, sources, ledger=ledgers.arg(), **kwargs))
         assert {r.status for r in same} == {"skipped"}
-        more = await collect(process_many(client, sources, slots=fast_slots(3), out_dir=tmp_path,
+        more = await collect(process_many(client, sources, ledger=ledgers.arg(), **kwargs,
                                           include=("summary", "entities")))
         stats = emu.stats()
     assert {r.status for r in more} == {"fetched"}
@@ -611,17 +645,20 @@ async def test_more_insight_kinds_for_finished_items_are_fetched_not_paid_again(
         assert "summary" in data and "entities" in data and data["messages"]
 
 
-async def test_an_abandoned_run_stops_submitting_when_collected(tmp_path: Path) -> None:
+async def test_an_abandoned_run_stops_submitting_when_collected(
+    tmp_path: Path, ledgers: Ledgers
+) -> None:
     async with emulated(2) as (emu, client):
         async for _ in process_many(client, Counting(None), slots=fast_slots(2),
-                                    out_dir=tmp_path):
+                                    out_dir=tmp_path, ledger=ledgers.arg()):
             break  # no async with, no aclose: the run object is dropped here
         gc.collect()
         # Its close runs on the loop: the summary is written once every task has ended.
         await eventually(lambda: (tmp_path / "summary.json").exists())
         submitted = emu.stats()["jobs_submitted"]
         # Nothing of it is left running: the batch's lock is free and nothing more is sent.
-        rerun = process_many(client, [url("after", 10)], slots=fast_slots(2), out_dir=tmp_path)
+        rerun = process_many(client, [url("after", 10)], slots=fast_slots(2), out_dir=tmp_path,
+                             ledger=ledgers.arg())
         assert [r.status for r in await collect(rerun)] == ["fetched"]
         assert emu.stats()["jobs_submitted"] == submitted + 1
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -629,12 +666,12 @@ async def test_an_abandoned_run_stops_submitting_when_collected(tmp_path: Path) 
     assert submitted <= 2 * 2 + 16 + 2
 
 
-async def test_stopping_never_leaks_a_slot(tmp_path: Path) -> None:
+async def test_stopping_never_leaks_a_slot(ledgers: Ledgers) -> None:
     slots = fast_slots(3)
     async with emulated(3) as (_, client):
         for attempt in range(5):
             run = process_many(client, [url(f"leak{attempt}-{i}", 60) for i in range(20)],
-                               slots=slots, ledger=tmp_path / f"l{attempt}.sqlite3")
+                               slots=slots, ledger=ledgers.arg())
             async with run:
                 async for _ in run:
                     run.stop()  # often while fresh item tasks have not taken a step yet
@@ -642,15 +679,10 @@ async def test_stopping_never_leaks_a_slot(tmp_path: Path) -> None:
 
 
 async def test_a_fatal_error_at_start_leaves_no_lookup_running(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch, ledgers: Ledgers
 ) -> None:
-    ledger_path = tmp_path / "ledger.sqlite3"
     sources = [url(f"fatal{i}", 60) for i in range(4)]
-    with Ledger.open(ledger_path) as ledger:  # four attempts an earlier run left in flight
-        for source in sources:
-            item = await prepared(source)
-            ledger.upsert_pending(item.key, item.label, item.name, item.duration)
-            ledger.mark_submitting(item.key)
+    await crashed_with(ledgers, sources)  # four attempts an earlier run left in flight
     started, cancelled = 0, 0
     never = asyncio.Event()
 
@@ -669,51 +701,56 @@ async def test_a_fatal_error_at_start_leaves_no_lookup_running(
     async with emulated(3) as (_, client):
         monkeypatch.setattr(client.conversations, "list", lookup)
         with pytest.raises(AuthenticationError):
-            await collect(process_many(client, sources, slots=fast_slots(3), ledger=ledger_path))
+            await collect(process_many(client, sources, slots=fast_slots(3),
+                                       ledger=ledgers.arg()))
     assert started == len(sources) and cancelled == len(sources) - 1
-    with Ledger.open(ledger_path) as ledger:
-        assert ledger.counts()["submitting"] == len(sources)  # untouched, for the next run
+    assert (await ledgers.counts())["submitting"] == len(sources)  # untouched, for a rerun
 
 
-async def test_a_rerun_with_other_options_is_refused_unless_reprocess(tmp_path: Path) -> None:
+async def test_a_rerun_with_other_options_is_refused_unless_reprocess(
+    tmp_path: Path, ledgers: Ledgers
+) -> None:
     sources = [url(f"o{i}", 60) for i in range(3)]
     first_options = ProcessingOptions(detect_phrases=True)
     async with emulated(3) as (emu, client):
-        await collect(process_many(client, sources, slots=fast_slots(3), out_dir=tmp_path,
-                                   options=first_options))
-        # The same options again: fine (nothing to do).
-        await collect(process_many(client, sources, slots=fast_slots(3), out_dir=tmp_path,
-                                   options=first_options))
+        def run(options: ProcessingOptions, **kwargs: Any) -> BatchRun:
+            return process_many(client, sources, slots=fast_slots(3), out_dir=tmp_path,
+                                options=options, ledger=ledgers.arg(), **kwargs)
+
+        await collect(run(first_options))
+        await collect(run(first_options))  # the same options again: fine (nothing to do)
         changed = ProcessingOptions(detect_phrases=True, enable_summary=True)
         with pytest.raises(ValidationError) as info:
-            await collect(process_many(client, sources, slots=fast_slots(3), out_dir=tmp_path,
-                                       options=changed))
+            await collect(run(changed))
         assert info.value.field == "options"
         assert "enable_summary: 'unset' -> True" in info.value.rule
         assert "reprocess" in info.value.rule
         assert emu.stats()["jobs_submitted"] == 3  # refused before anything was sent
-        again = await collect(process_many(client, sources, slots=fast_slots(3),
-                                           out_dir=tmp_path, options=changed, reprocess=True))
+        again = await collect(run(changed, reprocess=True))
         assert {r.status for r in again} == {"fetched"}
         assert emu.stats()["jobs_submitted"] == 6  # what reprocess says it costs
         # The new options are the batch's now: a plain rerun with them is fine.
-        last = await collect(process_many(client, sources, slots=fast_slots(3),
-                                          out_dir=tmp_path, options=changed))
+        last = await collect(run(changed))
     assert {r.status for r in last} == {"skipped"}
 
 
-async def test_a_rerun_starts_with_the_processing_times_learned_before(tmp_path: Path) -> None:
+async def test_a_rerun_starts_with_the_processing_times_learned_before(
+    tmp_path: Path, ledgers: Ledgers
+) -> None:
     sources = [url(f"w{i}", 60 * (i + 1)) for i in range(4)]
     async with emulated(2) as (_emu, client):
-        await collect(process_many(client, sources, slots=fast_slots(2), out_dir=tmp_path))
+        await collect(process_many(client, sources, slots=fast_slots(2), out_dir=tmp_path,
+                                   ledger=ledgers.arg()))
         learned = client.processing_model.observations("audio")
         prediction = client.processing_model.predict("audio", 600.0)
     assert learned == 4
-    with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
-        assert ledger.get_meta("processing_model")
+    store = await ledgers.open()
+    assert await store.get_meta("processing_model")
     async with emulated(2) as (_emu, fresh):
         assert fresh.processing_model.observations("audio") == 0
-        # Everything is done already: the rerun only loads what the first run learned.
-        await collect(process_many(fresh, sources, slots=fast_slots(2), out_dir=tmp_path))
+        # Everything is done already: the rerun only loads what the first run learned. (A
+        # new emulator is another service: said so with reprocess.)
+        await collect(process_many(fresh, sources, slots=fast_slots(2), out_dir=tmp_path,
+                                   ledger=ledgers.arg(), reprocess=True))
         assert fresh.processing_model.observations("audio") == learned
         assert fresh.processing_model.predict("audio", 600.0) == prediction

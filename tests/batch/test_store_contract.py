@@ -110,6 +110,20 @@ async def test_add_pending_records_new_items_and_leaves_existing_ones(workers: W
     assert await a.add_pending([]) == []
 
 
+async def test_only_items_named_in_this_run_are_claimed(workers: Workers) -> None:
+    earlier = await workers.joined()
+    await earlier.add_pending([pending("x"), pending("y")])
+    await earlier.leave()  # that run ended with both pending
+    later = await workers.new()
+    await later.join(max_limit=5, lease=30.0)  # nobody alive: a new run
+    assert await later.claim(5) == [] and await later.unfinished_elsewhere() == 0
+    (again,) = await later.add_pending([pending("y")])  # an input of this run names it
+    left = await later.get("x")
+    assert left is not None and again.state is S.PENDING and again.updated_at > left.updated_at
+    assert [r.key for r in await later.claim(5)] == ["y"]
+    assert await later.claim(5, ["x"]) == []
+
+
 async def test_the_life_of_an_item(workers: Workers) -> None:
     a = await workers.joined()
     await a.add_pending([pending("x")])

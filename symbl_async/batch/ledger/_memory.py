@@ -172,6 +172,9 @@ class MemoryStore:
             if row is None:
                 row = db.items[pending.key] = new_item(pending, now)
                 added = True
+            elif row.state is ItemState.PENDING:  # named again: wanted in this run
+                row = db.items[pending.key] = attrs.evolve(row, updated_at=now)
+                added = True
             out.append(row)
         if added:
             db.wake()
@@ -195,20 +198,19 @@ class MemoryStore:
         if room <= 0:
             return []
         chosen: list[LedgerItem] = []
-        for row in self._pending(candidates):
+        for row in self._pending(candidates, account.run_started):
             if len(chosen) >= room:
                 break
             chosen.append(self._write(row, claimed(), now, new_fence=db.next_fence()).item)
         account.since_decrease += len(chosen)
         return chosen
 
-    def _pending(self, candidates: Sequence[str] | None) -> Iterable[LedgerItem]:
+    def _pending(self, candidates: Sequence[str] | None, since: float) -> Iterable[LedgerItem]:
         items = self._ledger.items
         if candidates is not None:
             rows = (items.get(k) for k in dict.fromkeys(candidates))
-            return (r for r in rows if r is not None and r.state is ItemState.PENDING)
-        pending = [r for r in items.values() if r.state is ItemState.PENDING]
-        return sorted(pending, key=longest_first_key)
+            return (r for r in rows if r is not None and _wanted(r, since))
+        return sorted((r for r in items.values() if _wanted(r, since)), key=longest_first_key)
 
     async def apply(self, row: LedgerItem, change: Change) -> LedgerItem:
         db, now = self._open(), self.clock()
@@ -273,10 +275,11 @@ class MemoryStore:
         return self._count(IN_FLIGHT)
 
     async def unfinished_elsewhere(self) -> int:
-        me = self._worker_id
+        db, me = self._open(), self._worker_id
+        since = 0.0 if db.account is None else db.account.run_started
         return sum(
-            1 for row in self._open().items.values()
-            if row.state is ItemState.PENDING or (row.state in UNFINISHED and row.owner != me)
+            1 for row in db.items.values()
+            if _wanted(row, since) or (row.state in UNFINISHED and row.owner != me)
         )
 
     async def wait_changed(self, timeout: float) -> None:
@@ -308,3 +311,8 @@ class MemoryStore:
 
     async def aclose(self) -> None:
         self._closed = True
+
+
+def _wanted(row: LedgerItem, since: float) -> bool:
+    """A pending item an input of this run named (or that went back to pending in it)."""
+    return row.state is ItemState.PENDING and row.updated_at >= since

@@ -515,11 +515,14 @@ class PostgresStore:
         keys = [p.key for p in items]
 
         async def tx(conn: Any, retry: bool) -> list[LedgerItem]:
+            # A pending item named again is wanted in this run: its time is refreshed (a
+            # shared run claims only what this run's inputs named); others stay as they are.
             inserted = await conn.fetchval(
                 "WITH new AS (INSERT INTO items (key, source, name, state, duration,"
                 f" created_at, updated_at, spec) SELECT k, s, n, 'pending', d, {_NOW},"
                 f" {_NOW}, p FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[],"
-                " $5::text[]) AS t(k, s, n, d, p) ON CONFLICT (key) DO NOTHING RETURNING 1)"
+                " $5::text[]) AS t(k, s, n, d, p) ON CONFLICT (key) DO UPDATE SET updated_at"
+                " = excluded.updated_at WHERE items.state = 'pending' RETURNING 1)"
                 " SELECT count(*) FROM new",
                 keys, [p.source for p in items], [p.name for p in items],
                 [p.duration for p in items], [p.spec for p in items],
@@ -563,7 +566,7 @@ class PostgresStore:
                     return sorted((_item(r) for r in rows), key=_claim_order(keys))
             account = await conn.fetchrow(
                 f"SELECT lim, max_limit, coalesce(cooldown_until > now(), false) AS cooling,"
-                f" {_NOW} AS now FROM account WHERE id = 1 FOR UPDATE"
+                f" run_started, {_NOW} AS now FROM account WHERE id = 1 FOR UPDATE"
             )
             if account is None:
                 raise ValidationError("claim", "join the batch before claiming")
@@ -575,15 +578,18 @@ class PostgresStore:
             room = min(most, account["lim"] - in_flight)
             if room <= 0:
                 return []
+            # Only what this run's inputs named: a pending item an earlier run left behind
+            # waits for an input to name it again.
             if keys is None:  # the whole backlog, longest first (the partial index)
                 rows = await conn.fetch(
-                    _SELECT + " WHERE state = 'pending' ORDER BY duration DESC NULLS LAST, key"
-                    " LIMIT $1 FOR UPDATE SKIP LOCKED", room)
+                    _SELECT + " WHERE state = 'pending' AND updated_at >= $2 ORDER BY duration"
+                    " DESC NULLS LAST, key LIMIT $1 FOR UPDATE SKIP LOCKED",
+                    room, account["run_started"])
             else:
                 rows = await conn.fetch(
-                    _SELECT + " WHERE key = ANY($1::text[]) AND state = 'pending'"
-                    " ORDER BY array_position($1::text[], key) LIMIT $2 FOR UPDATE SKIP LOCKED",
-                    keys, room)
+                    _SELECT + " WHERE key = ANY($1::text[]) AND state = 'pending' AND"
+                    " updated_at >= $3 ORDER BY array_position($1::text[], key) LIMIT $2"
+                    " FOR UPDATE SKIP LOCKED", keys, room, account["run_started"])
             if not rows:
                 return []
             fences = await conn.fetch(
@@ -711,7 +717,8 @@ class PostgresStore:
     async def unfinished_elsewhere(self) -> int:
         me = self._worker_id
         return int(await self._run(lambda conn, retry: conn.fetchval(
-            "SELECT count(*) FROM items WHERE state = 'pending' OR (state = ANY($1::text[])"
+            "SELECT count(*) FROM items WHERE (state = 'pending' AND updated_at >= coalesce("
+            "(SELECT run_started FROM account WHERE id = 1), 0)) OR (state = ANY($1::text[])"
             " AND owner IS DISTINCT FROM $2)", _UNFINISHED, me)))
 
     async def wait_changed(self, timeout: float) -> None:

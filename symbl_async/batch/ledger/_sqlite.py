@@ -231,7 +231,8 @@ class SqliteLedger:
             conn.executemany(
                 "INSERT INTO items (key, source, name, state, duration, created_at,"
                 " updated_at, spec) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)"
-                " ON CONFLICT (key) DO NOTHING",
+                " ON CONFLICT (key) DO UPDATE SET updated_at = excluded.updated_at"
+                " WHERE items.state = 'pending'",
                 [(p.key, p.source, p.name, p.duration, now, now, p.spec) for p in items],
             )
             found = {row.key: row for row in _select_many(conn, [p.key for p in items])}
@@ -249,7 +250,7 @@ class SqliteLedger:
         now = time.time()
         with self._tx() as conn:
             account = conn.execute(
-                "SELECT lim, cooldown_until FROM account WHERE id = 1").fetchone()
+                "SELECT lim, cooldown_until, run_started FROM account WHERE id = 1").fetchone()
             if account is None:
                 raise ValidationError("claim", "join the batch before claiming")
             if account[1] > now or most <= 0:
@@ -257,14 +258,16 @@ class SqliteLedger:
             room = min(most, account[0] - _count(conn, _IN_FLIGHT))
             if room <= 0:
                 return []
+            since = account[2]
             if candidates is None:
                 rows = [_item(r) for r in conn.execute(
-                    _SELECT + " WHERE state = 'pending' ORDER BY duration IS NULL,"
-                    " duration DESC, key LIMIT ?", (room,))]
+                    _SELECT + " WHERE state = 'pending' AND updated_at >= ? ORDER BY duration"
+                    " IS NULL, duration DESC, key LIMIT ?", (since, room))]
             else:
                 found = {r.key: r for r in _select_many(conn, candidates)}
                 rows = [found[k] for k in dict.fromkeys(candidates)
-                        if k in found and found[k].state is ItemState.PENDING][:room]
+                        if k in found and found[k].state is ItemState.PENDING
+                        and found[k].updated_at >= since][:room]
             claimed_rows = [self._write(conn, row, claimed(), now, None).item for row in rows]
             conn.execute("UPDATE account SET since_decrease = since_decrease + ? WHERE id = 1",
                          (len(claimed_rows),))
@@ -317,7 +320,8 @@ class SqliteLedger:
     def unfinished_elsewhere(self) -> int:
         with self._tx(write=False) as conn:
             return int(conn.execute(
-                f"SELECT count(*) FROM items WHERE state = 'pending' OR (state IN"
+                f"SELECT count(*) FROM items WHERE (state = 'pending' AND updated_at >="
+                f" coalesce((SELECT run_started FROM account WHERE id = 1), 0)) OR (state IN"
                 f" ({_UNFINISHED}) AND owner IS NOT ?)", (self.worker_id,),
             ).fetchone()[0])
 

@@ -85,7 +85,9 @@ class ItemStore(Protocol):
         """End the lease now, so that another worker adopts what this one leaves in flight."""
 
     async def add_pending(self, items: Sequence[Pending]) -> list[LedgerItem]:
-        """Record new items ``pending`` (existing ones are left exactly as they are).
+        """Record new items ``pending``; an input of this run names them. Existing items are
+        left exactly as they are, but for the time of a pending one (``updated_at``: named
+        again, it is wanted in this run: only such items are claimed).
 
         Returns:
             Every item as stored, in the order given.
@@ -99,6 +101,10 @@ class ItemStore(Protocol):
 
     async def claim(self, most: int, candidates: Sequence[str] | None = None) -> list[LedgerItem]:
         """Take up to ``most`` job slots and as many pending items, atomically.
+
+        Only pending items an input of this run named (or that went back to pending in it:
+        ``updated_at`` since the run started) are taken: what an earlier run left pending
+        waits until an input names it again.
 
         Args:
             most: how many at most (this worker's free local slots).
@@ -138,7 +144,8 @@ class ItemStore(Protocol):
         """Jobs in flight on the account, over all workers."""
 
     async def unfinished_elsewhere(self) -> int:
-        """Items pending, or unfinished in the hands of another worker or of none."""
+        """Items pending in this run (as :meth:`claim` takes them), or unfinished in the
+        hands of another worker or of none."""
 
     async def wait_changed(self, timeout: float) -> None:
         """Return when a slot may have been freed, an item added or finished (by any

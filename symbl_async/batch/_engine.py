@@ -174,7 +174,8 @@ class Engine:
         self._interrupted = False
         self._fatal: BaseException | None = None
         self._intake_done = False
-        self._dispatch_done = False
+        self._intake_task: asyncio.Task[None] | None = None
+        self._dispatch_task: asyncio.Task[None] | None = None
         self._renewed = time.monotonic()
         self._adopting = 0  # adoptions under way: their rows are this run's, not given up
         self._claiming = 0  # items taken from the window, their claim under way
@@ -223,8 +224,8 @@ class Engine:
         try:
             await self._begin()
             shared = self._store.shared
-            self._spawn(self._intake())
-            self._spawn(self._dispatch())
+            self._intake_task = self._spawn(self._intake())
+            self._dispatch_task = self._spawn(self._dispatch())
             if shared:
                 self._spawn(self._keep_lease())
                 self._spawn(self._keep_adopting())
@@ -293,11 +294,17 @@ class Engine:
         await self._adopt()
 
     def _finished(self) -> bool:
-        return (self._intake_done and self._dispatch_done and not self._live
+        ended = [t for t in (self._intake_task, self._dispatch_task) if t is not None]
+        return (len(ended) == 2 and all(t.done() for t in ended) and not self._live
                 and not self._delivery.out)
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        self._tasks.append(asyncio.ensure_future(coro))
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(coro)
+        # A task cancelled before its first step never runs its finally: the run learns it
+        # ended from the task itself.
+        task.add_done_callback(lambda _: self._changes.notify())
+        self._tasks.append(task)
+        return task
 
     def _abort(self, exc: BaseException) -> None:
         if self._fatal is None:
@@ -674,7 +681,6 @@ class Engine:
         except SymblError as exc:
             self._abort(exc)
         finally:
-            self._dispatch_done = True
             self._changes.notify()
 
     async def _local_slots(self) -> list[Slot]:

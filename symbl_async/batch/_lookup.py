@@ -181,14 +181,22 @@ class Finder:
                             row.attempt_name, exc)
                 await asyncio.sleep(random.uniform(0, self._slots.backoff_for(failures)))
 
-    async def resolve(self, row: LedgerItem, grace_until: float) -> LedgerItem | None:
+    async def found_now(self, row: LedgerItem) -> LedgerItem | None:
+        """Look the row's attempt up once (asking until the service answers): its row, now
+        ``submitted``, if found; None if not found yet."""
+        found = await self._ask(row)
+        return None if found is None else await self.found(row, found)
+
+    async def resolve(
+        self, row: LedgerItem, grace_until: float, *, looked: bool = False
+    ) -> LedgerItem | None:
         """Settle an attempt that may have created a job: its row once found, None if none.
 
-        Looks at once, then (if not found) once the grace period is over. The item keeps
-        its slot meanwhile, since its job may run. A run that stops cancels the wait; the
-        ledger keeps the attempt for the next run.
+        Looks at once (unless ``looked``: the caller just did), then (if not found) once the
+        grace period is over. The item keeps its slot meanwhile, since its job may run. A
+        run that stops cancels the wait; the ledger keeps the attempt for the next run.
         """
-        found = await self._ask(row)
+        found = None if looked else await self._ask(row)
         if found is None:
             rest = grace_until - self._store.clock()
             if rest > 0:

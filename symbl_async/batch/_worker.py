@@ -310,10 +310,16 @@ class ItemWorker:
         """
         step: Step = row
         inherited = row.state is ItemState.SUBMITTED
+        looked = False
+        if row.state in (ItemState.SUBMITTING, ItemState.UNKNOWN) and not fresh:
+            # An attempt a worker that is gone left without an answer: look it up first (a
+            # lookup needs no slot; found, its job is waited for like any other).
+            found = await self.finder.found_now(row)
+            row, step, looked = found or row, found or row, True
         if row.state in (ItemState.SUBMITTING, ItemState.UNKNOWN):
-            if not slot.held:  # adopted from a worker that is gone: its job may run
+            if not slot.held:  # its job may run: it holds an account slot meanwhile
                 await slot.acquire()
-            step = await self._submit(row, item, slot, sending, fresh=fresh)
+            step = await self._submit(row, item, slot, sending, fresh=fresh, looked=looked)
         elif row.state is ItemState.SUBMITTED and not slot.held:
             await slot.acquire()  # a job in flight holds an account slot until it ends
         if isinstance(step, LedgerItem) and step.state is ItemState.SUBMITTED:
@@ -347,8 +353,12 @@ class ItemWorker:
         sending: Sending,
         *,
         fresh: bool,
+        looked: bool = False,
     ) -> Step:
         """Submit until the service takes the job, a lookup finds it, or it is refused.
+
+        ``looked``: the row's attempt was just looked up (not found): the next lookup is the
+        one at the end of its grace period.
 
         The rule: an attempt that may have created a job is never followed by another
         before a lookup has shown, after its grace period, that it created none.
@@ -360,7 +370,8 @@ class ItemWorker:
         while True:
             if maybe_created:
                 grace_until = self.finder.grace_until(row, item)
-                found = await self.finder.resolve(row, grace_until)
+                found = await self.finder.resolve(row, grace_until, looked=looked)
+                looked = False
                 if found is not None:
                     return found
                 reason = None

@@ -194,6 +194,7 @@ def test_a_version_2_ledger_splits_the_attempt_name_off_on_open(tmp_path: Path) 
         again = ledger.apply(rows["sent"], resent())
         assert (again.attempts, again.attempt_name) == (2, "symbl-async-a-2")
         ledger.join(max_limit=5, lease=30.0)
+        ledger.add_pending([pending("new")])  # the rerun's input names it again
         (claimed,) = ledger.claim(5, None)
         assert (claimed.key, claimed.attempt_name, claimed.owner) == (
             "new", "symbl-async-c-1", "me")
@@ -215,8 +216,9 @@ def test_state_persists_across_close_and_reopen(tmp_path: Path) -> None:
         assert ledger.get_meta("token") == "t"
         assert ledger.apply(before, completed()).state is S.COMPLETED  # its fence still holds
         ledger.join(max_limit=5, lease=30.0)
+        ledger.add_pending([pending("other")])  # a new run: its input names it again
         (claimed,) = ledger.claim(1, None)
-        assert before.fence is not None and claimed.fence is not None
+        assert claimed.key == "other" and before.fence is not None and claimed.fence is not None
         assert claimed.fence > before.fence  # fences only grow, across reopens too
 
 

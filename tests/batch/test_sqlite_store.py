@@ -2,158 +2,224 @@
 
 What a caller relies on: an answer means the change is committed (another connection sees
 it), a refused move inside a group undoes only itself, calls keep their order, and closing
-waits for the calls already made.
+waits for the calls already made. And, under the batch's lock file (``exclusive``), a new
+process adopts what a dead one left in flight at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from symbl_async.batch import ItemState, Ledger, SqliteStore
-from symbl_async.batch._sqlite_store import KeyFilter
+from symbl_async.batch.ledger import ItemState, LedgerItem, Pending, SqliteLedger, SqliteStore
+from symbl_async.batch.ledger._states import Change, completed, fetched, submitted
 from symbl_async.errors import ClientClosedError, IllegalTransitionError, LedgerError
+
+S = ItemState
+
+
+def pending(key: str) -> Pending:
+    return Pending(key, f"{key}.wav", f"{key}-name", 60.0, None)
+
+
+def committed(path: Path, sql: str, *args: object) -> list[tuple[Any, ...]]:
+    """Rows as another program reads them (committed data only)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return list(conn.execute(sql, args).fetchall())
+    finally:
+        conn.close()
 
 
 def committed_state(path: Path, key: str) -> str | None:
-    """The item's state as another program reads it (committed data only)."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        row = conn.execute("SELECT state FROM items WHERE key = ?", (key,)).fetchone()
-    finally:
-        conn.close()
-    return None if row is None else str(row[0])
+    rows = committed(path, "SELECT state FROM items WHERE key = ?", key)
+    return None if not rows else str(rows[0][0])
 
 
-async def test_an_answer_means_committed(tmp_path: Path) -> None:
-    path = tmp_path / "ledger.sqlite3"
-    store = await SqliteStore.open(path)
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    opened = await SqliteStore.open(tmp_path / "ledger.sqlite3", worker_id="me")
+    await opened.join(max_limit=500, lease=30.0)
     try:
-        await store.upsert_pending("k", "a.wav", "n", 60.0)
-        row = await store.mark_submitting("k", "n-1")
-        assert row.state is ItemState.SUBMITTING
-        assert committed_state(path, "k") == "submitting"  # the intent is on disk
+        yield opened
     finally:
-        await store.aclose()
+        await opened.aclose()
+
+
+async def test_an_answer_means_committed(store: SqliteStore) -> None:
+    await store.add_pending([pending("k")])
+    assert committed_state(store.path, "k") == "pending"
+    (row,) = await store.claim(1)
+    assert row.state is S.SUBMITTING
+    assert committed_state(store.path, "k") == "submitting"  # the intent is on disk
+    await store.apply(row, submitted("job", "conv"))
+    assert committed(store.path, "SELECT state, job_id FROM items") == [("submitted", "job")]
+
+
+class Groups:
+    """Records the ledger thread's transactions, and can hold the thread inside one."""
+
+    def __init__(self, ledger: SqliteLedger) -> None:
+        self.ledger = ledger
+        self.groups: list[list[str]] = []
+        self.held = threading.Event()
+        self.release = threading.Event()
+        self._group = ledger.group
+        self._apply = ledger.apply
+        self._counts = ledger.counts
+        # Instance attributes: the store looks the ledger's methods up at each call.
+        ledger.group = self.group  # type: ignore[method-assign]
+        ledger.apply = self.apply  # type: ignore[method-assign]
+        ledger.counts = self.hold  # type: ignore[method-assign]
+
+    @contextlib.contextmanager
+    def group(self) -> Iterator[None]:
+        self.groups.append([])
+        with self._group():
+            yield
+
+    def apply(self, row: LedgerItem, change: Change) -> LedgerItem:
+        self.groups[-1].append(row.key)
+        return self._apply(row, change)
+
+    def hold(self) -> dict[str, int]:
+        """``counts``, after keeping the thread until released."""
+        self.held.set()
+        assert self.release.wait(30.0), "never released"
+        return self._counts()
 
 
 async def test_concurrent_calls_share_a_transaction_and_a_refusal_undoes_only_itself(
-    tmp_path: Path,
+    store: SqliteStore,
 ) -> None:
-    path = tmp_path / "ledger.sqlite3"
-    store = await SqliteStore.open(path)
-    try:
-        keys = [f"k{i}" for i in range(200)]
-        await asyncio.gather(*(store.upsert_pending(k, k, k) for k in keys))
-        # Moves queued together, one of them refused (pending cannot be completed).
-        outcomes = await asyncio.gather(
-            *(store.mark_submitting(k, k + "-1") for k in keys[:100]),
-            store.mark_completed(keys[150]),
-            *(store.mark_submitting(k, k + "-1") for k in keys[100:150]),
-            return_exceptions=True,
-        )
-        refused = [o for o in outcomes if isinstance(o, BaseException)]
-        assert len(refused) == 1 and isinstance(refused[0], IllegalTransitionError)
-        counts = await store.counts()
-        assert counts["submitting"] == 150 and counts["pending"] == 50
-        for key in (keys[0], keys[149]):
-            assert committed_state(path, key) == "submitting"
-        assert committed_state(path, keys[150]) == "pending"
-    finally:
-        await store.aclose()
+    keys = [f"k{i:03d}" for i in range(200)]
+    await store.add_pending([pending(k) for k in keys])
+    rows = {r.key: r for r in await store.claim(150, keys[:150])}
+    left = await store.get(keys[150])
+    assert left is not None and len(rows) == 150
+    groups = Groups(store._ledger)
+    # The thread is held inside a call while the moves queue up behind it.
+    holding = asyncio.ensure_future(store.counts())
+    assert await asyncio.to_thread(groups.held.wait, 30.0)
+    moves = asyncio.gather(
+        *(store.apply(rows[k], submitted(f"job-{k}", None)) for k in keys[:100]),
+        store.apply(left, completed()),  # refused: pending cannot be completed
+        *(store.apply(rows[k], submitted(f"job-{k}", None)) for k in keys[100:150]),
+        return_exceptions=True,
+    )
+    await asyncio.sleep(0)  # the moves are queued
+    groups.release.set()
+    outcomes = await moves
+    assert (await holding)["submitting"] == 150
+    refused = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(refused) == 1 and isinstance(refused[0], IllegalTransitionError)
+    # One transaction after the held one (whose call made no move), in the order queued.
+    assert groups.groups == [[], [*keys[:100], keys[150], *keys[100:150]]]
+    counts = await store.counts()
+    assert counts["submitted"] == 150 and counts["pending"] == 50
+    for key in (keys[0], keys[99], keys[100], keys[149]):
+        assert committed_state(store.path, key) == "submitted"
+    assert committed_state(store.path, keys[150]) == "pending"
 
 
-async def test_calls_keep_their_order(tmp_path: Path) -> None:
-    store = await SqliteStore.open(tmp_path / "ledger.sqlite3")
-    try:
-        await store.upsert_pending("k", "a.wav", "n")
-        # Queued without awaiting between them: each sees the one before it.
-        calls = [
-            store.mark_submitting("k", "n-1"),
-            store.mark_submitted("k", "job", "conv"),
-            store.mark_completed("k"),
-            store.mark_fetched("k", None),
-        ]
-        rows = await asyncio.gather(*calls)
-        assert [r.state for r in rows] == [ItemState.SUBMITTING, ItemState.SUBMITTED,
-                                           ItemState.COMPLETED, ItemState.FETCHED]
-    finally:
-        await store.aclose()
+async def test_calls_keep_their_order(store: SqliteStore) -> None:
+    await store.add_pending([pending("k")])
+    (row,) = await store.claim(1)
+    # Queued without awaiting between them: each sees the one before it.
+    rows = await asyncio.gather(
+        store.apply(row, submitted("job", "conv")),
+        store.apply(row, completed()),
+        store.apply(row, fetched(None)),
+        store.get("k"),
+    )
+    assert [r.state if r else None for r in rows] == [S.SUBMITTED, S.COMPLETED, S.FETCHED,
+                                                      S.FETCHED]
 
 
-async def test_the_ledger_runs_on_its_own_thread(tmp_path: Path) -> None:
-    store = await SqliteStore.open(tmp_path / "ledger.sqlite3")
-    try:
-        # The connection refuses any other thread: this one (the loop's) included.
-        with pytest.raises(LedgerError, match="thread"):
-            store.ledger.get("k")
-        seen: list[str] = []
-        original = store.ledger.counts
+async def test_the_ledger_runs_on_its_own_thread(store: SqliteStore) -> None:
+    ledger = store._ledger
+    # The connection refuses any other thread: this one (the loop's) included.
+    with pytest.raises(LedgerError, match="thread"):
+        ledger.get("k")
+    seen: list[str] = []
+    original = ledger.counts
 
-        def counts() -> dict[str, int]:
-            seen.append(threading.current_thread().name)
-            return original()
+    def counts() -> dict[str, int]:
+        seen.append(threading.current_thread().name)
+        return original()
 
-        store.ledger.counts = counts  # type: ignore[method-assign]
-        await store.counts()
-        assert seen == ["symbl-ledger"]
-    finally:
-        await store.aclose()
+    ledger.counts = counts  # type: ignore[method-assign]
+    await store.counts()
+    assert seen == ["symbl-ledger"] and threading.current_thread().name != "symbl-ledger"
 
 
 async def test_close_waits_for_queued_calls_then_refuses(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite3"
     store = await SqliteStore.open(path)
-    pending = [asyncio.ensure_future(store.upsert_pending(f"k{i}", "s", "n"))
-               for i in range(20)]
+    calls = [asyncio.ensure_future(store.add_pending([pending(f"k{i}")])) for i in range(20)]
     await asyncio.sleep(0)  # the calls are queued
     await store.aclose()
-    assert all(t.done() and not t.exception() for t in pending)
-    with Ledger.open(path) as ledger:
-        assert ledger.counts()["pending"] == 20
+    assert all(t.done() and not t.exception() for t in calls)
+    assert committed(path, "SELECT count(*) FROM items WHERE state = 'pending'") == [(20,)]
     with pytest.raises(ClientClosedError):
         await store.get("k0")
+    with pytest.raises(ClientClosedError):
+        await store.wait_changed(0.01)
     await store.aclose()  # idempotent
 
 
-async def test_get_of_a_key_never_seen_skips_the_thread_and_known_keys_are_read(
-    tmp_path: Path,
-) -> None:
-    path = tmp_path / "ledger.sqlite3"
-    with Ledger.open(path) as ledger:  # an earlier run's item
-        ledger.upsert_pending("old", "old.wav", "n-old", 60.0)
-    store = await SqliteStore.open(path)
-    hops: list[object] = []
-    real_call = store._call
-
-    async def counted(fn: object, *args: object) -> object:
-        hops.append(fn)
-        return await real_call(fn, *args)  # type: ignore[arg-type]
-
-    store._call = counted  # type: ignore[method-assign,assignment]
+async def _left_in_flight(path: Path) -> list[LedgerItem]:
+    """A worker with a long lease claims two items, then its process ends (no leave)."""
+    gone = await SqliteStore.open(path, worker_id="gone")
     try:
-        assert await store.get("new") is None
-        assert hops == []  # answered without the ledger's thread
-        old = await store.get("old")
-        assert old is not None and old.name == "n-old"  # loaded at open
-        await store.upsert_pending("new", "new.wav", "n-new")
-        new = await store.get("new")
-        assert new is not None and new.state is ItemState.PENDING
-        assert len(hops) == 3
+        await gone.join(max_limit=5, lease=300.0)
+        await gone.add_pending([pending("a"), pending("b")])
+        a, b = await gone.claim(2, ["a", "b"])
+        return [a, await gone.apply(b, submitted("job-b", None))]
+    finally:
+        await gone.aclose()
+
+
+async def test_an_exclusive_store_adopts_at_once_whatever_the_lease(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    left = await _left_in_flight(path)
+    # The batch's lock file is held: no other process can be alive, its lease is moot.
+    store = await SqliteStore.open(path, worker_id="next", exclusive=True)
+    try:
+        await store.join(max_limit=5, lease=30.0)
+        taken = await store.adopt()
+        assert [(r.key, r.state, r.owner) for r in taken] == [
+            ("a", S.SUBMITTING, "next"), ("b", S.SUBMITTED, "next")]
+        assert all(new.fence and old.fence and new.fence > old.fence
+                   for new, old in zip(taken, left, strict=True))
+        assert await store.adopt() == []  # its own now
+        assert committed(path, "SELECT id FROM workers") == [("next",)]  # the dead one gone
     finally:
         await store.aclose()
 
 
-def test_the_key_filter_never_misses_a_key_and_rarely_claims_an_absent_one() -> None:
-    keys = [f"key-{i}" for i in range(150_000)]  # past the first layer (65,536 keys)
-    found = KeyFilter()
-    for key in keys:
-        found.add(key)
-    assert all(key in found for key in keys)
-    false = sum(f"absent-{i}" in found for i in range(50_000))
-    assert false < 50_000 * 0.01  # ~0.24 % per layer, two layers
-    assert 1 not in found
+async def test_a_shared_store_waits_for_the_lease(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    await _left_in_flight(path)
+    store = await SqliteStore.open(path, worker_id="next")
+    try:
+        await store.join(max_limit=5, lease=30.0)
+        assert await store.adopt() == []  # its lease runs (300 s): it may be alive
+        assert await store.unfinished_elsewhere() == 2
+        conn = sqlite3.connect(path)
+        try:  # as if its lease had run out
+            conn.execute("UPDATE workers SET lease_until = 0 WHERE id = 'gone'")
+            conn.commit()
+        finally:
+            conn.close()
+        taken = await store.adopt()
+        assert [(r.key, r.owner) for r in taken] == [("a", "next"), ("b", "next")]
+    finally:
+        await store.aclose()

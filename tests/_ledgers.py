@@ -9,9 +9,12 @@ worker of the same ledger for a test to seed or read it.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
+import attrs
 import pytest
 
 from symbl_async.batch.ledger import (
@@ -67,6 +70,41 @@ class Ledgers:
             return await store.counts()
         finally:
             await store.aclose()
+
+    async def state_of(self, key: str | None = None) -> str | None:
+        """The state of the item with ``key`` (or of the only item), read now; None before
+        the run has recorded it."""
+        store = await self.open()
+        try:
+            rows = [row async for row in store.items()]
+        finally:
+            await store.aclose()
+        rows = [row for row in rows if key is None or row.key == key]
+        return rows[0].state.value if rows else None
+
+    async def shift_times(self, seconds: float) -> None:
+        """Move every item's attempt and submit times ``seconds`` into the past, as if the
+        earlier run had been that long ago (its records, not the rules, changed)."""
+        if self.kind == "memory":
+            for key, row in list(self.memory.items.items()):
+                self.memory.items[key] = attrs.evolve(
+                    row, attempt_at=None if row.attempt_at is None else row.attempt_at - seconds,
+                    submitted_at=None if row.submitted_at is None
+                    else row.submitted_at - seconds)
+            return
+        sql = ("UPDATE items SET attempt_at = attempt_at - {0}, "
+               "submitted_at = submitted_at - {0}")
+        if self.kind == "sqlite":
+            conn = sqlite3.connect(self.where)
+            with conn:
+                conn.execute(sql.format("?"), (seconds, seconds))
+            conn.close()
+        else:
+            pg = await asyncpg.connect(self.where)
+            try:
+                await pg.execute(sql.format("$1"), seconds)
+            finally:
+                await pg.close()
 
     async def close(self) -> None:
         for store in self._open:

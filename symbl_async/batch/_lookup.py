@@ -25,6 +25,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+from symbl_async.batch._inputs import FileSource
 from symbl_async.batch._items import PreparedItem
 from symbl_async.batch._protocol import FATAL, BatchClient
 from symbl_async.batch._slots import JobSlots, Slot
@@ -85,15 +86,14 @@ def media_kind_of(row: LedgerItem) -> str:
 def job_max_seconds(client: BatchClient, row: LedgerItem, wait_timeout: float) -> float:
     """Seconds after its submit by which the item's job has certainly ended.
 
-    The longest a job of the item's kind can run at the speed the client has learned (its
-    upper tail for the longest media the service takes, or the item's own length when
-    known), and never less than the wait's own deadline.
+    The longest any job of the item's kind can run at the speed the client has learned:
+    the upper tail for the longest media the service takes (not the item's own length,
+    which may be wrong), three times the prior's time for it, and never less than the
+    wait's own deadline.
     """
-    model = client.processing_model
-    length = row.duration if row.duration is not None else MAX_MEDIA_SECONDS
-    learned = model.predict(media_kind_of(row), length).quantile(0.999)
-    prior = client.poll.expected_time(length) or 0.0
-    return max(wait_timeout, learned, 3 * prior)
+    learned = client.processing_model.predict(media_kind_of(row), MAX_MEDIA_SECONDS)
+    prior = client.poll.expected_time(MAX_MEDIA_SECONDS) or 0.0
+    return max(wait_timeout, learned.quantile(0.999), 3 * prior)
 
 
 class Finder:
@@ -139,7 +139,12 @@ class Finder:
         since = row.attempt_at if row.attempt_at is not None else row.updated_at
         if self.grace is not None:
             return since + self.grace
-        bound = None if item is None else self._client.submit_deadline(item.upload_size())
+        bound = None
+        if item is not None:
+            size = item.upload_size()
+            # A file that is gone (or unreadable) has no size: its upload had no known bound.
+            if size is not None or not isinstance(item.source, FileSource):
+                bound = self._client.submit_deadline(size)
         return since + (bound if bound is not None else _UNBOUNDED_SUBMIT) + GRACE_MARGIN
 
     async def lookup(self, row: LedgerItem) -> str | None:
@@ -291,16 +296,16 @@ async def settle_when_surely_ended(
     """Hold the slot of a job found by name until it has surely ended, then settle it.
 
     ``until`` (ledger time) is when no job of the item could still run
-    (:func:`job_max_seconds` after its submit). Then its insights either are there (the job
-    completed: ``completed``, fetched by a rerun) or never came (it failed: ``failed``, no
-    job holds a slot any more). Cancelled with the run, the item stays ``submitted``.
+    (:func:`job_max_seconds` after its submit). Then its transcript either is there (the
+    job completed: ``completed``, fetched by a rerun) or never came (it failed:
+    ``failed``; no job holds a slot any more). Cancelled with the run, the item stays
+    ``submitted`` for a rerun to judge.
     """
     try:
         await asyncio.sleep(max(0.0, until - store.clock()))
         conversation_id = row.conversation_id or ""
         for attempt in range(1, 6):
             try:
-                await client.conversations.summary(conversation_id)
                 messages = await client.conversations.messages(conversation_id)
             except NotFoundError:
                 messages = []
@@ -313,9 +318,9 @@ async def settle_when_surely_ended(
                 await store.apply(row, completed())
             else:
                 await store.apply(row, failed(
-                    "found by its submit name (no job id), and its insights never became "
-                    "final although no job could still be running: the job failed on the "
-                    "service (it gives no reason)"))
+                    "found by its submit name (no job id), and no transcript came although no "
+                    "job could still be running: the job failed on the service (it gives no "
+                    "reason)"))
             return
     finally:
         slot.release()

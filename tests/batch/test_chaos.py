@@ -3,7 +3,7 @@
 Faults are drawn from a seeded RNG at the client's submit and ``GET /v1/job``; another
 client's long jobs hold one of the account's slots (so 429s happen too). The promise is
 checked from the emulator's own jobs: every input fetched, every recording paid once, no
-attempt name sent twice, the account's limit never exceeded.
+attempt name sent twice, the account's limit never exceeded. On every ledger.
 """
 
 from __future__ import annotations
@@ -11,15 +11,15 @@ from __future__ import annotations
 import asyncio
 import collections
 import random
-from pathlib import Path
 from typing import Any
 
 import pytest
+from _ledgers import Ledgers
 
 from symbl_async.batch._api import process_many
+from symbl_async.batch._inputs import UrlSource
 from symbl_async.batch._items import PreparedItem, prepare_item
 from symbl_async.batch._slots import JobSlots
-from symbl_async.batch._sources import UrlSource
 from symbl_async.client._client import SymblClient
 from symbl_async.client._waiting import PollSchedule
 from symbl_async.core._jobs import Job, JobInfo
@@ -40,7 +40,7 @@ SUBMIT_FAULTS = ["503", "no-connection", "500-after", "lost-after", "held"]
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_chaos_batch_pays_each_recording_once_and_fetches_all(
-    seed: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    seed: int, monkeypatch: pytest.MonkeyPatch, ledgers: Ledgers
 ) -> None:
     rng = random.Random(seed)
     sources = [
@@ -102,13 +102,14 @@ async def test_chaos_batch_pays_each_recording_once_and_fetches_all(
         monkeypatch.setattr(client, "get_job", get_job)
         monkeypatch.setattr(client.conversations, "list", lookup)
         # An item whose submits got no answer three times in a row (held submits that landed
-        # on a full account, say) is left 'unknown' for the next run, as a user's rerun would
-        # take it: rerun, a bounded number of times, until every input is fetched.
+        # on a full account, say), none of which created a job, is pending again for the
+        # next run, as a user's rerun would take it: rerun, a bounded number of times, until
+        # every input is fetched.
         rejected = 0
         for _ in range(RUNS):
             run = process_many(
                 client, sources, slots=JobSlots(LIMIT, backoff_base=0.005, backoff_cap=0.05),
-                lookup_grace=0, wait_mode="poll", ledger=tmp_path / "ledger.sqlite3",
+                lookup_grace=0, wait_mode="poll", ledger=ledgers.arg(),
             )
             async with run:
                 results = [result async for result in run]

@@ -8,15 +8,14 @@ ever although its job had completed.
 
 from __future__ import annotations
 
-from pathlib import Path
+import time
 
 import attrs
 
-from symbl_async.batch._found import wait_until_final
-from symbl_async.batch._ledger import ItemState, Ledger
-from symbl_async.batch._results import BatchResult
+from symbl_async.batch._lookup import wait_until_final
 from symbl_async.batch._slots import JobSlots, Slot
-from symbl_async.batch._sqlite_store import SqliteStore
+from symbl_async.batch.ledger import ItemState, MemoryStore, Pending
+from symbl_async.batch.ledger._states import submitted
 from symbl_async.client._client import SymblClient
 from symbl_async.client._waiting import PollSchedule
 from symbl_async.emulator import Emulator
@@ -24,38 +23,59 @@ from symbl_async.emulator import Emulator
 SCALE = 2000.0
 
 
-async def test_a_rerun_long_after_the_attempt_still_resolves_an_adopted_job(
-    tmp_path: Path,
-) -> None:
+async def adopted_found_by_name(conversation_id: str) -> tuple[MemoryStore, object]:
+    store = MemoryStore()
+    await store.join(max_limit=2, lease=30.0)
+    await store.add_pending([Pending("k", "late.mp3", "late", 60.0, None)])
+    (row,) = await store.claim(1)
+    row = await store.apply(row, submitted(None, conversation_id))
+    return store, row
+
+
+async def test_a_rerun_long_after_the_attempt_still_resolves_an_adopted_job() -> None:
     async with Emulator(time_scale=SCALE, concurrency_limit=2) as emu, SymblClient(
         app_id=emu.app_id, app_secret=emu.app_secret, base_url=emu.url,
         poll=PollSchedule(time_scale=SCALE),
     ) as client:
         job = await client.submit_audio_url("https://media.test/late.mp3?emulator_duration=60")
         await client.wait(job, mode="poll")  # the job is over before the "rerun" starts
-        ledger = Ledger.open(tmp_path / "ledger.sqlite3")
-        try:
-            ledger.upsert_pending("k", "late.mp3", "late-1", 60.0)
-            ledger.mark_submitting("k", "late-1")
-            row = ledger.mark_submitted("k", None, job.conversation_id)
-            # The attempt was made an hour ago, by a run that died.
-            row = attrs.evolve(row, attempt_at=row.attempt_at - 3600,  # type: ignore[operator]
-                               submitted_at=row.submitted_at - 3600)  # type: ignore[operator]
-            slots = JobSlots(2)
-            slot = Slot(slots, held=False)
-            await slot.acquire()
+        store = MemoryStore()
+        await store.join(max_limit=2, lease=30.0)
+        await store.add_pending([Pending("k", "late.mp3", "late", 60.0, None)])
+        (row,) = await store.claim(1)
+        row = await store.apply(row, submitted(None, job.conversation_id))
+        # The attempt was made an hour ago, by a run that died.
+        assert row.attempt_at is not None and row.submitted_at is not None
+        row = attrs.evolve(row, attempt_at=row.attempt_at - 3600,
+                           submitted_at=row.submitted_at - 3600)
+        slots = JobSlots(2)
+        slot = Slot(slots, held=False)
+        await slot.acquire()
+        started = time.monotonic()
+        step = await wait_until_final(client, store, row, slot, wait_timeout=5.0)
+        assert step is not None and step.state is ItemState.COMPLETED
+        assert slots.in_use == 0  # the slot was given back
+        assert time.monotonic() - started < 5.0
 
-            async def failure(
-                key: str, label: str, error: str, cause: BaseException | None
-            ) -> BatchResult:
-                raise AssertionError(f"left unresolved: {error}")
 
-            step = await wait_until_final(
-                client, SqliteStore.borrow(ledger), row, slot, wait_timeout=5.0, failure=failure,
-                hold=lambda s: None,
-            )
-            assert not isinstance(step, BatchResult)
-            assert step.state is ItemState.COMPLETED
-            assert slots.in_use == 0  # the slot was given back
-        finally:
-            ledger.close()
+async def test_the_wait_for_a_job_found_by_name_honours_its_deadline() -> None:
+    """Unknown length, a deadline of half a second: it must not sleep toward the prior's
+    time for four hours of media (it returned after 3.6 s)."""
+    async with Emulator(time_scale=SCALE, concurrency_limit=2) as emu, SymblClient(
+        app_id=emu.app_id, app_secret=emu.app_secret, base_url=emu.url,
+        poll=PollSchedule(time_scale=SCALE),
+    ) as client:
+        job = await client.submit_audio_url(
+            "https://media.test/long.mp3?emulator_duration=100000")  # still running
+        store = MemoryStore()
+        await store.join(max_limit=2, lease=30.0)
+        await store.add_pending([Pending("k", "long.mp3", "long", None, None)])
+        (row,) = await store.claim(1)
+        row = await store.apply(row, submitted(None, job.conversation_id))
+        slot = Slot(JobSlots(2), held=False)
+        await slot.acquire()
+        started = time.monotonic()
+        step = await wait_until_final(client, store, row, slot, wait_timeout=0.5)
+        elapsed = time.monotonic() - started
+        assert step is None and slot.held  # not final: the slot is still held
+        assert elapsed < 1.0, elapsed

@@ -10,20 +10,19 @@ import asyncio
 import collections
 import contextlib
 import json
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _ledgers import Ledgers
 from _polling import eventually
 
 from symbl_async.batch._api import BatchRun, process_many
+from symbl_async.batch._inputs import UrlSource
 from symbl_async.batch._items import PreparedItem, prepare_item
-from symbl_async.batch._ledger import Ledger
 from symbl_async.batch._results import BatchResult
 from symbl_async.batch._slots import JobSlots
-from symbl_async.batch._sources import UrlSource
 from symbl_async.client._client import SymblClient
 from symbl_async.client._waiting import PollSchedule
 from symbl_async.core._jobs import Job
@@ -129,14 +128,15 @@ def fast_slots(limit: int) -> JobSlots:
 
 
 async def test_a_job_created_before_an_error_answer_is_found_not_paid_twice(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, ledgers: Ledgers
 ) -> None:
     sources = [url(f"after{i}") for i in range(12)]
     plan = {f"after{i}.": ["500-after" if i % 2 else "lost-after"] for i in range(8)}
     async with emulated(3) as (emu, client):
         faults = Faults(client, plan)
         monkeypatch.setattr(client, "submit_audio_url", faults.submit)
-        run = process_many(client, sources, slots=fast_slots(3), lookup_grace=0)
+        run = process_many(client, sources, slots=fast_slots(3), lookup_grace=0,
+                           ledger=ledgers.arg())
         results = await collect(run)
         per_item = jobs_per_item(emu, sources)
         stats = emu.stats()
@@ -147,14 +147,15 @@ async def test_a_job_created_before_an_error_answer_is_found_not_paid_twice(
 
 
 async def test_not_created_answers_are_resent_with_backoff_never_failed(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ledgers: Ledgers
 ) -> None:
     sources = [url("busy"), url("down"), url("fine")]
     plan = {"busy.": ["503", "503", "503"], "down.": ["no-connection", "503"]}
     async with emulated(2) as (emu, client):
         faults = Faults(client, plan)
         monkeypatch.setattr(client, "submit_audio_url", faults.submit)
-        run = process_many(client, sources, slots=fast_slots(2), out_dir=tmp_path)
+        run = process_many(client, sources, slots=fast_slots(2), out_dir=tmp_path,
+                           ledger=ledgers.arg())
         results = await collect(run)
         per_item = jobs_per_item(emu, sources)
     assert {r.status for r in results} == {"fetched"}
@@ -168,32 +169,33 @@ async def test_not_created_answers_are_resent_with_backoff_never_failed(
 
 
 async def test_a_refused_submit_fails_with_the_service_reason(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ledgers: Ledgers
 ) -> None:
     sources = [url("refused"), url("ok")]
     async with emulated(2) as (emu, client):
         faults = Faults(client, {"refused.": ["400"]})
         monkeypatch.setattr(client, "submit_audio_url", faults.submit)
         results = await collect(process_many(client, sources, slots=fast_slots(2),
-                                             out_dir=tmp_path))
+                                             out_dir=tmp_path, ledger=ledgers.arg()))
         per_item = jobs_per_item(emu, sources)
     by_index = {r.index: r for r in results}
     assert by_index[0].status == "failed" and "not reachable" in (by_index[0].error or "")
     assert by_index[1].status == "fetched"
     assert per_item == {sources[0].url: 0, sources[1].url: 1}
-    with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
-        assert ledger.counts()["failed"] == 1
+    assert (await ledgers.counts())["failed"] == 1
 
 
 async def test_a_held_submit_is_awaited_for_the_grace_period_not_resent(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, ledgers: Ledgers
 ) -> None:
     sources = [url("held")]
     async with emulated(2) as (emu, client):
         faults = Faults(client, {"held.": ["held"]})
         monkeypatch.setattr(client, "submit_audio_url", faults.submit)
-        # The request lands 0.3 s after the client gave up; the lookup waits 3 s.
-        run = process_many(client, sources, slots=fast_slots(2), lookup_grace=3.0)
+        # The request lands 0.3 s after the client gave up (the first lookup, at once, finds
+        # nothing); the next lookup comes at the end of the grace, 3 s.
+        run = process_many(client, sources, slots=fast_slots(2), lookup_grace=3.0,
+                           ledger=ledgers.arg())
         results = await collect(run)
         await asyncio.gather(*faults.late)
         per_item = jobs_per_item(emu, sources)
@@ -202,71 +204,63 @@ async def test_a_held_submit_is_awaited_for_the_grace_period_not_resent(
     assert results[0].status == "fetched" and results[0].job_id is None
 
 
-def state_of(ledger_path: Path) -> str | None:
-    """The item's state as another connection sees it (the run holds the ledger open)."""
-    if not ledger_path.exists():
-        return None
-    conn = sqlite3.connect(f"file:{ledger_path}?mode=ro", uri=True)  # never creates it
-    try:
-        row = conn.execute("SELECT state FROM items").fetchone()
-    except sqlite3.OperationalError:  # the run has not created the table yet
-        return None
-    finally:
-        conn.close()
-    return None if row is None else str(row[0])
-
-
 async def test_an_unknown_outcome_is_durable_and_not_a_failure(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ledgers: Ledgers
 ) -> None:
     sources = [url("unknown")]
-    ledger_path = tmp_path / "ledger.sqlite3"
     async with emulated(2) as (emu, client):
         faults = Faults(client, {"unknown.": ["held"]})
         monkeypatch.setattr(client, "submit_audio_url", faults.submit)
         run = process_many(client, sources, slots=fast_slots(2), out_dir=tmp_path,
-                           lookup_grace=600)
+                           lookup_grace=600, ledger=ledgers.arg())
         consumer = asyncio.ensure_future(collect(run))
-        await eventually(lambda: state_of(ledger_path) == "unknown")
+        await eventually(lambda: _is(ledgers, "unknown"))
         await asyncio.gather(*faults.late)  # the job exists now; the run is in its grace
         run.stop()
         first = await consumer
-        assert state_of(ledger_path) == "unknown"  # not failed, not forgotten
+        assert await ledgers.state_of() == "unknown"  # not failed, not forgotten
         await emu.wait_idle()
         # A rerun, the grace elapsed, finds the job by the attempt's name; nothing is resent,
         # even with retry_failed: an unknown attempt is looked up first, never retried blind.
         again = await collect(process_many(client, sources, slots=fast_slots(2),
-                                           out_dir=tmp_path, lookup_grace=0, retry_failed=True))
+                                           out_dir=tmp_path, lookup_grace=0, retry_failed=True,
+                                           ledger=ledgers.arg()))
         per_item = jobs_per_item(emu, sources)
     assert first == [] and run.summary is not None and run.summary.interrupted
     assert per_item == {sources[0].url: 1} and len(faults.names) == 1
     assert again[0].status == "fetched" and again[0].job_id is None
 
 
+async def _is(ledgers: Ledgers, state: str) -> bool:
+    return await ledgers.state_of() == state
+
+
 async def test_retry_failed_never_adopts_the_old_failed_attempt(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ledgers: Ledgers
 ) -> None:
     bad = UrlSource(FAILING_URL, "audio")
     async with emulated(2, fail_inputs={FAILING_URL}) as (emu, client):
-        first = await collect(process_many(client, [bad], slots=fast_slots(2), out_dir=tmp_path))
+        first = await collect(process_many(client, [bad], slots=fast_slots(2), out_dir=tmp_path,
+                                           ledger=ledgers.arg()))
         faults = Faults(client, {"broken.": ["lost-after"]})
         monkeypatch.setattr(client, "submit_audio_url", faults.submit)
         # The adopted job (no job id) failed: its insights never become final, so the wait
         # ends at its deadline with the item unresolved.
         second = await collect(process_many(client, [bad], slots=fast_slots(2), out_dir=tmp_path,
-                                            retry_failed=True, lookup_grace=0, wait_timeout=1.0))
+                                            retry_failed=True, lookup_grace=0, wait_timeout=1.0,
+                                            ledger=ledgers.arg()))
         jobs = emu.jobs()
     assert first[0].status == "failed" and len(jobs) == 2
     assert jobs[0]["name"] != jobs[1]["name"]
     # The retry's lost answer was looked up under the retry's own name.
     assert second[0].conversation_id == jobs[1]["conversationId"] != jobs[0]["conversationId"]
     assert "unresolved" in (second[0].error or "").lower()
-    with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
-        assert ledger.counts()["submitted"] == 1  # never 'failed': the job may exist
+    # Never 'failed' while the job may run: the run ended before no job could still run.
+    assert (await ledgers.counts())["submitted"] == 1
 
 
 async def test_hiccups_on_the_job_status_never_fail_an_item(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, ledgers: Ledgers
 ) -> None:
     sources = [url(f"hiccup{i}") for i in range(6)]
     async with emulated(3) as (emu, client):
@@ -283,7 +277,7 @@ async def test_hiccups_on_the_job_status_never_fail_an_item(
 
         monkeypatch.setattr(client, "get_job", flaky)
         results = await collect(process_many(client, sources, slots=fast_slots(3),
-                                             wait_mode="poll"))
+                                             wait_mode="poll", ledger=ledgers.arg()))
         per_item = jobs_per_item(emu, sources)
     assert {r.status for r in results} == {"fetched"}
     assert set(per_item.values()) == {1}
@@ -291,7 +285,7 @@ async def test_hiccups_on_the_job_status_never_fail_an_item(
 
 
 async def test_an_adopted_job_is_fetched_only_once_its_insights_are_final(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ledgers: Ledgers
 ) -> None:
     sources = [url("adopted", 120)]
     async with emulated(2) as (emu, client):
@@ -316,7 +310,8 @@ async def test_an_adopted_job_is_fetched_only_once_its_insights_are_final(
         monkeypatch.setattr(api, "summary", summary)
         monkeypatch.setattr(api, "messages", messages)
         results = await collect(process_many(client, sources, slots=fast_slots(2),
-                                             out_dir=tmp_path, lookup_grace=0))
+                                             out_dir=tmp_path, lookup_grace=0,
+                                             ledger=ledgers.arg()))
         full = await real_messages(results[0].conversation_id or "")
         per_item = jobs_per_item(emu, sources)
     assert per_item == {sources[0].url: 1}
@@ -328,7 +323,7 @@ async def test_an_adopted_job_is_fetched_only_once_its_insights_are_final(
 
 
 async def test_a_rerun_long_after_the_attempt_still_judges_an_adopted_job(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ledgers: Ledgers
 ) -> None:
     # A run gives up on an adopted job (no job id; its wait timed out). The rerun comes an
     # hour after the attempt, much later than the wait timeout: its wait's deadline counts
@@ -347,16 +342,112 @@ async def test_a_rerun_long_after_the_attempt_still_judges_an_adopted_job(
 
         monkeypatch.setattr(api, "summary", in_progress)
         first = await collect(process_many(client, sources, slots=fast_slots(2),
-                                           out_dir=tmp_path, lookup_grace=0, wait_timeout=0.2))
+                                           out_dir=tmp_path, lookup_grace=0, wait_timeout=0.2,
+                                           ledger=ledgers.arg()))
         monkeypatch.setattr(api, "summary", real_summary)
-        conn = sqlite3.connect(tmp_path / "ledger.sqlite3")
-        with conn:
-            conn.execute("UPDATE items SET attempt_at = attempt_at - 3600, "
-                         "submitted_at = submitted_at - 3600")
-        conn.close()
+        await ledgers.shift_times(3600)
         second = await collect(process_many(client, sources, slots=fast_slots(2),
-                                            out_dir=tmp_path, wait_timeout=60))
+                                            out_dir=tmp_path, wait_timeout=60,
+                                            ledger=ledgers.arg()))
         per_item = jobs_per_item(emu, sources)
     assert first[0].status == "failed" and "Unresolved" in (first[0].error or "")
     assert second[0].status == "fetched" and second[0].recovered, second[0].error
     assert per_item == {sources[0].url: 1}
+
+
+async def test_a_lost_answer_is_looked_up_at_once_not_after_the_grace(
+    monkeypatch: pytest.MonkeyPatch, ledgers: Ledgers
+) -> None:
+    # Most lost answers are of jobs that exist: found at once, the item goes on. With the
+    # lookup only after a ten-minute grace, this run would hold its slot for ten minutes.
+    sources = [url("found-at-once")]
+    async with emulated(2) as (emu, client):
+        faults = Faults(client, {"found-at-once.": ["lost-after"]})
+        monkeypatch.setattr(client, "submit_audio_url", faults.submit)
+        run = process_many(client, sources, slots=fast_slots(2), lookup_grace=600.0,
+                           ledger=ledgers.arg())
+        results = await asyncio.wait_for(collect(run), 60.0)
+        per_item = jobs_per_item(emu, sources)
+    assert results[0].status == "fetched" and results[0].recovered
+    assert per_item == {sources[0].url: 1}
+    assert run.summary is not None and run.summary.found_by_name == 1
+
+
+async def test_the_grace_counts_from_the_end_of_the_submit_not_its_intent(
+    monkeypatch: pytest.MonkeyPatch, ledgers: Ledgers
+) -> None:
+    # The transport may resend a submit after a 503 (Retry-After, within its retry budget),
+    # so the request that lands can leave long after the intent was recorded. Here the call
+    # lasts 1 s, then its answer is lost; the request lands 0.3 s after that. Counted from
+    # the intent (0.5 s), the grace was over before the call even ended: "not found", sent
+    # again, paid twice.
+    sources = [url("slow-call")]
+    async with emulated(2) as (emu, client):
+        real = client.submit_audio_url
+        late: list[asyncio.Task[Job]] = []
+
+        async def submit(source_url: str, **kwargs: Any) -> Job:
+            await asyncio.sleep(1.0)  # the transport's own resends, after 503s
+
+            async def land() -> Job:
+                await asyncio.sleep(0.3)
+                return await real(source_url, **kwargs)
+
+            late.append(asyncio.ensure_future(land()))
+            raise SubmitOutcomeUnknownError("timed out", name=kwargs["options"].name)
+
+        monkeypatch.setattr(client, "submit_audio_url", submit)
+        run = process_many(client, sources, slots=fast_slots(2), lookup_grace=0.8,
+                           ledger=ledgers.arg())
+        results = await collect(run)
+        await asyncio.gather(*late, return_exceptions=True)
+        per_item = jobs_per_item(emu, sources)
+    assert per_item == {sources[0].url: 1}
+    assert results[0].status == "fetched" and len(late) == 1
+
+
+async def test_a_paid_jobs_insights_are_fetched_until_a_deadline_not_five_tries(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ledgers: Ledgers
+) -> None:
+    sources = [url(f"flaky-fetch{i}") for i in range(3)]
+    async with emulated(3) as (emu, client):
+        real = client.fetch_insights_json
+        failures: collections.Counter[str] = collections.Counter()
+
+        async def flaky(conversation_id: str, **kwargs: Any) -> Any:
+            failures[conversation_id] += 1
+            if failures[conversation_id] <= 6:  # more than any count of tries allowed before
+                raise ServerError(502, "Bad Gateway")
+            return await real(conversation_id, **kwargs)
+
+        monkeypatch.setattr(client, "fetch_insights_json", flaky)
+        results = await collect(process_many(client, sources, slots=fast_slots(3),
+                                             out_dir=tmp_path, ledger=ledgers.arg()))
+        per_item = jobs_per_item(emu, sources)
+    assert {r.status for r in results} == {"fetched"}, [r.error for r in results]
+    assert set(failures.values()) == {7} and set(per_item.values()) == {1}
+
+
+async def test_a_job_found_by_name_that_failed_does_not_hold_its_slot_for_ever(
+    monkeypatch: pytest.MonkeyPatch, ledgers: Ledgers
+) -> None:
+    # Limit 1: the first item's answer is lost and its job fails on the service; found by
+    # name, it has no status to ask, and no transcript ever comes. Its slot is held only
+    # until no job could still be running; then it is settled (failed: its job ended) and
+    # the second item runs. (Held until the run ended, the second never ran: the batch
+    # never ended.)
+    bad = UrlSource(FAILING_URL, "audio", duration=60.0)
+    sources = [bad, url("after-it", 60)]
+    async with emulated(1, fail_inputs={FAILING_URL}) as (emu, client):
+        faults = Faults(client, {"broken.": ["lost-after"]})
+        monkeypatch.setattr(client, "submit_audio_url", faults.submit)
+        run = process_many(client, sources, slots=fast_slots(1), lookup_grace=0,
+                           wait_timeout=0.3, lookahead=2, ledger=ledgers.arg())
+        results = await asyncio.wait_for(collect(run), 120.0)
+        per_item = jobs_per_item(emu, sources)
+        counts = await ledgers.counts()
+    by_index = {r.index: r for r in results}
+    assert by_index[0].status == "failed" and "Unresolved" in (by_index[0].error or "")
+    assert by_index[1].status == "fetched"
+    assert per_item == {bad.url: 1, sources[1].url: 1}
+    assert counts["failed"] == 1 and counts["fetched"] == 1  # settled: its job had ended

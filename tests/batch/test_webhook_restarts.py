@@ -15,14 +15,15 @@ from typing import Any
 
 import pytest
 from _cli_support import ledger_counts
+from _ledgers import Ledgers
 from _polling import eventually
 
 from symbl_async.batch import batch_webhook_token
 from symbl_async.batch._api import BatchRun, process_many
-from symbl_async.batch._ledger import Ledger
+from symbl_async.batch._inputs import UrlSource
 from symbl_async.batch._results import BatchResult
 from symbl_async.batch._slots import JobSlots
-from symbl_async.batch._sources import UrlSource
+from symbl_async.batch.ledger import SqliteStore
 from symbl_async.client._client import SymblClient
 from symbl_async.client._waiting import PollSchedule
 from symbl_async.emulator import Emulator
@@ -64,7 +65,7 @@ async def collect(run: BatchRun) -> list[BatchResult]:
     [("webhook", {"webhook_duplicate_rate": 0.5}), ("hybrid", {"webhook_duplicate_rate": 0.5})],
 )
 async def test_a_lost_answer_learns_its_job_id_from_the_attempts_webhook(
-    mode: str, faults: dict[str, Any], tmp_path: Path
+    mode: str, faults: dict[str, Any], tmp_path: Path, ledgers: Ledgers
 ) -> None:
     sources = [url(f"lost{i}") for i in range(4)]
     # Jobs end well before the client's model expects them: the webhook naming each job
@@ -75,7 +76,7 @@ async def test_a_lost_answer_learns_its_job_id_from_the_attempts_webhook(
         seed=8, **faults,
     ) as emu, receiver() as hooks, client_with(emu, hooks) as client:
         run = process_many(client, sources, slots=fast_slots(3), out_dir=tmp_path,
-                           lookup_grace=0, wait_mode=mode)
+                           lookup_grace=0, wait_mode=mode, ledger=ledgers.arg())
         results = await collect(run)
         stats, jobs = emu.stats(), emu.jobs()
     job_of = {job["conversationId"]: job["jobId"] for job in jobs}
@@ -86,11 +87,13 @@ async def test_a_lost_answer_learns_its_job_id_from_the_attempts_webhook(
     assert run.summary is not None and run.summary.found_by_name == 4
     assert len(jobs) == 4 and not stats["duplicate_names"]  # nothing paid twice
     assert stats["max_concurrent_jobs"] <= 3
-    with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
-        assert {row.job_id for row in ledger.items()} == set(job_of.values())
+    store = await ledgers.open()
+    assert {row.job_id async for row in store.items()} == set(job_of.values())
 
 
-async def test_without_a_delivery_an_adopted_job_falls_back_to_the_rule(tmp_path: Path) -> None:
+async def test_without_a_delivery_an_adopted_job_falls_back_to_the_rule(
+    tmp_path: Path, ledgers: Ledgers
+) -> None:
     sources = [url("silent")]
     async with Emulator(
         time_scale=SCALE, concurrency_limit=2, submit_lost_answer_rate=1.0,
@@ -98,7 +101,7 @@ async def test_without_a_delivery_an_adopted_job_falls_back_to_the_rule(tmp_path
     ) as emu, receiver() as hooks, client_with(emu, hooks) as client:
         results = await collect(process_many(client, sources, slots=fast_slots(2),
                                              out_dir=tmp_path, lookup_grace=0,
-                                             wait_mode="hybrid"))
+                                             wait_mode="hybrid", ledger=ledgers.arg()))
         stats = emu.stats()
     assert results[0].status == "fetched" and results[0].recovered
     assert results[0].job_id is None and stats["jobs_created"] == 1
@@ -155,5 +158,8 @@ async def test_a_rerun_hears_about_the_jobs_of_a_crashed_webhook_run(
     warned = "earlier run are waited for by polling" in caplog.text
     assert warned is not same_token
     assert token not in caplog.text and second.token not in caplog.text
-    with Ledger.open(ledger_path) as ledger:
-        assert ledger.get_meta("webhook_token") == second.token
+    store = await SqliteStore.open(ledger_path)
+    try:
+        assert await store.get_meta("webhook_token") == second.token
+    finally:
+        await store.aclose()

@@ -9,9 +9,11 @@ worker of the same ledger for a test to seed or read it.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import attrs
@@ -25,7 +27,7 @@ from symbl_async.batch.ledger import (
     SqliteStore,
 )
 
-__all__ = ["KINDS", "Ledgers", "ledger_where", "ledgers"]
+__all__ = ["KINDS", "CliLedger", "Ledgers", "cli_ledger", "ledger_where", "ledgers"]
 
 KINDS = ["sqlite", "postgres", "memory"]
 
@@ -128,3 +130,63 @@ async def ledgers(ledger_where: tuple[str, str]) -> AsyncIterator[Ledgers]:
         yield ledger
     finally:
         await ledger.close()
+
+
+@attrs.frozen
+class CliLedger:
+    """The ledger a ``symbl-async process`` run of a test uses: its flags, and its rows as
+    another program reads them (read-only; empty while there are none yet)."""
+
+    kind: str
+    url: str | None = None
+
+    def args(self) -> list[str]:
+        """The flags that choose it (a short lease: a killed worker's items are adopted
+        after two seconds, not thirty)."""
+        if self.url is None:
+            return []
+        return ["--ledger", self.url, "--lease", "2"]
+
+    def rows(self, out: Path) -> list[dict[str, Any]]:
+        """Every item, as a plain dict of its columns."""
+        if self.url is None:
+            path = out / "ledger.sqlite3"
+            if not path.exists():
+                return []
+            try:
+                conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+                conn.row_factory = sqlite3.Row
+                try:
+                    return [dict(r) for r in conn.execute("SELECT * FROM items")]
+                finally:
+                    conn.close()
+            except sqlite3.Error:
+                return []
+        url = self.url
+
+        async def read() -> list[dict[str, Any]]:
+            conn = await asyncpg.connect(url)
+            try:
+                return [dict(r) for r in await conn.fetch("SELECT * FROM items")]
+            except asyncpg.UndefinedTableError:
+                return []
+            finally:
+                await conn.close()
+
+        return asyncio.run(read())
+
+    def counts(self, out: Path) -> dict[str, int]:
+        """Items per state, and ``ever_submitted``: items that ever had a job."""
+        rows = self.rows(out)
+        counts: dict[str, int] = {}
+        for row in rows:
+            counts[row["state"]] = counts.get(row["state"], 0) + 1
+        return {**counts, "ever_submitted": sum(1 for r in rows if r["submitted_at"])}
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def cli_ledger(request: pytest.FixtureRequest) -> CliLedger:
+    """Each ledger a CLI run can use (PostgreSQL started only when asked)."""
+    if request.param == "postgres":
+        return CliLedger("postgres", str(request.getfixturevalue("pg_url")))
+    return CliLedger("sqlite")

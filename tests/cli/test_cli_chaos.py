@@ -5,20 +5,21 @@ webhooks dropped, duplicated and reordered): a first run, then ``--retry-failed`
 until nothing is left (bounded). The promise is checked from the emulator's own records:
 every input ends fetched with complete insights, or failed because every job the service
 ran for it ended ``failed``; no attempt name created twice, and no recording paid twice
-except to retry a job the service failed; the account's limit never exceeded.
+except to retry a job the service failed; the account's limit never exceeded. On both
+ledgers (SQLite and PostgreSQL).
 """
 
 from __future__ import annotations
 
 import collections
 import json
-import sqlite3
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 from _cli_support import CliRun, Threaded, cli_runner, process_args, threaded_emulator
+from _ledgers import CliLedger
 
 ITEMS = 12
 LIMIT = 3
@@ -72,16 +73,9 @@ def cli(
         yield run
 
 
-def ledger_rows(path: Path) -> list[dict[str, Any]]:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute("SELECT * FROM items")]
-    finally:
-        conn.close()
-
-
-def run_until_done(cli: CliRun, args: list[str], ledger: Path, failing: str) -> int:
+def run_until_done(
+    cli: CliRun, args: list[str], ledger: CliLedger, out: Path, failing: str
+) -> int:
     """The first run, then ``--retry-failed`` reruns until only the ``failing`` input is left
     (bounded; whether it failed for the service's reason is checked afterwards). Returns
     the number of runs."""
@@ -90,18 +84,20 @@ def run_until_done(cli: CliRun, args: list[str], ledger: Path, failing: str) -> 
         done = cli(*args, *(["--retry-failed"] if runs else []))
         runs += 1
         assert "Traceback" not in done.stderr, done.stderr
-        left = {r["source"] for r in ledger_rows(ledger) if r["state"] != "fetched"}
+        left = {r["source"] for r in ledger.rows(out) if r["state"] != "fetched"}
         if done.returncode == 0 or left <= {failing}:
             break
     return runs
 
 
-def check_promise(emu: Threaded, out: Path, sources: list[str]) -> dict[str, Any]:
+def check_promise(
+    emu: Threaded, out: Path, sources: list[str], ledger: CliLedger
+) -> dict[str, Any]:
     """Every input fetched complete, or failed because the service failed each of its jobs;
     nothing paid twice but retries of failed jobs; the limit held. Returns the figures."""
     stats, jobs = emu.stats(), emu.jobs()
-    rows = {r["source"]: r for r in ledger_rows(out / "ledger.sqlite3")}
-    base = {str(r["name"]).rsplit("-", 1)[0]: r["source"] for r in rows.values()}
+    rows = {r["source"]: r for r in ledger.rows(out)}
+    base = {str(r["name"]): r["source"] for r in rows.values()}  # each attempt adds "-<n>"
     by_source: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
     for job in jobs:
         source = base.get(str(job["name"]).rsplit("-", 1)[0])
@@ -132,7 +128,9 @@ def check_promise(emu: Threaded, out: Path, sources: list[str]) -> dict[str, Any
             "faults": stats["faults"], "webhooks_dropped": stats["webhooks_dropped"]}
 
 
-def chaos(cli: CliRun, tmp_path: Path, faults: Mapping[str, Any], *extra: str) -> None:
+def chaos(
+    cli: CliRun, tmp_path: Path, ledger: CliLedger, faults: Mapping[str, Any], *extra: str
+) -> None:
     name = tmp_path.name
     sources = [f"https://media.test/{name}/c{i}.mp3?emulator_duration={300 + 60 * (i % 4)}"
                for i in range(ITEMS)]
@@ -144,23 +142,23 @@ def chaos(cli: CliRun, tmp_path: Path, faults: Mapping[str, Any], *extra: str) -
         # A job found by name that the service failed can only end by this timeout (the
         # API gives no job id to ask); jobs last well under a second here.
         args = [*process_args(emu.url, out, "--manifest", str(manifest)), "--wait-timeout",
-                "3", *extra]
-        runs = run_until_done(cli, args, out / "ledger.sqlite3", sources[ALWAYS_FAILS])
-        figures = check_promise(emu, out, sources)
+                "3", *ledger.args(), *extra]
+        runs = run_until_done(cli, args, ledger, out, sources[ALWAYS_FAILS])
+        figures = check_promise(emu, out, sources, ledger)
     assert figures["failed"] == 1, figures  # only the input the service always fails
     print(f"\nchaos {name}: runs={runs} {figures}")
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_cli_under_one_fault_or_all_fetches_everything_once(
-    fault: str, cli: CliRun, tmp_path: Path
+    fault: str, cli: CliRun, tmp_path: Path, cli_ledger: CliLedger
 ) -> None:
-    chaos(cli, tmp_path, FAULTS[fault])
+    chaos(cli, tmp_path, cli_ledger, FAULTS[fault])
 
 
 @pytest.mark.parametrize("fault", ["webhooks", "all"])
 def test_cli_hybrid_waits_survive_webhook_drops_and_duplicates(
-    fault: str, cli: CliRun, tmp_path: Path
+    fault: str, cli: CliRun, tmp_path: Path, cli_ledger: CliLedger
 ) -> None:
     faults = WEBHOOKS if fault == "webhooks" else {**FAULTS["all"], **WEBHOOKS}
-    chaos(cli, tmp_path, faults, "--wait", "hybrid")
+    chaos(cli, tmp_path, cli_ledger, faults, "--wait", "hybrid")

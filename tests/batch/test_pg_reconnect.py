@@ -1,14 +1,15 @@
 """The PostgreSQL ledger through connection loss: server restarts (fast and immediate),
-sessions ended by an administrator, and a COMMIT whose answer never came back. Nothing is
-lost, nothing is applied twice."""
+sessions ended by an administrator, a COMMIT whose answer never came back, an outage longer
+than the reconnect window, and leases across a restart. Nothing is lost, nothing is applied
+twice, and no worker is declared dead for an outage."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import asyncpg
 import asyncpg.transaction
@@ -16,48 +17,51 @@ import pytest
 from _polling import eventually
 from _postgres import PASSWORD, PostgresServer
 
-from symbl_async.batch import _pg_claims
-from symbl_async.batch._pg_store import PostgresStore
-from symbl_async.batch._records import ItemState, LedgerItem
+from symbl_async.batch.ledger import ItemState, Pending, PostgresStore
+from symbl_async.batch.ledger._states import completed, fetched, resent, submitted
 from symbl_async.errors import LedgerError
 
 S = ItemState
+_T = TypeVar("_T")
 
 
-def name_for(row: LedgerItem) -> str:
-    return f"{row.name}-a{row.attempts + 1}"
+def pending(key: str, duration: float | None = 10.0) -> Pending:
+    return Pending(key, f"{key}.wav", key, duration, None)
+
+
+async def sql(url: str, statement: str, *args: object) -> list[Any]:
+    conn = await asyncpg.connect(url)
+    try:
+        return list(await conn.fetch(statement, *args))
+    finally:
+        await conn.close()
 
 
 class Lifecycles:
-    """Items taken through their whole life, one transition after another, until told to
-    stop; counts the transitions made."""
+    """Items taken through their whole life, one move after another, until told to stop;
+    counts the moves made."""
 
     def __init__(self, store: PostgresStore) -> None:
         self.store = store
-        self.transitions = 0
+        self.moves = 0
         self.stop = asyncio.Event()
         self.items = 0
 
     async def run(self) -> None:
+        store = self.store
+        await store.join(max_limit=5, lease=600.0)
         for i in range(10_000):  # bounded
             if self.stop.is_set():
                 return
             key = f"item-{i:05d}"
-            await self.store.upsert_pending(key, "s", key)
-            for move in self._moves(key):
-                await move()
-                self.transitions += 1
+            await store.add_pending([pending(key)])
+            (row,) = await store.claim(1, [key])
+            self.moves += 1
+            for change in (submitted(f"job-{key}", None), completed(), fetched(None)):
+                row = await store.apply(row, change)
+                self.moves += 1
             self.items += 1
         raise AssertionError("never told to stop")
-
-    def _moves(self, key: str) -> list[Callable[[], Awaitable[LedgerItem]]]:
-        store = self.store
-        return [
-            lambda: store.mark_submitting(key, f"{key}-a1"),
-            lambda: store.mark_submitted(key, f"job-{key}", None),
-            lambda: store.mark_completed(key),
-            lambda: store.mark_fetched(key, None),
-        ]
 
     def start(self) -> None:
         self.task = asyncio.create_task(self.run())
@@ -66,11 +70,11 @@ class Lifecycles:
         if self.task.done():
             self.task.result()  # its error, if any, is the test's failure
             raise AssertionError("the run ended early")
-        return self.transitions > than
+        return self.moves > than
 
     def advanced(self, by: int) -> Callable[[], Awaitable[bool]]:
-        """A condition: ``by`` more transitions than now."""
-        than = self.transitions + by
+        """A condition: ``by`` more moves than now."""
+        than = self.moves + by
         return lambda: self.made_more(than)
 
 
@@ -104,7 +108,7 @@ async def test_a_server_restart_mid_run_loses_and_doubles_nothing(
         await asyncio.to_thread(own_postgres.stop, mode)
         # The run meets the outage (it retries) before the server comes back.
         await eventually(lambda: retried(retries) > 0, timeout=60)
-        before = run.transitions
+        before = run.moves
         await asyncio.to_thread(own_postgres.start)
         await eventually(lambda: run.made_more(before + 20), timeout=120)
         run.stop.set()
@@ -129,7 +133,7 @@ async def test_sessions_ended_by_an_administrator_are_reconnected(
         await eventually(run.advanced(10), timeout=60)
         run.stop.set()
         await run.task
-        assert ended >= 5
+        assert ended >= 5 and retried(retries) > 0
         await check_nothing_lost_or_doubled(store, run.items)
     finally:
         await store.aclose()
@@ -157,8 +161,7 @@ def lost_commits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 async def store(pg_url: str) -> AsyncIterator[PostgresStore]:
     opened = await PostgresStore.connect(pg_url, worker_id="me")
     await opened.join(max_limit=4, lease=60)
-    for key in ("a", "b"):
-        await opened.upsert_pending(key, "s", key, 1.0 if key == "a" else 2.0)
+    await opened.add_pending([pending("a", 1.0), pending("b", 2.0)])
     yield opened
     await opened.aclose()
 
@@ -166,43 +169,37 @@ async def store(pg_url: str) -> AsyncIterator[PostgresStore]:
 async def test_a_lost_commit_answer_is_not_applied_twice(
     store: PostgresStore, lost_commits: list[int], pg_url: str
 ) -> None:
-    async def lose_next_answer(call: Any) -> Any:
+    async def lose_next_answer(call: Awaitable[_T]) -> _T:
         lost_commits[0] = 1
         result = await call
         assert lost_commits[0] == 0, "the fault never fired"
         return result
 
-    claimed = await lose_next_answer(store.claim(["a", "b"], name_for))
-    assert (claimed.key, claimed.state, claimed.attempts) == ("b", S.SUBMITTING, 1)
-    again = await lose_next_answer(store.mark_submitting("b", "b-a2"))
-    assert (again.state, again.attempts, again.name) == (S.SUBMITTING, 2, "b-a2")
-    await lose_next_answer(store.mark_submitted("b", "job", None))
-    done = await lose_next_answer(store.mark_completed("b"))  # no "completed -> completed"
-    assert done.state is S.COMPLETED and done.owner == "me"
+    (row,) = await lose_next_answer(store.claim(1))  # not two items
+    assert (row.key, row.state, row.attempts) == ("b", S.SUBMITTING, 1)
+    row = await lose_next_answer(store.apply(row, resent()))  # one more attempt, not two
+    assert (row.state, row.attempts, row.attempt_name) == (S.SUBMITTING, 2, "b-2")
+    row = await lose_next_answer(store.apply(row, submitted("job", None)))
+    row = await lose_next_answer(store.apply(row, completed()))  # no "completed -> completed"
+    assert row.state is S.COMPLETED and row.owner == "me"
+    row = await lose_next_answer(store.apply(row, fetched(None)))  # its own, not "lost"
+    assert row.state is S.FETCHED and row.owner is None
     await lose_next_answer(store.on_rejected(0.0))
-    conn = await asyncpg.connect(pg_url)
+    # An adoption whose answer is lost still hands over what it took.
+    other = await PostgresStore.connect(pg_url, worker_id="other")
     try:
-        account = await conn.fetchrow("SELECT lim, since_decrease FROM account")
-        assert (account["lim"], account["since_decrease"]) == (2, 0)  # halved once
-        assert await conn.fetchval("SELECT state FROM items WHERE key = 'a'") == "pending"
+        await other.join(max_limit=4, lease=60)
+        (left,) = await other.claim(1)
+        await other.leave()
     finally:
-        await conn.close()
-
-
-async def test_the_same_claim_run_twice_takes_one_item(store: PostgresStore, pg_url: str) -> None:
-    op = uuid.uuid4()
-    conn = await asyncpg.connect(pg_url)
-    try:
-        results = []
-        for _ in range(2):
-            async with conn.transaction():
-                results.append(await _pg_claims.claim(
-                    conn, me="me", candidates=["a", "b"], name_for=name_for, op=op, retry=True
-                ))
-        assert results[0] == results[1] and results[0] is not None
-        assert await conn.fetchval("SELECT count(*) FROM items WHERE state = 'pending'") == 1
-    finally:
-        await conn.close()
+        await other.aclose()
+    taken = await lose_next_answer(store.adopt())
+    assert [(r.key, r.owner, r.state) for r in taken] == [("a", "me", S.SUBMITTING)]
+    assert taken[0].fence is not None and left.fence is not None
+    assert taken[0].fence > left.fence
+    (account,) = await sql(pg_url, "SELECT lim, since_decrease FROM account")
+    assert (account["lim"], account["since_decrease"]) == (2, 1)  # halved once; a claim since
+    assert await store.counts() == {**{s.value: 0 for s in S}, "fetched": 1, "submitting": 1}
 
 
 async def test_an_outage_longer_than_the_reconnect_timeout_is_a_ledger_error(
@@ -211,13 +208,64 @@ async def test_an_outage_longer_than_the_reconnect_timeout_is_a_ledger_error(
     url = await own_postgres.create_database()
     store = await PostgresStore.connect(url, reconnect_timeout=0.5)
     try:
-        await store.upsert_pending("k", "s", "k")
+        await store.join(max_limit=5, lease=600.0)
+        await store.add_pending([pending("k")])
         await asyncio.to_thread(own_postgres.stop, "fast")
         with pytest.raises(LedgerError, match=r"no connection for 0.5s") as exc:
-            await store.mark_submitting("k")
+            await store.claim(1)
         assert PASSWORD not in str(exc.value) and "127.0.0.1" in str(exc.value)
         await asyncio.to_thread(own_postgres.start)
-        item = await store.mark_submitting("k")  # the same store goes on once it is back
-        assert (item.state, item.attempts) == (S.SUBMITTING, 1)
+        (row,) = await store.claim(1)  # the same store goes on once it is back
+        assert (row.state, row.attempts) == (S.SUBMITTING, 1)
     finally:
         await store.aclose()
+
+
+LEASE = 3.0
+
+
+async def test_after_a_restart_a_lapsed_lease_gets_a_whole_lease_to_renew(
+    own_postgres: PostgresServer,
+) -> None:
+    """The lease clock is the database's and runs on through an outage: a worker whose
+    lease ran out while the server was down is not dead, it could not renew. Another worker
+    adopts its items only after a whole lease since the restart; a worker that left, at
+    once."""
+    url = await own_postgres.create_database()
+    silent, leaving, adopter = [
+        await PostgresStore.connect(url, worker_id=w, reconnect_timeout=60)
+        for w in ("silent", "leaving", "adopter")]
+    try:
+        await adopter.join(max_limit=5, lease=600.0)
+        for worker, key in ((silent, "s"), (leaving, "l")):
+            await worker.join(max_limit=5, lease=LEASE)
+            await worker.add_pending([pending(key)])
+            assert [r.key for r in await worker.claim(1, [key])] == [key]
+        (lapse,) = await sql(url, "SELECT extract(epoch FROM max(lease_until))::float8 AS t"
+                                  " FROM workers WHERE lease_seconds = $1", LEASE)
+        await asyncio.to_thread(own_postgres.stop, "fast")
+        await eventually(lambda: time.time() > lapse["t"] + 0.2, timeout=30)  # down meanwhile
+        await asyncio.to_thread(own_postgres.start)
+        await leaving.leave()  # back in time to say it is going
+        taken = await adopter.adopt()
+        (since,) = await sql(url, "SELECT extract(epoch FROM now() - pg_postmaster_start_time())"
+                                  "::float8 AS up, bool_and(lease_until < now()) AS lapsed"
+                                  " FROM workers WHERE id = 'silent'")
+        assert since["lapsed"]  # the silent worker's lease is over by the database's clock
+        assert since["up"] < LEASE, "too slow to see the restart's grace (test machine)"
+        assert [(r.key, r.owner) for r in taken] == [("l", "adopter")]  # not "s" yet
+        late: list[Any] = []
+
+        async def adopted() -> bool:
+            late.extend(await adopter.adopt())
+            return bool(late)
+
+        await eventually(adopted, timeout=60)
+        assert [(r.key, r.owner) for r in late] == [("s", "adopter")]
+        (started,) = await sql(url, "SELECT extract(epoch FROM pg_postmaster_start_time())"
+                                    "::float8 AS t")
+        assert late[0].updated_at >= started["t"] + LEASE  # a whole lease after the restart
+        assert not await silent.heartbeat()  # declared dead now: it must stop
+    finally:
+        for store in (silent, leaving, adopter):
+            await store.aclose()

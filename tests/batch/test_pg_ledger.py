@@ -74,7 +74,8 @@ async def test_connect_refuses_with_the_url_but_not_the_password(
         (f"postgresql://postgres:pw?{PASSWORD}@{host}", "PGPASSWORD"),
     ]:
         with pytest.raises(ValidationError, match=words) as exc:
-            await PostgresStore.connect(url)
+            # No patience for a server that may be starting: the refusal at once.
+            await PostgresStore.connect(url, reconnect_timeout=0.0)
         assert exc.value.field == "ledger"
         shown = str(exc.value)
         assert PASSWORD not in shown and "not-the-password" not in shown

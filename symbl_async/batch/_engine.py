@@ -766,13 +766,19 @@ class Engine:
         return True
 
     async def _keep_lease(self) -> None:
+        lease = self._config.lease
         while True:
-            await asyncio.sleep(self._config.lease / 3)
+            await asyncio.sleep(lease / 3)
+            asked = time.monotonic()
             try:
                 alive = await self._store.heartbeat()
             except SymblError as exc:
                 log.warning("cannot renew this worker's lease yet: %s", exc)
                 continue
+            took = time.monotonic() - asked
+            if took > lease / 3:
+                log.warning("renewing this worker's lease took %.1f s of its %.0f s: give it "
+                            "a longer --lease", took, lease)
             if alive:
                 self._renewed = time.monotonic()
             else:

@@ -53,6 +53,15 @@ def _setup_logging(args: argparse.Namespace) -> None:
     _handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     package.addHandler(_handler)
     package.setLevel(level_name)
+    # asyncpg (a shared ledger) logs its pool's reconnect attempts as warnings with
+    # tracebacks while a database restarts: expected, and retried; shown with -vv only.
+    driver = logging.getLogger("asyncpg")
+    for handler in list(driver.handlers):
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr:
+            driver.removeHandler(handler)
+    driver.addHandler(_handler)
+    driver.propagate = False
+    driver.setLevel("WARNING" if level_name == "DEBUG" else "ERROR")
 
 
 def build_parser() -> argparse.ArgumentParser:

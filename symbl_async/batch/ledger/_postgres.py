@@ -70,6 +70,7 @@ SCHEMA_VERSION = "2"
 CHANNEL = "symbl_async_changed"
 """The LISTEN/NOTIFY channel: a slot may have been freed, an item added or finished."""
 _IDLE_TX_MS = "5000"  # a transaction left idle this long (ms) is ended by the server
+_CONNECT_PATIENCE = 30.0  # seconds a first connection waits for a server that is starting
 _PAGE = 500
 # Taken while creating the schema, so that workers starting together do not race on
 # CREATE TABLE IF NOT EXISTS (which is not atomic against itself in PostgreSQL).
@@ -390,16 +391,29 @@ class PostgresStore:
                 "ledger",
                 "a postgresql:// ledger needs asyncpg: pip install 'symbl_async[postgres]'",
             ) from exc
-        try:
-            # A worker stopped inside a transaction would hold its row locks, and block the
-            # adoption of its items, for as long as it stays stopped: the server ends it.
-            pool = await asyncpg.create_pool(
-                url, min_size=1, max_size=4, timeout=10.0, command_timeout=60.0,
-                server_settings={"idle_in_transaction_session_timeout": _IDLE_TX_MS},
-            )
-        except Exception as exc:
-            reason = scrub(f"{type(exc).__name__}: {exc}", url)
-            raise ValidationError("ledger", f"cannot connect to {location}: {reason}") from exc
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(reconnect_timeout, _CONNECT_PATIENCE)
+        tries = 0
+        while True:
+            try:
+                # A worker stopped inside a transaction would hold its row locks, and block
+                # the adoption of its items, for as long as it stays stopped: the server
+                # ends it.
+                pool = await asyncpg.create_pool(
+                    url, min_size=1, max_size=4, timeout=10.0, command_timeout=60.0,
+                    server_settings={"idle_in_transaction_session_timeout": _IDLE_TX_MS},
+                )
+                break
+            except Exception as exc:
+                # A server restarting ("not yet accepting connections") or failing over is
+                # waited for a while; a wrong password or database is not.
+                tries += 1
+                if is_connection_loss(exc) and loop.time() < deadline:
+                    await asyncio.sleep(min(1.0, 0.05 * 2 ** tries) * random.uniform(0.5, 1.5))
+                    continue
+                reason = scrub(f"{type(exc).__name__}: {exc}", url)
+                raise ValidationError(
+                    "ledger", f"cannot connect to {location}: {reason}") from exc
         try:
             async with pool.acquire() as conn:
                 await _initialise(conn, location)
@@ -513,6 +527,8 @@ class PostgresStore:
         if not items:
             return []
         keys = [p.key for p in items]
+        # One row per key: an INSERT ... ON CONFLICT DO UPDATE may not touch a row twice.
+        items = list({p.key: p for p in reversed(items)}.values())[::-1]
 
         async def tx(conn: Any, retry: bool) -> list[LedgerItem]:
             # A pending item named again is wanted in this run: its time is refreshed (a
@@ -524,7 +540,7 @@ class PostgresStore:
                 " $5::text[]) AS t(k, s, n, d, p) ON CONFLICT (key) DO UPDATE SET updated_at"
                 " = excluded.updated_at WHERE items.state = 'pending' RETURNING 1)"
                 " SELECT count(*) FROM new",
-                keys, [p.source for p in items], [p.name for p in items],
+                [p.key for p in items], [p.source for p in items], [p.name for p in items],
                 [p.duration for p in items], [p.spec for p in items],
             )
             if inserted:

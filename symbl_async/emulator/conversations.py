@@ -12,9 +12,9 @@ from typing import Any
 
 from aiohttp import web
 
+from ..core import parse_iso
 from . import entities as entity_answers
 from . import insights, render
-from .isotime import parse_iso
 from .model import Conversation
 from .routing import CONVERSATION_NOT_FOUND, ENGINE, ApiError, json_body, query_flag
 from .rsql import parse_list_filter

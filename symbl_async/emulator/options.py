@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 from multidict import MultiMapping
 
-from .isotime import parse_iso
+from ..core import parse_iso
 
 __all__ = [
     "ChannelSpeaker",

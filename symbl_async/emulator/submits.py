@@ -1,6 +1,6 @@
 """The ten submit routes of the Async API (``/v1/process/...``) and the Job API.
 
-File uploads are streamed through a :class:`~symbl_async.media.MediaProbe`
+File uploads are streamed through a :class:`~symbl_async.core.MediaProbe`
 chunk by chunk (never held whole) to learn their type and duration. The whole
 body is always read before answering, even to refuse it, so a client that is
 still sending sees the answer rather than a broken pipe.
@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..core._media import AUDIO_CONTENT_TYPES, VIDEO_CONTENT_TYPES, MediaProbe
+from ..core import AUDIO_CONTENT_TYPES, VIDEO_CONTENT_TYPES, MediaProbe
 from .content import script_from_text, text_span
 from .faults import SubmitFault
 from .model import Conversation, Job

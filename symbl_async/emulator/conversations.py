@@ -16,7 +16,7 @@ from ..core import parse_iso
 from . import entities as entity_answers
 from . import insights, render
 from .model import Conversation
-from .routing import CONVERSATION_NOT_FOUND, ENGINE, ApiError, json_body, query_flag
+from .routing import CONVERSATION_NOT_FOUND, SCHEDULER, ApiError, json_body, query_flag
 from .rsql import parse_list_filter
 
 __all__ = ["routes"]
@@ -44,7 +44,7 @@ _SORT_KEYS: dict[str, Callable[[Conversation], Any]] = {
 
 
 def _conversation(request: web.Request) -> Conversation:
-    conversation = request.app[ENGINE].conversations.get(request.match_info["conversationId"])
+    conversation = request.app[SCHEDULER].conversations.get(request.match_info["conversationId"])
     if conversation is None:
         raise ApiError(404, CONVERSATION_NOT_FOUND)
     return conversation
@@ -112,7 +112,7 @@ def _window(request: web.Request) -> tuple[datetime, datetime]:
     ``endTime``, but that of a job still running is unknown, and a conversation must
     not vanish from a lookup while it runs. Sorting on ``startTime`` uses the same time.
     """
-    now = request.app[ENGINE].wall_now()
+    now = request.app[SCHEDULER].wall_now()
     end = _time_param(request, "endTime") or now
     start = _time_param(request, "startTime") or end - _DEFAULT_WINDOW
     if start > now:
@@ -127,7 +127,8 @@ async def list_conversations(request: web.Request) -> web.Response:
     """``{"conversations": [...]}``: ``filter``, ``startTime``/``endTime``, ``sort``,
     ``order``, ``limit``/``offset`` as the docs describe them."""
     start, end = _window(request)
-    found = [c for c in request.app[ENGINE].conversations.values() if start <= c.created_at <= end]
+    everything = request.app[SCHEDULER].conversations.values()
+    found = [c for c in everything if start <= c.created_at <= end]
     expression = request.query.get("filter", "").strip()
     if expression:
         try:
@@ -167,8 +168,8 @@ async def update_conversation(request: web.Request) -> web.Response:
 @routes.delete(_BASE)
 async def delete_conversation(request: web.Request) -> web.Response:
     """Delete a conversation and everything derived from it (``docs/.../delete.md``)."""
-    engine = request.app[ENGINE]
-    conversation = engine.conversations.pop(request.match_info["conversationId"], None)
+    scheduler = request.app[SCHEDULER]
+    conversation = scheduler.conversations.pop(request.match_info["conversationId"], None)
     if conversation is None:
         raise ApiError(404, DELETE_NOT_FOUND)
     return web.json_response({"message": "successfully deleted the conversation"})
@@ -282,7 +283,7 @@ async def analytics(request: web.Request) -> web.Response:
 @routes.get(_BASE + "/entities")
 async def entities(request: web.Request) -> web.Response:
     """``entities[]``."""
-    shape = request.app[ENGINE].config.entities_shape
+    shape = request.app[SCHEDULER].config.entities_shape
     found = entity_answers.entities(_conversation(request), shape=shape)
     return web.json_response({"entities": found})
 

@@ -1,4 +1,4 @@
-"""What every route shares: the engine's app key, API errors and their JSON form."""
+"""What every route shares: the scheduler's app key, API errors and their JSON form."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from typing import Any
 
 from aiohttp import web
 
-from .state import Engine
+from .state import Scheduler
 
 __all__ = [
     "CONVERSATION_NOT_FOUND",
-    "ENGINE",
+    "SCHEDULER",
     "TOKEN_FAILED",
     "ApiError",
     "ConnectionDropped",
@@ -23,7 +23,7 @@ __all__ = [
     "query_flag",
 ]
 
-ENGINE = web.AppKey("engine", Engine)
+SCHEDULER = web.AppKey("scheduler", Scheduler)
 
 TOKEN_FAILED = "Token validation failed for provided token."
 CONVERSATION_NOT_FOUND = (

@@ -1,4 +1,4 @@
-"""The emulator's engine: conversations, the job life cycle, account slots and counters.
+"""The emulator's scheduler: conversations, the job life cycle, account slots and counters.
 
 A job is ``scheduled`` for ``queue_delay``, then waits for the previous job of
 its conversation to end (jobs of one conversation run one after another, in
@@ -35,7 +35,7 @@ from .tokens import TokenStore
 from .transcripts import apply_completed
 from .webhooks import WebhookSender
 
-__all__ = ["MAX_MEDIA_SECONDS", "CapacityError", "Engine"]
+__all__ = ["MAX_MEDIA_SECONDS", "CapacityError", "Scheduler"]
 
 log = logging.getLogger("symbl_async.emulator")
 
@@ -49,7 +49,7 @@ class CapacityError(Exception):
     """Every concurrent-job slot of the account is taken."""
 
 
-class Engine:
+class Scheduler:
     """All state of one emulated account, and the timer that moves its jobs along."""
 
     def __init__(self, config: EmulatorConfig) -> None:

@@ -68,11 +68,11 @@ def stamp(moment: datetime) -> str:
 
 
 async def test_list_window_is_the_last_seven_days_by_default(emu: Emulator, api: Api) -> None:
-    emu.engine.wall_offset = -8 * 86400.0  # submitted 8 days ago
+    emu.scheduler.wall_offset = -8 * 86400.0  # submitted 8 days ago
     old = (await submit_text(api, name="old"))["conversationId"]
-    emu.engine.wall_offset = -6 * 86400.0
+    emu.scheduler.wall_offset = -6 * 86400.0
     recent = (await submit_text(api, name="recent"))["conversationId"]
-    emu.engine.wall_offset = 0.0
+    emu.scheduler.wall_offset = 0.0
     new = (await submit_text(api, name="new"))["conversationId"]
     assert await listed(api) == [recent, new]
     assert await listed(api, filter="conversation.name==old") == []

@@ -6,7 +6,7 @@ action items are sentences with a commitment ("I will", "let's", "we need to",
 a meeting, topics are the most frequent non-stopword words and word pairs.
 Scores come from a hash of the text, so they are stable; items scoring below
 the conversation's ``confidenceThreshold`` are left out, as the docs describe.
-Only messages of completed jobs are ever looked at.
+Only messages of completed jobs are ever looked at, and only those in English.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def _action_phrase(sentence: str) -> str | None:
 
 def phrases(message: Message) -> list[dict[str, str]]:
     """Action phrases of a message (empty unless its submit had ``detectPhrases``)."""
-    if not message.detect_phrases:
+    if not (message.detect_phrases and message.english):
         return []
     found = (_action_phrase(s) for s in _sentences(message.text))
     return [{"type": "action_phrase", "text": p} for p in found if p]
@@ -186,7 +186,7 @@ def _due_by(sentence: str, conversation: Conversation, message: Message) -> str 
 def questions(conversation: Conversation) -> list[dict[str, Any]]:
     """``questions[]`` items: every sentence ending in "?"."""
     items = []
-    for message in conversation.messages:
+    for message in conversation.english_messages:
         for index, sentence in enumerate(_sentences(message.text)):
             if sentence.endswith("?") and _score(sentence) >= conversation.confidence_threshold:
                 items.append(
@@ -204,7 +204,7 @@ def questions(conversation: Conversation) -> list[dict[str, Any]]:
 
 def _commitments(conversation: Conversation, kind: str) -> list[dict[str, Any]]:
     items = []
-    for message in conversation.messages:
+    for message in conversation.english_messages:
         speaker = member_ref(conversation.members[message.member_id])
         for index, sentence in enumerate(_sentences(message.text)):
             if not _COMMITMENT.search(sentence):
@@ -256,7 +256,7 @@ def topics(
     """``topics[]``: the most frequent content words and word pairs (pairs weigh double)."""
     counts: collections.Counter[str] = collections.Counter()
     where: dict[str, list[Message]] = collections.defaultdict(list)
-    for message in conversation.messages:
+    for message in conversation.english_messages:
         seen: set[str] = set()
         for sentence in _sentences(message.text):
             words = _WORD.findall(sentence.lower())
@@ -330,7 +330,7 @@ def trackers(conversation: Conversation) -> list[dict[str, Any]]:
         matches = []
         for phrase in vocabulary:
             refs, related = [], []
-            for message in conversation.messages:
+            for message in conversation.english_messages:
                 at = _matches(phrase, message.text)
                 if at >= 0:
                     refs.append({"id": message.id, "text": message.text, "offset": at})
@@ -352,7 +352,7 @@ def trackers(conversation: Conversation) -> list[dict[str, Any]]:
 
 def summary(conversation: Conversation) -> list[dict[str, Any]]:
     """``summary[]``: the messages that best cover the topics."""
-    if not conversation.messages:
+    if not conversation.english_messages:
         return []
     terms = {t["text"] for t in topics(conversation)}
 
@@ -360,7 +360,7 @@ def summary(conversation: Conversation) -> list[dict[str, Any]]:
         lowered = message.text.lower()
         return sum(term in lowered for term in terms)
 
-    best = sorted(conversation.messages, key=lambda m: (-coverage(m), m.start))[:3]
+    best = sorted(conversation.english_messages, key=lambda m: (-coverage(m), m.start))[:3]
     best.sort(key=lambda m: m.start)
     return [
         {

@@ -80,6 +80,8 @@ class Message:
     scored: bool  # speech has word confidences; submitted text does not
     detect_phrases: bool
     job_id: str
+    # Insights are detected in English only (see ``Conversation.english_messages``).
+    english: bool = True
 
     @property
     def words(self) -> list[Word]:
@@ -141,6 +143,16 @@ class Conversation:
         """The messages of every completed job, in order."""
         self._materialize()
         return self.raw_messages
+
+    @property
+    def english_messages(self) -> list[Message]:
+        """The messages insights are detected in: those of jobs in an English language.
+
+        "Insights like Action items, follow-ups, topics, etc are detected for English
+        language only" (Symbl docs, 'What languages does Async API Support?'): messages
+        of other languages are transcribed, and every insight list leaves them out.
+        """
+        return [m for m in self.messages if m.english]
 
     @property
     def display_name(self) -> str:

@@ -90,6 +90,11 @@ class SubmitOptions:
     speaker_count: int | None = None
     metadata: Mapping[str, Any] = attrs.field(factory=dict)
 
+    @property
+    def english(self) -> bool:
+        """Whether ``languageCode`` is an English one (``en-US``, ``en-GB``, ...)."""
+        return self.language_code.split("-", 1)[0].lower() == "en"
+
 
 def raw_from_query(query: MultiMapping[str]) -> dict[str, Any]:
     """Collect query-string options: last value wins, repeated list options become lists."""

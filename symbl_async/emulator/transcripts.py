@@ -49,6 +49,7 @@ def apply_completed(conversation: Conversation, job: Job) -> None:
                     scored=line.scored,
                     detect_phrases=job.options.detect_phrases,
                     job_id=job.id,
+                    english=job.options.english,
                 )
             )
 

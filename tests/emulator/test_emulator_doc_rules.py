@@ -9,6 +9,7 @@ from _emulator_api import Api
 
 from symbl_async.emulator import Emulator
 
+URL_SUBMIT = "/v1/process/audio/url"
 CHANNELS = [
     {"channel": 1, "speaker": {"name": "Robert Bartheon", "email": "robert@example.com"}},
     {"channel": 2, "speaker": {"name": "Arya Stark", "email": "arya@example.com"}},
@@ -75,3 +76,45 @@ async def test_platform_and_shortened_links_are_refused(api: Api, emu: Emulator)
     )
     assert status == 400 and "not supported" in body["message"]
     assert len(emu.jobs()) == 1
+
+
+# --- What languages does Async API Support?: "Insights like Action items, follow-ups,
+# topics, etc are detected for English language only"; the page's note: "only the messages
+# endpoint of Conversation API will return the transcribed data and insights will be return
+# an empty array" ------------------------------------------------------------------------------
+
+INSIGHT_LISTS = {
+    "questions": "questions",
+    "action-items": "actionItems",
+    "follow-ups": "followUps",
+    "topics": "topics",
+    "insights": "insights",
+    "entities": "entities",
+    "summary": "summary",
+}
+
+
+async def test_insights_are_detected_in_english_only(api: Api, emu: Emulator) -> None:
+    options = {
+        "url": "https://m.test/reunion.mp3?emulator_duration=600",
+        "detectPhrases": True,
+        "detectEntities": True,
+        "trackers": [{"name": "Pricing", "vocabulary": ["pricing"]}],
+    }
+    french = await completed(api, emu, URL_SUBMIT, {**options, "languageCode": "fr-FR"})
+    base = f"/v1/conversations/{french}"
+    status, body = await api.call("GET", base + "/messages")
+    assert status == 200 and len(body["messages"]) > 30
+    assert all(m["phrases"] == [] for m in body["messages"])
+    for route, key in INSIGHT_LISTS.items():
+        assert await api.call("GET", f"{base}/{route}") == (200, {key: []}), route
+    assert await api.call("GET", base + "/trackers-detected") == (200, [])
+
+    # The same recording in British English has its insights.
+    english = await completed(api, emu, URL_SUBMIT, {**options, "languageCode": "en-GB"})
+    base = f"/v1/conversations/{english}"
+    for route, key in INSIGHT_LISTS.items():
+        status, body = await api.call("GET", f"{base}/{route}")
+        assert status == 200 and body[key], route
+    status, trackers = await api.call("GET", base + "/trackers-detected")
+    assert status == 200 and [t["name"] for t in trackers] == ["Pricing"]

@@ -118,3 +118,42 @@ async def test_insights_are_detected_in_english_only(api: Api, emu: Emulator) ->
         assert status == 200 and body[key], route
     status, trackers = await api.call("GET", base + "/trackers-detected")
     assert status == 200 and [t["name"] for t in trackers] == ["Pricing"]
+
+
+# --- GET Insights / GET Action Items: the assignee is the person asked to act ---------------
+
+
+def said(name: str, text: str) -> dict[str, Any]:
+    return {"payload": {"content": text}, "from": {"name": name, "userId": f"{name}@x.test"}}
+
+
+async def test_action_items_name_the_person_asked_to_act(api: Api, emu: Emulator) -> None:
+    vikram = (
+        "Vikram you need to work on figuring out a plan in which we can make this hackathon "
+        "work for our customers first, and then Kunal then can go out and implement it for "
+        "the rest of the world."
+    )
+    mark = "Mark will handle the process of filling up the forms, call Customer after it is done."
+    messages = [
+        said("Lucy", vikram),
+        said("Customer", mark),
+        said("Ben", "I will send the notes tomorrow."),
+        said("Ana", "Ben, please send me the contract. Can you schedule a call with procurement?"),
+    ]
+    conversation_id = await completed(api, emu, "/v1/process/text", {"messages": messages})
+    status, body = await api.call("GET", f"/v1/conversations/{conversation_id}/action-items")
+    assert status == 200, body
+    items = {item["text"]: item for item in body["actionItems"]}
+
+    assert items[vikram]["assignee"] == {"name": "Vikram"}  # as in the docs' example
+    assert items[vikram]["from"]["name"] == "Lucy" and items[vikram]["definitive"] is True
+    person = {"type": "person", "text": "Vikram", "offset": 0}
+    assert {**person, "value": {"assignee": True, "name": "Vikram"}} in items[vikram]["entities"]
+    assert items[mark]["assignee"] == {"name": "Mark"}
+    assert items[mark]["from"]["name"] == "Customer"
+    # The speaker commits themself; a named member, or the listener of a request, is asked.
+    assert items["I will send the notes tomorrow."]["assignee"]["name"] == "Ben"
+    ben = items["I will send the notes tomorrow."]["from"]
+    assert items["Ben, please send me the contract."]["assignee"] == ben
+    asked = items["Can you schedule a call with procurement?"]
+    assert asked["assignee"] == ben and asked["from"]["name"] == "Ana"

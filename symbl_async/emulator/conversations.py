@@ -18,6 +18,7 @@ from . import insights, render
 from .model import Conversation
 from .routing import CONVERSATION_NOT_FOUND, SCHEDULER, ApiError, json_body, query_flag
 from .rsql import parse_list_filter
+from .speakers import SpeakerEventError, apply_turns, turns_from_events
 
 __all__ = ["routes"]
 
@@ -259,12 +260,16 @@ async def update_member(request: web.Request) -> web.Response:
 
 @routes.put(_BASE + "/speakers")
 async def speakers(request: web.Request) -> web.Response:
-    """Accept speaker events (acknowledged; the emulator does not re-attribute messages)."""
+    """Speaker events: messages (and so insights) go to who spoke when (``.speakers``)."""
     conversation = _conversation(request)
     body = await json_body(request)
-    events = body.get("speakerEvents")
-    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
-        raise ApiError(400, "speakerEvents must be a list of speaker event objects")
+    try:
+        turns = turns_from_events(conversation.id, body.get("speakerEvents"))
+    except SpeakerEventError as exc:
+        raise ApiError(400, str(exc)) from None
+    messages = conversation.messages  # built now: the turns apply to every message so far
+    conversation.speaker_turns.extend(turns)
+    apply_turns(conversation, messages)
     return web.json_response(
         {
             "message": f"Speaker events associated for conversationId: {conversation.id} "

@@ -16,7 +16,16 @@ import attrs
 
 from .options import SubmitOptions
 
-__all__ = ["Conversation", "Job", "Member", "Message", "ScriptLine", "Word", "iso"]
+__all__ = [
+    "Conversation",
+    "Job",
+    "Member",
+    "Message",
+    "ScriptLine",
+    "SpeakerTurn",
+    "Word",
+    "iso",
+]
 
 
 def iso(moment: datetime) -> str:
@@ -35,6 +44,21 @@ class ScriptLine:
     email: str | None = None
     user_id: str | None = None
     scored: bool = True  # speech has word confidences; submitted text does not
+
+
+@attrs.frozen
+class SpeakerTurn:
+    """A stretch of a conversation one user spoke in, from ``PUT .../speakers`` events.
+
+    ``start`` and ``end`` are seconds from the conversation's start (``end`` may be
+    infinite: started speaking and never stopped).
+    """
+
+    member_id: str
+    name: str | None
+    email: str | None
+    start: float
+    end: float
 
 
 @attrs.define(slots=True)
@@ -127,6 +151,8 @@ class Conversation:
     pending: list[Callable[[], None]] = attrs.field(factory=list)
     raw_members: dict[str, Member] = attrs.field(factory=dict)
     raw_messages: list[Message] = attrs.field(factory=list)
+    # Who spoke when, from speaker events; messages built later are attributed by them too.
+    speaker_turns: list[SpeakerTurn] = attrs.field(factory=list)
 
     def _materialize(self) -> None:
         while self.pending:

@@ -11,6 +11,7 @@ import uuid
 from .content import script_from_text, synthetic_script
 from .insights import stable_id
 from .model import Conversation, Job, Member, Message, ScriptLine
+from .speakers import apply_turns
 
 __all__ = ["apply_completed"]
 
@@ -36,6 +37,7 @@ def apply_completed(conversation: Conversation, job: Job) -> None:
 
     def build() -> None:
         lines = script if script is not None else _script(job)
+        first_new = len(conversation.raw_messages)
         for line in lines:
             member = _member(conversation, line)
             index = str(len(conversation.raw_messages))
@@ -52,6 +54,8 @@ def apply_completed(conversation: Conversation, job: Job) -> None:
                     english=job.options.english,
                 )
             )
+        # Speaker events sent earlier cover the media this job appended, too.
+        apply_turns(conversation, conversation.raw_messages[first_new:])
 
     conversation.pending.append(build)
 

@@ -157,3 +157,112 @@ async def test_action_items_name_the_person_asked_to_act(api: Api, emu: Emulator
     assert items["Ben, please send me the contract."]["assignee"] == ben
     asked = items["Can you schedule a call with procurement?"]
     assert asked["assignee"] == ben and asked["from"]["name"] == "Ana"
+
+
+# --- PUT Speaker Events: "Once the API completes the processing the results are reflected
+# for the Messages and Insights in the conversation" -------------------------------------------
+
+# The docs' own request body: Derek speaks from 5 s to 20 s, Richard from 15 s to 25 s
+# (their nanos, 5000000000, are 5 s).
+DEREK = {
+    "id": "4194eb50-357d-4712-a02d-94215ead1064",
+    "name": "Derek",
+    "email": "Derek@example.com",
+}
+RICHARD = {
+    "id": "4194eb50-357d-4712-a02d-94215ead2104",
+    "name": "Richard",
+    "email": "Richard@example.com",
+}
+SPEAKER_EVENTS = [
+    {"type": kind, "user": user, "offset": {"seconds": seconds, "nanos": 5000000000}}
+    for kind, user, seconds in [
+        ("started_speaking", DEREK, 0),
+        ("stopped_speaking", DEREK, 15),
+        ("started_speaking", RICHARD, 10),
+        ("stopped_speaking", RICHARD, 20),
+    ]
+]
+
+
+def timed(name: str, text: str, start: int, end: int) -> dict[str, Any]:
+    return {
+        "payload": {"content": text},
+        "from": {"name": name},
+        "duration": {
+            "startTime": f"2024-03-01T10:00:{start:02d}Z",
+            "endTime": f"2024-03-01T10:00:{end:02d}Z",
+        },
+    }
+
+
+async def test_speaker_events_reattribute_messages_and_insights(api: Api, emu: Emulator) -> None:
+    # Offsets count from the conversation's start: timed text starts it at its first message.
+    messages = [
+        timed("Speaker 2", "Hello everyone.", 0, 3),  # nobody's turn: stays
+        timed("Speaker 1", "Can you send the pricing proposal?", 6, 10),  # Derek's turn
+        timed("Speaker 1", "I will send the pricing proposal by Friday.", 21, 24),  # Richard's
+        timed("Speaker 2", "Thanks, talk soon.", 30, 33),  # nobody's turn: stays
+    ]
+    conversation_id = await completed(api, emu, "/v1/process/text", {"messages": messages})
+    base = f"/v1/conversations/{conversation_id}"
+    assert await member_names(api, conversation_id) == {"Speaker 1", "Speaker 2"}
+
+    events = {"speakerEvents": SPEAKER_EVENTS}
+    status, body = await api.call("PUT", base + "/speakers", json=events)
+    assert status == 200 and conversation_id in body["message"]
+
+    _, body = await api.call("GET", base + "/messages")
+    said_by = [m["from"] for m in body["messages"]]
+    assert [m["name"] for m in said_by] == ["Speaker 2", "Derek", "Richard", "Speaker 2"]
+    for member, user in zip(said_by[1:3], (DEREK, RICHARD), strict=True):
+        assert member == {"id": user["id"], "name": user["name"], "email": user["email"]}
+    # "Speaker 1" said nothing any more: no longer a member.
+    assert await member_names(api, conversation_id) == {"Derek", "Richard", "Speaker 2"}
+
+    _, body = await api.call("GET", base + "/questions")
+    assert [q["from"]["name"] for q in body["questions"]] == ["Derek"]
+    _, body = await api.call("GET", base + "/action-items")
+    items = {item["text"]: item for item in body["actionItems"]}
+    request = items["Can you send the pricing proposal?"]  # asked of the one before
+    assert (request["from"]["name"], request["assignee"]["name"]) == ("Derek", "Speaker 2")
+    promise = items["I will send the pricing proposal by Friday."]
+    assert promise["from"]["id"] == promise["assignee"]["id"] == RICHARD["id"]
+    _, body = await api.call("GET", base + "/analytics")
+    assert {m["name"] for m in body["members"]} == {"Derek", "Richard", "Speaker 2"}
+
+
+async def test_speaker_events_are_checked(api: Api, emu: Emulator) -> None:
+    text = {"messages": [said("A", "Hi.")]}
+    conversation_id = await completed(api, emu, "/v1/process/text", text)
+    path = f"/v1/conversations/{conversation_id}/speakers"
+    event = SPEAKER_EVENTS[0]
+    bad: list[tuple[object, str]] = [
+        ("no", "speakerEvents"),
+        ([{**event, "type": "spoke"}], "speakerEvents[0].type"),
+        ([{**event, "user": {"email": "x@y.test"}}], "speakerEvents[0].user"),
+        ([event, {**event, "offset": {"seconds": -1}}], "speakerEvents[1].offset.seconds"),
+        ([{**event, "offset": 5}], "speakerEvents[0].offset"),
+    ]
+    for events, field in bad:
+        status, body = await api.call("PUT", path, json={"speakerEvents": events})
+        assert status == 400 and body["message"].startswith(field), (events, body)
+    assert await member_names(api, conversation_id) == {"A"}
+
+
+async def test_speaker_events_cover_what_is_appended_later(api: Api, emu: Emulator) -> None:
+    text = {"messages": [timed("Speaker 1", "Hello everyone.", 0, 3)]}
+    conversation_id = await completed(api, emu, "/v1/process/text", text)
+    nina = {"type": "started_speaking", "user": {"name": "Nina"}, "offset": {"seconds": 3}}
+    path = f"/v1/conversations/{conversation_id}"
+    status, _ = await api.call("PUT", path + "/speakers", json={"speakerEvents": [nina]})
+    assert status == 200
+    assert await member_names(api, conversation_id) == {"Speaker 1"}  # Nina said nothing yet
+
+    # Appended after the first job's 3 s: inside Nina's turn, which never stopped.
+    appended = {"messages": [said("Speaker 1", "I will send the notes.")]}
+    status, _ = await api.call("PUT", f"/v1/process/text/{conversation_id}", json=appended)
+    assert status == 201
+    await asyncio.wait_for(emu.wait_idle(), 5)
+    _, body = await api.call("GET", path + "/messages")
+    assert [m["from"]["name"] for m in body["messages"]] == ["Speaker 1", "Nina"]

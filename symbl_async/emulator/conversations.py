@@ -314,9 +314,24 @@ async def summary(request: web.Request) -> web.Response:
     return web.json_response({"summary": conversation.summary})
 
 
+def _highlight(phrases: object) -> str | None:
+    """The transcript's ``phrases`` member: ``"all"``, ``"insights"`` or None (no marks)."""
+    if phrases is None:
+        return None
+    flags = ("highlightOnlyInsightKeyPhrases", "highlightAllKeyPhrases")
+    if not isinstance(phrases, dict) or not all(
+        isinstance(phrases.get(flag, False), bool) for flag in flags
+    ):
+        raise ApiError(400, f"phrases must be an object of the booleans {' and '.join(flags)}")
+    if phrases.get("highlightAllKeyPhrases"):
+        return "all"
+    return "insights" if phrases.get("highlightOnlyInsightKeyPhrases") else None
+
+
 @routes.post(_BASE + "/transcript")
 async def transcript(request: web.Request) -> web.Response:
-    """``{"transcript": {"payload", "contentType"}}`` as Markdown or SRT."""
+    """``{"transcript": {"payload", "contentType"}}`` as Markdown (key phrases marked on
+    request) or SRT."""
     conversation = _conversation(request)
     body = await json_body(request)
     content_type = body.get("contentType")
@@ -325,5 +340,10 @@ async def transcript(request: web.Request) -> web.Response:
     separation = body.get("showSpeakerSeparation", True)
     if not isinstance(separation, bool):
         raise ApiError(400, "showSpeakerSeparation must be true or false")
-    payload = render.transcript(conversation, content_type, speaker_separation=separation)
+    payload = render.transcript(
+        conversation,
+        content_type,
+        speaker_separation=separation,
+        highlight=_highlight(body.get("phrases")),
+    )
     return web.json_response({"transcript": {"payload": payload, "contentType": content_type}})

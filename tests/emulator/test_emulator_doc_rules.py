@@ -266,3 +266,52 @@ async def test_speaker_events_cover_what_is_appended_later(api: Api, emu: Emulat
     await asyncio.wait_for(emu.wait_idle(), 5)
     _, body = await api.call("GET", path + "/messages")
     assert [m["from"]["name"] for m in body["messages"]] == ["Speaker 1", "Nina"]
+
+
+# --- POST Formatted Transcript: "highlightAllKeyPhrases - Will generate highlighting syntax
+# according to the contentType only for the key phrases detected for all the entities (both
+# Insights and Messages)"; "The highlighted text is present in the response structure with
+# <mark> tags" ------------------------------------------------------------------------------
+
+PRICING = "Let us talk about the pricing of your accounting software."
+MARKED = "Let us <mark>talk about the pricing of your accounting software</mark>."  # the docs'
+
+
+async def transcript(api: Api, conversation_id: str, **body: Any) -> str:
+    path = f"/v1/conversations/{conversation_id}/transcript"
+    status, answer = await api.call("POST", path, json={"contentType": "text/markdown", **body})
+    assert status == 200, answer
+    return str(answer["transcript"]["payload"])
+
+
+async def test_transcript_marks_key_phrases(api: Api, emu: Emulator) -> None:
+    messages = [said("Speaker 1", "Good morning."), said("Speaker 1", PRICING)]
+    conversation_id = await completed(api, emu, "/v1/process/text", {"messages": messages})
+    every = {"highlightAllKeyPhrases": True}
+    insights_only = {"highlightOnlyInsightKeyPhrases": True}
+
+    assert "<mark>" not in await transcript(api, conversation_id)
+    assert MARKED in await transcript(api, conversation_id, phrases=every)
+    assert MARKED in await transcript(api, conversation_id, phrases=insights_only)
+    plain = await transcript(api, conversation_id, phrases=every, showSpeakerSeparation=False)
+    assert plain == f"Good morning.\n\n{MARKED}\n"
+    path = f"/v1/conversations/{conversation_id}/transcript"
+    srt = {"contentType": "text/srt", "phrases": every}  # highlighting is Markdown's
+    status, answer = await api.call("POST", path, json=srt)
+    assert status == 200 and "<mark>" not in answer["transcript"]["payload"]
+    wrong = {"contentType": "text/markdown", "phrases": {"highlightAllKeyPhrases": "yes"}}
+    status, answer = await api.call("POST", path, json=wrong)
+    assert status == 400 and "phrases" in answer["message"]
+
+
+async def test_message_key_phrases_need_detect_phrases(api: Api, emu: Emulator) -> None:
+    # No insight passes a threshold of 1.0: only the messages' phrases are left to mark.
+    text = {"messages": [said("A", PRICING)], "confidenceThreshold": 1.0}
+    bare = await completed(api, emu, "/v1/process/text", text)
+    detected = await completed(api, emu, "/v1/process/text", {**text, "detectPhrases": True})
+
+    every = {"highlightAllKeyPhrases": True}
+    assert MARKED in await transcript(api, detected, phrases=every)
+    assert "<mark>" not in await transcript(api, bare, phrases=every)
+    insights_only = {"highlightOnlyInsightKeyPhrases": True}
+    assert "<mark>" not in await transcript(api, detected, phrases=insights_only)

@@ -199,6 +199,15 @@ _FLAGS: list[tuple[str, dict[str, Any]]] = [
         {"choices": ("current", "legacy"), "help": "shape of GET .../entities items"},
     ),
     (
+        "--upload-bandwidth",
+        {
+            "type": positive_float,
+            "metavar": "BYTES_PER_SECOND",
+            "help": "read request bodies, all together, at most this fast: a slow uplink "
+            "(default: as fast as they come)",
+        },
+    ),
+    (
         "--wall-clock-offset",
         {"type": float, "help": "real seconds added to the clock conversations are dated by"},
     ),
@@ -231,8 +240,8 @@ def add_emulator_arguments(parser: argparse.ArgumentParser) -> None:
     for flag, kwargs in _FLAGS:
         dest = _dest(flag, kwargs)
         default = _default(dest)
-        if isinstance(default, (frozenset, dict)) or hasattr(default, "items"):
-            shown = ""
+        if default is None or isinstance(default, (frozenset, dict)) or hasattr(default, "items"):
+            shown = ""  # None: the help says what no value means
         elif isinstance(default, tuple):
             shown = f" (default: {' '.join(map(str, default))})"
         else:

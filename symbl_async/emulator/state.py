@@ -33,6 +33,7 @@ from .model import Conversation, Job
 from .options import SubmitOptions
 from .tokens import TokenStore
 from .transcripts import apply_completed
+from .uplink import Uplink
 from .webhooks import WebhookSender
 
 __all__ = ["MAX_MEDIA_SECONDS", "CapacityError", "Scheduler"]
@@ -72,6 +73,10 @@ class Scheduler:
         self._idle = asyncio.Event()
         self._idle.set()
         self._closing = asyncio.Event()
+        #: Paces request bodies when ``upload_bandwidth`` is set (None: no pacing, no cost).
+        self.uplink = (
+            Uplink(config.upload_bandwidth, self._closing) if config.upload_bandwidth else None
+        )
         self.active_jobs = 0
         self.active_client_jobs = 0
         self.jobs_submitted = 0

@@ -1,7 +1,8 @@
 """The ten submit routes of the Async API (``/v1/process/...``) and the Job API.
 
 File uploads are streamed through a :class:`~symbl_async.core.MediaProbe`
-chunk by chunk (never held whole) to learn their type and duration. The whole
+chunk by chunk (never held whole, and at the pace of the uplink when
+``upload_bandwidth`` is set) to learn their type and duration. The whole
 body is always read before answering, even to refuse it, so a client that is
 still sending sees the answer rather than a broken pipe.
 
@@ -27,12 +28,12 @@ from .model import Conversation, Job
 from .options import OptionError, SubmitOptions, parse_options, raw_from_query
 from .routing import SCHEDULER, ApiError, drop_connection, json_body
 from .state import CapacityError, Scheduler
+from .uplink import body_chunks
 
 __all__ = ["routes"]
 
 routes = web.RouteTableDef()
 
-_CHUNK = 64 * 1024
 # Media whose length cannot be read from its header (MP3, FLAC, ...) is assumed
 # to be 128 kbit/s, a common bitrate, to derive a plausible duration from its size.
 _FALLBACK_BYTES_PER_SECOND = 16_000
@@ -147,7 +148,7 @@ async def _file_submit(request: web.Request, kind: str) -> web.Response:
     probe = MediaProbe()
     digest = hashlib.sha256()
     # Streamed: only the probe's head and the running hash are kept, never the upload.
-    async for chunk in request.content.iter_chunked(_CHUNK):
+    async for chunk in body_chunks(request, scheduler.uplink):
         probe.feed(chunk)
         digest.update(chunk)
     conversation = _existing(scheduler, request)

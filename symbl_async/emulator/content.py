@@ -80,7 +80,7 @@ def _speakers(options: SubmitOptions, rng: random.Random) -> list[tuple[str, str
 
     Diarization wins over channel metadata when both are on: "If the Diarization feature
     is set to true, it will take priority over Speaker recognition per Channel" (Symbl
-    docs, 'FAQ').
+    docs, 'Frequently Asked Questions').
     """
     if options.channel_metadata and not options.enable_diarization:
         return [

@@ -268,7 +268,9 @@ async def speakers(request: web.Request) -> web.Response:
     except SpeakerEventError as exc:
         raise ApiError(400, str(exc)) from None
     messages = conversation.messages  # built now: the turns apply to every message so far
-    conversation.speaker_turns.extend(turns)
+    # The latest events are the truth: they replace earlier ones (messages they do not
+    # cover keep their speaker), and they attribute the messages of jobs appended later.
+    conversation.speaker_turns = turns
     apply_turns(conversation, messages)
     return web.json_response(
         {

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import itertools
 import re
 import uuid
 from datetime import date, datetime, timedelta, timezone
@@ -238,15 +239,15 @@ def _assignee(
             "value": {"assignee": True, "name": name},
         }
         for member in conversation.members.values():
-            if name.lower() in (member.name.lower(), member.name.split()[0].lower()):
+            if name.lower() in {member.name.lower(), *member.name.lower().split()[:1]}:
                 return member_ref(member), [entity]
         return {"name": name}, [entity]
     if action.addressed:
         speaker = messages[position].member_id
-        around = [*reversed(messages[:position]), *messages[position + 1 :]]
-        for other in around:
-            if other.member_id != speaker:
-                return member_ref(conversation.members[other.member_id]), []
+        before, after = range(position - 1, -1, -1), range(position + 1, len(messages))
+        for other in itertools.chain(before, after):
+            if messages[other].member_id != speaker:
+                return member_ref(conversation.members[messages[other].member_id]), []
     return None, []
 
 

@@ -151,7 +151,7 @@ class Conversation:
     pending: list[Callable[[], None]] = attrs.field(factory=list)
     raw_members: dict[str, Member] = attrs.field(factory=dict)
     raw_messages: list[Message] = attrs.field(factory=list)
-    # Who spoke when, from speaker events; messages built later are attributed by them too.
+    # Who spoke when, from the latest speaker events; they attribute later messages too.
     speaker_turns: list[SpeakerTurn] = attrs.field(factory=list)
 
     def _materialize(self) -> None:

@@ -166,8 +166,8 @@ def parse_options(raw: Mapping[str, Any], *, kind: str) -> SubmitOptions:
 
 
 # "Currently, we do not support any redirected links, shortened links (e.g. bit.ly),
-# YouTube, Vimeo, or links from any audio/video platforms" (Symbl docs, 'POST Async Audio
-# URL', 'POST Async Video URL'). Hosts (and their subdomains) of such links:
+# YouTube, Vimeo, or links from any audio/video platforms" (Symbl docs, 'POST Audio URL
+# API', 'POST Video URL API'). Hosts (and their subdomains) of such links:
 _UNSUPPORTED_HOSTS = frozenset(
     {
         "youtube.com", "youtu.be", "youtube-nocookie.com", "vimeo.com", "dailymotion.com",

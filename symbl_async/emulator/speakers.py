@@ -5,8 +5,9 @@ the messages.
 Insights in the conversation" (Symbl docs, 'PUT Speaker Events'). Each user's
 ``started_speaking``/``stopped_speaking`` events, by their offsets from the start of the
 conversation, make that user's turns; each message goes to the user whose turns cover
-most of it (a message no turn touches keeps its speaker). The user becomes a member (the
-event's ``user.id`` is its id), and a member left with no message is no longer listed.
+most of it (a message no turn touches keeps its speaker), now and when later jobs add
+messages; a new ``PUT`` replaces the turns. The user becomes a member (the event's
+``user.id`` is its id), and a member left with no message is no longer listed.
 Insights follow: their ``from`` and ``assignee`` are the members of their messages.
 """
 

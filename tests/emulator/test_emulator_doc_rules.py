@@ -30,8 +30,8 @@ async def member_names(api: Api, conversation_id: str) -> set[str]:
     return {m["name"] for m in body["members"]}
 
 
-# --- FAQ: "If the Diarization feature is set to true, it will take priority over Speaker
-# recognition per Channel" ----------------------------------------------------------------
+# --- Frequently Asked Questions: "If the Diarization feature is set to true, it will take
+# priority over Speaker recognition per Channel" -----------------------------------------
 
 
 async def test_diarization_takes_priority_over_channel_metadata(api: Api, emu: Emulator) -> None:
@@ -49,7 +49,7 @@ async def test_diarization_takes_priority_over_channel_metadata(api: Api, emu: E
     assert await member_names(api, diarized) == {"Speaker 1", "Speaker 2"}
 
 
-# --- POST Async Audio URL / Video URL: "we do not support any redirected links, shortened
+# --- POST Audio URL API / POST Video URL API: "we do not support any redirected links, shortened
 # links (e.g. bit.ly), YouTube, Vimeo, or links from any audio/video platforms" ---------------
 
 PLATFORM_LINKS = [
@@ -230,6 +230,14 @@ async def test_speaker_events_reattribute_messages_and_insights(api: Api, emu: E
     assert promise["from"]["id"] == promise["assignee"]["id"] == RICHARD["id"]
     _, body = await api.call("GET", base + "/analytics")
     assert {m["name"] for m in body["members"]} == {"Derek", "Richard", "Speaker 2"}
+
+    # New events replace the old: Nina speaks from 8 s on (2 s of Derek's 4 s message).
+    nina = {"type": "started_speaking", "user": {"name": "Nina"}, "offset": {"seconds": 8}}
+    status, _ = await api.call("PUT", base + "/speakers", json={"speakerEvents": [nina]})
+    assert status == 200
+    _, body = await api.call("GET", base + "/messages")
+    assert [m["from"]["name"] for m in body["messages"]] == ["Speaker 2", "Nina", "Nina", "Nina"]
+    assert await member_names(api, conversation_id) == {"Nina", "Speaker 2"}
 
 
 async def test_speaker_events_are_checked(api: Api, emu: Emulator) -> None:

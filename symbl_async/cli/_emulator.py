@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from symbl_async.cli._argtypes import bounded, port, positive_float, positive_int, rate
-from symbl_async.emulator.config import (
+from symbl_async.emulator import (
     DEMO_APP_ID,
     DEMO_APP_SECRET,
     SUBMIT_FAULT_STATUSES,

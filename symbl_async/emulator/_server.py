@@ -9,9 +9,9 @@ from typing import Any
 import attrs
 from aiohttp import web
 
-from .app import SCHEDULER, create_app
-from .config import DEMO_APP_ID, DEMO_APP_SECRET, EmulatorConfig
-from .state import Scheduler
+from ._app import SCHEDULER, create_app
+from ._config import DEMO_APP_ID, DEMO_APP_SECRET, EmulatorConfig
+from ._state import Scheduler
 
 __all__ = ["Emulator", "run_standalone"]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from .options import SubmitOptions
+from ._options import SubmitOptions
 
 __all__ = [
     "Conversation",

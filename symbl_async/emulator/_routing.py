@@ -10,8 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
-from .state import Scheduler
-from .uplink import Uplink, body_chunks
+from ._state import Scheduler
+from ._uplink import Uplink, body_chunks
 
 __all__ = [
     "CONVERSATION_NOT_FOUND",

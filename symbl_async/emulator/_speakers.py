@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from .model import Conversation, Member, Message, SpeakerTurn
+from ._model import Conversation, Member, Message, SpeakerTurn
 
 __all__ = ["EVENT_TYPES", "SpeakerEventError", "apply_turns", "turns_from_events"]
 

@@ -12,10 +12,11 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
-from . import conversations, submits
-from .config import EmulatorConfig
-from .routing import SCHEDULER, TOKEN_FAILED, ApiError, ConnectionDropped, json_body
-from .state import Scheduler
+from . import _conversations as conversations
+from . import _submits as submits
+from ._config import EmulatorConfig
+from ._routing import SCHEDULER, TOKEN_FAILED, ApiError, ConnectionDropped, json_body
+from ._state import Scheduler
 
 __all__ = ["SCHEDULER", "TOKEN_PATH", "create_app"]
 

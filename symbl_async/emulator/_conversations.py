@@ -13,12 +13,13 @@ from typing import Any
 from aiohttp import web
 
 from ..core import parse_iso
-from . import entities as entity_answers
-from . import insights, render
-from .model import Conversation
-from .routing import CONVERSATION_NOT_FOUND, SCHEDULER, ApiError, json_body, query_flag
-from .rsql import parse_list_filter
-from .speakers import SpeakerEventError, apply_turns, turns_from_events
+from . import _entities as entity_answers
+from . import _insights as insights
+from . import _render as render
+from ._model import Conversation
+from ._routing import CONVERSATION_NOT_FOUND, SCHEDULER, ApiError, json_body, query_flag
+from ._rsql import parse_list_filter
+from ._speakers import SpeakerEventError, apply_turns, turns_from_events
 
 __all__ = ["routes"]
 
@@ -260,7 +261,7 @@ async def update_member(request: web.Request) -> web.Response:
 
 @routes.put(_BASE + "/speakers")
 async def speakers(request: web.Request) -> web.Response:
-    """Speaker events: messages (and so insights) go to who spoke when (``.speakers``)."""
+    """Speaker events: messages (and so insights) go to who spoke when (``._speakers``)."""
     conversation = _conversation(request)
     body = await json_body(request)
     try:

@@ -27,14 +27,14 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .config import EmulatorConfig
-from .faults import Faults
-from .model import Conversation, Job
-from .options import SubmitOptions
-from .tokens import TokenStore
-from .transcripts import apply_completed
-from .uplink import Uplink
-from .webhooks import WebhookSender
+from ._config import EmulatorConfig
+from ._faults import Faults
+from ._model import Conversation, Job
+from ._options import SubmitOptions
+from ._tokens import TokenStore
+from ._transcripts import apply_completed
+from ._uplink import Uplink
+from ._webhooks import WebhookSender
 
 __all__ = ["MAX_MEDIA_SECONDS", "CapacityError", "Scheduler"]
 

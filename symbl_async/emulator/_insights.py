@@ -3,7 +3,7 @@
 Simple rules stand in for Symbl's models: questions are sentences ending in "?",
 action items are sentences with a commitment ("I will", "let's", "we need to",
 "send", "schedule"...) or that ask a named person to act, with the person asked as
-assignee (:mod:`.actions`), follow-ups are the action items that ask for contact or
+assignee (:mod:`._actions`), follow-ups are the action items that ask for contact or
 a meeting, topics are the most frequent non-stopword words and word pairs.
 Scores come from a hash of the text, so they are stable; items scoring below
 the conversation's ``confidenceThreshold`` are left out, as the docs describe.
@@ -20,8 +20,8 @@ import uuid
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from .actions import Action, find_action
-from .model import Conversation, Member, Message, iso
+from ._actions import Action, find_action
+from ._model import Conversation, Member, Message, iso
 
 __all__ = [
     "action_items",

@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from .actions import find_action
-from .insights import action_items, message_sentiment, phrases
-from .model import Conversation, Message, iso
+from ._actions import find_action
+from ._insights import action_items, message_sentiment, phrases
+from ._model import Conversation, Message, iso
 
 __all__ = ["TRANSCRIPT_TYPES", "analytics", "conversation", "members", "messages", "transcript"]
 

@@ -22,13 +22,13 @@ from typing import Any
 from aiohttp import web
 
 from ..core import AUDIO_CONTENT_TYPES, VIDEO_CONTENT_TYPES, MediaProbe
-from .content import script_from_text, text_span
-from .faults import SubmitFault
-from .model import Conversation, Job
-from .options import OptionError, SubmitOptions, parse_options, raw_from_query
-from .routing import SCHEDULER, ApiError, drop_connection, json_body
-from .state import CapacityError, Scheduler
-from .uplink import body_chunks
+from ._content import script_from_text, text_span
+from ._faults import SubmitFault
+from ._model import Conversation, Job
+from ._options import OptionError, SubmitOptions, parse_options, raw_from_query
+from ._routing import SCHEDULER, ApiError, drop_connection, json_body
+from ._state import CapacityError, Scheduler
+from ._uplink import body_chunks
 
 __all__ = ["routes"]
 

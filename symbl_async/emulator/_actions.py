@@ -1,7 +1,7 @@
 """What a sentence commits someone to: whether it is an action item, its action phrase,
 whether it is definitive, and who is asked to act.
 
-Pure rules on one sentence's text; :mod:`.insights` turns the answer into an insight
+Pure rules on one sentence's text; :mod:`._insights` turns the answer into an insight
 with its ``assignee``. Who acts, as the docs' examples show it:
 
 - a person the sentence names: "Mark will handle the process of filling up the forms..."

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from .insights import _DATE, _MONEY, _PERCENT, _resolve_date, _said_at, stable_id
-from .model import Conversation, Message, iso
+from ._insights import _DATE, _MONEY, _PERCENT, _resolve_date, _said_at, stable_id
+from ._model import Conversation, Message, iso
 
 __all__ = ["entities"]
 

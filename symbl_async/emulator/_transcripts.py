@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import uuid
 
-from .content import script_from_text, synthetic_script
-from .insights import stable_id
-from .model import Conversation, Job, Member, Message, ScriptLine
-from .speakers import apply_turns
+from ._content import script_from_text, synthetic_script
+from ._insights import stable_id
+from ._model import Conversation, Job, Member, Message, ScriptLine
+from ._speakers import apply_turns
 
 __all__ = ["apply_completed"]
 

@@ -13,8 +13,8 @@ import random
 from collections.abc import Sequence
 from datetime import datetime
 
-from .model import ScriptLine
-from .options import SubmitOptions, TextMessage
+from ._model import ScriptLine
+from ._options import SubmitOptions, TextMessage
 
 __all__ = ["SECONDS_PER_WORD", "script_from_text", "synthetic_script", "text_span"]
 

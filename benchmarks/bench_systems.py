@@ -56,8 +56,7 @@ from typing import Any
 from _common import EmulatorProcess, child_setup, media_lengths, percentile, split_cpus
 from _systems import SYSTEMS, child_main, sdk_missing
 
-from symbl_async.emulator import EmulatorConfig
-from symbl_async.emulator.config import DEMO_APP_ID, DEMO_APP_SECRET
+from symbl_async.emulator import DEMO_APP_ID, DEMO_APP_SECRET, EmulatorConfig
 
 LABELS = {
     "poll": "ours, poll (the default)",

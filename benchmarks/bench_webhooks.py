@@ -10,7 +10,7 @@ Three parts:
    Latency is the wall-clock time from the emulator's status change to ``completed``
    until the waiting coroutine resumes. The emulator stamps ``finishedAt`` in service
    seconds since its start; the child reads its start on the monotonic clock (system-wide
-   on Linux) as ``time.monotonic() - engine.now() / time_scale`` (the two read back to
+   on Linux) as ``time.monotonic() - scheduler.now() / time_scale`` (the two read back to
    back), so each job's end is ``t0 + finishedAt / time_scale`` in wall-clock time.
    Reported: median, p99 and max (real milliseconds), ``GET /v1/job`` requests per job,
    and webhooks delivered.
@@ -85,7 +85,7 @@ def _emulator_child(conn: Connection, scale: float, limit: int, cpu: int | None)
     async def main() -> None:
         async with Emulator(time_scale=scale, concurrency_limit=limit) as emu:
             # CLOCK_MONOTONIC is system-wide on Linux: the parent can use this t0 as is.
-            t0 = time.monotonic() - emu.engine.now() / scale
+            t0 = time.monotonic() - emu.scheduler.now() / scale
             conn.send((emu.url, emu.app_id, emu.app_secret, t0))
             assert await asyncio.to_thread(conn.recv) == "stop"
             conn.send((emu.jobs(), emu.stats()))

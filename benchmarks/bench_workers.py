@@ -45,8 +45,7 @@ from _common import EmulatorProcess, emulator_command, media_lengths
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from _postgres import PostgresServer
 
-from symbl_async.emulator import EmulatorConfig
-from symbl_async.emulator.config import DEMO_APP_ID, DEMO_APP_SECRET
+from symbl_async.emulator import DEMO_APP_ID, DEMO_APP_SECRET, EmulatorConfig
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -29,9 +29,8 @@ import pytest
 from aiohttp import web
 
 from symbl_async.cli import main
-from symbl_async.emulator import Emulator, EmulatorConfig
-from symbl_async.emulator import server as emulator_server
-from symbl_async.emulator.app import create_app
+from symbl_async.emulator import Emulator, EmulatorConfig, create_app
+from symbl_async.emulator import _server as emulator_server
 
 ROOT = Path(__file__).resolve().parents[1]
 SCALE = 2000

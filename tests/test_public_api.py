@@ -74,13 +74,28 @@ def test_top_level_exports_are_exactly_the_intended_ones() -> None:
 def test_every_subpackage_exports_what_it_defines_and_hides_the_rest() -> None:
     for sub in SUBPACKAGES:
         package = importlib.import_module(f"symbl_async.{sub}")
-        assert (package.__doc__ and "May import" in package.__doc__) or sub == "emulator", sub
+        assert package.__doc__ and "May import" in package.__doc__, sub
         for name in package.__all__:
             assert hasattr(package, name), f"symbl_async.{sub}.{name}"
-        if sub == "emulator":
-            continue  # the emulator keeps its layout (issue 7)
         for info in pkgutil.iter_modules(package.__path__):
             assert info.name.startswith("_"), f"symbl_async.{sub}.{info.name} should be private"
+
+
+def test_the_emulator_exports_what_tests_benchmarks_and_the_cli_use() -> None:
+    from symbl_async import emulator
+
+    assert sorted(emulator.__all__) == sorted(
+        [
+            "DEMO_APP_ID",
+            "DEMO_APP_SECRET",
+            "SUBMIT_FAULT_STATUSES",
+            "TOKEN_FAULT_STATUSES",
+            "Emulator",
+            "EmulatorConfig",
+            "create_app",
+            "run_standalone",
+        ]
+    )
 
 
 def test_documented_import_paths_still_work() -> None:

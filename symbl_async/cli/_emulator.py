@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from symbl_async.cli._argtypes import bounded, port, positive_float, positive_int, rate
-from symbl_async.emulator.config import (
+from symbl_async.emulator import (
     DEMO_APP_ID,
     DEMO_APP_SECRET,
     SUBMIT_FAULT_STATUSES,
@@ -199,6 +199,15 @@ _FLAGS: list[tuple[str, dict[str, Any]]] = [
         {"choices": ("current", "legacy"), "help": "shape of GET .../entities items"},
     ),
     (
+        "--upload-bandwidth",
+        {
+            "type": positive_float,
+            "metavar": "BYTES_PER_SECOND",
+            "help": "read request bodies, all together, at most this fast: a slow uplink "
+            "(default: as fast as they come)",
+        },
+    ),
+    (
         "--wall-clock-offset",
         {"type": float, "help": "real seconds added to the clock conversations are dated by"},
     ),
@@ -231,8 +240,8 @@ def add_emulator_arguments(parser: argparse.ArgumentParser) -> None:
     for flag, kwargs in _FLAGS:
         dest = _dest(flag, kwargs)
         default = _default(dest)
-        if isinstance(default, (frozenset, dict)) or hasattr(default, "items"):
-            shown = ""
+        if default is None or isinstance(default, (frozenset, dict)) or hasattr(default, "items"):
+            shown = ""  # None: the help says what no value means
         elif isinstance(default, tuple):
             shown = f" (default: {' '.join(map(str, default))})"
         else:

@@ -57,7 +57,7 @@ def test_every_knob_has_a_flag() -> None:
         *("--webhook-drop-rate", "0.1", "--webhook-duplicate-rate", "0.2"),
         *("--webhook-reorder-rate", "0.3", "--webhook-delay", "0", "1", "--webhook-timeout", "2"),
         *("--webhook-body-key", "id", "--entities-shape", "legacy"),
-        *("--wall-clock-offset", "-86400", "--seed", "7"),
+        *("--upload-bandwidth", "250000", "--wall-clock-offset", "-86400", "--seed", "7"),
         *("--app-id", "me", "--app-secret", "s3cret"),
     )
     config = config_from_args(args)
@@ -98,6 +98,7 @@ def test_every_knob_has_a_flag() -> None:
         webhook_timeout=2.0,
         webhook_body_key="id",
         entities_shape="legacy",
+        upload_bandwidth=250000.0,
         wall_clock_offset=-86400.0,
         seed=7,
     )
@@ -138,6 +139,7 @@ def test_flags_that_do_not_go_together(argv: list[str]) -> None:
         ["--entities-shape", "new"],
         ["--port", "70000"],
         ["--submit-delay", "1"],
+        ["--upload-bandwidth", "0"],
     ],
 )
 def test_bad_flag_values_are_usage_errors(argv: list[str]) -> None:

@@ -224,7 +224,7 @@ async def test_submit_needs_a_receiver_url_and_says_so_before_sending() -> None:
             assert emu.stats()["requests_total"] == 0
             await receiver.start()  # resolved at submit time: now it works
             job = await client.submit_audio_url(url(0))
-            assert emu.engine.jobs[job.job_id].options.webhook_url == receiver.callback_url
+            assert emu.scheduler.jobs[job.job_id].options.webhook_url == receiver.callback_url
             await receiver.close()
 
 
@@ -249,7 +249,7 @@ async def test_webhook_only_mode_polls_nothing_but_one_confirmation_per_job() ->
     async with stack() as (emu, receiver, client):
         jobs = await submit_many(client, 10)
         for job in jobs:  # the webhookUrl was filled in automatically
-            assert emu.engine.jobs[job.job_id].options.webhook_url == receiver.callback_url
+            assert emu.scheduler.jobs[job.job_id].options.webhook_url == receiver.callback_url
         infos = await asyncio.gather(*(client.wait(job, mode="webhook") for job in jobs))
         assert {info.status for info in infos} == {JobStatus.COMPLETED}
         assert emu.stats()["job_status_requests"] == len(jobs)
@@ -291,7 +291,7 @@ async def test_a_lying_completed_webhook_does_not_release_early() -> None:
             assert response.status == 200
         info = await client.wait(job, mode="webhook")
         assert info.status is JobStatus.COMPLETED
-        assert emu.engine.jobs[job.job_id].status == "completed"
+        assert emu.scheduler.jobs[job.job_id].status == "completed"
         assert receiver.stats.confirmation_mismatches >= 1
 
 
@@ -336,7 +336,7 @@ async def test_duplicates_and_reordering_never_release_early_or_twice(
         async def waiter(job: Job) -> None:
             info = await client.wait(job, mode=mode)
             # Checked in the same step as the release: the emulator is in-process.
-            releases.append((info.id, emu.engine.jobs[job.job_id].status))
+            releases.append((info.id, emu.scheduler.jobs[job.job_id].status))
 
         # Two waiters per job share one watch; each resumes exactly once.
         waiters = [asyncio.create_task(waiter(job)) for job in jobs for _ in range(2)]

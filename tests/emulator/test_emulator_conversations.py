@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from symbl_async.emulator import Emulator
-from symbl_async.emulator.rsql import parse_filter
+from symbl_async.emulator._rsql import parse_filter
 
 SCALE = 10_000.0
 NOT_FOUND = {

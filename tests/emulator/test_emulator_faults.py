@@ -2,7 +2,7 @@
 
 Each test turns one fault on at rate 1.0 (or a fixed seed with mixed rates) and
 checks what the client sees and what the emulator counted. Waits poll with a
-deadline (``eventually``) or wait for the engine to go idle; no fixed sleeps.
+deadline (``eventually``) or wait for the scheduler to go idle; no fixed sleeps.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ async def test_error_before_on_every_submit_endpoint(session: aiohttp.ClientSess
     # with the fault off, then turn the fault on for the ten endpoints.
     async with Emulator(time_scale=SCALE, submit_error_before_rate=1.0) as emu:
         api = await authed(session, emu)
-        conversation = emu.engine.new_conversation()
+        conversation = emu.scheduler.new_conversation()
         for method, path, kwargs in submits(conversation.id):
             status, body = await api.call(method, path, **kwargs)
             assert status in (500, 502, 503, 504) and body["message"], (method, path)
@@ -137,7 +137,7 @@ async def test_aiohttp_silently_resends_a_put_append_after_a_drop(
         await asyncio.wait_for(emu.wait_idle(), 5)
     async with Emulator(time_scale=SCALE, submit_reset_after_rate=1.0) as emu:
         api = await authed(session, emu)
-        conversation = emu.engine.new_conversation()
+        conversation = emu.scheduler.new_conversation()
         with pytest.raises(DROPPED):
             await api.call("PUT", f"/v1/process/text/{conversation.id}", json=TEXT)
         stats = emu.stats()
@@ -382,8 +382,8 @@ async def test_shutdown_lets_go_of_a_held_submit(session: aiohttp.ClientSession)
             return bool(emu.stats()["faults"] == {"submit_hold": 1})
 
         await eventually(held)
-        engine = emu.engine
+        scheduler = emu.scheduler
     # Leaving the block shut the emulator down at once, not after the 600 s hold.
     status, body = await asyncio.wait_for(call, 5)
     assert status == 503 and body["message"]
-    assert engine.jobs == {}
+    assert scheduler.jobs == {}

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import aiohttp
 import pytest
 from _emulator_api import SCALE, TEXT, Api
 
+from symbl_async.core import parse_iso
 from symbl_async.emulator import Emulator
-from symbl_async.emulator.isotime import parse_iso
 
 SALES = {
     "messages": [
@@ -68,11 +68,11 @@ def stamp(moment: datetime) -> str:
 
 
 async def test_list_window_is_the_last_seven_days_by_default(emu: Emulator, api: Api) -> None:
-    emu.engine.wall_offset = -8 * 86400.0  # submitted 8 days ago
+    emu.scheduler.wall_offset = -8 * 86400.0  # submitted 8 days ago
     old = (await submit_text(api, name="old"))["conversationId"]
-    emu.engine.wall_offset = -6 * 86400.0
+    emu.scheduler.wall_offset = -6 * 86400.0
     recent = (await submit_text(api, name="recent"))["conversationId"]
-    emu.engine.wall_offset = 0.0
+    emu.scheduler.wall_offset = 0.0
     new = (await submit_text(api, name="new"))["conversationId"]
     assert await listed(api) == [recent, new]
     assert await listed(api, filter="conversation.name==old") == []
@@ -299,54 +299,3 @@ async def test_text_times_with_two_fractional_digits(emu: Emulator, api: Api) ->
     starts = [m["startTime"] for m in messages["messages"]]
     assert starts == ["2024-03-06T10:00:00.500Z", "2024-03-06T10:00:05.990Z"]
 
-
-# --- ISO 8601 ---------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("2020-07-21T16:04:19.99Z", datetime(2020, 7, 21, 16, 4, 19, 990000, timezone.utc)),
-        ("2020-07-21T16:04:19.9Z", datetime(2020, 7, 21, 16, 4, 19, 900000, timezone.utc)),
-        ("2020-07-21T16:04:19Z", datetime(2020, 7, 21, 16, 4, 19, tzinfo=timezone.utc)),
-        ("2020-07-21T16:04Z", datetime(2020, 7, 21, 16, 4, tzinfo=timezone.utc)),
-        ("2020-07-21t16:04:19.123456789z", datetime(2020, 7, 21, 16, 4, 19, 123457, timezone.utc)),
-        ("2020-07-21T16:04:19.9999999Z", datetime(2020, 7, 21, 16, 4, 20, tzinfo=timezone.utc)),
-        ("2020-07-21 16:04:19,5", datetime(2020, 7, 21, 16, 4, 19, 500000, timezone.utc)),
-        (
-            "2021-08-09T18:30:00.000+05:30",
-            datetime(2021, 8, 9, 13, 0, tzinfo=timezone.utc),
-        ),
-        ("2021-08-09T18:30:00-0200", datetime(2021, 8, 9, 20, 30, tzinfo=timezone.utc)),
-        ("2021-08-09T18:30:00+02", datetime(2021, 8, 9, 16, 30, tzinfo=timezone.utc)),
-        ("2021-08-09", datetime(2021, 8, 9, tzinfo=timezone.utc)),
-        ("2021-08-09T18:30:00", datetime(2021, 8, 9, 18, 30, tzinfo=timezone.utc)),
-    ],
-)
-def test_parse_iso(text: str, expected: datetime) -> None:
-    parsed = parse_iso(text)
-    assert parsed == expected and parsed.tzinfo is not None
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "",
-        "yesterday",
-        "2021-13-01",
-        "2021-02-30T00:00:00Z",
-        "2021-08-09T25:00:00Z",
-        "2021-08-09T18:30:00+25:00",
-        "2021-08-09T18:30:00Zjunk",
-        "21-08-09",
-    ],
-)
-def test_parse_iso_refuses(text: str) -> None:
-    with pytest.raises(ValueError):
-        parse_iso(text)
-
-
-def test_parse_iso_default_zone() -> None:
-    plus_one = timezone(timedelta(hours=1))
-    assert parse_iso("2021-08-09T18:30:00", default_tz=plus_one).utcoffset() == timedelta(hours=1)
-    assert parse_iso("2021-08-09", default_tz=plus_one).date() == date(2021, 8, 9)

@@ -195,10 +195,10 @@ async def test_shutdown_cancels_pending_jobs(session: aiohttp.ClientSession) -> 
     async with Emulator(processing_overhead=10**6) as emu:
         api = Api(session, emu, {"x-api-key": await Api(session, emu).token()})
         await api.call("POST", "/v1/process/text", json=TEXT)
-        engine = emu.engine
-        timer = engine._timer
-        assert timer is not None and engine._heap
-    assert timer.cancelled() and not engine._heap and engine._timer is None
+        scheduler = emu.scheduler
+        timer = scheduler._timer
+        assert timer is not None and scheduler._heap
+    assert timer.cancelled() and not scheduler._heap and scheduler._timer is None
 
 
 async def test_create_app_with_aiohttp_runner(session: aiohttp.ClientSession) -> None:

@@ -69,7 +69,7 @@ async def test_transcripts_are_built_when_first_read(session: aiohttp.ClientSess
             "POST", "/v1/process/audio/url", json={"url": "https://m.test/a.mp3"}
         )
         await asyncio.wait_for(emu.wait_idle(), 5)
-        conversation = emu.engine.conversations[created["conversationId"]]
+        conversation = emu.scheduler.conversations[created["conversationId"]]
         assert conversation.pending and not conversation.raw_messages
         _, body = await api.call("GET", f"/v1/conversations/{conversation.id}/messages")
         assert body["messages"] and not conversation.pending
@@ -82,6 +82,6 @@ async def test_an_upload_is_not_kept(session: aiohttp.ClientSession) -> None:
         audio = wav(60)  # ~1 MB
         status, created = await api.call("POST", "/v1/process/audio", data=audio, headers=WAV_TYPE)
         assert status == 201
-        job = emu.engine.jobs[created["jobId"]]
+        job = emu.scheduler.jobs[created["jobId"]]
         assert len(job.script_seed) < 1100  # the first KB and the size, not the bytes
         assert job.media_duration == pytest.approx(60.0)

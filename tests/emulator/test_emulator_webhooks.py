@@ -92,7 +92,7 @@ async def test_drop_all(session: aiohttp.ClientSession) -> None:
         await submit(emu, session, {**TEXT, "webhookUrl": hook.url})
         await asyncio.wait_for(emu.wait_idle(), 5)
         # Drops are decided when the status changes: no delivery task was ever started.
-        assert not emu.engine.webhooks._tasks
+        assert not emu.scheduler.webhooks._tasks
         stats = emu.stats()
         assert (stats["webhooks_dropped"], stats["webhooks_sent"]) == (3, 0)
         assert hook.received == []

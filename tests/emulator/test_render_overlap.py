@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import random
 
-from symbl_async.emulator.render import _intersection, _union
+from symbl_async.emulator._render import _intersection, _union
 
 Interval = tuple[float, float]
 

@@ -145,7 +145,7 @@ async def test_submit_then_fetch_insights_through_webhooks(
     receiver: WebhookReceiver = app.state.receiver
     assert receiver.callback_url.startswith(f"{base}/symbl/webhooks/")
     for job_id in (ids["jobId"], text_ids["jobId"]):
-        assert emu.engine.jobs[job_id].options.webhook_url == receiver.callback_url
+        assert emu.scheduler.jobs[job_id].options.webhook_url == receiver.callback_url
     assert receiver.stats.accepted >= 2
     assert receiver.stats.confirmations >= 1
     assert sum(receiver.stats.rejected.values()) == 0

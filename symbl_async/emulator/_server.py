@@ -9,9 +9,9 @@ from typing import Any
 import attrs
 from aiohttp import web
 
-from .app import ENGINE, create_app
-from .config import DEMO_APP_ID, DEMO_APP_SECRET, EmulatorConfig
-from .state import Engine
+from ._app import SCHEDULER, create_app
+from ._config import DEMO_APP_ID, DEMO_APP_SECRET, EmulatorConfig
+from ._state import Scheduler
 
 __all__ = ["Emulator", "run_standalone"]
 
@@ -74,23 +74,23 @@ class Emulator:
         return f"http://{host}:{self.port}"
 
     @property
-    def engine(self) -> Engine:
-        """The running engine (jobs, conversations, counters)."""
+    def scheduler(self) -> Scheduler:
+        """The running scheduler (jobs, conversations, counters)."""
         if self.app is None:
             raise RuntimeError("the emulator is not running: use 'async with Emulator()'")
-        return self.app[ENGINE]
+        return self.app[SCHEDULER]
 
     def stats(self) -> dict[str, Any]:
         """The counters ``GET /_emulator/stats`` answers."""
-        return self.engine.stats()
+        return self.scheduler.stats()
 
     def jobs(self) -> list[dict[str, Any]]:
         """The jobs ``GET /_emulator/jobs`` lists."""
-        return self.engine.jobs_view()
+        return self.scheduler.jobs_view()
 
     async def wait_idle(self) -> None:
         """Wait until every submitted job has ended (no job holds a slot)."""
-        await self.engine.wait_idle()
+        await self.scheduler.wait_idle()
 
     async def start(self) -> None:
         """Bind the port and start serving.

@@ -221,6 +221,9 @@ class EmulatorConfig:
         entities_shape: ``"current"`` (``{id, type, subType, category, matches}``,
             today's docs) or ``"legacy"`` (``{type, customType, value, text,
             messageRefs}``, the 2022 docs).
+        upload_bandwidth: bytes per real second at which request bodies, of all
+            requests together, are read (a client's uplink shared by its uploads);
+            ``None``: as fast as they come.
         wall_clock_offset: real seconds added to the wall clock the emulator
             dates conversations with and lists them by (negative: the past).
         seed: seeds the random generators behind every fault, for reproducible
@@ -277,6 +280,7 @@ class EmulatorConfig:
     webhook_timeout: float = attrs.field(default=5.0, validator=_positive)
     webhook_body_key: str = attrs.field(default="jobId", validator=_choice("jobId", "id"))
     entities_shape: str = attrs.field(default="current", validator=_choice("current", "legacy"))
+    upload_bandwidth: float | None = attrs.field(default=None, validator=_optional_positive)
     wall_clock_offset: float = attrs.field(default=0.0)
     seed: int = 0
 

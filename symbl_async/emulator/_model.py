@@ -14,9 +14,18 @@ from typing import Any
 
 import attrs
 
-from .options import SubmitOptions
+from ._options import SubmitOptions
 
-__all__ = ["Conversation", "Job", "Member", "Message", "ScriptLine", "Word", "iso"]
+__all__ = [
+    "Conversation",
+    "Job",
+    "Member",
+    "Message",
+    "ScriptLine",
+    "SpeakerTurn",
+    "Word",
+    "iso",
+]
 
 
 def iso(moment: datetime) -> str:
@@ -35,6 +44,21 @@ class ScriptLine:
     email: str | None = None
     user_id: str | None = None
     scored: bool = True  # speech has word confidences; submitted text does not
+
+
+@attrs.frozen
+class SpeakerTurn:
+    """A stretch of a conversation one user spoke in, from ``PUT .../speakers`` events.
+
+    ``start`` and ``end`` are seconds from the conversation's start (``end`` may be
+    infinite: started speaking and never stopped).
+    """
+
+    member_id: str
+    name: str | None
+    email: str | None
+    start: float
+    end: float
 
 
 @attrs.define(slots=True)
@@ -80,6 +104,8 @@ class Message:
     scored: bool  # speech has word confidences; submitted text does not
     detect_phrases: bool
     job_id: str
+    # Insights are detected in English only (see ``Conversation.english_messages``).
+    english: bool = True
 
     @property
     def words(self) -> list[Word]:
@@ -125,6 +151,8 @@ class Conversation:
     pending: list[Callable[[], None]] = attrs.field(factory=list)
     raw_members: dict[str, Member] = attrs.field(factory=dict)
     raw_messages: list[Message] = attrs.field(factory=list)
+    # Who spoke when, from the latest speaker events; they attribute later messages too.
+    speaker_turns: list[SpeakerTurn] = attrs.field(factory=list)
 
     def _materialize(self) -> None:
         while self.pending:
@@ -141,6 +169,16 @@ class Conversation:
         """The messages of every completed job, in order."""
         self._materialize()
         return self.raw_messages
+
+    @property
+    def english_messages(self) -> list[Message]:
+        """The messages insights are detected in: those of jobs in an English language.
+
+        "Insights like Action items, follow-ups, topics, etc are detected for English
+        language only" (Symbl docs, 'What languages does Async API Support?'): messages
+        of other languages are transcribed, and every insight list leaves them out.
+        """
+        return [m for m in self.messages if m.english]
 
     @property
     def display_name(self) -> str:

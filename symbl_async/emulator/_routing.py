@@ -1,4 +1,4 @@
-"""What every route shares: the engine's app key, API errors and their JSON form."""
+"""What every route shares: the scheduler's app key, API errors and their JSON form."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from typing import Any
 
 from aiohttp import web
 
-from .state import Engine
+from ._state import Scheduler
+from ._uplink import Uplink, body_chunks
 
 __all__ = [
     "CONVERSATION_NOT_FOUND",
-    "ENGINE",
+    "SCHEDULER",
     "TOKEN_FAILED",
     "ApiError",
     "ConnectionDropped",
@@ -23,7 +24,7 @@ __all__ = [
     "query_flag",
 ]
 
-ENGINE = web.AppKey("engine", Engine)
+SCHEDULER = web.AppKey("scheduler", Scheduler)
 
 TOKEN_FAILED = "Token validation failed for provided token."
 CONVERSATION_NOT_FOUND = (
@@ -70,7 +71,11 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     Raises:
         ApiError: 400 when the body is not valid JSON or not an object.
     """
-    raw = await request.read()
+    uplink = request.app[SCHEDULER].uplink
+    if uplink is None:
+        raw = await request.read()
+    else:
+        raw = await _read_paced(request, uplink)
     try:
         body = json.loads(raw) if raw.strip() else None
     except ValueError:
@@ -78,6 +83,17 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ApiError(400, "The request body must be a JSON object")
     return body
+
+
+async def _read_paced(request: web.Request, uplink: Uplink) -> bytes:
+    """``request.read()`` through the uplink, with the same size limit (413 beyond it)."""
+    limit = request.client_max_size
+    body = bytearray()
+    async for chunk in body_chunks(request, uplink):
+        body += chunk
+        if limit and len(body) > limit:
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
+    return bytes(body)
 
 
 def query_flag(request: web.Request, name: str) -> bool:

@@ -12,12 +12,13 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
-from . import conversations, submits
-from .config import EmulatorConfig
-from .routing import ENGINE, TOKEN_FAILED, ApiError, ConnectionDropped, json_body
-from .state import Engine
+from . import _conversations as conversations
+from . import _submits as submits
+from ._config import EmulatorConfig
+from ._routing import SCHEDULER, TOKEN_FAILED, ApiError, ConnectionDropped, json_body
+from ._state import Scheduler
 
-__all__ = ["ENGINE", "TOKEN_PATH", "create_app"]
+__all__ = ["SCHEDULER", "TOKEN_PATH", "create_app"]
 
 log = logging.getLogger("symbl_async.emulator")
 
@@ -47,25 +48,25 @@ def _bearer_or_key(headers: Mapping[str, str]) -> list[str]:
     return candidates
 
 
-def _authorized(engine: Engine, headers: Mapping[str, str]) -> bool:
-    return any(engine.tokens.validate(token) for token in _bearer_or_key(headers))
+def _authorized(scheduler: Scheduler, headers: Mapping[str, str]) -> bool:
+    return any(scheduler.tokens.validate(token) for token in _bearer_or_key(headers))
 
 
 @web.middleware
 async def _middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    engine = request.app[ENGINE]
+    scheduler = request.app[SCHEDULER]
     internal = request.path.startswith(_INTERNAL)
     if not internal:
-        engine.requests_total += 1
+        scheduler.requests_total += 1
     response: web.StreamResponse
     try:
         needs_token = not internal and request.path != TOKEN_PATH
-        if needs_token and not _authorized(engine, request.headers):
-            engine.auth_failures += 1
+        if needs_token and not _authorized(scheduler, request.headers):
+            scheduler.auth_failures += 1
             raise ApiError(401, TOKEN_FAILED)
         response = await handler(request)
     except ConnectionDropped:
-        engine.submits_dropped += 1
+        scheduler.submits_dropped += 1
         return web.Response(status=500)  # never reaches anyone: the transport is closed
     except ApiError as exc:
         response = web.json_response(exc.body, status=exc.status)
@@ -79,7 +80,7 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
             {"message": "Something went wrong! Please contact support@symbl.ai"}, status=500
         )
     if not internal:
-        engine.responses_by_status[response.status] += 1
+        scheduler.responses_by_status[response.status] += 1
     return response
 
 
@@ -90,9 +91,9 @@ def _expires_in(seconds: float) -> float:
 
 async def generate_token(request: web.Request) -> web.Response:
     """``POST /oauth2/token:generate``: ``{"accessToken", "expiresIn"}``."""
-    engine = request.app[ENGINE]
+    scheduler = request.app[SCHEDULER]
     body = await json_body(request)
-    status = engine.faults.token_error()
+    status = scheduler.faults.token_error()
     if status is not None:
         raise ApiError(status, _TOKEN_FAULT_MESSAGES[status])
     if body.get("type") != "application":
@@ -100,20 +101,20 @@ async def generate_token(request: web.Request) -> web.Response:
     app_id, app_secret = body.get("appId"), body.get("appSecret")
     if not (isinstance(app_id, str) and isinstance(app_secret, str)):
         raise ApiError(401, "appId and appSecret are required")
-    if not engine.tokens.accepts(app_id, app_secret):
+    if not scheduler.tokens.accepts(app_id, app_secret):
         raise ApiError(401, "Invalid appId or appSecret")
-    token, seconds_left = engine.tokens.issue(app_id)
+    token, seconds_left = scheduler.tokens.issue(app_id)
     return web.json_response({"accessToken": token, "expiresIn": _expires_in(seconds_left)})
 
 
 async def emulator_stats(request: web.Request) -> web.Response:
     """``GET /_emulator/stats``: counters (no auth)."""
-    return web.json_response(request.app[ENGINE].stats())
+    return web.json_response(request.app[SCHEDULER].stats())
 
 
 async def emulator_jobs(request: web.Request) -> web.Response:
     """``GET /_emulator/jobs``: every job with its timings on the emulator's clock (no auth)."""
-    return web.json_response({"jobs": request.app[ENGINE].jobs_view()})
+    return web.json_response({"jobs": request.app[SCHEDULER].jobs_view()})
 
 
 def create_app(config: EmulatorConfig | None = None) -> web.Application:
@@ -123,11 +124,11 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
         config: behaviour of the emulator; defaults to :class:`EmulatorConfig()`.
 
     Returns:
-        An application whose engine (``app[ENGINE]``) starts and stops with it.
+        An application whose scheduler (``app[SCHEDULER]``) starts and stops with it.
     """
-    engine = Engine(config or EmulatorConfig())
+    scheduler = Scheduler(config or EmulatorConfig())
     app = web.Application(middlewares=[_middleware], client_max_size=_MAX_JSON_BODY)
-    app[ENGINE] = engine
+    app[SCHEDULER] = scheduler
     app.router.add_post(TOKEN_PATH, generate_token)
     app.router.add_get(_INTERNAL + "stats", emulator_stats)
     app.router.add_get(_INTERNAL + "jobs", emulator_jobs)
@@ -135,14 +136,14 @@ def create_app(config: EmulatorConfig | None = None) -> web.Application:
     app.add_routes(conversations.routes)
 
     async def start(_: web.Application) -> None:
-        await engine.start()
+        await scheduler.start()
 
     async def stop(_: web.Application) -> None:
-        await engine.close()
+        await scheduler.close()
 
     async def shutting_down(_: web.Application) -> None:
         # Before open requests are awaited: requests held open by a fault let go now.
-        engine.closing.set()
+        scheduler.closing.set()
 
     app.on_startup.append(start)
     app.on_shutdown.append(shutting_down)

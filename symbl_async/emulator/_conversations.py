@@ -12,12 +12,14 @@ from typing import Any
 
 from aiohttp import web
 
-from . import entities as entity_answers
-from . import insights, render
-from .isotime import parse_iso
-from .model import Conversation
-from .routing import CONVERSATION_NOT_FOUND, ENGINE, ApiError, json_body, query_flag
-from .rsql import parse_list_filter
+from ..core import parse_iso
+from . import _entities as entity_answers
+from . import _insights as insights
+from . import _render as render
+from ._model import Conversation
+from ._routing import CONVERSATION_NOT_FOUND, SCHEDULER, ApiError, json_body, query_flag
+from ._rsql import parse_list_filter
+from ._speakers import SpeakerEventError, apply_turns, turns_from_events
 
 __all__ = ["routes"]
 
@@ -44,7 +46,7 @@ _SORT_KEYS: dict[str, Callable[[Conversation], Any]] = {
 
 
 def _conversation(request: web.Request) -> Conversation:
-    conversation = request.app[ENGINE].conversations.get(request.match_info["conversationId"])
+    conversation = request.app[SCHEDULER].conversations.get(request.match_info["conversationId"])
     if conversation is None:
         raise ApiError(404, CONVERSATION_NOT_FOUND)
     return conversation
@@ -112,7 +114,7 @@ def _window(request: web.Request) -> tuple[datetime, datetime]:
     ``endTime``, but that of a job still running is unknown, and a conversation must
     not vanish from a lookup while it runs. Sorting on ``startTime`` uses the same time.
     """
-    now = request.app[ENGINE].wall_now()
+    now = request.app[SCHEDULER].wall_now()
     end = _time_param(request, "endTime") or now
     start = _time_param(request, "startTime") or end - _DEFAULT_WINDOW
     if start > now:
@@ -127,7 +129,8 @@ async def list_conversations(request: web.Request) -> web.Response:
     """``{"conversations": [...]}``: ``filter``, ``startTime``/``endTime``, ``sort``,
     ``order``, ``limit``/``offset`` as the docs describe them."""
     start, end = _window(request)
-    found = [c for c in request.app[ENGINE].conversations.values() if start <= c.created_at <= end]
+    everything = request.app[SCHEDULER].conversations.values()
+    found = [c for c in everything if start <= c.created_at <= end]
     expression = request.query.get("filter", "").strip()
     if expression:
         try:
@@ -167,8 +170,8 @@ async def update_conversation(request: web.Request) -> web.Response:
 @routes.delete(_BASE)
 async def delete_conversation(request: web.Request) -> web.Response:
     """Delete a conversation and everything derived from it (``docs/.../delete.md``)."""
-    engine = request.app[ENGINE]
-    conversation = engine.conversations.pop(request.match_info["conversationId"], None)
+    scheduler = request.app[SCHEDULER]
+    conversation = scheduler.conversations.pop(request.match_info["conversationId"], None)
     if conversation is None:
         raise ApiError(404, DELETE_NOT_FOUND)
     return web.json_response({"message": "successfully deleted the conversation"})
@@ -258,12 +261,18 @@ async def update_member(request: web.Request) -> web.Response:
 
 @routes.put(_BASE + "/speakers")
 async def speakers(request: web.Request) -> web.Response:
-    """Accept speaker events (acknowledged; the emulator does not re-attribute messages)."""
+    """Speaker events: messages (and so insights) go to who spoke when (``._speakers``)."""
     conversation = _conversation(request)
     body = await json_body(request)
-    events = body.get("speakerEvents")
-    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
-        raise ApiError(400, "speakerEvents must be a list of speaker event objects")
+    try:
+        turns = turns_from_events(conversation.id, body.get("speakerEvents"))
+    except SpeakerEventError as exc:
+        raise ApiError(400, str(exc)) from None
+    messages = conversation.messages  # built now: the turns apply to every message so far
+    # The latest events are the truth: they replace earlier ones (messages they do not
+    # cover keep their speaker), and they attribute the messages of jobs appended later.
+    conversation.speaker_turns = turns
+    apply_turns(conversation, messages)
     return web.json_response(
         {
             "message": f"Speaker events associated for conversationId: {conversation.id} "
@@ -282,7 +291,7 @@ async def analytics(request: web.Request) -> web.Response:
 @routes.get(_BASE + "/entities")
 async def entities(request: web.Request) -> web.Response:
     """``entities[]``."""
-    shape = request.app[ENGINE].config.entities_shape
+    shape = request.app[SCHEDULER].config.entities_shape
     found = entity_answers.entities(_conversation(request), shape=shape)
     return web.json_response({"entities": found})
 
@@ -308,9 +317,24 @@ async def summary(request: web.Request) -> web.Response:
     return web.json_response({"summary": conversation.summary})
 
 
+def _highlight(phrases: object) -> str | None:
+    """The transcript's ``phrases`` member: ``"all"``, ``"insights"`` or None (no marks)."""
+    if phrases is None:
+        return None
+    flags = ("highlightOnlyInsightKeyPhrases", "highlightAllKeyPhrases")
+    if not isinstance(phrases, dict) or not all(
+        isinstance(phrases.get(flag, False), bool) for flag in flags
+    ):
+        raise ApiError(400, f"phrases must be an object of the booleans {' and '.join(flags)}")
+    if phrases.get("highlightAllKeyPhrases"):
+        return "all"
+    return "insights" if phrases.get("highlightOnlyInsightKeyPhrases") else None
+
+
 @routes.post(_BASE + "/transcript")
 async def transcript(request: web.Request) -> web.Response:
-    """``{"transcript": {"payload", "contentType"}}`` as Markdown or SRT."""
+    """``{"transcript": {"payload", "contentType"}}`` as Markdown (key phrases marked on
+    request) or SRT."""
     conversation = _conversation(request)
     body = await json_body(request)
     content_type = body.get("contentType")
@@ -319,5 +343,10 @@ async def transcript(request: web.Request) -> web.Response:
     separation = body.get("showSpeakerSeparation", True)
     if not isinstance(separation, bool):
         raise ApiError(400, "showSpeakerSeparation must be true or false")
-    payload = render.transcript(conversation, content_type, speaker_separation=separation)
+    payload = render.transcript(
+        conversation,
+        content_type,
+        speaker_separation=separation,
+        highlight=_highlight(body.get("phrases")),
+    )
     return web.json_response({"transcript": {"payload": payload, "contentType": content_type}})

@@ -1,4 +1,4 @@
-"""The emulator's engine: conversations, the job life cycle, account slots and counters.
+"""The emulator's scheduler: conversations, the job life cycle, account slots and counters.
 
 A job is ``scheduled`` for ``queue_delay``, then waits for the previous job of
 its conversation to end (jobs of one conversation run one after another, in
@@ -27,15 +27,16 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .config import EmulatorConfig
-from .faults import Faults
-from .model import Conversation, Job
-from .options import SubmitOptions
-from .tokens import TokenStore
-from .transcripts import apply_completed
-from .webhooks import WebhookSender
+from ._config import EmulatorConfig
+from ._faults import Faults
+from ._model import Conversation, Job
+from ._options import SubmitOptions
+from ._tokens import TokenStore
+from ._transcripts import apply_completed
+from ._uplink import Uplink
+from ._webhooks import WebhookSender
 
-__all__ = ["MAX_MEDIA_SECONDS", "CapacityError", "Engine"]
+__all__ = ["MAX_MEDIA_SECONDS", "CapacityError", "Scheduler"]
 
 log = logging.getLogger("symbl_async.emulator")
 
@@ -49,7 +50,7 @@ class CapacityError(Exception):
     """Every concurrent-job slot of the account is taken."""
 
 
-class Engine:
+class Scheduler:
     """All state of one emulated account, and the timer that moves its jobs along."""
 
     def __init__(self, config: EmulatorConfig) -> None:
@@ -72,6 +73,10 @@ class Engine:
         self._idle = asyncio.Event()
         self._idle.set()
         self._closing = asyncio.Event()
+        #: Paces request bodies when ``upload_bandwidth`` is set (None: no pacing, no cost).
+        self.uplink = (
+            Uplink(config.upload_bandwidth, self._closing) if config.upload_bandwidth else None
+        )
         self.active_jobs = 0
         self.active_client_jobs = 0
         self.jobs_submitted = 0

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 from multidict import MultiMapping
 
-from .isotime import parse_iso
+from ..core import parse_iso
 
 __all__ = [
     "ChannelSpeaker",
@@ -90,6 +90,11 @@ class SubmitOptions:
     speaker_count: int | None = None
     metadata: Mapping[str, Any] = attrs.field(factory=dict)
 
+    @property
+    def english(self) -> bool:
+        """Whether ``languageCode`` is an English one (``en-US``, ``en-GB``, ...)."""
+        return self.language_code.split("-", 1)[0].lower() == "en"
+
 
 def raw_from_query(query: MultiMapping[str]) -> dict[str, Any]:
     """Collect query-string options: last value wins, repeated list options become lists."""
@@ -136,6 +141,7 @@ def parse_options(raw: Mapping[str, Any], *, kind: str) -> SubmitOptions:
             raise OptionError("url is required")
         if not _is_http_url(url):
             raise OptionError("url must be a public http(s) URL")
+        _refuse_platform(url)
     return SubmitOptions(
         url=url,
         messages=_messages(raw) if kind == "text" else (),
@@ -157,6 +163,34 @@ def parse_options(raw: Mapping[str, Any], *, kind: str) -> SubmitOptions:
         speaker_count=speaker_count,
         metadata=_metadata(raw),
     )
+
+
+# "Currently, we do not support any redirected links, shortened links (e.g. bit.ly),
+# YouTube, Vimeo, or links from any audio/video platforms" (Symbl docs, 'POST Audio URL
+# API', 'POST Video URL API'). Hosts (and their subdomains) of such links:
+_UNSUPPORTED_HOSTS = frozenset(
+    {
+        "youtube.com", "youtu.be", "youtube-nocookie.com", "vimeo.com", "dailymotion.com",
+        "dai.ly", "twitch.tv", "soundcloud.com", "spotify.com", "tiktok.com", "wistia.com",
+        "bit.ly", "tinyurl.com", "t.co", "goo.gl", "ow.ly", "is.gd", "buff.ly", "rebrand.ly",
+    }
+)  # fmt: skip
+
+
+def _refuse_platform(url: str) -> None:
+    """Refuse a link to an audio/video platform or a URL shortener, as the docs say.
+
+    The docs say these links are "not supported" but give neither a status nor a message;
+    the closest documented error is the URL pages' 400 for bad input ("Bad Request! Please
+    refer docs for correct input fields."), so that is the answer, and no job is created.
+    """
+    host = (urllib.parse.urlsplit(url).hostname or "").lower().rstrip(".")
+    labels = host.split(".")
+    if any(".".join(labels[i:]) in _UNSUPPORTED_HOSTS for i in range(len(labels))):
+        raise OptionError(
+            f"url must be a direct, public link to the media file: links from audio/video "
+            f"platforms (YouTube, Vimeo, ...) and shortened links are not supported ({host})"
+        )
 
 
 def _is_http_url(value: str) -> bool:

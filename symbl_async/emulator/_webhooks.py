@@ -27,7 +27,7 @@ import urllib.parse
 import aiohttp
 import attrs
 
-from .config import EmulatorConfig
+from ._config import EmulatorConfig
 
 __all__ = ["WebhookSender"]
 

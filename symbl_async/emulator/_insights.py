@@ -2,23 +2,26 @@
 
 Simple rules stand in for Symbl's models: questions are sentences ending in "?",
 action items are sentences with a commitment ("I will", "let's", "we need to",
-"send", "schedule"...), follow-ups are the action items that ask for contact or
+"send", "schedule"...) or that ask a named person to act, with the person asked as
+assignee (:mod:`._actions`), follow-ups are the action items that ask for contact or
 a meeting, topics are the most frequent non-stopword words and word pairs.
 Scores come from a hash of the text, so they are stable; items scoring below
 the conversation's ``confidenceThreshold`` are left out, as the docs describe.
-Only messages of completed jobs are ever looked at.
+Only messages of completed jobs are ever looked at, and only those in English.
 """
 
 from __future__ import annotations
 
 import collections
 import hashlib
+import itertools
 import re
 import uuid
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from .model import Conversation, Member, Message, iso
+from ._actions import Action, find_action
+from ._model import Conversation, Member, Message, iso
 
 __all__ = [
     "action_items",
@@ -35,15 +38,6 @@ __all__ = [
     "trackers",
 ]
 
-_COMMITMENT = re.compile(
-    r"\b(i will|i'll|we will|we'll|i am going to|i'm going to|we need to|let's|let us|"
-    r"follow up|send|schedule|set up|get back to|email)\b",
-    re.IGNORECASE,
-)
-_AUXILIARY = re.compile(
-    r"^(i will|i'll|we will|we'll|i am going to|i'm going to|we need to|let's|let us)$", re.I
-)
-_DEFINITIVE = re.compile(r"\b(i will|i'll|we will|we'll|i am going to|i'm going to)\b", re.I)
 _FOLLOW_UP = re.compile(
     r"\b(follow up|send|schedule|set up|get back to|email|call|meeting|demo)\b", re.I
 )
@@ -119,21 +113,12 @@ def sentiment_from_score(score: float) -> dict[str, Any]:
     return {"polarity": {"score": score}, "suggested": suggested}
 
 
-def _action_phrase(sentence: str) -> str | None:
-    match = _COMMITMENT.search(sentence)
-    if match is None:
-        return None
-    start = match.end() if _AUXILIARY.match(match.group(0)) else match.start()
-    phrase = sentence[start:].strip().rstrip(".!?")
-    return phrase or None
-
-
 def phrases(message: Message) -> list[dict[str, str]]:
     """Action phrases of a message (empty unless its submit had ``detectPhrases``)."""
-    if not message.detect_phrases:
+    if not (message.detect_phrases and message.english):
         return []
-    found = (_action_phrase(s) for s in _sentences(message.text))
-    return [{"type": "action_phrase", "text": p} for p in found if p]
+    found = (find_action(s) for s in _sentences(message.text))
+    return [{"type": "action_phrase", "text": a.phrase} for a in found if a and a.phrase]
 
 
 def _resolve_date(word: str, said: datetime) -> tuple[date, date]:
@@ -186,7 +171,7 @@ def _due_by(sentence: str, conversation: Conversation, message: Message) -> str 
 def questions(conversation: Conversation) -> list[dict[str, Any]]:
     """``questions[]`` items: every sentence ending in "?"."""
     items = []
-    for message in conversation.messages:
+    for message in conversation.english_messages:
         for index, sentence in enumerate(_sentences(message.text)):
             if sentence.endswith("?") and _score(sentence) >= conversation.confidence_threshold:
                 items.append(
@@ -204,26 +189,29 @@ def questions(conversation: Conversation) -> list[dict[str, Any]]:
 
 def _commitments(conversation: Conversation, kind: str) -> list[dict[str, Any]]:
     items = []
-    for message in conversation.messages:
+    messages = conversation.english_messages
+    for position, message in enumerate(messages):
         speaker = member_ref(conversation.members[message.member_id])
         for index, sentence in enumerate(_sentences(message.text)):
-            if not _COMMITMENT.search(sentence):
+            action = find_action(sentence)
+            if action is None:
                 continue
             if kind == "follow_up" and not _FOLLOW_UP.search(sentence):
                 continue
             if _score(sentence) < conversation.confidence_threshold:
                 continue
-            phrase = _action_phrase(sentence) if message.detect_phrases else None
+            phrase = action.phrase if message.detect_phrases else None
+            assignee, people = _assignee(conversation, messages, position, action)
             item: dict[str, Any] = {
                 "id": stable_id(conversation.id, kind, message.id, str(index)),
                 "text": sentence,
                 "type": kind,
                 "score": _score(sentence),
                 "messageIds": [message.id],
-                "entities": _date_entities(sentence, _said_at(conversation, message)),
+                "entities": people + _date_entities(sentence, _said_at(conversation, message)),
                 "phrases": [{"type": "action_phrase", "text": phrase}] if phrase else [],
-                "definitive": bool(_DEFINITIVE.search(sentence)),
-                "assignee": speaker,
+                "definitive": action.definitive,
+                "assignee": assignee or speaker,
                 "from": speaker,
             }
             due = _due_by(sentence, conversation, message)
@@ -231,6 +219,36 @@ def _commitments(conversation: Conversation, kind: str) -> list[dict[str, Any]]:
                 item["dueBy"] = due
             items.append(item)
     return items
+
+
+def _assignee(
+    conversation: Conversation, messages: list[Message], position: int, action: Action
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """Who is asked to act (None: the speaker), and the ``person`` entity that names them.
+
+    A named person is the member of that name if one spoke, else just ``{"name"}`` as in
+    the docs' example; the listener of a request is the nearest other speaker, before
+    the message or else after it.
+    """
+    if action.named is not None:
+        name, offset = action.named
+        entity = {
+            "type": "person",
+            "text": name,
+            "offset": offset,
+            "value": {"assignee": True, "name": name},
+        }
+        for member in conversation.members.values():
+            if name.lower() in {member.name.lower(), *member.name.lower().split()[:1]}:
+                return member_ref(member), [entity]
+        return {"name": name}, [entity]
+    if action.addressed:
+        speaker = messages[position].member_id
+        before, after = range(position - 1, -1, -1), range(position + 1, len(messages))
+        for other in itertools.chain(before, after):
+            if messages[other].member_id != speaker:
+                return member_ref(conversation.members[messages[other].member_id]), []
+    return None, []
 
 
 def action_items(conversation: Conversation) -> list[dict[str, Any]]:
@@ -256,7 +274,7 @@ def topics(
     """``topics[]``: the most frequent content words and word pairs (pairs weigh double)."""
     counts: collections.Counter[str] = collections.Counter()
     where: dict[str, list[Message]] = collections.defaultdict(list)
-    for message in conversation.messages:
+    for message in conversation.english_messages:
         seen: set[str] = set()
         for sentence in _sentences(message.text):
             words = _WORD.findall(sentence.lower())
@@ -330,7 +348,7 @@ def trackers(conversation: Conversation) -> list[dict[str, Any]]:
         matches = []
         for phrase in vocabulary:
             refs, related = [], []
-            for message in conversation.messages:
+            for message in conversation.english_messages:
                 at = _matches(phrase, message.text)
                 if at >= 0:
                     refs.append({"id": message.id, "text": message.text, "offset": at})
@@ -352,7 +370,7 @@ def trackers(conversation: Conversation) -> list[dict[str, Any]]:
 
 def summary(conversation: Conversation) -> list[dict[str, Any]]:
     """``summary[]``: the messages that best cover the topics."""
-    if not conversation.messages:
+    if not conversation.english_messages:
         return []
     terms = {t["text"] for t in topics(conversation)}
 
@@ -360,7 +378,7 @@ def summary(conversation: Conversation) -> list[dict[str, Any]]:
         lowered = message.text.lower()
         return sum(term in lowered for term in terms)
 
-    best = sorted(conversation.messages, key=lambda m: (-coverage(m), m.start))[:3]
+    best = sorted(conversation.english_messages, key=lambda m: (-coverage(m), m.start))[:3]
     best.sort(key=lambda m: m.start)
     return [
         {

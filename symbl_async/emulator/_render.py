@@ -6,13 +6,15 @@ Key names and shapes follow the docs' examples (``seeds/000`` for analytics,
 
 from __future__ import annotations
 
+import collections
 import itertools
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from .insights import message_sentiment, phrases
-from .model import Conversation, Message, iso
+from ._actions import find_action
+from ._insights import action_items, message_sentiment, phrases
+from ._model import Conversation, Message, iso
 
 __all__ = ["TRANSCRIPT_TYPES", "analytics", "conversation", "members", "messages", "transcript"]
 
@@ -197,8 +199,19 @@ def _clock(seconds: float, separator: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
 
 
-def transcript(conv: Conversation, content_type: str, *, speaker_separation: bool = True) -> str:
+def transcript(
+    conv: Conversation,
+    content_type: str,
+    *,
+    speaker_separation: bool = True,
+    highlight: str | None = None,
+) -> str:
     """The conversation as Markdown (a paragraph per speaker turn) or SRT (a cue per message).
+
+    Args:
+        highlight: ``"insights"`` marks the key phrases of insights, ``"all"`` those of
+            messages too (``detectPhrases``), with ``<mark>`` tags in Markdown (Symbl docs,
+            'POST Formatted Transcript', the ``phrases`` member); SRT stays unmarked.
 
     Raises:
         ValueError: for a content type other than ``text/markdown`` or ``text/srt``.
@@ -212,12 +225,35 @@ def transcript(conv: Conversation, content_type: str, *, speaker_separation: boo
         return "\n".join(cues)
     if content_type != "text/markdown":
         raise ValueError(f"contentType must be one of {', '.join(TRANSCRIPT_TYPES)}")
+    marked = _key_phrases(conv, messages_too=highlight == "all") if highlight else {}
+
+    def text(message: Message) -> str:
+        out = message.text
+        for phrase in marked.get(message.id, ()):
+            out = out.replace(phrase, f"<mark>{phrase}</mark>", 1)
+        return out
+
     if not speaker_separation:
-        return "\n\n".join(m.text for m in conv.messages) + ("\n" if conv.messages else "")
+        return "\n\n".join(text(m) for m in conv.messages) + ("\n" if conv.messages else "")
     paragraphs = []
     for member_id, turn in itertools.groupby(conv.messages, key=lambda m: m.member_id):
         said = list(turn)
         name = conv.members[member_id].name
         stamp = _clock(said[0].start, ".")[:8]
-        paragraphs.append(f"**{name}** ({stamp}): " + " ".join(m.text for m in said))
+        paragraphs.append(f"**{name}** ({stamp}): " + " ".join(text(m) for m in said))
     return "\n\n".join(paragraphs) + ("\n" if paragraphs else "")
+
+
+def _key_phrases(conv: Conversation, *, messages_too: bool) -> dict[str, list[str]]:
+    """Message id -> key phrases to mark: the action phrases of the action items (found
+    with or without ``detectPhrases``; follow-ups are action items too), and with
+    ``messages_too`` those of the messages (``detectPhrases`` only, as the docs say)."""
+    found: dict[str, list[str]] = collections.defaultdict(list)
+    for item in action_items(conv):
+        action = find_action(item["text"])
+        if action is not None and action.phrase:
+            found[item["messageIds"][0]].append(action.phrase)
+    if messages_too:
+        for message in conv.messages:
+            found[message.id].extend(p["text"] for p in phrases(message))
+    return {message_id: list(dict.fromkeys(said)) for message_id, said in found.items()}

@@ -1,7 +1,8 @@
 """The ten submit routes of the Async API (``/v1/process/...``) and the Job API.
 
-File uploads are streamed through a :class:`~symbl_async.media.MediaProbe`
-chunk by chunk (never held whole) to learn their type and duration. The whole
+File uploads are streamed through a :class:`~symbl_async.core.MediaProbe`
+chunk by chunk (never held whole, and at the pace of the uplink when
+``upload_bandwidth`` is set) to learn their type and duration. The whole
 body is always read before answering, even to refuse it, so a client that is
 still sending sees the answer rather than a broken pipe.
 
@@ -20,19 +21,19 @@ from typing import Any
 
 from aiohttp import web
 
-from ..core._media import AUDIO_CONTENT_TYPES, VIDEO_CONTENT_TYPES, MediaProbe
-from .content import script_from_text, text_span
-from .faults import SubmitFault
-from .model import Conversation, Job
-from .options import OptionError, SubmitOptions, parse_options, raw_from_query
-from .routing import ENGINE, ApiError, drop_connection, json_body
-from .state import CapacityError, Engine
+from ..core import AUDIO_CONTENT_TYPES, VIDEO_CONTENT_TYPES, MediaProbe
+from ._content import script_from_text, text_span
+from ._faults import SubmitFault
+from ._model import Conversation, Job
+from ._options import OptionError, SubmitOptions, parse_options, raw_from_query
+from ._routing import SCHEDULER, ApiError, drop_connection, json_body
+from ._state import CapacityError, Scheduler
+from ._uplink import body_chunks
 
 __all__ = ["routes"]
 
 routes = web.RouteTableDef()
 
-_CHUNK = 64 * 1024
 # Media whose length cannot be read from its header (MP3, FLAC, ...) is assumed
 # to be 128 kbit/s, a common bitrate, to derive a plausible duration from its size.
 _FALLBACK_BYTES_PER_SECOND = 16_000
@@ -54,12 +55,12 @@ def _limit_message(limit: int) -> str:
     )
 
 
-def _existing(engine: Engine, request: web.Request) -> Conversation | None:
+def _existing(scheduler: Scheduler, request: web.Request) -> Conversation | None:
     """The conversation a PUT appends to (404 if unknown); ``None`` for a POST."""
     conversation_id = request.match_info.get("conversationId")
     if conversation_id is None:
         return None
-    conversation = engine.conversations.get(conversation_id)
+    conversation = scheduler.conversations.get(conversation_id)
     if conversation is None:
         raise ApiError(404, f"Conversation with id {conversation_id} not found")
     return conversation
@@ -72,29 +73,29 @@ def _options(raw: dict[str, Any], kind: str) -> SubmitOptions:
         raise ApiError(400, str(exc)) from None
 
 
-async def _pause(engine: Engine, seconds: float) -> None:
+async def _pause(scheduler: Scheduler, seconds: float) -> None:
     """Wait ``seconds`` real seconds, or less if the emulator shuts down."""
     if seconds > 0:
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(engine.closing.wait(), seconds)
+            await asyncio.wait_for(scheduler.closing.wait(), seconds)
 
 
-async def _delayed(engine: Engine, fault: SubmitFault) -> None:
+async def _delayed(scheduler: Scheduler, fault: SubmitFault) -> None:
     if fault.delay:
-        engine.faults.count("submit_delay")
-        await _pause(engine, fault.delay)
+        scheduler.faults.count("submit_delay")
+        await _pause(scheduler, fault.delay)
 
 
 async def _accept(
-    request: web.Request, engine: Engine, conversation: Conversation | None, **job: Any
+    request: web.Request, scheduler: Scheduler, conversation: Conversation | None, **job: Any
 ) -> web.Response:
     """Create the job, applying the submit's drawn fault (see ``EmulatorConfig``)."""
-    engine.submits_received += 1
-    fault = engine.faults.submit()
-    count = engine.faults.count
+    scheduler.submits_received += 1
+    fault = scheduler.faults.submit()
+    count = scheduler.faults.count
     if not fault.creates_job:
         count(f"submit_{fault.kind}")
-        await _delayed(engine, fault)
+        await _delayed(scheduler, fault)
         if fault.kind == "reset_before":
             raise drop_connection(request, reset=True)
         assert fault.status is not None
@@ -103,11 +104,11 @@ async def _accept(
         count("submit_hold")
         # The request has not reached the service yet. Shielded, so that the job is
         # created even if this handler is cancelled (the client gave up meanwhile).
-        create = asyncio.ensure_future(_held_submit(engine, conversation, fault.hold, job))
+        create = asyncio.ensure_future(_held_submit(scheduler, conversation, fault.hold, job))
         created = await asyncio.shield(create)
     else:
-        created = _submit(engine, conversation, job)
-    await _delayed(engine, fault)
+        created = _submit(scheduler, conversation, job)
+    await _delayed(scheduler, fault)
     if fault.kind in ("error_after", "reset_after", "lost_answer"):
         count(f"submit_{fault.kind}")
     if fault.kind == "error_after":
@@ -116,41 +117,41 @@ async def _accept(
     if fault.kind == "reset_after":
         raise drop_connection(request, reset=True)
     if fault.kind == "lost_answer":
-        await _pause(engine, engine.config.submit_lost_answer_hold)
+        await _pause(scheduler, scheduler.config.submit_lost_answer_hold)
         raise drop_connection(request, reset=False)
     return web.json_response(
         {"conversationId": created.conversation_id, "jobId": created.id}, status=201
     )
 
 
-def _submit(engine: Engine, conversation: Conversation | None, job: dict[str, Any]) -> Job:
-    if conversation is not None and conversation.id not in engine.conversations:
+def _submit(scheduler: Scheduler, conversation: Conversation | None, job: dict[str, Any]) -> Job:
+    if conversation is not None and conversation.id not in scheduler.conversations:
         raise ApiError(404, f"Conversation with id {conversation.id} not found")
     try:
-        return engine.submit(conversation, **job)
+        return scheduler.submit(conversation, **job)
     except CapacityError:
-        limit = engine.config.concurrency_limit
+        limit = scheduler.config.concurrency_limit
         raise ApiError(429, _limit_message(limit), statusCode=429) from None
 
 
 async def _held_submit(
-    engine: Engine, conversation: Conversation | None, hold: float, job: dict[str, Any]
+    scheduler: Scheduler, conversation: Conversation | None, hold: float, job: dict[str, Any]
 ) -> Job:
-    await _pause(engine, hold)
-    if engine.closing.is_set():  # the emulator shut down during the hold: no job
+    await _pause(scheduler, hold)
+    if scheduler.closing.is_set():  # the emulator shut down during the hold: no job
         raise ApiError(503, _FAULT_MESSAGES[503])
-    return _submit(engine, conversation, job)
+    return _submit(scheduler, conversation, job)
 
 
 async def _file_submit(request: web.Request, kind: str) -> web.Response:
-    engine = request.app[ENGINE]
+    scheduler = request.app[SCHEDULER]
     probe = MediaProbe()
     digest = hashlib.sha256()
     # Streamed: only the probe's head and the running hash are kept, never the upload.
-    async for chunk in request.content.iter_chunked(_CHUNK):
+    async for chunk in body_chunks(request, scheduler.uplink):
         probe.feed(chunk)
         digest.update(chunk)
-    conversation = _existing(engine, request)
+    conversation = _existing(scheduler, request)
     options = _options(raw_from_query(request.query), "file")
     declared = request.headers.get("Content-Type")
     mime = declared.split(";", 1)[0].strip().lower() if declared else None
@@ -174,7 +175,7 @@ async def _file_submit(request: web.Request, kind: str) -> web.Response:
     seed = bytes(probe.head[:1024]) + str(probe.size).encode()
     return await _accept(
         request,
-        engine,
+        scheduler,
         conversation,
         kind=kind,
         options=options,
@@ -197,17 +198,17 @@ def _require_json(request: web.Request) -> None:
 
 
 async def _url_submit(request: web.Request, kind: str) -> web.Response:
-    engine = request.app[ENGINE]
+    scheduler = request.app[SCHEDULER]
     body = await json_body(request)
     _require_json(request)
-    conversation = _existing(engine, request)
+    conversation = _existing(scheduler, request)
     # Some options (webhookUrl, diarization) may also come in the query string; the body wins.
     options = _options({**raw_from_query(request.query), **body}, "url")
     assert options.url is not None
-    duration = engine.config.url_duration(options.url)
+    duration = scheduler.config.url_duration(options.url)
     return await _accept(
         request,
-        engine,
+        scheduler,
         conversation,
         kind=kind,
         options=options,
@@ -249,16 +250,16 @@ async def video_url(request: web.Request) -> web.Response:
 @routes.put("/v1/process/text/{conversationId}")
 async def text(request: web.Request) -> web.Response:
     """Submit (or append) text messages."""
-    engine = request.app[ENGINE]
+    scheduler = request.app[SCHEDULER]
     body = await json_body(request)
     _require_json(request)
-    conversation = _existing(engine, request)
+    conversation = _existing(scheduler, request)
     options = _options({**raw_from_query(request.query), **body}, "text")
     _, first_start = script_from_text(options.messages)
     content = json.dumps(body.get("messages"), sort_keys=True, separators=(",", ":"))
     return await _accept(
         request,
-        engine,
+        scheduler,
         conversation,
         kind="text",
         options=options,
@@ -271,10 +272,10 @@ async def text(request: web.Request) -> web.Response:
 @routes.get("/v1/job/{jobId}")
 async def job_status(request: web.Request) -> web.Response:
     """``GET /v1/job/{jobId}``: ``{id, status}``."""
-    engine = request.app[ENGINE]
-    engine.job_status_requests += 1
+    scheduler = request.app[SCHEDULER]
+    scheduler.job_status_requests += 1
     job_id = request.match_info["jobId"]
-    job = engine.jobs.get(job_id)
-    if job is None or engine.faults.job_status_404():
+    job = scheduler.jobs.get(job_id)
+    if job is None or scheduler.faults.job_status_404():
         raise ApiError(404, f"Job with id {job_id} not found")
     return web.json_response({"id": job.id, "status": job.status})

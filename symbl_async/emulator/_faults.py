@@ -15,7 +15,7 @@ import random
 
 import attrs
 
-from .config import EXCLUSIVE_SUBMIT_FAULTS, EmulatorConfig
+from ._config import EXCLUSIVE_SUBMIT_FAULTS, EmulatorConfig
 
 __all__ = ["Faults", "JobFate", "SubmitFault"]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from .insights import _DATE, _MONEY, _PERCENT, _resolve_date, _said_at, stable_id
-from .model import Conversation, Message, iso
+from ._insights import _DATE, _MONEY, _PERCENT, _resolve_date, _said_at, stable_id
+from ._model import Conversation, Message, iso
 
 __all__ = ["entities"]
 
@@ -45,14 +45,14 @@ def entities(conversation: Conversation, *, shape: str = "current") -> list[dict
         for entity in options.entities:
             custom[(entity["customType"], entity["text"].lower())] = dict(entity)
     for entity in custom.values():
-        for message in conversation.messages:
+        for message in conversation.english_messages:
             at = message.text.lower().find(entity["text"].lower())
             if at >= 0:
                 key = ("Custom", entity["customType"], entity["value"])
                 refs = found.setdefault(key, (entity["text"], []))[1]
                 refs.append(_message_ref(message, at, conversation.start_time))
     if detect:
-        for message in conversation.messages:
+        for message in conversation.english_messages:
             for kind, pattern in (("money", _MONEY), ("percentage", _PERCENT), ("date", _DATE)):
                 for match in pattern.finditer(message.text):
                     value = match.group(0).lower()

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import uuid
 
-from .content import script_from_text, synthetic_script
-from .insights import stable_id
-from .model import Conversation, Job, Member, Message, ScriptLine
+from ._content import script_from_text, synthetic_script
+from ._insights import stable_id
+from ._model import Conversation, Job, Member, Message, ScriptLine
+from ._speakers import apply_turns
 
 __all__ = ["apply_completed"]
 
@@ -36,6 +37,7 @@ def apply_completed(conversation: Conversation, job: Job) -> None:
 
     def build() -> None:
         lines = script if script is not None else _script(job)
+        first_new = len(conversation.raw_messages)
         for line in lines:
             member = _member(conversation, line)
             index = str(len(conversation.raw_messages))
@@ -49,8 +51,11 @@ def apply_completed(conversation: Conversation, job: Job) -> None:
                     scored=line.scored,
                     detect_phrases=job.options.detect_phrases,
                     job_id=job.id,
+                    english=job.options.english,
                 )
             )
+        # Speaker events sent earlier cover the media this job appended, too.
+        apply_turns(conversation, conversation.raw_messages[first_new:])
 
     conversation.pending.append(build)
 

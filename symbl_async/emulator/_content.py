@@ -13,8 +13,8 @@ import random
 from collections.abc import Sequence
 from datetime import datetime
 
-from .model import ScriptLine
-from .options import SubmitOptions, TextMessage
+from ._model import ScriptLine
+from ._options import SubmitOptions, TextMessage
 
 __all__ = ["SECONDS_PER_WORD", "script_from_text", "synthetic_script", "text_span"]
 
@@ -76,8 +76,13 @@ def _rng(seed: bytes) -> random.Random:
 
 
 def _speakers(options: SubmitOptions, rng: random.Random) -> list[tuple[str, str | None]]:
-    """Names (and emails) of who speaks: channel metadata, the diarization count, or 2-4."""
-    if options.channel_metadata:
+    """Names (and emails) of who speaks: channel metadata, the diarization count, or 2-4.
+
+    Diarization wins over channel metadata when both are on: "If the Diarization feature
+    is set to true, it will take priority over Speaker recognition per Channel" (Symbl
+    docs, 'Frequently Asked Questions').
+    """
+    if options.channel_metadata and not options.enable_diarization:
         return [
             (c.name or f"Speaker {c.channel}", c.email)
             for c in sorted(options.channel_metadata, key=lambda c: c.channel)

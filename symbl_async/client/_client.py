@@ -11,11 +11,11 @@ import aiohttp
 
 from symbl_async.client._attempts import WebhookAttempts
 from symbl_async.client._conversations import DEFAULT_INCLUDE, ConversationsAPI
-from symbl_async.client._modelwatch import ModelWatch
 from symbl_async.client._processing import Processing
 from symbl_async.client._settings import DEFAULT_BASE_URL, resolve_base_url, resolve_credentials
 from symbl_async.client._submits import AUTO_NAME_PREFIX
 from symbl_async.client._waiting import (
+    ModelWatch,
     PollSchedule,
     SafetyPollSchedule,
     Waiter,

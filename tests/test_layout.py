@@ -242,7 +242,6 @@ def test_no_two_classes_share_a_name() -> None:
 # File names used by modules in more than one subpackage today, with those modules.
 KNOWN_SHARED_MODULE_NAMES: dict[str, list[str]] = {
     "_attempts.py": ["symbl_async.client._attempts", "symbl_async.webhooks._attempts"],
-    "_include.py": ["symbl_async.client._include", "symbl_async.models._include"],
 }
 
 

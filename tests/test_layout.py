@@ -193,9 +193,6 @@ def _raises_not_implemented(node: ast.AST) -> bool:
 # when its class is made whole (or its parts composed).
 KNOWN_NOT_IMPLEMENTED: dict[str, int] = {
     "symbl_async.batch._pg_transitions": 3,
-    "symbl_async.client._attempts": 1,
-    "symbl_async.client._processing": 3,
-    "symbl_async.client._submits": 1,
     "symbl_async.webhooks._state": 3,
 }
 
@@ -241,7 +238,6 @@ def test_no_two_classes_share_a_name() -> None:
 
 # File names used by modules in more than one subpackage today, with those modules.
 KNOWN_SHARED_MODULE_NAMES: dict[str, list[str]] = {
-    "_attempts.py": ["symbl_async.client._attempts", "symbl_async.webhooks._attempts"],
 }
 
 

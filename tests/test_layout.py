@@ -193,7 +193,6 @@ def _raises_not_implemented(node: ast.AST) -> bool:
 # when its class is made whole (or its parts composed).
 KNOWN_NOT_IMPLEMENTED: dict[str, int] = {
     "symbl_async.batch._pg_transitions": 3,
-    "symbl_async.webhooks._state": 3,
 }
 
 

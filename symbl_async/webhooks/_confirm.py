@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 
 from symbl_async.core._jobs import JobInfo, JobStatus
 from symbl_async.errors import ValidationError
-from symbl_async.webhooks._state import WebhookStats
+from symbl_async.webhooks._stats import WebhookStats
 
 __all__ = ["ConfirmFunc", "Confirmations", "check_reconfirm"]
 

@@ -3,8 +3,9 @@
 A batch submits each attempt with its own ``webhookUrl`` (the receiver's URL plus
 ``?attempt=<tag>``, :func:`symbl_async.core._webhook.with_attempt`). When a submit's answer is
 lost, the job can still be found by name in the conversation list, but that gives no job id
-(REFERENCE.md "Corrections"); the next webhook for that job, delivered to the attempt's URL,
-names it. :class:`AttemptIndex` remembers those pairs (bounded) and lets a caller wait for one.
+(``docs/service-notes.md``, "Finding a lost submit's job"); the next webhook for that job,
+delivered to the attempt's URL, names it. :class:`AttemptIndex` remembers those pairs
+(bounded) and lets a caller wait for one.
 The receiver's secret token guards the URL, so a delivery is as trusted as any webhook: the
 batch still confirms the job with ``GET /v1/job`` before relying on it.
 """

@@ -22,7 +22,7 @@ escapes the package (they are chained as ``__cause__``)::
         ├── IllegalTransitionError   an item state change that the ledger forbids
         └── LeaseLostError           a shared batch's item was taken over by another worker
 
-What a submit's error says about its job (REFERENCE.md, "Corrections"):
+What a submit's error says about its job (``docs/service-notes.md``, "Submit outcomes"):
 
 * **not created**, safe to submit again: ``SymblConnectionError`` (the connection never
   opened), any ``APIStatusError`` (a 3xx, a 4xx such as 400/401/403/413/429, or a 503

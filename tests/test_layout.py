@@ -5,7 +5,19 @@
 - No import cycle between modules, lazy or not. A package's ``__init__`` counts as a
   module that imports what it re-exports, so ``from symbl_async.core import X`` inside
   ``core`` itself would show up as a cycle.
-- No module over ``MAX_LINES`` lines.
+- No function or method body over ``MAX_FUNCTION_LINES`` lines unless it opens with a
+  comment saying why.
+- No ``raise NotImplementedError``: a class lives whole in one module, and parts are
+  composed, not mixins whose hook methods another file fills in (a ``Protocol``'s ``...``
+  bodies are fine).
+- One name, one thing: no two classes with the same name, and no two modules with the
+  same file name in different subpackages.
+
+Each rule that is broken today lists its offenders (``KNOWN_...``); the test fails when an
+offender is fixed but still listed, so the lists only shrink.
+
+Module length is not a rule: size is a smell to look at, and one concept in one module
+reads better than the same concept cut into fragments to meet a line count.
 
 Run the same check by hand: ``python -m pytest tests/test_layout.py -q``.
 """
@@ -16,7 +28,6 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "symbl_async"
-MAX_LINES = 400
 
 # subpackage (or top-level module) -> what it may import inside the package.
 ALLOWED: dict[str, set[str]] = {
@@ -147,23 +158,6 @@ def test_no_import_cycle_between_modules() -> None:
     assert find_cycle(edges) is None, " -> ".join(find_cycle(edges) or [])
 
 
-# Modules still over the limit, each to be split (issue 7); the test fails if one grows
-# or if one shrinks under the limit without leaving this list.
-KNOWN_LONG: dict[str, int] = {
-}
-
-
-def test_no_module_is_too_long() -> None:
-    too_long = {
-        module_name(path): n
-        for path in ROOT.rglob("*.py")
-        if (n := len(path.read_text().splitlines())) > MAX_LINES
-    }
-    assert set(too_long) == set(KNOWN_LONG)
-    for name, lines in too_long.items():
-        assert lines <= KNOWN_LONG[name], f"{name} grew to {lines} lines"
-
-
 MAX_FUNCTION_LINES = 60
 
 
@@ -186,3 +180,70 @@ def test_long_functions_say_why_they_are_long() -> None:
             if not any(line.startswith("#") for line in opening):
                 unexplained.append(f"{module_name(path)}.{node.name}: {end - start} lines")
     assert unexplained == []
+
+
+def _raises_not_implemented(node: ast.AST) -> bool:
+    if not isinstance(node, ast.Raise) or node.exc is None:
+        return False
+    exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+    return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
+
+
+# Modules that still raise NotImplementedError in hook methods, with how many; each goes
+# when its class is made whole (or its parts composed).
+KNOWN_NOT_IMPLEMENTED: dict[str, int] = {
+    "symbl_async.batch._pg_transitions": 3,
+}
+
+
+def test_no_hook_method_raises_not_implemented() -> None:
+    found: dict[str, int] = {}
+    for path in ROOT.rglob("*.py"):
+        count = sum(map(_raises_not_implemented, ast.walk(ast.parse(path.read_text()))))
+        if count:
+            found[module_name(path)] = count
+    assert found == KNOWN_NOT_IMPLEMENTED
+
+
+# Class names defined in more than one module today, with those modules. The emulator
+# models the service's side of the same API, hence most of these; others rename them.
+KNOWN_SHARED_CLASS_NAMES: dict[str, list[str]] = {
+    "Conversation": ["symbl_async.emulator.model", "symbl_async.models._messages"],
+    "Engine": ["symbl_async.batch._run", "symbl_async.emulator.state"],
+    "Job": ["symbl_async.core._jobs", "symbl_async.emulator.model"],
+    "Member": ["symbl_async.emulator.model", "symbl_async.models._common"],
+    "Message": ["symbl_async.emulator.model", "symbl_async.models._messages"],
+    "TextMessage": ["symbl_async.core._text", "symbl_async.emulator.options"],
+    # core's is the submit option (symbl_async.Tracker), models' the detected tracker
+    # (exported as symbl_async.DetectedTracker): the public names differ already.
+    "Tracker": [
+        "symbl_async.core._option_items",
+        "symbl_async.emulator.options",
+        "symbl_async.models._insights",
+    ],
+    "Word": ["symbl_async.emulator.model", "symbl_async.models._messages"],
+}
+
+
+def test_no_two_classes_share_a_name() -> None:
+    where: dict[str, set[str]] = {}
+    for path in ROOT.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                where.setdefault(node.name, set()).add(module_name(path))
+    shared = {name: sorted(mods) for name, mods in where.items() if len(mods) > 1}
+    assert shared == KNOWN_SHARED_CLASS_NAMES
+
+
+# File names used by modules in more than one subpackage today, with those modules.
+KNOWN_SHARED_MODULE_NAMES: dict[str, list[str]] = {
+}
+
+
+def test_no_two_modules_share_a_file_name() -> None:
+    where: dict[str, set[str]] = {}
+    for path in ROOT.rglob("*.py"):
+        if path.name != "__init__.py":
+            where.setdefault(path.name, set()).add(module_name(path))
+    shared = {name: sorted(mods) for name, mods in where.items() if len(mods) > 1}
+    assert shared == KNOWN_SHARED_MODULE_NAMES

@@ -1,14 +1,12 @@
 """The client facade: ``SymblClient``, the Conversation API namespace, uploads, waiting.
 
-``_client`` (``SymblClient``: construction, jobs, waits, webhooks), with its mixins
-``_submits`` (the ten job-creating calls), ``_processing`` (the one-call ``process_*``
-helpers) and ``_attempts`` (webhook URLs per submit attempt, for batches), ``_settings``
-(credentials and API root from arguments or the environment), ``_conversations``
-(``client.conversations``: list, iterate, metadata and member edits, fetching several kinds
-at once), ``_conversation_reads`` (its per-conversation reads), ``_insights_json``
-(``fetch_insights_json``: several kinds as JSON, without models), ``_include`` (which kinds to
-fetch), ``_uploads`` (files and streams to upload), ``_durations`` (audio durations with
-``mutagen``), ``_waiting`` (the poll, webhook and hybrid wait loops).
+``_client`` (``SymblClient``, whole: settings, the ten job-creating calls, jobs and
+waits, webhooks and the per-attempt webhook URLs of batches, the one-call ``process_*``
+helpers), ``_conversations`` (``ConversationsAPI``, ``client.conversations``: list,
+iterate, metadata and member edits, every kind of insight, several kinds at once as
+models or as JSON), ``_waiting`` (the poll loop, learned poll plans and the
+``ModelWatch`` that wakes them, the poll, webhook and hybrid waiters), ``_uploads``
+(files and streams to upload), ``_durations`` (audio durations with ``mutagen``).
 
 May import: :mod:`symbl_async.core`, :mod:`symbl_async.transport`,
 :mod:`symbl_async.models`, :mod:`symbl_async.webhooks`, :mod:`symbl_async.errors`.

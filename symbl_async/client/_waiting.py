@@ -9,7 +9,8 @@ deadline, and giving up never loses the job id (it is in the error).
 Three modes (:class:`WaitMode`), one interface (:class:`Waiter`: ``await
 waiter.wait(job, timeout=...)``):
 
-- ``poll`` (:class:`PollWaiter`): :func:`poll_until_done` on a :class:`PollSchedule`;
+- ``poll`` (:class:`PollWaiter`): :func:`poll_until_done` on a :class:`PollSchedule`,
+  or :func:`poll_and_learn` on the learned model's plan;
 - ``webhook`` (:class:`WebhookWaiter`): sleeps on a
   :class:`~symbl_async.webhooks._receiver.WebhookReceiver` watch until the job's end is confirmed;
   no polls at all, so a lost final webhook means a :class:`WaitTimeoutError`;
@@ -17,21 +18,36 @@ waiter.wait(job, timeout=...)``):
   (:class:`SafetyPollSchedule`) that starts after the expected processing time and backs
   off; what it learns is fed to the receiver. A lost webhook delays the job a little but
   never hangs it.
+
+The module reads top to bottom in the order one wait runs: the learned model and the
+waits sleeping on it (:class:`ModelWatch`), the plan a wait polls on
+(:func:`learned_plan`), the one poll loop every polling wait shares (:func:`_poll_loop`),
+the webhook wait (:func:`wait_for_webhook`), then the three waiters and
+:func:`make_waiter`. The arithmetic stays pure in :mod:`symbl_async.core`
+(``_polling``, ``_estimate``, ``_pollplan``); only the sleeping and asking is here.
+
+Polling that learns: every end a wait sees is taught to the client's processing-time
+model through its :class:`ModelWatch`, which wakes the waits sleeping toward polls the
+new estimate moved. What a wait teaches:
+
+- a poll that sees the job ended: the end lies between the previous poll that saw it
+  running (or the submit) and this one (``ProcessingTimeModel.observe_between``);
+- a webhook (confirmed): the end is the moment the wait is released, near enough.
+
+A job that failed teaches nothing (a failure may come early, at any point).
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
-from symbl_async.client._learning import observe_end
-from symbl_async.client._modelwatch import ModelWatch
-from symbl_async.client._polls import GetJob, _poll_loop, poll_and_learn, poll_until_done
 from symbl_async.core._estimate import ProcessingTimeModel
 from symbl_async.core._jobs import Job, JobInfo, JobStatus
 from symbl_async.core._polling import (
@@ -41,26 +57,310 @@ from symbl_async.core._polling import (
     parse_wait_mode,
     wake_times,
 )
-from symbl_async.errors import JobFailedError, ValidationError, WaitTimeoutError
+from symbl_async.core._pollplan import PollPlan
+from symbl_async.errors import (
+    JobFailedError,
+    NotFoundError,
+    ResponseDecodeError,
+    ServerError,
+    SymblConnectionError,
+    ValidationError,
+    WaitTimeoutError,
+)
 
 if TYPE_CHECKING:
     from symbl_async.webhooks._receiver import JobWatch, WebhookReceiver
 
 __all__ = [
+    "DEFAULT_KIND",
+    "TRANSIENT_JOB_ERRORS",
     "GetJob",
     "HybridWaiter",
+    "ModelWatch",
+    "Pause",
     "PollSchedule",
     "PollWaiter",
     "SafetyPollSchedule",
     "WaitMode",
     "Waiter",
     "WebhookWaiter",
+    "learned_plan",
     "make_waiter",
+    "observe_end",
     "parse_wait_mode",
+    "plan_delays",
+    "poll_and_learn",
     "poll_until_done",
     "wait_for_webhook",
     "wake_times",
 ]
+
+GetJob = Callable[[str], Awaitable[JobInfo]]
+"""``GET /v1/job/{jobId}``: ``client.get_job``."""
+
+Pause = Callable[[float, bool], Awaitable[JobInfo | None]]
+"""Sleep ``seconds`` before the next poll (``final``: the poll at the deadline); an
+answer ends the wait without polling (a webhook's)."""
+
+TRANSIENT_JOB_ERRORS = (NotFoundError, ServerError, SymblConnectionError, ResponseDecodeError)
+"""Errors of ``GET /v1/job`` that a wait outlives (asked again until its deadline)."""
+
+DEFAULT_KIND = "audio"
+"""The kind learned for jobs whose kind is unknown (made by hand, not by a submit)."""
+
+
+# -- the learned model, and the waits sleeping on plans made from it -------------------
+
+
+def _resolve(future: asyncio.Future[bool]) -> None:
+    if not future.done():
+        future.set_result(False)
+
+
+class ModelWatch:
+    """A processing-time model, and the waits sleeping on plans made from it.
+
+    A wait polling on the learned plan (:func:`poll_and_learn`) sleeps toward a poll
+    placed by the model's estimate at the time. In a batch, up to ``limit`` waits share
+    one model, and the first ends of a run may show that the service is 3x faster than
+    the prior: the other waits should not sleep on toward polls placed by the stale
+    estimate. So every observation goes through a watch, which wakes the sleeping waits
+    whose own estimate moved materially (:meth:`PollPlan.moved`); each re-plans from now
+    (:meth:`PollPlan.replan`).
+
+    Cost: an observation checks each sleeping wait of its kind once (a version compare,
+    then a prediction: O(waits), no wake-up and no request when nothing moved); a woken
+    wait re-plans itself.
+    """
+
+    def __init__(self, model: ProcessingTimeModel) -> None:
+        """Watch ``model``; learn through this object so sleeping waits are woken."""
+        self.model = model
+        self._sleepers: dict[str, dict[asyncio.Future[bool], PollPlan]] = {}
+
+    def observe(self, kind: str, media_duration: float | None, seconds: float) -> None:
+        """:meth:`ProcessingTimeModel.observe`, then wake the waits it moved."""
+        self.model.observe(kind, media_duration, seconds)
+        self._announce(kind)
+
+    def observe_between(
+        self, kind: str, media_duration: float | None, low: float, high: float
+    ) -> None:
+        """:meth:`ProcessingTimeModel.observe_between`, then wake the waits it moved."""
+        self.model.observe_between(kind, media_duration, low, high)
+        self._announce(kind)
+
+    def _announce(self, kind: str) -> None:
+        sleepers = self._sleepers.get(kind)
+        if not sleepers:
+            return
+        for future, plan in sleepers.items():
+            # moved() is a version compare, then one prediction: no wake (and so no
+            # GET) for a change under 5 % of the median and 20 % of the spread.
+            if not future.done() and plan.moved():
+                future.set_result(True)
+
+    def sleeping(self, kind: str) -> int:
+        """How many waits sleep on a plan of ``kind`` now (for tests and metrics)."""
+        return len(self._sleepers.get(kind, ()))
+
+    async def sleep(self, plan: PollPlan, seconds: float) -> bool:
+        """Sleep ``seconds``, or until the model moved materially for ``plan``.
+
+        Returns:
+            True when woken by a model change (re-plan, then sleep again), False when
+            the time is up.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        handle = loop.call_later(max(seconds, 0.0), _resolve, future)
+        sleepers = self._sleepers.setdefault(plan.kind, {})
+        sleepers[future] = plan
+        try:
+            return await future
+        finally:
+            handle.cancel()
+            del sleepers[future]
+            if not sleepers:
+                self._sleepers.pop(plan.kind, None)
+
+
+# -- the plan a wait polls on ----------------------------------------------------------
+
+
+def learned_plan(model: ProcessingTimeModel, job: Job, schedule: PollSchedule) -> PollPlan:
+    """The model's poll plan for ``job`` (seconds after its submit's answer)."""
+    floor = schedule.initial_interval / schedule.time_scale
+    return PollPlan(
+        model,
+        job.kind or DEFAULT_KIND,
+        job.media_duration,
+        budget=schedule.poll_budget,
+        floor=floor,
+        cap=max(schedule.max_interval / schedule.time_scale, floor),
+        growth=schedule.growth,
+    )
+
+
+def plan_delays(plan: PollPlan) -> Iterator[float]:
+    """Delays between the plan's polls (the first from the submit), as the loop sleeps.
+
+    A re-plan between two polls (:meth:`PollPlan.replan`) moves the pending poll; the
+    next delay still counts from the one handed out, so the loop's wake-ups stay the
+    plan's times after the submit.
+    """
+    previous = 0.0
+    while True:
+        t = plan.next()
+        yield t - previous
+        previous = t
+
+
+def observe_end(model: ModelWatch, job: Job, seconds: float) -> None:
+    """Teach the model that ``job`` ended ``seconds`` after its submit was answered."""
+    model.observe(job.kind or DEFAULT_KIND, job.media_duration, seconds)
+
+
+# -- the poll loop, shared by every wait that polls ------------------------------------
+
+
+async def poll_until_done(
+    get_job: GetJob,
+    job: Job,
+    *,
+    timeout: float,
+    schedule: PollSchedule,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    rng: random.Random | None = None,
+    on_status: Callable[[JobInfo], None] | None = None,
+) -> JobInfo:
+    """Poll until the job is completed (return) or failed (raise), or the deadline.
+
+    The first delay counts from ``job.submitted_at``: time already spent (say, in
+    a queue) is not waited again. One last poll is made at the deadline itself.
+
+    Args:
+        get_job: ``GET /v1/job/{jobId}``.
+        job: the job.
+        timeout: seconds to wait at most.
+        schedule: when to poll.
+        sleep: how to sleep (a fake one in tests).
+        clock: monotonic seconds.
+        rng: random source of the jitter.
+        on_status: called with every answer.
+
+    Returns:
+        The completed job's status.
+
+    Raises:
+        JobFailedError: the job ended ``failed``.
+        WaitTimeoutError: ``timeout`` seconds passed without an end.
+    """
+
+    async def pause(seconds: float, final: bool) -> JobInfo | None:
+        await sleep(seconds)
+        return None
+
+    delays = schedule.delays(job.media_duration, rng)
+    return await _poll_loop(
+        get_job, job, delays, timeout=timeout, pause=pause, clock=clock, on_status=on_status
+    )
+
+
+async def poll_and_learn(
+    get_job: GetJob,
+    job: Job,
+    *,
+    timeout: float,
+    schedule: PollSchedule,
+    model: ModelWatch,
+    clock: Callable[[], float] = time.monotonic,
+) -> JobInfo:
+    """:func:`poll_until_done` on the learned model's plan, and teach it the job's end.
+
+    Same contract and the same loop; only the delays differ: polls follow the model's
+    plan (:class:`~symbl_async.core._pollplan.PollPlan`), and a wait sleeping toward a
+    poll is woken when another wait's observation moved the model materially for this
+    job, and re-plans from now (conditioned on the job not having ended by its last
+    poll): the pending poll may come sooner (the service is faster than thought) or
+    later (slower). The poll at the deadline stays where it is. A completed job is
+    observed as ended between the last poll that saw it running (or the submit) and
+    the poll that saw it done.
+    """
+    running_seen = [job.submitted_at]
+    plan = learned_plan(model.model, job, schedule)
+    deadline = clock() + timeout
+
+    def on_status(info: JobInfo) -> None:
+        if not info.status.is_terminal:
+            running_seen[0] = clock()
+
+    async def pause(seconds: float, final: bool) -> JobInfo | None:
+        if final:  # the deadline's poll stays: an earlier one would time out too soon
+            await asyncio.sleep(seconds)
+            return None
+        target = clock() + seconds
+        while (remaining := target - clock()) > 0:
+            if await model.sleep(plan, remaining):
+                moved = plan.replan(clock() - job.submitted_at)
+                if moved is not None:
+                    target = min(job.submitted_at + moved, deadline)
+        return None
+
+    info = await _poll_loop(
+        get_job, job, plan_delays(plan), timeout=timeout, pause=pause, clock=clock,
+        on_status=on_status,
+    )
+    if info.status is JobStatus.COMPLETED:
+        model.observe_between(
+            job.kind or DEFAULT_KIND,
+            job.media_duration,
+            running_seen[0] - job.submitted_at,
+            clock() - job.submitted_at,
+        )
+    return info
+
+
+async def _poll_loop(
+    get_job: GetJob,
+    job: Job,
+    delays: Iterator[float],
+    *,
+    timeout: float,
+    pause: Pause,
+    clock: Callable[[], float],
+    on_status: Callable[[JobInfo], None] | None,
+) -> JobInfo:
+    """The poll loop of :func:`poll_until_done`; ``pause`` may end the wait early."""
+    start = clock()
+    origin = min(job.submitted_at, start)
+    for wait, final in wake_times(delays, origin=origin, deadline=start + timeout, clock=clock):
+        if wait > 0:
+            ended = await pause(wait, final)
+            if ended is not None:
+                return ended
+        try:
+            info = await get_job(job.job_id)
+        except TRANSIENT_JOB_ERRORS as exc:
+            # A hiccup (404 while the job is being indexed, 5xx, a reset): the job id came
+            # from the submit, so the job exists; ask again at the next wake-up. Only the
+            # deadline (or a 'failed' status) ends a wait, and its error keeps the job id.
+            if final:
+                raise WaitTimeoutError(job.job_id, job.conversation_id, timeout, None) from exc
+            continue
+        if on_status is not None:
+            on_status(info)
+        if info.status is JobStatus.FAILED:
+            raise JobFailedError(job.job_id, job.conversation_id)
+        if info.status is JobStatus.COMPLETED:
+            return info
+        if final:
+            raise WaitTimeoutError(job.job_id, job.conversation_id, timeout, info.status.value)
+    raise AssertionError("unreachable: delays() never ends")  # pragma: no cover
+
+
+# -- waiting on a webhook receiver, and the three waiters ------------------------------
 
 # How many waits currently hold each watch: the last one to leave retires it, so that
 # two waits on one job never pull the watch from under each other.
@@ -293,7 +593,7 @@ def make_waiter(
         field: the argument name to blame in errors.
         model: the learned processing-time model the waits use and teach (polls
             follow it when ``schedule.learn``); ``None`` learns nothing.
-        watch: the :class:`~symbl_async.client._modelwatch.ModelWatch` of ``model``
+        watch: the :class:`ModelWatch` of ``model``
             shared by all the waits of a client, so that one wait's observation wakes
             the others (default: one of the waiter's own).
 

@@ -8,7 +8,8 @@ whether the body may have been sent), and :func:`decide` tells it what to do:
 again after the policy's wait, or raise the error when the retry budget is spent) or
 :class:`Refresh` (a 401: get a new token and send once more).
 
-The rules (REFERENCE.md, "Limits and errors" and "Corrections"):
+The rules (Symbl docs, "Error Codes"; what they leave open, and our decisions, in
+``docs/service-notes.md``, "Submit outcomes"):
 
 * A request that is safe to repeat (GET, HEAD, PUT and DELETE outside ``/v1/process``,
   the token request) is retried on connection errors and 429/500/502/503/504.
@@ -82,7 +83,7 @@ __all__ = [
 TOKEN_PATH = "/oauth2/token:generate"
 
 # Statuses worth another try on a request that is safe to repeat. 429 is here for
-# reads only: on a submit it means "every job slot is busy" (REFERENCE.md, Limits)
+# reads only: on a submit it means "every job slot is busy" (Symbl docs, "Error Codes")
 # and is the caller's to handle (wait for a job to end), not the transport's.
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})

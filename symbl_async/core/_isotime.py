@@ -2,7 +2,7 @@
 
 Python 3.10's ``datetime.fromisoformat`` takes neither a ``Z`` suffix nor a fraction of
 other than 3 or 6 digits, yet the docs' own examples carry ``2020-07-21T16:04:19.99Z``
-(REFERENCE.md, "Corrections"). :func:`parse_iso` does not use it: one regular expression
+(Symbl docs, "POST Text API"). :func:`parse_iso` does not use it: one regular expression
 takes any number of fractional digits (cut to microseconds), ``Z``/``z``, ``+hh:mm``,
 ``+hhmm`` or ``+hh`` offsets, ``T``, ``t`` or a space between date and time, and a bare
 date. :func:`format_iso` writes the form the API sends: UTC with ``Z``.

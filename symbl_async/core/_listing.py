@@ -1,6 +1,6 @@
 """The query string of ``GET /v1/conversations``, checked against the docs' rules.
 
-Docs (``docs/conversation-api/api-reference/all-conversations.md``; REFERENCE.md):
+Symbl docs, "GET All Conversations":
 
 - ``limit``: 0 to 65536, default 20; ``0`` returns no conversation.
 - ``offset``: items to skip first, default 0.

@@ -30,7 +30,7 @@ def check_metadata(value: object, field: str = "metadata") -> dict[str, Any]:
     """Check conversation metadata and return a detached copy.
 
     Metadata are the user's own labels of a conversation (``{"agentId": "johndoe"}``),
-    set at submit or with ``PUT /v1/conversations/{id}`` (``put-all-conversation.md``).
+    set at submit or with ``PUT /v1/conversations/{id}`` (Symbl docs, "PUT Conversations").
 
     Args:
         value: a mapping of non-empty string keys to JSON values.

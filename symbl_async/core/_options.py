@@ -1,9 +1,9 @@
 """Processing options of the Async API submits, checked before anything is sent.
 
-Every option and rule follows REFERENCE.md ("Submitting work"); the doc pages are
-``seeds/002`` (query parameters of file uploads) and ``seeds/004`` (JSON body of URL
-submits). Options travel in the JSON body for URL and text submits and in the query
-string for file uploads, where lists and objects are JSON-encoded.
+Every option and rule follows Symbl's submit pages: the query parameters of file uploads
+as in "PUT Video API" (and "POST Audio API"), the JSON body of URL submits as in "POST
+Audio URL API". Options travel in the JSON body for URL and text submits and in the
+query string for file uploads, where lists and objects are JSON-encoded.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ __all__ = [
     "check_metadata",
 ]
 
-# Diarization is documented for English and Spanish only (seeds/002, "Speaker Separation").
+# Diarization is documented for English and Spanish only (Symbl docs, "Speaker Separation").
 _DIARIZATION_LANGUAGES = ("en", "es")
 _LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 # Options that only make sense for speech: refused on text submits.

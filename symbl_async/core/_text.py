@@ -2,7 +2,7 @@
 
 Each message is ``{"payload": {"content": ..., "contentType": "text/plain"},
 "from": {"name": ..., "userId": ...}, "duration": {"startTime": ISO, "endTime": ISO}}``;
-``messages`` and ``payload.content`` are required (REFERENCE.md).
+``messages`` and ``payload.content`` are required (Symbl docs, "POST Text API").
 """
 
 from __future__ import annotations

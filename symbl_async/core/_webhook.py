@@ -1,7 +1,8 @@
 """Webhook bodies: decoding Symbl's job-status callbacks; pure, no I/O.
 
 Symbl POSTs ``{"jobId": ..., "status": ...}`` (the blog shows ``{"id": ..., "status":
-...}``; both are accepted). See REFERENCE.md, "Webhooks".
+...}``; both are accepted). Symbl docs, "POST Text API", section "webhookUrl"; and
+``docs/service-notes.md``, "Webhooks".
 """
 
 from __future__ import annotations

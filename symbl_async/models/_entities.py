@@ -1,11 +1,12 @@
 """Entities: the items of ``GET .../entities`` and the entities tagged inside insights.
 
 The API has answered ``GET .../entities`` in two shapes, and :class:`Entity` reads both
-(REFERENCE.md, Conversation API):
+(``docs/service-notes.md``, "Entities: two shapes"):
 
 - current docs (docs.symbl.ai "Get detected entities") and Symbl's Go SDK:
   ``{id, type, subType, category: "Custom" | "Managed", matches: [{value, messageRefs}]}``;
-- the 2022 docs: ``{type, customType, value, text, messageRefs}``, one item per value.
+- the 2022 docs (Symbl docs, "GET Entities"): ``{type, customType, value, text,
+  messageRefs}``, one item per value.
 
 Entities tagged inside topics, action items, follow-ups and insights use the older,
 flat form (``{type, text, offset, value}``), with ``start``/``end`` instead of ``value``

@@ -7,7 +7,8 @@ an endpoint lists (and a word's ``word``, a transcript's ``payload``) are requir
 everything else defaults to ``None`` (or ``()`` for lists), so sparse answers parse, and
 keys this client does not know are ignored. Lists are tuples: models are frozen.
 
-Docs: https://docs.symbl.ai/docs/conversation-api/introduction (see ``REFERENCE.md``).
+Docs: https://docs.symbl.ai/docs/conversation-api/introduction, and Symbl's page of each
+endpoint ("GET Conversation Data", "GET Speech to Text", "GET Topics", ...).
 """
 
 from __future__ import annotations

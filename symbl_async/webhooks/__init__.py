@@ -1,13 +1,14 @@
 """Receiving Symbl's job-status webhooks.
 
 ``_receiver`` (``WebhookReceiver``: settings, token, the framework-neutral ``handle`` /
-``handle_stream``), ``_state`` (watches, forward-only statuses, remembered early webhooks,
-stats), ``_attempts`` (which job a submit attempt created, from webhooks sent to the
-attempt's URL), ``_confirm`` (confirming a claimed end with ``GET /v1/job``, asked again
-while it lags), ``_server`` (the own aiohttp server and the aiohttp route adapter),
-``_fastapi`` (the FastAPI router; import :mod:`symbl_async.fastapi`), ``_pg_relay``
-(``PostgresRelay``: deliveries handed between processes through PostgreSQL; asyncpg is
-imported when it starts) and ``_relaying`` (the receiver's side of it).
+``handle_stream``, the relay's side; it *has* the parts below), ``_watches`` (its watch
+table: ``JobWatch``es, forward-only statuses, remembered early webhooks), ``_confirm``
+(the table's confirmations of a claimed end with ``GET /v1/job``, asked again while it
+lags), ``_attempts`` (which job a submit attempt created, from webhooks sent to the
+attempt's URL), ``_stats`` (``WebhookStats``, the counters the parts share), ``_server``
+(the own aiohttp server and the aiohttp route adapter), ``_fastapi`` (the FastAPI router;
+import :mod:`symbl_async.fastapi`), ``_pg_relay`` (``PostgresRelay``: deliveries handed
+between processes through PostgreSQL; asyncpg is imported when it starts).
 
 May import: :mod:`symbl_async.core`, :mod:`symbl_async.errors`, aiohttp.
 """

@@ -1,6 +1,6 @@
 """Confirming a webhook's claim that a job ended, with ``GET /v1/job/{jobId}``.
 
-A webhook is a hint (REFERENCE.md, "Webhooks"), so a claimed end is confirmed before
+A webhook is a hint (``docs/service-notes.md``, "Webhooks"), so a claimed end is confirmed before
 any waiter is released: one confirmation per job at a time, each in its own task, so
 the receiver answers the webhook at once.
 
@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 
 from symbl_async.core._jobs import JobInfo, JobStatus
 from symbl_async.errors import ValidationError
-from symbl_async.webhooks._state import WebhookStats
+from symbl_async.webhooks._stats import WebhookStats
 
 __all__ = ["ConfirmFunc", "Confirmations", "check_reconfirm"]
 

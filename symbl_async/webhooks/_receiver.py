@@ -1,9 +1,10 @@
 """Receive Symbl's job-status webhooks and turn them into confirmed job statuses.
 
 With ``webhookUrl``, Symbl POSTs ``{"jobId": ..., "status": ...}`` on every status change
-of a job (Symbl's blog shows ``{"id": ..., "status": ...}``; both are accepted). Nothing is
-signed and no retry policy is documented (REFERENCE.md, "Webhooks"), so a webhook is a
-hint: it may be duplicated, lost or late. The rules here follow from that:
+of a job (Symbl docs, "POST Text API", section "webhookUrl"; Symbl's blog shows ``{"id":
+..., "status": ...}``; both are accepted). Nothing is signed and no retry policy is
+documented (``docs/service-notes.md``, "Webhooks"), so a webhook is a hint: it may be
+duplicated, lost or late. The rules here follow from that:
 
 - the callback URL carries a random secret token, compared in constant time; any other
   path answers 404, a body over ``max_body`` 413, a body that is not a job status 400;
@@ -17,11 +18,17 @@ hint: it may be duplicated, lost or late. The rules here follow from that:
   that a :meth:`WebhookReceiver.watch` created just after the submit answered still
   sees it.
 
-Layers: :func:`parse_webhook` is pure (bytes in, :class:`WebhookEvent` out); the state
-and its rules are in ``_state`` (:class:`WatchState`), the confirmations in ``_confirm``;
-:meth:`WebhookReceiver.handle` / :meth:`WebhookReceiver.handle_stream` (here) are the
-framework-neutral entry points that return the HTTP status to answer; the receiver's own
-aiohttp server (``async with``) and :meth:`WebhookReceiver.add_routes` (``_server``) and
+Parts: :func:`parse_webhook` is pure (bytes in, :class:`WebhookEvent` out). The receiver
+*has* a watch table (``_watches`` :class:`~symbl_async.webhooks._watches.WatchTable`: the
+watches, forward-only statuses and remembered webhooks, with its confirmations,
+``_confirm``), an attempt index (``_attempts``
+:class:`~symbl_async.webhooks._attempts.AttemptIndex`: which job each submit attempt
+created), counters shared by all of them (``_stats`` :class:`WebhookStats`), its own
+server (``_server``) and, optionally, a relay to other processes (``_pg_relay``
+:class:`PostgresRelay`; the receiver's side of it is here). :meth:`WebhookReceiver.handle`
+/ :meth:`WebhookReceiver.handle_stream` (here) are the framework-neutral entry points
+that return the HTTP status to answer; the receiver's own aiohttp server (``async
+with``), :meth:`WebhookReceiver.add_routes` (``_server``) and
 :func:`symbl_async.webhooks._fastapi.fastapi_router` are thin adapters.
 
 The token is random unless given (``token=``): a batch that stores it with its ledger
@@ -45,11 +52,10 @@ from aiohttp import web
 
 from symbl_async.core._jobs import JobStatus
 from symbl_async.core._webhook import WebhookEvent, parse_webhook
-from symbl_async.errors import ClientClosedError, ValidationError
+from symbl_async.errors import ClientClosedError, ValidationError, WaitTimeoutError
 from symbl_async.webhooks._attempts import AttemptIndex
-from symbl_async.webhooks._confirm import Confirmations, ConfirmFunc, check_reconfirm
+from symbl_async.webhooks._confirm import ConfirmFunc
 from symbl_async.webhooks._pg_relay import PostgresRelay
-from symbl_async.webhooks._relaying import RelayHooks
 from symbl_async.webhooks._server import (
     OwnServer,
     base_url,
@@ -59,7 +65,8 @@ from symbl_async.webhooks._server import (
     read_limited,
     routes_for,
 )
-from symbl_async.webhooks._state import JobWatch, WatchState, WebhookStats
+from symbl_async.webhooks._stats import WebhookStats
+from symbl_async.webhooks._watches import JobWatch, WatchTable
 
 __all__ = [
     "ConfirmFunc",
@@ -76,7 +83,7 @@ logger = logging.getLogger("symbl_async.webhooks._receiver")
 _FIELD_REASONS = {"body": "invalid_body", "jobId": "invalid_job_id", "status": "invalid_status"}
 
 
-class WebhookReceiver(RelayHooks, WatchState, AttemptIndex):
+class WebhookReceiver:
     """Receives Symbl's webhooks and releases waiters once a job's end is confirmed.
 
     Use it as its own server (``async with WebhookReceiver(...) as receiver``), or mount
@@ -133,26 +140,31 @@ class WebhookReceiver(RelayHooks, WatchState, AttemptIndex):
             raise ValidationError("port", "must be an integer between 0 and 65535")
         if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 1:
             raise ValidationError("max_body", "must be a positive integer (bytes)")
-        WatchState.__init__(self, max_recent=max_recent)
-        AttemptIndex.__init__(self, max_attempts=max_recent)
-        tries, delay = check_reconfirm(reconfirm_tries, reconfirm_delay)
+        self.stats = WebhookStats()
+        self._table = WatchTable(
+            self.stats,
+            max_recent=max_recent,
+            confirm=confirm,
+            reconfirm_tries=reconfirm_tries,
+            reconfirm_delay=reconfirm_delay,
+        )
+        self._attempts = AttemptIndex(max_attempts=max_recent)
+        self._closed = False
         self._public_url = check_public_url(public_url) if public_url is not None else None
         self._path_prefix = normalize_prefix(path_prefix)
         self._max_body = max_body
-        self._confirm = confirm
         self._token = secrets.token_urlsafe(32) if token is None else check_token(token)
         self._token_bytes = self._token.encode("ascii")
-        self._confirmations = Confirmations(
-            self.stats, self._confirmed, tries=tries, delay=delay
-        )
         self._server = OwnServer(host, port)
-        self._attach_relay(relay)
+        self._relay = relay
+        if relay is not None:
+            relay.attach(self._relayed, self._table.watched)
 
     def __repr__(self) -> str:
         # Never the token.
         bound = self._server.bound
         where = f"{bound[0]}:{bound[1]}" if bound else "not started"
-        return f"<WebhookReceiver {where} watching={len(self._watches)} closed={self._closed}>"
+        return f"<WebhookReceiver {where} watching={len(self._table)} closed={self._closed}>"
 
     # -- settings and addresses -------------------------------------------------------
 
@@ -174,7 +186,7 @@ class WebhookReceiver(RelayHooks, WatchState, AttemptIndex):
     @property
     def confirm(self) -> ConfirmFunc | None:
         """How terminal webhooks are confirmed; ``None`` when confirmation is off."""
-        return self._confirm
+        return self._table.confirm
 
     def set_confirm(self, confirm: ConfirmFunc | None) -> None:
         """Change how terminal webhooks are confirmed (``SymblClient.attach_receiver`` does).
@@ -184,7 +196,7 @@ class WebhookReceiver(RelayHooks, WatchState, AttemptIndex):
         Args:
             confirm: as the constructor's ``confirm``; ``None`` turns confirmation off.
         """
-        self._confirm = confirm
+        self._table.confirm = confirm
 
     @property
     def port(self) -> int | None:
@@ -247,11 +259,10 @@ class WebhookReceiver(RelayHooks, WatchState, AttemptIndex):
             return
         self._closed = True
         await self._server.stop()
-        await self._confirmations.close()
+        await self._table.close()
         if self._relay is not None:
             await self._relay.close()
-        self._close_watches()
-        self._wake_attempt_waiters()
+        self._attempts.close()
 
     # -- adapters ---------------------------------------------------------------------
 
@@ -370,30 +381,155 @@ class WebhookReceiver(RelayHooks, WatchState, AttemptIndex):
             event = parse_webhook(body)
         except ValidationError as exc:
             return self._reject(_FIELD_REASONS[exc.field], 400)
-        self._note_attempt(attempt, event.job_id)
-        self._to_relay(event, attempt)
-        self._apply_webhook(event)
+        self._attempts.note(attempt, event.job_id)
+        if self._relay is not None and not self._table.is_watching(event.job_id):
+            # Another process behind the same URL may wait for it.
+            self.stats.relayed_out += 1
+            self._relay.ensure_started()
+            self._relay.record(event, attempt)
+        self._table.apply_webhook(event)
         return 200
 
-    # -- confirmation (the hooks of WatchState) -----------------------------------------
-
-    def _claim_end(self, watch: JobWatch, claimed: JobStatus) -> None:
-        """A webhook says the job ended: confirm it (in a task) or, if off, believe it."""
-        if self._confirm is None:
-            watch._finish(claimed)
-            return
-        self._confirmations.start(watch.job_id, claimed, self._confirm)
-
-    def _confirming(self, job_id: str) -> bool:
-        return self._confirmations.running(job_id)
-
-    def _cancel_confirmation(self, job_id: str) -> None:
-        self._confirmations.cancel(job_id)
-
-    def _confirmed(self, job_id: str, status: JobStatus) -> bool:
-        """Apply the API's answer; True while the job is watched and still not ended."""
-        watch = self._watches.get(job_id)
-        if watch is None:
+    def _relayed(self, event: WebhookEvent, attempt: str | None, from_table: bool) -> bool:
+        """A delivery another process received, from the relay (``from_table``: read when a
+        watch began or the relay reconnected); True if it moved a watched job forward."""
+        if self._closed:
             return False
-        self._apply_confirmed(watch, status)
-        return not watch.terminal
+        self._attempts.note(attempt, event.job_id)
+        return self._table.apply_relayed(event)
+
+    # -- watching -----------------------------------------------------------------------
+
+    def watch(self, job_id: str) -> JobWatch:
+        """Register interest in a job; call it right after the submit answers.
+
+        A webhook that arrived before (the job was unknown then) is taken into account:
+        a remembered terminal status starts its confirmation now. With a relay, its table
+        is read for the job too (a delivery another process relayed before this watch
+        began is there). Calling it again for the same job returns the same watch. The
+        watch stays until :meth:`forget` (or a successful :meth:`wait_for`). Call it from
+        inside the event loop.
+
+        Args:
+            job_id: the submit's ``jobId``.
+
+        Returns:
+            The job's watch.
+
+        Raises:
+            ClientClosedError: the receiver was closed.
+            ValidationError: ``job_id`` is not a non-empty string.
+        """
+        if self._closed:
+            raise ClientClosedError("this WebhookReceiver was closed; create a new one")
+        watch, new = self._table.watch(job_id)
+        if new and self._relay is not None:
+            self._relay.ensure_started()
+            self._relay.look_up([job_id])
+        return watch
+
+    async def wait_for(self, job_id: str, *, timeout: float | None) -> JobStatus:
+        """Wait until a terminal status of the job is confirmed.
+
+        On success the watch is retired (its end stays remembered, bounded, so waiting
+        again returns at once). On timeout the job stays watched, and the error carries
+        its id.
+
+        Args:
+            job_id: the submit's ``jobId``.
+            timeout: seconds to wait; ``None`` waits without limit.
+
+        Returns:
+            The confirmed terminal status (``completed`` or ``failed``; a failed job is
+            returned, not raised).
+
+        Raises:
+            WaitTimeoutError: the timeout passed first.
+            ClientClosedError: the receiver was (or got) closed.
+            ValidationError: ``job_id`` is not a non-empty string.
+        """
+        watch = self.watch(job_id)
+        status = await watch.wait(timeout)
+        if status is None:
+            last = watch.status.value if watch.status is not None else None
+            raise WaitTimeoutError(job_id, None, timeout or 0.0, last)
+        self._table.retire(watch, status)
+        return status
+
+    def note_status(self, job_id: str, status: JobStatus | str) -> None:
+        """Feed a status learned from the API itself (a poll): no confirmation needed.
+
+        A terminal status releases the job's waiters at once. Statuses only move
+        forward. For a job nobody watches, the status is remembered (bounded).
+
+        Args:
+            job_id: the job.
+            status: its status, as ``GET /v1/job/{jobId}`` answered.
+
+        Raises:
+            ValueError: ``status`` is neither a :class:`JobStatus` nor a string.
+        """
+        self._table.note_status(job_id, status)
+
+    def forget(self, job_id: str) -> None:
+        """Stop watching a job and drop what is remembered of it.
+
+        A confirmation in flight for it is cancelled. Coroutines still waiting on its
+        watch are not woken (their own timeout ends them).
+
+        Args:
+            job_id: the job.
+        """
+        self._table.forget(job_id)
+
+    def status_of(self, job_id: str) -> JobStatus | None:
+        """Best-known status of a job, watched or remembered; ``None`` if unknown.
+
+        Args:
+            job_id: the job.
+
+        Returns:
+            The watched job's :attr:`JobWatch.status`, else the remembered status
+            (which, for a job nobody watched, may be an unconfirmed webhook hint).
+        """
+        return self._table.status_of(job_id)
+
+    def is_watching(self, job_id: str) -> bool:
+        """True while the job has a watch (between :meth:`watch` and :meth:`forget`).
+
+        Args:
+            job_id: the job.
+
+        Returns:
+            Whether it is watched.
+        """
+        return self._table.is_watching(job_id)
+
+    # -- submit attempts ----------------------------------------------------------------
+
+    def job_for_attempt(self, attempt: str) -> str | None:
+        """The job id a webhook for this attempt named, if one arrived (and is remembered).
+
+        A batch submits each attempt with its own ``webhookUrl`` (this receiver's URL plus
+        ``?attempt=<tag>``, :func:`symbl_async.core._webhook.with_attempt`); see
+        :mod:`symbl_async.webhooks._attempts`.
+
+        Args:
+            attempt: the attempt's submit name, as given to ``with_attempt``.
+
+        Returns:
+            The job id, or ``None``.
+        """
+        return self._attempts.job_for(attempt)
+
+    async def wait_job_for_attempt(self, attempt: str, timeout: float | None) -> str | None:
+        """Wait until a webhook for this attempt names its job.
+
+        Args:
+            attempt: the attempt's submit name.
+            timeout: seconds to wait; ``None`` waits without limit.
+
+        Returns:
+            The job id; ``None`` when the timeout passed first or the receiver closed.
+        """
+        return await self._attempts.wait_job_for(attempt, timeout)

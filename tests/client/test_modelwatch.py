@@ -12,8 +12,7 @@ import time
 from _polling import eventually
 
 from symbl_async import Job, JobInfo, JobStatus, PollSchedule
-from symbl_async.client._modelwatch import ModelWatch
-from symbl_async.client._polls import poll_and_learn
+from symbl_async.client._waiting import ModelWatch, poll_and_learn
 from symbl_async.core._estimate import ProcessingTimeModel
 from symbl_async.core._pollplan import PollPlan
 

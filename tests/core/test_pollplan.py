@@ -272,7 +272,7 @@ def batch_replay(
     takes ``factor`` x length + 30 s + 1 s of queue (the emulator's ``processing_factor``:
     0.0833 is about 3x faster than the prior, 0.75 3x slower), times a little noise.
     With ``wake``, every end seen re-plans the other waits' pending polls
-    (:meth:`PollPlan.replan`, what ``client._modelwatch`` does). Floor 2 s, cap 30 s,
+    (:meth:`PollPlan.replan`, what ``client._waiting.ModelWatch`` does). Floor 2 s, cap 30 s,
     budget 2.5: the client's defaults, in service seconds.
     """
     rng = random.Random(seed)

@@ -151,7 +151,11 @@ class SymblClient(Processing, WebhookAttempts):
         return self._transport.closed
 
     def submit_deadline(self, upload_size: int | None = None) -> float | None:
-        """The longest one submit waits for its answer, in seconds (None: no bound).
+        """The longest one submit can last from its send, in seconds (None: no bound).
+
+        Its request cannot land later than that after the send, but for the service's own
+        handling (a batch's lookup grace adds a margin). For an upload it is the upload's
+        cap (``Timeouts.upload_deadline``), which a slow but moving upload may use whole.
 
         Args:
             upload_size: the upload's size in bytes; ``None`` for a URL or text submit.

@@ -16,6 +16,7 @@ from symbl_async.core._jobs import Job
 from symbl_async.core._options import ProcessingOptions, check_http_url
 from symbl_async.core._text import TextMessage, messages_to_json
 from symbl_async.errors import ValidationError
+from symbl_async.transport._body import UploadProgress
 from symbl_async.transport._transport import Transport
 
 __all__ = ["AUTO_NAME_PREFIX", "MAX_NAME_LENGTH", "Submits"]
@@ -63,6 +64,7 @@ class Submits:
         options: ProcessingOptions | None,
         content_type: str | None,
         conversation_id: str | None,
+        progress: UploadProgress | None = None,
     ) -> Job:
         path = f"/v1/process/{kind}"
         method = "POST"
@@ -85,6 +87,7 @@ class Submits:
                 submit_name=opts.name,
                 conversation_id=conversation_id,
                 upload_size=upload.size,
+                progress=progress,
             )
         finally:
             upload.cleanup()
@@ -144,6 +147,7 @@ class Submits:
         *,
         options: ProcessingOptions | None = None,
         content_type: str | None = None,
+        progress: UploadProgress | None = None,
     ) -> Job:
         """``POST /v1/process/audio``: upload audio (streamed) and start a job.
 
@@ -151,6 +155,7 @@ class Submits:
             media: a file path, bytes, or an async iterator of bytes.
             options: processing options (sent in the query string).
             content_type: overrides detection from the file name and header.
+            progress: updated in place as the body goes out (bytes sent, total).
 
         Returns:
             The job, with its conversation id and the media length when known.
@@ -160,7 +165,7 @@ class Submits:
             ConcurrencyLimitError: every job slot of the account is busy.
             SubmitOutcomeUnknownError: the job may or may not exist.
         """
-        return await self._submit_file("audio", media, options, content_type, None)
+        return await self._submit_file("audio", media, options, content_type, None, progress)
 
     async def submit_video_file(
         self,
@@ -168,12 +173,13 @@ class Submits:
         *,
         options: ProcessingOptions | None = None,
         content_type: str | None = None,
+        progress: UploadProgress | None = None,
     ) -> Job:
         """``POST /v1/process/video``: upload an MP4 video (streamed) and start a job.
 
         Same arguments, return value and errors as :meth:`submit_audio_file`.
         """
-        return await self._submit_file("video", media, options, content_type, None)
+        return await self._submit_file("video", media, options, content_type, None, progress)
 
     async def submit_audio_url(
         self,
@@ -241,9 +247,12 @@ class Submits:
         *,
         options: ProcessingOptions | None = None,
         content_type: str | None = None,
+        progress: UploadProgress | None = None,
     ) -> Job:
         """``PUT /v1/process/audio/{conversationId}``: append audio to a conversation."""
-        return await self._submit_file("audio", media, options, content_type, conversation_id)
+        return await self._submit_file(
+            "audio", media, options, content_type, conversation_id, progress
+        )
 
     async def append_video_file(
         self,
@@ -252,9 +261,12 @@ class Submits:
         *,
         options: ProcessingOptions | None = None,
         content_type: str | None = None,
+        progress: UploadProgress | None = None,
     ) -> Job:
         """``PUT /v1/process/video/{conversationId}``: append an MP4 video."""
-        return await self._submit_file("video", media, options, content_type, conversation_id)
+        return await self._submit_file(
+            "video", media, options, content_type, conversation_id, progress
+        )
 
     async def append_audio_url(
         self,

@@ -44,6 +44,7 @@ from symbl_async.core._webhook import with_attempt
 from symbl_async.errors import SymblError, ValidationError
 from symbl_async.models._models import ConversationInsights
 from symbl_async.transport._auth import Credentials
+from symbl_async.transport._body import UploadProgress
 from symbl_async.transport._transport import RetryPolicy, Timeouts, Transport
 from symbl_async.webhooks._receiver import WebhookReceiver
 
@@ -236,10 +237,13 @@ class SymblClient:
     def submit_deadline(self, upload_size: int | None = None) -> float | None:
         """The longest one submit call may keep a request on the wire, in seconds, its
         retries included (None: no bound). A batch waits this long (and a margin) after an
-        attempt before a lookup that finds nothing may count as "no job was created".
+        attempt a crash left without an answer before a lookup that finds nothing may count
+        as "no job was created".
 
         The transport starts no new attempt after ``retry.max_time`` (a resend after a 503
-        may wait a ``Retry-After``), and the last attempt may take the request's deadline.
+        may wait a ``Retry-After``), and the last attempt may take the request's deadline:
+        for an upload its cap (``Timeouts.upload_deadline``), which a slow but moving upload
+        may use whole.
 
         Args:
             upload_size: the upload's size in bytes; ``None`` for a URL or text submit.
@@ -289,6 +293,7 @@ class SymblClient:
         options: ProcessingOptions | None,
         content_type: str | None,
         conversation_id: str | None,
+        progress: UploadProgress | None = None,
     ) -> Job:
         path = f"/v1/process/{kind}"
         method = "POST"
@@ -311,6 +316,7 @@ class SymblClient:
                 submit_name=opts.name,
                 conversation_id=conversation_id,
                 upload_size=upload.size,
+                progress=progress,
             )
         finally:
             upload.cleanup()
@@ -370,6 +376,7 @@ class SymblClient:
         *,
         options: ProcessingOptions | None = None,
         content_type: str | None = None,
+        progress: UploadProgress | None = None,
     ) -> Job:
         """``POST /v1/process/audio``: upload audio (streamed) and start a job.
 
@@ -377,6 +384,7 @@ class SymblClient:
             media: a file path, bytes, or an async iterator of bytes.
             options: processing options (sent in the query string).
             content_type: overrides detection from the file name and header.
+            progress: updated in place as the body goes out (bytes sent, total).
 
         Returns:
             The job, with its conversation id and the media length when known.
@@ -386,7 +394,7 @@ class SymblClient:
             ConcurrencyLimitError: every job slot of the account is busy.
             SubmitOutcomeUnknownError: the job may or may not exist.
         """
-        return await self._submit_file("audio", media, options, content_type, None)
+        return await self._submit_file("audio", media, options, content_type, None, progress)
 
     async def submit_video_file(
         self,
@@ -394,12 +402,13 @@ class SymblClient:
         *,
         options: ProcessingOptions | None = None,
         content_type: str | None = None,
+        progress: UploadProgress | None = None,
     ) -> Job:
         """``POST /v1/process/video``: upload an MP4 video (streamed) and start a job.
 
         Same arguments, return value and errors as :meth:`submit_audio_file`.
         """
-        return await self._submit_file("video", media, options, content_type, None)
+        return await self._submit_file("video", media, options, content_type, None, progress)
 
     async def submit_audio_url(
         self,
@@ -467,9 +476,12 @@ class SymblClient:
         *,
         options: ProcessingOptions | None = None,
         content_type: str | None = None,
+        progress: UploadProgress | None = None,
     ) -> Job:
         """``PUT /v1/process/audio/{conversationId}``: append audio to a conversation."""
-        return await self._submit_file("audio", media, options, content_type, conversation_id)
+        return await self._submit_file(
+            "audio", media, options, content_type, conversation_id, progress
+        )
 
     async def append_video_file(
         self,
@@ -478,9 +490,12 @@ class SymblClient:
         *,
         options: ProcessingOptions | None = None,
         content_type: str | None = None,
+        progress: UploadProgress | None = None,
     ) -> Job:
         """``PUT /v1/process/video/{conversationId}``: append an MP4 video."""
-        return await self._submit_file("video", media, options, content_type, conversation_id)
+        return await self._submit_file(
+            "video", media, options, content_type, conversation_id, progress
+        )
 
     async def append_audio_url(
         self,

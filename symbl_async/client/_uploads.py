@@ -50,7 +50,8 @@ class PreparedUpload:
         content_type: the Content-Type to send, or ``None`` to let the service detect it.
         size: bytes to send (the ``Content-Length``).
         duration: media length in seconds when the header tells it.
-        body: builds a fresh body each time it is called.
+        body: builds a fresh body each time it is called (the transport counts its
+            bytes as it hands them to the connection: ``SubmitBody``).
         description: for messages (a file name, ``"bytes"``).
         cleanup: removes a spooled temporary file, if any.
     """
@@ -58,7 +59,7 @@ class PreparedUpload:
     content_type: str | None
     size: int
     duration: float | None
-    body: Callable[[], object]
+    body: Callable[[], AsyncIterator[bytes]]
     description: str
     cleanup: Callable[[], None] = lambda: None
 

@@ -21,6 +21,9 @@ The rules (Symbl docs, "Error Codes"; what they leave open, and our decisions, i
   sent is **unknown** (:class:`SubmitOutcomeUnknownError`): 500, 502, 504 and other 5xx,
   a 2xx without a ``jobId``, a timeout, a reset. The docs never say a 500 created
   nothing, so it is not retried and not reported as a plain failure.
+* A submit cut off (reset, stall, timeout) before its last byte was handed to the
+  connection was **not created** either (the service needs all ``Content-Length`` bytes):
+  it is resent like one that never connected. Only a failure after the last byte is unknown.
 * Other requests that are not safe to repeat (a POST such as ``.../transcript``) are
   resent only when nothing was sent or the answer was a 503.
 * A 401 leads to one token refresh and one resend, never a loop: the service did not
@@ -203,11 +206,15 @@ class Failure:
         kind: when it failed (before or after the body may have been sent).
         detail: what the I/O layer said, for the message.
         cause: the I/O layer's exception, chained as the error's ``__cause__``.
+        sent: bytes of the body handed to the connection (``None``: not counted).
+        size: the body's ``Content-Length``, when ``sent`` is counted.
     """
 
     kind: FailureKind
     detail: str = ""
     cause: BaseException | None = attrs.field(default=None, eq=False)
+    sent: int | None = None
+    size: int | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -343,15 +350,19 @@ def decide(
 def _decide_failure(call: Call, failure: Failure) -> Decision:
     detail = failure.detail or "no detail"
     error: SymblConnectionError
+    # Cut off before the last byte of its body left: the service never had it whole.
+    cut = failure.sent is not None and failure.size is not None and failure.sent < failure.size
+    said = f" after {failure.sent} of {failure.size} bytes, so nothing was created" if cut else ""
     if failure.kind is FailureKind.NOT_CONNECTED:
         host = urlsplit(call.url).netloc.rpartition("@")[2]
         error = SymblConnectionError(f"cannot connect to {host}: {detail}", request=call.info)
     elif failure.kind is FailureKind.TIMEOUT:
-        error = SymblTimeoutError(f"{call.info} timed out", request=call.info)
+        why = f": {failure.detail}" if failure.detail else ""
+        error = SymblTimeoutError(f"{call.info} timed out{why}{said}", request=call.info)
     else:
-        error = SymblConnectionError(f"{call.info} failed: {detail}", request=call.info)
+        error = SymblConnectionError(f"{call.info} failed: {detail}{said}", request=call.info)
     error.__cause__ = failure.cause
-    if failure.kind is FailureKind.NOT_CONNECTED or call.safe:
+    if failure.kind is FailureKind.NOT_CONNECTED or call.safe or cut:
         return Retry(error)
     if call.submit:
         return Fail(_unknown(call, f"no answer after the body may have been sent ({error})", error))

@@ -2,8 +2,9 @@
 
 A thin adapter over :mod:`symbl_async.core`: it sends requests, and asks the core what
 an answer means and whether to retry. ``_transport`` (``Transport``, the ``Requester``
-protocol), ``_config`` (``Timeouts``, ``RetryPolicy``) and ``_auth`` (``Credentials``,
-``TokenManager``).
+protocol), ``_body`` (a submit's body: sent at most once, counted; ``UploadProgress``,
+``UploadMeter``), ``_config`` (``Timeouts``, ``RetryPolicy``) and ``_auth``
+(``Credentials``, ``TokenManager``).
 
 May import: :mod:`symbl_async.core`, :mod:`symbl_async.errors`, aiohttp, backoff.
 """
@@ -13,6 +14,10 @@ from __future__ import annotations
 from symbl_async.transport._auth import (
     Credentials,
     TokenManager,
+)
+from symbl_async.transport._body import (
+    UploadMeter,
+    UploadProgress,
 )
 from symbl_async.transport._config import (
     RetryPolicy,
@@ -30,4 +35,6 @@ __all__ = [
     "Timeouts",
     "TokenManager",
     "Transport",
+    "UploadMeter",
+    "UploadProgress",
 ]

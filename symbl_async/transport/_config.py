@@ -22,21 +22,26 @@ def _seconds(field: str) -> Callable[[Any, Any, Any], None]:
 class Timeouts:
     """Request timeouts in seconds (``None``: no limit).
 
-    ``total`` bounds a whole ordinary call. An upload may take long to send, and
-    ``read`` does not apply while its body is written, so an upload gets its own
-    deadline, scaled with its size: ``upload_floor + size / upload_min_throughput``
-    seconds (a server that stops reading then fails the submit instead of holding it
-    forever). ``upload_total``, when set, replaces that scaled deadline.
+    ``total`` bounds a whole ordinary call. An upload's body may take long to send over a
+    slow or shared uplink, so its time is judged by progress, not size: it fails when no
+    byte of it moves for ``upload_stall`` seconds (cut off before its last byte, it
+    created nothing and is safe to send again). Once the last byte is handed over,
+    ``read`` bounds the wait for the answer, which includes the peer reading what the
+    kernel still buffers (megabytes at most). A loose cap on the whole upload stays, so
+    that its outcome is known in bounded time (a batch waits that long before it looks a
+    lost submit up): ``upload_total``, else ``upload_floor + size / upload_min_throughput``.
 
     Attributes:
         connect: opening a connection.
         read: between two reads of the answer.
         total: a whole ordinary request.
-        upload_total: a whole upload, fixed; ``None`` scales it with the size.
-        upload_floor: the scaled upload deadline's fixed part (sending starts, the
-            service answers).
-        upload_min_throughput: the slowest upload we wait for, in bytes per second;
-            ``None`` puts no size-scaled deadline on uploads.
+        upload_stall: an upload's body accepting no byte for this long fails it
+            (``None``: no stall timeout).
+        upload_total: the cap on a whole upload, fixed; ``None`` scales it with the size.
+        upload_floor: the scaled cap's fixed part (sending starts, the service answers).
+        upload_min_throughput: the scaled cap's slowest upload, in bytes per second, far
+            below a working uplink's (the stall timeout catches a dead one); ``None``
+            puts no cap on uploads.
 
     Raises:
         ValidationError: a negative, zero, infinite or non-number value.
@@ -45,18 +50,20 @@ class Timeouts:
     connect: float | None = attrs.field(default=10.0, validator=_seconds("connect"))
     read: float | None = attrs.field(default=60.0, validator=_seconds("read"))
     total: float | None = attrs.field(default=120.0, validator=_seconds("total"))
+    upload_stall: float | None = attrs.field(default=60.0, validator=_seconds("upload_stall"))
     upload_total: float | None = attrs.field(default=None, validator=_seconds("upload_total"))
     upload_floor: float = attrs.field(
         default=120.0, validator=number_field("upload_floor", strict=True)
     )
-    # 100 kB/s (0.8 Mbit/s): a slow uplink still finishes; a stalled one fails in minutes.
+    # 10 kB/s (80 kbit/s): 50 uploads sharing a 2 MB/s uplink get 40 kB/s each, and the cap
+    # at 100 kB/s cut a third of them off mid-body. The cap only bounds the outcome's wait.
     upload_min_throughput: float | None = attrs.field(
-        default=100_000.0,
+        default=10_000.0,
         validator=number_field("upload_min_throughput", strict=True, optional=True),
     )
 
     def upload_deadline(self, size: int | None) -> float | None:
-        """Seconds a whole upload of ``size`` bytes may take (``None``: no limit)."""
+        """The cap on a whole upload of ``size`` bytes, send to answer (``None``: none)."""
         if self.upload_total is not None:
             return self.upload_total
         if self.upload_min_throughput is None:

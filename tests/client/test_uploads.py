@@ -45,7 +45,7 @@ async def test_wav_path_streams_in_chunks_with_duration(tmp_path: Path) -> None:
     assert up.content_type == "audio/wav"
     assert up.size == len(data)
     assert up.duration == pytest.approx(40.0)
-    chunks = [c async for c in up.body()]  # type: ignore[attr-defined]
+    chunks = [c async for c in up.body()]
     assert len(chunks) > 1 and max(len(c) for c in chunks) <= CHUNK_SIZE
     assert b"".join(chunks) == data
     assert await collect(up.body()) == data  # a fresh stream each time (replayable)

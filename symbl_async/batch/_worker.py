@@ -107,10 +107,12 @@ class Sending:
 def _not_created(exc: SymblError) -> bool:
     """Whether a failed submit certainly created no job.
 
-    A 503 means the request was not handled (Symbl docs, "API errors": retry later); a
-    :class:`SymblConnectionError` reaches us from a submit only when the body never fully
-    left (after it, the transport raises :class:`SubmitOutcomeUnknownError`). 500, 502,
-    504 and lost answers may have made one.
+    A 503 means the request was not handled; a :class:`SymblConnectionError` (its
+    :class:`SymblTimeoutError` included) reaches us from a submit only when the connection
+    never opened or the body was cut off before its last byte (the service needs all of
+    ``Content-Length`` to create a job; after the last byte, the transport raises
+    :class:`SubmitOutcomeUnknownError`). 500, 502, 504 and lost answers may have made one
+    (docs/service-notes.md, "Submit outcomes").
     """
     if isinstance(exc, ServerError):
         return exc.status == 503
@@ -419,8 +421,8 @@ class ItemWorker:
             except (SubmitOutcomeUnknownError, ServerError, SymblConnectionError,
                     ResponseDecodeError) as exc:
                 if _not_created(exc):
-                    # 503 (not handled) or a body that never fully left: nothing exists,
-                    # resend later; never a failure.
+                    # 503 (not handled), no connection, or a body cut off before its last
+                    # byte: nothing exists; resend later, never a failure.
                     sending.active = False
                     maybe_created = False
                     refused += 1

@@ -5,7 +5,7 @@ comes from the argument, else the file name's extension, else the header bytes.
 Bytes whose header shows they are not media (a text file named ``.wav``) are refused
 before anything is sent. Durations come from our own WAV and MP4 parsers, else from
 ``mutagen`` (``_durations``); they set the first poll. The API requires
-``Content-Length`` on uploads (REFERENCE.md), so an async iterator
+``Content-Length`` on uploads (Symbl docs, "POST Audio API": mandatory), so an async iterator
 of unknown length is first spooled to a temporary file on disk; that also makes
 the body replayable when a connection fails before anything was sent.
 """

@@ -549,7 +549,9 @@ class Engine:
         self, row: LedgerItem, *, origin: Origin, slot: Slot | None = None, fresh: bool = False
     ) -> None:
         slot = slot if slot is not None else Slot(self._config.slots, held=False)
-        sending = Sending()
+        # A fresh claim has its intent committed: stop() lets it reach its submit, which
+        # then sends it (already on the way) or releases it (not yet), never strands it.
+        sending = Sending(active=fresh)
         task = asyncio.ensure_future(self._drive(row, slot, sending, fresh, origin))
         self._live[row.key] = task
         self._sending[task] = sending

@@ -51,6 +51,7 @@ from symbl_async.batch.ledger._states import (
     failed,
     fetched,
     none_created,
+    released,
     resent,
     submitted,
     timings,
@@ -391,10 +392,14 @@ class ItemWorker:
                     return self.failure(row, f"{reason}; it is pending again: a rerun "
                                         "submits it")
             if self._stopping():
+                if fresh:  # claimed, nothing sent: free again (a rerun sends it at once)
+                    await self._store.apply(row, released())
+                    sending.active = False
                 raise Stopped
             # From the intent until the outcome is recorded, stop() lets the item be: a
             # cancel while a ledger write runs would leave the intent committed without its
-            # submit (or a created job recorded as unsent).
+            # submit (or a created job recorded as unsent). (A fresh claim is so from the
+            # start: the engine made its Sending active.)
             sending.active = True
             if not fresh:  # a claim commits the first attempt's intent; others are made here
                 row = await self._store.apply(row, resent())

@@ -32,13 +32,18 @@ import contextlib
 import json
 import logging
 import os
-import re
 import secrets
 import socket
 from collections.abc import Callable
 from typing import Any
 
 from symbl_async.core._checks import is_database_url
+from symbl_async.core._database import (
+    is_connection_loss,
+    is_database_error,
+    reconnect_delay,
+    scrub,
+)
 from symbl_async.core._jobs import JobStatus
 from symbl_async.core._webhook import WebhookEvent
 from symbl_async.errors import ValidationError
@@ -76,18 +81,6 @@ _PRUNE = "DELETE FROM webhook_relay WHERE updated_at < now() - make_interval(sec
 Relayed = Callable[[WebhookEvent, "str | None", bool], bool]
 """What the relay calls with an announced delivery: ``(event, attempt, from_table)``;
 returns True when it moved a watched job of this process forward."""
-
-
-def _scrub(text: str, url: str) -> str:
-    # The same rule as the batch ledger's (webhooks may not import batch): no password.
-    from urllib.parse import unquote, urlsplit
-
-    with contextlib.suppress(ValueError):
-        password = urlsplit(url).password
-        for secret in {password, unquote(password or "")} - {None, ""}:
-            text = text.replace(str(secret), "***")
-    redacted = re.sub(r"^([a-z]+://[^:@/?#]*):[^/?#]*@", r"\1@", url)
-    return text.replace(url, re.sub(r"([?&]password=)[^&#]*", r"\1***", redacted))
 
 
 class PostgresRelay:
@@ -180,7 +173,7 @@ class PostgresRelay:
             except Exception as exc:
                 if pool is not None:
                     pool.terminate()
-                reason = _scrub(f"{type(exc).__name__}: {exc}", self._url)
+                reason = scrub(f"{type(exc).__name__}: {exc}", self._url)
                 self._ready = None  # the next use tries again
                 ready.set_exception(ValidationError("relay", f"cannot connect: {reason}"))
             else:
@@ -242,7 +235,6 @@ class PostgresRelay:
     async def _query(self, sql: str, *args: object) -> list[Any]:
         """One statement on the pool; once more when the connection it got was dead (a
         pooled connection the server ended is only found out by using it)."""
-        import asyncpg
 
         await self._open()
         for last in (False, True):
@@ -253,13 +245,10 @@ class PostgresRelay:
                 async with pool.acquire() as conn:
                     return list(await conn.fetch(sql, *args))
             except Exception as exc:
-                lost = isinstance(exc, (OSError, asyncio.TimeoutError,
-                                        asyncpg.PostgresConnectionError,
-                                        asyncpg.exceptions.OperatorInterventionError))
-                lost = lost or (isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc))
-                if last or not lost:
+                if last or not is_connection_loss(exc):
                     raise
                 log.debug("webhook relay: retrying after %s", type(exc).__name__)
+                await asyncio.sleep(reconnect_delay(0))
         return []
 
     async def _record(self, event: WebhookEvent, attempt: str | None) -> None:
@@ -270,7 +259,7 @@ class PostgresRelay:
         except Exception as exc:
             self.errors += 1
             log.warning("webhook relay: cannot record a delivery: %s",
-                        _scrub(f"{type(exc).__name__}: {exc}", self._url))
+                        scrub(f"{type(exc).__name__}: {exc}", self._url))
 
     async def _look_up(self, job_ids: list[str]) -> None:
         try:
@@ -278,7 +267,7 @@ class PostgresRelay:
         except Exception as exc:
             self.errors += 1
             log.warning("webhook relay: cannot read relayed deliveries: %s",
-                        _scrub(f"{type(exc).__name__}: {exc}", self._url))
+                        scrub(f"{type(exc).__name__}: {exc}", self._url))
             return
         for row in rows:
             self._hand_over(row["job_id"], row["status"], row["attempt"], from_table=True)
@@ -323,7 +312,7 @@ class PostgresRelay:
         # Long by its one loop (connect, catch up, watch the connection, close); kept whole.
         import asyncpg
 
-        delay = 0.2
+        tries = 0
         loop = asyncio.get_running_loop()
         self._pruned = loop.time()  # _open pruned
         while not self._closed:
@@ -340,12 +329,13 @@ class PostgresRelay:
             except Exception as exc:
                 if conn is not None:
                     conn.terminate()
+                delay = reconnect_delay(tries, cap=30.0)
+                tries += 1
                 log.warning("webhook relay: not listening (retrying in %.1f s): %s", delay,
-                            _scrub(f"{type(exc).__name__}: {exc}", self._url))
+                            scrub(f"{type(exc).__name__}: {exc}", self._url))
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
                 continue
-            delay = 0.2
+            tries = 0
             self.connects += 1
             self._listening.set()
             try:
@@ -358,8 +348,11 @@ class PostgresRelay:
                     if not lost.is_set():
                         await asyncio.wait_for(conn.fetchval("SELECT 1"), 10.0)
                         self._prune_now_and_then(loop.time())
-            except (asyncio.TimeoutError, OSError, asyncpg.PostgresError,
-                    asyncpg.InterfaceError) as exc:
+            except Exception as exc:
+                # Whatever the connection's last words (InternalClientError included): it
+                # is gone; listen again. Anything else is a bug: let it be seen.
+                if not (is_connection_loss(exc) or is_database_error(exc)):
+                    raise
                 log.warning("webhook relay: listening connection lost: %s", type(exc).__name__)
             finally:
                 conn.terminate()

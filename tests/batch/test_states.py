@@ -26,6 +26,7 @@ from symbl_async.batch.ledger._states import (
     job_id_learned,
     new_item,
     none_created,
+    released,
     reopened,
     resent,
     retried,
@@ -50,6 +51,7 @@ MOVES: dict[str, tuple[Callable[[], Change], set[ItemState]]] = {
     "reopen": (reopened, {S.FETCHED}),
     "retry": (retried, {S.FAILED}),
     "none_created": (lambda: none_created(0.0, "not found"), {S.SUBMITTING, S.UNKNOWN}),
+    "release": (released, {S.SUBMITTING}),
 }
 OWNED = {S.SUBMITTING, S.UNKNOWN, S.SUBMITTED, S.COMPLETED}
 

@@ -131,6 +131,34 @@ async def test_the_listener_reconnects_and_catches_up_on_what_it_missed(pg_url: 
         assert await late.wait(WAIT) is JobStatus.COMPLETED
 
 
+async def test_the_listener_survives_the_drivers_confused_state(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # asyncpg may report a connection ended in the middle of an operation as an
+    # InternalClientError (its protocol state confused). The listener took it for a bug and
+    # died for good: this process never heard relayed webhooks again.
+    real_fetchval = asyncpg.Connection.fetchval
+    broken = 0
+
+    async def confused(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        nonlocal broken
+        if query == "SELECT 1" and broken == 0:
+            broken += 1
+            raise asyncpg.exceptions.InternalClientError("another operation is in progress")
+        return await real_fetchval(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(asyncpg.Connection, "fetchval", confused)
+    async with worker(pg_url, check_every=0.05) as a, worker(pg_url, check_every=0.05) as b:
+        relays = [a._relay, b._relay]
+        await eventually(lambda: broken == 1, timeout=WAIT)
+        # The one whose check broke listens again (a second connection); both hear.
+        await eventually(lambda: sum(r.connects for r in relays if r) == 3, timeout=WAIT)
+        for here, there, job in ((a, b, "job-ice-1"), (b, a, "job-ice-2")):
+            watch = there.watch(job)
+            await here.handle(TOKEN, body(job, "completed"))
+            assert await watch.wait(WAIT) is JobStatus.COMPLETED
+
+
 async def test_the_relay_rides_out_a_database_restart(own_postgres: PostgresServer) -> None:
     url = await own_postgres.create_database()
     async with worker(url) as a, worker(url) as b:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import re
 import time
 import uuid
@@ -54,6 +53,12 @@ from symbl_async.batch.ledger._states import (
 )
 from symbl_async.batch.ledger._store import check_join
 from symbl_async.core._checks import check_ledger_url, redact_url
+from symbl_async.core._database import (
+    is_connection_loss,
+    is_database_error,
+    reconnect_delay,
+    scrub,
+)
 from symbl_async.errors import (
     ClientClosedError,
     IllegalTransitionError,
@@ -152,56 +157,6 @@ _MIGRATE_FROM_1 = (
     "UPDATE items SET owner = NULL, fence = NULL WHERE state IN ('pending', 'fetched',"
     " 'failed')",
 )
-
-
-def scrub(text: str, url: str) -> str:
-    """``text`` (an error message) without the URL's password, wherever it appears."""
-    userinfo = url.partition("://")[2].rpartition("@")[0]
-    password = userinfo.partition(":")[2]
-    if password:
-        from urllib.parse import unquote
-
-        secrets = {password, unquote(password)}
-        # A password cut by an unencoded '/', '?' or '#' reaches the driver in pieces.
-        secrets.update(p for p in re.split(r"[/?#]", password) if len(p) >= 3)
-        for secret in sorted(secrets, key=len, reverse=True):
-            text = text.replace(secret, "***")
-    return text
-
-
-def is_database_error(exc: BaseException) -> bool:
-    """True for asyncpg's errors (the server's answers and the client's own)."""
-    import asyncpg
-
-    return isinstance(exc, (asyncpg.PostgresError, asyncpg.InterfaceError,
-                            asyncpg.exceptions.InternalClientError))
-
-
-def is_connection_loss(exc: BaseException) -> bool:
-    """True when ``exc`` means the connection (or the server) went away, or the transaction
-    was rolled back for a conflict: the operation may be run again (the ``op`` check)."""
-    import asyncpg
-
-    if isinstance(exc, (OSError, TimeoutError, asyncio.TimeoutError)):
-        return True
-    if isinstance(
-        exc,
-        (
-            asyncpg.PostgresConnectionError,  # class 08, incl. ConnectionDoesNotExistError
-            asyncpg.exceptions.OperatorInterventionError,  # 57: shut-down, terminated, starting
-            asyncpg.exceptions.TransactionRollbackError,  # 40: serialization, deadlock
-            asyncpg.exceptions.CannotConnectNowError,
-        ),
-    ):
-        return True
-    # asyncpg's own "connection is closed" / "connection was closed in the middle of
-    # operation" come as InterfaceError; a connection ended by the server in the middle of
-    # a COMMIT may leave its protocol confused ("another operation is in progress", an
-    # InternalClientError). Either way the outcome is unknown, which every operation's
-    # retry handles (the op check).
-    if isinstance(exc, asyncpg.exceptions.InternalClientError):
-        return True
-    return isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
 
 
 def _item(record: Mapping[str, Any]) -> LedgerItem:
@@ -409,7 +364,7 @@ class PostgresStore:
                 # waited for a while; a wrong password or database is not.
                 tries += 1
                 if is_connection_loss(exc) and loop.time() < deadline:
-                    await asyncio.sleep(min(1.0, 0.05 * 2 ** tries) * random.uniform(0.5, 1.5))
+                    await asyncio.sleep(reconnect_delay(tries, cap=1.0))
                     continue
                 reason = scrub(f"{type(exc).__name__}: {exc}", url)
                 raise ValidationError(
@@ -823,7 +778,7 @@ class PostgresStore:
                         f"ledger {self._location}: no connection for"
                         f" {self._reconnect_timeout:g}s: {self._scrub(exc)}"
                     ) from exc
-                delay = min(2.0, 0.02 * 2 ** min(tries, 10)) * random.uniform(0.5, 1.5)
+                delay = reconnect_delay(tries)
                 _log.debug("ledger %s: retrying after %s", self._location, self._scrub(exc))
                 await asyncio.sleep(min(delay, left))
 

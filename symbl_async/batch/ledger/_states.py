@@ -9,6 +9,7 @@ An item moves through these states (:class:`ItemState`)::
                   +--+ resend (429, 503, no connection: nothing was created)
     failed -> pending, or -> completed if its job had completed (retry)
     submitting/unknown -> pending: looked up after the grace period, no job (none_created)
+    submitting -> pending: claimed, and the run stopped before the submit was sent (release)
 
 ``submitting`` is the intent: it is committed, with the attempt's own name, before the submit
 is sent, so an item found in ``submitting`` may exist remotely and is looked up by that name
@@ -60,6 +61,7 @@ __all__ = [
     "job_id_learned",
     "new_item",
     "none_created",
+    "released",
     "reopened",
     "resent",
     "retried",
@@ -180,6 +182,9 @@ JOB_ID_LEARNED = _move("job_id_learned", {_S.SUBMITTED}, _S.SUBMITTED,
 COMPLETED = _move("completed", {_S.SUBMITTED}, _S.COMPLETED, stamp="completed_at")
 FETCHED = _move("fetched", {_S.COMPLETED}, _S.FETCHED, fields=frozenset({"output_path"}),
                 stamp="fetched_at")
+# Claimed, and the run stopped before the submit was sent: nothing exists, the item is free
+# again (the next attempt gets a new name all the same).
+RELEASE = _move("release", {_S.SUBMITTING}, _S.PENDING)
 # An attempt that may have created a job, looked up by name after its grace period and not
 # found: nothing exists, the item is free again (to be claimed and sent again).
 NONE_CREATED = _move("none_created", {_S.SUBMITTING, _S.UNKNOWN}, _S.PENDING,
@@ -193,8 +198,8 @@ RETRY = _move("retry", {_S.FAILED}, None, takes_ownership=True)
 ADOPT = _move("adopt", set(UNFINISHED), None, takes_ownership=True)
 
 MOVES: Mapping[str, Move] = {m.name: m for m in (
-    CLAIM, RESEND, UNKNOWN, SUBMITTED, JOB_ID_LEARNED, COMPLETED, FETCHED, NONE_CREATED,
-    FAILED, REOPEN, RETRY, ADOPT,
+    CLAIM, RESEND, UNKNOWN, SUBMITTED, JOB_ID_LEARNED, COMPLETED, FETCHED, RELEASE,
+    NONE_CREATED, FAILED, REOPEN, RETRY, ADOPT,
 )}
 """Every move, by name."""
 
@@ -237,6 +242,12 @@ def submitted(job_id: str | None, conversation_id: str | None) -> Change:
 def job_id_learned(job_id: str) -> Change:
     """submitted (no job id: found by name) -> submitted with the id a webhook named."""
     return Change(JOB_ID_LEARNED, {"job_id": job_id})
+
+
+def released() -> Change:
+    """submitting -> pending: the caller claimed the item and sent nothing (the run stops
+    before the submit); only the worker that holds it, before any send, may say so."""
+    return Change(RELEASE)
 
 
 def none_created(grace_until: float, reason: str) -> Change:

@@ -545,13 +545,22 @@ class Engine:
             log.error("item %s has an unreadable submit recorded; it cannot be sent", row.key)
             return None
 
+    def _wanted(self, row: LedgerItem) -> bool:
+        """Whether this run may send the item (again): an input of this run names it, or
+        (a shared backlog) an input of this run's other workers did (its attempt is of
+        this run). What an earlier run left and no input names now is never resent."""
+        if row.key in self._awaiting:
+            return True
+        return (self._store.shared and row.attempt_at is not None
+                and row.attempt_at >= self._delivery.run_started)
+
     def _start(
         self, row: LedgerItem, *, origin: Origin, slot: Slot | None = None, fresh: bool = False
     ) -> None:
         slot = slot if slot is not None else Slot(self._config.slots, held=False)
         # A fresh claim has its intent committed: stop() lets it reach its submit, which
         # then sends it (already on the way) or releases it (not yet), never strands it.
-        sending = Sending(active=fresh)
+        sending = Sending(active=fresh, intent=row if fresh else None)
         task = asyncio.ensure_future(self._drive(row, slot, sending, fresh, origin))
         self._live[row.key] = task
         self._sending[task] = sending
@@ -576,7 +585,8 @@ class Engine:
         started = time.monotonic()
         try:
             result = await self._work.process(row, item=self._item_for, slot=slot,
-                                              sending=sending, fresh=fresh)
+                                              sending=sending, fresh=fresh,
+                                              wanted=self._wanted)
         except Stopped:
             return
         except LeaseLostError as exc:

@@ -100,9 +100,13 @@ class Stopped(Exception):
 
 @attrs.define(eq=False)
 class Sending:
-    """Whether a submit request is on the wire (``stop()`` lets it settle)."""
+    """Where an item's submit stands, for a run that stops or is cancelled."""
 
     active: bool = False
+    """From the intent until the outcome is recorded: ``stop()`` lets the item be."""
+    intent: LedgerItem | None = None
+    """The row whose attempt's intent is committed and whose submit has not been sent yet:
+    an item cancelled now is released (nothing exists), not stranded ``submitting``."""
 
 
 def _not_created(exc: SymblError) -> bool:
@@ -296,6 +300,7 @@ class ItemWorker:
         slot: Slot,
         sending: Sending,
         fresh: bool = False,
+        wanted: Callable[[LedgerItem], bool] = lambda row: True,
     ) -> BatchResult:
         """One item, top to bottom: submit (or settle an earlier attempt), wait, fetch.
 
@@ -304,6 +309,8 @@ class ItemWorker:
         Args:
             row: the item as this worker holds it (claimed, adopted, reopened).
             item: what to send for a row (the input, or the row's recorded submit).
+            wanted: whether this run may send the row again (an input of this run names
+                it); one an earlier run left, not named now, is looked up but never resent.
             slot: the account slot the item holds (or will take, for a job in flight).
             sending: set while the submit request is on the wire.
             fresh: ``row`` was just claimed: its intent is committed, nothing was sent.
@@ -322,7 +329,12 @@ class ItemWorker:
         if row.state in (ItemState.SUBMITTING, ItemState.UNKNOWN):
             if not slot.held:  # its job may run: it holds an account slot meanwhile
                 await slot.acquire()
-            step = await self._submit(row, item, slot, sending, fresh=fresh, looked=looked)
+            try:
+                step = await self._submit(row, item, slot, sending, fresh=fresh,
+                                          looked=looked, wanted=wanted)
+            except asyncio.CancelledError:
+                await self._release(sending)
+                raise
         elif row.state is ItemState.SUBMITTED and not slot.held:
             await slot.acquire()  # a job in flight holds an account slot until it ends
         if isinstance(step, LedgerItem) and step.state is ItemState.SUBMITTED:
@@ -331,6 +343,15 @@ class ItemWorker:
             return step
         slot.release()
         return await self._fetch(step)
+
+    async def _release(self, sending: Sending) -> None:
+        """Give back an item whose attempt's intent is committed and nothing was sent: a
+        run stopped or cancelled there leaves it pending, not ``submitting`` (which a rerun
+        would have to wait a whole grace period to look up)."""
+        row, sending.intent = sending.intent, None
+        if row is not None:
+            with contextlib.suppress(SymblError):
+                await self._store.apply(row, released())
 
     def failure(
         self, row: LedgerItem, error: str, cause: BaseException | None = None
@@ -357,6 +378,7 @@ class ItemWorker:
         *,
         fresh: bool,
         looked: bool = False,
+        wanted: Callable[[LedgerItem], bool] = lambda row: True,
     ) -> Step:
         """Submit until the service takes the job, a lookup finds it, or it is refused.
 
@@ -378,10 +400,9 @@ class ItemWorker:
                 if found is not None:
                     return found
                 reason = None
-                if item is None:
+                if item is None or not wanted(row):
                     reason = ("looked up by name, its last attempt created no job; its input "
-                              "is not in this run and its submit was not recorded: give the "
-                              "input again to send it")
+                              "is not in this run: give it again to send it")
                 elif unknowns >= _MAX_UNKNOWN_SUBMITS:
                     reason = (f"{unknowns} submits got no answer (the last: "
                               f"{row.error or 'lost'}); none created a job (looked up by name "
@@ -392,8 +413,8 @@ class ItemWorker:
                     return self.failure(row, f"{reason}; it is pending again: a rerun "
                                         "submits it")
             if self._stopping():
-                if fresh:  # claimed, nothing sent: free again (a rerun sends it at once)
-                    await self._store.apply(row, released())
+                if sending.intent is not None:  # nothing sent: free again for a rerun
+                    await self._release(sending)
                     sending.active = False
                 raise Stopped
             # From the intent until the outcome is recorded, stop() lets the item be: a
@@ -402,7 +423,7 @@ class ItemWorker:
             # start: the engine made its Sending active.)
             sending.active = True
             if not fresh:  # a claim commits the first attempt's intent; others are made here
-                row = await self._store.apply(row, resent())
+                row = sending.intent = await self._store.apply(row, resent())
             fresh = False
             assert item is not None
             self._counts["submits"] += 1
@@ -410,6 +431,7 @@ class ItemWorker:
                 raise LeaseLostError(row.key, "this worker's lease ran out before the submit")
             try:
                 with self._fetch_gate.submitting():
+                    sending.intent = None  # from here on, the submit may be on its way
                     job = await submit_item(self._client, item, row.attempt_name or row.name)
             except ConcurrencyLimitError:
                 sending.active = False

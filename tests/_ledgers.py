@@ -19,7 +19,7 @@ import asyncpg
 import attrs
 import pytest
 
-from symbl_async.batch.ledger import (
+from symbl_async.batch._ledger import (
     ItemStore,
     MemoryLedger,
     MemoryStore,

@@ -33,6 +33,14 @@ from symbl_async.batch._inputs import (
     read_manifest,
 )
 from symbl_async.batch._items import submit_name
+from symbl_async.batch._ledger import (
+    ItemState,
+    ItemStore,
+    LedgerItem,
+    MemoryStore,
+    PostgresStore,
+    SqliteStore,
+)
 from symbl_async.batch._protocol import BatchClient
 from symbl_async.batch._rerun import batch_webhook_token
 from symbl_async.batch._results import (
@@ -47,14 +55,6 @@ from symbl_async.batch._results import (
     ResultStatus,
 )
 from symbl_async.batch._slots import PLAN_LIMITS, JobSlots, LongestFirstWindow
-from symbl_async.batch.ledger import (
-    ItemState,
-    ItemStore,
-    LedgerItem,
-    MemoryStore,
-    PostgresStore,
-    SqliteStore,
-)
 
 __all__ = [
     "LEDGER_FILE",

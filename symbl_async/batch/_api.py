@@ -22,11 +22,11 @@ from pathlib import Path
 from types import TracebackType
 
 from symbl_async.batch._engine import Engine, RunConfig
+from symbl_async.batch._ledger._store import ItemStore
 from symbl_async.batch._output import LEDGER_FILE
 from symbl_async.batch._protocol import BatchClient
 from symbl_async.batch._results import BatchEvent, BatchProgress, BatchResult, BatchSummary
 from symbl_async.batch._slots import JobSlots
-from symbl_async.batch.ledger._store import ItemStore
 from symbl_async.core._checks import check_ledger_url
 from symbl_async.core._options import ProcessingOptions
 from symbl_async.errors import ValidationError

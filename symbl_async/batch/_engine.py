@@ -36,6 +36,16 @@ import attrs
 
 from symbl_async.batch._inputs import FileSource
 from symbl_async.batch._items import PreparedItem, item_from_spec, prepare_item, spec_of
+from symbl_async.batch._ledger._states import (
+    RELEASED,
+    UNFINISHED,
+    ItemState,
+    LedgerItem,
+    Pending,
+    reopened,
+    retried,
+)
+from symbl_async.batch._ledger._store import ItemStore
 from symbl_async.batch._output import Storage, insights_missing, open_storage
 from symbl_async.batch._protocol import FATAL, BatchClient
 from symbl_async.batch._rerun import (
@@ -57,16 +67,6 @@ from symbl_async.batch._results import (
 )
 from symbl_async.batch._slots import DONE, JobSlots, LongestFirstWindow, Slot, puller
 from symbl_async.batch._worker import ItemWorker, Sending, Stopped
-from symbl_async.batch.ledger._states import (
-    RELEASED,
-    UNFINISHED,
-    ItemState,
-    LedgerItem,
-    Pending,
-    reopened,
-    retried,
-)
-from symbl_async.batch.ledger._store import ItemStore
 from symbl_async.core._options import ProcessingOptions
 from symbl_async.errors import (
     IllegalTransitionError,

@@ -27,9 +27,7 @@ from typing import Any, Literal
 
 from symbl_async.batch._inputs import FileSource
 from symbl_async.batch._items import PreparedItem
-from symbl_async.batch._protocol import FATAL, BatchClient
-from symbl_async.batch._slots import JobSlots, Slot
-from symbl_async.batch.ledger._states import (
+from symbl_async.batch._ledger._states import (
     ItemState,
     LedgerItem,
     completed,
@@ -37,7 +35,9 @@ from symbl_async.batch.ledger._states import (
     job_id_learned,
     submitted,
 )
-from symbl_async.batch.ledger._store import ItemStore
+from symbl_async.batch._ledger._store import ItemStore
+from symbl_async.batch._protocol import FATAL, BatchClient
+from symbl_async.batch._slots import JobSlots, Slot
 from symbl_async.core._jobs import Job, JobStatus
 from symbl_async.core._polling import wake_times
 from symbl_async.errors import JobFailedError, NotFoundError, SymblError

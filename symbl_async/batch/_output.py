@@ -35,9 +35,9 @@ from typing import IO, Any
 import filelock
 
 from symbl_async.batch._items import submit_name
+from symbl_async.batch._ledger._sqlite import SqliteStore
+from symbl_async.batch._ledger._store import ItemStore
 from symbl_async.batch._results import RESULTS_FILE, SUMMARY_FILE, BatchResult, BatchSummary
-from symbl_async.batch.ledger._sqlite import SqliteStore
-from symbl_async.batch.ledger._store import ItemStore
 from symbl_async.core._checks import check_ledger_url, is_database_url
 from symbl_async.errors import ValidationError
 from symbl_async.models._converter import camel_case
@@ -323,7 +323,7 @@ async def open_storage(
                 storage.lock = _lock(ledger.path)
         elif is_database_url(ledger) or (isinstance(ledger, str) and "://" in ledger):
             # Imported here: asyncpg is an optional extra (symbl_async[postgres]).
-            from symbl_async.batch.ledger._postgres import PostgresStore
+            from symbl_async.batch._ledger._postgres import PostgresStore
 
             storage.store = await PostgresStore.connect(check_ledger_url(ledger))
             storage.owns_store = True

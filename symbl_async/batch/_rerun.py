@@ -22,9 +22,9 @@ import secrets
 from collections.abc import Mapping
 
 from symbl_async.batch._inputs import canonical_options
-from symbl_async.batch.ledger._sqlite import SqliteLedger
-from symbl_async.batch.ledger._states import ItemState, LedgerItem
-from symbl_async.batch.ledger._store import ItemStore
+from symbl_async.batch._ledger._sqlite import SqliteLedger
+from symbl_async.batch._ledger._states import ItemState, LedgerItem
+from symbl_async.batch._ledger._store import ItemStore
 from symbl_async.core._estimate import ProcessingTimeModel
 from symbl_async.errors import ValidationError
 

@@ -21,8 +21,8 @@ from typing import Any, Literal, Protocol, TypeAlias
 
 import attrs
 
+from symbl_async.batch._ledger._states import IN_FLIGHT, ItemState, LedgerItem, timings
 from symbl_async.batch._slots import JobSlots
-from symbl_async.batch.ledger._states import IN_FLIGHT, ItemState, LedgerItem, timings
 from symbl_async.models._models import ConversationInsights
 
 __all__ = [

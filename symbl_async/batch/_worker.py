@@ -4,7 +4,7 @@
 returns its next row, or the item's result when it ends here; nothing jumps through
 exceptions except the run's own stop (:class:`Stopped`) and the errors that stop the whole
 run (:data:`~symbl_async.batch._protocol.FATAL`). Every ledger move goes through the store,
-which checks it against the one state machine (:mod:`symbl_async.batch.ledger._states`).
+which checks it against the one state machine (:mod:`symbl_async.batch._ledger._states`).
 
 The rules it keeps (the decisions behind them are in ARCHITECTURE.md):
 
@@ -33,18 +33,7 @@ from typing import Any, Literal
 import attrs
 
 from symbl_async.batch._items import PreparedItem, submit_item
-from symbl_async.batch._lookup import (
-    Finder,
-    ended_now,
-    job_max_seconds,
-    learn_or_wait,
-    settle_when_surely_ended,
-)
-from symbl_async.batch._output import ResultWriter, with_ids
-from symbl_async.batch._protocol import FATAL, BatchClient
-from symbl_async.batch._results import BatchResult
-from symbl_async.batch._slots import JobSlots, Slot
-from symbl_async.batch.ledger._states import (
+from symbl_async.batch._ledger._states import (
     ItemState,
     LedgerItem,
     completed,
@@ -57,7 +46,18 @@ from symbl_async.batch.ledger._states import (
     timings,
     unknown,
 )
-from symbl_async.batch.ledger._store import ItemStore
+from symbl_async.batch._ledger._store import ItemStore
+from symbl_async.batch._lookup import (
+    Finder,
+    ended_now,
+    job_max_seconds,
+    learn_or_wait,
+    settle_when_surely_ended,
+)
+from symbl_async.batch._output import ResultWriter, with_ids
+from symbl_async.batch._protocol import FATAL, BatchClient
+from symbl_async.batch._results import BatchResult
+from symbl_async.batch._slots import JobSlots, Slot
 from symbl_async.core._jobs import Job, JobStatus
 from symbl_async.errors import (
     ConcurrencyLimitError,

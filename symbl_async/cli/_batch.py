@@ -36,11 +36,11 @@ import attrs
 
 from symbl_async.batch._api import LEDGER_FILE, process_many
 from symbl_async.batch._inputs import Source, SourceError, expand_inputs, read_manifest
+from symbl_async.batch._ledger import SqliteLedger
 from symbl_async.batch._output import check_output_dir
 from symbl_async.batch._rerun import batch_webhook_token
 from symbl_async.batch._results import BatchSummary
 from symbl_async.batch._slots import PLAN_LIMITS, JobSlots
-from symbl_async.batch.ledger import SqliteLedger
 from symbl_async.cli._process_args import DEFAULT_LIMIT, EMULATOR_TIME_SCALE
 from symbl_async.cli._progress import ProgressDisplay
 from symbl_async.cli._skips import Skips

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from symbl_async.batch._api import LEDGER_FILE
-from symbl_async.batch.ledger import ItemState, SqliteLedger
+from symbl_async.batch._ledger import ItemState, SqliteLedger
 from symbl_async.cli._argtypes import ledger_arg
 from symbl_async.core._checks import redact_url
 from symbl_async.errors import SymblError

@@ -23,9 +23,9 @@ from _polling import eventually
 from symbl_async.batch._api import BatchRun, process_many
 from symbl_async.batch._inputs import SourceError, UrlSource
 from symbl_async.batch._items import PreparedItem, prepare_item, spec_of
+from symbl_async.batch._ledger import ItemState, LedgerItem, Pending, attempt_name
 from symbl_async.batch._results import BatchEvent, BatchResult
 from symbl_async.batch._slots import JobSlots, longest_first
-from symbl_async.batch.ledger import ItemState, LedgerItem, Pending, attempt_name
 from symbl_async.client._client import SymblClient
 from symbl_async.client._waiting import PollSchedule
 from symbl_async.core._jobs import Job

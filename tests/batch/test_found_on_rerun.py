@@ -12,10 +12,10 @@ import time
 
 import attrs
 
+from symbl_async.batch._ledger import ItemState, MemoryStore, Pending
+from symbl_async.batch._ledger._states import submitted
 from symbl_async.batch._lookup import wait_until_final
 from symbl_async.batch._slots import JobSlots, Slot
-from symbl_async.batch.ledger import ItemState, MemoryStore, Pending
-from symbl_async.batch.ledger._states import submitted
 from symbl_async.client._client import SymblClient
 from symbl_async.client._waiting import PollSchedule
 from symbl_async.emulator import Emulator

@@ -16,9 +16,9 @@ import attrs
 from symbl_async import RetryPolicy, SymblClient, Timeouts
 from symbl_async.batch._inputs import FileSource, UrlSource
 from symbl_async.batch._items import PreparedItem, prepare_item
+from symbl_async.batch._ledger import ItemState, LedgerItem, MemoryStore
 from symbl_async.batch._lookup import GRACE_MARGIN, Finder
 from symbl_async.batch._slots import JobSlots
-from symbl_async.batch.ledger import ItemState, LedgerItem, MemoryStore
 
 
 def row(state: ItemState = ItemState.SUBMITTING, **fields: object) -> LedgerItem:

@@ -17,9 +17,9 @@ import attrs
 import pytest
 
 from symbl_async.batch._api import process_many
+from symbl_async.batch._inputs import TextSource, UrlSource
 from symbl_async.batch._results import BatchResult
 from symbl_async.batch._slots import JobSlots
-from symbl_async.batch._inputs import TextSource, UrlSource
 from symbl_async.client import ALL_INCLUDE
 from symbl_async.client._client import SymblClient
 from symbl_async.client._waiting import PollSchedule

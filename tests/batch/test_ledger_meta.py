@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from symbl_async.batch import batch_webhook_token
+from symbl_async.batch._ledger import SqliteLedger, SqliteStore
 from symbl_async.batch._rerun import keep_webhook_token
-from symbl_async.batch.ledger import SqliteLedger, SqliteStore
 from symbl_async.errors import ValidationError
 
 TOKEN_A = "a" * 43

@@ -17,14 +17,14 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from symbl_async.batch.ledger import (
+from symbl_async.batch._ledger import (
     IN_FLIGHT,
     ItemState,
     LedgerItem,
     Pending,
     SqliteLedger,
 )
-from symbl_async.batch.ledger._states import (
+from symbl_async.batch._ledger._states import (
     Change,
     completed,
     failed,

@@ -17,8 +17,8 @@ import pytest
 from _polling import eventually
 from _postgres import PASSWORD, PostgresServer
 
-from symbl_async.batch.ledger import ItemState, Pending, PostgresStore
-from symbl_async.batch.ledger._states import completed, fetched, resent, submitted
+from symbl_async.batch._ledger import ItemState, Pending, PostgresStore
+from symbl_async.batch._ledger._states import completed, fetched, resent, submitted
 from symbl_async.errors import LedgerError
 
 S = ItemState

@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 from _polling import eventually
 
 from symbl_async.batch._api import process_many
-from symbl_async.batch._results import BatchEvent, BatchResult
 from symbl_async.batch._inputs import UrlSource
+from symbl_async.batch._results import BatchEvent, BatchResult
 from symbl_async.client._client import SymblClient
 from symbl_async.client._waiting import PollSchedule
 from symbl_async.emulator import Emulator

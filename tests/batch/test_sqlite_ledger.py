@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from symbl_async.batch.ledger import ItemState, Pending, SqliteLedger
-from symbl_async.batch.ledger._states import completed, resent, submitted, unknown
+from symbl_async.batch._ledger import ItemState, Pending, SqliteLedger
+from symbl_async.batch._ledger._states import completed, resent, submitted, unknown
 from symbl_async.errors import ClientClosedError, LedgerError, ValidationError
 
 S = ItemState
@@ -236,7 +236,7 @@ def test_the_intent_survives_sigkill_right_after_the_claim(tmp_path: Path) -> No
     child = textwrap.dedent(
         f"""
         import os, signal
-        from symbl_async.batch.ledger import Pending, SqliteLedger
+        from symbl_async.batch._ledger import Pending, SqliteLedger
         ledger = SqliteLedger.open({str(path)!r}, "doomed")
         ledger.join(max_limit=5, lease=30.0)
         ledger.add_pending([Pending({KEY!r}, "a.wav", "n", None, None)])

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from symbl_async.batch.ledger import ItemState, LedgerItem, Pending, SqliteLedger, SqliteStore
-from symbl_async.batch.ledger._states import Change, completed, fetched, submitted
+from symbl_async.batch._ledger import ItemState, LedgerItem, Pending, SqliteLedger, SqliteStore
+from symbl_async.batch._ledger._states import Change, completed, fetched, submitted
 from symbl_async.errors import ClientClosedError, IllegalTransitionError, LedgerError
 
 S = ItemState

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from symbl_async.batch.ledger._states import (
+from symbl_async.batch._ledger._states import (
     Advanced,
     Change,
     ItemState,

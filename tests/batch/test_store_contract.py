@@ -15,7 +15,7 @@ import attrs
 import pytest
 from _polling import eventually
 
-from symbl_async.batch.ledger import (
+from symbl_async.batch._ledger import (
     ItemState,
     ItemStore,
     LedgerItem,
@@ -25,7 +25,7 @@ from symbl_async.batch.ledger import (
     PostgresStore,
     SqliteStore,
 )
-from symbl_async.batch.ledger._states import (
+from symbl_async.batch._ledger._states import (
     completed,
     failed,
     fetched,

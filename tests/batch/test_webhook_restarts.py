@@ -21,9 +21,9 @@ from _polling import eventually
 from symbl_async.batch import batch_webhook_token
 from symbl_async.batch._api import BatchRun, process_many
 from symbl_async.batch._inputs import UrlSource
+from symbl_async.batch._ledger import SqliteStore
 from symbl_async.batch._results import BatchResult
 from symbl_async.batch._slots import JobSlots
-from symbl_async.batch.ledger import SqliteStore
 from symbl_async.client._client import SymblClient
 from symbl_async.client._waiting import PollSchedule
 from symbl_async.emulator import Emulator

@@ -26,7 +26,7 @@ from _cli_support import (
 )
 from aioresponses import aioresponses
 
-from symbl_async.batch.ledger import SqliteLedger as Ledger
+from symbl_async.batch._ledger import SqliteLedger as Ledger
 from symbl_async.batch._results import BatchEvent, BatchProgress
 from symbl_async.cli._progress import ProgressDisplay
 

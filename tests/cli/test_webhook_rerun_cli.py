@@ -23,7 +23,7 @@ from _cli_support import (
 from _polling import eventually_blocking
 
 from symbl_async.batch import batch_webhook_token
-from symbl_async.batch.ledger import SqliteLedger as Ledger
+from symbl_async.batch._ledger import SqliteLedger as Ledger
 
 
 @pytest.fixture

@@ -1,15 +1,15 @@
 """What the batch engine needs from a ledger: one contract, three stores.
 
-* :class:`~symbl_async.batch.ledger._sqlite.SqliteStore`: the embedded default, one SQLite
+* :class:`~symbl_async.batch._ledger._sqlite.SqliteStore`: the embedded default, one SQLite
   file; its calls run on a thread of their own (each commit fsyncs), grouped into one
   transaction when they queue up. One process at a time (the batch takes a lock file).
-* :class:`~symbl_async.batch.ledger._postgres.PostgresStore` (``pip install
+* :class:`~symbl_async.batch._ledger._postgres.PostgresStore` (``pip install
   'symbl_async[postgres]'``, a ``postgresql://`` URL): many workers on many machines share
   one batch and one account.
-* :class:`~symbl_async.batch.ledger._memory.MemoryStore`: the same in a dict, for tests of
+* :class:`~symbl_async.batch._ledger._memory.MemoryStore`: the same in a dict, for tests of
   the engine at full speed (several "workers" may share one).
 
-Every store loads an item, calls :func:`~symbl_async.batch.ledger._states.advance` and
+Every store loads an item, calls :func:`~symbl_async.batch._ledger._states.advance` and
 writes the result: the state machine, the fields each move sets and the owner/fencing rule
 are written once there. One contract test suite (``tests/batch/test_store_contract.py``)
 runs on all three.
@@ -42,7 +42,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol, runtime_checkable
 
-from symbl_async.batch.ledger._states import Change, ItemState, LedgerItem, Pending
+from symbl_async.batch._ledger._states import Change, ItemState, LedgerItem, Pending
 from symbl_async.errors import ValidationError
 
 __all__ = ["ItemStore", "check_join", "longest_first_key"]

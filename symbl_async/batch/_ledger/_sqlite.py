@@ -1,9 +1,9 @@
 """The ledger in one SQLite file: the embedded default, off the event loop.
 
 :class:`SqliteLedger` holds the connection and makes each operation of the store contract
-(:mod:`symbl_async.batch.ledger._store`) one short transaction (``BEGIN IMMEDIATE``: a
+(:mod:`symbl_async.batch._ledger._store`) one short transaction (``BEGIN IMMEDIATE``: a
 read-check-write cannot interleave with another writer): load the rows, call
-:func:`~symbl_async.batch.ledger._states.advance`, write what it returns. Its calls are
+:func:`~symbl_async.batch._ledger._states.advance`, write what it returns. Its calls are
 plain and synchronous; the connection keeps sqlite3's ``check_same_thread``, so a call from
 another thread fails loudly instead of racing.
 
@@ -37,7 +37,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mappi
 from pathlib import Path
 from typing import Any, TypeVar
 
-from symbl_async.batch.ledger._states import (
+from symbl_async.batch._ledger._states import (
     COLUMNS,
     IN_FLIGHT,
     UNFINISHED,
@@ -50,7 +50,7 @@ from symbl_async.batch.ledger._states import (
     advance,
     claimed,
 )
-from symbl_async.batch.ledger._store import check_join
+from symbl_async.batch._ledger._store import check_join
 from symbl_async.errors import (
     ClientClosedError,
     IllegalTransitionError,

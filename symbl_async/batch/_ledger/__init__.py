@@ -10,10 +10,10 @@ May import: :mod:`symbl_async.core`, :mod:`symbl_async.errors`.
 
 from __future__ import annotations
 
-from symbl_async.batch.ledger._memory import MemoryLedger, MemoryStore
-from symbl_async.batch.ledger._postgres import PostgresStore
-from symbl_async.batch.ledger._sqlite import SqliteLedger, SqliteStore
-from symbl_async.batch.ledger._states import (
+from symbl_async.batch._ledger._memory import MemoryLedger, MemoryStore
+from symbl_async.batch._ledger._postgres import PostgresStore
+from symbl_async.batch._ledger._sqlite import SqliteLedger, SqliteStore
+from symbl_async.batch._ledger._states import (
     IN_FLIGHT,
     RELEASED,
     UNFINISHED,
@@ -22,7 +22,7 @@ from symbl_async.batch.ledger._states import (
     Pending,
     attempt_name,
 )
-from symbl_async.batch.ledger._store import ItemStore
+from symbl_async.batch._ledger._store import ItemStore
 
 __all__ = [
     "IN_FLIGHT",

@@ -1,8 +1,8 @@
 """The ledger in PostgreSQL: one batch and one account's job slots shared by many workers.
 
-The store contract (:mod:`symbl_async.batch.ledger._store`) over asyncpg. Each operation is
+The store contract (:mod:`symbl_async.batch._ledger._store`) over asyncpg. Each operation is
 one transaction: it locks what it reads (``SELECT ... FOR UPDATE``), calls
-:func:`~symbl_async.batch.ledger._states.advance` for each item it moves, and writes what that
+:func:`~symbl_async.batch._ledger._states.advance` for each item it moves, and writes what that
 returns. Claims lock the account row, so each counts the slots after the previous claim
 committed (a single ``UPDATE ... WITH`` claim, without the lock, was measured admitting 57
 jobs into 50 slots under concurrency). asyncpg is imported only when a store connects
@@ -37,8 +37,8 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from symbl_async.batch.ledger._sqlite import default_worker_id
-from symbl_async.batch.ledger._states import (
+from symbl_async.batch._ledger._sqlite import default_worker_id
+from symbl_async.batch._ledger._states import (
     COLUMNS,
     IN_FLIGHT,
     UNFINISHED,
@@ -51,7 +51,7 @@ from symbl_async.batch.ledger._states import (
     advance,
     claimed,
 )
-from symbl_async.batch.ledger._store import check_join
+from symbl_async.batch._ledger._store import check_join
 from symbl_async.core._checks import check_ledger_url, redact_url
 from symbl_async.core._database import (
     is_connection_loss,

@@ -1,8 +1,8 @@
 """The ledger in memory: the store contract over a dict, for tests of the engine at full speed.
 
 Procrastinate's ``InMemoryConnector`` is the model: the same rules as the database stores
-(the moves come from :func:`~symbl_async.batch.ledger._states.advance`; claims, leases,
-adoption and the account's AIMD limit as :mod:`symbl_async.batch.ledger._store` describes),
+(the moves come from :func:`~symbl_async.batch._ledger._states.advance`; claims, leases,
+adoption and the account's AIMD limit as :mod:`symbl_async.batch._ledger._store` describes),
 none of the I/O. Several :class:`MemoryStore` workers may share one :class:`MemoryLedger`
 (one event loop), which stands for the database; its clock can be replaced to test leases.
 Nothing survives the process.
@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 
 import attrs
 
-from symbl_async.batch.ledger._states import (
+from symbl_async.batch._ledger._states import (
     IN_FLIGHT,
     UNFINISHED,
     Advanced,
@@ -32,7 +32,7 @@ from symbl_async.batch.ledger._states import (
     claimed,
     new_item,
 )
-from symbl_async.batch.ledger._store import check_join, longest_first_key
+from symbl_async.batch._ledger._store import check_join, longest_first_key
 from symbl_async.errors import ClientClosedError, IllegalTransitionError, ValidationError
 
 __all__ = ["MemoryLedger", "MemoryStore"]

@@ -46,6 +46,7 @@ __all__ = [
     "expand_inputs",
     "item_key",
     "media_kind",
+    "printable",
     "read_manifest",
 ]
 
@@ -330,10 +331,16 @@ def item_key(source: Source, options: object = None) -> str:
     return _digest([_KEY_VERSION, identity, text])
 
 
+def printable(path: str) -> str:
+    """A path as text any file or database takes: a name that is not valid UTF-8 (Python
+    keeps its bytes as surrogates) has those bytes written as ``\\xff`` escapes."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def describe_source(source: Source) -> str:
     """Return a short human label of a source (path, URL, or message count) for the ledger."""
     if isinstance(source, FileSource):
-        return str(source.path)
+        return printable(str(source.path))
     if isinstance(source, UrlSource):
         return source.url
     return f"text: {len(source.messages)} message(s)"

@@ -35,6 +35,7 @@ from symbl_async.batch._inputs import (
     coerce_source,
     describe_source,
     item_key,
+    printable,
 )
 from symbl_async.batch._protocol import BatchClient
 from symbl_async.batch._results import BatchResult
@@ -164,7 +165,7 @@ def _label(raw: object) -> str:
     if isinstance(raw, (FileSource, UrlSource, TextSource)):
         return describe_source(raw)
     if isinstance(raw, (str, os.PathLike)):
-        return os.fspath(raw)
+        return printable(os.fspath(raw))
     text = repr(raw)
     return text if len(text) <= 200 else text[:197] + "..."
 
@@ -296,7 +297,8 @@ def spec_of(item: PreparedItem) -> str:
         spec.update(source="url", url=source.url, kind=source.kind)
     else:
         spec.update(source="text", messages=list(source.messages))
-    return json.dumps(spec, separators=(",", ":"), ensure_ascii=False)
+    # ASCII: a path that is not valid UTF-8 (surrogates) survives as \\udcXX escapes.
+    return json.dumps(spec, separators=(",", ":"))
 
 
 def item_from_spec(spec: str) -> PreparedItem:

@@ -306,8 +306,7 @@ async def _process(args: argparse.Namespace, plan: _Plan, argv: list[str]) -> in
             option_names=OPTION_FLAGS,
         )
         command = resume_command(argv)
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGINT, _on_sigint(display, run.stop, command))
+        undo = _catch_ctrl_c(_on_sigint(display, run.stop, command))
         try:
             with display.logging_around(logging.getLogger("symbl_async")):
                 async with run:
@@ -324,11 +323,35 @@ async def _process(args: argparse.Namespace, plan: _Plan, argv: list[str]) -> in
             print(f"Fix the problem, then resume with:\n  {command}", file=sys.stderr)
             return EXIT_FAILED
         finally:
-            loop.remove_signal_handler(signal.SIGINT)
+            undo()
         display.finish()
         summary = run.summary
         assert summary is not None
         return _report(summary, skips, plan, command)
+
+
+def _catch_ctrl_c(handler: Callable[[], None]) -> Callable[[], None]:
+    """Call ``handler`` on the event loop for each Ctrl-C (SIGINT); returns the undo.
+
+    The loop's own signal handling where it has one (POSIX); elsewhere (Windows' event
+    loops raise NotImplementedError) a plain ``signal.signal`` handler that hands over to
+    the loop.
+    """
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGINT, handler)
+    except NotImplementedError:
+        previous = signal.signal(signal.SIGINT, lambda *_: loop.call_soon_threadsafe(handler))
+
+        def restore() -> None:
+            signal.signal(signal.SIGINT, previous)
+
+        return restore
+
+    def remove() -> None:
+        loop.remove_signal_handler(signal.SIGINT)
+
+    return remove
 
 
 def _on_sigint(

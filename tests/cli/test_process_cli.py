@@ -452,3 +452,68 @@ def test_a_rerun_with_another_flag_is_refused_and_reprocess_says_what_it_costs(
     assert "enable_summary" in refused.stderr and "--reprocess" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert again.returncode == 0, again.stderr
+
+
+def test_file_names_that_are_not_utf8_are_processed_like_any_other(
+    tmp_path: Path, cli: CliRun
+) -> None:
+    # Linux file names are bytes: Python keeps bytes that are not UTF-8 as surrogates,
+    # which neither SQLite nor a UTF-8 results file takes. Such a file crashed the ledger
+    # (no results line, no summary); with a duplicate input, the run exited 0 a line short.
+    media = tmp_path / "media"
+    media.mkdir()
+    odd = os.fsdecode(b"caf\xe9-\xff.wav")
+    write_wav(media / odd, 20)
+    (media / os.fsdecode(b"notes-\xfe.txt")).write_text("not media")
+    out = tmp_path / "out"
+    with threaded_emulator() as emu:
+        done = cli(*process_args(emu.url, out, str(media), str(media / odd)))
+        assert done.returncode == 0, done.stderr
+        assert emu.stats()["jobs_submitted"] == 1
+        again = cli(*process_args(emu.url, out, str(media)))
+        assert again.returncode == 0, again.stderr
+    lines = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [line["status"] for line in lines] == ["skipped"]
+    assert lines[0]["source"].endswith("caf\\xe9-\\xff.wav")
+    assert "Traceback" not in done.stderr + again.stderr
+    assert "2 input(s): 2 fetched" in done.stdout and "1 duplicate" in done.stdout
+    assert json.loads((out / "summary.json").read_text())["skipped"] == 1
+
+
+def test_ctrl_c_works_where_the_loop_has_no_signal_handlers(
+    tmp_path: Path, cli: CliRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Windows' event loops raise NotImplementedError from add_signal_handler (the run
+    # crashed there); a plain signal handler hands Ctrl-C to the loop instead.
+    import asyncio
+    import signal
+    import threading
+
+    def unsupported(*_: object) -> None:
+        raise NotImplementedError
+
+    monkeypatch.setattr(asyncio.SelectorEventLoop, "add_signal_handler", unsupported)
+    manifest = tmp_path / "long.csv"
+    write_manifest(manifest, 30, 1200)
+    out = tmp_path / "out"
+    before = signal.getsignal(signal.SIGINT)
+    with threaded_emulator() as emu:
+        submitted = threading.Event()
+
+        def interrupt() -> None:
+            while emu.stats()["jobs_submitted"] < 3:
+                if submitted.wait(0.01):
+                    return
+            signal.raise_signal(signal.SIGINT)
+
+        sender = threading.Thread(target=interrupt)
+        sender.start()
+        try:
+            done = cli(*process_args(emu.url, out, "--manifest", str(manifest)))
+        finally:
+            submitted.set()
+            sender.join()
+        sent = emu.stats()["jobs_submitted"]
+    assert done.returncode == 130, done.stderr
+    assert "Resume with:" in done.stderr and sent < 30
+    assert signal.getsignal(signal.SIGINT) is before  # given back after the run

@@ -12,6 +12,7 @@ import asyncio
 import collections
 import contextlib
 import json
+import random
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -199,4 +200,44 @@ async def test_workers_ride_out_a_database_restart(
             codes = [await finish(p) for p in procs]
         logs = [(tmp_path / f"w{i}.log").read_text() for i in range(2)]
         assert codes == [0, 0], logs
+        check_promise(emu, urls, await ledger_rows(url), outs)
+
+
+async def test_workers_ride_out_repeated_database_outages(
+    tmp_path: Path, own_postgres: PostgresServer
+) -> None:
+    """DBOS-style: the database stopped and started again and again while workers run, some
+    outages longer than their lease (2 s). Leases are timed by the database's clock, which
+    runs on while it is away, so a worker that reconnects first used to adopt everyone's
+    items before their renewals landed, and workers died with the outage. Now no worker is
+    declared dead for an outage, nothing is submitted without a durable intent, and every
+    worker goes on once the database is back."""
+    url = await own_postgres.create_database()
+    urls = sources(80, "outage")
+    outs = [tmp_path / f"out{i}" for i in range(3)]
+    rng = random.Random(5)
+    with threaded_emulator(LIMIT, scale=100) as emu:
+        procs = [start(worker_args(emu, out, url, urls, scale=100), tmp_path,
+                       tmp_path / f"w{i}.log") for i, out in enumerate(outs)]
+        with reaped(procs):
+            async def started() -> bool:
+                return sum(1 for r in await ledger_rows(url) if r["state"] != "pending") >= 5
+
+            await eventually(started, timeout=60)
+            outages = 0
+            for down in (3.5, 0.3, 2.5, 1.0):  # bounded: four outages, the longest 3.5 s
+                if all(p.poll() is not None for p in procs):
+                    break
+                mode: Any = rng.choice(["fast", "immediate"])
+                await asyncio.to_thread(own_postgres.stop, mode)
+                await asyncio.sleep(down)
+                await asyncio.to_thread(own_postgres.start)
+                outages += 1
+                await asyncio.sleep(rng.uniform(0.5, 2.0))
+            codes = [await finish(p) for p in procs]
+        logs = [(tmp_path / f"w{i}.log").read_text() for i in range(len(procs))]
+        assert outages >= 2, "the batch ended before the outages"
+        assert codes == [0] * len(procs), logs
+        assert not any("lease ran out" in log for log in logs), logs
+        assert not any("Traceback" in log for log in logs), logs
         check_promise(emu, urls, await ledger_rows(url), outs)

@@ -30,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from symbl_async.batch._names import submit_name
+from symbl_async.batch._items import submit_name
 
 _VARIABLE = re.compile(r"[0-9a-f]{12,}|\b\d+(\.\d+)?\b|'[^']*'|\"[^\"]*\"")
 

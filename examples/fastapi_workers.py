@@ -53,10 +53,8 @@ from fastapi.responses import JSONResponse
 from examples.fastapi_app import RecordingIn as SingleRecordingIn
 from examples.fastapi_app import RedactSecret
 from symbl_async import PollSchedule, SymblClient, SymblError, WebhookReceiver, process_many
+from symbl_async.batch import BatchEvent, BatchResult, PostgresStore, TextSource, UrlSource
 from symbl_async.batch._items import prepare_item
-from symbl_async.batch._pg_store import PostgresStore
-from symbl_async.batch._results import BatchEvent, BatchResult
-from symbl_async.batch._sources import TextSource, UrlSource
 from symbl_async.webhooks import PostgresRelay
 from symbl_async.webhooks._fastapi import fastapi_router
 
@@ -140,9 +138,12 @@ def create_app() -> FastAPI:
         # out while the process was paused, or the database was away for too long).
         folder = out / f"worker-{os.getpid()}"
         while True:
+            # A service records every posted recording at once (its POST waits for that),
+            # however many wait: no look-ahead bound on the input.
             run = process_many(
                 client, inputs(), ledger=ledger, out_dir=folder, wait_mode="hybrid",
                 max_concurrent_jobs=limit, lease=lease, on_event=on_event,
+                lookahead=1_000_000,
             )
             try:
                 async with run:

@@ -175,6 +175,7 @@ def process_many(
     on_event: Callable[[BatchEvent], None] | None = None,
     lease: float = 30.0,
     fetch_timeout: float = 1800.0,
+    ledger_outage: float = 300.0,
     option_names: Mapping[str, str] | None = None,
 ) -> BatchRun:
     """Process many recordings with every job slot busy; yield one result per input.
@@ -232,6 +233,9 @@ def process_many(
         fetch_timeout: seconds a completed (paid) job's insights are fetched for, with
             backoff, before the item is failed (a rerun with ``retry_failed`` fetches it
             again without paying).
+        ledger_outage: with a ``postgresql://`` ledger, seconds this worker rides out the
+            database's absence (an outage, a restart, a failover) before it stops: its
+            operations wait and retry meanwhile.
         option_names: how messages name this function's parameters (``{"retry_failed":
             "--retry-failed"}``); by default as ``retry_failed=True``.
 
@@ -267,9 +271,10 @@ def process_many(
         raise ValidationError("lookup_grace", "must be a number of seconds >= 0")
     if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not 0 < lease < 1e6:
         raise ValidationError("lease", "must be a number of seconds > 0")
-    if (isinstance(fetch_timeout, bool) or not isinstance(fetch_timeout, (int, float))
-            or not 0 < fetch_timeout < 1e9):
-        raise ValidationError("fetch_timeout", "must be a number of seconds > 0")
+    for field, value in (("fetch_timeout", fetch_timeout), ("ledger_outage", ledger_outage)):
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or not 0 < value < 1e9):
+            raise ValidationError(field, "must be a number of seconds > 0")
     if isinstance(ledger, str) and "://" in ledger:
         ledger = check_ledger_url(ledger)
     elif ledger is not None and not isinstance(ledger, (ItemStore, str, os.PathLike)):
@@ -302,5 +307,6 @@ def process_many(
         on_event=on_event,
         lease=float(lease),
         fetch_timeout=float(fetch_timeout),
+        ledger_outage=float(ledger_outage),
         names=dict(option_names or {}),
     ))

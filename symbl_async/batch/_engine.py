@@ -24,6 +24,7 @@ kinds, lost files, attempt names, adoption, results, the summary) is this one co
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -85,6 +86,10 @@ _ADD_DELAY = 0.05  # seconds a new item may wait for its group
 _IDLE_WAIT = 1.0  # longest wait for a slot or an item when a claim got nothing
 _CHECK_EVERY = 0.5  # a shared run asks the ledger this often about its inputs' items
 _CLAIM_GROUP = 64  # items claimed at most in one transaction
+# Keys of reported items kept to flag later duplicate inputs; a service that runs for
+# months forgets the oldest (a duplicate past them is reported from the ledger as it
+# stands, just not flagged).
+_SEEN_KEPT = 200_000
 
 Origin = Literal["claim", "adopt", "input"]
 
@@ -110,6 +115,7 @@ class RunConfig:
     on_event: Callable[[BatchEvent], None] | None
     lease: float = 30.0
     fetch_timeout: float = 1800.0
+    ledger_outage: float = 300.0  # a shared ledger's absence ridden out, in seconds
     names: Mapping[str, str] = attrs.field(factory=dict)
     """How messages name the parameters (the CLI gives its flags)."""
 
@@ -134,6 +140,30 @@ class Awaiting:
     """(index, label, duplicate) of each input."""
     decided: bool = False
     """Its row was read (after its group was recorded)."""
+
+
+class _Recent:
+    """The last ``most`` keys added (as hashes: 8 bytes a key, not the key's 100)."""
+
+    def __init__(self, most: int) -> None:
+        self._most = most
+        self._set: set[int] = set()
+        self._order: collections.deque[int] = collections.deque()
+
+    def __len__(self) -> int:
+        return len(self._set)
+
+    def __contains__(self, key: object) -> bool:
+        return hash(key) in self._set
+
+    def add(self, key: str) -> None:
+        h = hash(key)
+        if h in self._set:
+            return
+        self._set.add(h)
+        self._order.append(h)
+        if len(self._order) > self._most:
+            self._set.discard(self._order.popleft())
 
 
 def _is_file_like(raw: object) -> bool:
@@ -165,7 +195,7 @@ class Engine:
         self._flush_timer: asyncio.TimerHandle | None = None
         self._live: dict[str, asyncio.Task[None]] = {}
         self._sending: dict[asyncio.Task[None], Sending] = {}
-        self._seen: set[int] = set()  # hashes of the keys this run has reported
+        self._seen = _Recent(_SEEN_KEPT)  # keys this run has reported (duplicates)
         self._recovered: dict[str, BatchResult] = {}
         self._window: LongestFirstWindow[Awaiting] = LongestFirstWindow()
         self._tasks: list[asyncio.Task[None]] = []
@@ -219,7 +249,7 @@ class Engine:
     async def results(self) -> AsyncGenerator[BatchResult, None]:
         """Run the batch, yielding results; closing it ends the run (cancels its work)."""
         cfg, d = self._config, self._delivery
-        self._storage = await open_storage(cfg.ledger, cfg.out_dir)
+        self._storage = await open_storage(cfg.ledger, cfg.out_dir, outage=cfg.ledger_outage)
         d.start(self._storage.writer)
         try:
             await self._begin()
@@ -412,12 +442,14 @@ class Engine:
         if entry is not None:  # an earlier input of this run has the same key
             entry.inputs.append((index, label, True))
             d.counts["duplicates"] += 1
+            if entry.decided and self._store.shared:
+                d.event("queued", key=key)  # durable already (its group was recorded)
             return
-        duplicate = hash(key) in self._seen
+        duplicate = key in self._seen
         d.counts["duplicates"] += duplicate
         recovered = self._recovered.pop(key, None)
         if recovered is not None:  # finished at start, for the ledger's sake: now it is named
-            self._seen.add(hash(key))
+            self._seen.add(key)
             await d.emit(attrs.evolve(recovered, index=index, source=label))
             return
         entry = Awaiting(key=key, item=prepared, inputs=[(index, label, duplicate)])
@@ -612,12 +644,14 @@ class Engine:
         """Report an item's result once for each input of this run that named it."""
         entry = self._awaiting.pop(key, None)
         if entry is None:
-            if origin == "adopt":  # finished for the ledger's sake; an input may name it yet
+            if origin == "adopt" and not self._store.shared:
+                # Finished for the ledger's sake (an earlier run left it): this run's input
+                # may name it yet. (A shared run's adoptions are other workers' inputs.)
                 self._recovered[key] = result
             # Claimed from a shared backlog: another worker's input named it, and that
             # worker reports it (it learns the result from the ledger).
             return
-        self._seen.add(hash(key))
+        self._seen.add(key)
         for index, label, duplicate in entry.inputs:
             await self._delivery.emit(
                 attrs.evolve(result, index=index, source=label, duplicate=duplicate))

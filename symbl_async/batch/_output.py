@@ -298,6 +298,8 @@ class Storage:
 async def open_storage(
     ledger: ItemStore | str | os.PathLike[str] | None,
     out_dir: str | os.PathLike[str] | None,
+    *,
+    outage: float = 300.0,
 ) -> Storage:
     """Check the output folder, lock and open the ledger, start the results files.
 
@@ -306,6 +308,7 @@ async def open_storage(
             SQLite ledger, or None: ``ledger.sqlite3`` in ``out_dir``, or a temporary one
             (deleted at the end: no resume) without ``out_dir``.
         out_dir: the output folder, or None for no files.
+        outage: a ``postgresql://`` ledger's ``reconnect_timeout``.
 
     Returns:
         The storage; :meth:`Storage.close` it.
@@ -325,7 +328,8 @@ async def open_storage(
             # Imported here: asyncpg is an optional extra (symbl_async[postgres]).
             from symbl_async.batch._ledger._postgres import PostgresStore
 
-            storage.store = await PostgresStore.connect(check_ledger_url(ledger))
+            storage.store = await PostgresStore.connect(check_ledger_url(ledger),
+                                                        reconnect_timeout=outage)
             storage.owns_store = True
         else:
             if ledger is not None:

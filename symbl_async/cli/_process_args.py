@@ -137,6 +137,10 @@ def add_process_command(subparsers: Any) -> None:
                      help="keep fetching a finished job's insights this long (with backoff) "
                      "before the item fails (default %(default)s; a rerun with "
                      "--retry-failed fetches it again without paying)")
+    run.add_argument("--ledger-outage", type=positive_float, default=300.0, metavar="SECONDS",
+                     help="with a postgresql:// --ledger: how long this worker rides out the "
+                     "database's absence (an outage, a failover) before it stops "
+                     "(default %(default)s)")
     run.add_argument("--lease", type=positive_float, default=30.0, metavar="SECONDS",
                      help="with a postgresql:// --ledger: how long this worker may go silent "
                      "before the others adopt its jobs (default %(default)s)")

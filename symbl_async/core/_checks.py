@@ -216,8 +216,8 @@ def check_ledger_url(value: str, field: str = "ledger") -> str:
 
 
 def redact_url(url: str) -> str:
-    """``url`` without secrets, for messages and logs: ``user:password@`` becomes
-    ``user:***@``, a bare ``token@`` becomes ``***@``; a ``password=`` query value ``***``.
+    """``url`` without secrets, for messages and logs: any ``user:password@`` (or a bare
+    ``token@``) becomes ``***@``; a ``password=`` query value ``***``.
 
     Works on the text as given, whatever the password holds (``/``, ``?``, ``#``, ``@``):
     the credentials run to the last ``@``.
@@ -226,9 +226,6 @@ def redact_url(url: str) -> str:
     if not sep:
         return url
     if "@" in rest:
-        userinfo, _, host = rest.rpartition("@")
-        user, colon, _ = userinfo.partition(":")
-        shown = f"{user}:***" if colon and user else "***"
-        rest = f"{shown}@{host}"
+        rest = "***@" + rest.rpartition("@")[2]
     rest = re.sub(r"([?&]password=)[^&#]*", r"\1***", rest, flags=re.IGNORECASE)
     return f"{head}{sep}{rest}"

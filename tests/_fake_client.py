@@ -8,6 +8,7 @@ text submits, waits, job status, insight fetches. Counters say what was asked.
 
 from __future__ import annotations
 
+import builtins
 import collections
 import itertools
 from collections.abc import Collection, Iterable, Mapping
@@ -16,6 +17,7 @@ from typing import Any
 from symbl_async.client._client import SymblClient
 from symbl_async.core._jobs import Job, JobInfo, JobStatus
 from symbl_async.core._options import ProcessingOptions
+from symbl_async.core._text import TextMessage
 from symbl_async.models import Conversation, ConversationInsights, Message, SummaryItem
 
 __all__ = ["FakeConversations", "InstantClient"]
@@ -28,14 +30,14 @@ class FakeConversations:
     def __init__(self, names: Mapping[str, str]) -> None:
         self._names = names  # submit name -> conversation id
 
-    async def list(self, *, name: str | None = None, **_: Any) -> list[Conversation]:
+    async def list(self, *, name: str | None = None, **_: Any) -> builtins.list[Conversation]:
         found = self._names.get(name or "")
         return [] if found is None else [Conversation(id=found, name=name)]
 
-    async def messages(self, conversation_id: str) -> list[Message]:
+    async def messages(self, conversation_id: str) -> builtins.list[Message]:
         return [Message(id="m1", text="Hello.")]
 
-    async def summary(self, conversation_id: str) -> list[SummaryItem]:
+    async def summary(self, conversation_id: str) -> builtins.list[SummaryItem]:
         return []
 
 
@@ -69,7 +71,8 @@ class InstantClient(SymblClient):
     submit_video_url = submit_audio_url
 
     async def submit_text(
-        self, messages: Iterable[Mapping[str, Any]], *, options: ProcessingOptions | None = None,
+        self, messages: Iterable[TextMessage | Mapping[str, Any]], *,
+        options: ProcessingOptions | None = None,
     ) -> Job:
         return await self.submit_audio_url("text", options=options)
 

@@ -44,7 +44,8 @@ async def test_a_service_worker_keeps_its_memory_flat(
     monkeypatch.setattr(_engine, "_SEEN_KEPT", 1000)  # forget sooner, to see it forget
     done: collections.Counter[str] = collections.Counter()
     heap: dict[int, int] = {}
-    async with InstantClient(remember=False) as client:
+    client = InstantClient(remember=False)
+    async with client:
         run = process_many(client, inputs(), slots=JobSlots(20), ledger=tmp_path / "l.db",
                            lookahead=64)
 
@@ -95,7 +96,8 @@ async def test_a_shared_run_keeps_nothing_for_other_workers_items() -> None:
                             for i in items if not isinstance(i, BatchResult)])
     await gone.claim(5)
     await gone.leave()
-    async with InstantClient() as client:
+    client = InstantClient()
+    async with client:
         run = process_many(client, [url(99)], slots=JobSlots(10), lookup_grace=0,
                            ledger=MemoryStore(ledger, shared=True))
         async with run:

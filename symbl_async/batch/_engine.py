@@ -27,6 +27,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import math
 import os
 import time
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Coroutine, Iterable, Mapping
@@ -207,6 +208,8 @@ class Engine:
         self._intake_task: asyncio.Task[None] | None = None
         self._dispatch_task: asyncio.Task[None] | None = None
         self._renewed = time.monotonic()
+        self._delivery.gauges = self._gauges
+        self._media = [0.0, 0]  # seconds of media, and inputs with a known length, read
         self._adopting = 0  # adoptions under way: their rows are this run's, not given up
         self._claiming = 0  # items taken from the window, their claim under way
 
@@ -323,6 +326,31 @@ class Engine:
         self._renewed = time.monotonic()
         await self._adopt()
 
+    def _gauges(self) -> dict[str, Any]:
+        """What the progress shows beside the counters: items whose submit's outcome is
+        unknown, inputs waiting for a slot, and the time to the end."""
+        waiting = (len(self._awaiting) - self._claiming
+                   - sum(1 for key in self._live if key in self._awaiting))
+        unknown = 0 if self._worker is None else self._worker.unknown
+        estimate, guess = self._estimate(waiting)
+        return {"unknown": unknown, "waiting": max(waiting, 0), "estimate": estimate,
+                "estimate_is_guess": guess}
+
+    def _estimate(self, waiting: int) -> tuple[float | None, bool]:
+        """Seconds to the end: the jobs in hand and the inputs waiting, at the account's
+        limit, each taking the learned time for the mean length read (the prior's until a
+        job has ended: a guess). Not told while nothing is known of the lengths."""
+        model = self._config.client.processing_model
+        seconds, known = self._media
+        if known == 0 and not model.observations("audio"):
+            return None, True
+        mean = seconds / known if known else None
+        per_job = model.predict("audio", mean).median
+        in_hand = len(self._live) + waiting
+        limit = max(1, self._config.slots.limit)
+        rounds = math.ceil(in_hand / limit) if in_hand else 0
+        return rounds * per_job, model.observations("audio") == 0
+
     def _finished(self) -> bool:
         ended = [t for t in (self._intake_task, self._dispatch_task) if t is not None]
         return (len(ended) == 2 and all(t.done() for t in ended) and not self._live
@@ -438,6 +466,9 @@ class Engine:
             await d.emit(attrs.evolve(prepared, index=index))
             return
         key, label = prepared.key, prepared.label
+        if prepared.duration is not None:
+            self._media[0] += prepared.duration
+            self._media[1] += 1
         entry = self._awaiting.get(key)
         if entry is not None:  # an earlier input of this run has the same key
             entry.inputs.append((index, label, True))

@@ -130,6 +130,11 @@ class BatchProgress:
         skipped: results with status ``skipped`` (fetched by an earlier run).
         rejected_429: submits answered 429 (all job slots of the account were busy).
         elapsed: seconds since the run started.
+        unknown: submits of this run whose outcome is unknown now (looked up by name).
+        waiting: inputs read and not yet in hand (waiting for a slot, or recorded for
+            another worker of a shared batch to take).
+        estimate: seconds until the end from the learned processing times (None when it
+            cannot be told yet); ``estimate_is_guess``: from the prior, no job has ended.
     """
 
     read: int = 0
@@ -142,6 +147,10 @@ class BatchProgress:
     skipped: int = 0
     rejected_429: int = 0
     elapsed: float = 0.0
+    unknown: int = 0
+    waiting: int = 0
+    estimate: float | None = None
+    estimate_is_guess: bool = False
 
     @property
     def done(self) -> int:
@@ -154,10 +163,13 @@ class BatchProgress:
         return self.read if self.input_done else None
 
     def eta(self) -> float | None:
-        """Seconds until the end at the rate so far, when it can be told (else None).
+        """Seconds until the end: the engine's estimate from processing times (learned, or
+        the prior before any job ended), else the rate so far, when it can be told.
 
         Skipped items cost nothing, so the rate counts only items processed in this run.
         """
+        if self.estimate is not None:
+            return self.estimate
         total = self.total
         worked = self.fetched + self.failed
         if total is None or worked == 0 or self.elapsed <= 0:
@@ -359,6 +371,8 @@ class Delivery:
         """When the batch's run started, on the ledger's clock (``ItemStore.join``)."""
         self.shared = False
         self._rejections0 = slots.rejections
+        self.gauges: Callable[[], dict[str, Any]] = dict
+        """The engine's live figures for the progress (unknown, waiting, estimate...)."""
 
     def start(self, writer: ResultsFile | None) -> None:
         """The run starts now, writing its results with ``writer`` (if any)."""
@@ -379,6 +393,7 @@ class Delivery:
             skipped=self.counts["skipped"],
             rejected_429=self._slots.rejections - self._rejections0,
             elapsed=time.monotonic() - self.t0,
+            **self.gauges(),
         )
 
     def from_row(self, row: LedgerItem, label: str, index: int | None) -> BatchResult:

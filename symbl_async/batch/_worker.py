@@ -286,6 +286,8 @@ class ItemWorker:
         self.watchers = Watchers(client, store)
         self.poll_inherited = False
         """Wait for an earlier run's jobs by polling (their webhooks go elsewhere)."""
+        self.unknown = 0
+        """Items whose submit's outcome is unknown now (being looked up)."""
 
     @property
     def fetch_gate(self) -> FetchGate:
@@ -395,7 +397,11 @@ class ItemWorker:
         while True:
             if maybe_created:
                 grace_until = self.finder.grace_until(row, item)
-                found = await self.finder.resolve(row, grace_until, looked=looked)
+                self.unknown += 1
+                try:
+                    found = await self.finder.resolve(row, grace_until, looked=looked)
+                finally:
+                    self.unknown -= 1
                 looked = False
                 if found is not None:
                     return found

@@ -34,7 +34,7 @@ from typing import Any
 
 import attrs
 
-from symbl_async.batch._api import LEDGER_FILE, process_many
+from symbl_async.batch._api import LEDGER_FILE, BatchRun, process_many
 from symbl_async.batch._inputs import Source, SourceError, expand_inputs, read_manifest
 from symbl_async.batch._ledger import SqliteLedger
 from symbl_async.batch._output import check_output_dir
@@ -308,6 +308,7 @@ async def _process(args: argparse.Namespace, plan: _Plan, argv: list[str]) -> in
         )
         command = resume_command(argv)
         undo = _catch_ctrl_c(_on_sigint(display, run.stop, command))
+        ticker = asyncio.create_task(_tick(display, run))
         try:
             with display.logging_around(logging.getLogger("symbl_async")):
                 async with run:
@@ -325,10 +326,22 @@ async def _process(args: argparse.Namespace, plan: _Plan, argv: list[str]) -> in
             return EXIT_FAILED
         finally:
             undo()
+            ticker.cancel()
+            await asyncio.gather(ticker, return_exceptions=True)
         display.finish()
         summary = run.summary
         assert summary is not None
         return _report(summary, skips, plan, command)
+
+
+async def _tick(display: ProgressDisplay, run: BatchRun) -> None:
+    """Show the counters every second (a line every ``--progress-interval`` outside a
+    terminal), whether or not anything happened: elapsed time moves, and a line frozen
+    while jobs run for minutes looks like a hang."""
+    while run.summary is None:
+        await asyncio.sleep(1.0)
+        if run.summary is None:
+            display.tick(run.progress)
 
 
 def _catch_ctrl_c(handler: Callable[[], None]) -> Callable[[], None]:

@@ -63,13 +63,22 @@ class ProgressDisplay:
 
     def on_event(self, event: BatchEvent) -> None:
         """The ``on_event`` callback of the batch."""
-        self._progress = event.progress
+        self.show(event.progress, final=event.kind == "finished")
+
+    def tick(self, progress: BatchProgress) -> None:
+        """Show the counters now, events or not: jobs take minutes, and a line that only
+        moves when one ends looks like a hang (call it every second or so)."""
+        self.show(progress)
+
+    def show(self, progress: BatchProgress, *, final: bool = False) -> None:
+        """Draw ``progress`` (a bar at most ten times a second; a line every interval)."""
+        self._progress = progress
         now = time.monotonic()
         if self._tty:
-            if now - self._last >= 0.1 or event.kind == "finished":
+            if now - self._last >= 0.1 or final:
                 self._last = now
                 self._redraw()
-        elif now - self._last >= self._interval or event.kind == "finished":
+        elif now - self._last >= self._interval or final:
             self._last = now
             print("progress: " + self.line(self._progress), file=self._stream, flush=True)
 
@@ -122,7 +131,8 @@ class ProgressDisplay:
         """The bar and counters in at most ``columns`` characters."""
         parts = self.parts(p)
         # Least important first; "done" is never dropped.
-        for drop in ("elapsed", "429s", "skipped", "submitted", "running", "ETA", "failed"):
+        for drop in ("elapsed", "429s", "unknown", "skipped", "waiting", "submitted", "running",
+                     "ETA", "failed"):
             if len(self._bar(p, self._width) + ", ".join(parts.values())) <= columns:
                 break
             if len(parts) > 1:
@@ -144,16 +154,23 @@ class ProgressDisplay:
         """The counters, by name, in display order."""
         total = str(p.total) if p.total is not None else f"{p.read}+"
         eta = p.eta()
-        return {
+        # A guess (from the prior: no job has ended yet) is marked "~".
+        shown = "?" if eta is None else ("~" if p.estimate_is_guess else "") + duration(eta)
+        parts = {
             "done": f"done {p.done}/{total}",
             "submitted": f"submitted {p.submitted}",
             "running": f"running {p.running}",
+            "waiting": f"waiting {p.waiting}",
+            "unknown": f"unknown {p.unknown}",
             "failed": f"failed {p.failed}",
             "skipped": f"skipped {p.skipped}",
             "429s": f"429s {p.rejected_429}",
             "elapsed": f"elapsed {duration(p.elapsed)}",
-            "ETA": f"ETA {duration(eta) if eta is not None else '?'}",
+            "ETA": f"ETA {shown}",
         }
+        if not p.unknown:  # rare: said only while some are
+            del parts["unknown"]
+        return parts
 
     @classmethod
     def line(cls, p: BatchProgress) -> str:

@@ -517,3 +517,21 @@ def test_ctrl_c_works_where_the_loop_has_no_signal_handlers(
     assert done.returncode == 130, done.stderr
     assert "Resume with:" in done.stderr and sent < 30
     assert signal.getsignal(signal.SIGINT) is before  # given back after the run
+
+
+def test_the_progress_line_moves_while_jobs_run(tmp_path: Path, cli: CliRun) -> None:
+    # Two long recordings: they are submitted at once and take a while. The line used to
+    # read "submitted 0, running 0, elapsed 0s, ETA ?" until the first job ended.
+    out = tmp_path / "out"
+    manifest = tmp_path / "two.csv"
+    write_manifest(manifest, 2, 1200)  # lengths known: the ETA is the prior's guess at once
+    with threaded_emulator(2, scale=100) as emu:
+        done = cli(*process_args(emu.url, out, "--manifest", str(manifest)),
+                   "--time-scale", "100")
+        assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("progress: ")]
+    waiting = [line for line in lines if "done 0/2" in line and "submitted 2" in line]
+    assert waiting, lines  # counted the moment they changed, not when a job ended
+    assert any("running 2" in line and "ETA ~" in line for line in waiting), waiting
+    # Elapsed time ticks while nothing else happens.
+    assert len({line.rsplit("elapsed ", 1)[1].split(",")[0] for line in waiting}) >= 2, waiting

@@ -310,16 +310,20 @@ class Engine:
             may_send=self._may_send if store.shared else None,
         )
         if store.shared:
-            # Each worker's receiver has its own address: an adopted job's webhooks go to
-            # the worker that submitted it, so adopted jobs are polled.
-            self._work.poll_inherited = True
+            # An adopted job's webhooks go to the receiver of the worker that submitted it.
+            # Relayed between workers, they reach this one too (a hybrid wait: a safety poll
+            # for a delivery the dead worker's address swallowed); else it is polled.
+            webhooks = cfg.wait_mode in ("webhook", "hybrid") or (
+                cfg.wait_mode is None and client.webhook_token is not None)
+            relayed = webhooks and client.webhooks_relayed
+            self._work.inherited_mode = "hybrid" if relayed else "poll"
         else:
             try:
                 url = client.webhook_url
             except RuntimeError:  # a receiver not started yet: its address is unknown
                 url = None
             same = await keep_webhook_token(store, client.webhook_token, url)
-            self._work.poll_inherited = not same
+            self._work.inherited_mode = None if same else "poll"
         self._delivery.run_started = await store.join(max_limit=cfg.slots.max_limit,
                                                       lease=cfg.lease)
         self._delivery.shared = store.shared

@@ -175,6 +175,11 @@ class BatchClient(Protocol):
         ...
 
     @property
+    def webhooks_relayed(self) -> bool:
+        """Whether webhook deliveries reaching another process are passed to this one."""
+        ...
+
+    @property
     def processing_model(self) -> ProcessingTimeModel:
         """What the client learned of how long jobs take; kept with the ledger."""
         ...

@@ -37,6 +37,7 @@ __all__ = [
     "load_processing_model",
     "save_processing_model",
     "say",
+    "shared_webhook_token",
 ]
 
 log = logging.getLogger("symbl_async.batch")
@@ -174,6 +175,23 @@ def batch_webhook_token(ledger: str | os.PathLike[str]) -> str:
             token = secrets.token_urlsafe(32)
             db.set_meta(WEBHOOK_TOKEN, token)
         return token
+
+
+async def shared_webhook_token(url: str) -> str:
+    """The webhook receiver token of the batch whose shared ledger is at ``url``: made once
+    (the first worker to ask), the same for every worker, so that a delivery reaching any
+    of them is accepted (and relayed to the one that waits). A credential: never log it.
+
+    Raises:
+        ValidationError: the ledger cannot be reached.
+    """
+    from symbl_async.batch._ledger._postgres import PostgresStore
+
+    store = await PostgresStore.connect(url)
+    try:
+        return await store.meta_default(WEBHOOK_TOKEN, secrets.token_urlsafe(32))
+    finally:
+        await store.aclose()
 
 
 async def keep_webhook_token(store: ItemStore, token: str | None, url: str | None) -> bool:

@@ -284,8 +284,10 @@ class ItemWorker:
         self.finder = Finder(client=client, store=store, slots=slots, grace=lookup_grace,
                              counts=counts, on_event=on_event)
         self.watchers = Watchers(client, store)
-        self.poll_inherited = False
-        """Wait for an earlier run's jobs by polling (their webhooks go elsewhere)."""
+        self.inherited_mode: str | None = None
+        """How to wait for a job this run did not submit (an earlier run's, a worker's that
+        is gone): ``poll`` when its webhooks go to a receiver that is gone; ``hybrid`` when
+        a relay may bring them (a safety poll for those it does not); None: as any job."""
         self.unknown = 0
         """Items whose submit's outcome is unknown now (being looked up)."""
 
@@ -519,8 +521,8 @@ class ItemWorker:
         kwargs: dict[str, Any] = {"timeout": self._wait_timeout}
         if self._wait_mode is not None:
             kwargs["mode"] = self._wait_mode
-        if inherited and self.poll_inherited:
-            kwargs["mode"] = "poll"
+        if inherited and self.inherited_mode is not None:
+            kwargs["mode"] = self.inherited_mode
         try:
             if not (inherited and await ended_now(self._client, job)):
                 await self._client.wait(job, **kwargs)

@@ -38,7 +38,7 @@ from symbl_async.batch._api import LEDGER_FILE, BatchRun, process_many
 from symbl_async.batch._inputs import Source, SourceError, expand_inputs, read_manifest
 from symbl_async.batch._ledger import SqliteLedger
 from symbl_async.batch._output import check_output_dir
-from symbl_async.batch._rerun import batch_webhook_token
+from symbl_async.batch._rerun import batch_webhook_token, shared_webhook_token
 from symbl_async.batch._results import BatchSummary
 from symbl_async.batch._slots import PLAN_LIMITS, JobSlots
 from symbl_async.cli._process_args import DEFAULT_LIMIT, EMULATOR_TIME_SCALE
@@ -49,6 +49,7 @@ from symbl_async.client._waiting import PollSchedule
 from symbl_async.core._checks import is_database_url, redact_url
 from symbl_async.core._options import ProcessingOptions, check_http_url
 from symbl_async.errors import AuthenticationError, SymblError, ValidationError
+from symbl_async.webhooks._pg_relay import PostgresRelay
 from symbl_async.webhooks._receiver import WebhookReceiver
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "run_batch_command"]
@@ -217,6 +218,13 @@ def _hide_password(arg: str) -> str:
 # -- process: the run -------------------------------------------------------------------
 
 
+async def _shared_token(url: str) -> str:
+    try:
+        return await shared_webhook_token(url)
+    except ValidationError as exc:
+        raise _UsageError(f"--ledger: {exc.rule}") from exc
+
+
 def _path_hint(base_url: str) -> str:
     """Why a base URL with a path was probably refused (``http://host/v1``)."""
     path = urllib.parse.urlsplit(base_url).path.rstrip("/")
@@ -246,9 +254,12 @@ async def _connect(
             port=args.webhook_port or 0,
             public_url=args.webhook_public_url,
             # The batch's own token, kept in its ledger: jobs an earlier run (or a crashed
-            # one) submitted still call this URL (same --webhook-port / public URL).
-            # (A shared batch's workers each have their own receiver and token.)
-            token=None if isinstance(plan.ledger, str) else batch_webhook_token(plan.ledger),
+            # one, or another worker) submitted still call this URL (same --webhook-port /
+            # public URL). A shared batch's workers relay deliveries to each other through
+            # its database, so a job adopted from a worker that is gone is heard too.
+            token=(await _shared_token(plan.ledger) if isinstance(plan.ledger, str)
+                   else batch_webhook_token(plan.ledger)),
+            relay=PostgresRelay(plan.ledger) if isinstance(plan.ledger, str) else None,
             # Lagging confirmations are asked again on the service's clock.
             reconfirm_delay=1.0 / plan.time_scale,
         )

@@ -655,6 +655,13 @@ class SymblClient:
         return self._receiver
 
     @property
+    def webhooks_relayed(self) -> bool:
+        """Whether a delivery that reaches any process of the account is passed to the one
+        that waits (the receiver has a relay): a job another process submitted is heard
+        here too."""
+        return self._receiver is not None and self._receiver.relay is not None
+
+    @property
     def webhook_url(self) -> str | None:
         """The ``webhookUrl`` submits carry unless their options name one.
 

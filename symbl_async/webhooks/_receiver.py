@@ -174,6 +174,11 @@ class WebhookReceiver:
         return self._token
 
     @property
+    def relay(self) -> PostgresRelay | None:
+        """The relay that passes deliveries between processes, if any."""
+        return self._relay
+
+    @property
     def path_prefix(self) -> str:
         """Path under which the token is served (no trailing slash)."""
         return self._path_prefix

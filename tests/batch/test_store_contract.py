@@ -331,6 +331,16 @@ async def test_meta_and_pages(workers: Workers) -> None:
     assert (await a.counts()) == {**{s.value: 0 for s in S}, "pending": 1203}
 
 
+async def test_a_default_is_stored_once_whoever_asks_first(workers: Workers) -> None:
+    stores = [await workers.new() for _ in range(3)]
+    got = await asyncio.gather(*(s.meta_default("token", f"t{i}")
+                                 for i, s in enumerate(stores)))
+    assert len(set(got)) == 1 and got[0] in ("t0", "t1", "t2")
+    assert await stores[0].get_meta("token") == got[0]
+    with pytest.raises(ValidationError, match="schema_version"):
+        await stores[0].meta_default("schema_version", "9")
+
+
 async def test_a_closed_store_refuses_calls(workers: Workers) -> None:
     a = await workers.joined()
     await a.aclose()

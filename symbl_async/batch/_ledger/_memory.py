@@ -296,6 +296,11 @@ class MemoryStore:
             raise ValidationError("name", "schema_version belongs to the ledger")
         self._open().meta[name] = value
 
+    async def meta_default(self, name: str, value: str) -> str:
+        if name == "schema_version":
+            raise ValidationError("name", "schema_version belongs to the ledger")
+        return self._open().meta.setdefault(name, value)
+
     async def counts(self) -> dict[str, int]:
         counts = {state.value: 0 for state in ItemState}
         for row in self._open().items.values():

@@ -717,6 +717,17 @@ class PostgresStore:
             "INSERT INTO meta (key, value) VALUES ($1, $2)"
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value", name, value))
 
+    async def meta_default(self, name: str, value: str) -> str:
+        if name == "schema_version":
+            raise ValidationError("name", "schema_version belongs to the ledger")
+
+        async def tx(conn: Any, retry: bool) -> str:
+            await conn.execute("INSERT INTO meta (key, value) VALUES ($1, $2)"
+                               " ON CONFLICT (key) DO NOTHING", name, value)
+            return str(await conn.fetchval("SELECT value FROM meta WHERE key = $1", name))
+
+        return await self._run(tx)
+
     async def counts(self) -> dict[str, int]:
         rows = await self._run(lambda conn, retry: conn.fetch(
             "SELECT state, count(*) AS n FROM items GROUP BY state"))

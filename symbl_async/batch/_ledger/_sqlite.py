@@ -336,6 +336,15 @@ class SqliteLedger:
         with self._tx() as conn:
             _write_meta(conn, name, value)
 
+    def meta_default(self, name: str, value: str) -> str:
+        if name in ("schema_version", "next_fence"):
+            raise ValidationError("name", f"{name} belongs to the ledger")
+        with self._tx() as conn:
+            conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                         (name, value))
+            return str(conn.execute("SELECT value FROM meta WHERE key = ?", (name,))
+                       .fetchone()[0])
+
     def counts(self) -> dict[str, int]:
         with self._tx(write=False) as conn:
             rows = conn.execute("SELECT state, COUNT(*) FROM items GROUP BY state").fetchall()
@@ -659,6 +668,9 @@ class SqliteStore:
 
     async def set_meta(self, name: str, value: str) -> None:
         await self._call(self._ledger.set_meta, name, value)
+
+    async def meta_default(self, name: str, value: str) -> str:
+        return await self._call(self._ledger.meta_default, name, value)
 
     async def counts(self) -> dict[str, int]:
         return await self._call(self._ledger.counts)

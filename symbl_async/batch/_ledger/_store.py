@@ -157,6 +157,10 @@ class ItemStore(Protocol):
     async def set_meta(self, name: str, value: str) -> None:
         """Store a value with the batch (not ``schema_version``, which the ledger owns)."""
 
+    async def meta_default(self, name: str, value: str) -> str:
+        """Store ``value`` unless the batch has one under ``name`` already; return what is
+        stored (atomically: workers starting together all get the same)."""
+
     async def counts(self) -> dict[str, int]:
         """The number of items in each state, every state present (zeros included)."""
 

@@ -25,6 +25,11 @@ Results go to ``benchmarks/results/chaos.json`` and ``chaos.md`` (``chaos-quick.
 
     .venv/bin/python benchmarks/bench_chaos.py            # N=2000, both modes
     .venv/bin/python benchmarks/bench_chaos.py --quick    # N=200
+    .venv/bin/python benchmarks/bench_chaos.py --postgres postgresql://u@host/db
+        # the same on a PostgreSQL ledger: a fresh database per mode, made on that server
+
+With ``--postgres`` each mode runs on a PostgreSQL ledger (``--ledger``, a database made
+for it and dropped after), else on the default SQLite ledger in the out folder.
 
 The exit status is 1 when any mode lost an item or paid one twice.
 """
@@ -208,6 +213,8 @@ def run_mode(mode: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 "--time-scale", str(args.time_scale), "--lookup-grace", str(args.lookup_grace),
                 "--wait", mode, "--wait-timeout", str(args.wait_timeout),
                 "--progress-interval", "10"]
+        if args.ledger_url is not None:
+            base += ["--ledger", args.ledger_url]
         runs = [run_cli(base, folder / "cli.log", args.run_timeout)]
         left = failed_left(out)
         # Rerun while something is left to retry and the last rerun made progress: an item
@@ -235,8 +242,9 @@ def write_results(reports: list[dict[str, Any]], args: argparse.Namespace,
                   printed: list[str]) -> Path:
     results = ROOT / "benchmarks" / "results"
     results.mkdir(parents=True, exist_ok=True)
-    stem = "chaos-quick" if args.quick else "chaos"
-    setup = {k: v for k, v in vars(args).items()}
+    stem = ("chaos-quick" if args.quick else "chaos") + ("-postgres" if args.postgres else "")
+    setup = {k: v for k, v in vars(args).items() if k not in ("postgres", "ledger_url")}
+    setup["ledger"] = "postgresql" if args.postgres else "sqlite"
     setup["faults"] = FAULTS
     (results / f"{stem}.json").write_text(
         json.dumps({"setup": setup, "modes": reports}, indent=2, default=str) + "\n",
@@ -248,6 +256,42 @@ def write_results(reports: list[dict[str, Any]], args: argparse.Namespace,
           *printed, "```", ""]
     (results / f"{stem}.md").write_text("\n".join(md), encoding="utf-8")
     return results / f"{stem}.json"
+
+
+def _new_database(server: str) -> str:
+    import asyncio
+    import uuid
+
+    import asyncpg
+
+    name = f"chaos_{uuid.uuid4().hex[:10]}"
+
+    async def make() -> None:
+        conn = await asyncpg.connect(server)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(make())
+    head, _, _ = server.rpartition("/")
+    return f"{head}/{name}"
+
+
+def _drop_database(server: str, url: str) -> None:
+    import asyncio
+
+    import asyncpg
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(server)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{url.rpartition("/")[2]}"'
+                               " WITH (FORCE)")
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
 
 
 def main() -> int:
@@ -268,6 +312,9 @@ def main() -> int:
                         help="the CLI's --wait-timeout, real seconds")
     parser.add_argument("--run-timeout", type=float, default=1800.0,
                         help="real seconds one CLI run may take")
+    parser.add_argument("--postgres", metavar="URL",
+                        help="run on PostgreSQL ledgers: a fresh database per mode on this "
+                        "server (the URL's database is where it is made)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the work folder (always kept when a mode shows a problem)")
     args = parser.parse_args()
@@ -276,7 +323,13 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-chaos-"))
     reports, printed = [], []
     for mode in args.modes.split(","):
-        report = run_mode(mode, args, work)
+        args.ledger_url = None if args.postgres is None else _new_database(args.postgres)
+        try:
+            report = run_mode(mode, args, work)
+        finally:
+            if args.ledger_url is not None:
+                _drop_database(args.postgres, args.ledger_url)
+        report["ledger"] = "postgresql" if args.postgres else "sqlite"
         reports.append(report)
         for line in lines(mode, report):
             print(line, flush=True)

@@ -268,18 +268,11 @@ async def submit_item(client: BatchClient, item: PreparedItem, name: str) -> Job
         if webhook_url is not None:
             options = options.replace(webhook_url=webhook_url)
     if isinstance(source, FileSource):
-        if source.kind == "video":
-            return await client.submit_video_file(source.path, options=options)
-        return await client.submit_audio_file(source.path, options=options)
+        return await client.submit(source.kind, file=source.path, options=options)
     if isinstance(source, UrlSource):
-        if source.kind == "video":
-            return await client.submit_video_url(
-                source.url, options=options, media_duration=item.duration
-            )
-        return await client.submit_audio_url(
-            source.url, options=options, media_duration=item.duration
-        )
-    return await client.submit_text(source.messages, options=options)
+        return await client.submit(source.kind, url=source.url, options=options,
+                                   media_duration=item.duration)
+    return await client.submit("text", messages=source.messages, options=options)
 
 
 def spec_of(item: PreparedItem) -> str:

@@ -12,7 +12,7 @@ import builtins
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from symbl_async.core._estimate import ProcessingTimeModel
 from symbl_async.core._jobs import Job, JobInfo
@@ -100,45 +100,18 @@ class BatchClient(Protocol):
         """Check a wait mode now (unknown mode, webhook mode without receiver: ValidationError)."""
         ...
 
-    async def submit_audio_file(
-        self, media: Path, *, options: ProcessingOptions | None = None
-    ) -> Job:
-        """``POST /v1/process/audio``."""
-        ...
-
-    async def submit_video_file(
-        self, media: Path, *, options: ProcessingOptions | None = None
-    ) -> Job:
-        """``POST /v1/process/video``."""
-        ...
-
-    async def submit_audio_url(
+    async def submit(
         self,
-        url: str,
+        kind: Literal["audio", "video", "text"],
         *,
+        file: Path | None = None,
+        url: str | None = None,
+        messages: Iterable[Mapping[str, Any]] | None = None,
         options: ProcessingOptions | None = None,
         media_duration: float | None = None,
     ) -> Job:
-        """``POST /v1/process/audio/url``."""
-        ...
-
-    async def submit_video_url(
-        self,
-        url: str,
-        *,
-        options: ProcessingOptions | None = None,
-        media_duration: float | None = None,
-    ) -> Job:
-        """``POST /v1/process/video/url``."""
-        ...
-
-    async def submit_text(
-        self,
-        messages: Iterable[Mapping[str, Any]],
-        *,
-        options: ProcessingOptions | None = None,
-    ) -> Job:
-        """``POST /v1/process/text``."""
+        """Start a job on a new conversation (``SymblClient.submit``: one entry for the
+        audio/video file, audio/video URL and text submits)."""
         ...
 
     async def wait(

@@ -18,7 +18,7 @@ import os
 import uuid
 from collections.abc import Collection, Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -468,6 +468,42 @@ class SymblClient:
         """
         body = self._text_body(messages, options)
         return await self._submit_json("/v1/process/text", body, options, None, None)
+
+    async def submit(
+        self,
+        kind: Literal["audio", "video", "text"],
+        *,
+        file: MediaInput | None = None,
+        url: str | None = None,
+        messages: Iterable[TextMessage | Mapping[str, Any]] | None = None,
+        options: ProcessingOptions | None = None,
+        media_duration: float | None = None,
+        progress: UploadProgress | None = None,
+    ) -> Job:
+        """Start a job on a new conversation: one entry for the five submits.
+
+        Exactly one of ``file`` (audio or video), ``url`` (audio or video) or ``messages``
+        (text) is given; the call goes to :meth:`submit_audio_file`,
+        :meth:`submit_video_file`, :meth:`submit_audio_url`, :meth:`submit_video_url` or
+        :meth:`submit_text`, with the same errors.
+
+        Raises:
+            ValidationError: not exactly one of them, or one that does not fit ``kind``.
+        """
+        given = [name for name, value in (("file", file), ("url", url),
+                                          ("messages", messages)) if value is not None]
+        if len(given) != 1:
+            raise ValidationError("submit", "give exactly one of file, url and messages")
+        if (kind == "text") != (messages is not None) or kind not in ("audio", "video", "text"):
+            raise ValidationError("kind", f"{kind!r} does not fit {given[0]}")
+        if messages is not None:
+            return await self.submit_text(messages, options=options)
+        if file is not None:
+            submit_file = self.submit_video_file if kind == "video" else self.submit_audio_file
+            return await submit_file(file, options=options, progress=progress)
+        assert url is not None
+        submit_url = self.submit_video_url if kind == "video" else self.submit_audio_url
+        return await submit_url(url, options=options, media_duration=media_duration)
 
     async def append_audio_file(
         self,

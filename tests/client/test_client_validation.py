@@ -411,3 +411,17 @@ def test_a_base_url_with_a_proxy_prefix_is_allowed_with_a_warning(
     caplog.clear()
     SymblClient(app_id="a", app_secret="b", base_url="https://gw.test/")
     assert caplog.text == ""
+
+
+async def test_submit_takes_exactly_one_source_that_fits_its_kind() -> None:
+    async with SymblClient(app_id="a", app_secret="b", base_url="http://127.0.0.1:9") as client:
+        for kwargs, field in (
+            ({"kind": "audio"}, "submit"),
+            ({"kind": "audio", "url": "https://m.test/a.mp3", "messages": []}, "submit"),
+            ({"kind": "text", "url": "https://m.test/a.mp3"}, "kind"),
+            ({"kind": "audio", "messages": [{"payload": {"content": "hi"}}]}, "kind"),
+            ({"kind": "image", "url": "https://m.test/a.png"}, "kind"),
+        ):
+            with pytest.raises(ValidationError) as info:
+                await client.submit(**kwargs)  # type: ignore[arg-type]
+            assert info.value.field == field, kwargs

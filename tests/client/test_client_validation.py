@@ -423,5 +423,5 @@ async def test_submit_takes_exactly_one_source_that_fits_its_kind() -> None:
             ({"kind": "image", "url": "https://m.test/a.png"}, "kind"),
         ):
             with pytest.raises(ValidationError) as info:
-                await client.submit(**kwargs)  # type: ignore[arg-type]
+                await client.submit(**kwargs)
             assert info.value.field == field, kwargs

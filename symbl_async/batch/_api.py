@@ -27,6 +27,7 @@ from symbl_async.batch._output import LEDGER_FILE
 from symbl_async.batch._protocol import BatchClient
 from symbl_async.batch._results import BatchEvent, BatchProgress, BatchResult, BatchSummary
 from symbl_async.batch._slots import JobSlots
+from symbl_async.batch._uplink import UPLOADS_AT_ONCE, Uplink
 from symbl_async.core._checks import check_ledger_url
 from symbl_async.core._options import ProcessingOptions
 from symbl_async.errors import ValidationError
@@ -176,6 +177,7 @@ def process_many(
     lease: float = 30.0,
     fetch_timeout: float = 1800.0,
     ledger_outage: float = 300.0,
+    uploads_at_once: int | None = UPLOADS_AT_ONCE,
     option_names: Mapping[str, str] | None = None,
 ) -> BatchRun:
     """Process many recordings with every job slot busy; yield one result per input.
@@ -236,6 +238,9 @@ def process_many(
         ledger_outage: with a ``postgresql://`` ledger, seconds this worker rides out the
             database's absence (an outage, a restart, a failover) before it stops: its
             operations wait and retry meanwhile.
+        uploads_at_once: file uploads in flight at once (``None``: no bound). Two fill an
+            uplink and let each upload end as soon as the link allows; every free slot
+            uploading at once shares the link, so no job starts until they all crawl in.
         option_names: how messages name this function's parameters (``{"retry_failed":
             "--retry-failed"}``); by default as ``retry_failed=True``.
 
@@ -275,6 +280,7 @@ def process_many(
         if (isinstance(value, bool) or not isinstance(value, (int, float))
                 or not 0 < value < 1e9):
             raise ValidationError(field, "must be a number of seconds > 0")
+    Uplink(uploads_at_once)  # its check: a positive int or None
     if isinstance(ledger, str) and "://" in ledger:
         ledger = check_ledger_url(ledger)
     elif ledger is not None and not isinstance(ledger, (ItemStore, str, os.PathLike)):
@@ -308,5 +314,6 @@ def process_many(
         lease=float(lease),
         fetch_timeout=float(fetch_timeout),
         ledger_outage=float(ledger_outage),
+        uploads_at_once=uploads_at_once,
         names=dict(option_names or {}),
     ))

@@ -68,6 +68,7 @@ from symbl_async.batch._results import (
     Delivery,
 )
 from symbl_async.batch._slots import DONE, JobSlots, LongestFirstWindow, Slot, puller
+from symbl_async.batch._uplink import UPLOADS_AT_ONCE, Uplink
 from symbl_async.batch._worker import ItemWorker, Sending, Stopped
 from symbl_async.core._options import ProcessingOptions
 from symbl_async.errors import (
@@ -117,6 +118,7 @@ class RunConfig:
     lease: float = 30.0
     fetch_timeout: float = 1800.0
     ledger_outage: float = 300.0  # a shared ledger's absence ridden out, in seconds
+    uploads_at_once: int | None = UPLOADS_AT_ONCE
     names: Mapping[str, str] = attrs.field(factory=dict)
     """How messages name the parameters (the CLI gives its flags)."""
 
@@ -184,6 +186,7 @@ class Engine:
         """Hold the configuration; nothing runs until :meth:`results` is iterated."""
         self._config = config
         self._changes = Changes()
+        self._uplink = Uplink(config.uploads_at_once)
         self._delivery = Delivery(slots=config.slots, changes=self._changes,
                                   on_event=config.on_event, stopping=lambda: self._stopping)
         self.summary: BatchSummary | None = None
@@ -308,6 +311,7 @@ class Engine:
             on_event=lambda kind, key: self._delivery.event(kind, key=key),
             stopping=lambda: self._stopping,
             may_send=self._may_send if store.shared else None,
+            uplink=self._uplink,
         )
         if store.shared:
             # An adopted job's webhooks go to the receiver of the worker that submitted it.
@@ -337,8 +341,12 @@ class Engine:
                    - sum(1 for key in self._live if key in self._awaiting))
         unknown = 0 if self._worker is None else self._worker.unknown
         estimate, guess = self._estimate(waiting)
+        uplink = self._uplink
+        sent, total = uplink.bytes_in_flight
         return {"unknown": unknown, "waiting": max(waiting, 0), "estimate": estimate,
-                "estimate_is_guess": guess}
+                "estimate_is_guess": guess, "uploading": uplink.in_flight,
+                "upload_queued": uplink.queued, "upload_sent": sent, "upload_total": total,
+                "uploaded": uplink.bytes_sent, "upload_rate": uplink.rate()}
 
     def _estimate(self, waiting: int) -> tuple[float | None, bool]:
         """Seconds to the end: the jobs in hand and the inputs waiting, at the account's

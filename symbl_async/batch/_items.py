@@ -42,6 +42,7 @@ from symbl_async.batch._results import BatchResult
 from symbl_async.core._jobs import Job
 from symbl_async.core._media import probe_file
 from symbl_async.core._options import ProcessingOptions
+from symbl_async.core._upload import UploadProgress
 from symbl_async.errors import ValidationError
 
 __all__ = [
@@ -71,6 +72,11 @@ class PreparedItem:
     options: ProcessingOptions
     duration: float | None
     label: str
+
+    @property
+    def uploads(self) -> bool:
+        """Whether its submit uploads a file (and so takes a turn on the uplink)."""
+        return isinstance(self.source, FileSource)
 
     def upload_size(self) -> int | None:
         """The file's size in bytes now, for a file source (None for a URL or text, or a
@@ -242,7 +248,9 @@ def _problem(label: str, error: str, exc: BaseException | None) -> BatchResult:
                        exception=exc)
 
 
-async def submit_item(client: BatchClient, item: PreparedItem, name: str) -> Job:
+async def submit_item(
+    client: BatchClient, item: PreparedItem, name: str, *, progress: UploadProgress | None = None
+) -> Job:
     """Send one submit for a prepared item, under this attempt's ``name``.
 
     Args:
@@ -250,6 +258,7 @@ async def submit_item(client: BatchClient, item: PreparedItem, name: str) -> Job
         item: the item.
         name: the attempt's name (``LedgerItem.attempt_name``), as the
             ledger recorded it before this call.
+        progress: an upload's progress, updated as its bytes go (a file source).
 
     Returns:
         The job the service created.
@@ -268,7 +277,8 @@ async def submit_item(client: BatchClient, item: PreparedItem, name: str) -> Job
         if webhook_url is not None:
             options = options.replace(webhook_url=webhook_url)
     if isinstance(source, FileSource):
-        return await client.submit(source.kind, file=source.path, options=options)
+        return await client.submit(source.kind, file=source.path, options=options,
+                                   progress=progress)
     if isinstance(source, UrlSource):
         return await client.submit(source.kind, url=source.url, options=options,
                                    media_duration=item.duration)

@@ -18,6 +18,7 @@ from symbl_async.core._estimate import ProcessingTimeModel
 from symbl_async.core._jobs import Job, JobInfo
 from symbl_async.core._options import ProcessingOptions
 from symbl_async.core._polling import PollSchedule, WaitMode
+from symbl_async.core._upload import UploadProgress
 from symbl_async.errors import AuthenticationError, ClientClosedError, LedgerError
 from symbl_async.models import (
     Conversation,
@@ -109,9 +110,10 @@ class BatchClient(Protocol):
         messages: Iterable[Mapping[str, Any]] | None = None,
         options: ProcessingOptions | None = None,
         media_duration: float | None = None,
+        progress: UploadProgress | None = None,
     ) -> Job:
         """Start a job on a new conversation (``SymblClient.submit``: one entry for the
-        audio/video file, audio/video URL and text submits)."""
+        audio/video file, audio/video URL and text submits; ``progress``: an upload's)."""
         ...
 
     async def wait(

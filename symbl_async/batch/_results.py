@@ -135,6 +135,11 @@ class BatchProgress:
             another worker of a shared batch to take).
         estimate: seconds until the end from the learned processing times (None when it
             cannot be told yet); ``estimate_is_guess``: from the prior, no job has ended.
+        uploading: file uploads on the wire now (each holds a slot: not yet a job);
+            ``upload_queued``: submits holding a slot, waiting for their turn on the uplink.
+        upload_sent, upload_total: bytes sent, and in all, of the uploads on the wire.
+        uploaded: upload bytes sent by this run so far.
+        upload_rate: bytes per second over the last ten seconds (None: no upload now).
     """
 
     read: int = 0
@@ -151,6 +156,12 @@ class BatchProgress:
     waiting: int = 0
     estimate: float | None = None
     estimate_is_guess: bool = False
+    uploading: int = 0
+    upload_queued: int = 0
+    upload_sent: int = 0
+    upload_total: int = 0
+    uploaded: int = 0
+    upload_rate: float | None = None
 
     @property
     def done(self) -> int:

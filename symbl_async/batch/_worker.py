@@ -58,6 +58,7 @@ from symbl_async.batch._output import ResultWriter, with_ids
 from symbl_async.batch._protocol import FATAL, BatchClient
 from symbl_async.batch._results import BatchResult
 from symbl_async.batch._slots import JobSlots, Slot
+from symbl_async.batch._uplink import Uplink
 from symbl_async.core._jobs import Job, JobStatus
 from symbl_async.errors import (
     ConcurrencyLimitError,
@@ -262,11 +263,13 @@ class ItemWorker:
         on_event: Callable[[Literal["submitted", "rejected"], str], None],
         stopping: Callable[[], bool],
         may_send: Callable[[], Awaitable[bool]] | None = None,
+        uplink: Uplink | None = None,
     ) -> None:
         """Share the run's client, store, slots, counters and stop flag.
 
         Args:
             may_send: a shared batch's check that this worker still holds its lease.
+            uplink: the run's turns for file uploads (default: its own, two at once).
         """
         self._client = client
         self._store = store
@@ -280,6 +283,7 @@ class ItemWorker:
         self._on_event = on_event
         self._stopping = stopping
         self._may_send = may_send
+        self._uplink = uplink if uplink is not None else Uplink()
         self._fetch_gate = FetchGate()
         self.finder = Finder(client=client, store=store, slots=slots, grace=lookup_grace,
                              counts=counts, on_event=on_event)
@@ -425,22 +429,47 @@ class ItemWorker:
                     await self._release(sending)
                     sending.active = False
                 raise Stopped
-            # From the intent until the outcome is recorded, stop() lets the item be: a
-            # cancel while a ledger write runs would leave the intent committed without its
-            # submit (or a created job recorded as unsent). (A fresh claim is so from the
-            # start: the engine made its Sending active.)
-            sending.active = True
-            if not fresh:  # a claim commits the first attempt's intent; others are made here
-                row = sending.intent = await self._store.apply(row, resent())
-            fresh = False
             assert item is not None
-            self._counts["submits"] += 1
-            if self._may_send is not None and not await self._may_send():
-                raise LeaseLostError(row.key, "this worker's lease ran out before the submit")
+            turn = contextlib.AsyncExitStack()
+            progress = None
+            if item.uploads:
+                # An upload waits for its turn on the uplink before its attempt's intent: the
+                # intent's time starts the grace a lookup waits (Finder.grace_until). A stop
+                # meanwhile cancels the wait (a claim's intent is then released).
+                sending.active = False
+                waited = not self._uplink.immediate()
+                progress = await turn.enter_async_context(self._uplink.turn(item.duration))
+                fresh = fresh and not waited  # the claim's intent is old: record a new one
+            outcome: Job | Exception
+            async with turn:
+                # From the intent until the outcome is recorded, stop() lets the item be: a
+                # cancel while a ledger write runs would leave the intent committed without
+                # its submit (or a created job recorded as unsent). (A fresh claim is so from
+                # the start: the engine made its Sending active.)
+                sending.active = True
+                if self._stopping():
+                    await self._release(sending)
+                    sending.active = False
+                    raise Stopped
+                if not fresh:  # a claim commits the first attempt's intent; others here
+                    row = sending.intent = await self._store.apply(row, resent())
+                fresh = False
+                self._counts["submits"] += 1
+                if self._may_send is not None and not await self._may_send():
+                    raise LeaseLostError(row.key,
+                                         "this worker's lease ran out before the submit")
+                try:
+                    with self._fetch_gate.submitting():
+                        sending.intent = None  # from here on, the submit may be on its way
+                        outcome = await submit_item(self._client, item,
+                                                    row.attempt_name or row.name,
+                                                    progress=progress)
+                except Exception as exc:  # handled below, the uplink free for the next one
+                    outcome = exc
             try:
-                with self._fetch_gate.submitting():
-                    sending.intent = None  # from here on, the submit may be on its way
-                    job = await submit_item(self._client, item, row.attempt_name or row.name)
+                if isinstance(outcome, Exception):
+                    raise outcome
+                job = outcome
             except ConcurrencyLimitError:
                 sending.active = False
                 maybe_created = False

@@ -312,6 +312,7 @@ async def _process(args: argparse.Namespace, plan: _Plan, argv: list[str]) -> in
             lookup_grace=args.lookup_grace,
             lease=args.lease,
             fetch_timeout=args.fetch_timeout,
+            uploads_at_once=args.uploads_at_once,
             ledger_outage=args.ledger_outage,
             wait_mode=args.wait,
             on_event=display.on_event,

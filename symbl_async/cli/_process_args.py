@@ -9,6 +9,7 @@ from typing import Any
 
 from symbl_async.batch._api import LEDGER_FILE
 from symbl_async.batch._slots import PLAN_LIMITS
+from symbl_async.batch._uplink import UPLOADS_AT_ONCE
 from symbl_async.cli._argtypes import (
     ledger_arg,
     non_negative_float,
@@ -137,6 +138,10 @@ def add_process_command(subparsers: Any) -> None:
                      help="keep fetching a finished job's insights this long (with backoff) "
                      "before the item fails (default %(default)s; a rerun with "
                      "--retry-failed fetches it again without paying)")
+    run.add_argument("--uploads-at-once", type=positive_int, default=UPLOADS_AT_ONCE,
+                     metavar="N",
+                     help="file uploads on the wire at once (default %(default)s: they fill "
+                     "the uplink; more only share it, and no job starts until they all end)")
     run.add_argument("--ledger-outage", type=positive_float, default=300.0, metavar="SECONDS",
                      help="with a postgresql:// --ledger: how long this worker rides out the "
                      "database's absence (an outage, a failover) before it stops "

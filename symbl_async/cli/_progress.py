@@ -131,8 +131,8 @@ class ProgressDisplay:
         """The bar and counters in at most ``columns`` characters."""
         parts = self.parts(p)
         # Least important first; "done" is never dropped.
-        for drop in ("elapsed", "429s", "unknown", "skipped", "waiting", "submitted", "running",
-                     "ETA", "failed"):
+        for drop in ("elapsed", "429s", "unknown", "skipped", "waiting", "submitted",
+                     "uploading", "running", "ETA", "failed"):
             if len(self._bar(p, self._width) + ", ".join(parts.values())) <= columns:
                 break
             if len(parts) > 1:
@@ -159,7 +159,9 @@ class ProgressDisplay:
         parts = {
             "done": f"done {p.done}/{total}",
             "submitted": f"submitted {p.submitted}",
-            "running": f"running {p.running}",
+            # The slots held are jobs running, uploads on the wire, and uploads queued.
+            "running": f"running {max(p.running - p.uploading - p.upload_queued, 0)}",
+            "uploading": _uploading(p),
             "waiting": f"waiting {p.waiting}",
             "unknown": f"unknown {p.unknown}",
             "failed": f"failed {p.failed}",
@@ -170,12 +172,29 @@ class ProgressDisplay:
         }
         if not p.unknown:  # rare: said only while some are
             del parts["unknown"]
+        if not p.uploading and not p.upload_queued:
+            del parts["uploading"]
         return parts
 
     @classmethod
     def line(cls, p: BatchProgress) -> str:
         """One line of counters: done/total, submitted, running, failed, 429s, ETA."""
         return ", ".join(cls.parts(p).values())
+
+
+def _uploading(p: BatchProgress) -> str:
+    """``uploading 2 (+3 queued, 41/96 MB, 9.8 MB/s)``."""
+    details = [f"+{p.upload_queued} queued"] if p.upload_queued else []
+    if p.upload_total:
+        details.append(f"{megabytes(p.upload_sent)}/{megabytes(p.upload_total)} MB")
+    if p.upload_rate is not None:
+        details.append(f"{megabytes(p.upload_rate)} MB/s")
+    return f"uploading {p.uploading}" + (f" ({', '.join(details)})" if details else "")
+
+
+def megabytes(size: float) -> str:
+    """Bytes as megabytes: ``0.4``, ``41``."""
+    return f"{size / 1e6:.1f}" if size < 10e6 else f"{size / 1e6:.0f}"
 
 
 def duration(seconds: float) -> str:

@@ -40,11 +40,11 @@ from symbl_async.core._estimate import ProcessingTimeModel
 from symbl_async.core._jobs import Job, JobInfo, JobStatus
 from symbl_async.core._options import ProcessingOptions, check_http_url
 from symbl_async.core._text import TextMessage, messages_to_json
+from symbl_async.core._upload import UploadProgress
 from symbl_async.core._webhook import with_attempt
 from symbl_async.errors import SymblError, ValidationError
 from symbl_async.models._models import ConversationInsights
 from symbl_async.transport._auth import Credentials
-from symbl_async.transport._body import UploadProgress
 from symbl_async.transport._transport import RetryPolicy, Timeouts, Transport
 from symbl_async.webhooks._receiver import WebhookReceiver
 

@@ -33,7 +33,7 @@ from ._model import Conversation, Job
 from ._options import SubmitOptions
 from ._tokens import TokenStore
 from ._transcripts import apply_completed
-from ._uplink import Uplink
+from ._uplink import Uplink, Uploads
 from ._webhooks import WebhookSender
 
 __all__ = ["MAX_MEDIA_SECONDS", "CapacityError", "Scheduler"]
@@ -73,6 +73,8 @@ class Scheduler:
         self._idle = asyncio.Event()
         self._idle.set()
         self._closing = asyncio.Event()
+        #: Media uploads seen: at once at most, bytes, cut off.
+        self.uploads = Uploads()
         #: Paces request bodies when ``upload_bandwidth`` is set (None: no pacing, no cost).
         self.uplink = (
             Uplink(config.upload_bandwidth, self._closing) if config.upload_bandwidth else None
@@ -341,6 +343,10 @@ class Scheduler:
             "max_concurrent_jobs": self.max_concurrency(),
             "max_concurrent_client_jobs": self.max_concurrency(include_foreign=False),
             "rejected_429": self.rejected_429,
+            "uploads_max_at_once": self.uploads.max_reading,
+            "upload_bytes": self.uploads.bytes,
+            "uploads_whole": self.uploads.whole,
+            "uploads_cut": self.uploads.cut,
             "job_status_requests": self.job_status_requests,
             "tokens_issued": self.tokens.issued,
             "auth_failures": self.auth_failures,

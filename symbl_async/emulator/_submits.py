@@ -28,7 +28,6 @@ from ._model import Conversation, Job
 from ._options import OptionError, SubmitOptions, parse_options, raw_from_query
 from ._routing import SCHEDULER, ApiError, drop_connection, json_body
 from ._state import CapacityError, Scheduler
-from ._uplink import body_chunks
 
 __all__ = ["routes"]
 
@@ -148,7 +147,7 @@ async def _file_submit(request: web.Request, kind: str) -> web.Response:
     probe = MediaProbe()
     digest = hashlib.sha256()
     # Streamed: only the probe's head and the running hash are kept, never the upload.
-    async for chunk in body_chunks(request, scheduler.uplink):
+    async for chunk in scheduler.uploads.read(request, scheduler.uplink):
         probe.feed(chunk)
         digest.update(chunk)
     conversation = _existing(scheduler, request)

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-__all__ = ["Uplink", "body_chunks"]
+__all__ = ["Uplink", "Uploads", "body_chunks"]
 
 _CHUNK = 64 * 1024
 
@@ -46,6 +46,35 @@ class Uplink:
         if delay > 0 and not self._closing.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), delay)
+
+
+class Uploads:
+    """What the emulator saw of media uploads (the bodies of file submits), for benchmarks:
+    how many were read at once, their bytes (resends included), and those cut off."""
+
+    def __init__(self) -> None:
+        self.reading = 0
+        self.max_reading = 0
+        self.bytes = 0
+        self.whole = 0
+        self.cut = 0
+
+    async def read(self, request: web.Request, uplink: Uplink | None) -> AsyncIterator[bytes]:
+        """The upload's chunks (:func:`body_chunks`), counted."""
+        self.reading += 1
+        self.max_reading = max(self.max_reading, self.reading)
+        whole = False
+        try:
+            async for chunk in body_chunks(request, uplink):
+                self.bytes += len(chunk)
+                yield chunk
+            whole = True
+        finally:
+            self.reading -= 1
+            if whole:
+                self.whole += 1
+            else:
+                self.cut += 1
 
 
 async def body_chunks(request: web.Request, uplink: Uplink | None) -> AsyncIterator[bytes]:

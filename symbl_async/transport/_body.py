@@ -34,9 +34,10 @@ import time
 from collections.abc import AsyncIterable
 from typing import Any
 
-import attrs
 from aiohttp import payload
 from aiohttp.abc import AbstractStreamWriter
+
+from symbl_async.core._upload import UploadProgress
 
 __all__ = ["ResendRefused", "SubmitBody", "UploadMeter", "UploadProgress"]
 
@@ -51,47 +52,6 @@ except ImportError:  # pragma: no cover - Windows
 
 class ResendRefused(Exception):
     """aiohttp tried to send a submit's body again after its connection dropped."""
-
-
-@attrs.define(kw_only=True, eq=False)
-class UploadProgress:
-    """How far an upload has got, updated in place while it runs.
-
-    Pass one to a file submit (``progress=``) and read it from any coroutine meanwhile.
-
-    Attributes:
-        total: the body's size in bytes (its ``Content-Length``); ``None`` until it starts.
-        sent: bytes of the current attempt handed to the connection.
-        attempts: attempts started; a resend (after a cut-off, which created nothing)
-            starts again from 0 bytes.
-        started_at: ``time.monotonic()`` when the current attempt started.
-        moved_at: ``time.monotonic()`` when its bytes last moved.
-    """
-
-    total: int | None = None
-    sent: int = 0
-    attempts: int = 0
-    started_at: float | None = None
-    moved_at: float | None = None
-
-    @property
-    def fraction(self) -> float | None:
-        """``sent / total`` (``None`` before the upload starts)."""
-        if self.total is None:
-            return None
-        return self.sent / self.total if self.total else 1.0
-
-    @property
-    def rate(self) -> float | None:
-        """Bytes per second of the current attempt so far (``None`` before it starts)."""
-        if self.started_at is None:
-            return None
-        elapsed = time.monotonic() - self.started_at
-        return self.sent / elapsed if elapsed > 0 else None
-
-    def _begin(self, total: int, now: float) -> None:
-        self.total, self.sent, self.started_at, self.moved_at = total, 0, now, now
-        self.attempts += 1
 
 
 class UploadMeter:
@@ -186,7 +146,7 @@ class SubmitBody:
         self._transport: asyncio.Transport | None = None
         self._accepted = 0  # bytes that left our buffers, at the last check
         self._timer: asyncio.TimerHandle | None = None
-        self.progress._begin(size, time.monotonic())
+        self.progress.begin(size, time.monotonic())
         if stall is not None:
             self._tick = max(stall / 4, 0.01)
             self._timer = asyncio.get_running_loop().call_later(self._tick, self._check)

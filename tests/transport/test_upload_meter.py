@@ -46,10 +46,10 @@ def test_uploads_in_flight_together_add_up() -> None:
 def test_progress_before_and_during_an_attempt() -> None:
     progress = UploadProgress()
     assert (progress.fraction, progress.rate, progress.attempts) == (None, None, 0)
-    progress._begin(1000, 10.0)
+    progress.begin(1000, 10.0)
     progress.sent = 250
     assert progress.fraction == 0.25 and progress.attempts == 1
-    progress._begin(1000, 20.0)  # a resend starts over
+    progress.begin(1000, 20.0)  # a resend starts over
     assert (progress.sent, progress.attempts, progress.started_at) == (0, 2, 20.0)
 
 

@@ -1,0 +1,52 @@
+"""How far an upload has got: shared by the transport (which updates it) and its readers
+(a batch's uplink and progress line), so it lives here, with no I/O."""
+
+from __future__ import annotations
+
+import time
+
+import attrs
+
+__all__ = ["UploadProgress"]
+
+
+@attrs.define(kw_only=True, eq=False)
+class UploadProgress:
+    """How far an upload has got, updated in place while it runs.
+
+    Pass one to a file submit (``progress=``) and read it from any coroutine meanwhile.
+
+    Attributes:
+        total: the body's size in bytes (its ``Content-Length``); ``None`` until it starts.
+        sent: bytes of the current attempt handed to the connection.
+        attempts: attempts started; a resend (after a cut-off, which created nothing)
+            starts again from 0 bytes.
+        started_at: ``time.monotonic()`` when the current attempt started.
+        moved_at: ``time.monotonic()`` when its bytes last moved.
+    """
+
+    total: int | None = None
+    sent: int = 0
+    attempts: int = 0
+    started_at: float | None = None
+    moved_at: float | None = None
+
+    @property
+    def fraction(self) -> float | None:
+        """``sent / total`` (``None`` before the upload starts)."""
+        if self.total is None:
+            return None
+        return self.sent / self.total if self.total else 1.0
+
+    @property
+    def rate(self) -> float | None:
+        """Bytes per second of the current attempt so far (``None`` before it starts)."""
+        if self.started_at is None:
+            return None
+        elapsed = time.monotonic() - self.started_at
+        return self.sent / elapsed if elapsed > 0 else None
+
+    def begin(self, total: int, now: float) -> None:
+        """A new attempt of ``total`` bytes starts at ``now`` (the transport calls it)."""
+        self.total, self.sent, self.started_at, self.moved_at = total, 0, now, now
+        self.attempts += 1

@@ -1,0 +1,239 @@
+"""The uplink: a batch's file uploads go a few at a time, longest recording first.
+
+The figures that prove it come from the emulator's own records (how many bodies it read at
+once, their bytes, the jobs it created), over a real slow uplink (``upload_bandwidth``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import wave
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _fake_client import InstantClient
+from _ledgers import Ledgers
+
+from symbl_async.batch._api import process_many
+from symbl_async.batch._ledger import SqliteStore
+from symbl_async.batch._results import BatchProgress
+from symbl_async.batch._slots import JobSlots
+from symbl_async.batch._uplink import Uplink
+from symbl_async.cli._progress import ProgressDisplay
+from symbl_async.client._client import SymblClient
+from symbl_async.client._waiting import PollSchedule
+from symbl_async.emulator import Emulator
+from symbl_async.errors import ValidationError
+
+SCALE = 2000.0
+
+
+def wav_file(path: Path, seconds: float) -> Path:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\x00\x00" * int(seconds * 8000))
+    return path
+
+
+def recordings(folder: Path, count: int, seconds: float = 20.0) -> list[Path]:
+    """``count`` WAVs of ``seconds`` (16 KB a second), each a little longer than the last."""
+    return [wav_file(folder / f"rec{i:02d}.wav", seconds + i) for i in range(count)]
+
+
+@contextlib.asynccontextmanager
+async def emulated(limit: int, **config: Any) -> AsyncIterator[tuple[Emulator, SymblClient]]:
+    async with Emulator(time_scale=SCALE, concurrency_limit=limit, **config) as emu, SymblClient(
+        app_id=emu.app_id, app_secret=emu.app_secret, base_url=emu.url,
+        poll=PollSchedule(time_scale=SCALE),
+    ) as client:
+        yield emu, client
+
+
+async def _turn_taker(uplink: Uplink, duration: float, order: list[float],
+                      entered: asyncio.Event, leave: asyncio.Event) -> None:
+    async with uplink.turn(duration):
+        order.append(duration)
+        entered.set()
+        await leave.wait()
+
+
+async def test_turns_go_longest_first_and_never_above_the_bound() -> None:
+    uplink = Uplink(1)
+    order: list[float] = []
+    leave = {d: asyncio.Event() for d in (1.0, 300.0, 50.0, 10.0)}
+    entered = {d: asyncio.Event() for d in leave}
+    first = asyncio.create_task(_turn_taker(uplink, 1.0, order, entered[1.0], leave[1.0]))
+    await entered[1.0].wait()
+    rest = [asyncio.create_task(_turn_taker(uplink, d, order, entered[d], leave[d]))
+            for d in (10.0, 300.0, 50.0)]
+    await asyncio.sleep(0)  # one step each: every task is queued now
+    assert uplink.queued == 3
+    assert uplink.in_flight == 1 and not uplink.immediate()
+    for done in (1.0, 300.0, 50.0):
+        leave[done].set()
+        nxt = {1.0: 300.0, 300.0: 50.0, 50.0: 10.0}[done]
+        await entered[nxt].wait()
+        assert uplink.in_flight == 1
+    leave[10.0].set()
+    await asyncio.gather(first, *rest)
+    assert order == [1.0, 300.0, 50.0, 10.0]
+    assert uplink.in_flight == 0 and uplink.immediate() and uplink.uploads == 4
+
+
+async def test_a_cancelled_waiter_gives_its_turn_to_the_next() -> None:
+    uplink = Uplink(1)
+    order: list[float] = []
+    leave = {d: asyncio.Event() for d in (1.0, 2.0, 3.0)}
+    entered = {d: asyncio.Event() for d in leave}
+    first = asyncio.create_task(_turn_taker(uplink, 1.0, order, entered[1.0], leave[1.0]))
+    await entered[1.0].wait()
+    longest = asyncio.create_task(_turn_taker(uplink, 3.0, order, entered[3.0], leave[3.0]))
+    other = asyncio.create_task(_turn_taker(uplink, 2.0, order, entered[2.0], leave[2.0]))
+    await asyncio.sleep(0)  # one step each: both are queued now
+    assert uplink.queued == 2
+    longest.cancel()  # cancelled while it waits
+    leave[1.0].set()
+    await entered[2.0].wait()
+    leave[2.0].set()
+    await asyncio.gather(first, other)
+    with pytest.raises(asyncio.CancelledError):
+        await longest
+    assert order == [1.0, 2.0] and uplink.in_flight == 0 and uplink.immediate()
+
+
+async def test_a_turn_granted_to_a_task_cancelled_before_it_ran_is_passed_on() -> None:
+    uplink = Uplink(1)
+    order: list[float] = []
+    leave = {d: asyncio.Event() for d in (1.0, 2.0, 3.0)}
+    entered = {d: asyncio.Event() for d in leave}
+    first = asyncio.create_task(_turn_taker(uplink, 1.0, order, entered[1.0], leave[1.0]))
+    await entered[1.0].wait()
+    granted = asyncio.create_task(_turn_taker(uplink, 3.0, order, entered[3.0], leave[3.0]))
+    other = asyncio.create_task(_turn_taker(uplink, 2.0, order, entered[2.0], leave[2.0]))
+    await asyncio.sleep(0)  # one step each: both are queued now
+    assert uplink.queued == 2
+    leave[1.0].set()
+    # One step: the first task ends its turn (and sets the longest waiter's future) before
+    # this one resumes, which is before the granted task resumes.
+    await asyncio.sleep(0)
+    assert first.done() and uplink.queued == 1
+    granted.cancel()  # ...and the task is cancelled before it resumes
+    await entered[2.0].wait()
+    leave[2.0].set()
+    await other
+    with pytest.raises(asyncio.CancelledError):
+        await granted
+    assert order == [1.0, 2.0] and uplink.in_flight == 0 and uplink.immediate()
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 2.5, "2"])
+async def test_a_bad_bound_is_refused_by_name(bad: Any) -> None:
+    with pytest.raises(ValidationError, match="uploads_at_once"):
+        Uplink(bad)
+    async with InstantClient() as client:
+        with pytest.raises(ValidationError, match="uploads_at_once"):
+            process_many(client, [], uploads_at_once=bad)
+        assert client.submits == 0
+
+
+@pytest.mark.parametrize("at_once, most", [(2, 2), (1, 1)])
+async def test_a_batch_uploads_at_most_so_many_at_once(
+    tmp_path: Path, ledgers: Ledgers, at_once: int, most: int
+) -> None:
+    sources = recordings(tmp_path, 8)
+    seen: list[BatchProgress] = []
+    async with emulated(8, upload_bandwidth=4_000_000) as (emu, client):
+        run = process_many(client, sources, slots=JobSlots(8), ledger=ledgers.arg(),
+                           uploads_at_once=at_once,
+                           on_event=lambda e: seen.append(e.progress))
+        async with run:
+            results = [r async for r in run]
+        stats = emu.stats()
+    assert sorted(r.status for r in results) == ["fetched"] * 8, [r.error for r in results]
+    assert stats["uploads_max_at_once"] == most  # the emulator's count of bodies read at once
+    assert stats["uploads_whole"] == 8 and stats["uploads_cut"] == 0
+    assert stats["upload_bytes"] == sum(s.stat().st_size for s in sources)  # none twice
+    assert set(stats["submits_by_name"].values()) == {1} and stats["jobs_created"] == 8
+    assert max(p.uploading for p in seen) <= most
+    assert max(p.uploading + p.upload_queued for p in seen) >= 1  # the progress saw them
+
+
+async def test_without_a_bound_every_slot_uploads_at_once(tmp_path: Path) -> None:
+    """The bound is what keeps the uploads few: without it, every free slot uploads."""
+    sources = recordings(tmp_path, 6, seconds=60.0)  # ~1 MB each: 1.5 s alone at the link
+    async with emulated(6, upload_bandwidth=4_000_000) as (emu, client):
+        run = process_many(client, sources, slots=JobSlots(6), uploads_at_once=None)
+        async with run:
+            results = [r async for r in run]
+        stats = emu.stats()
+    assert sorted(r.status for r in results) == ["fetched"] * 6
+    assert stats["uploads_max_at_once"] > 2
+
+
+async def test_a_stop_while_uploads_wait_for_the_link_leaves_nothing_submitting(
+    tmp_path: Path, ledgers: Ledgers
+) -> None:
+    sources = recordings(tmp_path, 6, seconds=25.0)  # 0.4 MB each, 0.4 s at the link
+    async with emulated(6, upload_bandwidth=1_000_000) as (emu, client):
+        run = process_many(client, sources, slots=JobSlots(6), ledger=ledgers.arg(),
+                           out_dir=tmp_path / "out", uploads_at_once=1)
+        async with run:
+            queued = []
+            async for _ in run:  # stop as soon as one has ended, the others queued
+                queued.append(run.progress.upload_queued)
+                run.stop()
+        assert queued[0] >= 1
+        stats = emu.stats()
+        counts = await ledgers.counts()
+        assert run.summary is not None and run.summary.interrupted
+        assert counts["submitting"] == 0 and counts["unknown"] == 0
+        # Queued uploads were released, never sent: each body the emulator read whole made
+        # exactly one job, and nothing was cut off.
+        assert stats["uploads_cut"] == 0 and stats["uploads_whole"] == stats["jobs_created"]
+        assert stats["jobs_created"] < 6 and counts["pending"] == 6 - stats["jobs_created"]
+        rest = [r async for r in process_many(
+            client, sources, slots=JobSlots(6), ledger=ledgers.arg(),
+            out_dir=tmp_path / "out", uploads_at_once=1)]
+        by_name = emu.stats()["submits_by_name"]
+    assert sorted(r.status for r in rest if r.status != "skipped") == (
+        ["fetched"] * (6 - sum(r.status == "skipped" for r in rest)))
+    assert len(by_name) == 6 and set(by_name.values()) == {1}
+
+
+def test_the_progress_line_shows_uploads_apart_from_running_jobs() -> None:
+    p = BatchProgress(read=10, input_done=True, running=6, uploading=2, upload_queued=1,
+                      upload_sent=12_000_000, upload_total=30_000_000, upload_rate=9_800_000)
+    parts = ProgressDisplay.parts(p)
+    assert parts["running"] == "running 3"  # 6 slots held: 2 uploading, 1 queued, 3 jobs
+    assert parts["uploading"] == "uploading 2 (+1 queued, 12/30 MB, 9.8 MB/s)"
+    assert "uploading" not in ProgressDisplay.parts(BatchProgress(running=4))
+
+
+async def test_an_upload_that_waited_for_the_link_records_its_intent_when_it_goes(
+    tmp_path: Path,
+) -> None:
+    """A lookup's grace counts from the attempt's intent (``attempt_at``): an intent recorded
+    at the claim, then an upload queued for the link, would let that grace run out while
+    the body is still on its way. The attempt that waited records a new intent."""
+    sources = recordings(tmp_path, 5, seconds=25.0)  # 0.4 MB each: 0.8 s at the link
+    ledger = tmp_path / "ledger.sqlite3"
+    async with emulated(5, upload_bandwidth=500_000) as (emu, client):
+        results = [r async for r in process_many(client, sources, slots=JobSlots(5),
+                                                 ledger=ledger, uploads_at_once=1)]
+        assert emu.stats()["jobs_created"] == 5
+    assert sorted(r.status for r in results) == ["fetched"] * 5
+    store = await SqliteStore.open(ledger)
+    try:
+        rows = [row async for row in store.items()]
+    finally:
+        await store.aclose()
+    gaps = sorted(row.submitted_at - row.attempt_at for row in rows
+                  if row.submitted_at is not None and row.attempt_at is not None)
+    assert len(gaps) == 5
+    # The fifth upload went after four others (3.2 s): its intent is its own, not the claim's.
+    assert gaps[-1] < 2.0, gaps

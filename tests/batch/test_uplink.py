@@ -237,3 +237,34 @@ async def test_an_upload_that_waited_for_the_link_records_its_intent_when_it_goe
     assert len(gaps) == 5
     # The fifth upload went after four others (3.2 s): its intent is its own, not the claim's.
     assert gaps[-1] < 2.0, gaps
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_uploads_under_submit_faults_pay_each_recording_once(
+    tmp_path: Path, ledgers: Ledgers, seed: int
+) -> None:
+    """Files through a slow link, two at a time, with the service dropping connections and
+    answering errors before and after it created the job: reruns (as a user would) until
+    every recording is fetched; the emulator's records show each paid for once."""
+    sources = recordings(tmp_path, 10, seconds=10.0)
+    faults = {"submit_reset_before_rate": 0.15, "submit_error_before_rate": 0.1,
+              "submit_error_after_rate": 0.1, "submit_reset_after_rate": 0.1, "seed": seed}
+    done: dict[str, str] = {}
+    async with emulated(4, upload_bandwidth=4_000_000, **faults) as (emu, client):
+        for _ in range(4):
+            run = process_many(client, sources, slots=JobSlots(4, backoff_base=0.005,
+                                                               backoff_cap=0.05),
+                               ledger=ledgers.arg(), out_dir=tmp_path / "out",
+                               lookup_grace=0.5, retry_failed=True)
+            async with run:
+                async for result in run:
+                    if result.status in ("fetched", "skipped"):
+                        done[result.key] = result.status
+            if len(done) == len(sources):
+                break
+        stats = emu.stats()
+    assert len(done) == len(sources), (done, stats["faults"])
+    assert sum(stats["faults"].values()) > 0  # faults happened
+    assert stats["duplicate_names"] == {} and stats["duplicate_contents"] == {}
+    assert stats["jobs_created"] == len(sources)  # no job failed here: one per recording
+    assert stats["uploads_max_at_once"] <= 2

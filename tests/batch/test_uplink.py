@@ -249,7 +249,7 @@ async def test_uploads_under_submit_faults_pay_each_recording_once(
     sources = recordings(tmp_path, 10, seconds=10.0)
     faults = {"submit_reset_before_rate": 0.15, "submit_error_before_rate": 0.1,
               "submit_error_after_rate": 0.1, "submit_reset_after_rate": 0.1, "seed": seed}
-    done: dict[str, str] = {}
+    done: dict[str | None, str] = {}
     async with emulated(4, upload_bandwidth=4_000_000, **faults) as (emu, client):
         for _ in range(4):
             run = process_many(client, sources, slots=JobSlots(4, backoff_base=0.005,

@@ -135,7 +135,8 @@ async def test_a_turn_granted_to_a_task_cancelled_before_it_ran_is_passed_on() -
 async def test_a_bad_bound_is_refused_by_name(bad: Any) -> None:
     with pytest.raises(ValidationError, match="uploads_at_once"):
         Uplink(bad)
-    async with InstantClient() as client:
+    client = InstantClient()
+    async with client:
         with pytest.raises(ValidationError, match="uploads_at_once"):
             process_many(client, [], uploads_at_once=bad)
         assert client.submits == 0

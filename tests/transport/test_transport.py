@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import socket
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from typing import Any
 
@@ -171,6 +172,29 @@ async def test_submit_resent_when_connection_never_opened(
     job = await client.submit_audio_url("https://example.com/a.wav")
     assert job.job_id == ACCEPTED["jobId"] and job.conversation_id == ACCEPTED["conversationId"]
     assert calls(mocked, "POST", "/v1/process/") == 2
+
+
+@pytest.mark.parametrize(
+    ("cause", "said"),
+    [
+        (refused(), "the connection was refused (nothing listens at that address and port)"),
+        (aiohttp.ClientConnectorError(
+            ConnectionKey("nohost.invalid", 80, False, True, None, None, None, None),
+            socket.gaierror(-2, "Name or service not known")),
+         "its host name was not found (Name or service not known)"),
+    ],
+)
+async def test_a_server_never_reached_is_said_in_words_naming_the_url(
+    client: SymblClient, mocked: aioresponses, sleeps: list[float],
+    cause: aiohttp.ClientConnectorError, said: str,
+) -> None:
+    # aiohttp's own text ("Cannot connect to host 127.0.0.1:9 ssl:default [...]") names
+    # its internals: "ssl:default" for a plain http URL.
+    mocked.post(TOKEN_URL, exception=cause, repeat=True)
+    with pytest.raises(SymblConnectionError) as info:
+        await client.get_job("j")
+    assert str(info.value) == f"cannot connect to {BASE}: {said}"
+    assert "ssl" not in str(info.value)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ that (a ledger another run holds, a rerun refused for its options) removes what 
 command created (``_leftovers``), so it leaves nothing behind. Ctrl-C once stops
 submitting, lets submits on the wire settle, and prints the command that resumes; twice
 quits at once (every ledger transition is its own transaction, so the ledger is
-consistent either way).
+consistent either way). ``--dry-run`` says what the run would do (``_dry_run``).
 
 Its flags are defined in ``_process_args``; the progress display is ``_progress``, the
 report of what folder walks left out ``_skips``. Messages name the library's parameters as
@@ -19,7 +19,9 @@ this command's flags (:data:`OPTION_FLAGS`).
 Exit status: 0 when every item succeeded (or was done earlier), 1 when some failed or a
 folder walk left out what looks like a recording (or nothing was found at all), 2 on
 usage errors (bad flag, unwritable output folder, unreadable manifest, missing or refused
-credentials, a server that cannot be reached), 130 after Ctrl-C.
+credentials, a server that cannot be reached), 130 after Ctrl-C. A dry run exits as the
+run would before it submits: 1 when an input would fail at once (or nothing was found),
+2 on usage errors, else 0.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from symbl_async.batch._output import check_output_dir
 from symbl_async.batch._rerun import read_webhook_token
 from symbl_async.batch._results import BatchSummary
 from symbl_async.batch._slots import PLAN_LIMITS, JobSlots
+from symbl_async.cli._dry_run import DryRun
 from symbl_async.cli._leftovers import Leftovers
 from symbl_async.cli._process_args import DEFAULT_LIMIT, EMULATOR_TIME_SCALE
 from symbl_async.cli._progress import ProgressDisplay
@@ -148,6 +151,7 @@ class _Plan:
     ledger: Path | str  # str: a postgresql:// URL
     options: ProcessingOptions | None
     limit: int
+    limit_given: bool
     time_scale: float
     manifests: list[Path]
 
@@ -156,6 +160,8 @@ def _plan(args: argparse.Namespace) -> _Plan:
     """Check every flag and path, creating nothing; raise :class:`_UsageError`."""
     if not args.inputs and not args.manifest:
         raise _UsageError("give at least one INPUT (file, folder or URL) or --manifest FILE")
+    if args.price_per_minute is not None and not args.dry_run:
+        raise _UsageError("--price-per-minute needs --dry-run")
     options = _processing_options(args)
     out = Path(args.out).absolute()
     _check_creatable(out, "--out")
@@ -171,7 +177,7 @@ def _plan(args: argparse.Namespace) -> _Plan:
             ) from None
     else:
         ledger_path = (args.ledger or out / LEDGER_FILE).absolute()
-        _check_ledger_file(ledger_path)
+        _check_ledger_file(ledger_path, read_only=args.dry_run)
     for manifest in args.manifest:
         try:
             read_manifest(manifest).close()
@@ -196,6 +202,7 @@ def _plan(args: argparse.Namespace) -> _Plan:
         limit = args.max_concurrent_jobs or DEFAULT_LIMIT
     time_scale = args.time_scale or (EMULATOR_TIME_SCALE if args.emulator else 1.0)
     return _Plan(out=out, ledger=ledger_path, options=options, limit=limit,
+                 limit_given=args.plan is not None or args.max_concurrent_jobs is not None,
                  time_scale=time_scale, manifests=list(args.manifest))
 
 
@@ -212,14 +219,17 @@ def _check_creatable(path: Path, flag: str) -> None:
                           "writable")
 
 
-def _check_ledger_file(path: Path) -> None:
-    """An existing ledger must be one this version reads; a missing one must be creatable.
-    Nothing is created."""
+def _check_ledger_file(path: Path, *, read_only: bool) -> None:
+    """An existing ledger must be one this version reads (a dry run only reads it); a
+    missing one must be creatable. Nothing is created."""
     if not path.exists():
         _check_creatable(path.parent, "--ledger")
         return
     try:
-        SqliteLedger.open(path).close()
+        if read_only:
+            SqliteLedger.open_read_only(path).close()
+        else:
+            SqliteLedger.open(path).close()
     except ValidationError as exc:
         raise _UsageError(f"--ledger: {exc.rule}") from exc
 
@@ -302,7 +312,7 @@ async def _connect(
     In this order, so that a usage error leaves nothing behind and costs nothing: the
     credentials and base URL (no request), the server (one cheap read: refused credentials
     or an unreachable server stop us here, not as a failure recorded for every item), then
-    the webhook receiver.
+    the webhook receiver (not for a dry run).
     """
     from symbl_async.emulator import Emulator
 
@@ -331,7 +341,7 @@ async def _connect(
     except SymblError as exc:
         hint = _path_hint(client.base_url)
         raise _UsageError(f"cannot use {client.base_url}{hint}: {exc}") from exc
-    if args.wait != "poll":
+    if args.wait != "poll" and not args.dry_run:
         receiver = WebhookReceiver(
             host=args.webhook_host or "127.0.0.1",
             port=args.webhook_port or 0,
@@ -369,6 +379,8 @@ def _stored_token(ledger: Path) -> str | None:
 async def _process(args: argparse.Namespace, plan: _Plan, argv: list[str]) -> int:
     async with contextlib.AsyncExitStack() as stack:
         client = await _connect(stack, args, plan)
+        if args.dry_run:
+            return await _dry_run(args, plan, client)
         leftovers = Leftovers(plan.out, plan.ledger if isinstance(plan.ledger, Path) else None)
         try:
             return await _run(args, plan, argv, client)
@@ -435,6 +447,27 @@ async def _run(
     summary = run.summary
     assert summary is not None
     return _report(summary, skips, plan, command)
+
+
+async def _dry_run(args: argparse.Namespace, plan: _Plan, client: SymblClient) -> int:
+    """Say what the run would do; send and write nothing (see ``_dry_run``)."""
+    dry = DryRun(client=client, options=plan.options, include=args.include, out=plan.out,
+                 ledger=plan.ledger, retry_failed=args.retry_failed, reprocess=args.reprocess,
+                 limit=plan.limit, limit_given=plan.limit_given,
+                 price_per_minute=args.price_per_minute, names=OPTION_FLAGS)
+    skips = Skips()
+    try:
+        forecast, had_ledger = await dry.forecast(_sources(args.inputs, plan.manifests, skips))
+    except ValidationError as exc:
+        raise _UsageError(_said(exc)) from exc
+    except SymblError as exc:  # the ledger could not be read
+        raise _UsageError(f"--ledger: {exc}") from exc
+    dry.report(forecast, had_ledger, sys.stdout)
+    skips.report(sys.stdout)
+    if forecast.read == 0:
+        print("symbl-async process: error: no recordings found in the inputs", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_FAILED if forecast.bad_count or skips.worrying else EXIT_OK
 
 
 def _catch_ctrl_c(handler: Callable[[], None]) -> Callable[[], None]:

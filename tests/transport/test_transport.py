@@ -293,7 +293,7 @@ async def test_a_redirect_is_a_clear_error_and_not_followed(
     with pytest.raises(APIStatusError) as info:
         await call
     assert not isinstance(info.value, SubmitOutcomeUnknownError)
-    assert "redirect" in str(info.value) and "base_url" in str(info.value)
+    assert "redirect" in str(info.value) and "the base URL" in str(info.value)
     assert "elsewhere.test" in str(info.value) and "pw" not in str(info.value)
     assert "no status" not in str(info.value)
     assert not any("elsewhere" in str(url) for _, url in mocked.requests)
@@ -344,7 +344,7 @@ async def test_token_endpoint_404_says_the_base_url_looks_wrong(mocked: aiorespo
         mocked.post(BASE + "/api/oauth2/token:generate", status=404, body="Cannot POST")
         with pytest.raises(NotFoundError) as info:
             await c.get_job("j")
-    assert "base_url" in str(info.value) and "API root" in str(info.value)
+    assert "the base URL" in str(info.value) and "API root" in str(info.value)
 
 
 async def test_401_refreshes_once_and_retries_once(

@@ -48,14 +48,16 @@ from symbl_async.batch._ledger._states import (
     retried,
 )
 from symbl_async.batch._ledger._store import ItemStore
-from symbl_async.batch._output import Storage, insights_missing, open_storage
+from symbl_async.batch._output import Storage, open_storage
 from symbl_async.batch._protocol import FATAL, BatchClient
 from symbl_async.batch._rerun import (
     Admit,
     admit,
     check_rerun,
+    insights_to_fetch,
     keep_webhook_token,
     load_processing_model,
+    named,
     save_processing_model,
     say,
 )
@@ -213,6 +215,7 @@ class Engine:
         self._renewed = time.monotonic()
         self._delivery.gauges = self._gauges
         self._media = [0.0, 0]  # seconds of media, and inputs with a known length, read
+        self._begun = False  # the rerun checks passed: from here on it is a run
         self._adopting = 0  # adoptions under way: their rows are this run's, not given up
         self._claiming = 0  # items taken from the window, their claim under way
 
@@ -301,6 +304,7 @@ class Engine:
             raise ValidationError("ordered", "cannot be used with a ledger shared by workers")
         await check_rerun(store, options=cfg.options, base_url=client.base_url,
                           app_id=client.app_id, reprocess=cfg.reprocess, names=cfg.names)
+        self._begun = True
         await load_processing_model(store, client.processing_model)
         self._worker = ItemWorker(
             client=client, store=store, slots=cfg.slots, include=cfg.include,
@@ -312,6 +316,7 @@ class Engine:
             stopping=lambda: self._stopping,
             may_send=self._may_send if store.shared else None,
             uplink=self._uplink,
+            names=cfg.names,
         )
         if store.shared:
             # An adopted job's webhooks go to the receiver of the worker that submitted it.
@@ -385,6 +390,14 @@ class Engine:
     async def _shutdown(self) -> None:
         d, storage = self._delivery, self._storage
         self._stopping = True
+        if not self._begun:
+            # Refused before it began (a rerun with other options, another service): the
+            # folder keeps the results and summary of the run before, untouched.
+            if storage is not None:
+                if storage.writer is not None:
+                    storage.writer.discard()
+                await storage.close()
+            return
         if self._flush_timer is not None:
             self._flush_timer.cancel()
         watchers = set() if self._worker is None else self._worker.watchers.tasks
@@ -595,15 +608,10 @@ class Engine:
         await self._resolve(entry.key, result, origin="input")
 
     async def _insights_missing(self, row: LedgerItem) -> str | None:
-        """The insight kinds a fetched item's file lacks, when this run writes to the folder
-        it is in (a shared batch's other workers keep theirs elsewhere: not checked)."""
+        """The insight kinds a fetched item's file lacks (see ``insights_to_fetch``)."""
         writer = None if self._storage is None else self._storage.writer
-        if writer is None or row.output_path is None:
-            return None
-        path = Path(row.output_path)
-        if writer.out_dir not in path.parents:  # both absolute
-            return None
-        return await asyncio.to_thread(insights_missing, path, self._config.include)
+        out_dir = None if writer is None else writer.out_dir
+        return await asyncio.to_thread(insights_to_fetch, row, out_dir, self._config.include)
 
     # -- items in this run's hands ----------------------------------------------------------
 
@@ -867,7 +875,7 @@ class Engine:
             took = time.monotonic() - asked
             if took > lease / 3:
                 log.warning("renewing this worker's lease took %.1f s of its %.0f s: give it "
-                            "a longer --lease", took, lease)
+                            "a longer %s", took, lease, named(self._config.names, "lease"))
             if alive:
                 self._renewed = time.monotonic()
             else:

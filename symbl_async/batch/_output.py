@@ -49,6 +49,7 @@ __all__ = [
     "check_output_dir",
     "insights_filename",
     "insights_missing",
+    "lock_file",
     "open_storage",
     "with_ids",
 ]
@@ -249,6 +250,12 @@ class ResultWriter:
         data = json.dumps(summary.to_json(), ensure_ascii=False, indent=2) + "\n"
         _write_atomically(self.out_dir / SUMMARY_FILE, data.encode("utf-8"))
 
+    def discard(self) -> None:
+        """Close the partial results and delete them: the run never began (idempotent)."""
+        self.close()
+        with contextlib.suppress(FileNotFoundError):
+            self._partial.unlink()
+
     def close(self) -> None:
         """Close the partial results without renaming them (idempotent)."""
         if self._lines is not None:
@@ -353,6 +360,11 @@ async def open_storage(
     return storage
 
 
+def lock_file(ledger: Path) -> Path:
+    """The lock file a run holds beside its SQLite ledger: ``<ledger>.lock``."""
+    return ledger.with_name(ledger.name + ".lock")
+
+
 def _lock(path: Path) -> filelock.BaseFileLock:
     """Lock ``<path>.lock`` for this run: the OS releases it when the process ends.
 
@@ -360,7 +372,7 @@ def _lock(path: Path) -> filelock.BaseFileLock:
         ValidationError: (field ``ledger_path``) when another run holds the lock, or the
             lock file cannot be created.
     """
-    lock_path = path.with_name(path.name + ".lock")
+    lock_path = lock_file(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         lock = filelock.FileLock(lock_path, timeout=0)

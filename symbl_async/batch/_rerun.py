@@ -19,12 +19,14 @@ import json
 import logging
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from pathlib import Path
 
 from symbl_async.batch._inputs import canonical_options
 from symbl_async.batch._ledger._sqlite import SqliteLedger
 from symbl_async.batch._ledger._states import ItemState, LedgerItem
 from symbl_async.batch._ledger._store import ItemStore
+from symbl_async.batch._output import insights_missing
 from symbl_async.core._estimate import ProcessingTimeModel
 from symbl_async.errors import ValidationError
 
@@ -33,8 +35,11 @@ __all__ = [
     "admit",
     "batch_webhook_token",
     "check_rerun",
+    "insights_to_fetch",
     "keep_webhook_token",
     "load_processing_model",
+    "named",
+    "read_webhook_token",
     "save_processing_model",
     "say",
     "shared_webhook_token",
@@ -93,9 +98,30 @@ def admit(
 
 
 def say(names: Mapping[str, str], parameter: str) -> str:
-    """How messages name a parameter: the caller's spelling (the CLI's flags), or
+    """How messages name a flag to turn on: the caller's spelling (the CLI's flags), or
     ``parameter=True``."""
     return names.get(parameter, f"{parameter}=True")
+
+
+def named(names: Mapping[str, str], parameter: str) -> str:
+    """How messages name a parameter (or a processing option): the caller's spelling (the
+    CLI's flags), or its own name."""
+    return names.get(parameter, parameter)
+
+
+def insights_to_fetch(
+    row: LedgerItem, out_dir: Path | None, include: Collection[str]
+) -> str | None:
+    """What an item fetched by an earlier run needs fetched again: what its insights file
+    lacks of ``include`` (``"file missing"``, ``"lacks topics"``), or None (nothing: it
+    is done). Only a file in ``out_dir``, this run's folder, is checked (a shared batch's
+    other workers keep theirs elsewhere). Blocking: it reads the file."""
+    if out_dir is None or row.output_path is None:
+        return None
+    path = Path(row.output_path)
+    if out_dir not in path.parents:  # both absolute
+        return None
+    return insights_missing(path, include)
 
 
 async def check_rerun(
@@ -106,6 +132,7 @@ async def check_rerun(
     app_id: str | None,
     reprocess: bool,
     names: Mapping[str, str],
+    record: bool = True,
 ) -> None:
     """Refuse a rerun that would process (and pay for) every item again by mistake.
 
@@ -113,7 +140,7 @@ async def check_rerun(
     mistake) would treat every recording as new. A rerun against another service or
     account would find none of the ledger's jobs there (each fetch a 404, each item failed).
     The first run (or a ledger from before this check) records both; ``reprocess`` accepts
-    new ones and records them instead.
+    new ones and records them instead. ``record=False`` only checks (a dry run).
 
     Raises:
         ValidationError: (field ``options`` or ``base_url``) naming what differs.
@@ -138,7 +165,7 @@ async def check_rerun(
         if stored_options is not None and stored_options != current:
             was, now = json.loads(stored_options), json.loads(current)
             changes = ", ".join(
-                f"{name}: {was.get(name, 'unset')!r} -> {now.get(name, 'unset')!r}"
+                f"{named(names, name)}: {_value(was, name)} -> {_value(now, name)}"
                 for name in sorted(set(was) | set(now))
                 if was.get(name) != now.get(name)
             )
@@ -147,10 +174,16 @@ async def check_rerun(
                 f"differ from this batch's ({changes}); every item would be processed and "
                 f"paid for again. {again}",
             )
+    if not record:
+        return
     if stored_options != current:
         await store.set_meta(BATCH_OPTIONS, current)
     if stored_service != service:
         await store.set_meta(SERVICE, service)
+
+
+def _value(options: Mapping[str, object], name: str) -> str:
+    return repr(options[name]) if name in options else "unset"
 
 
 def _service_text(service: Mapping[str, object]) -> str:
@@ -192,6 +225,20 @@ async def shared_webhook_token(url: str) -> str:
         return await store.meta_default(WEBHOOK_TOKEN, secrets.token_urlsafe(32))
     finally:
         await store.aclose()
+
+
+def read_webhook_token(ledger: str | os.PathLike[str]) -> str | None:
+    """The webhook token :func:`batch_webhook_token` stored with the SQLite ledger at
+    ``ledger``, read without creating or changing anything (None: no ledger there, or no
+    token yet; a run then stores its receiver's with :func:`keep_webhook_token`).
+
+    Raises:
+        ValidationError: a file is there that is not a ledger this version reads.
+    """
+    if not os.path.exists(ledger):
+        return None
+    with SqliteLedger.open_read_only(ledger) as db:
+        return db.get_meta(WEBHOOK_TOKEN)
 
 
 async def keep_webhook_token(store: ItemStore, token: str | None, url: str | None) -> bool:

@@ -27,7 +27,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Mapping
 from typing import Any, Literal
 
 import attrs
@@ -56,6 +56,7 @@ from symbl_async.batch._lookup import (
 )
 from symbl_async.batch._output import ResultWriter, with_ids
 from symbl_async.batch._protocol import FATAL, BatchClient
+from symbl_async.batch._rerun import say
 from symbl_async.batch._results import BatchResult
 from symbl_async.batch._slots import JobSlots, Slot
 from symbl_async.batch._uplink import Uplink
@@ -264,12 +265,15 @@ class ItemWorker:
         stopping: Callable[[], bool],
         may_send: Callable[[], Awaitable[bool]] | None = None,
         uplink: Uplink | None = None,
+        names: Mapping[str, str] | None = None,
     ) -> None:
         """Share the run's client, store, slots, counters and stop flag.
 
         Args:
             may_send: a shared batch's check that this worker still holds its lease.
             uplink: the run's turns for file uploads (default: its own, two at once).
+            names: how messages name the run's parameters (``process_many``'s
+                ``option_names``).
         """
         self._client = client
         self._store = store
@@ -284,6 +288,7 @@ class ItemWorker:
         self._stopping = stopping
         self._may_send = may_send
         self._uplink = uplink if uplink is not None else Uplink()
+        self._names: Mapping[str, str] = names or {}
         self._fetch_gate = FetchGate()
         self.finder = Finder(client=client, store=store, slots=slots, grace=lookup_grace,
                              counts=counts, on_event=on_event)
@@ -602,7 +607,8 @@ class ItemWorker:
                             row, failed(f"fetching insights failed: {exc}"))
                         return self.failure(
                             row, f"fetching insights failed for {self._fetch_timeout:.0f} s: "
-                            f"{exc} (retry_failed fetches again without submitting)", exc)
+                            f"{exc} ({say(self._names, 'retry_failed')} fetches it again "
+                            "without submitting)", exc)
                     log.info("fetching the insights of %s failed (%s); trying again",
                              row.source, exc)
             pause = random.uniform(0, self._slots.backoff_for(tries))

@@ -122,6 +122,14 @@ def add_process_command(subparsers: Any) -> None:
         " or that of the emulator --base-url points at, so that polls match (default 1)",
     )
     run = proc.add_argument_group("run")
+    run.add_argument(
+        "--dry-run", action="store_true",
+        help="say what the run would submit (counts by kind, media hours), skip (done or "
+        "failed earlier, unsupported) and how long it would take at the account's limit; "
+        "send nothing but the credential check, write nothing",
+    )
+    run.add_argument("--price-per-minute", type=non_negative_float, metavar="X",
+                     help="with --dry-run: also say the expected cost at X per media minute")
     run.add_argument("--retry-failed", action="store_true",
                      help="retry items that failed in an earlier run")
     run.add_argument("--reprocess", action="store_true",

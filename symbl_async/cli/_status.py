@@ -12,17 +12,16 @@ import argparse
 import asyncio
 import itertools
 import json
-import sqlite3
 import sys
-import urllib.parse
 from pathlib import Path
 from typing import Any, TextIO
 
 from symbl_async.batch._api import LEDGER_FILE
 from symbl_async.batch._ledger import ItemState, SqliteLedger
+from symbl_async.batch._ledger._postgres import batch_version
 from symbl_async.cli._argtypes import ledger_arg
 from symbl_async.core._checks import redact_url
-from symbl_async.errors import SymblError
+from symbl_async.errors import SymblError, ValidationError
 
 __all__ = ["add_status_command", "run_status"]
 
@@ -51,27 +50,13 @@ def add_status_command(subparsers: Any) -> None:
     status.add_argument("--json", action="store_true", help="print the counts as JSON")
 
 
+class _NoBatch(Exception):
+    """The database holds no batch."""
+
+
 def _error(text: str) -> int:
     print(f"symbl-async status: error: {text}", file=sys.stderr)
     return EXIT_USAGE
-
-
-def _open_read_only(path: Path) -> SqliteLedger:
-    # mode=ro still creates the -shm (and -wal) files of a WAL database when they are
-    # absent; immutable=1 creates nothing and is exact when there is no -wal (the last
-    # run closed cleanly and checkpointed). With a -wal (a run going on, or killed), the
-    # files already exist and mode=ro reads the latest commits through them.
-    wal = path.with_name(path.name + "-wal")
-    query = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
-    uri = "file:" + urllib.parse.quote(str(path.absolute())) + "?" + query
-    conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=10.0)
-    try:
-        # A file that is not a ledger fails here, not halfway through the listing.
-        conn.execute("SELECT state FROM items LIMIT 1").fetchall()
-    except sqlite3.Error:
-        conn.close()
-        raise
-    return SqliteLedger(conn, path, worker_id="status", exclusive=False)
 
 
 def run_status(args: argparse.Namespace, out: TextIO) -> int:
@@ -92,10 +77,12 @@ def run_status(args: argparse.Namespace, out: TextIO) -> int:
     if not path.is_file():
         return _error(f"no ledger at {str(path)!r}")
     try:
-        with _open_read_only(path) as ledger:
+        with SqliteLedger.open_read_only(path) as ledger:
             counts = ledger.counts()
             failed = list(itertools.islice(ledger.items(ItemState.FAILED), 20))
-    except (sqlite3.Error, SymblError) as exc:
+    except ValidationError as exc:
+        return _error(exc.rule)
+    except SymblError as exc:
         return _error(f"cannot read the ledger {str(path)!r}: {exc}")
     _print_counts(str(path), counts, [(i.source, i.error) for i in failed], args.json, out)
     return EXIT_OK
@@ -129,6 +116,8 @@ def _shared_status(url: str, as_json: bool, out: TextIO) -> int:
     async def read() -> tuple[dict[str, int], list[tuple[str, str | None]], dict[str, int]]:
         conn = await asyncpg.connect(url, timeout=30)
         try:
+            if await batch_version(conn) is None:
+                raise _NoBatch
             rows = await conn.fetch("SELECT state, count(*) FROM items GROUP BY state")
             failed = await conn.fetch(
                 "SELECT source, error FROM items WHERE state = 'failed' ORDER BY key LIMIT 20"
@@ -144,6 +133,9 @@ def _shared_status(url: str, as_json: bool, out: TextIO) -> int:
 
     try:
         counts, failed, extra = asyncio.run(read())
+    except _NoBatch:
+        return _error(f"no batch in this database ({redact_url(url)}): no worker has run "
+                      "with it as --ledger yet")
     except Exception as exc:  # asyncpg's errors, OSError: no server, no ledger there
         return _error(f"cannot read the ledger {redact_url(url)!r}: "
                       f"{type(exc).__name__}: {redact_url(str(exc))}")

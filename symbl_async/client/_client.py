@@ -112,7 +112,8 @@ def _resolve_base_url(base_url: str | None) -> str:
         url = check_base_url(base_url)
     if urlsplit(url).path:
         log.warning(
-            "base_url %s has a path: fine behind a reverse proxy, but the Symbl API root has none",
+            "the base URL %s has a path: fine behind a reverse proxy, but the Symbl API root has "
+            "none",
             url,
         )
     return url

@@ -331,8 +331,8 @@ def decide(
     if status == 404 and call.path == TOKEN_PATH:
         error = error_for_status(
             status,
-            f"{error.message} (no token endpoint at {call.url}: base_url should be the API "
-            "root, such as https://api.symbl.ai, with no path)",
+            f"{error.message} (no token endpoint at {call.url}: the base URL should be the "
+            "API root, such as https://api.symbl.ai, with no path)",
             request=call.info,
         )
     if status == 401:
@@ -354,8 +354,9 @@ def _decide_failure(call: Call, failure: Failure) -> Decision:
     cut = failure.sent is not None and failure.size is not None and failure.sent < failure.size
     said = f" after {failure.sent} of {failure.size} bytes, so nothing was created" if cut else ""
     if failure.kind is FailureKind.NOT_CONNECTED:
-        host = urlsplit(call.url).netloc.rpartition("@")[2]
-        error = SymblConnectionError(f"cannot connect to {host}: {detail}", request=call.info)
+        parts = urlsplit(call.url)
+        where = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+        error = SymblConnectionError(f"cannot connect to {where}: {detail}", request=call.info)
     elif failure.kind is FailureKind.TIMEOUT:
         why = f": {failure.detail}" if failure.detail else ""
         error = SymblTimeoutError(f"{call.info} timed out{why}{said}", request=call.info)
@@ -385,8 +386,8 @@ def _redirect_error(call: Call, answer: Answer) -> APIStatusError:
     where = f" to {redact_url(target)}" if target else ""
     message = (
         f"the service answered a redirect (HTTP {answer.status}{where}); redirects are not "
-        "followed, so that a submit is never replayed elsewhere: check base_url (the API "
-        "root, such as https://api.symbl.ai, with https and no path)"
+        "followed, so that a submit is never replayed elsewhere: check the base URL (the "
+        "API root, such as https://api.symbl.ai, with https and no path)"
     )
     return APIStatusError(answer.status, message, request=call.info, body=decode_body(answer.body))
 

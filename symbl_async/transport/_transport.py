@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
+import os
 import random
+import socket
 import time
 from collections.abc import AsyncIterable, Callable, Generator, Mapping
 from json import dumps as json_dumps
@@ -337,7 +340,7 @@ class Transport:
                     status=response.status, headers=response.headers, body=await response.read()
                 )
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-            return _failure(FailureKind.NOT_CONNECTED, str(exc), exc, body)
+            return _failure(FailureKind.NOT_CONNECTED, _connect_failure(exc), exc, body)
         except asyncio.TimeoutError as exc:
             return _failure(FailureKind.TIMEOUT, "", exc, body)
         except (aiohttp.ClientError, ResendRefused) as exc:
@@ -368,6 +371,27 @@ class Transport:
     async def _fetch_token(self, body: dict[str, str]) -> Any:
         # Generating a token is safe to repeat, so it gets the read retry rules.
         return await self.send("POST", TOKEN_PATH, json=body, idempotent=True, authenticate=False)
+
+
+def _connect_failure(exc: BaseException) -> str:
+    """What stopped a connection, in words (aiohttp's text names its internals: for a
+    plain http URL it says ``ssl:default``)."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return f"its TLS certificate was not accepted ({exc.certificate_error})"
+    if isinstance(exc, aiohttp.ClientConnectorSSLError):
+        return f"the TLS handshake failed ({exc.os_error})"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        error = exc.os_error
+        if isinstance(error, socket.gaierror):
+            return f"its host name was not found ({error.strerror or error})"
+        if isinstance(error, ConnectionRefusedError) or error.errno == errno.ECONNREFUSED:
+            return "the connection was refused (nothing listens at that address and port)"
+        if error.strerror:
+            return str(error.strerror)
+        if error.errno is not None:
+            return os.strerror(error.errno)
+        return str(error) or type(error).__name__
+    return "no connection within the connect timeout"
 
 
 def _failure(

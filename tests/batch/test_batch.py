@@ -726,7 +726,7 @@ async def test_a_rerun_with_other_options_is_refused_unless_reprocess(
         with pytest.raises(ValidationError) as info:
             await collect(run(changed))
         assert info.value.field == "options"
-        assert "enable_summary: 'unset' -> True" in info.value.rule
+        assert "enable_summary: unset -> True" in info.value.rule
         assert "reprocess" in info.value.rule
         assert emu.stats()["jobs_submitted"] == 3  # refused before anything was sent
         again = await collect(run(changed, reprocess=True))

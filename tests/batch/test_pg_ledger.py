@@ -58,6 +58,28 @@ async def test_connect_creates_the_schema_once_and_hides_the_password(pg_url: st
         await second.aclose()
 
 
+async def test_a_read_only_connection_creates_nothing_and_writes_nothing(pg_url: str) -> None:
+    # An empty database holds no batch: said, and no table created.
+    assert await PostgresStore.connect_read_only(pg_url) is None
+    assert await sql(pg_url, "SELECT to_regclass('items') IS NULL AS none") == [(True,)]
+    writer = await PostgresStore.connect(pg_url)
+    try:
+        await writer.add_pending([pending("k")])
+    finally:
+        await writer.aclose()
+    reader = await PostgresStore.connect_read_only(pg_url)
+    assert reader is not None
+    try:
+        assert PASSWORD not in repr(reader)
+        assert [row.key for row in await reader.get_many(["k", "nope"])] == ["k"]
+        assert (await reader.counts())["pending"] == 1
+        with pytest.raises(LedgerError, match="read-only transaction"):
+            await reader.set_meta("x", "y")
+    finally:
+        await reader.aclose()
+    assert await sql(pg_url, "SELECT value FROM meta WHERE key = 'x'") == []
+
+
 async def test_connect_refuses_with_the_url_but_not_the_password(
     postgres_server: PostgresServer, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

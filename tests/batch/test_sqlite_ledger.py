@@ -201,6 +201,27 @@ def test_a_version_2_ledger_splits_the_attempt_name_off_on_open(tmp_path: Path) 
     assert read(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
 
 
+def test_a_read_only_open_creates_nothing_and_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    with pytest.raises(ValidationError, match="no ledger at"):
+        SqliteLedger.open_read_only(path)
+    assert list(tmp_path.iterdir()) == []
+    with SqliteLedger.open(path) as db:
+        db.add_pending([Pending("k", "s", "n", None, None)])
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with SqliteLedger.open_read_only(path) as ledger:
+        assert ledger.counts()["pending"] == 1
+        assert [row.key for row in ledger.get_many(["k"])] == ["k"]
+        with pytest.raises(LedgerError, match="readonly"):
+            ledger.set_meta("x", "y")
+    # Not even the -wal and -shm files a plain mode=ro open creates.
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    other = tmp_path / "other.sqlite3"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
+    with pytest.raises(ValidationError, match="as a ledger"):
+        SqliteLedger.open_read_only(other)
+
+
 def test_state_persists_across_close_and_reopen(tmp_path: Path) -> None:
     path = tmp_path / "l.db"
     with SqliteLedger.open(path, "me") as ledger:

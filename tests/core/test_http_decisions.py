@@ -180,7 +180,7 @@ def test_redirect_names_its_target_redacted_and_blames_base_url() -> None:
     decision = decide(READ, answer(301, Location="http://u:secret@api.symbl.ai/v1/job/j1"))
     assert isinstance(decision, Fail)
     text = str(decision.error)
-    assert "redirect" in text and "HTTP 301" in text and "base_url" in text
+    assert "redirect" in text and "HTTP 301" in text and "the base URL" in text
     assert "secret" not in text and "***@api.symbl.ai" in text
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import socket
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from typing import Any
 
@@ -174,6 +175,29 @@ async def test_submit_resent_when_connection_never_opened(
 
 
 @pytest.mark.parametrize(
+    ("cause", "said"),
+    [
+        (refused(), "the connection was refused (nothing listens at that address and port)"),
+        (aiohttp.ClientConnectorError(
+            ConnectionKey("nohost.invalid", 80, False, True, None, None, None, None),
+            socket.gaierror(-2, "Name or service not known")),
+         "its host name was not found (Name or service not known)"),
+    ],
+)
+async def test_a_server_never_reached_is_said_in_words_naming_the_url(
+    client: SymblClient, mocked: aioresponses, sleeps: list[float],
+    cause: aiohttp.ClientConnectorError, said: str,
+) -> None:
+    # aiohttp's own text ("Cannot connect to host 127.0.0.1:9 ssl:default [...]") names
+    # its internals: "ssl:default" for a plain http URL.
+    mocked.post(TOKEN_URL, exception=cause, repeat=True)
+    with pytest.raises(SymblConnectionError) as info:
+        await client.get_job("j")
+    assert str(info.value) == f"cannot connect to {BASE}: {said}"
+    assert "ssl" not in str(info.value)
+
+
+@pytest.mark.parametrize(
     ("status", "error"),
     [
         # The service said no job was created: refused, nothing to look up.
@@ -269,7 +293,7 @@ async def test_a_redirect_is_a_clear_error_and_not_followed(
     with pytest.raises(APIStatusError) as info:
         await call
     assert not isinstance(info.value, SubmitOutcomeUnknownError)
-    assert "redirect" in str(info.value) and "base_url" in str(info.value)
+    assert "redirect" in str(info.value) and "the base URL" in str(info.value)
     assert "elsewhere.test" in str(info.value) and "pw" not in str(info.value)
     assert "no status" not in str(info.value)
     assert not any("elsewhere" in str(url) for _, url in mocked.requests)
@@ -320,7 +344,7 @@ async def test_token_endpoint_404_says_the_base_url_looks_wrong(mocked: aiorespo
         mocked.post(BASE + "/api/oauth2/token:generate", status=404, body="Cannot POST")
         with pytest.raises(NotFoundError) as info:
             await c.get_job("j")
-    assert "base_url" in str(info.value) and "API root" in str(info.value)
+    assert "the base URL" in str(info.value) and "API root" in str(info.value)
 
 
 async def test_401_refreshes_once_and_retries_once(

@@ -66,7 +66,7 @@ from symbl_async.errors import (
     ValidationError,
 )
 
-__all__ = ["CHANNEL", "PostgresStore", "is_connection_loss", "scrub"]
+__all__ = ["CHANNEL", "PostgresStore", "batch_version", "is_connection_loss", "scrub"]
 
 _log = logging.getLogger("symbl_async.batch.postgres")
 _T = TypeVar("_T")
@@ -157,6 +157,49 @@ _MIGRATE_FROM_1 = (
     "UPDATE items SET owner = NULL, fence = NULL WHERE state IN ('pending', 'fetched',"
     " 'failed')",
 )
+
+
+async def _create_pool(url: str, patience: float, settings: Mapping[str, str]) -> Any:
+    """A connection pool on ``url``; a server that is starting is waited for ``patience``.
+
+    Raises:
+        ValidationError: (field ``ledger``) no asyncpg, no server, a refused login.
+    """
+    try:
+        import asyncpg
+    except ImportError as exc:
+        raise ValidationError(
+            "ledger",
+            "a postgresql:// ledger needs asyncpg: pip install 'symbl_async[postgres]'",
+        ) from exc
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    tries = 0
+    while True:
+        try:
+            return await asyncpg.create_pool(
+                url, min_size=1, max_size=4, timeout=10.0, command_timeout=60.0,
+                server_settings=dict(settings),
+            )
+        except Exception as exc:
+            # A server restarting ("not yet accepting connections") or failing over is
+            # waited for a while; a wrong password or database is not.
+            tries += 1
+            if is_connection_loss(exc) and loop.time() < deadline:
+                await asyncio.sleep(reconnect_delay(tries, cap=1.0))
+                continue
+            reason = scrub(f"{type(exc).__name__}: {exc}", url)
+            raise ValidationError(
+                "ledger", f"cannot connect to {redact_url(url)}: {reason}") from exc
+
+
+async def batch_version(conn: Any) -> str | None:
+    """The schema version of the batch in the connection's database; None when it holds
+    no batch (the tables a first worker creates are not there). Reads only."""
+    if await conn.fetchval("SELECT to_regclass('items') IS NULL OR to_regclass('meta') IS NULL"):
+        return None
+    version = await conn.fetchval("SELECT value FROM meta WHERE key = 'schema_version'")
+    return None if version is None else str(version)
 
 
 def _item(record: Mapping[str, Any]) -> LedgerItem:
@@ -339,36 +382,10 @@ class PostgresStore:
         location = redact_url(url)
         if isinstance(reconnect_timeout, bool) or not reconnect_timeout >= 0:
             raise ValidationError("reconnect_timeout", "must be a number of seconds >= 0")
-        try:
-            import asyncpg
-        except ImportError as exc:
-            raise ValidationError(
-                "ledger",
-                "a postgresql:// ledger needs asyncpg: pip install 'symbl_async[postgres]'",
-            ) from exc
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + min(reconnect_timeout, _CONNECT_PATIENCE)
-        tries = 0
-        while True:
-            try:
-                # A worker stopped inside a transaction would hold its row locks, and block
-                # the adoption of its items, for as long as it stays stopped: the server
-                # ends it.
-                pool = await asyncpg.create_pool(
-                    url, min_size=1, max_size=4, timeout=10.0, command_timeout=60.0,
-                    server_settings={"idle_in_transaction_session_timeout": _IDLE_TX_MS},
-                )
-                break
-            except Exception as exc:
-                # A server restarting ("not yet accepting connections") or failing over is
-                # waited for a while; a wrong password or database is not.
-                tries += 1
-                if is_connection_loss(exc) and loop.time() < deadline:
-                    await asyncio.sleep(reconnect_delay(tries, cap=1.0))
-                    continue
-                reason = scrub(f"{type(exc).__name__}: {exc}", url)
-                raise ValidationError(
-                    "ledger", f"cannot connect to {location}: {reason}") from exc
+        # A worker stopped inside a transaction would hold its row locks, and block the
+        # adoption of its items, for as long as it stays stopped: the server ends it.
+        pool = await _create_pool(url, min(reconnect_timeout, _CONNECT_PATIENCE),
+                                  {"idle_in_transaction_session_timeout": _IDLE_TX_MS})
         try:
             async with pool.acquire() as conn:
                 await _initialise(conn, location)
@@ -383,6 +400,44 @@ class PostgresStore:
             await pool.close()
             reason = scrub(f"{type(exc).__name__}: {exc}", url)
             raise ValidationError("ledger", f"cannot set up {location}: {reason}") from exc
+        return store
+
+    @classmethod
+    async def connect_read_only(cls, url: str) -> PostgresStore | None:
+        """Connect to read the batch in the database at ``url``, creating and changing
+        nothing (every transaction is read-only: a write fails).
+
+        Returns:
+            The store, or None when the database holds no batch (no worker has set it up).
+
+        Raises:
+            ValidationError: (field ``ledger``) as :meth:`connect`, and when the batch was
+                written by an older version (a run migrates it; a read cannot).
+        """
+        url = check_ledger_url(url)
+        location = redact_url(url)
+        pool = await _create_pool(url, _CONNECT_PATIENCE,
+                                  {"default_transaction_read_only": "on"})
+        try:
+            async with pool.acquire() as conn:
+                version = await batch_version(conn)
+                if version is not None and version != SCHEMA_VERSION:
+                    raise ValidationError(
+                        "ledger", f"{location} has schema version {version}; a run migrates "
+                        f"it to {SCHEMA_VERSION}, a read cannot")
+                store = None if version is None else cls(
+                    pool, url, worker_id="reader", reconnect_timeout=_CONNECT_PATIENCE)
+                if store is not None:
+                    store._set_clock(await conn.fetchval(f"SELECT {_NOW}"))
+        except ValidationError:
+            await pool.close()
+            raise
+        except Exception as exc:
+            await pool.close()
+            reason = scrub(f"{type(exc).__name__}: {exc}", url)
+            raise ValidationError("ledger", f"cannot read {location}: {reason}") from exc
+        if store is None:
+            await pool.close()
         return store
 
     @property

@@ -33,6 +33,7 @@ import socket
 import sqlite3
 import threading
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -124,13 +125,15 @@ class SqliteLedger:
     """A batch's ledger in one SQLite file (WAL mode), synchronous. Use :meth:`open`."""
 
     def __init__(
-        self, conn: sqlite3.Connection, path: Path, worker_id: str, exclusive: bool
+        self, conn: sqlite3.Connection, path: Path, worker_id: str, exclusive: bool,
+        *, read_only: bool = False,
     ) -> None:
         """Wrap an open, initialised connection; call :meth:`open` instead."""
         self._conn: sqlite3.Connection | None = conn
         self._path = path
         self.worker_id = worker_id
         self.exclusive = exclusive
+        self._read_only = read_only
 
     @classmethod
     def open(
@@ -168,6 +171,49 @@ class SqliteLedger:
             conn.close()
             raise
         return cls(conn, path, worker_id or default_worker_id(), exclusive)
+
+    @classmethod
+    def open_read_only(cls, path: str | os.PathLike[str]) -> SqliteLedger:
+        """Open an existing ledger to read it, creating and changing nothing.
+
+        Looking at a batch (``symbl-async status``, a dry run) must not create files or
+        folders, change the ledger, or wait on a run that holds it (WAL lets a reader in
+        while the writer works). Every write through it fails.
+
+        Raises:
+            ValidationError: (field ``ledger_path``, naming the path) when there is no file
+                there, or it is not a ledger this version reads.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise ValidationError("ledger_path", f"no ledger at {str(path)!r}")
+        # mode=ro still creates the -shm (and -wal) files of a WAL database when they are
+        # absent; immutable=1 creates nothing and is exact when there is no -wal (the last
+        # run closed cleanly and checkpointed). With a -wal (a run going on, or killed), the
+        # files already exist and mode=ro reads the latest commits through them.
+        wal = path.with_name(path.name + "-wal")
+        query = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
+        uri = "file:" + urllib.parse.quote(str(path.absolute())) + "?" + query
+        try:
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=10.0)
+        except sqlite3.Error as exc:
+            raise ValidationError("ledger_path", f"cannot open {str(path)!r}: {exc}") from exc
+        try:
+            # A file that is not a ledger (or an older one) fails here, not halfway through.
+            version = conn.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            conn.execute(f"SELECT {', '.join(COLUMNS)} FROM items LIMIT 1").fetchall()
+        except sqlite3.Error as exc:
+            conn.close()
+            raise ValidationError(
+                "ledger_path", f"cannot read {str(path)!r} as a ledger: {exc}") from exc
+        if version is None or version[0] != str(SCHEMA_VERSION):
+            conn.close()
+            raise ValidationError(
+                "ledger_path", f"{str(path)!r} has schema version "
+                f"{None if version is None else version[0]}; a run migrates it to "
+                f"{SCHEMA_VERSION}, a read cannot")
+        return cls(conn, path, worker_id="reader", exclusive=False, read_only=True)
 
     @property
     def path(self) -> Path:
@@ -392,7 +438,7 @@ class SqliteLedger:
         Raises:
             LedgerError: when the commit fails; then none of the calls took effect.
         """
-        with self._tx():
+        with self._tx(write=not self._read_only):
             yield
 
     @contextlib.contextmanager
@@ -564,13 +610,24 @@ class SqliteStore:
         Raises:
             ValidationError: as :meth:`SqliteLedger.open`.
         """
+        return await cls._start(lambda: SqliteLedger.open(path, worker_id, exclusive=exclusive))
+
+    @classmethod
+    async def open_read_only(cls, path: str | os.PathLike[str]) -> SqliteStore:
+        """Open an existing ledger to read it (:meth:`SqliteLedger.open_read_only`).
+
+        Raises:
+            ValidationError: as :meth:`SqliteLedger.open_read_only`.
+        """
+        return await cls._start(lambda: SqliteLedger.open_read_only(path))
+
+    @classmethod
+    async def _start(cls, opener: Callable[[], SqliteLedger]) -> SqliteStore:
         loop = asyncio.get_running_loop()
         opened: asyncio.Future[SqliteLedger] = loop.create_future()
         calls: queue.SimpleQueue[_Call] = queue.SimpleQueue()
         thread = threading.Thread(
-            target=_serve, args=(path, worker_id, exclusive, calls, opened, loop),
-            name="symbl-ledger",
-            daemon=True,
+            target=_serve, args=(opener, calls, opened, loop), name="symbl-ledger", daemon=True,
         )
         thread.start()
         return cls(await opened, calls)
@@ -694,16 +751,14 @@ class SqliteStore:
 
 
 def _serve(
-    path: str | os.PathLike[str],
-    worker_id: str | None,
-    exclusive: bool,
+    opener: Callable[[], SqliteLedger],
     calls: queue.SimpleQueue[_Call],
     opened: asyncio.Future[SqliteLedger],
     loop: asyncio.AbstractEventLoop,
 ) -> None:
     """The ledger's thread: open it, then make the queued calls, many per transaction."""
     try:
-        ledger = SqliteLedger.open(path, worker_id, exclusive=exclusive)
+        ledger = opener()
     except BaseException as exc:
         _settle_soon(loop, opened, None, exc)
         return

@@ -405,6 +405,8 @@ async def _process(args: argparse.Namespace, plan: _Plan, argv: list[str]) -> in
 async def _run(
     args: argparse.Namespace, plan: _Plan, argv: list[str], client: SymblClient
 ) -> int:
+    # Long by process_many's arguments (one per flag) and the run's three companions: the
+    # progress ticker, Ctrl-C, and the error said with the resume command.
     try:
         check_output_dir(plan.out)
     except ValidationError as exc:

@@ -37,7 +37,13 @@ import filelock
 from symbl_async.batch._items import submit_name
 from symbl_async.batch._ledger._sqlite import SqliteStore
 from symbl_async.batch._ledger._store import ItemStore
-from symbl_async.batch._results import RESULTS_FILE, SUMMARY_FILE, BatchResult, BatchSummary
+from symbl_async.batch._results import (
+    LEDGER_FILE,
+    RESULTS_FILE,
+    SUMMARY_FILE,
+    BatchResult,
+    BatchSummary,
+)
 from symbl_async.core._checks import check_ledger_url, is_database_url
 from symbl_async.errors import ValidationError
 from symbl_async.models._converter import camel_case
@@ -52,9 +58,6 @@ __all__ = [
     "open_storage",
     "with_ids",
 ]
-
-LEDGER_FILE = "ledger.sqlite3"
-"""The ledger's file name in the output folder, when no ledger is given."""
 
 _PARTIAL_SUFFIX = ".partial"
 _SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")

@@ -26,6 +26,7 @@ from symbl_async.batch._slots import JobSlots
 from symbl_async.models._models import ConversationInsights
 
 __all__ = [
+    "LEDGER_FILE",
     "RESULTS_FILE",
     "SUMMARY_FILE",
     "BatchEvent",
@@ -39,6 +40,8 @@ __all__ = [
     "ResultStatus",
 ]
 
+LEDGER_FILE = "ledger.sqlite3"
+"""The ledger's file name in the output folder, when no ledger is given."""
 RESULTS_FILE = "results.jsonl"
 SUMMARY_FILE = "summary.json"
 

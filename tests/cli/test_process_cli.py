@@ -46,7 +46,7 @@ def test_happy_path_writes_everything_and_status_counts_it(tmp_path: Path, cli: 
     (media / "sub").mkdir(parents=True)
     write_wav(media / "a.wav", 40)
     write_wav(media / "sub" / "b.WAV", 20)
-    (media / "notes.txt").write_text("not media: skipped when walking a folder")
+    (media / "notes.md").write_text("not media: skipped when walking a folder")
     manifest = tmp_path / "list.csv"
     write_manifest(manifest, 2, 90)
     out = tmp_path / "out"
@@ -61,10 +61,10 @@ def test_happy_path_writes_everything_and_status_counts_it(tmp_path: Path, cli: 
         assert emu.stats()["jobs_submitted"] == 5
     assert "5 fetched" in done.stdout and "0 failed" in done.stdout
     assert "progress: " in done.stderr
-    # The text file was left out, said so, and is no reason to fail.
-    assert "left out of folders: 1 not a supported media file (.txt)" in done.stdout
+    # The notes were left out, said so, and are no reason to fail.
+    assert "left out of folders: 1 not a supported media file (.md)" in done.stdout
     assert "skipped: " not in done.stdout
-    insights = sorted(out.glob("*.json"))
+    insights = sorted(out.rglob("*.json"))
     insights.remove(out / "summary.json")
     assert len(insights) == 5
     assert set(json.loads(insights[0].read_text())) >= {"messages", "topics"}
@@ -181,7 +181,7 @@ def test_folders_report_what_they_left_out_and_exit_1(tmp_path: Path, cli: CliRu
     media = tmp_path / "media"
     media.mkdir()
     write_wav(media / "ok.wav", 30)
-    for name in ("talk.avi", "talk.webm", "talk.mkv", "notes.txt", ".hidden.wav"):
+    for name in ("talk.avi", "talk.webm", "talk.mkv", "notes.md", ".hidden.wav"):
         (media / name).write_bytes(b"x")
     os.symlink(tmp_path / "gone.wav", media / "dangling.wav")
     outside = tmp_path / "elsewhere"
@@ -201,8 +201,8 @@ def test_folders_report_what_they_left_out_and_exit_1(tmp_path: Path, cli: CliRu
         ("linked-folder", "symlinked folder (not followed)"),
     ]:
         assert f"skipped: {media / path}: {reason}" in out
-    assert "1 hidden" in out and "1 not a supported media file (.txt)" in out
-    assert "notes.txt" not in out and "convert other recordings" in out
+    assert "1 hidden" in out and "1 not a supported media file (.md)" in out
+    assert "notes.md" not in out and "convert other recordings" in out
 
 
 def test_a_folder_with_nothing_to_process_is_an_error(tmp_path: Path, cli: CliRun) -> None:
@@ -464,7 +464,7 @@ def test_file_names_that_are_not_utf8_are_processed_like_any_other(
     media.mkdir()
     odd = os.fsdecode(b"caf\xe9-\xff.wav")
     write_wav(media / odd, 20)
-    (media / os.fsdecode(b"notes-\xfe.txt")).write_text("not media")
+    (media / os.fsdecode(b"notes-\xfe.md")).write_text("not media")
     out = tmp_path / "out"
     with threaded_emulator() as emu:
         done = cli(*process_args(emu.url, out, str(media), str(media / odd)))

@@ -47,7 +47,7 @@ from symbl_async.batch._ledger._states import (
     retried,
 )
 from symbl_async.batch._ledger._store import ItemStore
-from symbl_async.batch._output import Storage, insights_missing, open_storage
+from symbl_async.batch._output import Storage, open_storage, outputs_missing
 from symbl_async.batch._protocol import FATAL, BatchClient
 from symbl_async.batch._rerun import (
     Admit,
@@ -118,6 +118,8 @@ class RunConfig:
     ledger_outage: float = 300.0  # a shared ledger's absence ridden out, in seconds
     names: Mapping[str, str] = attrs.field(factory=dict)
     """How messages name the parameters (the CLI gives its flags)."""
+    transcripts: tuple[str, ...] = ()
+    """Transcripts written beside each insights file (``TRANSCRIPT_FORMATS``)."""
 
     @property
     def max_tasks(self) -> int:
@@ -305,6 +307,7 @@ class Engine:
             on_event=lambda kind, key: self._delivery.event(kind, key=key),
             stopping=lambda: self._stopping,
             may_send=self._may_send if store.shared else None,
+            transcripts=cfg.transcripts,
         )
         if store.shared:
             # Each worker's receiver has its own address: an adopted job's webhooks go to
@@ -510,13 +513,14 @@ class Engine:
         elif action is Admit.REPORT:
             await self._report(entry, row)
         elif action is Admit.CHECK_FILE:
-            missing = await self._insights_missing(row)
+            missing, counts = await self._outputs_missing(row)
             if missing is None:
-                await self._report(entry, row)
+                await self._report(entry, row, counts)
                 return
             # Fetched, but its file is gone or lacks kinds this run asks for (say,
-            # --include all after a default run): fetch again, never resubmit.
-            log.warning("%s: insights %s (%s); fetching them again", row.source, missing,
+            # --include all after a default run), or a transcript it asks for: fetch
+            # what is missing, never resubmit.
+            log.warning("%s: %s (%s); fetching again what is missing", row.source, missing,
                         row.output_path)
             self._start(await self._store.apply(row, reopened()), origin="input")
         elif action is Admit.RETRY:
@@ -539,8 +543,10 @@ class Engine:
         return (row.state in UNFINISHED and row.owner == self._store.worker_id
                 and row.key not in self._live and not self._adopting)
 
-    async def _report(self, entry: Awaiting, row: LedgerItem) -> None:
-        result = self._delivery.from_row(row, row.source, None)
+    async def _report(
+        self, entry: Awaiting, row: LedgerItem, counts: Mapping[str, int] | None = None
+    ) -> None:
+        result = self._delivery.from_row(row, row.source, None, counts)
         if row.state is ItemState.FAILED and row.updated_at < self._delivery.run_started:
             result = attrs.evolve(result, error=(
                 f"failed in an earlier run: {row.error}; retry with "
@@ -551,16 +557,21 @@ class Engine:
                 f"'{row.state.value}' in the ledger: a rerun finishes it"))
         await self._resolve(entry.key, result, origin="input")
 
-    async def _insights_missing(self, row: LedgerItem) -> str | None:
-        """The insight kinds a fetched item's file lacks, when this run writes to the folder
-        it is in (a shared batch's other workers keep theirs elsewhere: not checked)."""
+    async def _outputs_missing(self, row: LedgerItem) -> tuple[str | None, dict[str, int]]:
+        """What a fetched item's files lack (its insights file, the kinds this run asks
+        for, its transcripts), when this run writes to the folder they are in (a shared
+        batch's other workers keep theirs elsewhere: not checked), with its insight counts.
+        Fetched by a run that wrote no files, it has none here yet."""
         writer = None if self._storage is None else self._storage.writer
-        if writer is None or row.output_path is None:
-            return None
+        if writer is None:
+            return None, {}
+        if row.output_path is None:
+            return "no insights file", {}
         path = Path(row.output_path)
-        if writer.out_dir not in path.parents:  # both absolute
-            return None
-        return await asyncio.to_thread(insights_missing, path, self._config.include)
+        if not writer.holds(path):  # subfolders included, however the folder is spelled
+            return None, {}
+        return await asyncio.to_thread(outputs_missing, path, self._config.include,
+                                       self._config.transcripts)
 
     # -- items in this run's hands ----------------------------------------------------------
 

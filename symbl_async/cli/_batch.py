@@ -291,6 +291,7 @@ async def _process(args: argparse.Namespace, plan: _Plan, argv: list[str]) -> in
             _sources(args.inputs, plan.manifests, skips),
             options=plan.options,
             include=args.include,
+            transcripts=args.transcripts,
             slots=slots,
             ledger=plan.ledger,
             out_dir=plan.out,

@@ -6,6 +6,7 @@ test's thread, as the console script would. Signals: ``test_cli_signals.py``.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import logging
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _captions import check_srt, check_vtt
 from _cli_support import (
     APP_SECRET,
     CliRun,
@@ -67,6 +69,9 @@ def test_happy_path_writes_everything_and_status_counts_it(tmp_path: Path, cli: 
     insights = sorted(out.rglob("*.json"))
     insights.remove(out / "summary.json")
     assert len(insights) == 5
+    # The folder's subfolder is mirrored: media/sub/b.WAV -> out/sub/b-<12 hex>.json.
+    assert [p.parent for p in insights].count(out / "sub") == 1
+    assert re.fullmatch(r"b-[0-9a-f]{12}\.json", next(out.glob("sub/*.json")).name)
     assert set(json.loads(insights[0].read_text())) >= {"messages", "topics"}
     lines = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert sorted(line["status"] for line in lines) == ["fetched"] * 5
@@ -112,6 +117,8 @@ def test_bad_inputs_fail_alone_with_exit_1(tmp_path: Path, cli: CliRun) -> None:
         ["--confidence-threshold", "2"],
         ["--include", "messages,nope"],
         ["--include", " , "],
+        ["--transcripts", "srt,pdf"],
+        ["--transcripts", ","],
         ["--options-json", "[1]"],
         ["--options-json", "{not json"],
         ["--options-json", '{"confidenceThreshold": 7}'],
@@ -517,3 +524,57 @@ def test_ctrl_c_works_where_the_loop_has_no_signal_handlers(
     assert done.returncode == 130, done.stderr
     assert "Resume with:" in done.stderr and sent < 30
     assert signal.getsignal(signal.SIGINT) is before  # given back after the run
+
+
+def test_folders_of_recordings_and_conversations_with_transcripts_and_a_csv(
+    tmp_path: Path, cli: CliRun
+) -> None:
+    meetings = tmp_path / "meetings"
+    for day, seconds in (("mon", 40), ("tue", 20)):
+        (meetings / day).mkdir(parents=True)
+        write_wav(meetings / day / "standup.wav", seconds)
+    (meetings / "mon" / "chat.txt").write_text(
+        "Ana: Can you send the pricing sheet tomorrow?\nBen: Sure.\nBy noon.\n")
+    (meetings / "tue" / "chat.json").write_text(json.dumps(
+        [{"speaker": "Cy", "text": "Let's review the budget on Friday."}]))
+    (meetings / "settings.json").write_text('{"theme": "dark"}')
+    manifest = tmp_path / "more.csv"
+    manifest.write_text("source,kind\nnotes/call.txt,text\n")
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "call.txt").write_text("Di: Ship it on Monday.\n")
+    out = tmp_path / "out"
+    with threaded_emulator() as emu:
+        done = cli(*process_args(emu.url, out, str(meetings)), "--manifest", str(manifest),
+                   "--transcripts", "srt,vtt")
+        assert done.returncode == 0, done.stderr
+        assert emu.stats()["jobs_submitted"] == 5
+        assert "5 fetched" in done.stdout
+        assert "1 JSON without messages" in done.stdout  # said, and no reason to fail
+        insights = sorted(p.relative_to(out).as_posix() for p in out.rglob("*-*.json"))
+        assert [re.sub(r"-[0-9a-f]{12}\.json$", "", p) for p in insights] == [
+            "mon/chat", "mon/standup", "notes/call", "tue/chat", "tue/standup"]
+        for path in out.rglob("*-*.json"):
+            check_srt(path.with_suffix(".srt").read_text())
+            check_vtt(path.with_suffix(".vtt").read_text())
+            assert not path.with_suffix(".md").exists()
+        with (out / "results.csv").open(encoding="utf-8-sig", newline="") as f:
+            table = list(csv.DictReader(f))
+        assert sorted(Path(row["input"]).name for row in table) == [
+            "call.txt", "chat.json", "chat.txt", "standup.wav", "standup.wav"]
+        assert {row["status"] for row in table} == {"fetched"}
+        assert all(int(row["messages"]) > 0 for row in table)
+        minutes = sorted(row["media_minutes"] for row in table if row["input"].endswith(".wav"))
+        assert minutes == ["0.333", "0.667"]
+
+        # More transcripts on a rerun: fetched for the finished items, none paid again.
+        again = cli(*process_args(emu.url, out, str(meetings)), "--manifest", str(manifest),
+                    "--transcripts", "all")
+        assert again.returncode == 0, again.stderr
+        assert emu.stats()["jobs_submitted"] == 5
+        assert "5 fetched" in again.stdout
+        for path in out.rglob("*-*.json"):
+            assert path.with_suffix(".md").read_text().strip()
+            assert path.with_suffix(".txt").read_text().strip()
+        done_again = cli(*process_args(emu.url, out, str(meetings)), "--manifest",
+                         str(manifest), "--transcripts", "all")
+        assert "5 skipped" in done_again.stdout

@@ -18,7 +18,13 @@ from symbl_async.client._client import SymblClient
 from symbl_async.core._jobs import Job, JobInfo, JobStatus
 from symbl_async.core._options import ProcessingOptions
 from symbl_async.core._text import TextMessage
-from symbl_async.models import Conversation, ConversationInsights, Message, SummaryItem
+from symbl_async.models import (
+    Conversation,
+    ConversationInsights,
+    Message,
+    SummaryItem,
+    Transcript,
+)
 
 __all__ = ["FakeConversations", "InstantClient"]
 
@@ -39,6 +45,12 @@ class FakeConversations:
 
     async def summary(self, conversation_id: str) -> builtins.list[SummaryItem]:
         return []
+
+    async def transcript(
+        self, conversation_id: str, *, content_type: str = "text/markdown", **options: Any
+    ) -> Transcript:
+        return Transcript(payload=f"{content_type} of {conversation_id}",
+                          content_type=content_type)
 
 
 class InstantClient(SymblClient):

@@ -23,7 +23,7 @@ from types import TracebackType
 
 from symbl_async.batch._engine import Engine, RunConfig
 from symbl_async.batch._ledger._store import ItemStore
-from symbl_async.batch._output import LEDGER_FILE
+from symbl_async.batch._output import LEDGER_FILE, TRANSCRIPT_FORMATS
 from symbl_async.batch._protocol import BatchClient
 from symbl_async.batch._results import BatchEvent, BatchProgress, BatchResult, BatchSummary
 from symbl_async.batch._slots import JobSlots
@@ -136,6 +136,19 @@ def _check_include(include: object) -> tuple[str, ...]:
     return names
 
 
+def _check_transcripts(transcripts: object, out_dir: object) -> tuple[str, ...]:
+    valid = ", ".join(TRANSCRIPT_FORMATS)
+    if isinstance(transcripts, str) or not isinstance(transcripts, Iterable):
+        raise ValidationError("transcripts", f"must be a collection of formats from: {valid}")
+    formats = tuple(dict.fromkeys(transcripts))
+    unknown = [fmt for fmt in formats if fmt not in TRANSCRIPT_FORMATS]
+    if unknown:
+        raise ValidationError("transcripts", f"unknown {unknown!r}; valid formats: {valid}")
+    if formats and out_dir is None:
+        raise ValidationError("transcripts", "are files: give out_dir")
+    return formats
+
+
 def _make_slots(
     slots: JobSlots | None, max_concurrent_jobs: int | None, plan: str | None
 ) -> JobSlots:
@@ -179,14 +192,17 @@ def process_many(
     ledger_outage: float = 300.0,
     uploads_at_once: int | None = UPLOADS_AT_ONCE,
     option_names: Mapping[str, str] | None = None,
+    transcripts: Iterable[str] = (),
 ) -> BatchRun:
     """Process many recordings with every job slot busy; yield one result per input.
 
     Args:
         client: an open client: a ``SymblClient``, or anything that satisfies the
             :class:`~symbl_async.batch._protocol.BatchClient` Protocol.
-        sources: a sync or async iterable, read lazily: paths, http(s) URL strings,
-            mappings with ``messages`` (text conversations), ``FileSource`` /
+        sources: a sync or async iterable, read lazily: paths (a ``.txt`` or ``.json``
+            file is a text conversation), http(s) URL strings, mappings with
+            ``messages`` (text conversations: the API's messages or ``{"speaker",
+            "text"}``), ``FileSource`` /
             ``UrlSource`` / ``TextSource`` objects (with their own options, key and
             duration), or ``SourceError`` values (reported as failures), e.g. from
             :func:`~symbl_async.batch._sources.expand_inputs` or
@@ -208,8 +224,10 @@ def process_many(
             install 'symbl_async[postgres]'``) shares the batch: every worker started with
             the same URL takes its part of the backlog, and together they keep within the
             account's limit.
-        out_dir: folder for ``<key>.json`` insights, ``results.jsonl`` and
-            ``summary.json``; without it, results carry their insights instead.
+        out_dir: folder for ``<name>-<12 hex>.json`` insights (in the subfolder of the
+            output folder that mirrors where each input was found: a source's
+            ``relative``), ``results.jsonl``, ``results.csv`` and ``summary.json``; without
+            it, results carry their insights instead.
         retry_failed: retry items that failed in an earlier run (a failed fetch is
             fetched again without submitting).
         reprocess: accept ``options`` that differ from those the batch's ledger recorded.
@@ -243,6 +261,10 @@ def process_many(
             uploading at once shares the link, so no job starts until they all crawl in.
         option_names: how messages name this function's parameters (``{"retry_failed":
             "--retry-failed"}``); by default as ``retry_failed=True``.
+        transcripts: transcripts to write beside each insights file (needs ``out_dir``):
+            any of ``srt`` and ``md`` (Symbl's formatted transcript), ``vtt`` and ``txt``
+            (rendered from the messages). A rerun asking for one an item lacks (or whose
+            file is gone) fetches it without submitting again.
 
     Returns:
         The run: ``async for result in run``; ``run.summary`` once it has ended;
@@ -262,6 +284,7 @@ def process_many(
     if options is not None and not isinstance(options, ProcessingOptions):
         raise ValidationError("options", "must be a ProcessingOptions")
     names = _check_include(include)
+    formats = _check_transcripts(transcripts, out_dir)
     if isinstance(lookahead, bool) or not isinstance(lookahead, int) or lookahead < 1:
         raise ValidationError("lookahead", "must be an integer >= 1")
     if wait_timeout is not None and (
@@ -316,4 +339,5 @@ def process_many(
         ledger_outage=float(ledger_outage),
         uploads_at_once=uploads_at_once,
         names=dict(option_names or {}),
+        transcripts=formats,
     ))

@@ -54,10 +54,10 @@ from symbl_async.batch._rerun import (
     Admit,
     admit,
     check_rerun,
-    insights_to_fetch,
     keep_webhook_token,
     load_processing_model,
     named,
+    outputs_to_fetch,
     save_processing_model,
     say,
 )
@@ -123,6 +123,8 @@ class RunConfig:
     uploads_at_once: int | None = UPLOADS_AT_ONCE
     names: Mapping[str, str] = attrs.field(factory=dict)
     """How messages name the parameters (the CLI gives its flags)."""
+    transcripts: tuple[str, ...] = ()
+    """Transcripts written beside each insights file (``TRANSCRIPT_FORMATS``)."""
 
     @property
     def max_tasks(self) -> int:
@@ -317,6 +319,7 @@ class Engine:
             may_send=self._may_send if store.shared else None,
             uplink=self._uplink,
             names=cfg.names,
+            transcripts=cfg.transcripts,
         )
         if store.shared:
             # An adopted job's webhooks go to the receiver of the worker that submitted it.
@@ -566,13 +569,14 @@ class Engine:
         elif action is Admit.REPORT:
             await self._report(entry, row)
         elif action is Admit.CHECK_FILE:
-            missing = await self._insights_missing(row)
+            missing, counts = await self._outputs_missing(row)
             if missing is None:
-                await self._report(entry, row)
+                await self._report(entry, row, counts)
                 return
             # Fetched, but its file is gone or lacks kinds this run asks for (say,
-            # --include all after a default run): fetch again, never resubmit.
-            log.warning("%s: insights %s (%s); fetching them again", row.source, missing,
+            # --include all after a default run), or a transcript it asks for: fetch
+            # what is missing, never resubmit.
+            log.warning("%s: %s (%s); fetching again what is missing", row.source, missing,
                         row.output_path)
             self._start(await self._store.apply(row, reopened()), origin="input")
         elif action is Admit.RETRY:
@@ -595,8 +599,10 @@ class Engine:
         return (row.state in UNFINISHED and row.owner == self._store.worker_id
                 and row.key not in self._live and not self._adopting)
 
-    async def _report(self, entry: Awaiting, row: LedgerItem) -> None:
-        result = self._delivery.from_row(row, row.source, None)
+    async def _report(
+        self, entry: Awaiting, row: LedgerItem, counts: Mapping[str, int] | None = None
+    ) -> None:
+        result = self._delivery.from_row(row, row.source, None, counts)
         if row.state is ItemState.FAILED and row.updated_at < self._delivery.run_started:
             result = attrs.evolve(result, error=(
                 f"failed in an earlier run: {row.error}; retry with "
@@ -607,11 +613,12 @@ class Engine:
                 f"'{row.state.value}' in the ledger: a rerun finishes it"))
         await self._resolve(entry.key, result, origin="input")
 
-    async def _insights_missing(self, row: LedgerItem) -> str | None:
-        """The insight kinds a fetched item's file lacks (see ``insights_to_fetch``)."""
+    async def _outputs_missing(self, row: LedgerItem) -> tuple[str | None, dict[str, int]]:
+        """What a fetched item's files lack, with its insight counts (``outputs_to_fetch``)."""
         writer = None if self._storage is None else self._storage.writer
         out_dir = None if writer is None else writer.out_dir
-        return await asyncio.to_thread(insights_to_fetch, row, out_dir, self._config.include)
+        return await asyncio.to_thread(outputs_to_fetch, row, out_dir, self._config.include,
+                                       self._config.transcripts)
 
     # -- items in this run's hands ----------------------------------------------------------
 

@@ -1,11 +1,15 @@
 """What a batch processes: its inputs, read lazily, and the sources they name.
 
-A source is one recording (a local file, a public URL) or one text conversation. Each has a
-stable key (:func:`item_key`) under which the ledger records it. :func:`expand_inputs` walks
-folders one directory at a time and :func:`read_manifest` streams a CSV or JSONL manifest
-line by line, so memory stays bounded whatever the backlog's length. A bad input (a missing
-path, a malformed manifest row) becomes a :class:`SourceError` value naming the line and the
-rule it broke, not an exception: it is that item's failure, and the batch goes on.
+A source is one recording (a local file, a public URL) or one text conversation (messages,
+or a ``.txt``/``.json`` file holding them). Each has a stable key (:func:`item_key`) under
+which the ledger records it. :func:`expand_inputs` walks folders one directory at a time
+and :func:`read_manifest` streams a CSV or JSONL manifest line by line, so memory stays
+bounded whatever the backlog's length. A bad input (a missing path, a malformed manifest
+row) becomes a :class:`SourceError` value naming the line and the rule it broke, not an
+exception: it is that item's failure, and the batch goes on.
+
+A file found in a folder keeps its path relative to that folder (``relative``), so that
+its insights land in the same subfolder of the output folder.
 """
 
 from __future__ import annotations
@@ -25,14 +29,20 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from symbl_async.batch._results import LEDGER_FILE, RESULTS_FILE
+from symbl_async.core._text import api_messages, transcript_messages
 from symbl_async.errors import ValidationError
 
 __all__ = [
     "AUDIO_EXTENSIONS",
     "MANIFEST_FIELDS",
     "MEDIA_EXTENSIONS",
+    "SKIP_NO_MESSAGES",
+    "SKIP_OUTPUT_FOLDER",
+    "TEXT_EXTENSIONS",
     "URL_RE",
     "VIDEO_EXTENSIONS",
+    "FileKind",
     "FileSource",
     "MediaKind",
     "Source",
@@ -44,13 +54,17 @@ __all__ = [
     "coerce_source",
     "describe_source",
     "expand_inputs",
+    "file_kind",
     "item_key",
     "media_kind",
     "printable",
+    "read_conversation",
     "read_manifest",
+    "read_text_source",
 ]
 
 MediaKind: TypeAlias = Literal["audio", "video"]
+FileKind: TypeAlias = Literal["audio", "video", "text"]
 
 # Symbl docs, "Frequently Asked Questions" (the audio formats) and "POST Video API" (MP4);
 # .mov and .m4v are the MP4 family.
@@ -60,6 +74,14 @@ AUDIO_EXTENSIONS = frozenset(
 )
 VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov"})
 MEDIA_EXTENSIONS = AUDIO_EXTENSIONS | VIDEO_EXTENSIONS
+TEXT_EXTENSIONS = frozenset({".txt", ".json"})
+"""Files read as text conversations: a plain-text transcript (``.txt``) or messages in JSON."""
+
+SKIP_OUTPUT_FOLDER = "a batch's output folder (not read)"
+SKIP_NO_MESSAGES = "JSON without messages (not a text conversation)"
+# What marks a folder as a batch's output: its ledger or its results, finished or partial.
+# Its insights (.json) and transcripts (.txt) must never be read back as conversations.
+_OUTPUT_MARKS = (LEDGER_FILE, RESULTS_FILE)
 
 # Options that do not change what the service computes: changing the webhook receiver (its
 # port, a tunnel URL) between two runs must not make every recording look new and be paid again.
@@ -98,6 +120,21 @@ def _check_media_kind(_inst: object, _attr: object, value: str) -> None:
         raise ValidationError("kind", "must be 'audio' or 'video'")
 
 
+def _check_file_kind(_inst: object, _attr: object, value: str) -> None:
+    if value not in ("audio", "video", "text"):
+        raise ValidationError("kind", "must be 'audio', 'video' or 'text'")
+
+
+def file_kind(name: str) -> FileKind:
+    """``"text"`` for .txt/.json names (case-insensitive), else :func:`media_kind`."""
+    return "text" if PurePath(name).suffix.lower() in TEXT_EXTENSIONS else media_kind(name)
+
+
+def _check_relative(_inst: object, _attr: object, value: str | None) -> None:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise ValidationError("relative", "must be a non-empty path, or None")
+
+
 def _check_url(_inst: object, _attr: object, value: str) -> None:
     if not isinstance(value, str) or urlsplit(value).scheme.lower() not in ("http", "https") or (
         not urlsplit(value).netloc
@@ -105,37 +142,35 @@ def _check_url(_inst: object, _attr: object, value: str) -> None:
         raise ValidationError("url", f"must be a public http(s) URL, got {value!r}")
 
 
-def _check_messages(_inst: object, _attr: object, value: Sequence[Mapping[str, Any]]) -> None:
-    # Symbl docs, "POST Text API": messages is required, payload.content is required.
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value:
-        raise ValidationError("messages", "must be a non-empty list of message objects")
-    for i, message in enumerate(value):
-        payload = message.get("payload") if isinstance(message, Mapping) else None
-        if not isinstance(payload, Mapping) or not isinstance(payload.get("content"), str):
-            raise ValidationError(f"messages[{i}]", "needs payload.content, a string")
-
-
 @attrs.frozen
 class FileSource:
-    """A local audio or video file, uploaded as the request body.
+    """A local file: audio or video, uploaded as the request body; or a text conversation
+    (``kind="text"``: a plain-text transcript, or messages in JSON; see
+    :func:`read_conversation`), read when the batch takes it.
 
     Attributes:
         path: the file.
         options: processing options (the lead's ``ProcessingOptions``, a mapping, or None).
         key: the caller's own stable key; it replaces the computed one.
         duration: media length in seconds, when known (orders the batch longest first).
-        kind: ``"audio"`` or ``"video"``; by default from the extension (:func:`media_kind`).
+        kind: ``"audio"``, ``"video"`` or ``"text"``; by default from the extension
+            (:func:`file_kind`: .txt and .json are text).
+        relative: its path relative to the folder it was found in (a folder walk, a
+            manifest's relative path), ``/``-separated: its insights go in the same
+            subfolder of the output folder. None: at the output folder's top. Not part of
+            the source's identity (a moved file is the same recording).
     """
 
     path: Path = attrs.field(converter=Path)
     options: Any = None
     key: str | None = attrs.field(default=None, validator=_check_key)
     duration: float | None = attrs.field(default=None, validator=check_duration)
-    kind: MediaKind = attrs.field(validator=_check_media_kind)
+    kind: FileKind = attrs.field(validator=_check_file_kind)
+    relative: str | None = attrs.field(default=None, eq=False, validator=_check_relative)
 
     @kind.default
-    def _kind_from_extension(self) -> MediaKind:
-        return media_kind(self.path.name)
+    def _kind_from_extension(self) -> FileKind:
+        return file_kind(self.path.name)
 
 
 @attrs.frozen
@@ -163,14 +198,22 @@ class TextSource:
     """A conversation given as text messages (``POST /v1/process/text``).
 
     Attributes:
-        messages: message objects, each with ``payload.content``.
+        messages: message objects: the API's (``{"payload": {"content": ...}, "from":
+            {"name": ...}}``, Symbl docs, "POST Text API") or the simple ``{"speaker":
+            ..., "text": ...}``, which is turned into the API's
+            (:func:`~symbl_async.core._text.api_messages`).
         options: processing options.
         key: the caller's own stable key.
+        path: the file it was read from, if any: it labels the item (not part of its
+            identity: the same transcript twice is one item).
+        relative: as :attr:`FileSource.relative`.
     """
 
-    messages: Sequence[Mapping[str, Any]] = attrs.field(validator=_check_messages)
+    messages: Sequence[Mapping[str, Any]] = attrs.field(converter=api_messages)
     options: Any = None
     key: str | None = attrs.field(default=None, validator=_check_key)
+    path: Path | None = attrs.field(default=None, eq=False)
+    relative: str | None = attrs.field(default=None, eq=False, validator=_check_relative)
 
 
 Source: TypeAlias = FileSource | UrlSource | TextSource
@@ -303,7 +346,8 @@ def item_key(source: Source, options: object = None) -> str:
 
     The caller's ``key`` wins when given. Otherwise a sha256 hex of the source kind, its
     identity (file: size and a hash of its first and last MiB, so moving or touching it
-    keeps the key; URL: the string as given; text: the messages) and its canonical options
+    keeps the key; URL: the string as given; text: the messages in the API's form, so the
+    same conversation as a ``.txt`` file or as JSON is one item) and its canonical options
     (without ``name`` and ``webhook_url``, which do not change the result). ``duration``
     is a hint and not part of the key. Identical files therefore share one key: the runner
     must process a key once and may map all its paths to that one result.
@@ -317,10 +361,14 @@ def item_key(source: Source, options: object = None) -> str:
         The caller's key, or 64 lowercase hex digits.
 
     Raises:
-        ValidationError: when a file cannot be read, or options have no stable form.
+        ValidationError: when a file cannot be read (or a text file holds no
+            conversation), or options have no stable form.
     """
     if source.key is not None:
         return source.key
+    if isinstance(source, FileSource) and source.kind == "text":
+        text_source = read_text_source(source)
+        return item_key(text_source, text_source.options if options is None else options)
     text = _identity_options(source.options if options is None else options)
     if isinstance(source, FileSource):
         identity: list[object] = ["file", source.kind, *_file_fingerprint(source.path)]
@@ -343,7 +391,62 @@ def describe_source(source: Source) -> str:
         return printable(str(source.path))
     if isinstance(source, UrlSource):
         return source.url
+    if source.path is not None:
+        return printable(str(source.path))
     return f"text: {len(source.messages)} message(s)"
+
+
+def read_conversation(path: Path) -> tuple[Sequence[Mapping[str, Any]], dict[str, Any] | None]:
+    """Read a text conversation from a file; blocking.
+
+    A ``.json`` file holds a list of messages, or the Text API's body (an object with
+    ``messages``; its other members are processing options in the API's JSON form). Any
+    other file is a plain-text transcript, one message per line, ``Name: text``
+    (:func:`~symbl_async.core._text.transcript_messages`). Messages may be the API's or
+    ``{"speaker", "text"}`` (:func:`~symbl_async.core._text.api_messages`). UTF-8 (a BOM
+    is allowed).
+
+    Returns:
+        The messages in the API's form, and the file's options (None: none).
+
+    Raises:
+        ValidationError: when the file cannot be read or holds no conversation.
+    """
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise ValidationError("file", f"cannot read {str(path)!r}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ValidationError("file", f"{str(path)!r} is not UTF-8 text: {exc}") from None
+    if path.suffix.lower() != ".json":
+        return transcript_messages(text), None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ValidationError("file", f"{str(path)!r} is not valid JSON: {exc}") from None
+    if isinstance(data, Mapping) and "messages" in data:
+        options = {k: v for k, v in data.items() if k != "messages"}
+        return api_messages(data["messages"]), options or None
+    if isinstance(data, list):
+        return api_messages(data), None
+    raise ValidationError(
+        "file", f"{str(path)!r}: a JSON conversation is a list of messages or an object "
+        "with messages"
+    )
+
+
+def read_text_source(source: FileSource) -> TextSource:
+    """The text conversation a ``kind="text"`` file holds (read now; blocking).
+
+    The source's own options (a manifest row's) replace those of the file.
+
+    Raises:
+        ValidationError: when the file cannot be read or holds no conversation.
+    """
+    messages, options = read_conversation(source.path)
+    return TextSource(messages, options=source.options if source.options is not None
+                      else options, key=source.key, path=source.path,
+                      relative=source.relative)
 
 
 def coerce_source(item: object) -> Source:
@@ -352,8 +455,8 @@ def coerce_source(item: object) -> Source:
     Args:
         item: a source (returned as is); an http(s) URL string (a :class:`UrlSource`, video
             for .mp4/.m4v/.mov, else audio); another string or a path (a
-            :class:`FileSource`); a mapping with ``messages`` (and optional ``options``,
-            ``key``: a :class:`TextSource`).
+            :class:`FileSource`; of kind text for .txt and .json); a mapping with
+            ``messages`` (and optional ``options``, ``key``: a :class:`TextSource`).
 
     Returns:
         The source. No file is touched.
@@ -387,10 +490,15 @@ def expand_inputs(
     """Yield the sources named by command-line style inputs, lazily and in a stable order.
 
     URLs and sources pass through; a file is yielded whatever its extension (it was named on
-    purpose); a folder is walked recursively, entries sorted by name, yielding media files
-    only (:data:`MEDIA_EXTENSIONS`, case-insensitive). Hidden entries (``.name``, e.g. macOS
-    ``._x.wav`` resource forks), other files, broken links and symlinked folders (no loops)
-    are left out, each reported to ``on_skip``; symlinked files are followed.
+    purpose; .txt and .json are text conversations); a folder is walked recursively,
+    entries sorted by name, yielding media files (:data:`MEDIA_EXTENSIONS`,
+    case-insensitive), plain-text transcripts (``.txt``) and JSON files holding messages
+    (a ``.json`` is read to tell). Each file found in a folder has its path relative to
+    that folder as ``relative``. Hidden entries (``.name``, e.g. macOS ``._x.wav``
+    resource forks), other files, JSON without messages, a batch's output folder (one
+    holding a ledger or results: its insights and transcripts are not conversations to
+    process), broken links and symlinked folders (no loops) are left out, each reported
+    to ``on_skip``; symlinked files are followed.
 
     Args:
         inputs: paths, URLs or sources.
@@ -412,7 +520,7 @@ def expand_inputs(
             continue
         path = Path(item)
         if path.is_dir():
-            yield from _walk(path, on_skip)
+            yield from _walk(path, path, on_skip)
         elif path.is_file():
             yield FileSource(path)
         elif path.exists():
@@ -421,25 +529,51 @@ def expand_inputs(
             yield SourceError(message="no such file or folder", origin=str(path))
 
 
-def _walk(folder: Path, on_skip: Callable[[str, str], None]) -> Iterator[Source | SourceError]:
+def _walk(
+    root: Path, folder: Path, on_skip: Callable[[str, str], None]
+) -> Iterator[Source | SourceError]:
     try:
         with os.scandir(folder) as it:
             entries = sorted(it, key=lambda e: e.name)
     except OSError as exc:
         yield SourceError(message=f"cannot list folder: {exc.strerror or exc}", origin=str(folder))
         return
+    if any(e.name.startswith(_OUTPUT_MARKS) for e in entries):
+        on_skip(str(folder), SKIP_OUTPUT_FOLDER)
+        return
     for entry in entries:
         try:
+            suffix = PurePath(entry.name).suffix.lower()
             if entry.name.startswith("."):
                 on_skip(entry.path, "hidden")
             elif entry.is_dir(follow_symlinks=False):
-                yield from _walk(Path(entry.path), on_skip)
-            elif entry.is_file() and PurePath(entry.name).suffix.lower() in MEDIA_EXTENSIONS:
-                yield FileSource(Path(entry.path))
+                yield from _walk(root, Path(entry.path), on_skip)
+            elif not entry.is_file():
+                on_skip(entry.path, _skip_reason(entry))
+            elif suffix in MEDIA_EXTENSIONS or suffix == ".txt" or (
+                suffix == ".json" and _holds_messages(Path(entry.path))
+            ):
+                path = Path(entry.path)
+                yield FileSource(path, relative=path.relative_to(root).as_posix())
+            elif suffix == ".json":
+                on_skip(entry.path, SKIP_NO_MESSAGES)
             else:
                 on_skip(entry.path, _skip_reason(entry))
         except OSError as exc:
             yield SourceError(message=f"cannot read: {exc.strerror or exc}", origin=entry.path)
+
+
+def _holds_messages(path: Path) -> bool:
+    """Whether a JSON file found in a folder is meant as a conversation: a list of objects,
+    or an object with ``messages`` that is not a conversation's insights (those name their
+    ``conversationId``). One that is not valid JSON is taken (and fails, saying why)."""
+    try:
+        data = json.loads(path.read_bytes())
+    except ValueError:
+        return True
+    if isinstance(data, list):
+        return bool(data) and all(isinstance(m, dict) for m in data)
+    return isinstance(data, dict) and "messages" in data and "conversationId" not in data
 
 
 def _skip_reason(entry: os.DirEntry[str]) -> str:
@@ -454,9 +588,11 @@ def read_manifest(path: str | os.PathLike[str]) -> Generator[Source | SourceErro
     """Stream the sources listed in a CSV or JSONL manifest, one line at a time.
 
     Columns (CSV header) or keys (JSONL objects): ``source`` (required: a path, an http(s)
-    URL, or for ``kind`` text a JSON array of messages), ``duration`` (seconds), ``key``,
-    ``kind`` (audio, video or text; by default from the URL or file extension), ``options``
-    (a JSON object). Relative paths are relative to the manifest's folder. Blank lines are
+    URL, or for ``kind`` text a JSON array of messages or the path of a text conversation
+    file), ``duration`` (seconds), ``key``, ``kind`` (audio, video or text; by default
+    from the URL or file extension: .txt and .json files are text), ``options`` (a JSON
+    object). Relative paths are relative to the manifest's folder, and mirrored under the
+    output folder (``relative``) unless they climb out of it (``..``). Blank lines are
     skipped. The format and header are checked now; rows are read as they are consumed.
 
     Args:
@@ -623,28 +759,36 @@ def _parse_row(manifest: Path, row: Mapping[str, Any], from_csv: bool) -> Source
     if source is None or source == "":
         raise ValidationError("source", "is required")
 
-    if kind == "text" or isinstance(source, list):
+    if isinstance(source, str) and kind == "text" and source.lstrip().startswith("["):
+        try:
+            source = json.loads(source)
+        except ValueError as exc:
+            raise ValidationError("source", f"not a JSON array of messages: {exc}") from None
+    if isinstance(source, list):
         if kind not in (None, "text"):
             raise ValidationError("kind", "a list of messages needs kind text")
-        if isinstance(source, str):
-            try:
-                source = json.loads(source)
-            except ValueError:
-                source = None
-        if not isinstance(source, list):
-            raise ValidationError("source", "kind text needs a JSON array of messages")
         if duration is not None:
             raise ValidationError("duration", "does not apply to kind text")
         return TextSource(source, options=options, key=key)
     if not isinstance(source, str):
         raise ValidationError("source", "must be a path, an http(s) URL or a list of messages")
     if URL_RE.match(source):
+        if kind == "text":
+            raise ValidationError("kind", "text is read from a file or given as messages, "
+                                  "not from a URL")
         url_kind = kind or media_kind(urlsplit(source).path)
         return UrlSource(source, url_kind, options=options, key=key, duration=duration)
+    written = PurePath(source)
     file = Path(source)
     if not file.is_absolute():
         file = manifest.parent / file
     if not file.is_file():
         raise ValidationError("source", f"no such file {str(file)!r}")
-    file_kind = kind or media_kind(file.name)
-    return FileSource(file, options=options, key=key, duration=duration, kind=file_kind)
+    kind_of_file = kind or file_kind(file.name)
+    if kind_of_file == "text" and duration is not None:
+        raise ValidationError("duration", "does not apply to kind text")
+    relative = None
+    if not written.is_absolute() and ".." not in written.parts:
+        relative = written.as_posix()
+    return FileSource(file, options=options, key=key, duration=duration, kind=kind_of_file,
+                      relative=relative)

@@ -9,7 +9,9 @@ a thread for file inputs.
 Names: what an item's submits are called in Symbl (:func:`submit_name`; each attempt adds its
 number), deterministic from the item's key and its input, so that a submit lost in a crash
 can be looked up by name, and readable, so that a user finds ``call-0142`` in the
-conversation list and in the output folder.
+conversation list and in the output folder. Where in the output folder: the subfolder its
+input was found in (:func:`output_folder`), recorded with the item's submit (its spec) when
+the item is first recorded, so that its place never moves.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from symbl_async.batch._inputs import (
     describe_source,
     item_key,
     printable,
+    read_text_source,
 )
 from symbl_async.batch._protocol import BatchClient
 from symbl_async.batch._results import BatchResult
@@ -46,8 +49,8 @@ from symbl_async.core._upload import UploadProgress
 from symbl_async.errors import ValidationError
 
 __all__ = [
-    "PreparedItem", "item_from_spec", "merge_options", "prepare_item", "readable_stem",
-    "spec_of", "submit_item", "submit_name",
+    "PreparedItem", "folder_of_spec", "item_from_spec", "merge_options", "output_folder",
+    "prepare_item", "readable_stem", "spec_of", "submit_item", "submit_name",
 ]
 
 
@@ -64,6 +67,8 @@ class PreparedItem:
             (:func:`submit_item`), so they are shared by the batch's items, not copied.
         duration: expected media length in seconds, when known.
         label: a human label of the source.
+        folder: the subfolder of the output folder its insights go in (``/``-separated,
+            ``""``: the top), mirroring where its input was found (:func:`output_folder`).
     """
 
     source: Source
@@ -72,11 +77,12 @@ class PreparedItem:
     options: ProcessingOptions
     duration: float | None
     label: str
+    folder: str = ""
 
     @property
     def uploads(self) -> bool:
         """Whether its submit uploads a file (and so takes a turn on the uplink)."""
-        return isinstance(self.source, FileSource)
+        return isinstance(self.source, FileSource) and self.source.kind != "text"
 
     def upload_size(self) -> int | None:
         """The file's size in bytes now, for a file source (None for a URL or text, or a
@@ -114,6 +120,45 @@ def readable_stem(label: str) -> str:
         stem = PurePath(PurePath(label).name).stem
     cleaned = re.sub(r"[^\w.-]+", "-", stem).strip("._-")[:40].strip("._-")
     return cleaned or "item"
+
+
+# Characters some file system refuses in a name (Windows' set, and control characters).
+_UNSAFE_IN_NAMES = re.compile(r'[\x00-\x1f<>:"|?*\\]')
+
+
+def output_folder(relative: str | None) -> str:
+    """The subfolder of the output folder for an input found at ``relative`` (its path
+    relative to the folder it was found in): that path's folders, each made safe to create
+    (characters some file system refuses as ``_``, bytes that are not UTF-8 as ``_xff``).
+
+    Returns:
+        ``/``-separated folders, or ``""`` (the top) for None, a bare name, or a path that
+        is absolute or climbs (``..``).
+    """
+    if not relative:
+        return ""
+    path = PurePath(relative)
+    if path.is_absolute() or ".." in path.parts:
+        return ""
+    folders = []
+    for part in path.parent.parts:
+        if part in ("", "."):
+            continue
+        safe = _UNSAFE_IN_NAMES.sub("_", printable(part)).rstrip(" .")
+        folders.append(safe or "_")
+    return "/".join(folders)
+
+
+def folder_of_spec(spec: str | None) -> str:
+    """The output subfolder an item's recorded submit (:func:`spec_of`) names; ``""`` for
+    none (an item recorded before subfolders were mirrored)."""
+    if not spec:
+        return ""
+    try:
+        folder = json.loads(spec).get("folder", "")
+    except (ValueError, AttributeError):
+        return ""
+    return output_folder(folder + "/x") if isinstance(folder, str) and folder else ""
 
 
 def _key_digest(key: str) -> str:
@@ -220,6 +265,8 @@ def prepare_item(raw: object, base_options: ProcessingOptions | None) -> Prepare
     try:
         source = coerce_source(raw)
         label = describe_source(source)
+        if isinstance(source, FileSource) and source.kind == "text":
+            source = read_text_source(source)  # the key covers what it says, not its path
         options = merge_options(base_options, source.options)
         duration: float | None = getattr(source, "duration", None)
         if isinstance(source, FileSource):
@@ -240,6 +287,7 @@ def prepare_item(raw: object, base_options: ProcessingOptions | None) -> Prepare
         options=options,
         duration=duration,
         label=label,
+        folder=output_folder(source.relative if not isinstance(source, UrlSource) else None),
     )
 
 
@@ -294,6 +342,8 @@ def spec_of(item: PreparedItem) -> str:
         "key": item.key, "name": item.name, "label": item.label, "duration": item.duration,
         "options": item.options.to_json(),
     }
+    if item.folder:
+        spec["folder"] = item.folder
     if isinstance(source, FileSource):
         spec.update(source="file", path=os.fspath(source.path), kind=source.kind)
     elif isinstance(source, UrlSource):
@@ -324,6 +374,7 @@ def item_from_spec(spec: str) -> PreparedItem:
         else:
             source = TextSource(data["messages"], options=options, key=key)
         return PreparedItem(source=source, key=key, name=data["name"], options=options,
-                            duration=duration, label=data["label"])
+                            duration=duration, label=data["label"],
+                            folder=folder_of_spec(spec))
     except (ValueError, KeyError, TypeError) as exc:
         raise ValidationError("spec", f"not an item's submit: {exc}") from exc

@@ -3,12 +3,21 @@
 :class:`ResultWriter` writes, in the output folder:
 
 * ``<name>-<12 hex>.json``: the insights of each fetched item (written to a temporary file,
-  fsynced, then renamed, so a file that exists is complete);
+  fsynced, then renamed, so a file that exists is complete), in the subfolder its input
+  was found in (``mon/standup.wav`` of a folder given as input: ``mon/standup-<12
+  hex>.json``); its place is chosen when the item is first recorded and kept by the
+  ledger (``output_path``), so reruns find it;
+* beside it, the transcripts asked for (:data:`TRANSCRIPT_FORMATS`): ``.srt``, ``.vtt``,
+  ``.md``, ``.txt``, with the insights file's name;
 * ``results.jsonl``: one line per input of the run (key, source, status, job id,
-  conversation id, error, timings). Lines are appended to a partial file of the worker's own
-  as results come, and it is renamed to ``results.jsonl`` when the run ends (also after
-  Ctrl-C), so ``results.jsonl`` is always the complete report of a finished run; a rerun
-  reports skipped items too, with the ids and paths the ledger kept;
+  conversation id, error, timings, media length, insight counts). Lines are appended to a
+  partial file of the worker's own as results come, and it is renamed to ``results.jsonl``
+  when the run ends (also after Ctrl-C), so ``results.jsonl`` is always the complete report
+  of a finished run; a rerun reports skipped items too, with the ids and paths the ledger
+  kept;
+* ``results.csv``: the same results as a spreadsheet opens them (one row per input: its
+  source, status, conversation id, media minutes, processing seconds, and how many of each
+  insight kind it holds), written and completed the same way;
 * ``summary.json``: the :class:`~symbl_async.batch._results.BatchSummary`, written
   atomically at the end.
 
@@ -23,6 +32,7 @@ partial results.
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import json
 import os
@@ -34,28 +44,52 @@ from typing import IO, Any
 
 import filelock
 
-from symbl_async.batch._items import submit_name
+from symbl_async.batch._items import folder_of_spec, submit_name
 from symbl_async.batch._ledger._sqlite import SqliteStore
+from symbl_async.batch._ledger._states import LedgerItem
 from symbl_async.batch._ledger._store import ItemStore
-from symbl_async.batch._results import RESULTS_FILE, SUMMARY_FILE, BatchResult, BatchSummary
+from symbl_async.batch._results import (
+    LEDGER_FILE,
+    RESULTS_CSV,
+    RESULTS_FILE,
+    SUMMARY_FILE,
+    BatchResult,
+    BatchSummary,
+)
 from symbl_async.core._checks import check_ledger_url, is_database_url
 from symbl_async.errors import ValidationError
 from symbl_async.models._converter import camel_case
 
 __all__ = [
+    "COUNTED_KINDS",
+    "CSV_COLUMNS",
     "LEDGER_FILE",
+    "TRANSCRIPT_FORMATS",
     "ResultWriter",
     "Storage",
     "check_output_dir",
+    "inside",
+    "insight_counts",
     "insights_filename",
-    "insights_missing",
     "lock_file",
     "open_storage",
+    "outputs_missing",
+    "transcript_path",
     "with_ids",
 ]
 
-LEDGER_FILE = "ledger.sqlite3"
-"""The ledger's file name in the output folder, when no ledger is given."""
+TRANSCRIPT_FORMATS = ("srt", "vtt", "md", "txt")
+"""Transcripts a batch can write beside each insights file: SRT and Markdown from Symbl's
+formatted transcript (Symbl docs, "POST Formatted Transcript"), WebVTT and plain text
+rendered from the messages (:mod:`symbl_async.core._captions`)."""
+
+COUNTED_KINDS = ("messages", "questions", "action_items", "follow_ups", "topics", "members",
+                 "entities", "trackers", "summary", "insights")
+"""The insight kinds that are lists: ``results.csv`` counts the items of each."""
+
+CSV_COLUMNS = ("input", "status", "conversation_id", "media_minutes", "processing_seconds",
+               *COUNTED_KINDS, "output_path", "error", "job_id", "key")
+"""``results.csv``'s columns; a count is empty when its kind was not fetched."""
 
 _PARTIAL_SUFFIX = ".partial"
 _SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -68,7 +102,8 @@ def insights_filename(key: str, label: str = "") -> str:
     (:func:`~symbl_async.batch._sources.submit_name`, as the conversation is named). A
     caller's own key gives ``<key>.json`` when it is safe; one with other characters than
     letters, digits, ``.``, ``_`` and ``-`` (or longer than 100) is cleaned and given a
-    hash suffix, so distinct keys never share a file.
+    hash suffix, so distinct keys never share a file; so does one that would be named
+    like the batch's own ``summary.json``.
 
     Args:
         key: the item's ledger key.
@@ -79,7 +114,7 @@ def insights_filename(key: str, label: str = "") -> str:
     """
     if re.fullmatch(r"[0-9a-f]{64}", key):
         return submit_name(key, label) + ".json"
-    if _SAFE_KEY.fullmatch(key):
+    if _SAFE_KEY.fullmatch(key) and (key + ".json").lower() != SUMMARY_FILE:
         return key + ".json"
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", key).strip("._-")[:60]
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
@@ -128,6 +163,19 @@ def _write_atomically(path: Path, data: bytes) -> None:
     _fsync_folder(path.parent)
 
 
+def _make_folders(folder: Path) -> None:
+    """Create ``folder`` and its missing parents, and make each new entry durable (the
+    folder that holds it fsynced), as a file's rename is."""
+    missing = []
+    at = folder
+    while not at.is_dir():
+        missing.append(at)
+        at = at.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    for made in reversed(missing):
+        _fsync_folder(made.parent)
+
+
 def _fsync_folder(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -152,17 +200,49 @@ def with_ids(
     return {**ids, **rest}
 
 
-def insights_missing(path: Path, include: Collection[str]) -> str | None:
-    """What an insights file lacks of ``include`` (``"file missing"``, ``"unreadable"``,
-    ``"lacks topics, questions"``), or None when it holds them all; blocking (use a
-    thread)."""
+def transcript_path(insights: Path, fmt: str) -> Path:
+    """Where the transcript in ``fmt`` (``srt``...) of an insights file goes: beside it."""
+    return insights.with_suffix("." + fmt)
+
+
+def insight_counts(data: Mapping[str, Any]) -> dict[str, int]:
+    """How many items each list kind of insights JSON holds (kinds it lacks: absent)."""
+    counts = {}
+    for kind in COUNTED_KINDS:
+        value = data.get(camel_case(kind))
+        if isinstance(value, list):
+            counts[kind] = len(value)
+    return counts
+
+
+def inside(folder: Path, path: Path, *, real_folder: str | None = None) -> bool:
+    """Whether ``path`` is inside ``folder``, subfolders included, however either is
+    spelled (``..``, symlinks); ``real_folder``: the folder's real path, if known."""
+    real = real_folder if real_folder is not None else os.path.realpath(folder)
+    return os.path.realpath(path).startswith(real + os.sep)
+
+
+def outputs_missing(
+    path: Path, include: Collection[str], transcripts: Collection[str] = ()
+) -> tuple[str | None, dict[str, int]]:
+    """What an item's files lack: of ``include`` in its insights file, and the transcripts
+    asked for beside it; blocking (use a thread).
+
+    Returns:
+        ``"file missing"``, ``"unreadable"``, ``"lacks topics, questions"``, ``"no .vtt
+        transcript"`` (or several, joined by ``; ``), or None when nothing is missing; and
+        the insight counts of the file (empty when it cannot be read).
+    """
     if not path.exists():
-        return "file missing"
+        return "file missing", {}
     data = _read_object(path)
     if data is None:
-        return "unreadable"
+        return "unreadable", {}
     missing = [kind for kind in include if camel_case(kind) not in data]
-    return "lacks " + ", ".join(missing) if missing else None
+    said = ["lacks " + ", ".join(missing)] if missing else []
+    said += [f"no .{fmt} transcript" for fmt in transcripts
+             if not transcript_path(path, fmt).exists()]
+    return "; ".join(said) or None, insight_counts(data)
 
 
 def _read_object(path: Path) -> dict[str, Any] | None:
@@ -171,6 +251,30 @@ def _read_object(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def _cell(value: object) -> str:
+    """A CSV cell a spreadsheet shows as written: text that it would run as a formula
+    (``=``, ``+``, ``-``, ``@`` first) is marked as text with a leading ``'``."""
+    if value is None:
+        return ""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def _csv_row(result: BatchResult) -> list[str]:
+    started = result.timings.get("submitted")
+    ended = result.timings.get("completed")
+    processing = None if started is None or ended is None else round(ended - started, 3)
+    minutes = None if result.media_seconds is None else round(result.media_seconds / 60, 3)
+    return [
+        _cell(result.source), result.status, _cell(result.conversation_id),
+        "" if minutes is None else f"{minutes:g}",
+        "" if processing is None else f"{processing:g}",
+        *(str(result.counts[k]) if k in result.counts else "" for k in COUNTED_KINDS),
+        _cell(result.output_path), _cell(result.error), _cell(result.job_id),
+        _cell(result.key),
+    ]
 
 
 class ResultWriter:
@@ -188,79 +292,118 @@ class ResultWriter:
             ValidationError: (field ``out_dir``) when the folder cannot be written.
         """
         self.out_dir = check_output_dir(out_dir)
-        self._results = self.out_dir / RESULTS_FILE
+        self._real_out = os.path.realpath(self.out_dir)
         tag = "" if worker is None else "." + re.sub(r"[^A-Za-z0-9_-]+", "_", worker)[:60]
-        self._partial = self.out_dir / (RESULTS_FILE + tag + _PARTIAL_SUFFIX)
+        # (final name, partial name, open partial file)
+        self._files: list[tuple[Path, Path, IO[str]]] = []
         try:
-            self._lines: IO[str] | None = self._partial.open("w", encoding="utf-8")
+            for name, newline in ((RESULTS_FILE, None), (RESULTS_CSV, "")):
+                partial = self.out_dir / (name + tag + _PARTIAL_SUFFIX)
+                # The CSV with a byte-order mark: spreadsheets then read it as UTF-8.
+                encoding = "utf-8-sig" if name == RESULTS_CSV else "utf-8"
+                self._files.append((self.out_dir / name, partial,
+                                    partial.open("w", encoding=encoding, newline=newline)))
         except OSError as exc:
+            self.close()
             raise ValidationError(
-                "out_dir", f"cannot write {str(self._partial)!r}: {exc.strerror or exc}"
+                "out_dir", f"cannot write in {str(self.out_dir)!r}: {exc.strerror or exc}"
             ) from exc
+        self._csv = csv.writer(self._files[1][2])
+        self._csv.writerow(CSV_COLUMNS)
 
-    def insights_path(self, key: str, label: str = "") -> Path:
-        """Where the insights of the item with this key (and label) go."""
-        return self.out_dir / insights_filename(key, label)
+    def holds(self, path: Path) -> bool:
+        """Whether ``path`` is inside this output folder (however either is spelled)."""
+        return inside(self.out_dir, path, real_folder=self._real_out)
 
-    def write_insights(self, key: str, insights: Mapping[str, Any], label: str = "") -> Path:
-        """Write an item's insights as JSON, atomically; blocking (run it in a thread).
+    def insights_path(self, row: LedgerItem) -> Path:
+        """Where an item's insights go: where they already are (the ledger's
+        ``output_path``) when that is in this folder; else the subfolder its input was
+        found in when it was first recorded, under :func:`insights_filename`."""
+        if row.output_path is not None and self.holds(Path(row.output_path)):
+            return Path(row.output_path)
+        return self.out_dir / folder_of_spec(row.spec) / insights_filename(row.key, row.source)
+
+    def read_insights(self, path: Path, conversation_id: str) -> dict[str, Any]:
+        """The insights an item's file already holds, if they are of this conversation
+        (else, or when missing or unreadable, none); blocking."""
+        data = _read_object(path)
+        if data is None or data.get("conversationId") != conversation_id:
+            return {}
+        return data
+
+    def write_insights(self, path: Path, insights: Mapping[str, Any]) -> None:
+        """Write an item's insights as JSON, atomically, creating its subfolder; blocking
+        (run it in a thread).
 
         Args:
-            key: the item's ledger key (names the file, with ``label``).
+            path: where (:meth:`insights_path`).
             insights: JSON-ready data, as ``ConversationInsights.to_json()`` gives it.
-            label: the input's label.
-
-        Returns:
-            The file written.
 
         Raises:
             OSError: when the file cannot be written.
         """
-        path = self.insights_path(key, label)
-        # A fetch for kinds an earlier run did not ask for adds them; it never drops what
-        # the file already holds.
-        data = {**(_read_object(path) or {}), **insights}
         # Compact: json's C encoder only runs without indent; the pure-Python one took 4x
         # as long here (0.28 vs 0.07 ms for a one-minute conversation). Any JSON viewer
         # (jq, an editor) shows it indented.
-        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-        _write_atomically(path, text.encode("utf-8"))
-        return path
+        text = json.dumps(insights, ensure_ascii=False, separators=(",", ":"))
+        self._write(path, text.encode("utf-8"))
+
+    def write_transcript(self, path: Path, text: str) -> None:
+        """Write a transcript (UTF-8) atomically; blocking.
+
+        Raises:
+            OSError: when the file cannot be written.
+        """
+        self._write(path, text.encode("utf-8"))
+
+    def _write(self, path: Path, data: bytes) -> None:
+        if not path.parent.is_dir():
+            _make_folders(path.parent)
+        _write_atomically(path, data)
 
     def write_line(self, result: BatchResult) -> None:
-        """Append the result's line to ``results.jsonl.partial`` and flush it."""
-        if self._lines is None:
+        """Append the result's line to the partial ``results.jsonl`` and ``results.csv``,
+        and flush them."""
+        if not self._files:
             return
-        self._lines.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
-        self._lines.flush()
+        lines = self._files[0][2]
+        lines.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+        lines.flush()
+        self._csv.writerow(_csv_row(result))
+        self._files[1][2].flush()
 
     def finish(self, summary: BatchSummary) -> None:
-        """Rename the partial results to ``results.jsonl`` and write ``summary.json``.
+        """Rename the partial results to ``results.jsonl`` and ``results.csv``, and write
+        ``summary.json``.
 
         Raises:
             OSError: when a file cannot be written.
         """
-        if self._lines is not None:
-            self._lines.flush()
-            os.fsync(self._lines.fileno())
-            self._lines.close()
-            self._lines = None
-            os.replace(self._partial, self._results)
+        if self._files:
+            files, self._files = self._files, []
+            for _, _, f in files:
+                f.flush()
+                os.fsync(f.fileno())
+                f.close()
+            for final, partial, _ in files:
+                os.replace(partial, final)
             _fsync_folder(self.out_dir)
         data = json.dumps(summary.to_json(), ensure_ascii=False, indent=2) + "\n"
         _write_atomically(self.out_dir / SUMMARY_FILE, data.encode("utf-8"))
 
     def discard(self) -> None:
         """Close the partial results and delete them: the run never began (idempotent)."""
-        self.close()
-        with contextlib.suppress(FileNotFoundError):
-            self._partial.unlink()
+        files, self._files = self._files, []
+        for _, partial, f in files:
+            f.close()
+            with contextlib.suppress(FileNotFoundError):
+                partial.unlink()
 
     def close(self) -> None:
         """Close the partial results without renaming them (idempotent)."""
-        if self._lines is not None:
-            self._lines.close()
-            self._lines = None
+        files, self._files = self._files, []
+        for _, _, f in files:
+            f.close()
 
 
 class Storage:

@@ -25,6 +25,7 @@ from symbl_async.models import (
     ConversationInsights,
     Message,
     SummaryItem,
+    Transcript,
 )
 
 __all__ = ["FATAL", "BatchClient", "ConversationLookup"]
@@ -34,7 +35,8 @@ FATAL = (AuthenticationError, ClientClosedError, LedgerError)
 
 
 class ConversationLookup(Protocol):
-    """The part of the Conversation API the engine uses: find a submit by name, read it."""
+    """The part of the Conversation API the engine uses: find a submit by name, read it,
+    render its transcript."""
 
     async def list(
         self,
@@ -55,6 +57,13 @@ class ConversationLookup(Protocol):
 
     async def summary(self, conversation_id: str) -> builtins.list[SummaryItem]:
         """``GET /v1/conversations/{id}/summary``: 404 while the job is in progress."""
+        ...
+
+    async def transcript(
+        self, conversation_id: str, *, content_type: str = ..., **options: Any
+    ) -> Transcript:
+        """``POST /v1/conversations/{id}/transcript``: SRT or Markdown (a batch's
+        ``transcripts``)."""
         ...
 
 

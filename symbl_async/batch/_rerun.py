@@ -26,7 +26,7 @@ from symbl_async.batch._inputs import canonical_options
 from symbl_async.batch._ledger._sqlite import SqliteLedger
 from symbl_async.batch._ledger._states import ItemState, LedgerItem
 from symbl_async.batch._ledger._store import ItemStore
-from symbl_async.batch._output import insights_missing
+from symbl_async.batch._output import inside, outputs_missing
 from symbl_async.core._estimate import ProcessingTimeModel
 from symbl_async.errors import ValidationError
 
@@ -35,10 +35,10 @@ __all__ = [
     "admit",
     "batch_webhook_token",
     "check_rerun",
-    "insights_to_fetch",
     "keep_webhook_token",
     "load_processing_model",
     "named",
+    "outputs_to_fetch",
     "read_webhook_token",
     "save_processing_model",
     "say",
@@ -109,19 +109,25 @@ def named(names: Mapping[str, str], parameter: str) -> str:
     return names.get(parameter, parameter)
 
 
-def insights_to_fetch(
-    row: LedgerItem, out_dir: Path | None, include: Collection[str]
-) -> str | None:
-    """What an item fetched by an earlier run needs fetched again: what its insights file
-    lacks of ``include`` (``"file missing"``, ``"lacks topics"``), or None (nothing: it
-    is done). Only a file in ``out_dir``, this run's folder, is checked (a shared batch's
-    other workers keep theirs elsewhere). Blocking: it reads the file."""
-    if out_dir is None or row.output_path is None:
-        return None
+def outputs_to_fetch(
+    row: LedgerItem, out_dir: Path | None, include: Collection[str],
+    transcripts: Collection[str] = (),
+) -> tuple[str | None, dict[str, int]]:
+    """What an item fetched by an earlier run needs fetched again, and its insight counts:
+    what its files lack (``"file missing"``, ``"lacks topics"``, ``"no .vtt transcript"``:
+    :func:`~symbl_async.batch._output.outputs_missing`), or None (it is done). Only files
+    in ``out_dir``, this run's folder, are checked (subfolders included, however the
+    folder is spelled; a shared batch's other workers keep theirs elsewhere). An item
+    fetched by a run that wrote no files has none here yet. Blocking: it reads the file.
+    """
+    if out_dir is None:
+        return None, {}
+    if row.output_path is None:
+        return "no insights file", {}
     path = Path(row.output_path)
-    if out_dir not in path.parents:  # both absolute
-        return None
-    return insights_missing(path, include)
+    if not inside(out_dir, path):
+        return None, {}
+    return outputs_missing(path, include, transcripts)
 
 
 async def check_rerun(

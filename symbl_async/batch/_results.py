@@ -26,6 +26,8 @@ from symbl_async.batch._slots import JobSlots
 from symbl_async.models._models import ConversationInsights
 
 __all__ = [
+    "LEDGER_FILE",
+    "RESULTS_CSV",
     "RESULTS_FILE",
     "SUMMARY_FILE",
     "BatchEvent",
@@ -39,7 +41,10 @@ __all__ = [
     "ResultStatus",
 ]
 
+LEDGER_FILE = "ledger.sqlite3"
+"""The ledger's file name in the output folder, when no ledger is given."""
 RESULTS_FILE = "results.jsonl"
+RESULTS_CSV = "results.csv"
 SUMMARY_FILE = "summary.json"
 
 ResultStatus: TypeAlias = Literal["fetched", "failed", "skipped"]
@@ -73,6 +78,11 @@ class BatchResult:
         output_path: the insights file, when written (now or by an earlier run).
         timings: Unix times ``created``, ``submitted``, ``completed``, ``fetched`` from the
             ledger (those that happened) and ``elapsed`` seconds in this run.
+        media_seconds: the recording's length in seconds, when known (probed from the
+            file, or given with the input); None for text and unknown lengths.
+        counts: how many items of each list kind of insight (``messages``, ``topics``...)
+            the insights hold, counted when they were written or checked in this run;
+            empty when not known (a shared batch's item another worker fetched).
         duplicate: an earlier input of this run had the same key; it was processed once.
         recovered: the job was found again by its submit name (no job id): its insights
             were judged final by the rule of :func:`~symbl_async.batch._found.wait_until_final`
@@ -90,6 +100,8 @@ class BatchResult:
     insights: ConversationInsights | None = attrs.field(default=None, repr=False)
     output_path: Path | None = None
     timings: Mapping[str, float] = attrs.field(factory=dict)
+    media_seconds: float | None = None
+    counts: Mapping[str, int] = attrs.field(factory=dict)
     duplicate: bool = False
     recovered: bool = False
 
@@ -112,6 +124,8 @@ class BatchResult:
             "duplicate": self.duplicate,
             "recovered": self.recovered,
             "timings": dict(self.timings),
+            "media_seconds": self.media_seconds,
+            "counts": dict(self.counts),
         }
 
 
@@ -407,9 +421,13 @@ class Delivery:
             **self.gauges(),
         )
 
-    def from_row(self, row: LedgerItem, label: str, index: int | None) -> BatchResult:
+    def from_row(
+        self, row: LedgerItem, label: str, index: int | None,
+        counts: Mapping[str, int] | None = None,
+    ) -> BatchResult:
         """The result of an item the ledger settled (fetched or failed): fetched in this run
-        (by this worker or another), skipped (fetched by an earlier run) or failed."""
+        (by this worker or another), skipped (fetched by an earlier run) or failed;
+        ``counts``: its insights', when its file was read."""
         status: ResultStatus = "skipped"
         if row.state is ItemState.FETCHED and row.updated_at >= self.run_started:
             status = "fetched"
@@ -425,6 +443,8 @@ class Delivery:
             error=None if status != "failed" else (row.error or "failed earlier in this run"),
             output_path=None if row.output_path is None else Path(row.output_path),
             timings=timings(row),
+            media_seconds=row.duration,
+            counts=dict(counts or {}),
             recovered=row.job_id is None and row.conversation_id is not None,
         )
 

@@ -14,6 +14,9 @@ The rules it keeps (the decisions behind them are in ARCHITECTURE.md):
   sent without an answer) is never followed by another before a lookup by name, after its
   grace period, has shown it created none. Each attempt carries its own name.
 * A paid job's insights are fetched until a deadline, with backoff, not a count.
+* What an item's files already hold (its insights file, of the same conversation, and
+  transcripts beside it) is not fetched again: a rerun for more kinds or transcripts
+  fetches only what is missing.
 
 Also here: :class:`FetchGate` (insight fetches wait for the submits on the wire) and
 :class:`Watchers` (slots of jobs no item task waits for any more).
@@ -28,6 +31,7 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 import attrs
@@ -54,12 +58,19 @@ from symbl_async.batch._lookup import (
     learn_or_wait,
     settle_when_surely_ended,
 )
-from symbl_async.batch._output import ResultWriter, with_ids
+from symbl_async.batch._output import (
+    COUNTED_KINDS,
+    ResultWriter,
+    insight_counts,
+    transcript_path,
+    with_ids,
+)
 from symbl_async.batch._protocol import FATAL, BatchClient
 from symbl_async.batch._rerun import say
 from symbl_async.batch._results import BatchResult
 from symbl_async.batch._slots import JobSlots, Slot
 from symbl_async.batch._uplink import Uplink
+from symbl_async.core._captions import cues_of, render_text, render_vtt
 from symbl_async.core._jobs import Job, JobStatus
 from symbl_async.errors import (
     ConcurrencyLimitError,
@@ -71,6 +82,7 @@ from symbl_async.errors import (
     SymblConnectionError,
     SymblError,
 )
+from symbl_async.models._converter import camel_case
 from symbl_async.models._models import ConversationInsights
 
 __all__ = [
@@ -87,6 +99,12 @@ __all__ = [
 log = logging.getLogger("symbl_async.batch")
 
 _MAX_UNKNOWN_SUBMITS = 3
+# The formatted transcript's content type for each format Symbl renders (Symbl docs,
+# "POST Formatted Transcript"); the others are rendered here from the messages.
+_FORMATTED = {"srt": "text/srt", "md": "text/markdown"}
+# What rendering from the messages needs: the messages, and the conversation's start
+# (cue times count from it).
+_RENDER_KINDS = ("conversation", "messages")
 FETCHES_AT_ONCE = 8
 """Conversations whose insights are fetched at once (one GET per kind each)."""
 SUBMITS_FIRST_FOR = 0.2
@@ -266,6 +284,7 @@ class ItemWorker:
         may_send: Callable[[], Awaitable[bool]] | None = None,
         uplink: Uplink | None = None,
         names: Mapping[str, str] | None = None,
+        transcripts: Collection[str] = (),
     ) -> None:
         """Share the run's client, store, slots, counters and stop flag.
 
@@ -274,6 +293,8 @@ class ItemWorker:
             uplink: the run's turns for file uploads (default: its own, two at once).
             names: how messages name the run's parameters (``process_many``'s
                 ``option_names``).
+            transcripts: transcripts to write beside each insights file
+                (``TRANSCRIPT_FORMATS``; needs ``writer``).
         """
         self._client = client
         self._store = store
@@ -289,6 +310,7 @@ class ItemWorker:
         self._may_send = may_send
         self._uplink = uplink if uplink is not None else Uplink()
         self._names: Mapping[str, str] = names or {}
+        self._transcripts = tuple(transcripts)
         self._fetch_gate = FetchGate()
         self.finder = Finder(client=client, store=store, slots=slots, grace=lookup_grace,
                              counts=counts, on_event=on_event)
@@ -380,6 +402,7 @@ class ItemWorker:
             error=error,
             exception=cause,
             timings=timings(row),
+            media_seconds=row.duration,
         )
 
     async def _submit(
@@ -578,25 +601,31 @@ class ItemWorker:
         return await self._store.apply(row, completed())
 
     async def _fetch(self, row: LedgerItem) -> BatchResult:
-        """Fetch a completed job's insights (and write them), until the fetch deadline."""
+        """Fetch a completed job's insights (and write them, with the transcripts asked
+        for), until the fetch deadline."""
         conversation_id = row.conversation_id or ""
         insights: ConversationInsights | None = None
-        data: dict[str, Any] = {}
+        path = None if self._writer is None else self._writer.insights_path(row)
+        counts: dict[str, int] = {}
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._fetch_timeout
         tries = 0
         while True:
             async with self._fetch_gate.fetching():  # after the refilling submits
                 try:
-                    if self._writer is None:  # the caller gets the models
+                    if path is None:  # the caller gets the models
                         insights = await self._client.fetch_insights(
                             conversation_id, include=self._include)
+                        counts = {kind: len(value) for kind in COUNTED_KINDS
+                                  if isinstance(value := getattr(insights, kind), tuple)}
                     else:  # only written to disk: no models (a quarter of the loop's CPU)
-                        data = await self._client.fetch_insights_json(
-                            conversation_id, include=self._include)
+                        counts = await self._write_files(row, path)
                     break
                 except FATAL:
                     raise
+                except OSError as exc:
+                    row = await self._store.apply(row, failed(f"cannot write the insights: {exc}"))
+                    return self.failure(row, f"cannot write the insights: {exc}", exc)
                 except SymblError as exc:
                     # A paid job's insights: the next minute's GETs may work. Until the
                     # deadline, with backoff; only then is the item failed (and a rerun with
@@ -613,17 +642,8 @@ class ItemWorker:
                              row.source, exc)
             pause = random.uniform(0, self._slots.backoff_for(tries))
             await asyncio.sleep(max(0.0, min(pause, deadline - loop.time())))
-        path = None
         if insights is not None:
             insights = attrs.evolve(insights, job_id=row.job_id, conversation_id=conversation_id)
-        elif self._writer is not None:
-            data = with_ids(data, job_id=row.job_id, conversation_id=conversation_id)
-            try:
-                path = await asyncio.to_thread(self._writer.write_insights, row.key, data,
-                                               row.source)
-            except OSError as exc:
-                row = await self._store.apply(row, failed(f"cannot write the insights: {exc}"))
-                return self.failure(row, f"cannot write the insights: {exc}", exc)
         row = await self._store.apply(row, fetched(None if path is None else str(path)))
         return BatchResult(
             key=row.key,
@@ -635,5 +655,56 @@ class ItemWorker:
             insights=insights,
             output_path=path,
             timings=timings(row),
+            media_seconds=row.duration,
+            counts=counts,
             recovered=row.job_id is None,
         )
+
+    async def _write_files(self, row: LedgerItem, path: Path) -> dict[str, int]:
+        """Fetch what the item's files lack and write it: the kinds its insights file does
+        not hold (all of them the first time), then each transcript asked for that is not
+        there yet. Returns the insight counts of the file as written.
+
+        Each file is written as soon as it is complete, so a retry after a failure (or a
+        rerun after a crash) fetches only what is still missing.
+        """
+        assert self._writer is not None
+        cid = row.conversation_id or ""
+        data = await asyncio.to_thread(self._writer.read_insights, path, cid)
+        lacking = [kind for kind in self._include if camel_case(kind) not in data]
+        if lacking:
+            new = await self._client.fetch_insights_json(cid, include=lacking)
+            # A fetch for kinds an earlier run did not ask for adds them; it never drops
+            # what the file already holds.
+            data = with_ids({**data, **new}, job_id=row.job_id, conversation_id=cid)
+            await asyncio.to_thread(self._writer.write_insights, path, data)
+        known: Mapping[str, Any] = data  # with what rendering needs, once fetched
+        for fmt in self._transcripts:
+            where = transcript_path(path, fmt)
+            if await asyncio.to_thread(where.exists):
+                continue
+            if fmt not in _FORMATTED:
+                # Rendered from the messages: those of the insights, else fetched (once,
+                # for every format; not added to the insights file, which holds what
+                # ``include`` asks for).
+                missing = [kind for kind in _RENDER_KINDS if camel_case(kind) not in known]
+                if missing:
+                    known = {**known, **await self._client.fetch_insights_json(
+                        cid, include=missing)}
+            text = await self._transcript(cid, fmt, known)
+            await asyncio.to_thread(self._writer.write_transcript, where, text)
+        return insight_counts(data)
+
+    async def _transcript(self, cid: str, fmt: str, data: Mapping[str, Any]) -> str:
+        """One transcript of a conversation: Symbl's formatted transcript (SRT, Markdown),
+        or rendered from the messages in ``data`` (WebVTT, plain text)."""
+        if fmt in _FORMATTED:
+            options = {} if fmt == "srt" else {"create_paragraphs": True,
+                                                "show_speaker_separation": True}
+            transcript = await self._client.conversations.transcript(
+                cid, content_type=_FORMATTED[fmt], **options)
+            return transcript.payload
+        conversation = data.get("conversation")
+        origin = conversation.get("startTime") if isinstance(conversation, Mapping) else None
+        cues = cues_of(data.get("messages") or [], origin)
+        return render_vtt(cues) if fmt == "vtt" else render_text(cues)

@@ -424,6 +424,7 @@ async def _run(
         _sources(args.inputs, plan.manifests, skips),
         options=plan.options,
         include=args.include,
+        transcripts=args.transcripts,
         slots=slots,
         ledger=plan.ledger,
         out_dir=plan.out,
@@ -470,7 +471,8 @@ async def _run(
 
 async def _dry_run(args: argparse.Namespace, plan: _Plan, client: SymblClient) -> int:
     """Say what the run would do; send and write nothing (see ``_dry_run``)."""
-    dry = DryRun(client=client, options=plan.options, include=args.include, out=plan.out,
+    dry = DryRun(client=client, options=plan.options, include=args.include,
+                 transcripts=args.transcripts, out=plan.out,
                  ledger=plan.ledger, retry_failed=args.retry_failed, reprocess=args.reprocess,
                  limit=plan.limit, limit_given=plan.limit_given,
                  price_per_minute=args.price_per_minute, names=OPTION_FLAGS)

@@ -37,8 +37,8 @@ from symbl_async.batch._rerun import (
     Admit,
     admit,
     check_rerun,
-    insights_to_fetch,
     load_processing_model,
+    outputs_to_fetch,
     say,
 )
 from symbl_async.batch._results import BatchResult
@@ -115,7 +115,7 @@ class Forecast:
         """An input the run would submit."""
         self.submit[_category(item.source)] += 1
         self.jobs.append((_model_kind(item.source), item.duration))
-        if isinstance(item.source, TextSource):
+        if _model_kind(item.source) == "text":
             return
         if item.duration is None:
             self.unknown_length += 1
@@ -130,6 +130,7 @@ class DryRun:
     client: SymblClient
     options: ProcessingOptions | None
     include: tuple[str, ...]
+    transcripts: tuple[str, ...]
     out: Path
     ledger: Path | str  # str: a postgresql:// URL
     retry_failed: bool
@@ -212,7 +213,7 @@ class DryRun:
             else:
                 forecast.waited += 1
         elif action is Admit.CHECK_FILE:
-            if insights_to_fetch(row, self.out, self.include) is None:
+            if outputs_to_fetch(row, self.out, self.include, self.transcripts)[0] is None:
                 forecast.done += 1
             else:
                 forecast.fetch += 1

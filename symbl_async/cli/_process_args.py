@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from symbl_async.batch._api import LEDGER_FILE
+from symbl_async.batch._output import TRANSCRIPT_FORMATS
 from symbl_async.batch._slots import PLAN_LIMITS
 from symbl_async.batch._uplink import UPLOADS_AT_ONCE
 from symbl_async.cli._argtypes import (
@@ -38,6 +39,19 @@ def _include(text: str) -> tuple[str, ...]:
     return names
 
 
+def _transcripts(text: str) -> tuple[str, ...]:
+    if text.strip() == "all":
+        return TRANSCRIPT_FORMATS
+    formats = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
+    unknown = [f for f in formats if f not in TRANSCRIPT_FORMATS]
+    if unknown or not formats:
+        raise argparse.ArgumentTypeError(
+            f"unknown {', '.join(unknown) or 'empty list'}; choose from "
+            f"{', '.join(TRANSCRIPT_FORMATS)} or 'all'"
+        )
+    return formats
+
+
 def _options_json(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
@@ -59,11 +73,14 @@ def add_process_command(subparsers: Any) -> None:
     proc = subparsers.add_parser(
         "process",
         help="process many recordings with every job slot busy; rerun to resume",
-        description="Process files, folders (recursively, media files only), URLs and "
-        "manifests; write one insights JSON per item, results.jsonl and summary.json to "
+        description="Process files, folders (recursively: media files, .txt transcripts and "
+        "JSON conversations), URLs and manifests; write one insights JSON per item (in the "
+        "subfolder its input was found in), results.jsonl, results.csv and summary.json to "
         "--out. Running the same command again resumes the batch.",
     )
-    proc.add_argument("inputs", nargs="*", metavar="INPUT", help="files, folders or URLs")
+    proc.add_argument("inputs", nargs="*", metavar="INPUT",
+                      help="files, folders or URLs (.txt and .json files are text "
+                      "conversations)")
     proc.add_argument(
         "--manifest", action="append", default=[], type=Path, metavar="FILE",
         help="a CSV or JSONL manifest (columns/keys: source, duration, key, kind, options); "
@@ -91,6 +108,12 @@ def add_process_command(subparsers: Any) -> None:
     proc.add_argument(
         "--include", type=_include, default=DEFAULT_INCLUDE, metavar="A,B,C",
         help=f"insights to fetch, or 'all' (default: {','.join(DEFAULT_INCLUDE)})",
+    )
+    proc.add_argument(
+        "--transcripts", type=_transcripts, default=(), metavar="A,B",
+        help="transcripts to write beside each insights file: srt and md (Symbl's "
+        "formatted transcript), vtt and txt (from the messages' times), or 'all'; a rerun "
+        "fetches those missing without submitting again",
     )
     opts = proc.add_argument_group("processing options")
     opts.add_argument("--confidence-threshold", type=float, metavar="X", help="0.5 to 1.0")

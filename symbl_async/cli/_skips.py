@@ -1,11 +1,12 @@
 """What the folder walks of ``symbl-async process`` left out, reported after the summary.
 
-A folder is walked for the formats the API takes (``MEDIA_EXTENSIONS``); anything else
-used to vanish silently, so a folder of ``.mkv`` files read as "0 inputs" and exit 0.
-Every entry left out is counted by reason. Those that look like a recording the user
-meant to process (an audio or video type the API does not take, a broken link, a
-symlinked folder, a special file) are listed and make the exit status 1; hidden
-entries and other files (notes, images) are only counted.
+A folder is walked for the formats the API takes (``MEDIA_EXTENSIONS``, and text
+conversations); anything else used to vanish silently, so a folder of ``.mkv`` files read
+as "0 inputs" and exit 0. Every entry left out is counted by reason. Those that look like
+a recording the user meant to process (an audio or video type the API does not take, a
+broken link, a symlinked folder, a special file) are listed and make the exit status 1;
+hidden entries, other files (images, JSON without messages) and a batch's own output
+folder are only counted.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import collections
 import mimetypes
 from typing import TextIO
 
-from symbl_async.batch._inputs import MEDIA_EXTENSIONS
+from symbl_async.batch._inputs import MEDIA_EXTENSIONS, SKIP_NO_MESSAGES, SKIP_OUTPUT_FOLDER
 
 __all__ = ["Skips"]
 
@@ -38,7 +39,7 @@ class Skips:
         """Record one entry left out."""
         # An unsupported file's reason names its extension, so counts go by extension.
         self.by_reason[reason] += 1
-        if reason == "hidden":
+        if reason in ("hidden", SKIP_NO_MESSAGES, SKIP_OUTPUT_FOLDER):
             return
         if reason.startswith("not a supported media file") and not _looks_like_media(path):
             return

@@ -208,14 +208,14 @@ async def test_ordered_results_come_in_input_order_with_a_bounded_buffer() -> No
 async def test_item_failures_do_not_stop_the_batch(tmp_path: Path, ledgers: Ledgers) -> None:
     empty = tmp_path / "empty.wav"
     empty.write_bytes(b"")
-    text = tmp_path / "notes.txt"
-    text.write_text("not media")
+    notes = tmp_path / "notes.doc"  # (a .txt is a text conversation)
+    notes.write_text("not media")
     sources: list[object] = [
         url("good1", 60),
         tmp_path / "missing.wav",
         "ftp://media.test/a.mp3",
         empty,
-        text,
+        notes,
         SourceError(message="source: is required", origin="m.csv", line=3, raw=",,"),
         UrlSource(FAILING_URL, "audio"),
         {"messages": [{"payload": {"content": "Hello there, see you Friday."}}]},

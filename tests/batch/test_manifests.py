@@ -30,7 +30,7 @@ def write(path: Path, data: bytes = b"RIFF....WAVEfmt ") -> Path:
 # --- inputs ---------------------------------------------------------------------------
 
 
-def test_folders_are_walked_recursively_sorted_media_only(tmp_path: Path) -> None:
+def test_folders_are_walked_recursively_sorted_media_and_text_only(tmp_path: Path) -> None:
     root = tmp_path / "rec"
     for name in ["b.wav", "a.MP3", "notes.txt", "sub/c.mp4", "sub/deep/d.flac", "z.ogg",
                  ".hidden.wav", "._a.wav", ".cache/e.wav", "sub/readme.md"]:
@@ -40,11 +40,18 @@ def test_folders_are_walked_recursively_sorted_media_only(tmp_path: Path) -> Non
     assert got == [
         FileSource(root / "a.MP3"),
         FileSource(root / "b.wav"),
+        FileSource(root / "notes.txt"),
         FileSource(root / "sub/c.mp4"),
         FileSource(root / "sub/deep/d.flac"),
         FileSource(root / "z.ogg"),
     ]
-    assert got[2].kind == "video"  # type: ignore[union-attr]
+    assert [s.kind for s in got] == [  # type: ignore[union-attr]
+        "audio", "audio", "text", "video", "audio", "audio"]
+    # Each keeps where it was found in the folder given: its insights go there too.
+    assert [s.relative for s in got] == [  # type: ignore[union-attr]
+        "a.MP3", "b.wav", "notes.txt", "sub/c.mp4", "sub/deep/d.flac", "z.ogg"]
+    (direct,) = expand_inputs([root / "sub" / "c.mp4"])
+    assert isinstance(direct, FileSource) and direct.relative is None
 
 
 def test_inputs_mix_urls_files_and_missing_paths(tmp_path: Path) -> None:

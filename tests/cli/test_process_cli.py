@@ -6,6 +6,7 @@ test's thread, as the console script would. Signals: ``test_cli_signals.py``.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import logging
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _captions import check_srt, check_vtt
 from _cli_support import (
     APP_SECRET,
     CliRun,
@@ -46,7 +48,7 @@ def test_happy_path_writes_everything_and_status_counts_it(tmp_path: Path, cli: 
     (media / "sub").mkdir(parents=True)
     write_wav(media / "a.wav", 40)
     write_wav(media / "sub" / "b.WAV", 20)
-    (media / "notes.txt").write_text("not media: skipped when walking a folder")
+    (media / "notes.md").write_text("not media: skipped when walking a folder")
     manifest = tmp_path / "list.csv"
     write_manifest(manifest, 2, 90)
     out = tmp_path / "out"
@@ -61,12 +63,15 @@ def test_happy_path_writes_everything_and_status_counts_it(tmp_path: Path, cli: 
         assert emu.stats()["jobs_submitted"] == 5
     assert "5 fetched" in done.stdout and "0 failed" in done.stdout
     assert "progress: " in done.stderr
-    # The text file was left out, said so, and is no reason to fail.
-    assert "left out of folders: 1 not a supported media file (.txt)" in done.stdout
+    # The notes were left out, said so, and are no reason to fail.
+    assert "left out of folders: 1 not a supported media file (.md)" in done.stdout
     assert "skipped: " not in done.stdout
-    insights = sorted(out.glob("*.json"))
+    insights = sorted(out.rglob("*.json"))
     insights.remove(out / "summary.json")
     assert len(insights) == 5
+    # The folder's subfolder is mirrored: media/sub/b.WAV -> out/sub/b-<12 hex>.json.
+    assert [p.parent for p in insights].count(out / "sub") == 1
+    assert re.fullmatch(r"b-[0-9a-f]{12}\.json", next(out.glob("sub/*.json")).name)
     assert set(json.loads(insights[0].read_text())) >= {"messages", "topics"}
     lines = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert sorted(line["status"] for line in lines) == ["fetched"] * 5
@@ -112,6 +117,8 @@ def test_bad_inputs_fail_alone_with_exit_1(tmp_path: Path, cli: CliRun) -> None:
         ["--confidence-threshold", "2"],
         ["--include", "messages,nope"],
         ["--include", " , "],
+        ["--transcripts", "srt,pdf"],
+        ["--transcripts", ","],
         ["--options-json", "[1]"],
         ["--options-json", "{not json"],
         ["--options-json", '{"confidenceThreshold": 7}'],
@@ -181,7 +188,7 @@ def test_folders_report_what_they_left_out_and_exit_1(tmp_path: Path, cli: CliRu
     media = tmp_path / "media"
     media.mkdir()
     write_wav(media / "ok.wav", 30)
-    for name in ("talk.avi", "talk.webm", "talk.mkv", "notes.txt", ".hidden.wav"):
+    for name in ("talk.avi", "talk.webm", "talk.mkv", "notes.md", ".hidden.wav"):
         (media / name).write_bytes(b"x")
     os.symlink(tmp_path / "gone.wav", media / "dangling.wav")
     outside = tmp_path / "elsewhere"
@@ -201,8 +208,8 @@ def test_folders_report_what_they_left_out_and_exit_1(tmp_path: Path, cli: CliRu
         ("linked-folder", "symlinked folder (not followed)"),
     ]:
         assert f"skipped: {media / path}: {reason}" in out
-    assert "1 hidden" in out and "1 not a supported media file (.txt)" in out
-    assert "notes.txt" not in out and "convert other recordings" in out
+    assert "1 hidden" in out and "1 not a supported media file (.md)" in out
+    assert "notes.md" not in out and "convert other recordings" in out
 
 
 def test_a_folder_with_nothing_to_process_is_an_error(tmp_path: Path, cli: CliRun) -> None:
@@ -464,7 +471,7 @@ def test_file_names_that_are_not_utf8_are_processed_like_any_other(
     media.mkdir()
     odd = os.fsdecode(b"caf\xe9-\xff.wav")
     write_wav(media / odd, 20)
-    (media / os.fsdecode(b"notes-\xfe.txt")).write_text("not media")
+    (media / os.fsdecode(b"notes-\xfe.md")).write_text("not media")
     out = tmp_path / "out"
     with threaded_emulator() as emu:
         done = cli(*process_args(emu.url, out, str(media), str(media / odd)))
@@ -535,3 +542,57 @@ def test_the_progress_line_moves_while_jobs_run(tmp_path: Path, cli: CliRun) -> 
     assert any("running 2" in line and "ETA ~" in line for line in waiting), waiting
     # Elapsed time ticks while nothing else happens.
     assert len({line.rsplit("elapsed ", 1)[1].split(",")[0] for line in waiting}) >= 2, waiting
+
+
+def test_folders_of_recordings_and_conversations_with_transcripts_and_a_csv(
+    tmp_path: Path, cli: CliRun
+) -> None:
+    meetings = tmp_path / "meetings"
+    for day, seconds in (("mon", 40), ("tue", 20)):
+        (meetings / day).mkdir(parents=True)
+        write_wav(meetings / day / "standup.wav", seconds)
+    (meetings / "mon" / "chat.txt").write_text(
+        "Ana: Can you send the pricing sheet tomorrow?\nBen: Sure.\nBy noon.\n")
+    (meetings / "tue" / "chat.json").write_text(json.dumps(
+        [{"speaker": "Cy", "text": "Let's review the budget on Friday."}]))
+    (meetings / "settings.json").write_text('{"theme": "dark"}')
+    manifest = tmp_path / "more.csv"
+    manifest.write_text("source,kind\nnotes/call.txt,text\n")
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "call.txt").write_text("Di: Ship it on Monday.\n")
+    out = tmp_path / "out"
+    with threaded_emulator() as emu:
+        done = cli(*process_args(emu.url, out, str(meetings)), "--manifest", str(manifest),
+                   "--transcripts", "srt,vtt")
+        assert done.returncode == 0, done.stderr
+        assert emu.stats()["jobs_submitted"] == 5
+        assert "5 fetched" in done.stdout
+        assert "1 JSON without messages" in done.stdout  # said, and no reason to fail
+        insights = sorted(p.relative_to(out).as_posix() for p in out.rglob("*-*.json"))
+        assert [re.sub(r"-[0-9a-f]{12}\.json$", "", p) for p in insights] == [
+            "mon/chat", "mon/standup", "notes/call", "tue/chat", "tue/standup"]
+        for path in out.rglob("*-*.json"):
+            check_srt(path.with_suffix(".srt").read_text())
+            check_vtt(path.with_suffix(".vtt").read_text())
+            assert not path.with_suffix(".md").exists()
+        with (out / "results.csv").open(encoding="utf-8-sig", newline="") as f:
+            table = list(csv.DictReader(f))
+        assert sorted(Path(row["input"]).name for row in table) == [
+            "call.txt", "chat.json", "chat.txt", "standup.wav", "standup.wav"]
+        assert {row["status"] for row in table} == {"fetched"}
+        assert all(int(row["messages"]) > 0 for row in table)
+        minutes = sorted(row["media_minutes"] for row in table if row["input"].endswith(".wav"))
+        assert minutes == ["0.333", "0.667"]
+
+        # More transcripts on a rerun: fetched for the finished items, none paid again.
+        again = cli(*process_args(emu.url, out, str(meetings)), "--manifest", str(manifest),
+                    "--transcripts", "all")
+        assert again.returncode == 0, again.stderr
+        assert emu.stats()["jobs_submitted"] == 5
+        assert "5 fetched" in again.stdout
+        for path in out.rglob("*-*.json"):
+            assert path.with_suffix(".md").read_text().strip()
+            assert path.with_suffix(".txt").read_text().strip()
+        done_again = cli(*process_args(emu.url, out, str(meetings)), "--manifest",
+                         str(manifest), "--transcripts", "all")
+        assert "5 skipped" in done_again.stdout

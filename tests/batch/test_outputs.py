@@ -1,0 +1,330 @@
+"""What a batch leaves in its output folder, on every ledger: insights files in the subfolders
+their inputs came from (and there across reruns), text conversations, transcripts beside
+each insights file (fetched on a rerun without paying again), and ``results.csv``."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+from collections.abc import AsyncIterator, Collection, Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _captions import check_srt, check_vtt
+from _cli_support import write_wav
+from _ledgers import Ledgers
+
+from symbl_async.batch._api import BatchRun, process_many
+from symbl_async.batch._inputs import FileSource, UrlSource, expand_inputs
+from symbl_async.batch._output import COUNTED_KINDS, CSV_COLUMNS, insights_filename
+from symbl_async.batch._results import BatchEvent, BatchResult
+from symbl_async.batch._slots import JobSlots
+from symbl_async.client import ALL_INCLUDE, DEFAULT_INCLUDE
+from symbl_async.client._client import SymblClient
+from symbl_async.client._waiting import PollSchedule
+from symbl_async.emulator import Emulator
+from symbl_async.errors import ValidationError
+from symbl_async.models import Transcript
+
+SCALE = 2000.0
+FAILING_URL = "https://media.test/broken.mp3?emulator_duration=60"
+TRANSCRIPT = "Ana: Can you send the pricing sheet tomorrow?\nBen: Sure, by noon.\n"
+
+
+class Counting(SymblClient):
+    """The real client, counting the insight kinds and formatted transcripts it fetches."""
+
+    kinds: list[str]
+    formatted: list[str]
+
+    async def fetch_insights_json(
+        self, conversation_id: str, include: Collection[str] = DEFAULT_INCLUDE
+    ) -> dict[str, Any]:
+        self.kinds.extend(include)
+        return await super().fetch_insights_json(conversation_id, include)
+
+    def reset(self) -> None:
+        self.kinds, self.formatted = [], []
+        transcript = self.conversations.transcript
+        formatted = self.formatted
+
+        async def counted(conversation_id: str, *, content_type: str = "text/markdown",
+                          **options: Any) -> Transcript:
+            formatted.append(content_type)
+            return await transcript(conversation_id, content_type=content_type, **options)
+
+        self.conversations.transcript = counted  # type: ignore[method-assign]
+
+
+@contextlib.asynccontextmanager
+async def emulated(limit: int = 3, **config: Any) -> AsyncIterator[tuple[Emulator, Counting]]:
+    async with Emulator(time_scale=SCALE, concurrency_limit=limit, **config) as emu:
+        client = Counting(app_id=emu.app_id, app_secret=emu.app_secret, base_url=emu.url,
+                          poll=PollSchedule(time_scale=SCALE))
+        async with client:
+            client.reset()
+            yield emu, client
+
+
+def run(client: SymblClient, sources: Iterable[object], out: Path | None, ledgers: Ledgers,
+        **kwargs: Any) -> BatchRun:
+    return process_many(client, sources, out_dir=out, ledger=ledgers.arg(),
+                        slots=JobSlots(3, backoff_base=0.005, backoff_cap=0.05), **kwargs)
+
+
+async def collect(batch: BatchRun) -> list[BatchResult]:
+    async with batch:
+        return sorted([r async for r in batch], key=lambda r: r.index or 0)
+
+
+def where(results: list[BatchResult], out: Path) -> list[str]:
+    places = []
+    for result in results:
+        assert result.output_path is not None and result.output_path.is_file(), result
+        places.append(result.output_path.relative_to(out).as_posix())
+    return places
+
+
+async def test_subfolders_are_mirrored_and_places_stay_across_reruns(
+    tmp_path: Path, ledgers: Ledgers
+) -> None:
+    meetings = tmp_path / "meetings"
+    for folder, seconds in (("mon", 30), ("tue", 20), ("tue/late", 25)):
+        (meetings / folder).mkdir(parents=True)
+        write_wav(meetings / folder / "standup.wav", seconds)
+    write_wav(tmp_path / "standup.wav", 10)
+    out = tmp_path / "out"
+    async with emulated() as (emu, client):
+        first = await collect(run(client, [*expand_inputs([meetings]), tmp_path / "standup.wav"],
+                                  out, ledgers))
+        places = where(first, out)
+        hexes = [p.rsplit("-", 1)[1] for p in places]
+        assert places == [f"mon/standup-{hexes[0]}", f"tue/late/standup-{hexes[1]}",
+                          f"tue/standup-{hexes[2]}", f"standup-{hexes[3]}"]
+        assert len(set(places)) == 4 and all(len(h) == len("0123456789ab.json") for h in hexes)
+
+        # Named otherwise (a subfolder given as the input, a file given directly): each is
+        # found where it is, not moved, not paid again.
+        again = await collect(run(client, [*expand_inputs([meetings / "tue"]),
+                                           meetings / "mon" / "standup.wav"], out, ledgers))
+        assert [r.status for r in again] == ["skipped"] * 3
+        assert where(again, out) == [places[1], places[2], places[0]]
+
+        # A lost file comes back at its place, even through another spelling of --out.
+        (out / places[1]).unlink()
+        link = tmp_path / "out-link"
+        os.symlink(out, link)
+        back = await collect(run(client, expand_inputs([meetings / "tue" / "late"]), link,
+                                 ledgers))
+        assert [r.status for r in back] == ["fetched"]
+        assert (out / places[1]).is_file()
+        assert len(list(out.rglob("standup-*.json"))) == 4
+        assert emu.stats()["jobs_submitted"] == 4
+
+
+def test_a_callers_key_never_takes_the_summarys_name() -> None:
+    assert insights_filename("call-0142") == "call-0142.json"
+    for key in ("summary", "Summary"):
+        name = insights_filename(key)
+        assert name.lower() != "summary.json" and name.startswith(key + "-")
+
+
+async def test_text_conversations_from_folders_manifests_and_direct_inputs(
+    tmp_path: Path, ledgers: Ledgers
+) -> None:
+    chats = tmp_path / "chats"
+    (chats / "mon").mkdir(parents=True)
+    (chats / "mon" / "call.txt").write_text(TRANSCRIPT)
+    (chats / "tue.json").write_text(json.dumps(
+        [{"speaker": "Cy", "text": "Let's meet Friday to review the budget."}]))
+    (chats / "api.json").write_text(json.dumps({"messages": [
+        {"payload": {"content": "Please book a room."}, "from": {"name": "Di"}}]}))
+    (tmp_path / "same.txt").write_text(TRANSCRIPT)  # the same transcript as mon/call.txt
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"source": "chats/mon/call.txt", "kind": "text"}) + "\n")
+    out = tmp_path / "out"
+    from symbl_async.batch._inputs import read_manifest
+
+    async with emulated() as (emu, client):
+        results = await collect(run(client, [
+            *expand_inputs([chats]), tmp_path / "same.txt", *read_manifest(manifest),
+            {"messages": [{"speaker": "Ed", "text": "Ship it on Monday."}]},
+        ], out, ledgers))
+        assert emu.stats()["jobs_submitted"] == 4  # the transcript given thrice: one item
+        assert [r.status for r in results] == ["fetched"] * 6
+        assert [r.duplicate for r in results] == [False] * 3 + [True, True, False]
+        assert len({r.key for r in results}) == 4
+        assert where(results, out)[:3] == [
+            f"api-{results[0].key[:12]}.json",  # type: ignore[index]
+            f"mon/call-{results[1].key[:12]}.json",  # type: ignore[index]
+            f"tue-{results[2].key[:12]}.json",  # type: ignore[index]
+        ]
+        assert results[1].source == str(chats / "mon" / "call.txt")
+        said = await client.conversations.messages(results[1].conversation_id or "")
+        assert [(m.from_.name if m.from_ else None) for m in said] == ["Ana", "Ben"]
+
+
+async def test_transcripts_are_written_and_a_rerun_fetches_them_without_paying(
+    tmp_path: Path, ledgers: Ledgers
+) -> None:
+    sources: list[object] = [
+        UrlSource(f"https://media.test/t{i}.mp3?emulator_duration={40 + 30 * i}", "audio",
+                  duration=40 + 30 * i) for i in range(2)
+    ] + [{"messages": [{"speaker": "Ana", "text": "Can you send it tomorrow?"},
+                       {"speaker": "Ben", "text": "Yes."}]}]
+    out = tmp_path / "out"
+    async with emulated() as (emu, client):
+        first = await collect(run(client, sources, out, ledgers))
+        assert not list(out.rglob("*.vtt"))
+        client.reset()
+
+        formats = ("srt", "vtt", "md", "txt")
+        second = await collect(run(client, sources, out, ledgers, transcripts=formats))
+        assert [r.status for r in second] == ["fetched"] * 3  # fetched again, not paid
+        assert emu.stats()["jobs_submitted"] == 3
+        # The insights file had every kind: only the formatted transcripts were asked for,
+        # the others rendered from its messages.
+        assert client.kinds == []
+        assert sorted(client.formatted) == ["text/markdown"] * 3 + ["text/srt"] * 3
+        for result in second:
+            assert result.output_path is not None
+            stem = result.output_path.with_suffix("")
+            srt = check_srt(stem.with_suffix(".srt").read_text())
+            vtt = check_vtt(stem.with_suffix(".vtt").read_text())
+            messages = json.loads(result.output_path.read_text())["messages"]
+            assert len(srt) == len(vtt) == len(messages)
+            assert [text for *_, text in vtt] == [
+                [f"<v {m['from']['name']}>{m['text']}"] for m in messages]
+            assert [(s, e) for s, e, _ in vtt] == [(s, e) for s, e, _ in srt]
+            md, txt = (stem.with_suffix(s).read_text() for s in (".md", ".txt"))
+            assert messages[0]["text"] in md
+            assert txt.splitlines()[0].endswith(f"{messages[0]['from']['name']}: "
+                                                f"{messages[0]['text']}")
+        assert first[2].output_path is not None
+        assert "Ana: Can you send it tomorrow?" in first[2].output_path.with_suffix(
+            ".txt").read_text()
+
+        # One transcript lost: only it comes back, from what the insights file holds.
+        lost = second[0].output_path.with_suffix(".vtt")  # type: ignore[union-attr]
+        lost.unlink()
+        client.reset()
+        third = await collect(run(client, sources, out, ledgers, transcripts=formats))
+        assert [r.status for r in third] == ["fetched", "skipped", "skipped"]
+        assert lost.is_file() and client.kinds == [] and client.formatted == []
+
+        # Everything there: nothing is fetched.
+        client.reset()
+        fourth = await collect(run(client, sources, out, ledgers, transcripts=["vtt"],
+                                   include=("messages",)))
+        assert [r.status for r in fourth] == ["skipped"] * 3
+        assert client.kinds == [] and client.formatted == []
+        assert emu.stats()["jobs_submitted"] == 3
+
+
+async def test_rendered_transcripts_fetch_the_messages_they_need_once(
+    tmp_path: Path, ledgers: Ledgers
+) -> None:
+    out = tmp_path / "out"
+    source = UrlSource("https://media.test/m.mp3?emulator_duration=90", "audio", duration=90)
+    async with emulated() as (_, client):
+        (result,) = await collect(run(client, [source], out, ledgers, include=("topics",),
+                                      transcripts=("vtt", "txt")))
+        assert result.status == "fetched" and result.output_path is not None
+        # topics for the file; the messages and the conversation's start for the
+        # rendering, once for both, and not added to the insights file.
+        assert client.kinds == ["topics", "conversation", "messages"]
+        assert set(json.loads(result.output_path.read_text())) == {
+            "conversationId", "jobId", "topics"}
+        check_vtt(result.output_path.with_suffix(".vtt").read_text())
+
+
+def rows(out: Path, name: str = "results.csv") -> list[dict[str, str]]:
+    with (out / name).open(encoding="utf-8-sig", newline="") as f:
+        reader = csv.DictReader(f)
+        assert tuple(reader.fieldnames or ()) == CSV_COLUMNS
+        return list(reader)
+
+
+async def test_results_csv_is_written_as_the_run_goes_and_completed_at_the_end(
+    tmp_path: Path, ledgers: Ledgers
+) -> None:
+    out = tmp_path / "out"
+    sources: list[UrlSource] = [
+        UrlSource(f"https://media.test/c{i}.mp3?emulator_duration={60 * (i + 1)}", "audio",
+                  duration=60 * (i + 1)) for i in range(3)
+    ] + [UrlSource(FAILING_URL, "audio"),
+         UrlSource("https://media.test/k.mp3?emulator_duration=30", "audio", key="=1+1")]
+    seen: list[int] = []
+
+    def on_event(event: BatchEvent) -> None:
+        if event.kind == "result":  # the line of every result before it is written
+            (partial,) = out.glob("results.csv*.partial")
+            with partial.open(encoding="utf-8-sig", newline="") as f:
+                seen.append(sum(1 for _ in csv.reader(f)) - 1)
+
+    async with emulated(fail_inputs={FAILING_URL}) as (_, client):
+        first = await collect(run(client, sources, out, ledgers, on_event=on_event,
+                                  include=ALL_INCLUDE))
+        assert seen == [1, 2, 3, 4, 5]
+        assert not list(out.glob("*.partial"))
+        table = rows(out)
+        assert len(table) == 5
+        by_input = {row["input"]: row for row in table}
+        for result in first:
+            row = by_input[result.source]
+            assert row["status"] == result.status
+            assert row["conversation_id"] == (result.conversation_id or "")
+            if result.status == "failed":
+                assert row["error"] == result.error and row["messages"] == ""
+                continue
+            assert result.output_path is not None
+            data = json.loads(result.output_path.read_text())
+            for kind in COUNTED_KINDS:  # as many as the file holds
+                key = "".join(w.title() if i else w for i, w in enumerate(kind.split("_")))
+                assert int(row[kind]) == len(data[key])
+            assert float(row["processing_seconds"]) >= 0
+            assert row["output_path"] == str(result.output_path)
+        assert by_input[sources[2].url]["media_minutes"] == "3"
+        assert by_input[FAILING_URL]["media_minutes"] == ""  # length unknown
+        # A spreadsheet shows this key as text, not as a formula.
+        assert by_input["https://media.test/k.mp3?emulator_duration=30"]["key"] == "'=1+1"
+
+        # A rerun's rows: skipped, with the counts its files hold.
+        await collect(run(client, sources, out, ledgers, include=ALL_INCLUDE))
+        again = {row["input"]: row for row in rows(out)}
+        for source, row in by_input.items():
+            if row["status"] == "failed":
+                continue
+            assert again[source]["status"] == "skipped"
+            assert [again[source][k] for k in COUNTED_KINDS] == [row[k] for k in COUNTED_KINDS]
+
+
+async def test_a_rerun_with_an_output_folder_writes_what_a_run_without_one_did_not(
+    tmp_path: Path, ledgers: Ledgers
+) -> None:
+    sources = [UrlSource("https://media.test/n.mp3?emulator_duration=30", "audio")]
+    async with emulated() as (emu, client):
+        (bare,) = await collect(run(client, sources, None, ledgers))
+        assert bare.status == "fetched" and bare.output_path is None
+        (filed,) = await collect(run(client, sources, tmp_path / "out", ledgers))
+        assert filed.status == "fetched" and filed.output_path is not None
+        assert filed.output_path.is_file()
+        assert emu.stats()["jobs_submitted"] == 1
+
+
+@pytest.mark.parametrize(
+    ("transcripts", "out", "says"),
+    [(["pdf"], "out", "unknown"), ("srt", "out", "collection"), (["srt"], None, "out_dir")],
+)
+async def test_transcripts_are_checked_before_anything_runs(
+    tmp_path: Path, transcripts: Any, out: str | None, says: str
+) -> None:
+    async with emulated() as (emu, client):
+        with pytest.raises(ValidationError, match=says) as info:
+            process_many(client, [FileSource(tmp_path / "a.wav")], transcripts=transcripts,
+                         out_dir=None if out is None else tmp_path / out)
+        assert info.value.field == "transcripts"
+        assert emu.stats()["submits_received"] == 0

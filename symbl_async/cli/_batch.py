@@ -100,6 +100,7 @@ OPTION_FLAGS: dict[str, str] = {
     "fetch_timeout": "--fetch-timeout",
     "ledger_outage": "--ledger-outage",
     "uploads_at_once": "--uploads-at-once",
+    "transcripts": "--transcripts",
 }
 
 EXIT_OK = 0

@@ -10,7 +10,7 @@ from _aioresponses_compat import install as _install_aioresponses_compat
 
 _install_aioresponses_compat()
 
-pytest_plugins = ["_emulator_api", "_postgres"]
+pytest_plugins = ["_tiers", "_emulator_api", "_postgres"]
 
 
 @pytest.fixture(autouse=True)

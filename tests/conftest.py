@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 
 import pytest
 from _aioresponses_compat import install as _install_aioresponses_compat
+from hypothesis import settings
 
 _install_aioresponses_compat()
+
+# Property tests: a quick profile by default (CI runs it on every push), a thorough one
+# on demand: HYPOTHESIS_PROFILE=thorough (or pytest --hypothesis-profile=thorough). No
+# deadline in either: a shared machine's pauses are not the code's slowness. The tests set
+# what is theirs (step counts, health checks), never the number of examples.
+settings.register_profile("ci", max_examples=30, deadline=None, print_blob=True)
+settings.register_profile("thorough", max_examples=1000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 pytest_plugins = ["_tiers", "_emulator_api", "_postgres"]
 

@@ -135,7 +135,6 @@ class LedgerMachine(RuleBasedStateMachine):
             assert self.known[key].attempts == len(names)
 
 
-LedgerMachine.TestCase.settings = settings(
-    max_examples=60, stateful_step_count=40, deadline=None, database=None
-)
+# The number of examples comes from the profile (tests/conftest.py).
+LedgerMachine.TestCase.settings = settings(stateful_step_count=40, deadline=None, database=None)
 TestLedgerStates = LedgerMachine.TestCase

@@ -54,22 +54,30 @@ INTEGRATION_NAMES = frozenset({
 })
 
 _TESTS = Path(__file__).resolve().parent
+_THIS = Path(__file__).resolve()
+
+
+def _file_of(obj: object) -> str | None:
+    """The source file of a function or class, if it has one."""
+    if isinstance(obj, type):
+        filename = getattr(sys.modules.get(obj.__module__), "__file__", None)
+        return filename if isinstance(filename, str) else None
+    code = getattr(inspect.unwrap(obj), "__code__", None)  # type: ignore[arg-type]
+    return code.co_filename if isinstance(code, types.CodeType) else None
 
 
 @functools.cache
-def _is_test_file(filename: str) -> bool:
+def _in_suite(filename: str) -> bool:
+    """Whether a file holds test code worth following: ``tests/`` (not this plugin)."""
     path = Path(filename).resolve()
-    return path.is_relative_to(_TESTS) and path != Path(__file__).resolve()  # not this watch
+    return path.is_relative_to(_TESTS) and path != _THIS
 
 
-def _in_tests(obj: object) -> bool:
-    """Whether a function or class is part of the test suite (so worth following)."""
-    if isinstance(obj, type):
-        filename = getattr(sys.modules.get(obj.__module__), "__file__", None)
-    else:
-        code = getattr(inspect.unwrap(obj), "__code__", None)  # type: ignore[arg-type]
-        filename = code.co_filename if isinstance(code, types.CodeType) else None
-    return filename is not None and _is_test_file(filename)
+def _followed(obj: object, home: str | None) -> bool:
+    """Whether to follow a function or class a test refers to: it is in the test's own
+    file (``home``) or in the suite; never the package, the standard library or pytest."""
+    filename = _file_of(obj)
+    return filename is not None and (filename == home or _in_suite(filename))
 
 
 def _codes(code: types.CodeType) -> Iterator[types.CodeType]:
@@ -80,16 +88,16 @@ def _codes(code: types.CodeType) -> Iterator[types.CodeType]:
             yield from _codes(const)
 
 
-def _reached(obj: object, seen: set[int]) -> set[str]:
+def _reached(obj: object, home: str | None, seen: set[int]) -> set[str]:
     """The global and attribute names used by a function (or a class's methods), and by
-    the test-suite functions and classes it refers to, followed recursively."""
+    the test-code functions and classes it refers to, followed recursively."""
     if id(obj) in seen:
         return set()
     seen.add(id(obj))
     if isinstance(obj, type):
         names: set[str] = set()
         for member in vars(obj).values():
-            names |= _reached(member, seen)
+            names |= _reached(member, home, seen)
         return names
     func: Any = inspect.unwrap(obj) if callable(obj) else obj
     func = getattr(func, "__func__", func)  # bound and static methods
@@ -102,24 +110,26 @@ def _reached(obj: object, seen: set[int]) -> set[str]:
         for name in nested.co_names:
             names.add(name)
             target = scope.get(name)
-            followed = inspect.isfunction(target) or inspect.isclass(target)
-            if followed and _in_tests(target):
-                names |= _reached(target, seen)
+            if (inspect.isfunction(target) or inspect.isclass(target)) and _followed(
+                target, home
+            ):
+                names |= _reached(target, home, seen)
     return names
 
 
 @functools.cache
 def _names(obj: object) -> frozenset[str]:
-    return frozenset(_reached(obj, set()))
+    return frozenset(_reached(obj, _file_of(obj), set()))
 
 
 def _fixture_funcs(item: pytest.Item) -> Iterator[object]:
     info = getattr(item, "_fixtureinfo", None)
     if info is None:
         return
+    home = str(item.path)
     for name in item.fixturenames:  # type: ignore[attr-defined]
         fixturedefs = info.name2fixturedefs.get(name, ())
-        if fixturedefs and _in_tests(fixturedefs[-1].func):  # the closest one is used
+        if fixturedefs and _followed(fixturedefs[-1].func, home):  # the closest one is used
             yield fixturedefs[-1].func
 
 

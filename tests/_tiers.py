@@ -8,8 +8,8 @@ Loaded as a pytest plugin by ``tests/conftest.py``.
 - ``system``: child processes (the CLI, uvicorn workers, mypy), PostgreSQL, SIGKILL, chaos
   campaigns.
 
-A test gets its tier from what it reaches: its own code, the functions and classes of the
-test suite it calls (``tests/``, followed through calls), and the fixtures it uses
+A test gets its tier from what it reaches: its own code, the functions and classes of its
+module and of ``tests/`` that it calls (followed through calls), and the fixtures it uses
 (``pg_url`` reaches ``PostgresServer``, ``emu`` reaches ``Emulator``). The highest tier
 whose names (``SYSTEM_NAMES``, ``INTEGRATION_NAMES``) show up wins; nothing found: ``unit``.
 An explicit ``@pytest.mark.unit`` / ``integration`` / ``system`` (or a module's

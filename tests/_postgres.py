@@ -18,6 +18,7 @@ import contextlib
 import glob
 import os
 import pwd
+import random
 import shutil
 import socket
 import subprocess
@@ -70,10 +71,24 @@ def find_bindir() -> Path:
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A port nothing listens on, below the kernel's ephemeral ports (Linux: 32768-60999,
+    macOS: from 49152). The outgoing connections of every other test (and xdist worker)
+    take their local ports from that range: one could hold a port from it just when a test
+    restarts its server on the same port (``own_postgres``)."""
+    pick = random.SystemRandom()  # not the random module: tests seed it
+    for _ in range(200):
+        port = pick.randint(20_000, 32_000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 32000 on 127.0.0.1")
+
+
+class _PortTakenError(RuntimeError):
+    """The server could not bind its port (taken since :func:`_free_port` found it)."""
 
 
 class PostgresServer:
@@ -121,22 +136,39 @@ class PostgresServer:
         connections."""
         assert not self.running, "already running"
         with self._log.open("ab") as log:
+            logged = log.tell()
             self._proc = subprocess.Popen(
                 [str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port),
                  "-k", str(self.root), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
                  "-c", "max_connections=200"],
                 stdout=log, stderr=subprocess.STDOUT, user=self._user, cwd=self.root,
             )
-        self._wait_ready()
+        self._wait_ready(logged)
 
-    def _wait_ready(self) -> None:
+    def start_on_a_free_port(self, tries: int = 5) -> None:
+        """:meth:`start` the first time: another process may take the free port found at
+        construction before the server binds it (xdist workers start theirs at once); then
+        it starts on another one."""
+        for _ in range(tries - 1):
+            try:
+                self.start()
+                return
+            except _PortTakenError:
+                self.port = _free_port()
+        self.start()
+
+    def _wait_ready(self, logged: int) -> None:
         # postmaster.pid's 8th line says "ready" once connections are accepted (PG 10+).
         pidfile = self.data / "postmaster.pid"
         deadline = time.monotonic() + _READY_TIMEOUT
         while True:
             assert self._proc is not None
             if self._proc.poll() is not None:
-                raise RuntimeError(f"postgres exited: {self._log.read_text(errors='replace')}")
+                self._proc = None
+                log = self._log.read_bytes()[logged:].decode(errors="replace")
+                if "could not bind" in log or "could not create any TCP/IP sockets" in log:
+                    raise _PortTakenError(f"postgres could not bind port {self.port}: {log}")
+                raise RuntimeError(f"postgres exited: {log}")
             with contextlib.suppress(OSError):
                 lines = pidfile.read_text().splitlines()
                 if len(lines) >= 8 and lines[7].strip() == "ready" and self._accepts():
@@ -208,7 +240,7 @@ class PostgresServer:
 def _server() -> Iterator[PostgresServer]:
     server = PostgresServer()
     try:
-        server.start()
+        server.start_on_a_free_port()
         yield server
     finally:
         server.close()

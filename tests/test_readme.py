@@ -43,6 +43,14 @@ def snippets() -> list[str]:
     return BLOCK.findall((ROOT / "README.md").read_text())
 
 
+def test_ci_runs_the_readme_test_command_verbatim() -> None:
+    readme = (ROOT / "README.md").read_text()
+    command = re.search(r"^```sh\n(\.ci/install-postgresql .*)\n```", readme, re.M)
+    assert command is not None, "README.md lost its test command"
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert command.group(1) in ci, "the README's test command is not a line of .ci/run"
+
+
 def test_the_readme_has_python_snippets() -> None:
     assert len(snippets()) >= 4
 

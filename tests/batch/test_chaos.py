@@ -32,6 +32,9 @@ from symbl_async.errors import (
     SymblConnectionError,
 )
 
+# A chaos campaign: the system tier (tests/_tiers.py), whatever it runs in.
+pytestmark = pytest.mark.system
+
 SCALE = 2000.0
 LIMIT = 3
 RUNS = 4

@@ -288,7 +288,6 @@ class LedgerMachine(RuleBasedStateMachine):
         assert self.ledger.in_flight() == in_flight
 
 
-LedgerMachine.TestCase.settings = settings(
-    max_examples=80, stateful_step_count=30, deadline=None, database=None
-)
+# The number of examples comes from the profile (tests/conftest.py).
+LedgerMachine.TestCase.settings = settings(stateful_step_count=30, deadline=None, database=None)
 TestLedgerStates = LedgerMachine.TestCase

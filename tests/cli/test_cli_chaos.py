@@ -21,6 +21,9 @@ import pytest
 from _cli_support import CliRun, Threaded, cli_runner, process_args, threaded_emulator
 from _ledgers import CliLedger
 
+# A chaos campaign: the system tier (tests/_tiers.py), whatever it runs in.
+pytestmark = pytest.mark.system
+
 ITEMS = 12
 LIMIT = 3
 RERUNS = 6

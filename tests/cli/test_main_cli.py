@@ -25,6 +25,7 @@ def cli(
         yield run
 
 
+@pytest.mark.integration
 def test_demo_processes_the_bundled_set_and_says_it_is_synthetic(
     tmp_path: Path, cli: CliRun
 ) -> None:
@@ -91,6 +92,7 @@ def test_emulator_flags_become_its_config(
     assert seen["port"] == 8080 and seen["config"].concurrency_limit == 50
 
 
+@pytest.mark.integration
 def test_emulator_on_a_busy_port_is_one_line(cli: CliRun) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

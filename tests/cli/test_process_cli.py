@@ -264,6 +264,7 @@ def test_status_lists_failures(tmp_path: Path, cli: CliRun) -> None:
     assert "... and 2 more failed" in status.stdout
 
 
+@pytest.mark.integration
 def test_emulator_mode_runs_against_an_in_process_emulator(tmp_path: Path, cli: CliRun) -> None:
     out = tmp_path / "out"
     done = cli(

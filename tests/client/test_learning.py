@@ -34,8 +34,14 @@ async def faster_service(learn: bool) -> AsyncIterator[tuple[Emulator, SymblClie
         yield emu, client
 
 
-async def run_jobs(emu: Emulator, client: SymblClient) -> list[tuple[float, int]]:
-    """Lag as a share of processing time, and GETs, per job (one job at a time)."""
+async def run_jobs(emu: Emulator, client: SymblClient) -> list[tuple[float, float, int]]:
+    """Per job (one at a time): how late it was seen after its end as the emulator recorded
+    it and after the end it was due, as shares of its processing time; and its GETs.
+
+    The two ends differ on a loaded machine: the emulator records a job's end when its
+    timer runs, which a busy event loop runs late, so the recorded end can be later than
+    the due one (and the job look seen sooner than the schedule allows).
+    """
     out = []
     for i, length in enumerate(LENGTHS):
         gets = emu.stats()["job_status_requests"]
@@ -44,8 +50,13 @@ async def run_jobs(emu: Emulator, client: SymblClient) -> list[tuple[float, int]
         await client.wait(job, timeout=60)
         seen = emu.stats()["clock"]  # service seconds, the emulator's clock
         (record,) = [j for j in emu.jobs() if j["jobId"] == job.job_id]
-        lag = (seen - record["finishedAt"]) / record["processingTime"]
-        out.append((lag, emu.stats()["job_status_requests"] - gets))
+        processing = record["processingTime"]
+        due = record["submittedAt"] + processing  # no queue delay here
+        out.append((
+            (seen - record["finishedAt"]) / processing,
+            (seen - due) / processing,
+            emu.stats()["job_status_requests"] - gets,
+        ))
     return out
 
 
@@ -54,8 +65,8 @@ async def test_the_learned_schedule_sees_a_faster_service_soon_after_each_end() 
         results = await run_jobs(emu, client)
         prediction = client.processing_model.predict("audio", 600.0)
     later = results[4:]
-    assert sum(lag for lag, _ in later) / len(later) < 0.1
-    assert sum(gets for _, gets in later) / len(later) <= 3.5
+    assert sum(lag for lag, _, _ in later) / len(later) < 0.1
+    assert sum(gets for _, _, gets in later) / len(later) <= 3.5
     # 600 s of media take 60 service seconds, 0.3 s at this scale.
     assert prediction.median * SCALE == pytest.approx(60.0, rel=0.2)
 
@@ -64,8 +75,10 @@ async def test_without_learning_the_fixed_schedule_is_late_on_a_faster_service()
     async with faster_service(learn=False) as (emu, client):
         results = await run_jobs(emu, client)
         assert client.processing_model.observations("audio") == 0
-    # First poll at 0.8 x the prior's 3x-too-long estimate: more than a job's length late.
-    assert min(lag for lag, _ in results) > 1.0
+    # First poll at 0.8 x the prior's 3x-too-long estimate: more than a job's length late,
+    # counted from the end each job was due (from the recorded end, a loaded machine once
+    # made a job look seen 0.47 of its length late; the schedule cannot poll before 1.4).
+    assert min(late for _, late, _ in results) > 1.0
 
 
 async def test_submits_record_their_kind_and_waits_teach_the_model() -> None:

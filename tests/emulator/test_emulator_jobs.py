@@ -214,6 +214,7 @@ async def test_create_app_with_aiohttp_runner(session: aiohttp.ClientSession) ->
         await runner.cleanup()
 
 
+@pytest.mark.integration
 async def test_run_standalone_prints_its_url(capsys: pytest.CaptureFixture[str]) -> None:
     task = asyncio.ensure_future(run_standalone(EmulatorConfig(), "127.0.0.1", 0))
 

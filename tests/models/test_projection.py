@@ -151,7 +151,7 @@ def _projected(data: Any, type_: Any) -> str:
 
 
 @pytest.mark.parametrize("type_", KINDS, ids=str)
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # examples: conftest
 @given(data=st.data())
 def test_project_gives_what_the_models_give(type_: Any, data: st.DataObject) -> None:
     answer = data.draw(answers(type_))

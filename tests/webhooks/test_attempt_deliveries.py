@@ -32,6 +32,7 @@ def test_the_attempt_travels_as_a_short_tag_and_replaces_an_older_one() -> None:
     ]
 
 
+@pytest.mark.integration
 async def test_a_delivery_to_an_attempt_url_names_its_job() -> None:
     async with WebhookReceiver() as receiver, aiohttp.ClientSession() as session:
         url = with_attempt(receiver.callback_url, "item-1")
@@ -56,6 +57,7 @@ async def test_a_delivery_to_an_attempt_url_names_its_job() -> None:
         assert await receiver.wait_job_for_attempt("item-2", timeout=0.01) is None
 
 
+@pytest.mark.integration
 async def test_closing_the_receiver_wakes_attempt_waiters() -> None:
     receiver = WebhookReceiver()
     await receiver.start()

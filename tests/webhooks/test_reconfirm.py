@@ -165,6 +165,7 @@ def test_bad_settings_are_refused(settings: dict[str, object], field: str) -> No
         assert token not in str(info.value)  # a near-miss secret is not echoed
 
 
+@pytest.mark.integration
 async def test_a_given_token_lets_a_new_receiver_take_over_the_old_url() -> None:
     """A rerun of a batch: its jobs still call the old URL; a new receiver answers it."""
     token = secrets.token_urlsafe(32)

@@ -246,6 +246,7 @@ async def test_handle_stream_does_not_trust_a_lying_length() -> None:
 # -- real HTTP against the own server ------------------------------------------------------
 
 
+@pytest.mark.integration
 async def test_right_token_releases_watcher_after_confirmation(
     receiver: WebhookReceiver, api: FakeAPI, session: aiohttp.ClientSession
 ) -> None:
@@ -268,6 +269,7 @@ async def test_right_token_releases_watcher_after_confirmation(
     assert receiver.stats.confirmations == 1
 
 
+@pytest.mark.integration
 async def test_id_key_is_accepted_over_http(
     receiver: WebhookReceiver, session: aiohttp.ClientSession
 ) -> None:
@@ -278,6 +280,7 @@ async def test_id_key_is_accepted_over_http(
     assert receiver.stats.confirmation_mismatches == 1
 
 
+@pytest.mark.integration
 async def test_wrong_token_and_other_paths_get_404(
     receiver: WebhookReceiver, api: FakeAPI, session: aiohttp.ClientSession
 ) -> None:
@@ -297,6 +300,7 @@ async def test_wrong_token_and_other_paths_get_404(
     assert api.calls == []
 
 
+@pytest.mark.integration
 async def test_body_over_limit_with_honest_length_gets_413(
     receiver: WebhookReceiver, session: aiohttp.ClientSession
 ) -> None:
@@ -313,6 +317,7 @@ async def test_body_over_limit_with_honest_length_gets_413(
     assert watch.status is IN_PROGRESS
 
 
+@pytest.mark.integration
 async def test_chunked_body_over_limit_gets_413(
     receiver: WebhookReceiver, api: FakeAPI, session: aiohttp.ClientSession
 ) -> None:
@@ -353,6 +358,7 @@ async def test_chunked_body_over_limit_gets_413(
         (b'{"jobId": "j"}', "invalid_status"),
     ],
 )
+@pytest.mark.integration
 async def test_bad_bodies_get_400(
     receiver: WebhookReceiver,
     api: FakeAPI,
@@ -367,6 +373,7 @@ async def test_bad_bodies_get_400(
     assert api.calls == []
 
 
+@pytest.mark.integration
 async def test_unknown_job_is_acknowledged_and_ignored(
     receiver: WebhookReceiver, api: FakeAPI, session: aiohttp.ClientSession
 ) -> None:
@@ -379,6 +386,7 @@ async def test_unknown_job_is_acknowledged_and_ignored(
     assert not other.terminal
 
 
+@pytest.mark.integration
 async def test_duplicates_are_dropped_and_counted(
     receiver: WebhookReceiver, api: FakeAPI, session: aiohttp.ClientSession
 ) -> None:
@@ -394,6 +402,7 @@ async def test_duplicates_are_dropped_and_counted(
     assert api.calls == ["j"]
 
 
+@pytest.mark.integration
 async def test_out_of_order_never_moves_backwards(
     receiver: WebhookReceiver, api: FakeAPI, session: aiohttp.ClientSession
 ) -> None:
@@ -418,6 +427,7 @@ async def test_out_of_order_never_moves_backwards(
     assert receiver.stats.stale == 4
 
 
+@pytest.mark.integration
 async def test_completed_webhook_is_not_trusted_when_api_says_in_progress(
     api: FakeAPI, session: aiohttp.ClientSession
 ) -> None:
@@ -447,6 +457,7 @@ async def _not_trusted_while_api_says_in_progress(
     assert receiver.stats.accepted == 2
 
 
+@pytest.mark.integration
 async def test_concurrent_duplicate_ends_cause_one_confirmation(
     receiver: WebhookReceiver, api: FakeAPI, session: aiohttp.ClientSession
 ) -> None:
@@ -464,6 +475,7 @@ async def test_concurrent_duplicate_ends_cause_one_confirmation(
     assert receiver.stats.duplicates == 24
 
 
+@pytest.mark.integration
 async def test_confirm_raising_does_not_release_or_crash(
     api: FakeAPI, session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -498,6 +510,7 @@ async def _raising_confirm(
     assert receiver.token not in caplog.text
 
 
+@pytest.mark.integration
 async def test_webhook_before_watch_is_still_seen(
     receiver: WebhookReceiver, api: FakeAPI, session: aiohttp.ClientSession
 ) -> None:
@@ -515,6 +528,7 @@ async def test_webhook_before_watch_is_still_seen(
     assert receiver.watch("early2").status is IN_PROGRESS
 
 
+@pytest.mark.integration
 async def test_all_cleaned_up_on_exit(api: FakeAPI, session: aiohttp.ClientSession) -> None:
     api.gate = asyncio.Event()  # never opened: the confirmation hangs
     async with WebhookReceiver(confirm=api) as r:
@@ -536,12 +550,14 @@ async def test_all_cleaned_up_on_exit(api: FakeAPI, session: aiohttp.ClientSessi
     await r.close()  # twice is fine
 
 
+@pytest.mark.integration
 async def test_start_twice_is_refused() -> None:
     async with WebhookReceiver() as r:
         with pytest.raises(RuntimeError, match="already started"):
             await r.start()
 
 
+@pytest.mark.integration
 async def test_nothing_logged_contains_the_token(
     api: FakeAPI, session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -10,6 +10,9 @@
 - No ``raise NotImplementedError``: a class lives whole in one module, and parts are
   composed, not mixins whose hook methods another file fills in (a ``Protocol``'s ``...``
   bodies are fine).
+- Every package the source imports is declared: in ``[project] dependencies``, or in a
+  user-facing extra (``postgres``, ``fastapi``) for what is imported only when used; the
+  ``test`` and ``bench`` extras do not count.
 - One name, one thing: no two classes with the same name, and no two modules with the
   same file name in different subpackages. The emulator is left out of this rule: it is the
   service's side of the same API (its ``_config`` configures the service, its ``Job`` is a
@@ -27,6 +30,9 @@ Run the same check by hand: ``python -m pytest tests/test_layout.py -q``.
 from __future__ import annotations
 
 import ast
+import importlib.metadata
+import re
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "symbl_async"
@@ -240,3 +246,52 @@ def test_no_two_modules_share_a_file_name() -> None:
             where.setdefault(path.name, set()).add(module_name(path))
     shared = {name: sorted(mods) for name, mods in where.items() if len(mods) > 1}
     assert shared == KNOWN_SHARED_MODULE_NAMES
+
+
+# Imported by the package, installed by a declared dependency that requires it.
+VIA_DEPENDENCY = {"multidict": "aiohttp", "yarl": "aiohttp"}
+# Extras for developing the package, not for using it.
+DEVELOPER_EXTRAS = {"test", "bench"}
+
+
+def third_party_imports() -> dict[str, set[str]]:
+    """Each top-level name imported from outside the standard library -> its importers."""
+    where: dict[str, set[str]] = {}
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                targets = [node.module]
+            else:
+                continue
+            for target in targets:
+                root = target.partition(".")[0]
+                if root != "symbl_async" and root not in sys.stdlib_module_names:
+                    where.setdefault(root, set()).add(name)
+    return where
+
+
+def declared_distributions() -> set[str]:
+    """Distributions the installed package requires, or offers in a user-facing extra.
+
+    Read from the installed metadata (``pip install -e .`` writes it from pyproject.toml).
+    """
+    declared = set()
+    for requirement in importlib.metadata.requires("symbl_async") or []:
+        extra = re.search(r"""extra\s*==\s*["']([^"']+)["']""", requirement)
+        if extra is None or extra.group(1) not in DEVELOPER_EXTRAS:
+            match = re.match(r"[A-Za-z0-9._-]+", requirement)
+            assert match is not None, requirement
+            declared.add(match.group(0).lower().replace("_", "-"))
+    return declared
+
+
+def test_every_imported_package_is_declared() -> None:
+    declared = declared_distributions()
+    missing = {root: sorted(importers) for root, importers in third_party_imports().items()
+               if VIA_DEPENDENCY.get(root, root) not in declared}
+    assert missing == {}, (
+        "imported but not declared in pyproject.toml's [project] dependencies (a fresh "
+        "install cannot import the package; declare it, then pip install -e . again)"
+    )

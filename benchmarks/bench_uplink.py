@@ -1,7 +1,8 @@
 """Real-sized file uploads over a limited uplink: ours, ours uploading from every slot, a script.
 
 The workload: ``--files`` real WAVs (8 kHz, 16-bit mono PCM: a RIFF header giving the
-data's length, then silence, written as sparse files so that making them costs nothing)
+data's length, the file's number in its first samples so that no two files are the same,
+then silence, written as sparse files so that making them costs nothing)
 with seeded log-normal lengths (median ``--median`` s, sigma ``--sigma``; 120 files make
 725 MB), made on the fly in a temporary folder and deleted at the end. A workload over
 1 GB is refused.
@@ -130,13 +131,20 @@ def wav_header(data_bytes: int) -> bytes:
 
 
 def write_wavs(folder: Path, lengths: Sequence[float]) -> list[Path]:
-    """One WAV per length in ``folder``: its header, then silence (a sparse file)."""
+    """One WAV per length in ``folder``: its header, its number in the first four samples,
+    then silence (a sparse file).
+
+    The number makes every file unique, as recordings are: two lengths drawn alike
+    (120 draws to a tenth of a second hold two such pairs) would otherwise make identical
+    files, one item to ``process_many`` (it processes identical files once) and two paid
+    jobs to the script.
+    """
     paths = []
     for i, seconds in enumerate(lengths):
         path = folder / f"rec-{i:03d}.wav"
         size = wav_size(seconds)
         with path.open("wb") as file:
-            file.write(wav_header(size - HEADER_BYTES))
+            file.write(wav_header(size - HEADER_BYTES) + struct.pack("<Q", i + 1))
             file.truncate(size)  # zeros, without writing them
         paths.append(path)
     return paths

@@ -94,7 +94,7 @@ def plot_uplink(
     """Draw ``<base>.png``: a row per cell (limit x uplink), a column per system; in each,
     the jobs holding a slot at the emulator and the uplink's throughput over time."""
     figure, axes = plt.subplots(len(cells), len(systems), sharex="row", squeeze=False,
-                                figsize=(4.2 * len(systems), 2.4 * len(cells) + 0.6))
+                                figsize=(4.2 * len(systems), 2.6 * len(cells) + 0.6))
     found = {(run["limit"], run["mbps"], run["system"]): run for run in runs}
     for row, (limit, mbps) in enumerate(cells):
         for column, system in enumerate(systems):
@@ -119,7 +119,7 @@ def plot_uplink(
             link.set_ylim(0, mbps * 1.3)
             link.set_ylabel("MB/s", fontsize=8, color="tab:orange")
             ratio = run["makespan_over_lb"]
-            ax.set_title(f"{labels[system]}, limit {limit}, {mbps:g} MB/s: makespan / LB "
+            ax.set_title(f"{labels[system]}\nlimit {limit}, {mbps:g} MB/s: makespan / LB "
                          f"{'n/a' if ratio is None else format(ratio, '.3f')}",
                          fontsize=8, loc="left")
             ax.tick_params(labelsize=7)

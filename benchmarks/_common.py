@@ -1,8 +1,10 @@
 """Shared parts of the benchmarks: the workload, percentiles, and an emulator in its own process.
 
-``bench_batch.py``, ``bench_webhooks.py`` and ``bench_systems.py`` draw the same seeded
-log-normal media lengths; ``bench_systems.py`` also runs the ``symbl-async emulator``
-command in a child process pinned to one core and reads its ``/_emulator/*`` records.
+``bench_batch.py``, ``bench_webhooks.py``, ``bench_systems.py`` and ``bench_uplink.py``
+draw the same seeded log-normal media lengths; ``bench_systems.py`` and ``bench_uplink.py``
+also run the ``symbl-async emulator`` command in a child process pinned to one core, read
+its ``/_emulator/*`` records, and judge runs against the emulator's processing model
+(:func:`model_slot_seconds`) and the slots its jobs held (:func:`occupancy`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from symbl_async.emulator import EmulatorConfig
+
 MAX_MEDIA = 4 * 3600.0
 """Media lengths are capped at 4 hours (the longest recording the benchmarks draw)."""
 
@@ -36,6 +40,35 @@ def media_lengths(count: int, median: float, sigma: float, seed: int) -> list[fl
     return [
         round(min(rng.lognormvariate(math.log(median), sigma), MAX_MEDIA), 1) for _ in range(count)
     ]
+
+
+def model_slot_seconds(lengths: Sequence[float], processing_factor: float | None = None,
+                       ) -> list[float]:
+    """Service seconds each job holds a slot in the emulator's model, before any run.
+
+    ``processing_factor x media + processing_overhead`` of processing plus the
+    ``queue_delay`` spent ``scheduled`` (``EmulatorConfig``'s defaults; ``processing_factor``
+    None: its default too). A run's own figures use the jobs' actual ``processingTime``.
+    """
+    config = EmulatorConfig()
+    factor = config.processing_factor if processing_factor is None else processing_factor
+    return [factor * d + config.processing_overhead + config.queue_delay for d in lengths]
+
+
+def occupancy(jobs: Sequence[dict[str, Any]]) -> list[tuple[float, int]]:
+    """(service time, jobs holding a slot) after each submit or end, in time order.
+
+    ``jobs`` as ``/_emulator/jobs`` lists them; a job not ended (``finishedAt`` None) is
+    counted from its submit on.
+    """
+    events = sorted([(j["submittedAt"], 1) for j in jobs]
+                    + [(j["finishedAt"], -1) for j in jobs if j["finishedAt"] is not None],
+                    key=lambda e: (e[0], e[1]))
+    steps, current = [], 0
+    for at, change in events:
+        current += change
+        steps.append((at, current))
+    return steps
 
 
 def percentile(values: Sequence[float], share: float) -> float:
@@ -67,6 +100,16 @@ def child_setup(cpus: set[int] | None) -> Callable[[], None]:
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
     return setup
+
+
+def exit_on_sigterm() -> None:
+    """Make SIGTERM raise ``SystemExit``: it unwinds through the context managers (and
+    ``subprocess.run``), which stop the children and delete the temporary files."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def emulator_command() -> list[str]:

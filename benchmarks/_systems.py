@@ -1,7 +1,8 @@
 """The systems ``bench_systems.py`` compares, each run alone in a child process.
 
 The child reads a JSON spec (emulator URL and credentials, the batch's URLs and media
-lengths, the limit and time scale), runs one system over the whole batch, and writes a
+lengths, or its local ``files``, the limit and time scale), runs one system over the whole
+batch, and writes a
 JSON result: when it learned that each job had ended (``time.monotonic()``, system-wide on
 Linux, so the parent can line it up with the emulator's clock), the emulator's start on
 that clock, and the child's own CPU time and peak RSS (``getrusage(RUSAGE_SELF)``: the
@@ -12,9 +13,11 @@ Systems:
 - ``poll``, ``webhook``, ``hybrid``: ``symbl_async.process_many`` with that wait mode,
   its default insights (the same 8 fetches as the CLI), an output folder and its ledger
   there; the webhook modes with an embedded ``WebhookReceiver`` on 127.0.0.1. The time
-  a job's end was learned is when ``SymblClient.wait`` returned for it.
+  a job's end was learned is when ``SymblClient.wait`` returned for it. With ``files``
+  the paths are given as they are (the batch reads each WAV's length from its header),
+  and ``uploads_at_once``, when the spec has it, is passed on (``null``: no bound).
 - ``baseline``: ``baseline_semaphore.run_batch`` (aiohttp + ``asyncio.Semaphore``),
-  polling every 5 service seconds.
+  polling every 5 service seconds; it uploads the ``files`` when the spec has them.
 - ``sdk``: Symbl's official synchronous SDK (``symbl``), pointed at the emulator, a thread
   per job polling every 30 service seconds, at most ``limit`` jobs at once.
 """
@@ -74,17 +77,24 @@ async def run_ours(spec: dict[str, Any], mode: str) -> tuple[dict[str, float], i
         poll=PollSchedule(time_scale=scale), receiver=receiver, wait_mode=mode,
     )
     client.learned = {}
-    sources = [
-        UrlSource(url, "audio", duration=seconds)
-        for url, seconds in zip(spec["urls"], spec["durations"], strict=True)
-    ]
+    sources: list[UrlSource] | list[Path] = (
+        [Path(path) for path in spec["files"]] if "files" in spec else [
+            UrlSource(url, "audio", duration=seconds)
+            for url, seconds in zip(spec["urls"], spec["durations"], strict=True)
+        ]
+    )
+    # Absent: the library's default (two at once); null: no bound (every slot uploads).
+    uplink: dict[str, Any] = (
+        {"uploads_at_once": spec["uploads_at_once"]} if "uploads_at_once" in spec else {}
+    )
     # The 429 backoff is in real seconds: scaled like everything else the service does.
     slots = JobSlots(spec["limit"], backoff_base=1.0 / scale, backoff_cap=30.0 / scale)
     fetched = 0
     try:
         if receiver is not None:
             await receiver.start()
-        run = process_many(client, sources, slots=slots, out_dir=spec["out_dir"], wait_mode=mode)
+        run = process_many(client, sources, slots=slots, out_dir=spec["out_dir"], wait_mode=mode,
+                           **uplink)
         async with run:
             async for result in run:
                 fetched += result.status == "fetched"
@@ -96,14 +106,16 @@ async def run_ours(spec: dict[str, Any], mode: str) -> tuple[dict[str, float], i
 
 
 async def run_baseline(spec: dict[str, Any]) -> tuple[dict[str, float], int]:
-    """The semaphore script over the batch; (end learned per job, jobs completed)."""
+    """The semaphore script over the batch (its URLs, or its files uploaded); (end learned per
+    job, jobs completed)."""
     learned: dict[str, float] = {}
 
     def note(job_id: str) -> None:
         learned[job_id] = time.monotonic()
 
+    inputs = [Path(path) for path in spec["files"]] if "files" in spec else spec["urls"]
     done = await run_batch(
-        spec["url"], spec["app_id"], spec["app_secret"], spec["urls"],
+        spec["url"], spec["app_id"], spec["app_secret"], inputs,
         out_dir=Path(spec["out_dir"]), limit=spec["limit"],
         poll_every=BASELINE_POLL / float(spec["time_scale"]), on_completed=note,
     )

@@ -1,10 +1,15 @@
 """The baseline to beat: aiohttp + ``asyncio.Semaphore(limit)``, polling every 5 seconds.
 
-What a competent engineer writes in an afternoon: submit each URL while holding one of
-``limit`` permits, poll ``GET /v1/job/{id}`` every ``poll_every`` seconds until the job
-ends, release the permit, fetch the same 8 insights the CLI fetches and write them to
-``<out_dir>/<i>.json``. No ledger, no resume, no retry beyond waiting out a 429.
-``benchmarks/bench_systems.py`` runs it next to ``symbl_async.process_many``.
+What a competent engineer writes in an afternoon: submit each input while holding one of
+``limit`` permits (a URL as ``POST /v1/process/audio/url``; a local WAV uploaded as the
+body of ``POST /v1/process/audio``, streamed from the file), poll ``GET /v1/job/{id}``
+every ``poll_every`` seconds until the job ends, release the permit, fetch the same 8
+insights the CLI fetches and write them to ``<out_dir>/<i>.json``. No ledger, no resume,
+no retry beyond waiting out a 429 (an upload refused with a 429 is sent again whole).
+An upload has no total timeout: over a shared uplink a big file takes longer than
+aiohttp's default 5 minutes, the first thing such a script's author would meet and lift.
+``benchmarks/bench_systems.py`` (URLs) and ``benchmarks/bench_uplink.py`` (files) run it
+next to ``symbl_async.process_many``.
 """
 
 from __future__ import annotations
@@ -19,14 +24,16 @@ import aiohttp
 
 FETCHES = ("", "/messages", "/topics", "/questions", "/action-items", "/follow-ups",
            "/members", "/analytics")
+UPLOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=300)
 
 
 async def run_batch(
-    base_url: str, app_id: str, app_secret: str, urls: Sequence[str], *, out_dir: Path,
-    limit: int = 50, poll_every: float = 5.0,
+    base_url: str, app_id: str, app_secret: str, inputs: Sequence[str | Path], *,
+    out_dir: Path, limit: int = 50, poll_every: float = 5.0,
     on_completed: Callable[[str], None] = lambda job_id: None,
 ) -> int:
-    """Process every URL; return how many jobs completed (``on_completed(job_id)`` on each)."""
+    """Process every URL or file; return how many jobs completed (``on_completed(job_id)``
+    on each)."""
     async with aiohttp.ClientSession(base_url) as http:
         body = {"type": "application", "appId": app_id, "appSecret": app_secret}
         async with http.post("/oauth2/token:generate", json=body) as answer:
@@ -39,16 +46,31 @@ async def run_batch(
                 answer.raise_for_status()
                 return await answer.json()
 
-        async def one(i: int, url: str) -> bool:
+        async def job_of(answer: aiohttp.ClientResponse) -> Any:
+            if answer.status == 429:  # the account's limit: None, try again later
+                return None
+            answer.raise_for_status()
+            return await answer.json()
+
+        async def submit(i: int, item: str | Path) -> Any:
+            if isinstance(item, Path):  # aiohttp streams the open file, Content-Length set
+                with item.open("rb") as media:
+                    async with http.post(
+                        "/v1/process/audio", data=media, params={"name": f"item-{i}"},
+                        headers={**headers, "Content-Type": "audio/wav"},
+                        timeout=UPLOAD_TIMEOUT,
+                    ) as answer:
+                        return await job_of(answer)
+            async with http.post("/v1/process/audio/url", json={"url": item, "name": f"item-{i}"},
+                                 headers=headers) as answer:
+                return await job_of(answer)
+
+        async def one(i: int, item: str | Path) -> bool:
             async with permits:
                 while True:
-                    submit = {"url": url, "name": f"item-{i}"}
-                    async with http.post("/v1/process/audio/url", json=submit,
-                                         headers=headers) as answer:
-                        if answer.status != 429:
-                            answer.raise_for_status()
-                            job = await answer.json()
-                            break
+                    job = await submit(i, item)
+                    if job is not None:
+                        break
                     await asyncio.sleep(poll_every)
                 status = "scheduled"
                 while status not in ("completed", "failed"):
@@ -63,5 +85,5 @@ async def run_batch(
             await asyncio.to_thread((out_dir / f"{i}.json").write_text, text)
             return True
 
-        done = await asyncio.gather(*(one(i, url) for i, url in enumerate(urls)))
+        done = await asyncio.gather(*(one(i, item) for i, item in enumerate(inputs)))
         return sum(done)

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import statistics
 import subprocess
 import sys
@@ -53,7 +52,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import EmulatorProcess, child_setup, media_lengths, percentile, split_cpus
+from _common import (
+    EmulatorProcess,
+    child_setup,
+    exit_on_sigterm,
+    media_lengths,
+    model_slot_seconds,
+    occupancy,
+    percentile,
+    split_cpus,
+)
 from _systems import SYSTEMS, child_main, sdk_missing
 
 from symbl_async.emulator import DEMO_APP_ID, DEMO_APP_SECRET, EmulatorConfig
@@ -107,24 +115,9 @@ def emulator_flags(args: argparse.Namespace) -> list[str]:
 
 def nominal_bound(args: argparse.Namespace, lengths: list[float]) -> float:
     """The lower bound from the emulator's model, before any run (for time limits)."""
-    config = EmulatorConfig()
-    factor = float(
-        config.processing_factor if args.processing_factor is None else args.processing_factor
-    )
-    times = [factor * d + config.processing_overhead + config.queue_delay for d in lengths]
+    times = model_slot_seconds(lengths, args.processing_factor)
     limit: int = args.limit
     return max(sum(times) / limit, max(times))
-
-
-def occupancy(jobs: list[dict[str, Any]]) -> list[tuple[float, int]]:
-    """(service time, jobs holding a slot) after each submit or end, in time order."""
-    events = sorted([(j["submittedAt"], 1) for j in jobs]
-                    + [(j["finishedAt"], -1) for j in jobs], key=lambda e: (e[0], e[1]))
-    steps, current = [], 0
-    for at, change in events:
-        current += change
-        steps.append((at, current))
-    return steps
 
 
 def measure(
@@ -290,17 +283,12 @@ def _compact(runs: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, 
     return out
 
 
-def _stop_on_sigterm(signum: int, frame: object) -> None:
-    # Unwinds through the context managers and subprocess.run, which stop the children.
-    raise SystemExit(128 + signum)
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.child:
         child_main(args.child)
         return
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    exit_on_sigterm()
     runs, skipped = run_all(args)
     summary = {system: summarize(results) for system, results in runs.items()}
     text = table(args, summary, skipped)

@@ -39,6 +39,9 @@ _TAIL_SHARE = 0.1  # past the plan, intervals may grow to this share of the wait
 # ``limit`` jobs), so an early look is worth far more than one job's lag, and the
 # prior may be 3x off. Measured on the batch replay (tests/core/test_pollplan.py).
 _COLD_FACTOR = 4.0
+# A safety poll's plan is stretched by its lateness in spreads, at most this (log): a
+# cold model's spread would otherwise put the first safety poll past most ends.
+_MAX_STRETCH = math.log(1.5)
 _SQRT2 = math.sqrt(2.0)
 _NORMAL = statistics.NormalDist()
 
@@ -267,6 +270,13 @@ class PollPlan:
     tenth of the time already waited, when longer). While the model has seen no end of
     ``kind``, plans spend ``cold_factor`` times the budget: the first end seen re-plans
     every wait that shares the model, so looking early pays for all of them.
+
+    A hybrid wait's safety polls follow the same plan, later: each poll time ``t`` of
+    the plan is handed out as ``t * exp(lateness * sigma) + margin`` (``sigma`` the
+    prediction's spread, the stretch at most 1.5x), since a webhook normally tells the
+    end first. A lost webhook then costs the lateness plus at most one interval of the
+    learned plan, and a job whose webhook comes costs a poll only when it ends that
+    much later than most.
     """
 
     def __init__(
@@ -280,19 +290,26 @@ class PollPlan:
         cap: float,
         growth: float = 1.5,
         cold_factor: float = _COLD_FACTOR,
+        lateness: float = 0.0,
+        margin: float = 0.0,
     ) -> None:
         """Plan from the model's current prediction for the job."""
         self.model, self.kind, self.media_duration = model, kind, media_duration
+        self._lateness, self._margin = lateness, margin
         self._warm_budget = budget
         self._cold_budget = budget * max(cold_factor, 1.0)
         self._floor = floor
         self._cap, self._growth = max(cap, floor), growth
         self._prediction = model.predict(kind, media_duration)
         self._version = model.version(kind)
+        # Cold looks pay off before the median of the first prediction only: a level
+        # raised since by jobs seen running past it (a slower service) is no reason to
+        # look densely again.
+        self._cold_until = self._prediction.median
         self.last = 0.0
-        self._planned_cold = self._budget > budget
-        self._plan = plan_polls(self._prediction, budget=self._budget, floor=floor)
         """The last poll handed out before :attr:`pending` (0: the submit)."""
+        self._planned_cold = self._budget > budget
+        self._plan = self._from_submit()
         self.pending: float | None = None
         """The poll handed out by :meth:`next` and not yet polled."""
         self._interval = floor
@@ -301,7 +318,7 @@ class PollPlan:
     def _budget(self) -> float:
         # Cold looks pay off early only (a faster service); past the median, the job is
         # slower than the prior, and the warm budget spreads the rest of the plan.
-        if self.model.observations(self.kind) == 0 and self.last < self._prediction.median:
+        if self.model.observations(self.kind) == 0 and self.last < self._cold_until:
             return self._cold_budget
         return self._warm_budget
 
@@ -321,11 +338,20 @@ class PollPlan:
         return True
 
     def _cooling(self) -> bool:
-        """True once, when a plan made with the cold budget passes the median."""
-        if self._planned_cold and self.last >= self._prediction.median:
+        """True once, when a plan made with the cold budget passes the first median."""
+        if self._planned_cold and self.last >= self._cold_until:
             self._planned_cold = False
             return True
         return False
+
+    def _from_submit(self) -> list[float]:
+        """The plan from the submit for the current prediction (cached), made later by
+        the lateness and margin."""
+        times = plan_polls(self._prediction, budget=self._budget, floor=self._floor)
+        if not (self._lateness or self._margin):
+            return times
+        stretch = math.exp(min(self._lateness * self._prediction.sigma, _MAX_STRETCH))
+        return [t * stretch + self._margin for t in times]
 
     def _replan(self, earliest: float) -> None:
         self._planned_cold = self._budget > self._warm_budget
@@ -337,7 +363,7 @@ class PollPlan:
         # after the last poll are the optimal continuation up to the conditioning (the
         # recursion's steps do not change when F and f are divided by the same
         # survival); a look it placed between the last poll and now is made now.
-        fresh = plan_polls(self._prediction, budget=self._budget, floor=self._floor)
+        fresh = self._from_submit()
         after = self.last + self._floor
         if any(after <= t < earliest for t in fresh):  # a look missed while asleep
             self._plan = [earliest] + [t for t in fresh if t >= earliest + self._floor]

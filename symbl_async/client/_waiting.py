@@ -118,7 +118,7 @@ _MISSED_SPAN = 16.0  # hybrid waits over which the share of missed webhooks is a
 # -- the learned model, and the waits sleeping on plans made from it -------------------
 
 
-def _resolve(future: asyncio.Future[bool]) -> None:
+def _resolve(future: asyncio.Future[bool | None]) -> None:
     if not future.done():
         future.set_result(False)
 
@@ -142,7 +142,7 @@ class ModelWatch:
     def __init__(self, model: ProcessingTimeModel) -> None:
         """Watch ``model``; learn through this object so sleeping waits are woken."""
         self.model = model
-        self._sleepers: dict[str, dict[asyncio.Future[bool], PollPlan]] = {}
+        self._sleepers: dict[str, dict[asyncio.Future[bool | None], PollPlan]] = {}
         self.webhooks_missed = 0.0
         """The share of recent hybrid waits whose end a safety poll found before any
         webhook (a moving average over about 16 waits): when webhooks get lost, the
@@ -202,18 +202,23 @@ class ModelWatch:
         """How many waits sleep on a plan of ``kind`` now (for tests and metrics)."""
         return len(self._sleepers.get(kind, ()))
 
-    async def sleep(self, plan: PollPlan, seconds: float) -> bool:
-        """Sleep ``seconds``, or until the model moved materially for ``plan``.
+    async def sleep(
+        self, plan: PollPlan, seconds: float, watch: JobWatch | None = None
+    ) -> bool | None:
+        """Sleep ``seconds``, or until the model moved materially for ``plan``, or (with
+        ``watch``) until the job's end is confirmed or the receiver closed.
 
         Returns:
             True when woken by a model change (re-plan, then sleep again), False when
-            the time is up.
+            the time is up, None when woken by ``watch`` (see :meth:`JobWatch.wait`).
         """
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[bool] = loop.create_future()
+        future: asyncio.Future[bool | None] = loop.create_future()
         handle = loop.call_later(max(seconds, 0.0), _resolve, future)
         sleepers = self._sleepers.setdefault(plan.kind, {})
         sleepers[future] = plan
+        if watch is not None:
+            watch.add_waker(future)  # resolved with None
         try:
             return await future
         finally:
@@ -221,6 +226,8 @@ class ModelWatch:
             del sleepers[future]
             if not sleepers:
                 self._sleepers.pop(plan.kind, None)
+            if watch is not None:
+                watch.remove_waker(future)
 
 
 # -- the plan a wait polls on ----------------------------------------------------------
@@ -342,38 +349,14 @@ async def _sleep_toward(
     ``watch``, until the job's end is confirmed first (the status, else ``None``)."""
     target = clock() + seconds
     while (remaining := target - clock()) > 0:
-        if watch is None:
-            woken = await model.sleep(plan, remaining)
-        else:
-            woken, status = await _sleep_on(model, plan, watch, remaining)
-            if status is not None:
-                return status
+        woken = await model.sleep(plan, remaining, watch)
+        if woken is None and watch is not None:
+            return await watch.wait(0)  # the end confirmed (or the receiver closed)
         if woken:
             moved = plan.replan(clock() - job.submitted_at)
             if moved is not None:
                 target = min(job.submitted_at + moved, deadline)
     return None
-
-
-async def _sleep_on(model: ModelWatch, plan: PollPlan, watch: JobWatch, seconds: float) -> (
-    tuple[bool, JobStatus | None]
-):
-    """Sleep ``seconds``, until the model moved for ``plan``, or until the job's end is
-    confirmed; (woken by the model, the confirmed status or ``None``)."""
-    webhook = asyncio.ensure_future(watch.wait(seconds))
-    model_moved = asyncio.ensure_future(model.sleep(plan, seconds))
-    try:
-        await asyncio.wait((webhook, model_moved), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (webhook, model_moved):
-            if not task.done():
-                task.cancel()
-    if webhook.done() and not webhook.cancelled():
-        status = webhook.result()  # a closed receiver raises here
-        if status is not None:
-            return False, status
-    woken = model_moved.done() and not model_moved.cancelled() and model_moved.result()
-    return woken, None
 
 
 # -- the poll loop, shared by every wait that polls ------------------------------------

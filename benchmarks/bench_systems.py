@@ -85,6 +85,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--time-scale", type=float, default=100.0)
     parser.add_argument("--processing-factor", type=float, default=None,
                         help="the emulator's processing_factor (default: its own, 0.25)")
+    parser.add_argument("--webhook-drop-rate", type=float, default=None,
+                        help="the emulator drops this share of webhooks (hybrid's safety "
+                             "polls find those ends)")
     parser.add_argument("--median", type=float, default=600.0, help="median media seconds")
     parser.add_argument("--sigma", type=float, default=0.6)
     parser.add_argument("--seed", type=int, default=1)
@@ -110,6 +113,8 @@ def emulator_flags(args: argparse.Namespace) -> list[str]:
     flags = ["--time-scale", f"{args.time_scale:g}", "--concurrency-limit", str(args.limit)]
     if args.processing_factor is not None:
         flags += ["--processing-factor", repr(args.processing_factor)]
+    if args.webhook_drop_rate is not None:
+        flags += ["--webhook-drop-rate", repr(args.webhook_drop_rate)]
     return flags
 
 
@@ -174,6 +179,8 @@ def measure(
         "wall_s": child["wall_s"],
         "detection_p50_ms": percentile(delays, 0.5) if delays else None,
         "detection_p99_ms": percentile(delays, 0.99) if delays else None,
+        "detection_mean_ms": statistics.mean(delays) if delays else None,
+        "detection_max_ms": delays[-1] if delays else None,
         "detection_ms": delays,
         "occupancy": occupancy(jobs),
     }
@@ -181,7 +188,8 @@ def measure(
 
 METRICS = (
     "makespan_over_lb", "slot_use", "status_gets_per_job", "rejected_429", "cpu_ms_per_job",
-    "maxrss_mb", "detection_p50_ms", "detection_p99_ms", "wall_s", "lower_bound_s",
+    "maxrss_mb", "detection_p50_ms", "detection_p99_ms", "detection_mean_ms",
+    "detection_max_ms", "wall_s", "lower_bound_s",
     "makespan_s", "webhooks_per_job", "max_concurrent_jobs", "duplicates",
 )
 
@@ -197,9 +205,13 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def table(args: argparse.Namespace, summary: dict[str, Any], skipped: dict[str, str]) -> str:
     scale = args.time_scale
+    dropped = "" if args.webhook_drop_rate is None else (
+        f", {args.webhook_drop_rate:g} of webhooks dropped"
+    )
     lines = [
         f"N={args.jobs}, limit {args.limit}, time scale {scale:g}, processing factor "
         f"{'default (0.25)' if args.processing_factor is None else f'{args.processing_factor:g}'}"
+        f"{dropped}"
         f", log-normal media (median {args.median:g} s, sigma {args.sigma:g}, seed {args.seed})"
         f"; medians of {args.rounds} interleaved round(s)",
         "",

@@ -14,10 +14,11 @@ waiter.wait(job, timeout=...)``):
 - ``webhook`` (:class:`WebhookWaiter`): sleeps on a
   :class:`~symbl_async.webhooks._receiver.WebhookReceiver` watch until the job's end is confirmed;
   no polls at all, so a lost final webhook means a :class:`WaitTimeoutError`;
-- ``hybrid`` (:class:`HybridWaiter`): the same, plus a slow safety poll
-  (:class:`SafetyPollSchedule`) that starts after the expected processing time and backs
-  off; what it learns is fed to the receiver. A lost webhook delays the job a little but
-  never hangs it.
+- ``hybrid`` (:class:`HybridWaiter`): the same, plus a safety poll: the learned plan
+  of a poll-mode wait made later (:class:`SafetyPollSchedule` ``lateness``), or, without
+  a learned model, a fixed schedule that starts after the expected processing time and
+  backs off; what it learns is fed to the receiver. A lost webhook delays the job by
+  about one interval of the plan but never hangs it.
 
 The module reads top to bottom in the order one wait runs: the learned model and the
 waits sleeping on it (:class:`ModelWatch`), the plan a wait polls on
@@ -28,13 +29,16 @@ the webhook wait (:func:`wait_for_webhook`), then the three waiters and
 
 Polling that learns: every end a wait sees is taught to the client's processing-time
 model through its :class:`ModelWatch`, which wakes the waits sleeping toward polls the
-new estimate moved. What a wait teaches:
+new estimate moved. What a wait teaches (:class:`_Teacher`):
 
+- a poll that sees the job running: it takes at least this long, a lower bound the
+  model keeps while the wait lasts (``ProcessingTimeModel.observe_running``);
 - a poll that sees the job ended: the end lies between the previous poll that saw it
   running (or the submit) and this one (``ProcessingTimeModel.observe_between``);
 - a webhook (confirmed): the end is the moment the wait is released, near enough.
 
-A job that failed teaches nothing (a failure may come early, at any point).
+A job that failed teaches nothing (a failure may come early, at any point), and its
+lower bound is dropped.
 """
 
 from __future__ import annotations
@@ -108,11 +112,13 @@ TRANSIENT_JOB_ERRORS = (NotFoundError, ServerError, SymblConnectionError, Respon
 DEFAULT_KIND = "audio"
 """The kind learned for jobs whose kind is unknown (made by hand, not by a submit)."""
 
+_MISSED_SPAN = 16.0  # hybrid waits over which the share of missed webhooks is averaged
+
 
 # -- the learned model, and the waits sleeping on plans made from it -------------------
 
 
-def _resolve(future: asyncio.Future[bool]) -> None:
+def _resolve(future: asyncio.Future[bool | None]) -> None:
     if not future.done():
         future.set_result(False)
 
@@ -136,19 +142,51 @@ class ModelWatch:
     def __init__(self, model: ProcessingTimeModel) -> None:
         """Watch ``model``; learn through this object so sleeping waits are woken."""
         self.model = model
-        self._sleepers: dict[str, dict[asyncio.Future[bool], PollPlan]] = {}
+        self._sleepers: dict[str, dict[asyncio.Future[bool | None], PollPlan]] = {}
+        self.webhooks_missed = 0.0
+        """The share of recent hybrid waits whose end a safety poll found before any
+        webhook (a moving average over about 16 waits): when webhooks get lost, the
+        safety polls come sooner (:func:`learned_plan`)."""
 
-    def observe(self, kind: str, media_duration: float | None, seconds: float) -> None:
+    def note_hybrid_end(self, *, by_poll: bool) -> None:
+        """A hybrid wait ended: by a safety poll (its webhook lost or late), or not."""
+        self.webhooks_missed += (float(by_poll) - self.webhooks_missed) / _MISSED_SPAN
+
+    def observe(
+        self, kind: str, media_duration: float | None, seconds: float, *, job: str | None = None
+    ) -> None:
         """:meth:`ProcessingTimeModel.observe`, then wake the waits it moved."""
-        self.model.observe(kind, media_duration, seconds)
+        self.model.observe(kind, media_duration, seconds, job=job)
         self._announce(kind)
 
     def observe_between(
-        self, kind: str, media_duration: float | None, low: float, high: float
+        self,
+        kind: str,
+        media_duration: float | None,
+        low: float,
+        high: float,
+        *,
+        job: str | None = None,
     ) -> None:
         """:meth:`ProcessingTimeModel.observe_between`, then wake the waits it moved."""
-        self.model.observe_between(kind, media_duration, low, high)
+        self.model.observe_between(kind, media_duration, low, high, job=job)
         self._announce(kind)
+
+    def observe_running(
+        self, kind: str, media_duration: float | None, seconds: float, *, job: str
+    ) -> None:
+        """:meth:`ProcessingTimeModel.observe_running`, then wake the waits it moved."""
+        version = self.model.version(kind)
+        self.model.observe_running(kind, media_duration, seconds, job=job)
+        if self.model.version(kind) != version:  # most bounds change nothing
+            self._announce(kind)
+
+    def forget(self, kind: str, job: str) -> None:
+        """:meth:`ProcessingTimeModel.forget`, then wake the waits it moved."""
+        version = self.model.version(kind)
+        self.model.forget(kind, job)
+        if self.model.version(kind) != version:
+            self._announce(kind)
 
     def _announce(self, kind: str) -> None:
         sleepers = self._sleepers.get(kind)
@@ -164,18 +202,23 @@ class ModelWatch:
         """How many waits sleep on a plan of ``kind`` now (for tests and metrics)."""
         return len(self._sleepers.get(kind, ()))
 
-    async def sleep(self, plan: PollPlan, seconds: float) -> bool:
-        """Sleep ``seconds``, or until the model moved materially for ``plan``.
+    async def sleep(
+        self, plan: PollPlan, seconds: float, watch: JobWatch | None = None
+    ) -> bool | None:
+        """Sleep ``seconds``, or until the model moved materially for ``plan``, or (with
+        ``watch``) until the job's end is confirmed or the receiver closed.
 
         Returns:
             True when woken by a model change (re-plan, then sleep again), False when
-            the time is up.
+            the time is up, None when woken by ``watch`` (see :meth:`JobWatch.wait`).
         """
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[bool] = loop.create_future()
+        future: asyncio.Future[bool | None] = loop.create_future()
         handle = loop.call_later(max(seconds, 0.0), _resolve, future)
         sleepers = self._sleepers.setdefault(plan.kind, {})
         sleepers[future] = plan
+        if watch is not None:
+            watch.add_waker(future)  # resolved with None
         try:
             return await future
         finally:
@@ -183,14 +226,40 @@ class ModelWatch:
             del sleepers[future]
             if not sleepers:
                 self._sleepers.pop(plan.kind, None)
+            if watch is not None:
+                watch.remove_waker(future)
 
 
 # -- the plan a wait polls on ----------------------------------------------------------
 
 
-def learned_plan(model: ProcessingTimeModel, job: Job, schedule: PollSchedule) -> PollPlan:
-    """The model's poll plan for ``job`` (seconds after its submit's answer)."""
+def learned_plan(
+    model: ProcessingTimeModel,
+    job: Job,
+    schedule: PollSchedule,
+    safety: SafetyPollSchedule | None = None,
+    webhooks_missed: float = 0.0,
+) -> PollPlan:
+    """The model's poll plan for ``job`` (seconds after its submit's answer).
+
+    With ``safety``, the plan of a hybrid wait's safety polls: the same plan made
+    later by ``safety.lateness`` spreads and one shortest interval (the webhook normally
+    comes first), and no cold looks (webhooks teach the model its first ends). As the
+    share of recent ends that webhooks missed (``webhooks_missed``) grows from a half to
+    three quarters, the plan becomes a poll-mode wait's: with no webhook to teach it, a
+    plan late by design would find every end late and learn next to nothing from it.
+    """
     floor = schedule.initial_interval / schedule.time_scale
+    later: dict[str, float] = {}
+    if safety is not None:
+        # Webhooks trusted while they miss up to half the ends (a lost one, or a late
+        # one: found by a safety poll either way), not at all from three quarters on.
+        # (Each end a safety poll finds makes the next plans less late, and so more
+        # likely to come before a slow webhook: a lower threshold fed on itself.)
+        trust = min(1.0, max(0.0, (0.75 - webhooks_missed) / 0.25))
+        later = {"lateness": safety.lateness * trust, "margin": floor * trust}
+        if trust > 0:  # else the cold looks of a poll-mode wait
+            later["cold_factor"] = 1.0
     return PollPlan(
         model,
         job.kind or DEFAULT_KIND,
@@ -199,6 +268,7 @@ def learned_plan(model: ProcessingTimeModel, job: Job, schedule: PollSchedule) -
         floor=floor,
         cap=max(schedule.max_interval / schedule.time_scale, floor),
         growth=schedule.growth,
+        **later,
     )
 
 
@@ -218,7 +288,75 @@ def plan_delays(plan: PollPlan) -> Iterator[float]:
 
 def observe_end(model: ModelWatch, job: Job, seconds: float) -> None:
     """Teach the model that ``job`` ended ``seconds`` after its submit was answered."""
-    model.observe(job.kind or DEFAULT_KIND, job.media_duration, seconds)
+    model.observe(job.kind or DEFAULT_KIND, job.media_duration, seconds, job=job.job_id)
+
+
+class _Teacher:
+    """What one polling wait tells the model: the polls that saw the job running (lower
+    bounds, :meth:`ModelWatch.observe_running`), then its end; a wait that ends without
+    one (failed, timed out, cancelled) takes its bound back (:meth:`close`)."""
+
+    def __init__(self, model: ModelWatch, job: Job, clock: Callable[[], float]) -> None:
+        self.model, self.job, self.clock = model, job, clock
+        self.kind = job.kind or DEFAULT_KIND
+        self.running_seen = job.submitted_at  # the last poll that saw it running
+        self.taught = False
+
+    def on_status(self, info: JobInfo) -> None:
+        """A poll's answer: a job still running takes at least this long."""
+        if not info.status.is_terminal:
+            job, now = self.job, self.clock()
+            self.running_seen = now
+            self.model.observe_running(
+                self.kind, job.media_duration, now - job.submitted_at, job=job.job_id
+            )
+
+    def polled_end(self) -> None:
+        """A poll saw the end: it lies between the last poll that saw the job running
+        (or the submit) and now."""
+        job = self.job
+        self.taught = True
+        self.model.observe_between(
+            self.kind,
+            job.media_duration,
+            self.running_seen - job.submitted_at,
+            self.clock() - job.submitted_at,
+            job=job.job_id,
+        )
+
+    def webhook_end(self) -> None:
+        """A confirmed webhook released the wait: the end is now, near enough."""
+        self.taught = True
+        observe_end(self.model, self.job, self.clock() - self.job.submitted_at)
+
+    def close(self) -> None:
+        """The wait is over; without an end learned, its lower bound goes."""
+        if not self.taught:
+            self.model.forget(self.kind, self.job.job_id)
+
+
+async def _sleep_toward(
+    model: ModelWatch,
+    plan: PollPlan,
+    job: Job,
+    seconds: float,
+    deadline: float,
+    clock: Callable[[], float],
+    watch: JobWatch | None = None,
+) -> JobStatus | None:
+    """Sleep toward the plan's pending poll, ``seconds`` away, moving it when the model
+    moved for the plan (:meth:`PollPlan.replan`, no later than ``deadline``); with
+    ``watch``, until the job's end is confirmed first (the status, else ``None``)."""
+    target = clock() + seconds
+    while (remaining := target - clock()) > 0:
+        woken = await model.sleep(plan, remaining, watch)
+        if woken is None and watch is not None:
+            return await watch.wait(0)  # the end confirmed (or the receiver closed)
+        if woken:
+            moved = plan.replan(clock() - job.submitted_at)
+            if moved is not None:
+                target = min(job.submitted_at + moved, deadline)
+    return None
 
 
 # -- the poll loop, shared by every wait that polls ------------------------------------
@@ -286,40 +424,30 @@ async def poll_and_learn(
     poll): the pending poll may come sooner (the service is faster than thought) or
     later (slower). The poll at the deadline stays where it is. A completed job is
     observed as ended between the last poll that saw it running (or the submit) and
-    the poll that saw it done.
+    the poll that saw it done; each poll that saw it running is a lower bound the model
+    keeps while the wait lasts (:meth:`ModelWatch.observe_running`).
     """
-    running_seen = [job.submitted_at]
     plan = learned_plan(model.model, job, schedule)
+    teacher = _Teacher(model, job, clock)
     deadline = clock() + timeout
-
-    def on_status(info: JobInfo) -> None:
-        if not info.status.is_terminal:
-            running_seen[0] = clock()
 
     async def pause(seconds: float, final: bool) -> JobInfo | None:
         if final:  # the deadline's poll stays: an earlier one would time out too soon
             await asyncio.sleep(seconds)
-            return None
-        target = clock() + seconds
-        while (remaining := target - clock()) > 0:
-            if await model.sleep(plan, remaining):
-                moved = plan.replan(clock() - job.submitted_at)
-                if moved is not None:
-                    target = min(job.submitted_at + moved, deadline)
+        else:
+            await _sleep_toward(model, plan, job, seconds, deadline, clock)
         return None
 
-    info = await _poll_loop(
-        get_job, job, plan_delays(plan), timeout=timeout, pause=pause, clock=clock,
-        on_status=on_status,
-    )
-    if info.status is JobStatus.COMPLETED:
-        model.observe_between(
-            job.kind or DEFAULT_KIND,
-            job.media_duration,
-            running_seen[0] - job.submitted_at,
-            clock() - job.submitted_at,
+    try:
+        info = await _poll_loop(
+            get_job, job, plan_delays(plan), timeout=timeout, pause=pause, clock=clock,
+            on_status=teacher.on_status,
         )
-    return info
+        if info.status is JobStatus.COMPLETED:
+            teacher.polled_end()
+        return info
+    finally:
+        teacher.close()
 
 
 async def _poll_loop(
@@ -377,18 +505,23 @@ async def wait_for_webhook(
     safety: SafetyPollSchedule | None = None,
     clock: Callable[[], float] = time.monotonic,
     rng: random.Random | None = None,
+    model: ModelWatch | None = None,
 ) -> JobInfo:
     """Wait until the receiver confirms the job's end; with ``get_job``, safety-poll too.
 
     The job is watched first thing (a webhook that came earlier is remembered by the
     receiver, so none is missed). Without ``get_job`` (``webhook`` mode) nothing is
     polled: the deadline is the only way out when the final webhook is lost. With it
-    (``hybrid`` mode) the job is also polled on ``safety`` (built on ``schedule``), every
-    answer is fed to :meth:`~symbl_async.webhooks._receiver.WebhookReceiver.note_status` (which
-    also releases other waiters of the job), and one last poll is made at the deadline,
-    as :func:`poll_until_done` does. When the wait ends, however it ends, the watch is
-    retired unless another wait still holds it; a confirmed end stays remembered
-    (bounded) so that waiting again returns at once.
+    (``hybrid`` mode) the job is also polled, every answer is fed to
+    :meth:`~symbl_async.webhooks._receiver.WebhookReceiver.note_status` (which also
+    releases other waiters of the job), and one last poll is made at the deadline, as
+    :func:`poll_until_done` does. The safety polls follow the learned plan when
+    ``model`` is given and ``schedule.learn`` (:func:`learned_plan` with ``safety``:
+    later than a poll-mode wait's by ``safety.lateness`` spreads, re-planned when the
+    model moves, so a lost webhook costs about one interval of the learned plan), else
+    the fixed :class:`SafetyPollSchedule`. When the wait ends, however it ends, the
+    watch is retired unless another wait still holds it; a confirmed end stays
+    remembered (bounded) so that waiting again returns at once.
 
     Args:
         receiver: the receiver the job's ``webhookUrl`` points at.
@@ -399,7 +532,9 @@ async def wait_for_webhook(
             :class:`PollSchedule`).
         safety: the safety poll's shape (default :class:`SafetyPollSchedule`).
         clock: monotonic seconds.
-        rng: random source of the jitter.
+        rng: random source of the jitter (the fixed schedule's).
+        model: the client's learned model; the wait teaches it the job's end (and, in
+            ``hybrid`` mode, the safety polls that saw it running).
 
     Returns:
         The completed job's status.
@@ -411,28 +546,60 @@ async def wait_for_webhook(
     """
     watch = receiver.watch(job.job_id)
     _holders[watch] = _holders.get(watch, 0) + 1
+    teacher = None if model is None else _Teacher(model, job, clock)
     try:
         if get_job is None:
             status = await watch.wait(timeout)
             if status is None:
                 last = watch.status.value if watch.status is not None else None
                 raise WaitTimeoutError(job.job_id, job.conversation_id, timeout, last)
-            return _ended(job, status)
+            info = _ended(job, status)
+            if teacher is not None:
+                teacher.webhook_end()
+            return info
+        schedule = schedule or PollSchedule()
+        safety = safety or SafetyPollSchedule()
+        plan = None
+        if teacher is not None and schedule.learn:
+            plan = learned_plan(
+                teacher.model.model, job, schedule, safety, teacher.model.webhooks_missed
+            )
+        deadline = clock() + timeout
 
         async def pause(seconds: float, final: bool) -> JobInfo | None:
-            status = await watch.wait(seconds)
-            return None if status is None else _ended(job, status)
+            if plan is None or teacher is None or final:
+                status = await watch.wait(seconds)
+            else:
+                status = await _sleep_toward(
+                    teacher.model, plan, job, seconds, deadline, clock, watch
+                )
+            if status is None:
+                return None
+            info = _ended(job, status)
+            if teacher is not None:
+                teacher.webhook_end()
+                teacher.model.note_hybrid_end(by_poll=False)
+            return info
 
         def feed(info: JobInfo) -> None:
             receiver.note_status(job.job_id, info.status)
+            if teacher is not None:
+                teacher.on_status(info)
 
-        delays = (safety or SafetyPollSchedule()).delays(
-            schedule or PollSchedule(), job.media_duration, rng
+        delays = (
+            safety.delays(schedule, job.media_duration, rng) if plan is None
+            else plan_delays(plan)
         )
-        return await _poll_loop(
+        info = await _poll_loop(
             get_job, job, delays, timeout=timeout, pause=pause, clock=clock, on_status=feed
         )
+        if teacher is not None and not teacher.taught and info.status is JobStatus.COMPLETED:
+            teacher.polled_end()
+            teacher.model.note_hybrid_end(by_poll=True)
+        return info
     finally:
+        if teacher is not None:
+            teacher.close()
         _release(receiver, watch)
 
 
@@ -530,10 +697,8 @@ class WebhookWaiter:
 
     async def wait(self, job: Job, *, timeout: float) -> JobInfo:
         """Wait for the webhook; see :func:`wait_for_webhook` (without ``get_job``)."""
-        info = await wait_for_webhook(self.receiver, job, timeout=timeout)
-        if self.watch is not None:  # the release is the end, give or take a confirmation
-            observe_end(self.watch, job, time.monotonic() - job.submitted_at)
-        return info
+        # The release is the end, give or take a confirmation: the model learns it.
+        return await wait_for_webhook(self.receiver, job, timeout=timeout, model=self.watch)
 
 
 @attrs.frozen
@@ -556,19 +721,15 @@ class HybridWaiter:
 
     async def wait(self, job: Job, *, timeout: float) -> JobInfo:
         """Wait for the webhook or the safety poll; see :func:`wait_for_webhook`."""
-        info = await wait_for_webhook(
+        return await wait_for_webhook(
             self.receiver,
             job,
             timeout=timeout,
             get_job=self.get_job,
             schedule=self.schedule,
             safety=self.safety,
+            model=self.watch,
         )
-        if self.watch is not None:
-            # Mostly released by a webhook (exact); a safety poll's find is late by up to
-            # an interval, which the model's robust fit absorbs.
-            observe_end(self.watch, job, time.monotonic() - job.submitted_at)
-        return info
 
 
 def make_waiter(

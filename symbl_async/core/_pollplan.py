@@ -39,6 +39,9 @@ _TAIL_SHARE = 0.1  # past the plan, intervals may grow to this share of the wait
 # ``limit`` jobs), so an early look is worth far more than one job's lag, and the
 # prior may be 3x off. Measured on the batch replay (tests/core/test_pollplan.py).
 _COLD_FACTOR = 4.0
+# A safety poll's plan is stretched by its lateness in spreads, at most this (log): a
+# cold model's spread would otherwise put the first safety poll past most ends.
+_MAX_STRETCH = math.log(1.5)
 _SQRT2 = math.sqrt(2.0)
 _NORMAL = statistics.NormalDist()
 
@@ -71,16 +74,57 @@ def _quantile(q: float, s: float) -> float:
     return math.exp(s * _NORMAL.inv_cdf(min(max(q, 1e-12), 1 - 1e-12)))
 
 
-def _schedule(t1: float, s: float, c: float, floor: float, start: float) -> list[float]:
-    times = [t1]
-    prev = start
-    while _cdf(times[-1], s) < 1 - _TAIL and len(times) < _MAX_LOOKS:
-        t = times[-1]
-        density = _pdf(t, s)
-        step = (_cdf(t, s) - _cdf(prev, s)) / density - c if density > 0 else floor
-        prev = t
-        times.append(t + max(step, floor))
-    return times
+def _walk(
+    t1: float, s: float, c: float, floor: float, start: float, bound: float
+) -> tuple[list[float] | None, float, float]:
+    """The schedule from ``t1``, with its expected lag and looks given ``T > start``.
+
+    Each look follows from the one before by the recursion above; :func:`_evaluate`'s
+    arithmetic is done along the way (each CDF and partial moment once per look). It
+    gives up, with ``None``, once ``lag + c * looks`` exceeds ``bound``: the sums only
+    grow, so such a schedule cannot be the cheapest. A plan's search makes hundreds of
+    these walks.
+    """
+    # _cdf, _pdf and _partial's phi, inlined: this loop is the plan's whole cost.
+    root2s = s * _SQRT2
+    s2 = s * s
+    moment = math.exp(s2 / 2)
+    density_scale = 1.0 / (s * math.sqrt(2 * math.pi))
+    log, erf, exp = math.log, math.erf, math.exp
+    if start > 0:
+        log_start = log(start)
+        f_prev = 0.5 * (1.0 + erf(log_start / root2s))
+        phi_prev = 0.5 * (1.0 + erf((log_start - s2) / root2s))
+    else:
+        f_prev = phi_prev = 0.0
+    survive = max(1.0 - f_prev, 1e-300)
+    lag = looks = 0.0
+    times: list[float] = []
+    t = t1
+    end = 1 - _TAIL
+    while True:
+        looks += (1.0 - f_prev) / survive
+        if t > 0:
+            log_t = log(t)
+            f_t = 0.5 * (1.0 + erf(log_t / root2s))
+            phi_t = 0.5 * (1.0 + erf((log_t - s2) / root2s))
+        else:
+            log_t = -math.inf
+            f_t = phi_t = 0.0
+        lag += (t * (f_t - f_prev) - moment * (phi_t - phi_prev)) / survive
+        if lag + c * looks > bound:
+            return None, lag, looks
+        times.append(t)
+        if f_t >= end or len(times) >= _MAX_LOOKS:
+            return times, lag, looks
+        if t > 0:
+            z = log_t / s
+            density = exp(-0.5 * z * z) * density_scale / t
+        else:
+            density = 0.0
+        step = (f_t - f_prev) / density - c if density > 0 else floor
+        f_prev, phi_prev = f_t, phi_t
+        t = t + max(step, floor)
 
 
 def _evaluate(times: list[float], s: float, start: float) -> tuple[float, float]:
@@ -98,53 +142,72 @@ def _evaluate(times: list[float], s: float, start: float) -> tuple[float, float]
 
 
 def _best(
-    s: float, c: float, floor: float, start: float, earliest: float = 0.0
-) -> tuple[list[float], float, float]:
+    s: float, c: float, floor: float, start: float, earliest: float = 0.0, hint: int = 12
+) -> tuple[list[float], float, float, int]:
     """The schedule minimising lag + c * looks, searching over the first look.
 
     Given that the job had not ended at ``start``; no look before ``earliest`` (a re-plan
-    made later than ``start``: the time in between is past, whatever it held).
+    made later than ``start``: the time in between is past, whatever it held). Returns
+    the schedule, its expected lag and looks, and which candidate first look won (a
+    ``hint`` for the next search at a nearby cost: candidates are tried from there).
     """
     q0 = _cdf(start, s)
     lowest = max(start + floor, earliest)
-    best: tuple[float, list[float], float, float] | None = None
     steps = 24
-    tried: set[float] = set()
+    candidates: list[float] = []
     for i in range(steps):
         # Candidate first looks spread over the remaining quantiles; those already past
         # collapse to the earliest allowed (poll now, if the job has likely ended).
         q = q0 + (1 - q0) * (0.02 + 0.97 * i / (steps - 1)) ** 1.5
         t1 = max(_quantile(min(q, 1 - _TAIL), s), lowest)
-        if t1 in tried:
+        if t1 not in candidates:
+            candidates.append(t1)
+    # The cheapest wins, the earliest candidate on a tie. A walk gives up once its cost
+    # passes the cheapest so far, so starting from a good candidate (the hint, then its
+    # neighbours) prunes most of the others early; the choice does not depend on the
+    # order.
+    order = sorted(range(len(candidates)), key=lambda k: abs(k - hint))
+    best: tuple[float, int, list[float], float, float] | None = None
+    for k in order:
+        times, lag, looks = _walk(
+            candidates[k], s, c, floor, start, math.inf if best is None else best[0]
+        )
+        if times is None:
             continue
-        tried.add(t1)
-        times = _schedule(t1, s, c, floor, start)
-        lag, looks = _evaluate(times, s, start)
         cost = lag + c * looks
-        if best is None or cost < best[0]:
-            best = (cost, times, lag, looks)
+        if best is None or (cost, k) < (best[0], best[1]):
+            best = (cost, k, times, lag, looks)
     assert best is not None
-    return best[1], best[2], best[3]
+    return best[2], best[3], best[4], best[1]
 
 
 @functools.lru_cache(maxsize=512)
-def _cost_for_budget(s: float, floor: float, budget: float) -> float:
-    """The cost per look whose optimal plan expects ``budget`` looks (bisection)."""
+def _budget_plan(s: float, floor: float, budget: float) -> tuple[float, tuple[float, ...]]:
+    """The cost per look whose optimal plan expects ``budget`` looks (bisection), and
+    that plan from the submit."""
     lo, hi = math.log(1e-6), math.log(10.0)
+    plan: list[float] | None = None
+    hint = 12
     for _ in range(14):
         mid = (lo + hi) / 2
-        _, _, looks = _best(s, math.exp(mid), floor, 0.0)
+        times, _, looks, hint = _best(s, math.exp(mid), floor, 0.0, hint=hint)
         if looks > budget:
             lo = mid  # too many looks: each must cost more
         else:
-            hi = mid
-    return math.exp(hi)
+            hi, plan = mid, times
+    c = math.exp(hi)
+    if plan is None:  # even the dearest look was within the budget
+        plan, _, _, _ = _best(s, c, floor, 0.0)
+    return c, tuple(plan)
 
 
-@functools.lru_cache(maxsize=512)
+def _cost_for_budget(s: float, floor: float, budget: float) -> float:
+    """The cost per look whose optimal plan expects ``budget`` looks."""
+    return _budget_plan(s, floor, budget)[0]
+
+
 def _plan_from_submit(s: float, floor: float, budget: float) -> tuple[float, ...]:
-    times, _, _ = _best(s, _cost_for_budget(s, floor, budget), floor, 0.0)
-    return tuple(times)
+    return _budget_plan(s, floor, budget)[1]
 
 
 def _round_sigma(sigma: float) -> float:
@@ -187,7 +250,9 @@ def plan_polls(
     if since <= 0 and earliest <= 0:
         return [t * median for t in _plan_from_submit(s, floor_n, budget)]
     c = _cost_for_budget(s, floor_n, budget)
-    times, _, _ = _best(s, c, floor_n, max(since, 0.0) / median, max(earliest, 0.0) / median)
+    times, _, _, _ = _best(
+        s, c, floor_n, max(since, 0.0) / median, max(earliest, 0.0) / median
+    )
     return [t * median for t in times]
 
 
@@ -205,6 +270,13 @@ class PollPlan:
     tenth of the time already waited, when longer). While the model has seen no end of
     ``kind``, plans spend ``cold_factor`` times the budget: the first end seen re-plans
     every wait that shares the model, so looking early pays for all of them.
+
+    A hybrid wait's safety polls follow the same plan, later: each poll time ``t`` of
+    the plan is handed out as ``t * exp(lateness * sigma) + margin`` (``sigma`` the
+    prediction's spread, the stretch at most 1.5x), since a webhook normally tells the
+    end first. A lost webhook then costs the lateness plus at most one interval of the
+    learned plan, and a job whose webhook comes costs a poll only when it ends that
+    much later than most.
     """
 
     def __init__(
@@ -218,19 +290,26 @@ class PollPlan:
         cap: float,
         growth: float = 1.5,
         cold_factor: float = _COLD_FACTOR,
+        lateness: float = 0.0,
+        margin: float = 0.0,
     ) -> None:
         """Plan from the model's current prediction for the job."""
         self.model, self.kind, self.media_duration = model, kind, media_duration
+        self._lateness, self._margin = lateness, margin
         self._warm_budget = budget
         self._cold_budget = budget * max(cold_factor, 1.0)
         self._floor = floor
         self._cap, self._growth = max(cap, floor), growth
         self._prediction = model.predict(kind, media_duration)
         self._version = model.version(kind)
+        # Cold looks pay off before the median of the first prediction only: a level
+        # raised since by jobs seen running past it (a slower service) is no reason to
+        # look densely again.
+        self._cold_until = self._prediction.median
         self.last = 0.0
-        self._planned_cold = self._budget > budget
-        self._plan = plan_polls(self._prediction, budget=self._budget, floor=floor)
         """The last poll handed out before :attr:`pending` (0: the submit)."""
+        self._planned_cold = self._budget > budget
+        self._plan = self._from_submit()
         self.pending: float | None = None
         """The poll handed out by :meth:`next` and not yet polled."""
         self._interval = floor
@@ -239,7 +318,7 @@ class PollPlan:
     def _budget(self) -> float:
         # Cold looks pay off early only (a faster service); past the median, the job is
         # slower than the prior, and the warm budget spreads the rest of the plan.
-        if self.model.observations(self.kind) == 0 and self.last < self._prediction.median:
+        if self.model.observations(self.kind) == 0 and self.last < self._cold_until:
             return self._cold_budget
         return self._warm_budget
 
@@ -259,11 +338,20 @@ class PollPlan:
         return True
 
     def _cooling(self) -> bool:
-        """True once, when a plan made with the cold budget passes the median."""
-        if self._planned_cold and self.last >= self._prediction.median:
+        """True once, when a plan made with the cold budget passes the first median."""
+        if self._planned_cold and self.last >= self._cold_until:
             self._planned_cold = False
             return True
         return False
+
+    def _from_submit(self) -> list[float]:
+        """The plan from the submit for the current prediction (cached), made later by
+        the lateness and margin."""
+        times = plan_polls(self._prediction, budget=self._budget, floor=self._floor)
+        if not (self._lateness or self._margin):
+            return times
+        stretch = math.exp(min(self._lateness * self._prediction.sigma, _MAX_STRETCH))
+        return [t * stretch + self._margin for t in times]
 
     def _replan(self, earliest: float) -> None:
         self._planned_cold = self._budget > self._warm_budget
@@ -275,7 +363,7 @@ class PollPlan:
         # after the last poll are the optimal continuation up to the conditioning (the
         # recursion's steps do not change when F and f are divided by the same
         # survival); a look it placed between the last poll and now is made now.
-        fresh = plan_polls(self._prediction, budget=self._budget, floor=self._floor)
+        fresh = self._from_submit()
         after = self.last + self._floor
         if any(after <= t < earliest for t in fresh):  # a look missed while asleep
             self._plan = [earliest] + [t for t in fresh if t >= earliest + self._floor]

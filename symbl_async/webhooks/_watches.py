@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+from typing import Any
 
 import attrs
 
@@ -65,6 +66,7 @@ class JobWatch:
         self._status: JobStatus | None = None
         # Set when done is set or when the receiver closes: what wait() sleeps on.
         self._wakeup = asyncio.Event()
+        self._wakers: set[asyncio.Future[Any]] = set()
 
     def __repr__(self) -> str:
         status = self._status.value if self._status is not None else None
@@ -112,6 +114,31 @@ class JobWatch:
             "poll GET /v1/job/{jobId} instead"
         )
 
+    def add_waker(self, future: asyncio.Future[Any]) -> None:
+        """Resolve ``future`` (with ``None``) when :meth:`wait` would return: the job's end
+        confirmed or the receiver closed (at once if either happened already).
+
+        For a waiter that also sleeps on something else (a hybrid wait's safety poll
+        moving with the learned model) in one future instead of two tasks. Take it back
+        with :meth:`remove_waker` when it was resolved otherwise.
+        """
+        if self._wakeup.is_set():
+            if not future.done():
+                future.set_result(None)
+            return
+        self._wakers.add(future)
+
+    def remove_waker(self, future: asyncio.Future[Any]) -> None:
+        """Forget a future given to :meth:`add_waker` (no error if it is not there)."""
+        self._wakers.discard(future)
+
+    def _wake(self) -> None:
+        self._wakeup.set()
+        wakers, self._wakers = self._wakers, set()
+        for future in wakers:
+            if not future.done():
+                future.set_result(None)
+
     def _advance(self, status: JobStatus) -> None:
         """Record a non-terminal status if it moves the job forward."""
         if self._status is None or status.rank > self._status.rank:
@@ -120,10 +147,10 @@ class JobWatch:
     def _finish(self, status: JobStatus) -> None:
         self._status = status
         self.done.set()
-        self._wakeup.set()
+        self._wake()
 
     def _close(self) -> None:
-        self._wakeup.set()
+        self._wake()
 
 
 class WatchTable:

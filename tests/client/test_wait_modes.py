@@ -46,7 +46,11 @@ def url(i: int, seconds: float = MEDIA) -> str:
 
 @contextlib.asynccontextmanager
 async def stack(
-    *, receiver: bool = True, client_kwargs: dict[str, Any] | None = None, **emulator: Any
+    *,
+    receiver: bool = True,
+    client_kwargs: dict[str, Any] | None = None,
+    scale: float = SCALE,
+    **emulator: Any,
 ) -> AsyncIterator[tuple[Emulator, WebhookReceiver, SymblClient]]:
     """Emulator, receiver (own server on 127.0.0.1) and client.
 
@@ -54,7 +58,7 @@ async def stack(
     server stops (a connection accepted during aiohttp's shutdown can outlive it); then
     the receiver, which cancels any confirmation before the client closes.
     """
-    emu = Emulator(time_scale=SCALE, fail_inputs=frozenset({BROKEN}), seed=7, **emulator)
+    emu = Emulator(time_scale=scale, fail_inputs=frozenset({BROKEN}), seed=7, **emulator)
     rec = WebhookReceiver()
     client: SymblClient | None = None
     try:
@@ -64,7 +68,7 @@ async def stack(
             app_id=emu.app_id,
             app_secret=emu.app_secret,
             base_url=emu.url,
-            poll=PollSchedule(time_scale=SCALE),
+            poll=PollSchedule(time_scale=scale),
             wait_timeout=WAIT,
             receiver=rec if receiver else None,
             **(client_kwargs or {}),
@@ -123,6 +127,13 @@ def test_safety_poll_is_jittered_within_the_poll_schedules_bounds() -> None:
 def test_safety_poll_rejects_nonsense(field: str) -> None:
     with pytest.raises(ValueError):
         SafetyPollSchedule(**{field: 0 if field != "growth" else 0.5})
+
+
+def test_safety_poll_lateness_is_a_number_of_spreads_not_below_zero() -> None:
+    assert SafetyPollSchedule(lateness=0).lateness == 0
+    with pytest.raises(ValidationError) as info:
+        SafetyPollSchedule(lateness=-1)
+    assert info.value.field == "lateness"
 
 
 # -- modes and validation ---------------------------------------------------------------
@@ -422,6 +433,28 @@ async def test_hybrid_with_webhooks_arriving_needs_no_safety_poll() -> None:
         jobs = await submit_many(client, 8)
         await asyncio.gather(*(client.wait(job) for job in jobs))
         assert emu.stats()["job_status_requests"] == receiver.stats.confirmations == len(jobs)
+
+
+async def test_hybrid_safety_polls_follow_what_the_model_learned_of_a_slower_service() -> None:
+    # 3x slower than the prior: 60 s of media take 76 service seconds, not 45. The fixed
+    # schedule polled every job at 1.2 x 45 s (and again before its end); learned, a
+    # job whose webhook comes is not polled at all once the model knows the service.
+    # Time scale 20 (76 s: 3.8 real seconds): a webhook late by a busy machine's tenth of
+    # a second is still before the first safety poll.
+    scale = 20.0
+    async with stack(scale=scale, processing_factor=0.75) as (emu, receiver, client):
+        warm = await submit_many(client, 8)  # the first ends teach the model
+        await asyncio.gather(*(client.wait(job) for job in warm))
+        assert client.processing_model.predict("audio", MEDIA).median * scale == (
+            pytest.approx(76.0, rel=0.1)
+        )
+        before = emu.stats()["job_status_requests"] - receiver.stats.confirmations
+        jobs = [
+            await client.submit_audio_url(url(100 + i), media_duration=MEDIA) for i in range(8)
+        ]
+        await asyncio.gather(*(client.wait(job) for job in jobs))
+        safety_polls = emu.stats()["job_status_requests"] - receiver.stats.confirmations - before
+        assert safety_polls <= 2
 
 
 async def test_hybrid_with_every_webhook_lost_times_out_after_a_final_poll() -> None:

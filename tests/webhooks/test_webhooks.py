@@ -743,3 +743,29 @@ async def test_body_broken_off_is_counted_and_reraised() -> None:
     assert r.stats.rejected == {"incomplete_body": 1}
     assert_counts_add_up(r)
     await r.close()
+
+
+async def test_a_waker_is_resolved_when_the_end_is_confirmed_or_the_receiver_closes() -> None:
+    # One future for a wait that also sleeps on other things (a hybrid safety poll).
+    receiver = WebhookReceiver(confirm=False)
+    loop = asyncio.get_running_loop()
+    ended, kept = receiver.watch("a"), receiver.watch("b")
+    on_end: asyncio.Future[object] = loop.create_future()
+    forgotten: asyncio.Future[object] = loop.create_future()
+    ended.add_waker(on_end)
+    ended.add_waker(forgotten)
+    ended.remove_waker(forgotten)
+    receiver.note_status("a", JobStatus.IN_PROGRESS)
+    assert not on_end.done()  # not an end
+    receiver.note_status("a", JobStatus.COMPLETED)
+    assert on_end.done() and on_end.result() is None
+    assert not forgotten.done()
+    late: asyncio.Future[object] = loop.create_future()
+    ended.add_waker(late)  # already ended: at once
+    assert late.done()
+    on_close: asyncio.Future[object] = loop.create_future()
+    kept.add_waker(on_close)
+    await receiver.close()
+    assert on_close.done()
+    with pytest.raises(ClientClosedError):
+        await kept.wait(0)

@@ -51,7 +51,10 @@ def request_kind(request: web.Request) -> str | None:
     if path.startswith("/v1/job/"):
         return "job"
     if path.rstrip("/") == "/v1/conversations":
-        return "list"  # a lookup by name
+        # A lookup by name filters on the attempt's name (conversation.name=="..."); the
+        # CLI's credential check at start-up lists one conversation unfiltered (apart:
+        # holding lookups must not keep a run from starting).
+        return "list" if "conversation.name==" in request.query.get("filter", "") else "check"
     if path.endswith("/messages"):
         return "messages"
     if path.startswith("/v1/conversations/"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +113,14 @@ class Ledgers:
             await store.aclose()
 
 
-@pytest.fixture(params=KINDS)
+def _params(kinds: Sequence[str]) -> list[Any]:
+    """The kinds as parameters; PostgreSQL's is in the system tier (tests/_tiers.py cannot
+    see the server it starts through ``getfixturevalue``)."""
+    return [pytest.param(kind, marks=pytest.mark.system) if kind == "postgres" else kind
+            for kind in kinds]
+
+
+@pytest.fixture(params=_params(KINDS))
 def ledger_where(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
     """The kind of ledger and where it is (PostgreSQL started only when asked)."""
     kind = request.param
@@ -184,7 +191,7 @@ class CliLedger:
         return {**counts, "ever_submitted": sum(1 for r in rows if r["submitted_at"])}
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=_params(("sqlite", "postgres")))
 def cli_ledger(request: pytest.FixtureRequest) -> CliLedger:
     """Each ledger a CLI run can use (PostgreSQL started only when asked)."""
     if request.param == "postgres":

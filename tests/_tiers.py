@@ -50,7 +50,7 @@ SYSTEM_NAMES = frozenset({
 })
 INTEGRATION_NAMES = frozenset({
     "Emulator", "threaded_emulator",  # the emulator on 127.0.0.1
-    "TCPSite", "start_server", "create_server", "uvicorn",  # any other server
+    "TCPSite", "SockSite", "start_server", "create_server", "uvicorn",  # any other server
 })
 
 _TESTS = Path(__file__).resolve().parent

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import attrs
 import pytest
@@ -43,7 +42,6 @@ from symbl_async.errors import (
 )
 
 S = ItemState
-KINDS = ["memory", "sqlite", "postgres"]
 
 
 class Workers:
@@ -76,18 +74,10 @@ class Workers:
             await store.aclose()
 
 
-@pytest.fixture(params=KINDS)
-def ledger_at(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
-    """The kind of store and where its ledger is (PostgreSQL started only when asked)."""
-    kind = request.param
-    if kind == "postgres":
-        return kind, str(request.getfixturevalue("pg_url"))
-    return kind, str(tmp_path / "ledger.sqlite3")
-
-
 @pytest.fixture
-async def workers(ledger_at: tuple[str, str]) -> AsyncIterator[Workers]:
-    ledger = Workers(*ledger_at)
+async def workers(ledger_where: tuple[str, str]) -> AsyncIterator[Workers]:
+    """Workers on a ledger of each kind (tests/_ledgers.py: ``ledger_where``)."""
+    ledger = Workers(*ledger_where)
     try:
         yield ledger
     finally:

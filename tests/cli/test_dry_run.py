@@ -77,7 +77,7 @@ def test_a_first_dry_run_counts_by_kind_and_guesses_the_time_and_cost(
                    "--max-concurrent-jobs", "3", "--dry-run", "--price-per-minute", "0.5")
         stats = emu.stats()
     assert done.returncode == 1, done.stderr  # as the run would: an input fails at once
-    assert dict(gate.seen) == {"token": 1, "list": 1}  # the credential check, nothing else
+    assert dict(gate.seen) == {"token": 1, "check": 1}  # the credential check, nothing else
     assert stats["submits_received"] == 0
     assert tree(tmp_path) == before  # no output folder, no ledger
     lines = done.stdout.splitlines()
@@ -129,7 +129,7 @@ def test_a_dry_run_says_what_the_rerun_does_and_writes_nothing(
         assert tree(tmp_path) == before
         real = cli(*run_args(emu.url, out, "--manifest", rerun_list), "--retry-failed")
         resubmitted = emu.stats()["jobs_submitted"] - paid
-    assert seen == {"token": 3, "list": 3}
+    assert seen == {"token": 3, "check": 3}
     assert plain.returncode == 0, plain.stderr
     said = plain.stdout.splitlines()
     assert f"5 input(s); judged against {out / 'ledger.sqlite3'} (read only)" in said

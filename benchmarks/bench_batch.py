@@ -48,11 +48,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _common import media_lengths
+from symbl_async.batch._manifests import read_manifest
 
 from symbl_async.batch._api import process_many
-from symbl_async.batch._manifests import read_manifest
-from symbl_async.batch._slots import JobSlots
 from symbl_async.batch._inputs import UrlSource
+from symbl_async.batch._slots import JobSlots
 from symbl_async.client._client import SymblClient
 from symbl_async.client._waiting import PollSchedule
 from symbl_async.core._jobs import Job, JobInfo, JobStatus

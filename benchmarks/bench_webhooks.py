@@ -320,8 +320,8 @@ def print_throughput(args: argparse.Namespace) -> None:
 async def batch_makespan(args: argparse.Namespace, mode: str) -> dict[str, Any]:
     """Makespan of ``process_many`` with ``wait_mode=mode`` against its lower bound."""
     from symbl_async.batch._api import process_many
-    from symbl_async.batch._slots import JobSlots
     from symbl_async.batch._inputs import UrlSource
+    from symbl_async.batch._slots import JobSlots
 
     lengths = media_lengths(args.batch_jobs, args.batch_median, args.sigma, args.seed)
     sources = [

@@ -747,7 +747,7 @@ async def test_body_broken_off_is_counted_and_reraised() -> None:
 
 async def test_a_waker_is_resolved_when_the_end_is_confirmed_or_the_receiver_closes() -> None:
     # One future for a wait that also sleeps on other things (a hybrid safety poll).
-    receiver = WebhookReceiver(confirm=False)
+    receiver = WebhookReceiver()
     loop = asyncio.get_running_loop()
     ended, kept = receiver.watch("a"), receiver.watch("b")
     on_end: asyncio.Future[object] = loop.create_future()

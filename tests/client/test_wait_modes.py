@@ -426,9 +426,9 @@ async def test_hybrid_with_every_webhook_lost_completes_by_the_safety_poll() -> 
 
 
 async def test_hybrid_with_webhooks_arriving_needs_no_safety_poll() -> None:
-    # A safety poll far away (1000x the expected time, beyond the deadline): only the
-    # confirmations are asked.
-    safety = SafetyPollSchedule(first_poll_factor=1000.0)
+    # A safety poll far away, learned or not (1000 spreads later than a poll-mode wait's
+    # plan; 1000x the expected time): only the confirmations are asked.
+    safety = SafetyPollSchedule(first_poll_factor=1000.0, lateness=1000.0)
     async with stack(client_kwargs={"safety_poll": safety}) as (emu, receiver, client):
         jobs = await submit_many(client, 8)
         await asyncio.gather(*(client.wait(job) for job in jobs))

@@ -12,6 +12,11 @@ first job starts after its own bytes, not after everyone's, and the slots fill o
 Order: among the submits waiting for the link, the longest recording goes first (its job
 runs longest: the LPT rule of :mod:`~symbl_async.batch._slots`), then the first come.
 
+The run's first upload goes alone: with a second beside it from the start, the two share
+the link and the first job is created only after twice its own bytes' time; alone, it
+starts after its own bytes, and the second turn opens when it ends. (At worst, over a link
+one connection cannot fill, that first upload leaves part of the link idle: once a run.)
+
 An upload's time is judged by its progress (the transport's stall timeout), never by a
 deadline the client divides among the uploads sharing the link.
 """
@@ -61,6 +66,7 @@ class Uplink:
         self.at_once = at_once
         self._active: set[UploadProgress] = set()
         self._taken = 0  # turns granted and not given back (granted, maybe not yet resumed)
+        self._ended = 0  # turns given back: none yet, the first upload goes alone
         self._waiters: list[tuple[float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
         self._done_bytes = 0  # bytes of the uploads that ended
@@ -123,11 +129,18 @@ class Uplink:
             self._active.discard(progress)
             self._done_bytes += progress.sent
             self._taken -= 1
+            self._ended += 1
             self._wake()
+
+    def _room(self) -> bool:
+        """Whether the link takes one more upload now (the first goes alone)."""
+        if self.at_once is None:
+            return True
+        return self._taken < (self.at_once if self._ended else 1)
 
     def immediate(self) -> bool:
         """Whether an upload would start now, without waiting."""
-        return self.at_once is None or (self._taken < self.at_once and not self.queued)
+        return self.at_once is None or (self._room() and not self.queued)
 
     async def _wait(self, duration: float | None) -> None:
         if self.immediate():
@@ -146,7 +159,7 @@ class Uplink:
     def _wake(self) -> None:
         """Grant turns while the link has room (a turn counts from its grant, so two
         releases never grant the same room twice); cancelled waiters are dropped."""
-        while self._waiters and (self.at_once is None or self._taken < self.at_once):
+        while self._waiters and self._room():
             _, _, fut = heapq.heappop(self._waiters)
             if fut.done():
                 continue

@@ -85,6 +85,59 @@ async def test_turns_go_longest_first_and_never_above_the_bound() -> None:
     assert uplink.in_flight == 0 and uplink.immediate() and uplink.uploads == 4
 
 
+async def test_the_first_upload_goes_alone_then_two_at_once() -> None:
+    # Alone, the first upload has the whole link: the first job starts after its own
+    # bytes, not after twice as many.
+    uplink = Uplink(2)
+    order: list[float] = []
+    leave = {d: asyncio.Event() for d in (300.0, 200.0, 100.0, 50.0)}
+    entered = {d: asyncio.Event() for d in leave}
+    first = asyncio.create_task(_turn_taker(uplink, 300.0, order, entered[300.0], leave[300.0]))
+    await entered[300.0].wait()
+    assert not uplink.immediate()  # a second would share the link with the first
+    rest = [asyncio.create_task(_turn_taker(uplink, d, order, entered[d], leave[d]))
+            for d in (100.0, 200.0, 50.0)]
+    await asyncio.sleep(0)  # one step each: every task is queued now
+    assert uplink.queued == 3 and uplink.in_flight == 1
+    leave[300.0].set()
+    await entered[200.0].wait()
+    await entered[100.0].wait()  # the first ended: two at once from now on
+    assert uplink.in_flight == 2 and uplink.queued == 1
+    leave[200.0].set()
+    await entered[50.0].wait()
+    assert uplink.in_flight == 2
+    leave[100.0].set()
+    leave[50.0].set()
+    await asyncio.gather(first, *rest)
+    assert order == [300.0, 200.0, 100.0, 50.0]
+    assert uplink.in_flight == 0 and uplink.immediate() and uplink.uploads == 4
+
+
+async def test_a_first_turn_cancelled_before_its_upload_leaves_the_next_alone() -> None:
+    # A turn given back without an upload does not count as the first upload's end.
+    uplink = Uplink(2)
+    order: list[float] = []
+    leave = {d: asyncio.Event() for d in (1.0, 2.0, 3.0)}
+    entered = {d: asyncio.Event() for d in leave}
+    first = asyncio.create_task(_turn_taker(uplink, 1.0, order, entered[1.0], leave[1.0]))
+    await entered[1.0].wait()
+    waiting = asyncio.create_task(_turn_taker(uplink, 3.0, order, entered[3.0], leave[3.0]))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert uplink.queued == 0 and not uplink.immediate()  # the first is still alone
+    leave[1.0].set()
+    await first
+    assert uplink.immediate()
+    second = asyncio.create_task(_turn_taker(uplink, 2.0, order, entered[2.0], leave[2.0]))
+    await entered[2.0].wait()
+    assert uplink.immediate()  # the first ended: a second may join
+    leave[2.0].set()
+    await second
+    assert order == [1.0, 2.0]
+
+
 async def test_a_cancelled_waiter_gives_its_turn_to_the_next() -> None:
     uplink = Uplink(1)
     order: list[float] = []

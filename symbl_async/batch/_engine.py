@@ -220,6 +220,7 @@ class Engine:
         self._begun = False  # the rerun checks passed: from here on it is a run
         self._adopting = 0  # adoptions under way: their rows are this run's, not given up
         self._claiming = 0  # items taken from the window, their claim under way
+        self._claim_open = False  # a claim's transaction is under way (it may commit)
 
     # -- the caller's view ---------------------------------------------------------------
 
@@ -229,6 +230,11 @@ class Engine:
             return
         self._stopping = self._interrupted = True
         for task in self._tasks:
+            if task is self._dispatch_task and self._claim_open:
+                # Cancelled, a claim whose transaction commits anyway would leave its items
+                # submitting with nobody to send or release them. It ends; the dispatcher
+                # starts its rows, whose workers see the stop and release them.
+                continue
             task.cancel()
         for task, sending in list(self._sending.items()):
             if not sending.active:
@@ -757,6 +763,7 @@ class Engine:
                 taken = [] if store.shared else self._take(len(held))
                 self._claiming = len(taken)
                 self._changes.notify()  # room in the window: the intake reads on
+                self._claim_open = True
                 try:
                     rows = await store.claim(
                         len(held), None if store.shared else [e.key for e in taken])
@@ -767,6 +774,7 @@ class Engine:
                     raise
                 finally:
                     self._claiming = 0
+                    self._claim_open = False
                 for row, slot in zip(rows, held, strict=False):
                     self._start(row, origin="claim", slot=slot, fresh=True)
                 for slot in held[len(rows):]:

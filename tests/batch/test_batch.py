@@ -23,7 +23,14 @@ from _polling import eventually
 from symbl_async.batch._api import BatchRun, process_many
 from symbl_async.batch._inputs import SourceError, UrlSource
 from symbl_async.batch._items import PreparedItem, prepare_item, spec_of
-from symbl_async.batch._ledger import ItemState, LedgerItem, Pending, attempt_name
+from symbl_async.batch._ledger import (
+    ItemState,
+    LedgerItem,
+    MemoryLedger,
+    MemoryStore,
+    Pending,
+    attempt_name,
+)
 from symbl_async.batch._results import BatchEvent, BatchResult
 from symbl_async.batch._slots import JobSlots, longest_first
 from symbl_async.client._client import SymblClient
@@ -432,6 +439,56 @@ async def test_stop_lets_submits_settle_and_a_rerun_finishes(
         by_name = emu.stats()["submits_by_name"]
     assert {r.status for r in rest} <= {"fetched", "skipped"} and len(rest) == 30
     assert len(by_name) == 30 and set(by_name.values()) == {1}
+
+
+class HeldClaims(MemoryStore):
+    """A store whose next claim commits, then answers only when the test lets it (a
+    database that took the transaction while its answer is still on the way)."""
+
+    def __init__(self, ledger: MemoryLedger) -> None:
+        super().__init__(ledger)
+        self.held = asyncio.Event()
+        self.go = asyncio.Event()
+        self.claimed: list[str] = []
+
+    async def claim(self, most: int, candidates: Any = None) -> list[LedgerItem]:
+        rows = await super().claim(most, candidates)
+        if rows and not self.held.is_set():
+            self.claimed = [row.key for row in rows]
+            self.held.set()
+            await self.go.wait()
+        return rows
+
+
+async def test_a_stop_while_a_claim_commits_releases_what_it_claimed(tmp_path: Path) -> None:
+    # stop() cancelled the dispatcher inside its claim: the claimed items stayed
+    # submitting with nobody to send or release them (seen on PostgreSQL under load).
+    sources = [url(f"cl{i}", 600) for i in range(6)]
+    ledger = MemoryLedger()
+    async with emulated(3) as (emu, client):
+        store = HeldClaims(ledger)
+        run = process_many(client, sources, slots=fast_slots(3), out_dir=tmp_path,
+                           ledger=store)
+
+        async def consume() -> list[BatchResult]:
+            async with run:
+                return [r async for r in run]
+
+        task = asyncio.ensure_future(consume())
+        await store.held.wait()
+        run.stop()
+        store.go.set()
+        await task
+        assert run.summary is not None and run.summary.interrupted
+        counts = await MemoryStore(ledger).counts()
+        assert len(store.claimed) == 3
+        assert counts["submitting"] == 0 and counts["pending"] == 6, counts
+        assert emu.stats()["jobs_submitted"] == 0  # nothing was sent
+        rest = await collect(process_many(client, sources, slots=fast_slots(3),
+                                          out_dir=tmp_path, ledger=MemoryStore(ledger)))
+        by_name = emu.stats()["submits_by_name"]
+    assert {r.status for r in rest} == {"fetched"} and len(rest) == 6
+    assert len(by_name) == 6 and set(by_name.values()) == {1}
 
 
 async def test_batch_options_and_source_options_make_distinct_items() -> None:

@@ -102,10 +102,14 @@ def measure(args: argparse.Namespace, label: str, workers: int, ledger: str | No
             procs.append((subprocess.Popen(
                 worker_command(args, emu, manifest, out, ledger), stdout=log,
                 stderr=subprocess.STDOUT, env={**os.environ, **env}), log))
-        codes = []
-        for proc, log in procs:
+        codes, failed_logs = [], {}
+        for i, (proc, log) in enumerate(procs):
             codes.append(proc.wait(timeout=max(1.0, timeout - (time.monotonic() - started))))
             log.close()
+            if codes[-1] != 0:  # what a worker that failed said last (its folder goes)
+                lines = (workdir / f"{label}-w{i}.log").read_text(errors="replace").splitlines()
+                failed_logs[f"w{i}"] = lines[-25:]
+                print(f"worker {i} of {label!r} exited {codes[-1]}:", *lines[-25:], sep="\n  ")
         wall = time.monotonic() - started
         stats, jobs = emu.stats(), emu.jobs()
     slot_times = [j["processingTime"] + queue_delay for j in jobs]
@@ -119,6 +123,7 @@ def measure(args: argparse.Namespace, label: str, workers: int, ledger: str | No
         "system": label,
         "workers": workers,
         "exit_codes": codes,
+        "failed_logs": failed_logs,
         "jobs": len(lengths),
         "jobs_created": len(jobs),
         "paid_twice": sum(n - 1 for n in per_name.values()),

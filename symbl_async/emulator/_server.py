@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from types import TracebackType
 from typing import Any
 
@@ -104,7 +106,11 @@ class Emulator:
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, self.host, self.port)
+            site: web.BaseSite
+            if self.config.upload_bandwidth:
+                site = web.SockSite(runner, _paced_socket(self.host, self.port))
+            else:
+                site = web.TCPSite(runner, self.host, self.port)
             await site.start()
         except BaseException:
             await runner.cleanup()
@@ -129,6 +135,29 @@ class Emulator:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+_PACED_RCVBUF = 64 * 1024
+
+
+def _paced_socket(host: str, port: int) -> socket.socket:
+    """A listening socket for a paced uplink (``upload_bandwidth``), with a small receive
+    buffer: the bytes the pacing holds back wait on the client's side, as they do behind a
+    real slow uplink, not megabytes deep in this host's buffer after the client's kernel
+    has taken them as delivered (a client would then wait for an answer to a body the
+    service is still reading)."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        if os.name == "posix":  # as aiohttp's TCPSite does
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _PACED_RCVBUF)  # before listen
+        sock.bind(address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 async def run_standalone(

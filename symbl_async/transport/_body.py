@@ -196,7 +196,13 @@ class SubmitBody:
                     f"the media ended after {progress.sent} of {self.size} bytes "
                     "(did the file change while it was sent?)"
                 )
-            self._stop_watching()  # all handed over; the answer's wait has its own timeout
+            # All handed over. Where the kernel's send queue can be read, wait until the
+            # peer has taken it (still watched for stalls): aiohttp's read timeout starts
+            # when this returns, and megabytes queued behind a slow uplink would spend it
+            # before the service has the whole body (an upload cut off there is an
+            # unknown outcome: a held slot, a lookup, a resend).
+            await self._until_taken()
+            self._stop_watching()  # the answer's wait has its own timeout
         except BaseException as exc:
             self.error = exc
             raise
@@ -206,6 +212,18 @@ class SubmitBody:
             closing = getattr(chunks, "aclose", None)
             if closing is not None:
                 await closing()
+
+    async def _until_taken(self) -> None:
+        """Wait while the body's last bytes sit in the kernel's send queue (Linux; on other
+        systems nothing here can see that queue). Bounded by the stall timer, which aborts
+        the connection when the queue stops draining."""
+        transport = self._transport
+        if _OUTQ is None or transport is None:
+            return
+        pause = 0.005
+        while not transport.is_closing() and _waiting(transport) > 0:
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.25)
 
     def _check(self) -> None:
         """The stall timer: abort the connection when no byte moved for ``stall`` s."""

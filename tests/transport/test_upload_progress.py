@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 import time
 import wave
 from collections.abc import AsyncIterator
@@ -169,6 +170,25 @@ async def test_the_stall_timeout_fires_when_no_byte_moves(
     assert not isinstance(info.value, SubmitOutcomeUnknownError) and _not_created(info.value)
     assert progress.sent < SIZE and len(reader.received) == 1
     assert f"no byte of the body accepted for {stall:g} s" in str(info.value)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"),
+                    reason="the kernel's send queue can be read on Linux only")
+async def test_the_answers_timeout_counts_from_when_the_peer_took_the_last_byte(
+    server: tuple[str, Reader], media: Path
+) -> None:
+    # Megabytes sit in the kernel's send queue once the last byte is handed over; at the
+    # service's pace they take seconds to drain. The read timeout (0.5 s here) is for the
+    # answer: counted from the hand-over, it cut the upload off before the service had it
+    # whole (an unknown outcome) although every byte was moving.
+    url, reader = server
+    reader.read_size, reader.pause = 16 * 1024, 0.01  # at most ~1.6 MB/s
+    progress = UploadProgress()
+    timeouts = Timeouts(read=0.5, upload_stall=2.0, upload_min_throughput=None)
+    async with client_for(url, timeouts) as client:
+        job = await client.submit_audio_file(media, progress=progress)
+    assert job.job_id == ACCEPTED["jobId"]
+    assert reader.received == [SIZE] and progress.attempts == 1
 
 
 async def test_a_slow_but_moving_upload_never_times_out(

@@ -100,8 +100,11 @@ def _walk(
     survive = max(1.0 - f_prev, 1e-300)
     lag = looks = 0.0
     times: list[float] = []
+    append = times.append
+    n = 0
     t = t1
     end = 1 - _TAIL
+    inf = -math.inf
     while True:
         looks += (1.0 - f_prev) / survive
         if t > 0:
@@ -109,13 +112,14 @@ def _walk(
             f_t = 0.5 * (1.0 + erf(log_t / root2s))
             phi_t = 0.5 * (1.0 + erf((log_t - s2) / root2s))
         else:
-            log_t = -math.inf
+            log_t = inf
             f_t = phi_t = 0.0
         lag += (t * (f_t - f_prev) - moment * (phi_t - phi_prev)) / survive
         if lag + c * looks > bound:
             return None, lag, looks
-        times.append(t)
-        if f_t >= end or len(times) >= _MAX_LOOKS:
+        append(t)
+        n += 1
+        if f_t >= end or n >= _MAX_LOOKS:
             return times, lag, looks
         if t > 0:
             z = log_t / s
@@ -124,7 +128,7 @@ def _walk(
             density = 0.0
         step = (f_t - f_prev) / density - c if density > 0 else floor
         f_prev, phi_prev = f_t, phi_t
-        t = t + max(step, floor)
+        t = t + (floor if floor > step else step)  # max(step, floor), without the call
 
 
 def _evaluate(times: list[float], s: float, start: float) -> tuple[float, float]:
@@ -141,16 +145,10 @@ def _evaluate(times: list[float], s: float, start: float) -> tuple[float, float]
     return lag, looks
 
 
-def _best(
-    s: float, c: float, floor: float, start: float, earliest: float = 0.0, hint: int = 12
-) -> tuple[list[float], float, float, int]:
-    """The schedule minimising lag + c * looks, searching over the first look.
-
-    Given that the job had not ended at ``start``; no look before ``earliest`` (a re-plan
-    made later than ``start``: the time in between is past, whatever it held). Returns
-    the schedule, its expected lag and looks, and which candidate first look won (a
-    ``hint`` for the next search at a nearby cost: candidates are tried from there).
-    """
+@functools.lru_cache(maxsize=512)
+def _candidates(s: float, floor: float, start: float, earliest: float) -> tuple[float, ...]:
+    """The first looks :func:`_best` tries: they do not depend on the cost per look, so a
+    budget's bisection (14 searches) computes them once."""
     q0 = _cdf(start, s)
     lowest = max(start + floor, earliest)
     steps = 24
@@ -162,6 +160,20 @@ def _best(
         t1 = max(_quantile(min(q, 1 - _TAIL), s), lowest)
         if t1 not in candidates:
             candidates.append(t1)
+    return tuple(candidates)
+
+
+def _best(
+    s: float, c: float, floor: float, start: float, earliest: float = 0.0, hint: int = 12
+) -> tuple[list[float], float, float, int]:
+    """The schedule minimising lag + c * looks, searching over the first look.
+
+    Given that the job had not ended at ``start``; no look before ``earliest`` (a re-plan
+    made later than ``start``: the time in between is past, whatever it held). Returns
+    the schedule, its expected lag and looks, and which candidate first look won (a
+    ``hint`` for the next search at a nearby cost: candidates are tried from there).
+    """
+    candidates = _candidates(s, floor, start, earliest)
     # The cheapest wins, the earliest candidate on a tie. A walk gives up once its cost
     # passes the cheapest so far, so starting from a good candidate (the hint, then its
     # neighbours) prunes most of the others early; the choice does not depend on the

@@ -74,29 +74,41 @@ def _quantile(q: float, s: float) -> float:
     return math.exp(s * _NORMAL.inv_cdf(min(max(q, 1e-12), 1 - 1e-12)))
 
 
+@functools.lru_cache(maxsize=512)
+def _shape(s: float, start: float) -> tuple[float, float, float, float, float, float, float]:
+    """What every walk of one search shares (its spread, its conditioning on ``T >
+    start``): ``s``, ``s * sqrt 2``, ``s ** 2``, the partial moments' factor, the density's
+    scale, and the CDF and partial moment at ``start``."""
+    # _cdf, _pdf and _partial's phi, inlined in _walk: the plan's whole cost.
+    root2s = s * _SQRT2
+    s2 = s * s
+    moment = math.exp(s2 / 2)
+    density_scale = 1.0 / (s * math.sqrt(2 * math.pi))
+    if start > 0:
+        log_start = math.log(start)
+        f_start = 0.5 * (1.0 + math.erf(log_start / root2s))
+        phi_start = 0.5 * (1.0 + math.erf((log_start - s2) / root2s))
+    else:
+        f_start = phi_start = 0.0
+    return s, root2s, s2, moment, density_scale, f_start, phi_start
+
+
 def _walk(
-    t1: float, s: float, c: float, floor: float, start: float, bound: float
+    t1: float, c: float, floor: float, bound: float,
+    shape: tuple[float, float, float, float, float, float, float],
 ) -> tuple[list[float] | None, float, float]:
-    """The schedule from ``t1``, with its expected lag and looks given ``T > start``.
+    """The schedule from ``t1``, with its expected lag and looks given ``T > start``
+    (``shape``: :func:`_shape` of the spread and ``start``).
 
     Each look follows from the one before by the recursion above; :func:`_evaluate`'s
     arithmetic is done along the way (each CDF and partial moment once per look). It
     gives up, with ``None``, once ``lag + c * looks`` exceeds ``bound``: the sums only
     grow, so such a schedule cannot be the cheapest. A plan's search makes hundreds of
-    these walks.
+    these walks; most give up at their first look or two, so what they share is
+    computed once (:func:`_shape`).
     """
-    # _cdf, _pdf and _partial's phi, inlined: this loop is the plan's whole cost.
-    root2s = s * _SQRT2
-    s2 = s * s
-    moment = math.exp(s2 / 2)
-    density_scale = 1.0 / (s * math.sqrt(2 * math.pi))
+    s, root2s, s2, moment, density_scale, f_prev, phi_prev = shape
     log, erf, exp = math.log, math.erf, math.exp
-    if start > 0:
-        log_start = log(start)
-        f_prev = 0.5 * (1.0 + erf(log_start / root2s))
-        phi_prev = 0.5 * (1.0 + erf((log_start - s2) / root2s))
-    else:
-        f_prev = phi_prev = 0.0
     survive = max(1.0 - f_prev, 1e-300)
     lag = looks = 0.0
     times: list[float] = []
@@ -104,7 +116,7 @@ def _walk(
     n = 0
     t = t1
     end = 1 - _TAIL
-    inf = -math.inf
+    minus_inf = -math.inf
     while True:
         looks += (1.0 - f_prev) / survive
         if t > 0:
@@ -112,7 +124,7 @@ def _walk(
             f_t = 0.5 * (1.0 + erf(log_t / root2s))
             phi_t = 0.5 * (1.0 + erf((log_t - s2) / root2s))
         else:
-            log_t = inf
+            log_t = minus_inf
             f_t = phi_t = 0.0
         lag += (t * (f_t - f_prev) - moment * (phi_t - phi_prev)) / survive
         if lag + c * looks > bound:
@@ -163,6 +175,12 @@ def _candidates(s: float, floor: float, start: float, earliest: float) -> tuple[
     return tuple(candidates)
 
 
+@functools.lru_cache(maxsize=64)
+def _order(n: int, hint: int) -> tuple[int, ...]:
+    """Candidates' indices from ``hint`` outward (the nearer first)."""
+    return tuple(sorted(range(n), key=lambda k: abs(k - hint)))
+
+
 def _best(
     s: float, c: float, floor: float, start: float, earliest: float = 0.0, hint: int = 12
 ) -> tuple[list[float], float, float, int]:
@@ -178,11 +196,12 @@ def _best(
     # passes the cheapest so far, so starting from a good candidate (the hint, then its
     # neighbours) prunes most of the others early; the choice does not depend on the
     # order.
-    order = sorted(range(len(candidates)), key=lambda k: abs(k - hint))
+    order = _order(len(candidates), hint)
+    shape = _shape(s, start)
     best: tuple[float, int, list[float], float, float] | None = None
     for k in order:
         times, lag, looks = _walk(
-            candidates[k], s, c, floor, start, math.inf if best is None else best[0]
+            candidates[k], c, floor, math.inf if best is None else best[0], shape
         )
         if times is None:
             continue

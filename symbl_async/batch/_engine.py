@@ -220,7 +220,6 @@ class Engine:
         self._begun = False  # the rerun checks passed: from here on it is a run
         self._adopting = 0  # adoptions under way: their rows are this run's, not given up
         self._claiming = 0  # items taken from the window, their claim under way
-        self._refilling = True  # the look-ahead is being read up to full (_may_read)
 
     # -- the caller's view ---------------------------------------------------------------
 
@@ -449,16 +448,7 @@ class Engine:
         # may still claim): the look-ahead.
         waiting = (len(self._awaiting) - self._claiming
                    - sum(1 for key in self._live if key in self._awaiting))
-        # Refilled in bursts of an eighth of it: once full, the look-ahead is read again
-        # when that many were taken (or its window is empty). Read one by one, each new
-        # input was its own group to record (a transaction and a commit before the next
-        # claim, for most submits of a long batch); the claims still choose among 7/8 of
-        # the look-ahead at least.
-        if waiting >= cfg.lookahead:
-            self._refilling = False
-        elif waiting <= cfg.lookahead - max(1, cfg.lookahead // 8) or not self._window:
-            self._refilling = True
-        room = self._refilling and waiting < cfg.lookahead and len(self._live) < cfg.max_tasks
+        room = waiting < cfg.lookahead and len(self._live) < cfg.max_tasks
         if cfg.ordered:
             room = room and d.read < d.next_yield + cfg.reorder_bound
         return room

@@ -183,35 +183,6 @@ async def test_the_input_is_read_lazily_a_bounded_window_ahead() -> None:
     assert run.summary is not None and run.summary.progress.read == source.pulled
 
 
-async def test_a_full_look_ahead_is_read_again_in_bursts_each_recorded_at_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # Read one by one as claims take items, each new input was a group of its own to
-    # record (a transaction, a commit) before the next claim; refilled an eighth of the
-    # look-ahead at a time, the inputs after the first fill take about 8 / lookahead as
-    # many groups, and the look-ahead still bounds what is read ahead.
-    from symbl_async.batch._ledger import SqliteLedger
-
-    groups: list[int] = []
-    real = SqliteLedger.add_pending
-
-    def counted(self: SqliteLedger, items: Any) -> list[LedgerItem]:
-        groups.append(len(items))
-        return real(self, items)
-
-    monkeypatch.setattr(SqliteLedger, "add_pending", counted)
-    source = Counting(200)
-    async with emulated(4) as (_, client):
-        run = process_many(client, source, slots=fast_slots(4), lookahead=32,
-                           ledger=tmp_path / "ledger.sqlite3")
-        async with run:
-            statuses = [result.status async for result in run]
-    assert statuses == ["fetched"] * 200 and sum(groups) == 200
-    # 168 inputs after the first fill, 4 a burst: 42 groups, plus the first fill's few and
-    # a burst split by a timer now and then (126 groups when read one by one).
-    assert len(groups) <= 60, (len(groups), groups)
-
-
 async def test_ordered_results_come_in_input_order_with_a_bounded_buffer() -> None:
     source = Counting(40)
     durations = [600.0 if i % 7 == 0 else 20.0 for i in range(40)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import sys
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ from symbl_async.cli._status import add_status_command, run_status
 __all__ = ["build_parser", "main"]
 
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_GC_YOUNG = 20_000  # allocations between two young collections in a batch (default 700)
 _handler: logging.Handler | None = None  # the handler main() installed, replaced per call
 
 
@@ -138,11 +140,30 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tune_gc() -> None:
+    """Set the garbage collector for a long batch in a process of its own.
+
+    A batch decodes about 50 kB of JSON per job (a ten-minute conversation's insights):
+    with the default threshold (700), that made a young collection every few requests,
+    and the full ones walked every object the imports made, 0.2 s of a 600-job run's
+    5.3 s of CPU. The JSON trees hold no cycles and die within a job, so young
+    collections are made rarely (the count is of containers made and not yet freed: the
+    trees freed with their job do not add up, and the heap stayed as it was), and what
+    exists once the command is set up is frozen out of the full collections (modules,
+    classes, the parser: never garbage). Only for the console script (``argv`` not
+    given): a program that calls :func:`main` owns its collector.
+    """
+    gc.freeze()
+    gc.set_threshold(_GC_YOUNG)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``symbl-async`` console script.
 
     Args:
-        argv: the arguments after the program name; ``sys.argv[1:]`` by default.
+        argv: the arguments after the program name; ``sys.argv[1:]`` by default (the
+            console script: ``process`` then tunes the garbage collector for the
+            batch, see :func:`_tune_gc`).
 
     Returns:
         The exit status.
@@ -153,6 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         return _run_demo(args)
     if args.command == "process":
+        if argv is None:  # the console script: the process is the command's own
+            _tune_gc()
         return run_batch_command(args, given)
     if args.command == "status":
         return run_status(args, sys.stdout)

@@ -74,34 +74,49 @@ def _quantile(q: float, s: float) -> float:
     return math.exp(s * _NORMAL.inv_cdf(min(max(q, 1e-12), 1 - 1e-12)))
 
 
+@functools.lru_cache(maxsize=512)
+def _shape(s: float, start: float) -> tuple[float, float, float, float, float, float, float]:
+    """What every walk of one search shares (its spread, its conditioning on ``T >
+    start``): ``s``, ``s * sqrt 2``, ``s ** 2``, the partial moments' factor, the density's
+    scale, and the CDF and partial moment at ``start``."""
+    # _cdf, _pdf and _partial's phi, inlined in _walk: the plan's whole cost.
+    root2s = s * _SQRT2
+    s2 = s * s
+    moment = math.exp(s2 / 2)
+    density_scale = 1.0 / (s * math.sqrt(2 * math.pi))
+    if start > 0:
+        log_start = math.log(start)
+        f_start = 0.5 * (1.0 + math.erf(log_start / root2s))
+        phi_start = 0.5 * (1.0 + math.erf((log_start - s2) / root2s))
+    else:
+        f_start = phi_start = 0.0
+    return s, root2s, s2, moment, density_scale, f_start, phi_start
+
+
 def _walk(
-    t1: float, s: float, c: float, floor: float, start: float, bound: float
+    t1: float, c: float, floor: float, bound: float,
+    shape: tuple[float, float, float, float, float, float, float],
 ) -> tuple[list[float] | None, float, float]:
-    """The schedule from ``t1``, with its expected lag and looks given ``T > start``.
+    """The schedule from ``t1``, with its expected lag and looks given ``T > start``
+    (``shape``: :func:`_shape` of the spread and ``start``).
 
     Each look follows from the one before by the recursion above; :func:`_evaluate`'s
     arithmetic is done along the way (each CDF and partial moment once per look). It
     gives up, with ``None``, once ``lag + c * looks`` exceeds ``bound``: the sums only
     grow, so such a schedule cannot be the cheapest. A plan's search makes hundreds of
-    these walks.
+    these walks; most give up at their first look or two, so what they share is
+    computed once (:func:`_shape`).
     """
-    # _cdf, _pdf and _partial's phi, inlined: this loop is the plan's whole cost.
-    root2s = s * _SQRT2
-    s2 = s * s
-    moment = math.exp(s2 / 2)
-    density_scale = 1.0 / (s * math.sqrt(2 * math.pi))
+    s, root2s, s2, moment, density_scale, f_prev, phi_prev = shape
     log, erf, exp = math.log, math.erf, math.exp
-    if start > 0:
-        log_start = log(start)
-        f_prev = 0.5 * (1.0 + erf(log_start / root2s))
-        phi_prev = 0.5 * (1.0 + erf((log_start - s2) / root2s))
-    else:
-        f_prev = phi_prev = 0.0
     survive = max(1.0 - f_prev, 1e-300)
     lag = looks = 0.0
     times: list[float] = []
+    append = times.append
+    n = 0
     t = t1
     end = 1 - _TAIL
+    minus_inf = -math.inf
     while True:
         looks += (1.0 - f_prev) / survive
         if t > 0:
@@ -109,13 +124,14 @@ def _walk(
             f_t = 0.5 * (1.0 + erf(log_t / root2s))
             phi_t = 0.5 * (1.0 + erf((log_t - s2) / root2s))
         else:
-            log_t = -math.inf
+            log_t = minus_inf
             f_t = phi_t = 0.0
         lag += (t * (f_t - f_prev) - moment * (phi_t - phi_prev)) / survive
         if lag + c * looks > bound:
             return None, lag, looks
-        times.append(t)
-        if f_t >= end or len(times) >= _MAX_LOOKS:
+        append(t)
+        n += 1
+        if f_t >= end or n >= _MAX_LOOKS:
             return times, lag, looks
         if t > 0:
             z = log_t / s
@@ -124,7 +140,7 @@ def _walk(
             density = 0.0
         step = (f_t - f_prev) / density - c if density > 0 else floor
         f_prev, phi_prev = f_t, phi_t
-        t = t + max(step, floor)
+        t = t + (floor if floor > step else step)  # max(step, floor), without the call
 
 
 def _evaluate(times: list[float], s: float, start: float) -> tuple[float, float]:
@@ -141,16 +157,10 @@ def _evaluate(times: list[float], s: float, start: float) -> tuple[float, float]
     return lag, looks
 
 
-def _best(
-    s: float, c: float, floor: float, start: float, earliest: float = 0.0, hint: int = 12
-) -> tuple[list[float], float, float, int]:
-    """The schedule minimising lag + c * looks, searching over the first look.
-
-    Given that the job had not ended at ``start``; no look before ``earliest`` (a re-plan
-    made later than ``start``: the time in between is past, whatever it held). Returns
-    the schedule, its expected lag and looks, and which candidate first look won (a
-    ``hint`` for the next search at a nearby cost: candidates are tried from there).
-    """
+@functools.lru_cache(maxsize=512)
+def _candidates(s: float, floor: float, start: float, earliest: float) -> tuple[float, ...]:
+    """The first looks :func:`_best` tries: they do not depend on the cost per look, so a
+    budget's bisection (14 searches) computes them once."""
     q0 = _cdf(start, s)
     lowest = max(start + floor, earliest)
     steps = 24
@@ -162,15 +172,36 @@ def _best(
         t1 = max(_quantile(min(q, 1 - _TAIL), s), lowest)
         if t1 not in candidates:
             candidates.append(t1)
+    return tuple(candidates)
+
+
+@functools.lru_cache(maxsize=64)
+def _order(n: int, hint: int) -> tuple[int, ...]:
+    """Candidates' indices from ``hint`` outward (the nearer first)."""
+    return tuple(sorted(range(n), key=lambda k: abs(k - hint)))
+
+
+def _best(
+    s: float, c: float, floor: float, start: float, earliest: float = 0.0, hint: int = 12
+) -> tuple[list[float], float, float, int]:
+    """The schedule minimising lag + c * looks, searching over the first look.
+
+    Given that the job had not ended at ``start``; no look before ``earliest`` (a re-plan
+    made later than ``start``: the time in between is past, whatever it held). Returns
+    the schedule, its expected lag and looks, and which candidate first look won (a
+    ``hint`` for the next search at a nearby cost: candidates are tried from there).
+    """
+    candidates = _candidates(s, floor, start, earliest)
     # The cheapest wins, the earliest candidate on a tie. A walk gives up once its cost
     # passes the cheapest so far, so starting from a good candidate (the hint, then its
     # neighbours) prunes most of the others early; the choice does not depend on the
     # order.
-    order = sorted(range(len(candidates)), key=lambda k: abs(k - hint))
+    order = _order(len(candidates), hint)
+    shape = _shape(s, start)
     best: tuple[float, int, list[float], float, float] | None = None
     for k in order:
         times, lag, looks = _walk(
-            candidates[k], s, c, floor, start, math.inf if best is None else best[0]
+            candidates[k], c, floor, math.inf if best is None else best[0], shape
         )
         if times is None:
             continue

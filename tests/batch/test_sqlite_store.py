@@ -223,3 +223,40 @@ async def test_a_shared_store_waits_for_the_lease(tmp_path: Path) -> None:
         assert [(r.key, r.owner) for r in taken] == [("a", "next"), ("b", "next")]
     finally:
         await store.aclose()
+
+
+def account(path: Path) -> tuple[int, int]:
+    """The committed (limit, successes) of the account."""
+    ((lim, successes),) = committed(path, "SELECT lim, successes FROM account WHERE id = 1")
+    return int(lim), int(successes)
+
+
+async def test_at_the_ceiling_a_success_writes_nothing_and_below_it_raises_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    opened = await SqliteStore.open(tmp_path / "ledger.sqlite3", worker_id="me")
+    try:
+        await opened.join(max_limit=4, lease=30.0)
+        await opened.add_pending([pending(f"k{i}") for i in range(8)])
+        calls: list[str] = []
+        real = SqliteLedger.on_accepted
+
+        def counted(self: SqliteLedger) -> None:
+            calls.append(threading.current_thread().name)
+            real(self)
+
+        monkeypatch.setattr(SqliteLedger, "on_accepted", counted)
+        assert len(await opened.claim(1)) == 1  # saw the limit (4) at its ceiling
+        for _ in range(3):
+            await opened.on_accepted()
+        assert calls == [] and account(opened.path) == (4, 0)
+        await opened.on_rejected(cooldown=0.0)  # halved; successes count again
+        assert account(opened.path) == (2, 0)
+        await opened.on_accepted()
+        await opened.on_accepted()
+        assert len(calls) == 2 and account(opened.path) == (3, 0)
+        assert len(await opened.claim(8)) == 2  # 1 in flight, the limit 3
+        await opened.on_accepted()
+        assert len(calls) == 3 and account(opened.path) == (3, 1)  # below it: counted
+    finally:
+        await opened.aclose()

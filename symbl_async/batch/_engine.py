@@ -87,6 +87,7 @@ log = logging.getLogger("symbl_async.batch")
 _FILL_WAIT = 2.0  # at most this long for the look-ahead to fill before the first claim
 _ADD_GROUP = 500  # new items recorded per transaction
 _ADD_DELAY = 0.05  # seconds a new item may wait for its group
+_READ_GROUP = 64  # inputs of a synchronous iterable read (and their files checked) at once
 _IDLE_WAIT = 1.0  # longest wait for a slot or an item when a claim got nothing
 _CHECK_EVERY = 0.5  # a shared run asks the ledger this often about its inputs' items
 _CLAIM_GROUP = 64  # items claimed at most in one transaction
@@ -220,6 +221,7 @@ class Engine:
         self._begun = False  # the rerun checks passed: from here on it is a run
         self._adopting = 0  # adoptions under way: their rows are this run's, not given up
         self._claiming = 0  # items taken from the window, their claim under way
+        self._recording = 0  # inputs of the group being recorded and decided, not yet decided
 
     # -- the caller's view ---------------------------------------------------------------
 
@@ -440,36 +442,56 @@ class Engine:
 
     # -- intake ------------------------------------------------------------------------------
 
-    def _may_read(self) -> bool:
-        if self._stopping:
-            return True
+    def _room(self) -> int:
+        """How many more inputs the look-ahead has room for now (may be 0 or less)."""
         cfg, d = self._config, self._delivery
-        # Inputs not taken in hand yet (the window, the group being recorded, items others
-        # may still claim): the look-ahead.
-        waiting = (len(self._awaiting) - self._claiming
+        if len(self._live) >= cfg.max_tasks:
+            return 0
+        # Inputs not taken in hand yet (the window, items others may still claim): the
+        # look-ahead. Not the group being recorded: the next one is read meanwhile, while
+        # the ledger and the file checks work in their threads (a rerun of a large
+        # backlog waited on them half its time). The bound is the look-ahead plus a group.
+        waiting = (len(self._awaiting) - self._claiming - self._recording
                    - sum(1 for key in self._live if key in self._awaiting))
-        room = waiting < cfg.lookahead and len(self._live) < cfg.max_tasks
+        room = cfg.lookahead - waiting
         if cfg.ordered:
-            room = room and d.read < d.next_yield + cfg.reorder_bound
+            room = min(room, d.next_yield + cfg.reorder_bound - d.read)
         return room
+
+    def _may_read(self) -> bool:
+        return self._stopping or self._room() > 0
 
     async def _intake(self) -> None:
         """Read the whole input (or until the run stops)."""
         d = self._delivery
-        pull = puller(self._config.sources)
+        sources = self._config.sources
+        pull = puller(sources)
+        # A synchronous input is read a group at a time (its files checked in one thread);
+        # an asynchronous one (a service's queue) one at a time: its next input may be long
+        # in coming, and the inputs before it are not held back for it.
+        grouped = not isinstance(sources, AsyncIterable)
         try:
-            while True:
+            exhausted = False
+            while not exhausted:
                 await self._changes.wait_for(self._may_read)
                 if self._stopping:
                     return
-                raw = await pull()
-                if raw is DONE:
-                    d.exhausted = True
-                    break
-                index = d.read
-                d.read += 1
-                d.event("read")
-                await self._admit(index, raw)
+                raws: list[object] = []
+                most = min(max(self._room(), 1), _READ_GROUP) if grouped else 1
+                while len(raws) < most:
+                    raw = await pull()
+                    if raw is DONE:
+                        exhausted = True
+                        break
+                    raws.append(raw)
+                for prepared in await self._prepare(raws):
+                    if self._stopping:
+                        return
+                    index = d.read
+                    d.read += 1
+                    d.event("read")
+                    await self._admit(index, prepared)
+            d.exhausted = True
             await self._flush()
         except asyncio.CancelledError:
             raise
@@ -482,13 +504,21 @@ class Engine:
             self._intake_done = True
             self._changes.notify()
 
-    async def _admit(self, index: int, raw: object) -> None:
-        """Check one input and put it with its item's other inputs, or in the next group."""
+    async def _prepare(self, raws: list[object]) -> list[PreparedItem | BatchResult]:
+        """Check inputs (``prepare_item``): files (hashed, probed: blocking) together in
+        one thread, the others here."""
         options = self._config.options
-        if _is_file_like(raw):
-            prepared = await asyncio.to_thread(prepare_item, raw, options)
-        else:
-            prepared = prepare_item(raw, options)
+        files = [i for i, raw in enumerate(raws) if _is_file_like(raw)]
+
+        def prepare_files() -> dict[int, PreparedItem | BatchResult]:
+            return {i: prepare_item(raws[i], options) for i in files}
+
+        done = await asyncio.to_thread(prepare_files) if files else {}
+        return [done[i] if i in done else prepare_item(raw, options)
+                for i, raw in enumerate(raws)]
+
+    async def _admit(self, index: int, prepared: PreparedItem | BatchResult) -> None:
+        """Put one checked input with its item's other inputs, or in the next group."""
         d = self._delivery
         if isinstance(prepared, BatchResult):  # the input itself is bad
             await d.emit(attrs.evolve(prepared, index=index))
@@ -545,22 +575,31 @@ class Engine:
             entries, self._buffer = self._buffer, []
             if not entries:
                 return
-            rows = await self._store.add_pending([
-                Pending(e.key, e.item.label, e.item.name, e.item.duration, spec_of(e.item))
-                for e in entries
-            ])
-            # The group's finished items have their files checked together, in one
-            # thread: one hop to a thread per item cost a rerun of 100,000 finished items
-            # most of its time (ARCHITECTURE.md, "A batch": the rerun's budget).
-            checked = await self._outputs_missing([
-                row for row in rows if self._needs(row) is Admit.CHECK_FILE])
-            for entry, row in zip(entries, rows, strict=True):
-                if self._store.shared:
-                    # Durable now: a service may answer its client (any worker can take it).
-                    self._delivery.event("queued", key=entry.key)
-                if self._awaiting.get(entry.key) is entry:  # not finished meanwhile
-                    await self._decide(entry, row, checked.get(row.key))
-            self._changes.notify()
+            self._recording = len(entries)
+            self._changes.notify()  # room for the next group: the intake reads on
+            try:
+                await self._record(entries)
+            finally:
+                self._recording = 0
+
+    async def _record(self, entries: list[Awaiting]) -> None:
+        """Record a group of new inputs and decide each (``_flush``, under its lock)."""
+        rows = await self._store.add_pending([
+            Pending(e.key, e.item.label, e.item.name, e.item.duration, spec_of(e.item))
+            for e in entries
+        ])
+        # The group's finished items have their files checked together, in one thread:
+        # a hop to a thread per item, one after another, was most of a large rerun's time.
+        checked = await self._outputs_missing([
+            row for row in rows if self._needs(row) is Admit.CHECK_FILE])
+        for entry, row in zip(entries, rows, strict=True):
+            if self._store.shared:
+                # Durable now: a service may answer its client (any worker can take it).
+                self._delivery.event("queued", key=entry.key)
+            if self._awaiting.get(entry.key) is entry:  # not finished meanwhile
+                await self._decide(entry, row, checked.get(row.key))
+            self._recording -= 1
+        self._changes.notify()
 
     def _needs(self, row: LedgerItem) -> Admit:
         """What the rerun rules say an input of ``row``'s item needs (``admit``)."""

@@ -678,7 +678,9 @@ class Engine:
         cfg = self._config
 
         def check() -> dict[str, tuple[str | None, dict[str, int]]]:
-            return {row.key: outputs_to_fetch(row, out_dir, cfg.include, cfg.transcripts)
+            real = None if out_dir is None else os.path.realpath(out_dir)
+            return {row.key: outputs_to_fetch(row, out_dir, cfg.include, cfg.transcripts,
+                                              real_out_dir=real)
                     for row in rows}
 
         return await asyncio.to_thread(check)

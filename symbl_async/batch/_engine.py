@@ -221,7 +221,6 @@ class Engine:
         self._begun = False  # the rerun checks passed: from here on it is a run
         self._adopting = 0  # adoptions under way: their rows are this run's, not given up
         self._claiming = 0  # items taken from the window, their claim under way
-        self._recording = 0  # inputs of the group being recorded and decided, not yet decided
 
     # -- the caller's view ---------------------------------------------------------------
 
@@ -447,11 +446,9 @@ class Engine:
         cfg, d = self._config, self._delivery
         if len(self._live) >= cfg.max_tasks:
             return 0
-        # Inputs not taken in hand yet (the window, items others may still claim): the
-        # look-ahead. Not the group being recorded: the next one is read meanwhile, while
-        # the ledger and the file checks work in their threads (a rerun of a large
-        # backlog waited on them half its time). The bound is the look-ahead plus a group.
-        waiting = (len(self._awaiting) - self._claiming - self._recording
+        # Inputs not taken in hand yet (the window, the group being recorded, items others
+        # may still claim): the look-ahead.
+        waiting = (len(self._awaiting) - self._claiming
                    - sum(1 for key in self._live if key in self._awaiting))
         room = cfg.lookahead - waiting
         if cfg.ordered:
@@ -575,31 +572,21 @@ class Engine:
             entries, self._buffer = self._buffer, []
             if not entries:
                 return
-            self._recording = len(entries)
-            self._changes.notify()  # room for the next group: the intake reads on
-            try:
-                await self._record(entries)
-            finally:
-                self._recording = 0
-
-    async def _record(self, entries: list[Awaiting]) -> None:
-        """Record a group of new inputs and decide each (``_flush``, under its lock)."""
-        rows = await self._store.add_pending([
-            Pending(e.key, e.item.label, e.item.name, e.item.duration, spec_of(e.item))
-            for e in entries
-        ])
-        # The group's finished items have their files checked together, in one thread:
-        # a hop to a thread per item, one after another, was most of a large rerun's time.
-        checked = await self._outputs_missing([
-            row for row in rows if self._needs(row) is Admit.CHECK_FILE])
-        for entry, row in zip(entries, rows, strict=True):
-            if self._store.shared:
-                # Durable now: a service may answer its client (any worker can take it).
-                self._delivery.event("queued", key=entry.key)
-            if self._awaiting.get(entry.key) is entry:  # not finished meanwhile
-                await self._decide(entry, row, checked.get(row.key))
-            self._recording -= 1
-        self._changes.notify()
+            rows = await self._store.add_pending([
+                Pending(e.key, e.item.label, e.item.name, e.item.duration, spec_of(e.item))
+                for e in entries
+            ])
+            # The group's finished items have their files checked together, in one thread:
+            # a hop to a thread per item, one after another, was most of a large rerun's time.
+            checked = await self._outputs_missing([
+                row for row in rows if self._needs(row) is Admit.CHECK_FILE])
+            for entry, row in zip(entries, rows, strict=True):
+                if self._store.shared:
+                    # Durable now: a service may answer its client (any worker can take it).
+                    self._delivery.event("queued", key=entry.key)
+                if self._awaiting.get(entry.key) is entry:  # not finished meanwhile
+                    await self._decide(entry, row, checked.get(row.key))
+            self._changes.notify()
 
     def _needs(self, row: LedgerItem) -> Admit:
         """What the rerun rules say an input of ``row``'s item needs (``admit``)."""

@@ -68,9 +68,7 @@ async def test_a_service_worker_keeps_its_memory_flat(
             engine = run._engine
             # What the engine keeps per item is bounded, not one entry per item ever seen.
             assert len(engine._seen) == 1000
-            # The look-ahead, plus the group being recorded meanwhile (at most another
-            # look-ahead), plus the items in hand.
-            assert not engine._recovered and len(engine._awaiting) <= 2 * 64 + 2 * 20 + 16
+            assert not engine._recovered and len(engine._awaiting) <= 64 + 2 * 20 + 16
             assert len(engine._live) == 0 and len(engine._window) == 0
             assert len(engine._delivery.failures) == 0
         finally:

@@ -334,6 +334,7 @@ async def backlog_run(
         tracemalloc.start()
     count = 0
     async with client:
+        cpu = time.process_time()
         started = time.monotonic()
         run = process_many(client, _backlog_sources(given, kind, extra),
                            max_concurrent_jobs=50, out_dir=base / out)
@@ -348,6 +349,7 @@ async def backlog_run(
             if stop_at_first:
                 waiter.cancel()
         ended = time.monotonic()
+        cpu = time.process_time() - cpu
     peak_traced = tracemalloc.get_traced_memory()[1] / 2**20 if trace else None
     if trace:
         tracemalloc.stop()
@@ -362,6 +364,7 @@ async def backlog_run(
         "new_submit_s": (None if client.watched_submit is None
                          else client.watched_submit - started),
         "seconds": ended - started,
+        "cpu_s": cpu,  # the process's, all threads: what other load does not change
         "rss_growth_mb": rss1 - rss0,
         "rss_peak_growth_mb": (hwm - rss0) if reset else None,
         "tracemalloc_peak_mb": peak_traced,
@@ -391,9 +394,9 @@ async def backlog(args: argparse.Namespace, kind: str) -> dict[str, Any]:
         assert out["fresh"]["results"] == rows
         # Reruns over the finished backlog, each with one new input last.
         out["rerun"] = await backlog_run(given, kind, base, trace=False, extra=extras[0])
-        out["rerun_traced"] = await backlog_run(given, kind, base, trace=True,
-                                                extra=extras[1])
-        for name in ("rerun", "rerun_traced"):
+        out["rerun_traced"] = None if args.backlog_skip_traced else await backlog_run(
+            given, kind, base, trace=True, extra=extras[1])
+        for name in ("rerun", "rerun_traced") if out["rerun_traced"] else ("rerun",):
             assert out[name]["results"] == rows + 1, out[name]
             assert out[name]["submits"] == 1, out[name]  # the new input only
         lines = (base / "out" / "results.jsonl").read_text().count("\n")
@@ -405,21 +408,25 @@ def print_backlog(parts: list[dict[str, Any]]) -> None:
     print("\nLarge backlogs (process_many, SQLite ledger and output folder on disk, instant "
           "fake client;\nthe new input comes last; RSS: growth over the run / peak growth):")
     print(f"| {'input':<9} | {'rows':>7} | {'run':<26} | {'first submit s':>14} | "
-          f"{'new submit s':>12} | {'run s':>7} | {'RSS MB':>13} | {'traced peak MB':>14} |")
-    print(f"|{'-' * 11}|{'-' * 9}|{'-' * 28}|{'-' * 16}|{'-' * 14}|{'-' * 9}|{'-' * 15}|"
-          f"{'-' * 16}|")
+          f"{'new submit s':>12} | {'run s':>7} | {'CPU s':>7} | {'RSS MB':>13} | "
+          f"{'traced peak MB':>14} |")
+    print(f"|{'-' * 11}|{'-' * 9}|{'-' * 28}|{'-' * 16}|{'-' * 14}|{'-' * 9}|{'-' * 9}|"
+          f"{'-' * 15}|{'-' * 16}|")
     for part in parts:
         for name, label in (("fresh_first", "fresh, until first submit"),
                             ("fresh", "fresh, whole"),
                             ("rerun", "rerun + 1 new"),
                             ("rerun_traced", "rerun + 1 new (traced)")):
             r = part[name]
+            if r is None:
+                continue
             new = "" if r["new_submit_s"] is None else f"{r['new_submit_s']:.2f}"
             peak = "" if r["rss_peak_growth_mb"] is None else f"{r['rss_peak_growth_mb']:.0f}"
             traced = ("" if r["tracemalloc_peak_mb"] is None
                       else f"{r['tracemalloc_peak_mb']:.1f}")
             print(f"| {part['kind']:<9} | {part['rows']:>7} | {label:<26} | "
                   f"{r['first_submit_s']:>14.2f} | {new:>12} | {r['seconds']:>7.1f} | "
+                  f"{r['cpu_s']:>7.1f} | "
                   f"{r['rss_growth_mb']:>5.0f} / {peak:>5} | {traced:>14} |")
 
 
@@ -428,24 +435,27 @@ def write_backlog(folder: Path, parts: list[dict[str, Any]], argv: list[str] | N
     folder.mkdir(parents=True, exist_ok=True)
     command = "python benchmarks/bench_batch.py " + " ".join(
         sys.argv[1:] if argv is None else argv)
-    machine: dict[str, Any] = {"cpus": os.cpu_count(), "loadavg_after": os.getloadavg(),
+    machine: dict[str, Any] = {"cpus": os.cpu_count(), "loadavg_before": LOAD_BEFORE,
+                               "loadavg_after": os.getloadavg(),
                "python": platform.python_version(), "platform": platform.platform()}
     (folder / "batch-backlog.json").write_text(json.dumps(
         {"command": command, "machine": machine, "parts": parts}, indent=2) + "\n")
     lines = [
         "# Large backlogs", "",
         f"Command: `{command}`", "",
-        f"Machine: {machine['cpus']} CPUs, load average after the runs "
-        f"{' / '.join(f'{x:.2f}' for x in machine['loadavg_after'])} (1/5/15 min), "
+        f"Machine: {machine['cpus']} CPUs (shared), load average (1/5/15 min) before the "
+        f"runs {' / '.join(f'{x:.2f}' for x in machine['loadavg_before'])}, after "
+        f"{' / '.join(f'{x:.2f}' for x in machine['loadavg_after'])}; CPU s is this "
+        "process's (all its threads), which other load changes little, "
         f"Python {machine['python']}.", "",
         "process_many with an SQLite ledger and an output folder on disk, a fake client "
         "that answers every call at once (the runner's own cost). The rerun's new input "
         "comes last, after every finished item. Seconds are from the call. RSS: growth "
         "over the run / peak growth over the run start (VmHWM). Traced runs run under "
         "tracemalloc (slower).", "",
-        "| input | rows | run | first submit s | new submit s | run s | RSS growth MB "
+        "| input | rows | run | first submit s | new submit s | run s | CPU s | RSS growth MB "
         "| RSS peak growth MB | tracemalloc peak MB |",
-        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
 
     def num(value: float | None, fmt: str) -> str:
@@ -457,14 +467,19 @@ def write_backlog(folder: Path, parts: list[dict[str, Any]], argv: list[str] | N
                             ("rerun", "rerun + 1 new"),
                             ("rerun_traced", "rerun + 1 new (traced)")):
             r = part[name]
+            if r is None:
+                continue
             lines.append(
                 f"| {part['kind']} | {part['rows']} | {label} | "
                 f"{r['first_submit_s']:.2f} | {num(r['new_submit_s'], '.2f')} | "
-                f"{r['seconds']:.1f} | {r['rss_growth_mb']:.0f} | "
+                f"{r['seconds']:.1f} | {r['cpu_s']:.1f} | {r['rss_growth_mb']:.0f} | "
                 f"{num(r['rss_peak_growth_mb'], '.0f')} | "
                 f"{num(r['tracemalloc_peak_mb'], '.1f')} |")
     lines.append("")
     (folder / "batch-backlog.md").write_text("\n".join(lines))
+
+
+LOAD_BEFORE = os.getloadavg()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -488,6 +503,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="part 3: manifest, folder (of small WAV files), or both")
     parser.add_argument("--backlog-trace-fresh", action="store_true",
                         help="part 3: run the whole fresh batch under tracemalloc too")
+    parser.add_argument("--backlog-skip-traced", action="store_true",
+                        help="part 3: skip the traced rerun (quicker)")
     parser.add_argument("--out", type=Path, default=None,
                         help="write part 3's figures as batch-backlog.md and .json here")
     args = parser.parse_args(argv)

@@ -87,6 +87,7 @@ log = logging.getLogger("symbl_async.batch")
 _FILL_WAIT = 2.0  # at most this long for the look-ahead to fill before the first claim
 _ADD_GROUP = 500  # new items recorded per transaction
 _ADD_DELAY = 0.05  # seconds a new item may wait for its group
+_READ_GROUP = 64  # inputs of a synchronous iterable read (and their files checked) at once
 _IDLE_WAIT = 1.0  # longest wait for a slot or an item when a claim got nothing
 _CHECK_EVERY = 0.5  # a shared run asks the ledger this often about its inputs' items
 _CLAIM_GROUP = 64  # items claimed at most in one transaction
@@ -446,36 +447,54 @@ class Engine:
 
     # -- intake ------------------------------------------------------------------------------
 
-    def _may_read(self) -> bool:
-        if self._stopping:
-            return True
+    def _room(self) -> int:
+        """How many more inputs the look-ahead has room for now (may be 0 or less)."""
         cfg, d = self._config, self._delivery
+        if len(self._live) >= cfg.max_tasks:
+            return 0
         # Inputs not taken in hand yet (the window, the group being recorded, items others
         # may still claim): the look-ahead.
         waiting = (len(self._awaiting) - self._claiming
                    - sum(1 for key in self._live if key in self._awaiting))
-        room = waiting < cfg.lookahead and len(self._live) < cfg.max_tasks
+        room = cfg.lookahead - waiting
         if cfg.ordered:
-            room = room and d.read < d.next_yield + cfg.reorder_bound
+            room = min(room, d.next_yield + cfg.reorder_bound - d.read)
         return room
+
+    def _may_read(self) -> bool:
+        return self._stopping or self._room() > 0
 
     async def _intake(self) -> None:
         """Read the whole input (or until the run stops)."""
         d = self._delivery
-        pull = puller(self._config.sources)
+        sources = self._config.sources
+        pull = puller(sources)
+        # A synchronous input is read a group at a time (its files checked in one thread);
+        # an asynchronous one (a service's queue) one at a time: its next input may be long
+        # in coming, and the inputs before it are not held back for it.
+        grouped = not isinstance(sources, AsyncIterable)
         try:
-            while True:
+            exhausted = False
+            while not exhausted:
                 await self._changes.wait_for(self._may_read)
                 if self._stopping:
                     return
-                raw = await pull()
-                if raw is DONE:
-                    d.exhausted = True
-                    break
-                index = d.read
-                d.read += 1
-                d.event("read")
-                await self._admit(index, raw)
+                raws: list[object] = []
+                most = min(max(self._room(), 1), _READ_GROUP) if grouped else 1
+                while len(raws) < most:
+                    raw = await pull()
+                    if raw is DONE:
+                        exhausted = True
+                        break
+                    raws.append(raw)
+                for prepared in await self._prepare(raws):
+                    if self._stopping:
+                        return
+                    index = d.read
+                    d.read += 1
+                    d.event("read")
+                    await self._admit(index, prepared)
+            d.exhausted = True
             await self._flush()
         except asyncio.CancelledError:
             raise
@@ -488,13 +507,21 @@ class Engine:
             self._intake_done = True
             self._changes.notify()
 
-    async def _admit(self, index: int, raw: object) -> None:
-        """Check one input and put it with its item's other inputs, or in the next group."""
+    async def _prepare(self, raws: list[object]) -> list[PreparedItem | BatchResult]:
+        """Check inputs (``prepare_item``): files (hashed, probed: blocking) together in
+        one thread, the others here."""
         options = self._config.options
-        if _is_file_like(raw):
-            prepared = await asyncio.to_thread(prepare_item, raw, options)
-        else:
-            prepared = prepare_item(raw, options)
+        files = [i for i, raw in enumerate(raws) if _is_file_like(raw)]
+
+        def prepare_files() -> dict[int, PreparedItem | BatchResult]:
+            return {i: prepare_item(raws[i], options) for i in files}
+
+        done = await asyncio.to_thread(prepare_files) if files else {}
+        return [done[i] if i in done else prepare_item(raw, options)
+                for i, raw in enumerate(raws)]
+
+    async def _admit(self, index: int, prepared: PreparedItem | BatchResult) -> None:
+        """Put one checked input with its item's other inputs, or in the next group."""
         d = self._delivery
         if isinstance(prepared, BatchResult):  # the input itself is bad
             await d.emit(attrs.evolve(prepared, index=index))
@@ -555,27 +582,40 @@ class Engine:
                 Pending(e.key, e.item.label, e.item.name, e.item.duration, spec_of(e.item))
                 for e in entries
             ])
+            # The group's finished items have their files checked together, in one thread:
+            # a hop to a thread per item, one after another, was most of a large rerun's time.
+            checked = await self._outputs_missing([
+                row for row in rows if self._needs(row) is Admit.CHECK_FILE])
             for entry, row in zip(entries, rows, strict=True):
                 if self._store.shared:
                     # Durable now: a service may answer its client (any worker can take it).
                     self._delivery.event("queued", key=entry.key)
                 if self._awaiting.get(entry.key) is entry:  # not finished meanwhile
-                    await self._decide(entry, row)
+                    await self._decide(entry, row, checked.get(row.key))
             self._changes.notify()
 
-    async def _decide(self, entry: Awaiting, row: LedgerItem) -> None:
-        """Act on what the rerun rules say an input needs."""
+    def _needs(self, row: LedgerItem) -> Admit:
+        """What the rerun rules say an input of ``row``'s item needs (``admit``)."""
+        return admit(row, run_started=self._delivery.run_started,
+                     retry_failed=self._config.retry_failed, given_up=self._given_up(row))
+
+    async def _decide(
+        self, entry: Awaiting, row: LedgerItem,
+        checked: tuple[str | None, dict[str, int]] | None = None,
+    ) -> None:
+        """Act on what the rerun rules say an input needs; ``checked``: what
+        ``outputs_to_fetch`` said of ``row`` just now, if it was asked."""
         entry.decided = True
-        given_up = self._given_up(row)
-        action = admit(row, run_started=self._delivery.run_started,
-                       retry_failed=self._config.retry_failed, given_up=given_up)
+        action = self._needs(row)
         if action is Admit.QUEUE:
             if not self._store.shared:  # a shared run's claims take the whole backlog
                 self._window.push(entry, entry.item.duration)
         elif action is Admit.REPORT:
             await self._report(entry, row)
         elif action is Admit.CHECK_FILE:
-            missing, counts = await self._outputs_missing(row)
+            if checked is None:
+                checked = (await self._outputs_missing([row]))[row.key]
+            missing, counts = checked
             if missing is None:
                 await self._report(entry, row, counts)
                 return
@@ -619,12 +659,24 @@ class Engine:
                 f"'{row.state.value}' in the ledger: a rerun finishes it"))
         await self._resolve(entry.key, result, origin="input")
 
-    async def _outputs_missing(self, row: LedgerItem) -> tuple[str | None, dict[str, int]]:
-        """What a fetched item's files lack, with its insight counts (``outputs_to_fetch``)."""
+    async def _outputs_missing(
+        self, rows: list[LedgerItem]
+    ) -> dict[str, tuple[str | None, dict[str, int]]]:
+        """What each fetched item's files lack, with its insight counts
+        (``outputs_to_fetch``), by key; all read in one thread."""
+        if not rows:
+            return {}
         writer = None if self._storage is None else self._storage.writer
         out_dir = None if writer is None else writer.out_dir
-        return await asyncio.to_thread(outputs_to_fetch, row, out_dir, self._config.include,
-                                       self._config.transcripts)
+        cfg = self._config
+
+        def check() -> dict[str, tuple[str | None, dict[str, int]]]:
+            real = None if out_dir is None else os.path.realpath(out_dir)
+            return {row.key: outputs_to_fetch(row, out_dir, cfg.include, cfg.transcripts,
+                                              real_out_dir=real)
+                    for row in rows}
+
+        return await asyncio.to_thread(check)
 
     # -- items in this run's hands ----------------------------------------------------------
 

@@ -233,9 +233,12 @@ def outputs_missing(
         transcript"`` (or several, joined by ``; ``), or None when nothing is missing; and
         the insight counts of the file (empty when it cannot be read).
     """
-    if not path.exists():
+    try:  # one open, no stat before it: a rerun reads every finished item's file
+        data = _json_object(path.read_bytes())
+    except (FileNotFoundError, NotADirectoryError):
         return "file missing", {}
-    data = _read_object(path)
+    except OSError:
+        data = None
     if data is None:
         return "unreadable", {}
     missing = [kind for kind in include if camel_case(kind) not in data]
@@ -247,10 +250,17 @@ def outputs_missing(
 
 def _read_object(path: Path) -> dict[str, Any] | None:
     try:
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError):
+        return _json_object(path.read_bytes())
+    except OSError:
         return None
-    return data if isinstance(data, dict) else None
+
+
+def _json_object(data: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _cell(value: object) -> str:

@@ -125,6 +125,35 @@ async def test_subfolders_are_mirrored_and_places_stay_across_reruns(
         assert emu.stats()["jobs_submitted"] == 4
 
 
+async def test_a_rerun_checks_each_finished_items_files_in_a_group(
+    tmp_path: Path, ledgers: Ledgers
+) -> None:
+    # The finished items of one recorded group have their files checked together: each
+    # must still get its own verdict (kept, lost, damaged), and only the new input is paid.
+    sources = [UrlSource(f"https://media.test/g{i}.mp3?emulator_duration=20", "audio")
+               for i in range(6)]
+    out = tmp_path / "out"
+    async with emulated() as (emu, client):
+        first = await collect(run(client, sources, out, ledgers))
+        assert [r.status for r in first] == ["fetched"] * 6
+        paths = [r.output_path for r in first]
+        assert all(p is not None for p in paths)
+        lost, damaged = paths[1], paths[4]
+        assert lost is not None and damaged is not None
+        lost.unlink()
+        damaged.write_text("{not json")
+        new = UrlSource("https://media.test/g-new.mp3?emulator_duration=20", "audio")
+        again = await collect(run(client, [*sources, new], out, ledgers))
+        assert [r.status for r in again] == ["skipped", "fetched", "skipped", "skipped",
+                                             "fetched", "skipped", "fetched"]
+        assert [r.output_path for r in again[:6]] == paths
+        assert lost.is_file() and json.loads(damaged.read_text())["conversationId"]
+        assert emu.stats()["jobs_submitted"] == 7  # the six once, the new one once
+        lines = (out / "results.jsonl").read_text().splitlines()
+        assert sorted(json.loads(line)["source"] for line in lines) == sorted(
+            r.source for r in again)
+
+
 def test_a_callers_key_never_takes_the_summarys_name() -> None:
     assert insights_filename("call-0142") == "call-0142.json"
     for key in ("summary", "Summary"):

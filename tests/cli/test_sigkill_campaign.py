@@ -205,8 +205,13 @@ POINTS: dict[str, Point] = {
     "resume-killed-waiting-for-adopted": Point(
         DELAY, (Kill(created_unanswered), Kill(adopted_waiting))
     ),
-    # ...and the grace period of an attempt the killed run left unknown.
-    "resume-killed-in-grace": Point(ERROR_AFTER, (Kill(in_grace), Kill(in_grace))),
+    # ...and the grace period of an attempt the killed run left unknown. Lookups are held
+    # (the one at once would find the created job and end the wait before a kill), and the
+    # grace is 5 s, so that the rerun, started after the first kill, is still inside it.
+    "resume-killed-in-grace": Point(
+        ERROR_AFTER, (Kill(in_grace, hold=("list",)), Kill(in_grace, hold=("list",))),
+        ("--lookup-grace", "5"),
+    ),
     # Hybrid waits (webhooks plus a slow poll) with webhooks lost.
     "hybrid-waiting": Point(
         {"webhook_drop_rate": 0.3, "seed": 10},

@@ -225,6 +225,21 @@ def cli_runner(
         package.setLevel(level)
 
 
+@pytest.fixture
+def cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[CliRun]:
+    """``cli(*argv)``: :func:`cli_runner` for a test (this module is a pytest plugin)."""
+    with cli_runner(capsys, monkeypatch, tmp_path) as run:
+        yield run
+
+
+def tree(root: Path) -> dict[str, bytes | None]:
+    """Every entry under ``root``: a file's bytes, None for a folder."""
+    return {str(p.relative_to(root)): None if p.is_dir() else p.read_bytes()
+            for p in sorted(root.rglob("*"))}
+
+
 def child_env() -> dict[str, str]:
     return {
         **os.environ,

@@ -21,7 +21,7 @@ settings.register_profile("ci", max_examples=30, deadline=None, print_blob=True)
 settings.register_profile("thorough", max_examples=1000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-pytest_plugins = ["_tiers", "_emulator_api", "_postgres", "_ledgers", "pytester"]
+pytest_plugins = ["_tiers", "_emulator_api", "_postgres", "_ledgers", "_cli_support", "pytester"]
 
 
 @pytest.hookimpl(trylast=True)

@@ -7,6 +7,7 @@ once, their bytes, the jobs it created), over a real slow uplink (``upload_bandw
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import wave
 from collections.abc import AsyncIterator
@@ -54,23 +55,35 @@ async def emulated(limit: int, **config: Any) -> AsyncIterator[tuple[Emulator, S
         yield emu, client
 
 
-async def _turn_taker(uplink: Uplink, duration: float, order: list[float],
-                      entered: asyncio.Event, leave: asyncio.Event) -> None:
-    async with uplink.turn(duration):
-        order.append(duration)
-        entered.set()
-        await leave.wait()
+class Turns:
+    """Tasks taking turns on one uplink: each holds its turn until told to ``leave``; the
+    durations in the order their turns came."""
+
+    def __init__(self, uplink: Uplink) -> None:
+        self.uplink = uplink
+        self.order: list[float] = []
+        self.entered: collections.defaultdict[float, asyncio.Event] = (
+            collections.defaultdict(asyncio.Event))
+        self.leave: collections.defaultdict[float, asyncio.Event] = (
+            collections.defaultdict(asyncio.Event))
+
+    def take(self, duration: float) -> asyncio.Task[None]:
+        """A task that waits for a turn for a recording of ``duration`` seconds."""
+        return asyncio.create_task(self._hold(duration))
+
+    async def _hold(self, duration: float) -> None:
+        async with self.uplink.turn(duration):
+            self.order.append(duration)
+            self.entered[duration].set()
+            await self.leave[duration].wait()
 
 
 async def test_turns_go_longest_first_and_never_above_the_bound() -> None:
-    uplink = Uplink(1)
-    order: list[float] = []
-    leave = {d: asyncio.Event() for d in (1.0, 300.0, 50.0, 10.0)}
-    entered = {d: asyncio.Event() for d in leave}
-    first = asyncio.create_task(_turn_taker(uplink, 1.0, order, entered[1.0], leave[1.0]))
+    turns = Turns(Uplink(1))
+    uplink, order, entered, leave = turns.uplink, turns.order, turns.entered, turns.leave
+    first = turns.take(1.0)
     await entered[1.0].wait()
-    rest = [asyncio.create_task(_turn_taker(uplink, d, order, entered[d], leave[d]))
-            for d in (10.0, 300.0, 50.0)]
+    rest = [turns.take(d) for d in (10.0, 300.0, 50.0)]
     await asyncio.sleep(0)  # one step each: every task is queued now
     assert uplink.queued == 3
     assert uplink.in_flight == 1 and not uplink.immediate()
@@ -88,15 +101,12 @@ async def test_turns_go_longest_first_and_never_above_the_bound() -> None:
 async def test_the_first_upload_goes_alone_then_two_at_once() -> None:
     # Alone, the first upload has the whole link: the first job starts after its own
     # bytes, not after twice as many.
-    uplink = Uplink(2)
-    order: list[float] = []
-    leave = {d: asyncio.Event() for d in (300.0, 200.0, 100.0, 50.0)}
-    entered = {d: asyncio.Event() for d in leave}
-    first = asyncio.create_task(_turn_taker(uplink, 300.0, order, entered[300.0], leave[300.0]))
+    turns = Turns(Uplink(2))
+    uplink, order, entered, leave = turns.uplink, turns.order, turns.entered, turns.leave
+    first = turns.take(300.0)
     await entered[300.0].wait()
     assert not uplink.immediate()  # a second would share the link with the first
-    rest = [asyncio.create_task(_turn_taker(uplink, d, order, entered[d], leave[d]))
-            for d in (100.0, 200.0, 50.0)]
+    rest = [turns.take(d) for d in (100.0, 200.0, 50.0)]
     await asyncio.sleep(0)  # one step each: every task is queued now
     assert uplink.queued == 3 and uplink.in_flight == 1
     leave[300.0].set()
@@ -115,13 +125,11 @@ async def test_the_first_upload_goes_alone_then_two_at_once() -> None:
 
 async def test_a_first_turn_cancelled_before_its_upload_leaves_the_next_alone() -> None:
     # A turn given back without an upload does not count as the first upload's end.
-    uplink = Uplink(2)
-    order: list[float] = []
-    leave = {d: asyncio.Event() for d in (1.0, 2.0, 3.0)}
-    entered = {d: asyncio.Event() for d in leave}
-    first = asyncio.create_task(_turn_taker(uplink, 1.0, order, entered[1.0], leave[1.0]))
+    turns = Turns(Uplink(2))
+    uplink, order, entered, leave = turns.uplink, turns.order, turns.entered, turns.leave
+    first = turns.take(1.0)
     await entered[1.0].wait()
-    waiting = asyncio.create_task(_turn_taker(uplink, 3.0, order, entered[3.0], leave[3.0]))
+    waiting = turns.take(3.0)
     await asyncio.sleep(0)
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -130,7 +138,7 @@ async def test_a_first_turn_cancelled_before_its_upload_leaves_the_next_alone() 
     leave[1.0].set()
     await first
     assert uplink.immediate()
-    second = asyncio.create_task(_turn_taker(uplink, 2.0, order, entered[2.0], leave[2.0]))
+    second = turns.take(2.0)
     await entered[2.0].wait()
     assert uplink.immediate()  # the first ended: a second may join
     leave[2.0].set()
@@ -139,14 +147,12 @@ async def test_a_first_turn_cancelled_before_its_upload_leaves_the_next_alone() 
 
 
 async def test_a_cancelled_waiter_gives_its_turn_to_the_next() -> None:
-    uplink = Uplink(1)
-    order: list[float] = []
-    leave = {d: asyncio.Event() for d in (1.0, 2.0, 3.0)}
-    entered = {d: asyncio.Event() for d in leave}
-    first = asyncio.create_task(_turn_taker(uplink, 1.0, order, entered[1.0], leave[1.0]))
+    turns = Turns(Uplink(1))
+    uplink, order, entered, leave = turns.uplink, turns.order, turns.entered, turns.leave
+    first = turns.take(1.0)
     await entered[1.0].wait()
-    longest = asyncio.create_task(_turn_taker(uplink, 3.0, order, entered[3.0], leave[3.0]))
-    other = asyncio.create_task(_turn_taker(uplink, 2.0, order, entered[2.0], leave[2.0]))
+    longest = turns.take(3.0)
+    other = turns.take(2.0)
     await asyncio.sleep(0)  # one step each: both are queued now
     assert uplink.queued == 2
     longest.cancel()  # cancelled while it waits
@@ -160,14 +166,12 @@ async def test_a_cancelled_waiter_gives_its_turn_to_the_next() -> None:
 
 
 async def test_a_turn_granted_to_a_task_cancelled_before_it_ran_is_passed_on() -> None:
-    uplink = Uplink(1)
-    order: list[float] = []
-    leave = {d: asyncio.Event() for d in (1.0, 2.0, 3.0)}
-    entered = {d: asyncio.Event() for d in leave}
-    first = asyncio.create_task(_turn_taker(uplink, 1.0, order, entered[1.0], leave[1.0]))
+    turns = Turns(Uplink(1))
+    uplink, order, entered, leave = turns.uplink, turns.order, turns.entered, turns.leave
+    first = turns.take(1.0)
     await entered[1.0].wait()
-    granted = asyncio.create_task(_turn_taker(uplink, 3.0, order, entered[3.0], leave[3.0]))
-    other = asyncio.create_task(_turn_taker(uplink, 2.0, order, entered[2.0], leave[2.0]))
+    granted = turns.take(3.0)
+    other = turns.take(2.0)
     await asyncio.sleep(0)  # one step each: both are queued now
     assert uplink.queued == 2
     leave[1.0].set()

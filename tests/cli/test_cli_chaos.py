@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import collections
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _cli_support import CliRun, Threaded, cli_runner, process_args, threaded_emulator
+from _cli_support import CliRun, Threaded, process_args, threaded_emulator
 from _ledgers import CliLedger
 
 # A chaos campaign: the system tier (tests/_tiers.py), whatever it runs in.
@@ -66,14 +66,6 @@ FAULTS: dict[str, dict[str, Any]] = {
     },
 }
 WEBHOOKS = {"webhook_drop_rate": 0.3, "webhook_duplicate_rate": 0.3, "webhook_reorder_rate": 0.3}
-
-
-@pytest.fixture
-def cli(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[CliRun]:
-    with cli_runner(capsys, monkeypatch, tmp_path) as run:
-        yield run
 
 
 def run_until_done(

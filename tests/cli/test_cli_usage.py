@@ -21,7 +21,7 @@ from pathlib import Path
 import attrs
 import filelock
 import pytest
-from _cli_support import CliRun, cli_runner, process_args, threaded_emulator
+from _cli_support import CliRun, process_args, threaded_emulator, tree
 
 from symbl_async.batch._api import process_many
 from symbl_async.batch._ledger import SqliteLedger
@@ -38,20 +38,6 @@ PYTHON_SPELLING = re.compile(
     r"max_concurrent_jobs|enable_summary|confidence_threshold|language_code|"
     r"detect_phrases|enable_all_trackers)\b|=True\b"
 )
-
-
-@pytest.fixture
-def cli(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[CliRun]:
-    with cli_runner(capsys, monkeypatch, tmp_path) as run:
-        yield run
-
-
-def tree(root: Path) -> dict[str, bytes | None]:
-    """Every entry under ``root``: a file's bytes, None for a folder."""
-    return {str(p.relative_to(root)): None if p.is_dir() else p.read_bytes()
-            for p in sorted(root.rglob("*"))}
 
 
 def subcommands() -> dict[str, argparse.ArgumentParser]:

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import pytest
-from _cli_support import SCALE, CliRun, Gate, cli_runner, threaded_emulator, write_wav
+from _cli_support import SCALE, CliRun, Gate, threaded_emulator, tree, write_wav
 
 from symbl_async.cli._dry_run import longest_first, span
 
@@ -24,19 +22,6 @@ OK1 = "https://media.test/ok1.mp3?emulator_duration=60"
 OK2 = "https://media.test/ok2.mp3?emulator_duration=90"
 BROKEN = "https://media.test/broken.mp3?emulator_duration=30"
 NEW = "https://media.test/new.mp3?emulator_duration=45"
-
-
-@pytest.fixture
-def cli(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[CliRun]:
-    with cli_runner(capsys, monkeypatch, tmp_path) as run:
-        yield run
-
-
-def tree(root: Path) -> dict[str, bytes | None]:
-    return {str(p.relative_to(root)): None if p.is_dir() else p.read_bytes()
-            for p in sorted(root.rglob("*"))}
 
 
 def run_args(url: str, out: Path, *more: str) -> list[str]:

@@ -6,25 +6,16 @@ import gc
 import json
 import socket
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _cli_support import CliRun, cli_runner
+from _cli_support import CliRun
 
 import symbl_async.emulator
 from symbl_async import __version__
 from symbl_async.cli import _main, main
 from symbl_async.emulator import EmulatorConfig
-
-
-@pytest.fixture
-def cli(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[CliRun]:
-    with cli_runner(capsys, monkeypatch, tmp_path) as run:
-        yield run
 
 
 @pytest.mark.integration

@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,6 @@ from _captions import check_srt, check_vtt
 from _cli_support import (
     APP_SECRET,
     CliRun,
-    cli_runner,
     process_args,
     threaded_emulator,
     write_manifest,
@@ -33,14 +31,6 @@ from symbl_async.batch._results import BatchEvent, BatchProgress
 from symbl_async.cli._progress import ProgressDisplay
 
 SCALE = 2000
-
-
-@pytest.fixture
-def cli(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[CliRun]:
-    with cli_runner(capsys, monkeypatch, tmp_path) as run:
-        yield run
 
 
 def test_happy_path_writes_everything_and_status_counts_it(tmp_path: Path, cli: CliRun) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,6 @@ from _cli_support import (
     CLI,
     CliRun,
     child_env,
-    cli_runner,
     ledger_counts,
     process_args,
     threaded_emulator,
@@ -24,14 +22,6 @@ from _polling import eventually_blocking
 
 from symbl_async.batch import batch_webhook_token
 from symbl_async.batch._ledger import SqliteLedger as Ledger
-
-
-@pytest.fixture
-def cli(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[CliRun]:
-    with cli_runner(capsys, monkeypatch, tmp_path) as run:
-        yield run
 
 
 def free_port() -> int:

@@ -269,3 +269,45 @@ async def test_after_a_restart_a_lapsed_lease_gets_a_whole_lease_to_renew(
     finally:
         for store in (silent, leaving, adopter):
             await store.aclose()
+
+
+@pytest.mark.parametrize("fault", ["terminated", "restart"])
+async def test_a_connection_lost_while_setting_up_is_waited_out(
+    own_postgres: PostgresServer, fault: str
+) -> None:
+    """A worker that starts just as the database goes away (a failover, an administrator)
+    sets up again once it is back instead of dying: its set-up transaction is held on the
+    schema lock, then its session is ended (or the server restarted) under it."""
+    from symbl_async.batch._ledger._postgres import _SCHEMA_LOCK
+
+    url = await own_postgres.create_database()
+    holder = await asyncpg.connect(url)
+    try:
+        await holder.execute("SELECT pg_advisory_lock($1)", _SCHEMA_LOCK)
+        connecting = asyncio.create_task(PostgresStore.connect(url, reconnect_timeout=60))
+
+        async def waiting_on_the_lock() -> bool:
+            (row,) = await sql(url, "SELECT count(*) AS n FROM pg_locks"
+                               " WHERE locktype = 'advisory' AND NOT granted")
+            return bool(row["n"])
+
+        await eventually(waiting_on_the_lock, timeout=30)
+        if fault == "terminated":
+            (row,) = await sql(url, "SELECT count(pg_terminate_backend(l.pid)) AS n"
+                               " FROM pg_locks l WHERE locktype = 'advisory' AND NOT granted")
+            assert row["n"] == 1
+            await holder.execute("SELECT pg_advisory_unlock($1)", _SCHEMA_LOCK)
+        else:
+            await asyncio.to_thread(own_postgres.stop, "immediate")
+            await asyncio.to_thread(own_postgres.start)
+        store = await asyncio.wait_for(connecting, timeout=60)
+    finally:
+        if not holder.is_closed():
+            await holder.close()
+    try:
+        await store.join(max_limit=5, lease=600.0)
+        await store.add_pending([pending("k")])
+        (row,) = await store.claim(1)
+        assert (row.key, row.state) == ("k", S.SUBMITTING)
+    finally:
+        await store.aclose()

@@ -180,6 +180,29 @@ def _is_file_like(raw: object) -> bool:
     return isinstance(raw, str) and "://" not in raw
 
 
+class _InputReader:
+    """A batch's input, read a group at a time: a synchronous iterable (its files are
+    then checked together, in one thread); an asynchronous one (a service's queue) one
+    at a time, for its next input may be long in coming and the inputs before it are not
+    held back for it."""
+
+    def __init__(self, sources: AsyncIterable[object] | Iterable[object]) -> None:
+        self._pull = puller(sources)
+        self.grouped = not isinstance(sources, AsyncIterable)
+        self.exhausted = False
+
+    async def read(self, most: int) -> list[object]:
+        """Up to ``most`` inputs (fewer at the end: then :attr:`exhausted`)."""
+        raws: list[object] = []
+        while len(raws) < most:
+            raw = await self._pull()
+            if raw is DONE:
+                self.exhausted = True
+                break
+            raws.append(raw)
+        return raws
+
+
 class Engine:
     """The work behind a :class:`~symbl_async.batch._api.BatchRun`; see the module docstring.
 
@@ -466,35 +489,38 @@ class Engine:
 
     async def _intake(self) -> None:
         """Read the whole input (or until the run stops)."""
-        d = self._delivery
-        sources = self._config.sources
-        pull = puller(sources)
-        # A synchronous input is read a group at a time (its files checked in one thread);
-        # an asynchronous one (a service's queue) one at a time: its next input may be long
-        # in coming, and the inputs before it are not held back for it.
-        grouped = not isinstance(sources, AsyncIterable)
+        reader = _InputReader(self._config.sources)
+        # A synchronous input's next group is read, and its files checked in a thread,
+        # while this group is admitted: on a rerun over many finished files the two
+        # halves, one after the other, left each side idle half the time.
+        ahead: asyncio.Future[list[PreparedItem | BatchResult]] | None = None
         try:
-            exhausted = False
-            while not exhausted:
-                await self._changes.wait_for(self._may_read)
-                if self._stopping:
-                    return
-                raws: list[object] = []
-                most = min(max(self._room(), 1), _READ_GROUP) if grouped else 1
-                while len(raws) < most:
-                    raw = await pull()
-                    if raw is DONE:
-                        exhausted = True
-                        break
-                    raws.append(raw)
-                for prepared in await self._prepare(raws):
+            while ahead is not None or not reader.exhausted:
+                if ahead is None:
+                    if self._buffer and not self._may_read():
+                        # The look-ahead is full: the group cannot grow, record it now
+                        # rather than after its timer (a rerun over 100,000 finished
+                        # items waited 50 ms per look-ahead, 20 s in all).
+                        await self._flush()
+                    await self._changes.wait_for(self._may_read)
                     if self._stopping:
                         return
-                    index = d.read
-                    d.read += 1
-                    d.event("read")
-                    await self._admit(index, prepared)
-            d.exhausted = True
+                    most = min(max(self._room(), 1), _READ_GROUP) if reader.grouped else 1
+                    ahead = asyncio.ensure_future(self._prepare(await reader.read(most)))
+                group = await ahead
+                ahead, unreadable = None, None
+                room = self._room() - len(group)
+                if reader.grouped and not reader.exhausted and room > 0 and not self._stopping:
+                    try:
+                        ahead = asyncio.ensure_future(
+                            self._prepare(await reader.read(min(room, _READ_GROUP))))
+                    except Exception as exc:  # after this group, as without reading ahead
+                        unreadable = exc
+                if not await self._admit_group(group):
+                    return
+                if unreadable is not None:
+                    raise unreadable
+            self._delivery.exhausted = True
             await self._flush()
         except asyncio.CancelledError:
             raise
@@ -504,8 +530,22 @@ class Engine:
             log.exception("reading the batch's input failed")
             self._abort(exc)
         finally:
+            if ahead is not None:
+                ahead.cancel()
             self._intake_done = True
             self._changes.notify()
+
+    async def _admit_group(self, group: list[PreparedItem | BatchResult]) -> bool:
+        """Admit a group of checked inputs in order; False when the run stopped first."""
+        d = self._delivery
+        for prepared in group:
+            if self._stopping:
+                return False
+            index = d.read
+            d.read += 1
+            d.event("read")
+            await self._admit(index, prepared)
+        return True
 
     async def _prepare(self, raws: list[object]) -> list[PreparedItem | BatchResult]:
         """Check inputs (``prepare_item``): files (hashed, probed: blocking) together in

@@ -372,15 +372,18 @@ class ResultWriter:
         _write_atomically(path, data)
 
     def write_line(self, result: BatchResult) -> None:
-        """Append the result's line to the partial ``results.jsonl`` and ``results.csv``,
-        and flush them."""
+        """Append the result's line to the partial ``results.jsonl`` and ``results.csv``
+        (buffered: :meth:`flush` shows them)."""
         if not self._files:
             return
-        lines = self._files[0][2]
-        lines.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
-        lines.flush()
+        self._files[0][2].write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
         self._csv.writerow(_csv_row(result))
-        self._files[1][2].flush()
+
+    def flush(self) -> None:
+        """Hand the lines written so far to the system (someone may be reading the partial
+        files as they grow)."""
+        for _, _, f in self._files:
+            f.flush()
 
     def finish(self, summary: BatchSummary) -> None:
         """Rename the partial results to ``results.jsonl`` and ``results.csv``, and write

@@ -336,7 +336,10 @@ class ResultsFile(Protocol):
         """The output folder."""
 
     def write_line(self, result: BatchResult) -> None:
-        """Append one result's line."""
+        """Append one result's line (buffered)."""
+
+    def flush(self) -> None:
+        """Show the lines written so far."""
 
     def finish(self, summary: BatchSummary) -> None:
         """Make the results final and write the summary."""
@@ -384,6 +387,8 @@ class Delivery:
         self._on_event = on_event
         self._stopping = stopping
         self.writer: ResultsFile | None = None
+        self._flush_soon = False
+        self._flush_error: OSError | None = None
         self.counts = collections.Counter[str]()
         self.failures: list[FailureRecord] = []
         self.out: collections.deque[BatchResult] = collections.deque()
@@ -456,11 +461,28 @@ class Delivery:
                 FailureRecord(key=result.key, source=result.source, error=result.error or "")
             )
         if self.writer is not None:
+            if self._flush_error is not None:
+                error, self._flush_error = self._flush_error, None
+                raise error
             self.writer.write_line(result)
+            if not self._flush_soon:
+                # Once per turn of the loop, not per line: a rerun over 100,000 finished
+                # items emits them in bursts, and two flushes a line were a tenth of it.
+                self._flush_soon = True
+                asyncio.get_running_loop().call_soon(self._flush_lines)
         self.event("result", key=result.key, result=result)
         await self._changes.wait_for(lambda: len(self.out) < _OUT_CAP or self._stopping())
         self.out.append(result)
         self._changes.notify()
+
+    def _flush_lines(self) -> None:
+        self._flush_soon = False
+        if self.writer is not None:
+            try:
+                self.writer.flush()
+            except OSError as exc:
+                # The disk is full or gone: the next result raises it, as its write would.
+                self._flush_error = exc
 
     def event(
         self,

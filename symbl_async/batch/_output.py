@@ -74,6 +74,7 @@ __all__ = [
     "lock_file",
     "open_storage",
     "outputs_missing",
+    "outputs_record",
     "transcript_path",
     "with_ids",
 ]
@@ -222,30 +223,78 @@ def inside(folder: Path, path: Path, *, real_folder: str | None = None) -> bool:
     return os.path.realpath(path).startswith(real + os.sep)
 
 
+def outputs_record(path: Path, data: Mapping[str, Any]) -> str:
+    """What the insights file at ``path``, just written with ``data``, holds, for the
+    ledger (``LedgerItem.outputs``): its size and modification time, its keys and its
+    insight counts, as JSON. Blocking (a stat).
+
+    Raises:
+        OSError: when the file cannot be looked at.
+    """
+    st = os.stat(path)
+    return json.dumps({"size": st.st_size, "mtime_ns": st.st_mtime_ns, "keys": sorted(data),
+                       "counts": insight_counts(data)}, separators=(",", ":"))
+
+
+def _as_recorded(
+    path: Path, recorded: str | None
+) -> tuple[frozenset[str], dict[str, int]] | None:
+    """The keys and counts ``recorded`` (:func:`outputs_record`) says the file holds, if
+    the file is still the one it describes (same size, same modification time); else
+    None: read the file.
+
+    Raises:
+        OSError: the file cannot be looked at (gone, or not allowed).
+    """
+    if recorded is None:
+        return None
+    try:
+        record = json.loads(recorded)
+        size, mtime_ns = record["size"], record["mtime_ns"]
+        keys, counts = frozenset(record["keys"]), dict(record["counts"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    st = os.stat(path)
+    # Changed since (edited, replaced by hand): read it. A file system with coarse times
+    # could hide an edit of the same size within its tick; an edit is not how files lose
+    # kinds (a run writes whole files, atomically).
+    if st.st_size != size or st.st_mtime_ns != mtime_ns:
+        return None
+    return keys, counts
+
+
 def outputs_missing(
-    path: Path, include: Collection[str], transcripts: Collection[str] = ()
+    path: Path, include: Collection[str], transcripts: Collection[str] = (),
+    recorded: str | None = None,
 ) -> tuple[str | None, dict[str, int]]:
     """What an item's files lack: of ``include`` in its insights file, and the transcripts
-    asked for beside it; blocking (use a thread).
+    asked for beside it; blocking (use a thread). ``recorded``: what the ledger says the
+    file held when it was written (:func:`outputs_record`); when the file is unchanged
+    since, it is trusted and the file is not read (real insights files are tens to
+    hundreds of KB: a rerun over 100,000 finished items read gigabytes).
 
     Returns:
         ``"file missing"``, ``"unreadable"``, ``"lacks topics, questions"``, ``"no .vtt
         transcript"`` (or several, joined by ``; ``), or None when nothing is missing; and
         the insight counts of the file (empty when it cannot be read).
     """
-    try:  # one open, no stat before it: a rerun reads every finished item's file
-        data = _json_object(path.read_bytes())
+    try:  # one stat, or one open: a rerun checks every finished item's file
+        known = _as_recorded(path, recorded)
+        if known is None:
+            data = _json_object(path.read_bytes())
+            known = None if data is None else (frozenset(data), insight_counts(data))
     except (FileNotFoundError, NotADirectoryError):
         return "file missing", {}
     except OSError:
-        data = None
-    if data is None:
+        known = None
+    if known is None:
         return "unreadable", {}
-    missing = [kind for kind in include if camel_case(kind) not in data]
+    keys, counts = known
+    missing = [kind for kind in include if camel_case(kind) not in keys]
     said = ["lacks " + ", ".join(missing)] if missing else []
     said += [f"no .{fmt} transcript" for fmt in transcripts
              if not transcript_path(path, fmt).exists()]
-    return "; ".join(said) or None, insight_counts(data)
+    return "; ".join(said) or None, counts
 
 
 def _read_object(path: Path) -> dict[str, Any] | None:

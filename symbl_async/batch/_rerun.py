@@ -128,7 +128,7 @@ def outputs_to_fetch(
     path = Path(row.output_path)
     if not inside(out_dir, path, real_folder=real_out_dir):
         return None, {}
-    return outputs_missing(path, include, transcripts)
+    return outputs_missing(path, include, transcripts, row.outputs)
 
 
 async def check_rerun(

@@ -62,6 +62,7 @@ from symbl_async.batch._output import (
     COUNTED_KINDS,
     ResultWriter,
     insight_counts,
+    outputs_record,
     transcript_path,
     with_ids,
 )
@@ -607,6 +608,7 @@ class ItemWorker:
         insights: ConversationInsights | None = None
         path = None if self._writer is None else self._writer.insights_path(row)
         counts: dict[str, int] = {}
+        record: str | None = None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._fetch_timeout
         tries = 0
@@ -619,7 +621,7 @@ class ItemWorker:
                         counts = {kind: len(value) for kind in COUNTED_KINDS
                                   if isinstance(value := getattr(insights, kind), tuple)}
                     else:  # only written to disk: no models (a quarter of the loop's CPU)
-                        counts = await self._write_files(row, path)
+                        counts, record = await self._write_files(row, path)
                     break
                 except FATAL:
                     raise
@@ -644,7 +646,8 @@ class ItemWorker:
             await asyncio.sleep(max(0.0, min(pause, deadline - loop.time())))
         if insights is not None:
             insights = attrs.evolve(insights, job_id=row.job_id, conversation_id=conversation_id)
-        row = await self._store.apply(row, fetched(None if path is None else str(path)))
+        row = await self._store.apply(
+            row, fetched(None if path is None else str(path), record))
         return BatchResult(
             key=row.key,
             index=None,
@@ -660,10 +663,13 @@ class ItemWorker:
             recovered=row.job_id is None,
         )
 
-    async def _write_files(self, row: LedgerItem, path: Path) -> dict[str, int]:
+    async def _write_files(
+        self, row: LedgerItem, path: Path
+    ) -> tuple[dict[str, int], str | None]:
         """Fetch what the item's files lack and write it: the kinds its insights file does
         not hold (all of them the first time), then each transcript asked for that is not
-        there yet. Returns the insight counts of the file as written.
+        there yet. Returns the insight counts of the file as written, and what the ledger
+        records of it (``outputs_record``).
 
         Each file is written as soon as it is complete, so a retry after a failure (or a
         rerun after a crash) fetches only what is still missing.
@@ -677,7 +683,16 @@ class ItemWorker:
             # A fetch for kinds an earlier run did not ask for adds them; it never drops
             # what the file already holds.
             data = with_ids({**data, **new}, job_id=row.job_id, conversation_id=cid)
-            await asyncio.to_thread(self._writer.write_insights, path, data)
+        writer, written = self._writer, data
+
+        def write() -> str | None:  # and look at what was written: one hop to a thread
+            if lacking:
+                writer.write_insights(path, written)
+            elif not data:
+                return None  # nothing asked for, and no file
+            return outputs_record(path, written)
+
+        record = await asyncio.to_thread(write)
         known: Mapping[str, Any] = data  # with what rendering needs, once fetched
         for fmt in self._transcripts:
             where = transcript_path(path, fmt)
@@ -693,7 +708,7 @@ class ItemWorker:
                         cid, include=missing)}
             text = await self._transcript(cid, fmt, known)
             await asyncio.to_thread(self._writer.write_transcript, where, text)
-        return insight_counts(data)
+        return insight_counts(data), record
 
     async def _transcript(self, cid: str, fmt: str, data: Mapping[str, Any]) -> str:
         """One transcript of a conversation: Symbl's formatted transcript (SRT, Markdown),

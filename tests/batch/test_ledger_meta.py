@@ -27,7 +27,7 @@ def test_meta_values_persist_and_schema_version_is_the_ledgers(tmp_path: Path) -
                 ledger.set_meta(owned, "3")
     with SqliteLedger.open(path) as ledger:
         assert ledger.get_meta("webhook_token") == TOKEN_B
-        assert ledger.get_meta("schema_version") == "3"
+        assert ledger.get_meta("schema_version") == "4"
     conn = sqlite3.connect(path)
     try:
         rows = conn.execute("SELECT value FROM meta WHERE key = 'webhook_token'").fetchall()
@@ -57,7 +57,7 @@ def test_an_old_ledger_opens_and_takes_a_token(tmp_path: Path) -> None:
     token = batch_webhook_token(path)
     with SqliteLedger.open(path) as ledger:
         assert ledger.get_meta("webhook_token") == token
-        assert ledger.get_meta("schema_version") == "3"
+        assert ledger.get_meta("schema_version") == "4"
 
 
 async def test_keep_webhook_token_stores_and_reports_a_change(tmp_path: Path) -> None:

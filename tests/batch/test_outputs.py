@@ -155,6 +155,44 @@ async def test_a_rerun_checks_each_finished_items_files_in_a_group(
             r.source for r in again)
 
 
+async def test_a_rerun_trusts_the_ledgers_record_of_an_unchanged_file_and_reads_a_changed_one(
+    tmp_path: Path, ledgers: Ledgers
+) -> None:
+    # Real insights files are tens to hundreds of KB: a rerun does not read the files of
+    # 100,000 finished items when the ledger says what each held and the file is unchanged.
+    sources = [UrlSource(f"https://media.test/r{i}.mp3?emulator_duration=40", "audio")
+               for i in range(3)]
+    out = tmp_path / "out"
+    async with emulated() as (emu, client):
+        first = await collect(run(client, sources, out, ledgers))
+        assert [r.status for r in first] == ["fetched"] * 3
+        trusted, edited, kept = (r.output_path for r in first)
+        assert trusted is not None and edited is not None and kept is not None
+        # Unchanged for the file system (same size, same time), but no longer JSON: only
+        # a rerun that reads it could tell.
+        st = trusted.stat()
+        trusted.write_bytes(b" " * st.st_size)
+        os.utime(trusted, ns=(st.st_atime_ns, st.st_mtime_ns))
+        # Edited: it lost a kind, and its size and time changed.
+        data = json.loads(edited.read_text())
+        del data["topics"]
+        edited.write_text(json.dumps(data))
+        client.reset()
+        again = await collect(run(client, sources, out, ledgers))
+        assert [r.status for r in again] == ["skipped", "fetched", "skipped"]
+        assert again[0].counts == first[0].counts and again[0].counts  # as recorded
+        assert client.kinds == ["topics"]  # only what the edited file lacks
+        assert "topics" in json.loads(edited.read_text())
+        # A file changed after the last run is read again: the damaged one, once touched.
+        os.utime(trusted)
+        client.reset()
+        third = await collect(run(client, sources, out, ledgers))
+        assert [r.status for r in third] == ["fetched", "skipped", "skipped"]
+        assert json.loads(trusted.read_text())["conversationId"] == first[0].conversation_id
+        assert third[1].counts == again[1].counts  # recorded when the kind was added
+        assert emu.stats()["jobs_submitted"] == 3
+
+
 def test_a_callers_key_never_takes_the_summarys_name() -> None:
     assert insights_filename("call-0142") == "call-0142.json"
     for key in ("summary", "Summary"):

@@ -18,7 +18,13 @@ from _polling import eventually
 from _postgres import PASSWORD, PostgresServer
 
 from symbl_async.batch._ledger import ItemState, LedgerItem, Pending, PostgresStore
-from symbl_async.batch._ledger._states import completed, failed, fetched, submitted
+from symbl_async.batch._ledger._states import (
+    completed,
+    failed,
+    fetched,
+    reopened,
+    submitted,
+)
 from symbl_async.errors import ClientClosedError, LedgerError, ValidationError
 
 S = ItemState
@@ -52,7 +58,7 @@ async def test_connect_creates_the_schema_once_and_hides_the_password(pg_url: st
         assert first.worker_id != second.worker_id
         await first.add_pending([pending("k")])
         assert await second.get("k") == await first.get("k")
-        assert await first.get_meta("schema_version") == "2"
+        assert await first.get_meta("schema_version") == "3"
     finally:
         await first.aclose()
         await second.aclose()
@@ -104,7 +110,7 @@ async def test_connect_refuses_with_the_url_but_not_the_password(
         assert "p4ssw0rd" not in shown
     await PostgresStore.aclose(await PostgresStore.connect(pg_url))
     await sql(pg_url, "UPDATE meta SET value = '7' WHERE key = 'schema_version'")
-    with pytest.raises(ValidationError, match="schema version 7; this version reads 2"):
+    with pytest.raises(ValidationError, match="schema version 7; this version reads 3"):
         await PostgresStore.connect(pg_url)
     monkeypatch.setitem(sys.modules, "asyncpg", None)
     with pytest.raises(ValidationError, match=r"pip install 'symbl_async\[postgres\]'"):
@@ -196,7 +202,7 @@ async def test_a_version_1_database_is_migrated_on_connect(pg_url: str) -> None:
             "new": (S.PENDING, "base-n", None, None, None),
             "bare": (S.SUBMITTED, "base-b-1", "base-b-1", "old-worker", 38),  # no spec
         }
-        assert await store.get_meta("schema_version") == "2"
+        assert await store.get_meta("schema_version") == "3"
         assert await store.get_meta("webhook_token") == "tok"
         # The account (its limit too) and the fences go on; the columns of version 2 work.
         await store.join(max_limit=7, lease=30.0)
@@ -480,3 +486,29 @@ async def test_a_worker_stopped_inside_a_transaction_does_not_block_adoption(
         with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError,
                             asyncpg.InternalClientError, OSError)):
             await conn.execute("SELECT 1")
+
+
+async def test_a_version_2_database_gets_the_outputs_record_on_connect(pg_url: str) -> None:
+    store = await PostgresStore.connect(pg_url, worker_id="me")
+    try:
+        await store.join(max_limit=5, lease=30.0)
+        await store.add_pending([pending("done")])
+        (row,) = await store.claim(5, None)
+        for change in (submitted("j", "c"), completed(), fetched("/out/d.json", None)):
+            row = await store.apply(row, change)
+    finally:
+        await store.aclose()
+    await sql(pg_url, "ALTER TABLE items DROP COLUMN outputs")  # as version 2 had it
+    await sql(pg_url, "UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    with pytest.raises(ValidationError, match="a run migrates it to 3, a read cannot"):
+        await PostgresStore.connect_read_only(pg_url)
+    store = await PostgresStore.connect(pg_url, worker_id="me")
+    try:
+        assert await store.get_meta("schema_version") == "3"
+        (row,) = await store.get_many(["done"])
+        assert (row.state, row.output_path, row.outputs) == (S.FETCHED, "/out/d.json", None)
+        row = await store.apply(row, reopened())
+        row = await store.apply(row, fetched("/out/d.json", '{"size":1}'))
+        assert (await store.get_many(["done"]))[0].outputs == '{"size":1}'
+    finally:
+        await store.aclose()

@@ -15,7 +15,14 @@ from pathlib import Path
 import pytest
 
 from symbl_async.batch._ledger import ItemState, Pending, SqliteLedger
-from symbl_async.batch._ledger._states import completed, resent, submitted, unknown
+from symbl_async.batch._ledger._states import (
+    completed,
+    fetched,
+    reopened,
+    resent,
+    submitted,
+    unknown,
+)
 from symbl_async.errors import ClientClosedError, LedgerError, ValidationError
 
 S = ItemState
@@ -47,7 +54,7 @@ def test_open_creates_parents_and_uses_wal(tmp_path: Path) -> None:
     with SqliteLedger.open(path) as ledger:
         assert ledger.path == path
         assert read(path, "PRAGMA journal_mode") == [("wal",)]
-        assert read(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
+        assert read(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [("4",)]
         assert read(path, "PRAGMA application_id") == [(0x53594D42,)]
         conn = ledger._conn
         assert conn is not None
@@ -89,7 +96,7 @@ def test_open_refuses_a_newer_schema(tmp_path: Path) -> None:
     conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     conn.commit()
     conn.close()
-    with pytest.raises(ValidationError, match="schema version 99; this version reads 3"):
+    with pytest.raises(ValidationError, match="schema version 99; this version reads 4"):
         SqliteLedger.open(path)
 
 
@@ -128,7 +135,7 @@ def test_a_version_1_ledger_is_migrated_on_open(tmp_path: Path) -> None:
         assert ledger.apply(row, unknown("lost", grace_until=0.0)).state is S.UNKNOWN
     with SqliteLedger.open(path) as ledger:  # and it opens again as version 3
         assert ledger.counts()["unknown"] == 1
-    assert read(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
+    assert read(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [("4",)]
 
 
 # Version 2's schema, as it was written (the items of version 1 plus 'unknown' and
@@ -198,7 +205,31 @@ def test_a_version_2_ledger_splits_the_attempt_name_off_on_open(tmp_path: Path) 
         (claimed,) = ledger.claim(5, None)
         assert (claimed.key, claimed.attempt_name, claimed.owner) == (
             "new", "symbl-async-c-1", "me")
-    assert read(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
+    assert read(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [("4",)]
+
+
+def test_a_version_3_ledger_gets_the_outputs_record_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "v3.sqlite3"
+    with SqliteLedger.open(path, "me") as ledger:
+        ledger.join(max_limit=5, lease=30.0)
+        ledger.add_pending([pending("done")])
+        (row,) = ledger.claim(5, None)
+        for change in (submitted("j", "c"), completed(), fetched("/out/d.json", None)):
+            row = ledger.apply(row, change)
+    conn = sqlite3.connect(path)  # version 3: no outputs column
+    conn.executescript("ALTER TABLE items DROP COLUMN outputs;"
+                       " UPDATE meta SET value = '3' WHERE key = 'schema_version';")
+    conn.close()
+    with pytest.raises(ValidationError, match="a run migrates it to 4"):
+        SqliteLedger.open_read_only(path)
+    with SqliteLedger.open(path, "me") as ledger:
+        (row,) = ledger.get_many(["done"])
+        assert (row.state, row.output_path, row.outputs, row.name) == (
+            S.FETCHED, "/out/d.json", None, "done-name")  # kept as it was
+        row = ledger.apply(row, reopened())
+        row = ledger.apply(row, fetched("/out/d.json", '{"size":1}'))
+        assert ledger.get_many(["done"])[0].outputs == '{"size":1}'
+    assert read(path, "SELECT value FROM meta WHERE key = 'schema_version'") == [("4",)]
 
 
 def test_a_read_only_open_creates_nothing_and_writes_nothing(tmp_path: Path) -> None:

@@ -71,7 +71,7 @@ __all__ = ["CHANNEL", "PostgresStore", "batch_version", "is_connection_loss", "s
 _log = logging.getLogger("symbl_async.batch.postgres")
 _T = TypeVar("_T")
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 CHANNEL = "symbl_async_changed"
 """The LISTEN/NOTIFY channel: a slot may have been freed, an item added or finished."""
 _IDLE_TX_MS = "5000"  # a transaction left idle this long (ms) is ended by the server
@@ -87,6 +87,7 @@ _TYPES = {
     "submitted_at": "float8", "completed_at": "float8", "fetched_at": "float8",
     "output_path": "text", "attempt_at": "float8", "attempt_name": "text",
     "grace_until": "float8", "spec": "text", "owner": "text", "fence": "int8",
+    "outputs": "text",
 }
 assert tuple(_TYPES) == COLUMNS
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM items"
@@ -119,8 +120,11 @@ _DDL = (
         spec text,
         owner text,
         fence bigint,
+        outputs text,
         op uuid
     )""",
+    # Version 2 had no record of what an item's insights file holds.
+    "ALTER TABLE items ADD COLUMN IF NOT EXISTS outputs text",
     "CREATE INDEX IF NOT EXISTS items_state ON items (state)",
     # claim(): the longest pending item first.
     "CREATE INDEX IF NOT EXISTS items_pending ON items (duration DESC NULLS LAST, key)"
@@ -236,17 +240,18 @@ async def _initialise(conn: Any, location: str) -> None:
             SCHEMA_VERSION if fresh else "1",
         )
         version = await conn.fetchval("SELECT value FROM meta WHERE key = 'schema_version'")
-        if version not in ("1", SCHEMA_VERSION):
+        if version not in ("1", "2", SCHEMA_VERSION):
             raise ValidationError(
                 "ledger",
                 f"{location} has schema version {version}; this version reads "
-                f"{SCHEMA_VERSION} (and migrates 1)",
+                f"{SCHEMA_VERSION} (and migrates 1 and 2)",
             )
         for ddl in _DDL[1:]:
             await conn.execute(ddl)
         if version == "1":
             for statement in _MIGRATE_FROM_1:
                 await conn.execute(statement)
+        if version != SCHEMA_VERSION:
             await conn.execute("UPDATE meta SET value = $1 WHERE key = 'schema_version'",
                                SCHEMA_VERSION)
 

@@ -61,7 +61,7 @@ from symbl_async.errors import (
 
 __all__ = ["SqliteLedger", "SqliteStore"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Written in the SQLite header ("SYMB"): we refuse to adopt another program's database.
 _APPLICATION_ID = 0x53594D42
 _PAGE = 500
@@ -92,7 +92,8 @@ CREATE TABLE IF NOT EXISTS items (
     grace_until REAL,
     spec TEXT,
     owner TEXT,
-    fence INTEGER
+    fence INTEGER,
+    outputs TEXT
 )"""
 _TABLES = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -109,6 +110,7 @@ _TABLES = (
 _V1_COLUMNS = ", ".join(COLUMNS[:15])
 _V3_ADDED = (("attempt_name", "TEXT"), ("grace_until", "REAL"), ("spec", "TEXT"),
              ("owner", "TEXT"), ("fence", "INTEGER"))
+_V4_ADDED = (("outputs", "TEXT"),)
 
 _T = TypeVar("_T")
 # A call for the ledger thread; a call without a function closes the ledger (the last).
@@ -204,7 +206,8 @@ class SqliteLedger:
             # A file that is not a ledger (or an older one) fails here, not halfway through.
             version = conn.execute(
                 "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            conn.execute(f"SELECT {', '.join(COLUMNS)} FROM items LIMIT 1").fetchall()
+            if version is not None and version[0] == str(SCHEMA_VERSION):
+                conn.execute(f"SELECT {', '.join(COLUMNS)} FROM items LIMIT 1").fetchall()
         except sqlite3.Error as exc:
             conn.close()
             raise ValidationError(
@@ -545,11 +548,11 @@ def _initialise(conn: sqlite3.Connection, path: Path) -> None:
         )
         version = conn.execute(
             "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
-        if version not in ("1", "2", str(SCHEMA_VERSION)):
+        if version not in ("1", "2", "3", str(SCHEMA_VERSION)):
             raise ValidationError(
                 "ledger_path",
                 f"{str(path)!r} has schema version {version}; this version reads "
-                f"{SCHEMA_VERSION} (and migrates 1 and 2)",
+                f"{SCHEMA_VERSION} (and migrates 1, 2 and 3)",
             )
         if version != str(SCHEMA_VERSION):
             _migrate(conn, version)
@@ -562,12 +565,12 @@ def _initialise(conn: sqlite3.Connection, path: Path) -> None:
 
 
 def _migrate(conn: sqlite3.Connection, version: str) -> None:
-    """Version 1 or 2 -> 3, in the caller's transaction.
+    """Version 1, 2 or 3 -> 4, in the caller's transaction.
 
     Version 1 had no 'unknown' state (SQLite cannot alter a CHECK: the table is copied) and
     no ``attempt_at``; version 2 kept the attempt's own name in ``name`` and had no spec,
     owner, fence or grace. Now ``name`` is the item's name and the attempt's name
-    (``<name>-<attempt>``) is ``attempt_name``.
+    (``<name>-<attempt>``) is ``attempt_name``. Version 3 had no ``outputs``.
     """
     has_items = conn.execute(
         "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'items'"
@@ -579,9 +582,10 @@ def _migrate(conn: sqlite3.Connection, version: str) -> None:
         conn.execute(f"INSERT INTO items ({_V1_COLUMNS}) SELECT {_V1_COLUMNS} FROM items_v1")
         conn.execute("DROP TABLE items_v1")
     elif has_items:
-        for column, kind in _V3_ADDED:
+        added = (*_V3_ADDED, *_V4_ADDED) if version == "2" else _V4_ADDED
+        for column, kind in added:
             conn.execute(f"ALTER TABLE items ADD COLUMN {column} {kind}")
-    if has_items:
+    if has_items and version != "3":
         conn.execute(
             "UPDATE items SET attempt_name = name,"
             " name = substr(name, 1, length(name) - length('-' || attempts))"

@@ -95,6 +95,7 @@ COLUMNS = (
     "key", "source", "name", "state", "job_id", "conversation_id", "error", "attempts",
     "duration", "created_at", "updated_at", "submitted_at", "completed_at", "fetched_at",
     "output_path", "attempt_at", "attempt_name", "grace_until", "spec", "owner", "fence",
+    "outputs",
 )
 """Every field of a :class:`LedgerItem`, in the stores' column order."""
 
@@ -134,6 +135,10 @@ class LedgerItem:
     """The worker whose hands the item is in."""
     fence: int | None = None
     """The owner's fencing token for this item."""
+    outputs: str | None = None
+    """What the insights file at ``output_path`` held when it was written, as JSON (its
+    size and modification time, the kinds it holds and their counts): a rerun that finds
+    the file unchanged trusts this instead of reading every finished item's file."""
 
 
 @attrs.frozen
@@ -180,7 +185,8 @@ SUBMITTED = _move("submitted", {_S.SUBMITTING, _S.UNKNOWN}, _S.SUBMITTED,
 JOB_ID_LEARNED = _move("job_id_learned", {_S.SUBMITTED}, _S.SUBMITTED,
                        fields=frozenset({"job_id"}))
 COMPLETED = _move("completed", {_S.SUBMITTED}, _S.COMPLETED, stamp="completed_at")
-FETCHED = _move("fetched", {_S.COMPLETED}, _S.FETCHED, fields=frozenset({"output_path"}),
+FETCHED = _move("fetched", {_S.COMPLETED}, _S.FETCHED,
+                fields=frozenset({"output_path", "outputs"}),
                 stamp="fetched_at")
 # Claimed, and the run stopped before the submit was sent: nothing exists, the item is free
 # again (the next attempt gets a new name all the same).
@@ -267,9 +273,10 @@ def completed() -> Change:
     return Change(COMPLETED)
 
 
-def fetched(output_path: str | None) -> Change:
-    """completed -> fetched: the insights were fetched (and written to ``output_path``)."""
-    return Change(FETCHED, {"output_path": output_path})
+def fetched(output_path: str | None, outputs: str | None = None) -> Change:
+    """completed -> fetched: the insights were fetched (and written to ``output_path``,
+    holding what ``outputs`` says)."""
+    return Change(FETCHED, {"output_path": output_path, "outputs": outputs})
 
 
 def failed(error: str | BaseException) -> Change:
@@ -421,7 +428,7 @@ def advance(
     if move is SUBMITTED:
         changes["error"] = None
     if move is REOPEN:
-        changes["output_path"] = None
+        changes.update(output_path=None, outputs=None)
     if move.takes_ownership and target not in RELEASED and target is not _S.PENDING:
         if new_fence is None:
             raise ValidationError("new_fence", f"{move.name} needs a new fence number")

@@ -93,6 +93,7 @@ def measure(args: argparse.Namespace, label: str, workers: int, ledger: str | No
     nominal = max(sum(0.25 * d + 30 + queue_delay for d in lengths) / args.limit,
                   max(lengths))
     timeout = 4 * nominal / args.time_scale + 180
+    load_before = os.getloadavg()
     with EmulatorProcess(flags, cpu=None) as emu:
         started = time.monotonic()
         procs = []
@@ -112,6 +113,11 @@ def measure(args: argparse.Namespace, label: str, workers: int, ledger: str | No
                 print(f"worker {i} of {label!r} exited {codes[-1]}:", *lines[-25:], sep="\n  ")
         wall = time.monotonic() - started
         stats, jobs = emu.stats(), emu.jobs()
+    claims = []  # each worker's claims from its ledger (summary.json), if it finished
+    for i in range(workers):
+        summary = workdir / f"{label}-out{i}" / "summary.json"
+        if summary.is_file():
+            claims.append(json.loads(summary.read_text()).get("claims") or {})
     slot_times = [j["processingTime"] + queue_delay for j in jobs]
     bound = max(sum(slot_times) / args.limit, max(slot_times))
     makespan = max(j["finishedAt"] for j in jobs) - min(j["submittedAt"] for j in jobs)
@@ -136,6 +142,14 @@ def measure(args: argparse.Namespace, label: str, workers: int, ledger: str | No
         "over_admitted": makespan < bound * 0.999 or stats["max_concurrent_jobs"] > args.limit,
         "status_gets_per_job": stats["job_status_requests"] / len(lengths),
         "wall_s": wall,
+        "claims": claims,
+        "items_per_claim": (sum(c.get("items", 0) for c in claims)
+                            / max(1, sum(c.get("transactions", 0) for c in claims))),
+        "claim_p50_ms": max((c["p50_seconds"] * 1000 for c in claims
+                             if c.get("p50_seconds") is not None), default=None),
+        "claim_p99_ms": max((c["p99_seconds"] * 1000 for c in claims
+                             if c.get("p99_seconds") is not None), default=None),
+        "load_before": load_before,
     }
 
 
@@ -145,17 +159,27 @@ def table(args: argparse.Namespace, rows: list[dict[str, Any]]) -> str:
         f"lengths (median {args.median:g} s, sigma {args.sigma:g}), seed {args.seed}",
         "",
         "| system | workers | makespan / LB | max concurrent / limit | paid twice | 429s "
-        "| status GETs per job | all exited 0 |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| status GETs per job | items per claim | claim p50 / p99 ms | all exited 0 "
+        "| load before |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+
+    def ms(value: float | None) -> str:
+        return "?" if value is None else f"{value:.1f}"
+
     for r in rows:
         flag = " OVER-ADMITTED" if r["over_admitted"] else ""
         lines.append(
             f"| {r['system']}{flag} | {r['workers']} | {r['makespan_over_lb']:.3f} "
             f"| {r['max_concurrent_jobs']} / {r['limit']} | {r['paid_twice']} "
             f"| {r['rejected_429']} | {r['status_gets_per_job']:.2f} "
-            f"| {all(c == 0 for c in r['exit_codes'])} |"
+            f"| {r['items_per_claim']:.2f} | {ms(r['claim_p50_ms'])} / {ms(r['claim_p99_ms'])} "
+            f"| {all(c == 0 for c in r['exit_codes'])} "
+            f"| {' / '.join(f'{x:.1f}' for x in r['load_before'])} |"
         )
+    lines += ["", "Claims: each worker's claims of items from its ledger (`summary.json`); "
+              "the p50 and p99 columns show the worst worker's. Load: the 1/5/15-minute "
+              "load average before the run (2 cores)."]
     return "\n".join(lines) + "\n"
 
 

@@ -856,9 +856,11 @@ class Engine:
                 self._claiming = len(taken)
                 self._changes.notify()  # room in the window: the intake reads on
                 self._claim_open = True
+                began = time.monotonic()
                 try:
                     rows = await store.claim(
                         len(held), None if store.shared else [e.key for e in taken])
+                    self._delivery.claims.record(time.monotonic() - began, len(rows))
                 except BaseException:
                     for slot in held:
                         slot.release()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import random
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -35,6 +36,8 @@ __all__ = [
     "BatchResult",
     "BatchSummary",
     "Changes",
+    "ClaimStats",
+    "ClaimTimes",
     "Delivery",
     "EventKind",
     "FailureRecord",
@@ -212,6 +215,64 @@ class FailureRecord:
 
 
 @attrs.frozen(kw_only=True)
+class ClaimStats:
+    """This worker's claims of items from its ledger (each a transaction of the ledger),
+    for ``summary.json``: how a shared batch's workers keep the account's slots filled.
+
+    Attributes:
+        transactions: claims made.
+        items: items they took (a refill of several slots is one claim).
+        p50_seconds: the median claim's time, call to answer (None: no claim).
+        p99_seconds: the 99th percentile's.
+    """
+
+    transactions: int = 0
+    items: int = 0
+    p50_seconds: float | None = None
+    p99_seconds: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The figures as JSON-ready data."""
+        return {"transactions": self.transactions, "items": self.items,
+                "p50_seconds": self.p50_seconds, "p99_seconds": self.p99_seconds}
+
+
+class ClaimTimes:
+    """Collects :class:`ClaimStats`: every claim counted, a uniform sample of their times
+    kept (a bounded memory for runs of any length)."""
+
+    SAMPLE = 4096
+
+    def __init__(self) -> None:
+        self._times: list[float] = []
+        self._transactions = 0
+        self._items = 0
+        self._random = random.Random(0)
+
+    def record(self, seconds: float, items: int) -> None:
+        """One claim: how long it took and how many items it took."""
+        self._transactions += 1
+        self._items += items
+        if len(self._times) < self.SAMPLE:
+            self._times.append(seconds)
+        else:  # reservoir sampling: each claim kept with the same chance
+            at = self._random.randrange(self._transactions)
+            if at < self.SAMPLE:
+                self._times[at] = seconds
+
+    def stats(self) -> ClaimStats:
+        """The figures so far."""
+        times = sorted(self._times)
+
+        def quantile(q: float) -> float | None:
+            return None if not times else round(times[min(len(times) - 1,
+                                                          int(q * len(times)))], 6)
+
+        return ClaimStats(transactions=self._transactions, items=self._items,
+                          p50_seconds=quantile(0.5), p99_seconds=quantile(0.99))
+
+
+@attrs.frozen(kw_only=True)
 class BatchSummary:
     """What a batch run did, for the end-of-run report and ``summary.json``.
 
@@ -234,6 +295,7 @@ class BatchSummary:
         fetched_here: items whose insights this worker fetched (in a shared batch, other
             workers fetched the rest of ``progress.fetched``).
         shared: the ledger was shared by workers.
+        claims: this worker's claims from the ledger.
     """
 
     progress: BatchProgress
@@ -250,6 +312,7 @@ class BatchSummary:
     out_dir: Path | None = None
     fetched_here: int = 0
     shared: bool = False
+    claims: ClaimStats = ClaimStats()
 
     @property
     def ok(self) -> bool:
@@ -278,6 +341,7 @@ class BatchSummary:
             "failures": [attrs.asdict(f) for f in self.failures],
             "failures_omitted": self.failures_omitted,
             "out_dir": None if self.out_dir is None else str(self.out_dir),
+            "claims": self.claims.to_json(),
         }
 
     def format(self) -> str:
@@ -401,6 +465,7 @@ class Delivery:
         """When the batch's run started, on the ledger's clock (``ItemStore.join``)."""
         self.shared = False
         self._rejections0 = slots.rejections
+        self.claims = ClaimTimes()
         self.gauges: Callable[[], dict[str, Any]] = dict
         """The engine's live figures for the progress (unknown, waiting, estimate...)."""
 
@@ -523,4 +588,5 @@ class Delivery:
             out_dir=None if self.writer is None else self.writer.out_dir,
             fetched_here=self.counts["fetched_here"],
             shared=self.shared,
+            claims=self.claims.stats(),
         )

@@ -31,7 +31,7 @@ from symbl_async.batch._ledger import (
     Pending,
     attempt_name,
 )
-from symbl_async.batch._results import BatchEvent, BatchResult
+from symbl_async.batch._results import BatchEvent, BatchResult, ClaimStats, ClaimTimes
 from symbl_async.batch._slots import JobSlots, longest_first
 from symbl_async.client._client import SymblClient
 from symbl_async.client._waiting import PollSchedule
@@ -112,6 +112,9 @@ async def test_keeps_within_the_limit_and_fetches_everything(
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["fetched"] == 200 and summary["failed"] == 0
     assert summary["ledger"]["fetched"] == 200
+    claims = summary["claims"]  # each item claimed once; a claim refills up to 3 slots
+    assert claims["items"] == 200 and 200 / 3 <= claims["transactions"] <= 200 + 10
+    assert 0 < claims["p50_seconds"] <= claims["p99_seconds"]
     assert run.summary is not None and run.summary.ok
     assert events[-1].kind == "finished" and events[-1].progress.fetched == 200
     assert max(e.progress.running for e in events) <= 3
@@ -814,3 +817,15 @@ async def test_a_rerun_starts_with_the_processing_times_learned_before(
                                    ledger=ledgers.arg(), reprocess=True))
         assert fresh.processing_model.observations("audio") == learned
         assert fresh.processing_model.predict("audio", 600.0) == prediction
+
+
+def test_claim_figures_keep_a_bounded_uniform_sample() -> None:
+    times = ClaimTimes()
+    assert times.stats() == ClaimStats()
+    for i in range(3 * ClaimTimes.SAMPLE):
+        times.record(0.001 if i % 100 else 1.0, 2)  # one claim in a hundred is slow
+    stats = times.stats()
+    assert (stats.transactions, stats.items) == (3 * ClaimTimes.SAMPLE, 6 * ClaimTimes.SAMPLE)
+    assert len(times._times) == ClaimTimes.SAMPLE
+    assert stats.p50_seconds == 0.001 and stats.p99_seconds in (0.001, 1.0)
+    assert 0.003 < sum(t == 1.0 for t in times._times) / ClaimTimes.SAMPLE < 0.02

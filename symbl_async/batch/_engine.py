@@ -681,9 +681,16 @@ class Engine:
                 self._start(row, origin="input")
 
     def _given_up(self, row: LedgerItem) -> bool:
-        """Whether this run holds the item but no task of it runs: it gave up on it."""
+        """Whether this run holds the item but no task of it runs: it gave up on it.
+
+        In a shared batch, not while a claim is on its way back: the row may be one it
+        just took, whose task starts when the answer comes (the intake records an input
+        another worker queued and reads it as this worker's claim left it). Such an
+        input waits, and ``_check_awaiting`` decides again. (A local claim takes only
+        inputs already decided.)"""
         return (row.state in UNFINISHED and row.owner == self._store.worker_id
-                and row.key not in self._live and not self._adopting)
+                and row.key not in self._live and not self._adopting
+                and not (self._claim_open and self._store.shared))
 
     async def _report(
         self, entry: Awaiting, row: LedgerItem, counts: Mapping[str, int] | None = None

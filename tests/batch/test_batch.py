@@ -448,11 +448,18 @@ class HeldClaims(MemoryStore):
     """A store whose next claim commits, then answers only when the test lets it (a
     database that took the transaction while its answer is still on the way)."""
 
-    def __init__(self, ledger: MemoryLedger) -> None:
-        super().__init__(ledger)
+    def __init__(self, ledger: MemoryLedger, **kwargs: Any) -> None:
+        super().__init__(ledger, **kwargs)
         self.held = asyncio.Event()
         self.go = asyncio.Event()
+        self.recorded = asyncio.Event()  # an add_pending answered while the claim is held
         self.claimed: list[str] = []
+
+    async def add_pending(self, items: Any) -> list[LedgerItem]:
+        rows = await super().add_pending(items)
+        if self.held.is_set() and not self.go.is_set():
+            self.recorded.set()
+        return rows
 
     async def claim(self, most: int, candidates: Any = None) -> list[LedgerItem]:
         rows = await super().claim(most, candidates)
@@ -492,6 +499,42 @@ async def test_a_stop_while_a_claim_commits_releases_what_it_claimed(tmp_path: P
         by_name = emu.stats()["submits_by_name"]
     assert {r.status for r in rest} == {"fetched"} and len(rest) == 6
     assert len(by_name) == 6 and set(by_name.values()) == {1}
+
+
+async def test_an_input_recorded_while_its_claim_is_answered_is_waited_for(
+    tmp_path: Path,
+) -> None:
+    # Seen in bench_workers (4 workers on PostgreSQL): a worker recorded an input whose
+    # item its own claim, still on the way back, had just taken. This worker's, in flight,
+    # no task yet: it looked given up and was reported failed while it was being sent.
+    source = url("raced", 300)
+    item = await prepared(source)
+    ledger = MemoryLedger()
+    other = MemoryStore(ledger, worker_id="other", shared=True)  # it recorded the item
+    await other.join(max_limit=1, lease=60.0)
+    await other.add_pending([Pending(item.key, item.label, item.name, 300.0, spec_of(item))])
+    store = HeldClaims(ledger, worker_id="me", shared=True)
+
+    async def late() -> AsyncIterator[UrlSource]:
+        await store.held.wait()  # this worker's claim of it has committed
+        yield source
+
+    async with emulated(1) as (emu, client):
+        run = process_many(client, late(), slots=fast_slots(1), out_dir=tmp_path,
+                           ledger=store, lookahead=1)
+
+        async def consume() -> list[BatchResult]:
+            async with run:
+                return [r async for r in run]
+
+        task = asyncio.ensure_future(consume())
+        await store.recorded.wait()  # the input's row says: submitting, mine
+        store.go.set()
+        results = await task
+        stats = emu.stats()
+    assert store.claimed == [item.key]
+    assert [(r.status, r.error) for r in results] == [("fetched", None)]
+    assert stats["jobs_submitted"] == 1
 
 
 async def test_batch_options_and_source_options_make_distinct_items() -> None:

@@ -121,6 +121,13 @@ def measure(args: argparse.Namespace, label: str, workers: int, ledger: str | No
     slot_times = [j["processingTime"] + queue_delay for j in jobs]
     bound = max(sum(slot_times) / args.limit, max(slot_times))
     makespan = max(j["finishedAt"] for j in jobs) - min(j["submittedAt"] for j in jobs)
+    # A slot's refill: the k-th job to end frees the slot the (limit + k)-th submit takes
+    # (the account is full until then), so that submit's lateness after that end is the
+    # time the slot stood idle: detecting the end, recording it, claiming, submitting.
+    ends = sorted(j["finishedAt"] for j in jobs)
+    starts = sorted(j["submittedAt"] for j in jobs)
+    gaps = sorted(max(0.0, starts[args.limit + k] - end)
+                  for k, end in enumerate(ends[: len(starts) - args.limit]))
     per_name: dict[str, int] = {}
     for job in jobs:
         base = str(job["name"]).rsplit("-", 1)[0]
@@ -150,6 +157,9 @@ def measure(args: argparse.Namespace, label: str, workers: int, ledger: str | No
         "claim_p99_ms": max((c["p99_seconds"] * 1000 for c in claims
                              if c.get("p99_seconds") is not None), default=None),
         "load_before": load_before,
+        "refill_gap_p50_s": gaps[len(gaps) // 2] if gaps else None,
+        "refill_gap_p99_s": gaps[min(len(gaps) - 1, int(0.99 * len(gaps)))] if gaps else None,
+        "refill_gap_mean_s": sum(gaps) / len(gaps) if gaps else None,
     }
 
 
@@ -159,9 +169,9 @@ def table(args: argparse.Namespace, rows: list[dict[str, Any]]) -> str:
         f"lengths (median {args.median:g} s, sigma {args.sigma:g}), seed {args.seed}",
         "",
         "| system | workers | makespan / LB | max concurrent / limit | paid twice | 429s "
-        "| status GETs per job | items per claim | claim p50 / p99 ms | all exited 0 "
-        "| load before |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| status GETs per job | items per claim | claim p50 / p99 ms "
+        "| refill gap p50 / p99 / mean (service s) | all exited 0 | load before |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
 
     def ms(value: float | None) -> str:
@@ -174,12 +184,16 @@ def table(args: argparse.Namespace, rows: list[dict[str, Any]]) -> str:
             f"| {r['max_concurrent_jobs']} / {r['limit']} | {r['paid_twice']} "
             f"| {r['rejected_429']} | {r['status_gets_per_job']:.2f} "
             f"| {r['items_per_claim']:.2f} | {ms(r['claim_p50_ms'])} / {ms(r['claim_p99_ms'])} "
+            f"| {ms(r['refill_gap_p50_s'])} / {ms(r['refill_gap_p99_s'])} "
+            f"/ {ms(r['refill_gap_mean_s'])} "
             f"| {all(c == 0 for c in r['exit_codes'])} "
             f"| {' / '.join(f'{x:.1f}' for x in r['load_before'])} |"
         )
     lines += ["", "Claims: each worker's claims of items from its ledger (`summary.json`); "
-              "the p50 and p99 columns show the worst worker's. Load: the 1/5/15-minute "
-              "load average before the run (2 cores)."]
+              "the p50 and p99 columns show the worst worker's. Refill gap: how late the "
+              "(limit + k)-th submit came after the k-th job's end, from the emulator's "
+              "records (the slot's idle time). Load: the 1/5/15-minute load average "
+              "before the run (2 cores)."]
     return "\n".join(lines) + "\n"
 
 

@@ -206,6 +206,13 @@ class SqliteLedger:
             # A file that is not a ledger (or an older one) fails here, not halfway through.
             version = conn.execute(
                 "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if version is not None and version[0] == "3":
+                # Version 3 lacked only ``outputs``: read it as if that were NULL (a view in
+                # the connection's own temporary schema, which hides the table; the file
+                # is not touched), so ``status`` works right after an upgrade.
+                conn.execute("CREATE TEMP VIEW items AS SELECT *, NULL AS outputs"
+                             " FROM main.items")
+                version = (str(SCHEMA_VERSION),)
             if version is not None and version[0] == str(SCHEMA_VERSION):
                 conn.execute(f"SELECT {', '.join(COLUMNS)} FROM items LIMIT 1").fetchall()
         except sqlite3.Error as exc:

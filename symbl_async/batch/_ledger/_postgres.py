@@ -215,19 +215,6 @@ def _notify(reason: str) -> str:
     return f"SELECT pg_notify('{CHANNEL}', '{reason}')"
 
 
-async def _set_up(pool: Any, location: str) -> float:
-    """Create or migrate the schema on one of the pool's connections; the database's clock."""
-    async with pool.acquire() as conn:
-        try:
-            await _initialise(conn, location)
-            return float(await conn.fetchval(f"SELECT {_NOW}"))
-        except Exception as exc:
-            # As in ``_run``: a connection confused by a loss is ended, not handed out again.
-            if is_connection_loss(exc) and not conn.is_closed():
-                conn.terminate()
-            raise
-
-
 async def _initialise(conn: Any, location: str) -> None:
     """Create the schema if missing (one batch per database); migrate or refuse others."""
     async with conn.transaction():
@@ -402,35 +389,28 @@ class PostgresStore:
             raise ValidationError("reconnect_timeout", "must be a number of seconds >= 0")
         # A worker stopped inside a transaction would hold its row locks, and block the
         # adoption of its items, for as long as it stays stopped: the server ends it.
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + reconnect_timeout
         pool = await _create_pool(url, min(reconnect_timeout, _CONNECT_PATIENCE),
                                   {"idle_in_transaction_session_timeout": _IDLE_TX_MS})
-        tries = 0
-        while True:
-            try:
-                db_now = await _set_up(pool, location)
-                break
-            except ValidationError:
-                await pool.close()
-                raise
-            except Exception as exc:
-                # The server answered a moment ago: a connection lost while setting up is
-                # an outage like any other (the set-up is one transaction, so it is tried
-                # again whole), waited out for ``reconnect_timeout``. A worker started just
-                # as the database fails over must not die of it.
-                tries += 1
-                if is_connection_loss(exc) and loop.time() < deadline:
-                    _log.debug("ledger %s: setting up again after %s", location,
-                               scrub(f"{type(exc).__name__}: {exc}", url))
-                    await asyncio.sleep(min(reconnect_delay(tries),
-                                            max(0.0, deadline - loop.time())))
-                    continue
-                await pool.close()
-                reason = scrub(f"{type(exc).__name__}: {exc}", url)
-                raise ValidationError("ledger", f"cannot set up {location}: {reason}") from exc
         store = cls(pool, url, worker_id=worker_id or default_worker_id(),
                     reconnect_timeout=float(reconnect_timeout))
+
+        async def set_up(conn: Any, _retry: bool) -> float:
+            await _initialise(conn, location)
+            return float(await conn.fetchval(f"SELECT {_NOW}"))
+
+        try:
+            # Through _run: the server answered a moment ago, so a connection lost while
+            # setting up (a failover just as the worker starts) is an outage like any
+            # other, waited out for ``reconnect_timeout``; the set-up is one transaction.
+            db_now = await store._run(set_up)
+        except ValidationError:
+            await pool.close()
+            raise
+        except Exception as exc:
+            await pool.close()
+            cause = exc.__cause__ if isinstance(exc, LedgerError) and exc.__cause__ else exc
+            reason = scrub(f"{type(cause).__name__}: {cause}", url)
+            raise ValidationError("ledger", f"cannot set up {location}: {reason}") from exc
         store._set_clock(db_now)
         store._since = store.clock()
         return store

@@ -59,7 +59,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -404,6 +404,20 @@ async def backlog(args: argparse.Namespace, kind: str) -> dict[str, Any]:
     return out
 
 
+_BACKLOG_RUNS = (("fresh_first", "fresh, until first submit"), ("fresh", "fresh, whole"),
+                 ("rerun", "rerun + 1 new"), ("rerun_traced", "rerun + 1 new (traced)"))
+
+
+def _backlog_rows(
+    parts: list[dict[str, Any]],
+) -> Iterator[tuple[dict[str, Any], str, dict[str, Any]]]:
+    """Each part's runs that ran, with their labels, in the tables' order."""
+    for part in parts:
+        for name, label in _BACKLOG_RUNS:
+            if part[name] is not None:
+                yield part, label, part[name]
+
+
 def print_backlog(parts: list[dict[str, Any]]) -> None:
     print("\nLarge backlogs (process_many, SQLite ledger and output folder on disk, instant "
           "fake client;\nthe new input comes last; RSS: growth over the run / peak growth):")
@@ -412,22 +426,15 @@ def print_backlog(parts: list[dict[str, Any]]) -> None:
           f"{'traced peak MB':>14} |")
     print(f"|{'-' * 11}|{'-' * 9}|{'-' * 28}|{'-' * 16}|{'-' * 14}|{'-' * 9}|{'-' * 9}|"
           f"{'-' * 15}|{'-' * 16}|")
-    for part in parts:
-        for name, label in (("fresh_first", "fresh, until first submit"),
-                            ("fresh", "fresh, whole"),
-                            ("rerun", "rerun + 1 new"),
-                            ("rerun_traced", "rerun + 1 new (traced)")):
-            r = part[name]
-            if r is None:
-                continue
-            new = "" if r["new_submit_s"] is None else f"{r['new_submit_s']:.2f}"
-            peak = "" if r["rss_peak_growth_mb"] is None else f"{r['rss_peak_growth_mb']:.0f}"
-            traced = ("" if r["tracemalloc_peak_mb"] is None
-                      else f"{r['tracemalloc_peak_mb']:.1f}")
-            print(f"| {part['kind']:<9} | {part['rows']:>7} | {label:<26} | "
-                  f"{r['first_submit_s']:>14.2f} | {new:>12} | {r['seconds']:>7.1f} | "
-                  f"{r['cpu_s']:>7.1f} | "
-                  f"{r['rss_growth_mb']:>5.0f} / {peak:>5} | {traced:>14} |")
+    for part, label, r in _backlog_rows(parts):
+        new = "" if r["new_submit_s"] is None else f"{r['new_submit_s']:.2f}"
+        peak = "" if r["rss_peak_growth_mb"] is None else f"{r['rss_peak_growth_mb']:.0f}"
+        traced = ("" if r["tracemalloc_peak_mb"] is None
+                  else f"{r['tracemalloc_peak_mb']:.1f}")
+        print(f"| {part['kind']:<9} | {part['rows']:>7} | {label:<26} | "
+              f"{r['first_submit_s']:>14.2f} | {new:>12} | {r['seconds']:>7.1f} | "
+              f"{r['cpu_s']:>7.1f} | "
+              f"{r['rss_growth_mb']:>5.0f} / {peak:>5} | {traced:>14} |")
 
 
 def write_backlog(folder: Path, parts: list[dict[str, Any]], argv: list[str] | None) -> None:
@@ -461,20 +468,13 @@ def write_backlog(folder: Path, parts: list[dict[str, Any]], argv: list[str] | N
     def num(value: float | None, fmt: str) -> str:
         return "" if value is None else format(value, fmt)
 
-    for part in parts:
-        for name, label in (("fresh_first", "fresh, stopped at first submit"),
-                            ("fresh", "fresh, whole"),
-                            ("rerun", "rerun + 1 new"),
-                            ("rerun_traced", "rerun + 1 new (traced)")):
-            r = part[name]
-            if r is None:
-                continue
-            lines.append(
-                f"| {part['kind']} | {part['rows']} | {label} | "
-                f"{r['first_submit_s']:.2f} | {num(r['new_submit_s'], '.2f')} | "
-                f"{r['seconds']:.1f} | {r['cpu_s']:.1f} | {r['rss_growth_mb']:.0f} | "
-                f"{num(r['rss_peak_growth_mb'], '.0f')} | "
-                f"{num(r['tracemalloc_peak_mb'], '.1f')} |")
+    for part, label, r in _backlog_rows(parts):
+        lines.append(
+            f"| {part['kind']} | {part['rows']} | {label} | "
+            f"{r['first_submit_s']:.2f} | {num(r['new_submit_s'], '.2f')} | "
+            f"{r['seconds']:.1f} | {r['cpu_s']:.1f} | {r['rss_growth_mb']:.0f} | "
+            f"{num(r['rss_peak_growth_mb'], '.0f')} | "
+            f"{num(r['tracemalloc_peak_mb'], '.1f')} |")
     lines.append("")
     (folder / "batch-backlog.md").write_text("\n".join(lines))
 

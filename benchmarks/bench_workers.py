@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import EmulatorProcess, emulator_command, media_lengths
+from _common import EmulatorProcess, emulator_command, media_lengths, percentile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from _postgres import PostgresServer
@@ -126,8 +126,8 @@ def measure(args: argparse.Namespace, label: str, workers: int, ledger: str | No
     # time the slot stood idle: detecting the end, recording it, claiming, submitting.
     ends = sorted(j["finishedAt"] for j in jobs)
     starts = sorted(j["submittedAt"] for j in jobs)
-    gaps = sorted(max(0.0, starts[args.limit + k] - end)
-                  for k, end in enumerate(ends[: len(starts) - args.limit]))
+    gaps = [max(0.0, starts[args.limit + k] - end)
+            for k, end in enumerate(ends[: len(starts) - args.limit])]
     per_name: dict[str, int] = {}
     for job in jobs:
         base = str(job["name"]).rsplit("-", 1)[0]
@@ -157,8 +157,8 @@ def measure(args: argparse.Namespace, label: str, workers: int, ledger: str | No
         "claim_p99_ms": max((c["p99_seconds"] * 1000 for c in claims
                              if c.get("p99_seconds") is not None), default=None),
         "load_before": load_before,
-        "refill_gap_p50_s": gaps[len(gaps) // 2] if gaps else None,
-        "refill_gap_p99_s": gaps[min(len(gaps) - 1, int(0.99 * len(gaps)))] if gaps else None,
+        "refill_gap_p50_s": percentile(gaps, 0.5) if gaps else None,
+        "refill_gap_p99_s": percentile(gaps, 0.99) if gaps else None,
         "refill_gap_mean_s": sum(gaps) / len(gaps) if gaps else None,
     }
 

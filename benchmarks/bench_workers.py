@@ -60,6 +60,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sigma", type=float, default=0.6)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--quick", action="store_true", help="N=300")
+    parser.add_argument("--systems", default="sqlite,postgres,workers",
+                        help="which of sqlite, postgres, workers to run (comma-separated)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if args.quick:
@@ -128,6 +130,14 @@ def measure(args: argparse.Namespace, label: str, workers: int, ledger: str | No
     starts = sorted(j["submittedAt"] for j in jobs)
     gaps = [max(0.0, starts[args.limit + k] - end)
             for k, end in enumerate(ends[: len(starts) - args.limit])]
+    # Where the idle slot time went (limit x makespan - the jobs' slot time), as shares of
+    # the lower bound: the ramp (slots not yet filled after the first submit), the refills
+    # (the gaps above) and the tail (slots emptied before the last job ended). While the
+    # account is full they add up to makespan / LB - 1.
+    scale = args.limit * bound
+    first, last = starts[0], ends[-1]
+    ramp = sum(s - first for s in starts[: args.limit]) / scale
+    tail = sum(last - e for e in ends[-args.limit:]) / scale
     per_name: dict[str, int] = {}
     for job in jobs:
         base = str(job["name"]).rsplit("-", 1)[0]
@@ -160,6 +170,9 @@ def measure(args: argparse.Namespace, label: str, workers: int, ledger: str | No
         "refill_gap_p50_s": percentile(gaps, 0.5) if gaps else None,
         "refill_gap_p99_s": percentile(gaps, 0.99) if gaps else None,
         "refill_gap_mean_s": sum(gaps) / len(gaps) if gaps else None,
+        "idle_ramp": ramp,
+        "idle_refills": sum(gaps) / scale,
+        "idle_tail": tail,
     }
 
 
@@ -170,8 +183,9 @@ def table(args: argparse.Namespace, rows: list[dict[str, Any]]) -> str:
         "",
         "| system | workers | makespan / LB | max concurrent / limit | paid twice | 429s "
         "| status GETs per job | items per claim | claim p50 / p99 ms "
-        "| refill gap p50 / p99 / mean (service s) | all exited 0 | load before |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| refill gap p50 / p99 / mean (service s) | idle: ramp / refills / tail "
+        "| all exited 0 | load before |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
 
     def ms(value: float | None) -> str:
@@ -186,14 +200,18 @@ def table(args: argparse.Namespace, rows: list[dict[str, Any]]) -> str:
             f"| {r['items_per_claim']:.2f} | {ms(r['claim_p50_ms'])} / {ms(r['claim_p99_ms'])} "
             f"| {ms(r['refill_gap_p50_s'])} / {ms(r['refill_gap_p99_s'])} "
             f"/ {ms(r['refill_gap_mean_s'])} "
+            f"| {r['idle_ramp']:.3f} / {r['idle_refills']:.3f} / {r['idle_tail']:.3f} "
             f"| {all(c == 0 for c in r['exit_codes'])} "
             f"| {' / '.join(f'{x:.1f}' for x in r['load_before'])} |"
         )
     lines += ["", "Claims: each worker's claims of items from its ledger (`summary.json`); "
               "the p50 and p99 columns show the worst worker's. Refill gap: how late the "
               "(limit + k)-th submit came after the k-th job's end, from the emulator's "
-              "records (the slot's idle time). Load: the 1/5/15-minute load average "
-              "before the run (2 cores)."]
+              "records (the slot's idle time). Idle: the slot time left unused, as a share "
+              "of the lower bound, split into the ramp (slots not yet filled after the "
+              "first submit), the refills and the tail (slots emptied before the last end); "
+              "while the account is full they add up to makespan / LB - 1. Load: the "
+              "1/5/15-minute load average before the run (2 cores)."]
     return "\n".join(lines) + "\n"
 
 
@@ -205,12 +223,17 @@ def main(argv: list[str] | None = None) -> None:
         workdir = Path(tmp)
         manifest = workdir / "batch.jsonl"
         write_manifest(manifest, lengths)
-        rows.append(measure(args, "1 process, SQLite", 1, None, manifest, lengths, workdir))
+        systems = set(args.systems.split(","))
+        if "sqlite" in systems:
+            rows.append(measure(args, "1 process, SQLite", 1, None, manifest, lengths, workdir))
+        shared = [(label, n) for key, label, n in (
+            ("postgres", "1 process, PostgreSQL", 1),
+            ("workers", f"{args.workers} workers, PostgreSQL", args.workers)) if key in systems]
         server = PostgresServer()
         try:
-            server.start()
-            for label, workers in (("1 process, PostgreSQL", 1),
-                                   (f"{args.workers} workers, PostgreSQL", args.workers)):
+            if shared:
+                server.start()
+            for label, workers in shared:
                 url = asyncio.run(server.create_database())
                 rows.append(measure(args, label, workers, url, manifest, lengths, workdir))
         finally:

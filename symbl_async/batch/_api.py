@@ -21,7 +21,7 @@ from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, M
 from pathlib import Path
 from types import TracebackType
 
-from symbl_async.batch._engine import Engine, RunConfig
+from symbl_async.batch._engine import Engine, RunConfig, default_lookahead
 from symbl_async.batch._ledger._store import ItemStore
 from symbl_async.batch._output import LEDGER_FILE, TRANSCRIPT_FORMATS
 from symbl_async.batch._protocol import BatchClient
@@ -182,7 +182,7 @@ def process_many(
     out_dir: str | os.PathLike[str] | None = None,
     retry_failed: bool = False,
     reprocess: bool = False,
-    lookahead: int = 256,
+    lookahead: int | None = None,
     wait_timeout: float | None = None,
     wait_mode: str | None = None,
     lookup_grace: float | None = None,
@@ -234,7 +234,10 @@ def process_many(
             Options are part of an item's identity, so every item is then processed (and
             paid for) again as a new one; without it such a rerun is refused before
             anything is sent.
-        lookahead: how many inputs are read ahead to choose the longest first.
+        lookahead: how many inputs are read ahead to choose the longest first. Default:
+            16 per job slot (``max_limit`` of the slots), at least 256: a long recording
+            read late starts late and ends the batch alone, and the read-ahead that
+            avoids it grows with the slots (the account's jobs at once).
         wait_timeout: seconds to wait for one job (default: the client's); see the module
             docstring for what happens to a job that outlives it.
         wait_mode: passed to ``client.wait(mode=...)`` when given. In the webhook modes,
@@ -285,7 +288,9 @@ def process_many(
         raise ValidationError("options", "must be a ProcessingOptions")
     names = _check_include(include)
     formats = _check_transcripts(transcripts, out_dir)
-    if isinstance(lookahead, bool) or not isinstance(lookahead, int) or lookahead < 1:
+    if lookahead is not None and (
+        isinstance(lookahead, bool) or not isinstance(lookahead, int) or lookahead < 1
+    ):
         raise ValidationError("lookahead", "must be an integer >= 1")
     if wait_timeout is not None and (
         isinstance(wait_timeout, bool) or not isinstance(wait_timeout, (int, float))
@@ -317,19 +322,20 @@ def process_many(
     ):
         if not isinstance(value, bool):
             raise ValidationError(flag, "must be True or False")
+    job_slots = _make_slots(slots, max_concurrent_jobs, plan)
     return BatchRun(RunConfig(
         client=client,
         sources=sources,
         options=options,
         include=names,
         ordered=ordered,
-        slots=_make_slots(slots, max_concurrent_jobs, plan),
+        slots=job_slots,
         ledger=(ledger if ledger is None or isinstance(ledger, ItemStore)
                 or (isinstance(ledger, str) and "://" in ledger) else Path(ledger)),
         out_dir=None if out_dir is None else Path(out_dir),
         retry_failed=retry_failed,
         reprocess=reprocess,
-        lookahead=lookahead,
+        lookahead=default_lookahead(job_slots) if lookahead is None else lookahead,
         wait_timeout=None if wait_timeout is None else float(wait_timeout),
         wait_mode=wait_mode,
         lookup_grace=None if lookup_grace is None else float(lookup_grace),

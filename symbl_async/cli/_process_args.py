@@ -158,8 +158,9 @@ def add_process_command(subparsers: Any) -> None:
     run.add_argument("--reprocess", action="store_true",
                      help="accept processing options that differ from the batch's first run: "
                      "every item is then submitted (and paid for) again")
-    run.add_argument("--lookahead", type=positive_int, default=256, metavar="N",
-                     help="inputs read ahead to start the longest first (default %(default)s)")
+    run.add_argument("--lookahead", type=positive_int, metavar="N",
+                     help="inputs read ahead to start the longest first (default: 16 per "
+                     "job slot, at least 256)")
     run.add_argument("--wait-timeout", type=positive_float, metavar="SECONDS",
                      help="give up waiting for one job after this long (it stays submitted)")
     run.add_argument("--lookup-grace", type=non_negative_float, metavar="SECONDS",

@@ -178,6 +178,24 @@ async def test_the_first_submits_are_already_the_longest(ledgers: Ledgers) -> No
     assert sorted(order[:4]) == durations[-4:]
 
 
+@pytest.mark.parametrize("lookahead", [None, 256])
+async def test_the_default_lookahead_grows_with_the_slots(ledgers: Ledgers,
+                                                          lookahead: int | None) -> None:
+    # 20 slots: 320 inputs read ahead by default, so the longest recording, the 300th
+    # input, is among the first claimed; a look-ahead of 256 starts it only after the
+    # first wave, as the batch's last job.
+    durations = [5000.0 if i == 299 else 10.0 for i in range(330)]
+    sources = [url(f"g{i}", d) for i, d in enumerate(durations)]
+    async with emulated(20) as (emu, client):
+        run = process_many(client, sources, slots=fast_slots(20), lookahead=lookahead,
+                           ledger=ledgers.arg())
+        await collect(run)
+        order = [job["mediaDuration"] for job in emu.jobs()]
+    assert len(order) == 330
+    first_wave = order[:20]
+    assert (5000.0 in first_wave) is (lookahead is None)
+
+
 async def test_the_input_is_read_lazily_a_bounded_window_ahead() -> None:
     source = Counting(100_000)
     async with emulated(2) as (emu, client):

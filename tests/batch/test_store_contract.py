@@ -114,6 +114,28 @@ async def test_only_items_named_in_this_run_are_claimed(workers: Workers) -> Non
     assert await later.claim(5, ["x"]) == []
 
 
+async def test_held_or_done_reads_only_what_a_shared_run_may_report(workers: Workers) -> None:
+    # A shared run asks twice a second about its inputs' items: only those done for the
+    # run, or its own, come back (pending ones and other workers' in flight are left).
+    a = await workers.joined()
+    b = await workers.new()
+    await b.join(max_limit=10, lease=30.0)
+    await a.add_pending([pending(k) for k in ("mine", "theirs", "done", "refused", "queued")])
+    await a.claim(1, ["mine"])
+    await b.claim(1, ["theirs"])
+    (done,) = await a.claim(1, ["done"])
+    done = await a.apply(await a.apply(done, submitted("job-1", "conv-1")), completed())
+    await a.apply(done, fetched(None))
+    (refused,) = await b.claim(1, ["refused"])
+    await b.apply(refused, failed("refused: 400"))
+    keys = ["mine", "theirs", "done", "refused", "queued", "nope"]
+    assert sorted(r.key for r in await a.get_many(keys, held_or_done=True)) == [
+        "done", "mine", "refused"]
+    assert sorted(r.key for r in await b.get_many(keys, held_or_done=True)) == [
+        "done", "refused", "theirs"]
+    assert len(await a.get_many(keys)) == 5
+
+
 async def test_the_life_of_an_item(workers: Workers) -> None:
     a = await workers.joined()
     await a.add_pending([pending("x")])

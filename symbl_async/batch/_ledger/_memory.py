@@ -21,6 +21,7 @@ import attrs
 
 from symbl_async.batch._ledger._states import (
     IN_FLIGHT,
+    RELEASED,
     UNFINISHED,
     Advanced,
     Change,
@@ -183,9 +184,14 @@ class MemoryStore:
     async def get(self, key: str) -> LedgerItem | None:
         return self._open().items.get(key)
 
-    async def get_many(self, keys: Sequence[str]) -> list[LedgerItem]:
-        items = self._open().items
-        return [items[k] for k in dict.fromkeys(keys) if k in items]
+    async def get_many(
+        self, keys: Sequence[str], *, held_or_done: bool = False
+    ) -> list[LedgerItem]:
+        items, me = self._open().items, self._worker_id
+        rows = [items[k] for k in dict.fromkeys(keys) if k in items]
+        if held_or_done:
+            rows = [r for r in rows if r.state in RELEASED or r.owner == me]
+        return rows
 
     async def claim(self, most: int, candidates: Sequence[str] | None = None) -> list[LedgerItem]:
         db, now = self._open(), self.clock()

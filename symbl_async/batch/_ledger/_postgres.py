@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 import time
@@ -41,6 +42,7 @@ from symbl_async.batch._ledger._sqlite import default_worker_id
 from symbl_async.batch._ledger._states import (
     COLUMNS,
     IN_FLIGHT,
+    RELEASED,
     UNFINISHED,
     Advanced,
     Change,
@@ -74,6 +76,12 @@ _T = TypeVar("_T")
 SCHEMA_VERSION = "3"
 CHANNEL = "symbl_async_changed"
 """The LISTEN/NOTIFY channel: a slot may have been freed, an item added or finished."""
+# Another worker's item finished: wake this long after its notification. That worker
+# wakes itself at its commit and claims for the slot it freed at once; the others, woken
+# together, would queue on the account row's lock before it (about 9 claims per refill
+# with 4 workers) and find the account full. Later, they find it refilled, or refill it
+# themselves if it could not (a stopping worker, one at its own bound).
+_STAGGER = 0.02
 _IDLE_TX_MS = "5000"  # a transaction left idle this long (ms) is ended by the server
 _CONNECT_PATIENCE = 30.0  # seconds a first connection waits for a server that is starting
 _PAGE = 500
@@ -95,6 +103,7 @@ _RETURNING = " RETURNING " + ", ".join(f"items.{c}" for c in COLUMNS)
 _NOW = "extract(epoch FROM now())::float8"
 _IN_FLIGHT = sorted(s.value for s in IN_FLIGHT)
 _UNFINISHED = sorted(s.value for s in UNFINISHED)
+_RELEASED = sorted(s.value for s in RELEASED)
 _STATES = ", ".join(f"'{s.value}'" for s in ItemState)
 _DDL = (
     "CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value text NOT NULL)",
@@ -163,6 +172,21 @@ _MIGRATE_FROM_1 = (
 )
 
 
+@functools.cache
+def _connection_class() -> Any:
+    """asyncpg's connection, without the reset query it sends on every release to the pool
+    (one more round trip per ledger operation). The ledger's connections keep no session
+    state to undo: no LISTEN (the listener has its own connection), no cursors or SET,
+    advisory locks only within a transaction; an open transaction is still rolled back."""
+    import asyncpg
+
+    class Connection(asyncpg.Connection):  # type: ignore[misc]
+        def get_reset_query(self) -> str:
+            return ""
+
+    return Connection
+
+
 async def _create_pool(url: str, patience: float, settings: Mapping[str, str]) -> Any:
     """A connection pool on ``url``; a server that is starting is waited for ``patience``.
 
@@ -183,7 +207,7 @@ async def _create_pool(url: str, patience: float, settings: Mapping[str, str]) -
         try:
             return await asyncpg.create_pool(
                 url, min_size=1, max_size=4, timeout=10.0, command_timeout=60.0,
-                server_settings=dict(settings),
+                server_settings=dict(settings), connection_class=_connection_class(),
             )
         except Exception as exc:
             # A server restarting ("not yet accepting connections") or failing over is
@@ -210,9 +234,11 @@ def _item(record: Mapping[str, Any]) -> LedgerItem:
     return LedgerItem(**{c: record[c] for c in COLUMNS})
 
 
-def _notify(reason: str) -> str:
-    assert re.fullmatch(r"[a-z_]+", reason)
-    return f"SELECT pg_notify('{CHANNEL}', '{reason}')"
+def _notify(reason: str, sender: str = "") -> str:
+    """The statement that notifies every worker of ``reason`` (from ``sender``, a token)."""
+    assert re.fullmatch(r"[a-z_]+", reason) and re.fullmatch(r"[0-9a-f]*", sender)
+    payload = f"{reason} {sender}" if sender else reason
+    return f"SELECT pg_notify('{CHANNEL}', '{payload}')"
 
 
 async def _initialise(conn: Any, location: str) -> None:
@@ -273,10 +299,16 @@ def _value(value: Any) -> Any:
 
 class Listener:
     """Wakes :meth:`wait` on every notification, and when its connection opens or is lost
-    (notifications sent meanwhile were missed: a spurious wake-up is the safe side)."""
+    (notifications sent meanwhile were missed: a spurious wake-up is the safe side).
 
-    def __init__(self, url: str, location: str, on_lost: Callable[[], None]) -> None:
-        """Listen on ``url`` (``location``: it without its password, for logs)."""
+    A ``changed`` notification names its sender's token: its own store's is skipped (that
+    store woke it at its commit, :meth:`poke`), another's wakes ``_STAGGER`` s later."""
+
+    def __init__(self, url: str, location: str, on_lost: Callable[[], None],
+                 token: str = "") -> None:
+        """Listen on ``url`` (``location``: it without its password, for logs); ``token``
+        names this store's own notifications."""
+        self._token = token
         self._url = url
         self._location = location
         self._on_lost = on_lost
@@ -338,7 +370,17 @@ class Listener:
         self._conn = conn
         self._changed.set()
 
-    def _notified(self, *_: object) -> None:
+    def poke(self) -> None:
+        """Wake :meth:`wait` now: this store itself wrote a change."""
+        self._changed.set()
+
+    def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        reason, _, sender = payload.partition(" ")
+        if sender and sender == self._token:
+            return
+        if reason == "changed" and sender:
+            asyncio.get_running_loop().call_later(_STAGGER, self._changed.set)
+            return
         self._changed.set()
 
     def _lost(self, *_: object) -> None:
@@ -362,7 +404,9 @@ class PostgresStore:
         self._offset = 0.0  # the database's clock minus this machine's
         self._since: float | None = None  # connected without a loss since (database time)
         self._at_ceiling = False  # the last claim saw the limit at its ceiling
-        self._listener = Listener(url, self._location, self._lost)
+        # Names this store's "changed" notifications (see Listener).
+        self._token = uuid.uuid4().hex
+        self._listener = Listener(url, self._location, self._lost, self._token)
 
     @classmethod
     async def connect(
@@ -579,21 +623,30 @@ class PostgresStore:
             row = await conn.fetchrow(_SELECT + " WHERE key = $1", key)
             return None if row is None else _item(row)
 
-        return await self._run(tx)
+        return await self._read(tx)
 
-    async def get_many(self, keys: Sequence[str]) -> list[LedgerItem]:
+    async def get_many(
+        self, keys: Sequence[str], *, held_or_done: bool = False
+    ) -> list[LedgerItem]:
         wanted = list(dict.fromkeys(keys))
 
         async def tx(conn: Any, retry: bool) -> list[LedgerItem]:
-            rows = await conn.fetch(_SELECT + " WHERE key = ANY($1::text[])", wanted)
+            if held_or_done:
+                rows = await conn.fetch(
+                    _SELECT + " WHERE key = ANY($1::text[]) AND (state = ANY($2::text[])"
+                    " OR owner = $3)", wanted, _RELEASED, self._worker_id)
+            else:
+                rows = await conn.fetch(_SELECT + " WHERE key = ANY($1::text[])", wanted)
             return [_item(r) for r in rows]
 
-        return await self._run(tx) if wanted else []
+        return await self._read(tx) if wanted else []
 
     async def claim(self, most: int, candidates: Sequence[str] | None = None) -> list[LedgerItem]:
         op = uuid.uuid4()
         keys = None if candidates is None else list(dict.fromkeys(candidates))
         if most <= 0 or (keys is not None and not keys):
+            return []
+        if await self._looks_full():
             return []
 
         async def tx(conn: Any, retry: bool) -> list[LedgerItem]:
@@ -605,7 +658,8 @@ class PostgresStore:
                     return sorted((_item(r) for r in rows), key=_claim_order(keys))
             account = await conn.fetchrow(
                 f"SELECT lim, max_limit, coalesce(cooldown_until > now(), false) AS cooling,"
-                f" run_started, {_NOW} AS now FROM account WHERE id = 1 FOR UPDATE"
+                f" run_started, since_decrease, {_NOW} AS now FROM account WHERE id = 1"
+                " FOR UPDATE"
             )
             if account is None:
                 raise ValidationError("claim", "join the batch before claiming")
@@ -635,15 +689,32 @@ class PostgresStore:
                 "SELECT nextval('fences') AS f FROM generate_series(1, $1)", len(rows))
             done = [self._advance(_item(r), claimed(), account["now"], None, f["f"])
                     for r, f in zip(rows, fences, strict=True)]
-            await conn.execute(
-                "UPDATE account SET since_decrease = since_decrease + $1 WHERE id = 1",
-                len(done))
+            if account["since_decrease"] == 0:  # only "a claim since the decrease" is read
+                await conn.execute(
+                    "UPDATE account SET since_decrease = since_decrease + $1 WHERE id = 1",
+                    len(done))
             return await _write(conn, done, op)
 
         return await self._run(tx)
 
+    async def _looks_full(self) -> bool:
+        """Whether the account has no room (or cools down after a 429), at a look without
+        the account row's lock. With the account full (most of a batch), every worker woken
+        by a finished item asks, and a locked count would make the one refilling the slot
+        queue behind them. A slot freed after this look notifies again: a claim that
+        returns on it misses nothing."""
+        room = await self._read(lambda conn, retry: conn.fetchrow(
+            "SELECT lim >= max_limit AS ceiling, coalesce(cooldown_until > now(), false)"
+            " OR lim <= (SELECT count(*) FROM items WHERE state = ANY($1::text[])) AS full"
+            " FROM account WHERE id = 1", _IN_FLIGHT))
+        if room is None or not room["full"]:
+            return False
+        self._at_ceiling = room["ceiling"]
+        return True
+
     async def apply(self, row: LedgerItem, change: Change) -> LedgerItem:
         op, key = uuid.uuid4(), row.key
+        wakes = False
 
         async def tx(conn: Any, retry: bool) -> LedgerItem:
             rec = await conn.fetchrow(
@@ -659,10 +730,15 @@ class PostgresStore:
             done = self._advance(_item(rec), change, rec["now"], row.fence, fence)
             (new,) = await _write(conn, [done], op)
             if done.wakes:
-                await conn.execute(_notify("changed"))
+                nonlocal wakes
+                wakes = True
+                await conn.execute(_notify("changed", self._token))
             return new
 
-        return await self._run(tx)
+        new = await self._run(tx)
+        if wakes:  # this worker first, without the notification's round trip
+            self._listener.poke()
+        return new
 
     def _advance(
         self, row: LedgerItem, change: Change, now: float, fence: int | None,
@@ -750,12 +826,12 @@ class PostgresStore:
         await self._run(tx)
 
     async def in_flight(self) -> int:
-        return int(await self._run(lambda conn, retry: conn.fetchval(
+        return int(await self._read(lambda conn, retry: conn.fetchval(
             "SELECT count(*) FROM items WHERE state = ANY($1::text[])", _IN_FLIGHT)))
 
     async def unfinished_elsewhere(self) -> int:
         me = self._worker_id
-        return int(await self._run(lambda conn, retry: conn.fetchval(
+        return int(await self._read(lambda conn, retry: conn.fetchval(
             "SELECT count(*) FROM items WHERE (state = 'pending' AND updated_at >= coalesce("
             "(SELECT run_started FROM account WHERE id = 1), 0)) OR (state = ANY($1::text[])"
             " AND owner IS DISTINCT FROM $2)", _UNFINISHED, me)))
@@ -774,7 +850,7 @@ class PostgresStore:
     # -- meta and reads ------------------------------------------------------------------------
 
     async def get_meta(self, name: str) -> str | None:
-        value = await self._run(lambda conn, retry: conn.fetchval(
+        value = await self._read(lambda conn, retry: conn.fetchval(
             "SELECT value FROM meta WHERE key = $1", name))
         return None if value is None else str(value)
 
@@ -797,7 +873,7 @@ class PostgresStore:
         return await self._run(tx)
 
     async def counts(self) -> dict[str, int]:
-        rows = await self._run(lambda conn, retry: conn.fetch(
+        rows = await self._read(lambda conn, retry: conn.fetch(
             "SELECT state, count(*) AS n FROM items GROUP BY state"))
         counts = {state.value: 0 for state in ItemState}
         counts.update({r["state"]: int(r["n"]) for r in rows})
@@ -812,7 +888,7 @@ class PostgresStore:
                     _SELECT + " WHERE key > $1 AND ($2::text IS NULL OR state = $2)"
                     " ORDER BY key LIMIT $3", after, wanted, _PAGE))
 
-            rows = await self._run(page)
+            rows = await self._read(page)
             if not rows:
                 return
             for row in rows:
@@ -821,9 +897,15 @@ class PostgresStore:
 
     # -- the machinery ---------------------------------------------------------------------
 
-    async def _run(self, tx: Callable[[Any, bool], Awaitable[_T]]) -> _T:
-        """Run ``tx(conn, retry)`` in one transaction; after a lost connection, again (with
-        ``retry`` True) until ``reconnect_timeout`` runs out."""
+    async def _read(self, statement: Callable[[Any, bool], Awaitable[_T]]) -> _T:
+        """Run one statement (``statement(conn, retry)``): atomic by itself, so without
+        a transaction's two more round trips; retried as :meth:`_run` retries."""
+        return await self._run(statement, atomic=False)
+
+    async def _run(self, tx: Callable[[Any, bool], Awaitable[_T]], *, atomic: bool = True) -> _T:
+        """Run ``tx(conn, retry)`` in one transaction (or none, not ``atomic``: one
+        statement); after a lost connection, again (with ``retry`` True) until
+        ``reconnect_timeout`` runs out."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._reconnect_timeout
         tries = 0
@@ -834,6 +916,8 @@ class PostgresStore:
             try:
                 async with pool.acquire() as conn:
                     try:
+                        if not atomic:
+                            return await tx(conn, tries > 0)
                         async with conn.transaction():
                             return await tx(conn, tries > 0)
                     except Exception as exc:

@@ -41,6 +41,7 @@ from typing import Any, TypeVar
 from symbl_async.batch._ledger._states import (
     COLUMNS,
     IN_FLIGHT,
+    RELEASED,
     UNFINISHED,
     Advanced,
     Change,
@@ -69,6 +70,7 @@ _GROUP = 256  # calls at most in one transaction
 _STATES = ", ".join(f"'{s.value}'" for s in ItemState)
 _IN_FLIGHT = ", ".join(f"'{s.value}'" for s in sorted(IN_FLIGHT))
 _UNFINISHED = ", ".join(f"'{s.value}'" for s in sorted(UNFINISHED))
+_RELEASED = ", ".join(f"'{s.value}'" for s in sorted(RELEASED))
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM items"
 _ITEMS = f"""
 CREATE TABLE IF NOT EXISTS items (
@@ -300,9 +302,12 @@ class SqliteLedger:
         with self._tx(write=False) as conn:
             return _select(conn, key)
 
-    def get_many(self, keys: Sequence[str]) -> list[LedgerItem]:
+    def get_many(self, keys: Sequence[str], held_or_done: bool = False) -> list[LedgerItem]:
         with self._tx(write=False) as conn:
-            return _select_many(conn, keys)
+            if not held_or_done:
+                return _select_many(conn, keys)
+            return _select_many(conn, keys, f" AND (state IN ({_RELEASED}) OR owner = ?)",
+                                (self.worker_id,))
 
     def claim(self, most: int, candidates: Sequence[str] | None) -> list[LedgerItem]:
         now = time.time()
@@ -482,12 +487,15 @@ def _select(conn: sqlite3.Connection, key: str) -> LedgerItem | None:
     return None if row is None else _item(row)
 
 
-def _select_many(conn: sqlite3.Connection, keys: Sequence[str]) -> list[LedgerItem]:
+def _select_many(conn: sqlite3.Connection, keys: Sequence[str], where: str = "",
+                 args: Sequence[object] = ()) -> list[LedgerItem]:
+    """The rows of ``keys`` (and ``where``, a condition on them, with its ``args``)."""
     out: list[LedgerItem] = []
     for at in range(0, len(keys), _PAGE):  # SQLite's limit of bound parameters
         chunk = keys[at:at + _PAGE]
         marks = ", ".join("?" * len(chunk))
-        out += [_item(r) for r in conn.execute(_SELECT + f" WHERE key IN ({marks})", chunk)]
+        out += [_item(r) for r in conn.execute(
+            _SELECT + f" WHERE key IN ({marks})" + where, [*chunk, *args])]
     return out
 
 
@@ -701,8 +709,10 @@ class SqliteStore:
     async def get(self, key: str) -> LedgerItem | None:
         return await self._call(self._ledger.get, key)
 
-    async def get_many(self, keys: Sequence[str]) -> list[LedgerItem]:
-        return await self._call(self._ledger.get_many, list(keys))
+    async def get_many(
+        self, keys: Sequence[str], *, held_or_done: bool = False
+    ) -> list[LedgerItem]:
+        return await self._call(self._ledger.get_many, list(keys), held_or_done)
 
     async def claim(self, most: int, candidates: Sequence[str] | None = None) -> list[LedgerItem]:
         keys = None if candidates is None else list(candidates)

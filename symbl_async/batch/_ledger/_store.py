@@ -96,8 +96,14 @@ class ItemStore(Protocol):
     async def get(self, key: str) -> LedgerItem | None:
         """The item with this key, or None."""
 
-    async def get_many(self, keys: Sequence[str]) -> list[LedgerItem]:
-        """The items with these keys (absent ones left out), in no particular order."""
+    async def get_many(
+        self, keys: Sequence[str], *, held_or_done: bool = False
+    ) -> list[LedgerItem]:
+        """The items with these keys (absent ones left out), in no particular order.
+
+        ``held_or_done``: only those done for this run (``RELEASED``) or owned by this
+        worker: what a shared run asks about its inputs twice a second, while most of them
+        are pending or in other workers' hands (rows it would read and drop)."""
 
     async def claim(self, most: int, candidates: Sequence[str] | None = None) -> list[LedgerItem]:
         """Take up to ``most`` job slots and as many pending items, atomically.

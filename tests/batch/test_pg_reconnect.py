@@ -202,6 +202,32 @@ async def test_a_lost_commit_answer_is_not_applied_twice(
     assert await store.counts() == {**{s.value: 0 for s in S}, "fetched": 1, "submitting": 1}
 
 
+async def test_retries_after_a_loss_come_several_times_a_lease(
+    pg_url: str, lost_commits: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A worker backing off longer than its lease once the database is back would be taken
+    # for dead by the workers that reconnected first: they adopt its items and it stops
+    # (seen with a 2 s lease, whose retries backed off up to 3 s under load).
+    import symbl_async.batch._ledger._postgres as module
+
+    caps: list[float] = []
+    original = module.reconnect_delay
+
+    def recorded(tries: int, cap: float = 2.0) -> float:
+        caps.append(cap)
+        return original(tries, cap)
+
+    monkeypatch.setattr(module, "reconnect_delay", recorded)
+    store = await PostgresStore.connect(pg_url, worker_id="short")
+    try:
+        await store.join(max_limit=4, lease=1.0)
+        lost_commits[0] = 1
+        assert await store.heartbeat()
+        assert lost_commits[0] == 0 and caps == [0.25]
+    finally:
+        await store.aclose()
+
+
 async def test_an_outage_longer_than_the_reconnect_timeout_is_a_ledger_error(
     own_postgres: PostgresServer,
 ) -> None:

@@ -82,6 +82,7 @@ CHANNEL = "symbl_async_changed"
 # with 4 workers) and find the account full. Later, they find it refilled, or refill it
 # themselves if it could not (a stopping worker, one at its own bound).
 _STAGGER = 0.02
+_RETRY_CAP = 2.0  # seconds at most between retries after a lost connection (see join)
 _IDLE_TX_MS = "5000"  # a transaction left idle this long (ms) is ended by the server
 _CONNECT_PATIENCE = 30.0  # seconds a first connection waits for a server that is starting
 _PAGE = 500
@@ -404,6 +405,10 @@ class PostgresStore:
         self._offset = 0.0  # the database's clock minus this machine's
         self._since: float | None = None  # connected without a loss since (database time)
         self._at_ceiling = False  # the last claim saw the limit at its ceiling
+        # Retries after a lost connection come at least four times a lease: one backing off
+        # longer could wait past its own lease once the database is back, and the workers
+        # that reconnected first would adopt a live worker's items (it then stops).
+        self._retry_cap = _RETRY_CAP
         # Names this store's "changed" notifications (see Listener).
         self._token = uuid.uuid4().hex
         self._listener = Listener(url, self._location, self._lost, self._token)
@@ -540,6 +545,7 @@ class PostgresStore:
     async def join(self, *, max_limit: int, lease: float) -> float:
         check_join(max_limit, lease)
         me = self._worker_id
+        self._retry_cap = min(_RETRY_CAP, lease / 4)
 
         async def tx(conn: Any, retry: bool) -> float:
             others = await conn.fetchval(
@@ -941,7 +947,7 @@ class PostgresStore:
                         f"ledger {self._location}: no connection for"
                         f" {self._reconnect_timeout:g}s: {self._scrub(exc)}"
                     ) from exc
-                delay = reconnect_delay(tries)
+                delay = reconnect_delay(tries, cap=self._retry_cap)
                 _log.debug("ledger %s: retrying after %s", self._location, self._scrub(exc))
                 await asyncio.sleep(min(delay, left))
 

@@ -585,9 +585,11 @@ class ItemWorker:
             if not (inherited and await ended_now(self._client, job)):
                 await self._client.wait(job, **kwargs)
         except JobFailedError as exc:
-            slot.release()
-            row = await self._store.apply(
-                row, failed("the job ended 'failed' (the service gives no reason)"))
+            try:
+                row = await self._store.apply(
+                    row, failed("the job ended 'failed' (the service gives no reason)"))
+            finally:
+                slot.release()
             return self.failure(row, f"{exc}; the service gives no reason", exc)
         except FATAL:
             raise
@@ -598,8 +600,13 @@ class ItemWorker:
             return self.failure(
                 row, f"{exc}; it stays 'submitted' in the ledger: rerun to wait for it again "
                 "(it will not be submitted again)", exc)
-        slot.release()
-        return await self._store.apply(row, completed())
+        # The slot is given back once the end is recorded: a claim made before then counts
+        # the job in flight (a shared ledger's claim, on another connection, would find the
+        # account full and wait for the next wake-up).
+        try:
+            return await self._store.apply(row, completed())
+        finally:
+            slot.release()
 
     async def _fetch(self, row: LedgerItem) -> BatchResult:
         """Fetch a completed job's insights (and write them, with the transcripts asked

@@ -452,34 +452,6 @@ async def test_wait_changed_hears_other_workers_and_its_listener_reconnects(
     await woken_by(b.apply(two, failed("bad")))
 
 
-async def test_the_worker_that_freed_a_slot_wakes_first_and_the_others_after(
-    pair: tuple[PostgresStore, PostgresStore],
-) -> None:
-    # It claims for the slot before the others queue on the account row: its own wait
-    # returns at its commit, and skips its own notification; the others hear it a moment
-    # later (PostgresStore's _STAGGER).
-    a, b = pair
-    loop = asyncio.get_running_loop()
-    await a.join(max_limit=5, lease=60)
-    await b.join(max_limit=5, lease=60)
-    await a.add_pending([pending("k1")])
-    (row,) = await a.claim(1, ["k1"])
-    row = await a.apply(row, submitted("j", None))
-    for store in (a, b):
-        await asyncio.wait_for(store.wait_changed(60), 30)  # returns once listening
-        await store.wait_changed(0)  # forgets what came before
-    heard = asyncio.create_task(b.wait_changed(60))
-    await a.apply(row, completed())
-    await asyncio.wait_for(a.wait_changed(60), 1)  # already woken: no round trip
-    a_woke = loop.time()
-    await asyncio.wait_for(heard, 30)
-    assert loop.time() > a_woke
-    # Its own notification, delivered by now (b heard it), does not wake it again.
-    started = loop.time()
-    await a.wait_changed(0.3)
-    assert loop.time() - started >= 0.3
-
-
 async def lease_over(url: str, worker: str) -> bool:
     """The server's own clock says the worker's lease is over."""
     rows = await sql(url, "SELECT lease_until <= now() AS over FROM workers WHERE id = $1",

@@ -76,12 +76,6 @@ _T = TypeVar("_T")
 SCHEMA_VERSION = "3"
 CHANNEL = "symbl_async_changed"
 """The LISTEN/NOTIFY channel: a slot may have been freed, an item added or finished."""
-# Another worker's item finished: wake this long after its notification. That worker
-# wakes itself at its commit and claims for the slot it freed at once; the others, woken
-# together, would queue on the account row's lock before it (about 9 claims per refill
-# with 4 workers) and find the account full. Later, they find it refilled, or refill it
-# themselves if it could not (a stopping worker, one at its own bound).
-_STAGGER = 0.02
 _RETRY_CAP = 2.0  # seconds at most between retries after a lost connection (see join)
 _IDLE_TX_MS = "5000"  # a transaction left idle this long (ms) is ended by the server
 _CONNECT_PATIENCE = 30.0  # seconds a first connection waits for a server that is starting
@@ -235,11 +229,9 @@ def _item(record: Mapping[str, Any]) -> LedgerItem:
     return LedgerItem(**{c: record[c] for c in COLUMNS})
 
 
-def _notify(reason: str, sender: str = "") -> str:
-    """The statement that notifies every worker of ``reason`` (from ``sender``, a token)."""
-    assert re.fullmatch(r"[a-z_]+", reason) and re.fullmatch(r"[0-9a-f]*", sender)
-    payload = f"{reason} {sender}" if sender else reason
-    return f"SELECT pg_notify('{CHANNEL}', '{payload}')"
+def _notify(reason: str) -> str:
+    assert re.fullmatch(r"[a-z_]+", reason)
+    return f"SELECT pg_notify('{CHANNEL}', '{reason}')"
 
 
 async def _initialise(conn: Any, location: str) -> None:
@@ -300,16 +292,10 @@ def _value(value: Any) -> Any:
 
 class Listener:
     """Wakes :meth:`wait` on every notification, and when its connection opens or is lost
-    (notifications sent meanwhile were missed: a spurious wake-up is the safe side).
+    (notifications sent meanwhile were missed: a spurious wake-up is the safe side)."""
 
-    A ``changed`` notification names its sender's token: its own store's is skipped (that
-    store woke it at its commit, :meth:`poke`), another's wakes ``_STAGGER`` s later."""
-
-    def __init__(self, url: str, location: str, on_lost: Callable[[], None],
-                 token: str = "") -> None:
-        """Listen on ``url`` (``location``: it without its password, for logs); ``token``
-        names this store's own notifications."""
-        self._token = token
+    def __init__(self, url: str, location: str, on_lost: Callable[[], None]) -> None:
+        """Listen on ``url`` (``location``: it without its password, for logs)."""
         self._url = url
         self._location = location
         self._on_lost = on_lost
@@ -371,17 +357,7 @@ class Listener:
         self._conn = conn
         self._changed.set()
 
-    def poke(self) -> None:
-        """Wake :meth:`wait` now: this store itself wrote a change."""
-        self._changed.set()
-
-    def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
-        reason, _, sender = payload.partition(" ")
-        if sender and sender == self._token:
-            return
-        if reason == "changed" and sender:
-            asyncio.get_running_loop().call_later(_STAGGER, self._changed.set)
-            return
+    def _notified(self, *_: object) -> None:
         self._changed.set()
 
     def _lost(self, *_: object) -> None:
@@ -409,9 +385,7 @@ class PostgresStore:
         # longer could wait past its own lease once the database is back, and the workers
         # that reconnected first would adopt a live worker's items (it then stops).
         self._retry_cap = _RETRY_CAP
-        # Names this store's "changed" notifications (see Listener).
-        self._token = uuid.uuid4().hex
-        self._listener = Listener(url, self._location, self._lost, self._token)
+        self._listener = Listener(url, self._location, self._lost)
 
     @classmethod
     async def connect(
@@ -720,7 +694,6 @@ class PostgresStore:
 
     async def apply(self, row: LedgerItem, change: Change) -> LedgerItem:
         op, key = uuid.uuid4(), row.key
-        wakes = False
 
         async def tx(conn: Any, retry: bool) -> LedgerItem:
             rec = await conn.fetchrow(
@@ -736,15 +709,10 @@ class PostgresStore:
             done = self._advance(_item(rec), change, rec["now"], row.fence, fence)
             (new,) = await _write(conn, [done], op)
             if done.wakes:
-                nonlocal wakes
-                wakes = True
-                await conn.execute(_notify("changed", self._token))
+                await conn.execute(_notify("changed"))
             return new
 
-        new = await self._run(tx)
-        if wakes:  # this worker first, without the notification's round trip
-            self._listener.poke()
-        return new
+        return await self._run(tx)
 
     def _advance(
         self, row: LedgerItem, change: Change, now: float, fence: int | None,

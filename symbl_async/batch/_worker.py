@@ -38,6 +38,7 @@ import attrs
 
 from symbl_async.batch._items import PreparedItem, submit_item
 from symbl_async.batch._ledger._states import (
+    Change,
     ItemState,
     LedgerItem,
     completed,
@@ -585,11 +586,8 @@ class ItemWorker:
             if not (inherited and await ended_now(self._client, job)):
                 await self._client.wait(job, **kwargs)
         except JobFailedError as exc:
-            try:
-                row = await self._store.apply(
-                    row, failed("the job ended 'failed' (the service gives no reason)"))
-            finally:
-                slot.release()
+            row = await self._record_end(
+                row, failed("the job ended 'failed' (the service gives no reason)"), slot)
             return self.failure(row, f"{exc}; the service gives no reason", exc)
         except FATAL:
             raise
@@ -600,11 +598,18 @@ class ItemWorker:
             return self.failure(
                 row, f"{exc}; it stays 'submitted' in the ledger: rerun to wait for it again "
                 "(it will not be submitted again)", exc)
-        # The slot is given back once the end is recorded: a claim made before then counts
-        # the job in flight (a shared ledger's claim, on another connection, would find the
-        # account full and wait for the next wake-up).
+        return await self._record_end(row, completed(), slot)
+
+    async def _record_end(self, row: LedgerItem, change: Change, slot: Slot) -> LedgerItem:
+        """Record a job's end and give its slot back: after the record with a shared ledger
+        (a claim there runs on another connection: before the commit, it would count the
+        job still in flight, find the account full and wait for the next wake-up), before
+        it with a local one (its calls run in order: the claim that takes the slot is
+        queued behind the record, and goes one hop sooner)."""
+        if not self._store.shared:
+            slot.release()
         try:
-            return await self._store.apply(row, completed())
+            return await self._store.apply(row, change)
         finally:
             slot.release()
 

@@ -208,16 +208,15 @@ async def test_retries_after_a_loss_come_several_times_a_lease(
     # A worker backing off longer than its lease once the database is back would be taken
     # for dead by the workers that reconnected first: they adopt its items and it stops
     # (seen with a 2 s lease, whose retries backed off up to 3 s under load).
-    import symbl_async.batch._ledger._postgres as module
+    from symbl_async.core._database import reconnect_delay
 
     caps: list[float] = []
-    original = module.reconnect_delay
 
     def recorded(tries: int, cap: float = 2.0) -> float:
         caps.append(cap)
-        return original(tries, cap)
+        return reconnect_delay(tries, cap)
 
-    monkeypatch.setattr(module, "reconnect_delay", recorded)
+    monkeypatch.setattr("symbl_async.batch._ledger._postgres.reconnect_delay", recorded)
     store = await PostgresStore.connect(pg_url, worker_id="short")
     try:
         await store.join(max_limit=4, lease=1.0)

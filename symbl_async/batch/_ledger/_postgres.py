@@ -98,6 +98,8 @@ _RETURNING = " RETURNING " + ", ".join(f"items.{c}" for c in COLUMNS)
 _NOW = "extract(epoch FROM now())::float8"
 _IN_FLIGHT = sorted(s.value for s in IN_FLIGHT)
 _UNFINISHED = sorted(s.value for s in UNFINISHED)
+# The account's jobs in flight (``$1``: _IN_FLIGHT): what a claim counts against the limit.
+_COUNT_IN_FLIGHT = "SELECT count(*) FROM items WHERE state = ANY($1::text[])"
 _RELEASED = sorted(s.value for s in RELEASED)
 _STATES = ", ".join(f"'{s.value}'" for s in ItemState)
 _DDL = (
@@ -646,8 +648,7 @@ class PostgresStore:
             self._at_ceiling = account["lim"] >= account["max_limit"]
             if account["cooling"]:
                 return []
-            in_flight = await conn.fetchval(
-                "SELECT count(*) FROM items WHERE state = ANY($1::text[])", _IN_FLIGHT)
+            in_flight = await conn.fetchval(_COUNT_IN_FLIGHT, _IN_FLIGHT)
             room = min(most, account["lim"] - in_flight)
             if room <= 0:
                 return []
@@ -685,7 +686,7 @@ class PostgresStore:
         returns on it misses nothing."""
         room = await self._read(lambda conn, retry: conn.fetchrow(
             "SELECT lim >= max_limit AS ceiling, coalesce(cooldown_until > now(), false)"
-            " OR lim <= (SELECT count(*) FROM items WHERE state = ANY($1::text[])) AS full"
+            f" OR lim <= ({_COUNT_IN_FLIGHT}) AS full"
             " FROM account WHERE id = 1", _IN_FLIGHT))
         if room is None or not room["full"]:
             return False
@@ -801,7 +802,7 @@ class PostgresStore:
 
     async def in_flight(self) -> int:
         return int(await self._read(lambda conn, retry: conn.fetchval(
-            "SELECT count(*) FROM items WHERE state = ANY($1::text[])", _IN_FLIGHT)))
+            _COUNT_IN_FLIGHT, _IN_FLIGHT)))
 
     async def unfinished_elsewhere(self) -> int:
         me = self._worker_id

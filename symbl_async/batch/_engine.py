@@ -37,13 +37,20 @@ from typing import Any, Literal
 import attrs
 
 from symbl_async.batch._inputs import FileSource
-from symbl_async.batch._items import PreparedItem, item_from_spec, prepare_item, spec_of
+from symbl_async.batch._items import (
+    PreparedItem,
+    item_from_spec,
+    prepare_item,
+    spec_of,
+    submit_item,
+)
 from symbl_async.batch._ledger._states import (
     RELEASED,
     UNFINISHED,
     ItemState,
     LedgerItem,
     Pending,
+    attempt_name,
     reopened,
     retried,
 )
@@ -70,7 +77,7 @@ from symbl_async.batch._results import (
     Delivery,
 )
 from symbl_async.batch._slots import DONE, JobSlots, LongestFirstWindow, Slot, puller
-from symbl_async.batch._uplink import UPLOADS_AT_ONCE, Uplink
+from symbl_async.batch._uplink import HOLD_LIMIT, UPLOADS_AT_ONCE, StagedUpload, Uplink
 from symbl_async.batch._worker import ItemWorker, Sending, Stopped
 from symbl_async.core._options import ProcessingOptions
 from symbl_async.errors import (
@@ -91,6 +98,7 @@ _READ_GROUP = 64  # inputs of a synchronous iterable read (and their files check
 _IDLE_WAIT = 1.0  # longest wait for a slot or an item when a claim got nothing
 _CHECK_EVERY = 0.5  # a shared run asks the ledger this often about its inputs' items
 _CLAIM_GROUP = 64  # items claimed at most in one transaction
+_STAGE_TICK = 0.1  # how often uploads ahead of their slots are looked at (seconds)
 # Keys of reported items kept to flag later duplicate inputs; a service that runs for
 # months forgets the oldest (a duplicate past them is reported from the ledger as it
 # stands, just not flagged).
@@ -162,6 +170,9 @@ class Awaiting:
     """(index, label, duplicate) of each input."""
     decided: bool = False
     """Its row was read (after its group was recorded)."""
+    attempts: int = 0
+    """Its row's attempts when it was queued (the next one's name goes with an upload
+    started ahead of its slot)."""
 
 
 class _Recent:
@@ -259,6 +270,11 @@ class Engine:
         self._adopting = 0  # adoptions under way: their rows are this run's, not given up
         self._claiming = 0  # items taken from the window, their claim under way
         self._claim_open = False  # a claim's transaction is under way (it may commit)
+        # Uploads ahead of their slots (a ledger this process owns), and their inputs.
+        self._staged: dict[str, tuple[Awaiting, StagedUpload]] = {}
+        self._staging: set[asyncio.Task[Any]] = set()  # their tasks, until they end
+        self._unstaged: set[str] = set()  # keys whose upload ahead was cut off: not again
+        self._slot_of: dict[str, Slot] = {}  # the slot of each item in hand
 
     # -- the caller's view ---------------------------------------------------------------
 
@@ -277,6 +293,8 @@ class Engine:
         for task, sending in list(self._sending.items()):
             if not sending.active:
                 task.cancel()
+        for _, staged in self._staged.values():
+            staged.cancel()  # its last bytes never went: nothing created
         self._changes.notify()
 
     @property
@@ -311,6 +329,8 @@ class Engine:
             shared = self._store.shared
             self._intake_task = self._spawn(self._intake())
             self._dispatch_task = self._spawn(self._dispatch())
+            if not shared:
+                self._spawn(self._stage_ahead())
             if shared:
                 self._spawn(self._keep_lease())
                 self._spawn(self._keep_adopting())
@@ -397,7 +417,8 @@ class Engine:
         sent, total = uplink.bytes_in_flight
         return {"unknown": unknown, "waiting": max(waiting, 0), "estimate": estimate,
                 "estimate_is_guess": guess, "uploading": uplink.in_flight,
-                "upload_queued": uplink.queued, "upload_sent": sent, "upload_total": total,
+                "upload_queued": uplink.queued, "upload_ahead": len(self._staged),
+                "upload_sent": sent, "upload_total": total,
                 "uploaded": uplink.bytes_sent, "upload_rate": uplink.rate()}
 
     def _estimate(self, waiting: int) -> tuple[float | None, bool]:
@@ -448,7 +469,10 @@ class Engine:
         if self._flush_timer is not None:
             self._flush_timer.cancel()
         watchers = set() if self._worker is None else self._worker.watchers.tasks
-        tasks = [*self._tasks, *self._helpers, *self._live.values(), *watchers]
+        for _, staged in self._staged.values():
+            staged.cancel()
+        tasks = [*self._tasks, *self._helpers, *self._live.values(), *watchers,
+                 *self._staging]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -663,6 +687,7 @@ class Engine:
         action = self._needs(row)
         if action is Admit.QUEUE:
             if not self._store.shared:  # a shared run's claims take the whole backlog
+                entry.attempts = row.attempts
                 self._window.push(entry, entry.item.duration)
         elif action is Admit.REPORT:
             await self._report(entry, row)
@@ -764,15 +789,18 @@ class Engine:
                 and row.attempt_at >= self._delivery.run_started)
 
     def _start(
-        self, row: LedgerItem, *, origin: Origin, slot: Slot | None = None, fresh: bool = False
+        self, row: LedgerItem, *, origin: Origin, slot: Slot | None = None, fresh: bool = False,
+        staged: StagedUpload | None = None,
     ) -> None:
         slot = slot if slot is not None else Slot(self._config.slots, held=False)
         # A fresh claim has its intent committed: stop() lets it reach its submit, which
         # then sends it (already on the way) or releases it (not yet), never strands it.
         sending = Sending(active=fresh, intent=row if fresh else None)
-        task = asyncio.ensure_future(self._drive(row, slot, sending, fresh, origin))
+        task = asyncio.ensure_future(self._drive(row, slot, sending, fresh, origin, staged))
         self._live[row.key] = task
         self._sending[task] = sending
+        self._slot_of[row.key] = slot
+        self._unstaged.discard(row.key)  # in hand: no longer queued
 
         def done(_: asyncio.Task[None]) -> None:
             # A task cancelled before its first step never runs _drive's finally: give its
@@ -781,6 +809,7 @@ class Engine:
             self._sending.pop(task, None)
             if self._live.get(row.key) is task:
                 del self._live[row.key]
+                self._slot_of.pop(row.key, None)
             self._changes.notify()
             if not task.cancelled() and task.exception() is not None:
                 log.error("batch task failed", exc_info=task.exception())
@@ -788,14 +817,15 @@ class Engine:
         task.add_done_callback(done)
 
     async def _drive(
-        self, row: LedgerItem, slot: Slot, sending: Sending, fresh: bool, origin: Origin
+        self, row: LedgerItem, slot: Slot, sending: Sending, fresh: bool, origin: Origin,
+        staged: StagedUpload | None = None,
     ) -> None:
         """Run one item's worker and deliver its result to every input waiting for it."""
         started = time.monotonic()
         try:
             result = await self._work.process(row, item=self._item_for, slot=slot,
                                               sending=sending, fresh=fresh,
-                                              wanted=self._wanted)
+                                              wanted=self._wanted, staged=staged)
         except Stopped:
             return
         except LeaseLostError as exc:
@@ -843,13 +873,14 @@ class Engine:
     def _may_claim(self) -> bool:
         if self._stopping or self._input_spent():
             return True
-        ready = self._store.shared or bool(self._window) or bool(self._buffer)
+        ready = (self._store.shared or bool(self._window) or bool(self._buffer)
+                 or bool(self._staged))
         return ready and len(self._live) < self._config.max_tasks
 
     def _input_spent(self) -> bool:
         """Nothing more will be queued here: the input is read, recorded and decided."""
         return (self._intake_done and not self._buffer and not self._window
-                and not self._flushing.locked())
+                and not self._staged and not self._flushing.locked())
 
     async def _dispatch(self) -> None:
         """Claim items and start them until this run has nothing left to claim."""
@@ -873,7 +904,10 @@ class Engine:
                 held = await self._local_slots()
                 if self._buffer:  # read while the slots were awaited: chosen from too
                     await self._flush()
-                taken = [] if store.shared else self._take(len(held))
+                ahead = {} if store.shared else self._take_staged(len(held))
+                taken = [] if store.shared else [
+                    *(entry for entry, _ in ahead.values()),
+                    *self._take(len(held) - len(ahead))]
                 self._claiming = len(taken)
                 self._changes.notify()  # room in the window: the intake reads on
                 self._claim_open = True
@@ -885,15 +919,21 @@ class Engine:
                 except BaseException:
                     for slot in held:
                         slot.release()
+                    for _, staged in ahead.values():
+                        staged.cancel()
                     self._give_back(taken)
                     raise
                 finally:
                     self._claiming = 0
                     self._claim_open = False
                 for row, slot in zip(rows, held, strict=False):
-                    self._start(row, origin="claim", slot=slot, fresh=True)
+                    used = ahead.pop(row.key, None)
+                    self._start(row, origin="claim", slot=slot, fresh=True,
+                                staged=None if used is None else used[1])
                 for slot in held[len(rows):]:
                     slot.release()
+                for _, staged in ahead.values():  # not claimed: cut off, nothing created
+                    staged.cancel()
                 claimed = {row.key for row in rows}
                 self._give_back([e for e in taken if e.key not in claimed])
                 self._changes.notify()
@@ -919,10 +959,17 @@ class Engine:
         held = [Slot(slots, held=True)]
         while (len(held) < _CLAIM_GROUP and slots.waiting == 0 and slots.in_use < slots.limit
                and len(self._live) + len(held) < cfg.max_tasks
-               and (self._store.shared or len(held) < len(self._window))):
+               and (self._store.shared or len(held) < len(self._window) + len(self._staged))):
             await slots.acquire()  # free: returns at once
             held.append(Slot(slots, held=True))
         return held
+
+    def _take_staged(self, most: int) -> dict[str, tuple[Awaiting, StagedUpload]]:
+        """Up to ``most`` uploads ahead of their slots, the furthest along first (one
+        that was cut off goes back to the window)."""
+        self._tend_staged()
+        order = sorted(self._staged.values(), key=lambda pair: -pair[1].sent)
+        return {entry.key: self._staged.pop(entry.key) for entry, _ in order[:max(most, 0)]}
 
     def _take(self, most: int) -> list[Awaiting]:
         """The window's next ``most`` items: the longest, or the oldest when ``ordered``
@@ -933,6 +980,73 @@ class Engine:
             pressed = cfg.ordered and d.read >= d.next_yield + cfg.reorder_bound
             taken.append(self._window.pop_oldest() if pressed else self._window.pop_longest())
         return taken
+
+    # -- uploads ahead of their slots (a ledger this process owns) ----------------------------
+
+    async def _stage_ahead(self) -> None:
+        """While the account is full, start a file's upload when a running job is expected
+        to end by the time it would be uploaded (``StagedUpload``): its last bytes wait for
+        the slot, so the slot is refilled as soon as it is free, not one upload later."""
+        while not self._stopping:
+            self._tend_staged()
+            if not self._stage_next():
+                await asyncio.sleep(_STAGE_TICK)
+
+    def _tend_staged(self) -> None:
+        """Give back the inputs of uploads ahead that ended early or held too long."""
+        now = time.monotonic()
+        for key, (entry, staged) in list(self._staged.items()):
+            held_too_long = (staged.held_since is not None
+                             and now - staged.held_since > HOLD_LIMIT)
+            if not (staged.failed or held_too_long):
+                continue
+            staged.cancel()  # cut off before its last bytes: nothing created
+            del self._staged[key]
+            self._unstaged.add(key)  # uploaded when its slot is free, as any other
+            log.info("%s: upload ahead of its slot %s; it goes when a slot is free",
+                     entry.item.label, "held too long" if held_too_long else "cut off")
+            self._give_back([entry])
+            self._changes.notify()
+
+    def _stage_next(self) -> bool:
+        """Start the next upload ahead if its time has come; whether one started."""
+        uplink, slots, window = self._uplink, self._config.slots, self._window
+        if (self._stopping or uplink.at_once is None or len(self._staged) >= uplink.at_once
+                or not uplink.immediate() or slots.in_use < slots.limit or not window
+                or len(self._live) + len(self._staged) >= self._config.max_tasks):
+            return False  # slots free (the dispatcher's), or the link busy enough
+        entry = window.peek_longest()
+        rate = uplink.upload_rate
+        if not entry.item.uploads or entry.key in self._unstaged or rate is None:
+            return False
+        size = entry.item.upload_size()
+        now = time.monotonic()
+        ends = sorted(slot.ends_at for slot in self._slot_of.values()
+                      if slot.held and slot.ends_at is not None)
+        rank = len(self._staged)  # the uploads ahead already take the first ends
+        if size is None or len(ends) <= rank:
+            return False
+        # Started when the slot is due within its upload time (and a little more: the
+        # model's error, the link's sharing); the rest is held, at most HOLD_LIMIT.
+        if ends[rank] - now > 1.25 * size / rate + _STAGE_TICK:
+            return False
+        window.pop_longest()
+        item, client = entry.item, self._config.client
+        name = attempt_name(item.name, entry.attempts + 1)
+        staged = self._uplink.stage(
+            entry.key, name, item.duration,
+            lambda progress: submit_item(client, item, name, progress=progress))
+        assert staged.task is not None
+        self._staged[entry.key] = (entry, staged)
+        self._staging.add(staged.task)
+        staged.task.add_done_callback(self._staged_ended)
+        return True
+
+    def _staged_ended(self, task: asyncio.Task[Any]) -> None:
+        self._staging.discard(task)
+        if not task.cancelled():
+            task.exception()  # seen here; its worker (if it got one) handles it
+        self._changes.notify()
 
     def _give_back(self, entries: list[Awaiting]) -> None:
         for entry in entries:

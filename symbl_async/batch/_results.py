@@ -152,8 +152,10 @@ class BatchProgress:
             another worker of a shared batch to take).
         estimate: seconds until the end from the learned processing times (None when it
             cannot be told yet); ``estimate_is_guess``: from the prior, no job has ended.
-        uploading: file uploads on the wire now (each holds a slot: not yet a job);
-            ``upload_queued``: submits holding a slot, waiting for their turn on the uplink.
+        uploading: file uploads on the wire now (not yet jobs; each holds a slot but
+            the ``upload_ahead`` of them, started before their slots were free, their
+            last bytes waiting for one); ``upload_queued``: submits holding a slot,
+            waiting for their turn on the uplink.
         upload_sent, upload_total: bytes sent, and in all, of the uploads on the wire.
         uploaded: upload bytes sent by this run so far.
         upload_rate: bytes per second over the last ten seconds (None: no upload now).
@@ -175,10 +177,16 @@ class BatchProgress:
     estimate_is_guess: bool = False
     uploading: int = 0
     upload_queued: int = 0
+    upload_ahead: int = 0
     upload_sent: int = 0
     upload_total: int = 0
     uploaded: int = 0
     upload_rate: float | None = None
+
+    @property
+    def slot_uploads(self) -> int:
+        """Slots held by uploads (on the wire or queued for it), not by jobs."""
+        return max(self.uploading - self.upload_ahead, 0) + self.upload_queued
 
     @property
     def done(self) -> int:

@@ -328,12 +328,19 @@ def _check_int(field: str, value: object, minimum: int) -> None:
 
 
 class Slot:
-    """One account slot an item holds; releasing twice is harmless."""
+    """One account slot an item holds; releasing twice is harmless.
+
+    Attributes:
+        ends_at: when its job is expected to end (``time.monotonic()``, from the learned
+            model), while it holds a job the service accepted; else ``None``. A batch
+            starts an upload ahead of the slot it will take (``Uplink``).
+    """
 
     def __init__(self, slots: JobSlots, held: bool) -> None:
         """Wrap ``slots``; ``held``: whether this item already holds one of them."""
         self._slots = slots
         self.held = held
+        self.ends_at: float | None = None
 
     async def acquire(self) -> None:
         """Wait for a slot and hold it."""
@@ -342,19 +349,22 @@ class Slot:
 
     def release(self) -> None:
         """Give the slot back, if held."""
+        self.ends_at = None
         if self.held:
             self.held = False
             self._slots.release()
 
     def rejected(self) -> None:
         """The submit got a 429: give the slot back and let the limiter adapt."""
-        self.held = False
+        self.held, self.ends_at = False, None
         self._slots.on_rejected()
 
     def transfer(self) -> Slot:
         """Hand the slot (if held) to a new owner; this one holds nothing after."""
         held, self.held = self.held, False
-        return Slot(self._slots, held)
+        slot = Slot(self._slots, held)
+        slot.ends_at, self.ends_at = self.ends_at, None
+        return slot
 
 
 T = TypeVar("T")
@@ -394,6 +404,14 @@ class LongestFirstWindow(Generic[T]):
             IndexError: when the window is empty.
         """
         return heapq.heappop(self._heap)[3]
+
+    def peek_longest(self) -> T:
+        """The item :meth:`pop_longest` would return, left in the window.
+
+        Raises:
+            IndexError: when the window is empty.
+        """
+        return self._heap[0][3]
 
     def pop_oldest(self) -> T:
         """Remove and return the item that arrived first (linear in the window's size).

@@ -19,6 +19,18 @@ one connection cannot fill, that first upload leaves part of the link idle: once
 
 An upload's time is judged by its progress (the transport's stall timeout), never by a
 deadline the client divides among the uploads sharing the link.
+
+Ahead of a slot (:class:`StagedUpload`): while the account is full, a job slot stands
+empty for as long as the upload that refills it takes, on every refill (at 5 slots and a
+10 MB/s link, 300 s WAVs: 1.22 x the lower bound). So a file's upload starts before its
+slot is free, when the learned model expects a running job to end by the time the upload
+would, and its last bytes wait for the slot: the service creates a job only from a whole
+body, so a held upload has created nothing, and the account's limit is never passed (a
+429 there would cost the upload again). The claim is recorded before the last bytes go,
+as for any submit. A hold is bounded (:data:`HOLD_LIMIT`): a server drops a request whose
+body stops moving (nginx's ``client_body_timeout``, a load balancer's idle timeout: 60 s
+by default); past it the upload is cut off (nothing created) and its input goes back to
+the queue.
 """
 
 from __future__ import annotations
@@ -29,18 +41,81 @@ import contextlib
 import heapq
 import itertools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
+from symbl_async.core._jobs import Job
 from symbl_async.core._upload import UploadProgress
 from symbl_async.errors import ValidationError
 
-__all__ = ["UPLOADS_AT_ONCE", "Uplink"]
+__all__ = ["HOLD_LIMIT", "UPLOADS_AT_ONCE", "StagedUpload", "Uplink"]
 
 UPLOADS_AT_ONCE = 2
 """Uploads in flight at once by default. One leaves the link idle for a round trip or two
 at each upload's start and end; two fill it; more only share it (and finish later)."""
 
 _RATE_WINDOW = 10.0  # seconds of samples the shown rate spans
+
+HOLD_LIMIT = 15.0
+"""Seconds an upload ahead of its slot may wait with its last bytes held, at most: well
+inside the minute a server waits for a body's next bytes."""
+
+_MIN_SAMPLE = 256 * 1024  # bytes of an upload for its rate to count (smaller ones: latency)
+
+
+class StagedUpload:
+    """A file's upload started ahead of its job slot: every byte but the last chunk's is
+    sent, and those wait for :meth:`send` (or the upload is cut off by :meth:`cancel`).
+
+    Attributes:
+        key: the item's ledger key.
+        name: the attempt name its submit carries (the next attempt's, recorded by the
+            claim before :meth:`send`).
+        task: the submit; its result is the job (or its error).
+        held_since: ``time.monotonic()`` when its last bytes began to wait, if they do.
+    """
+
+    def __init__(self, key: str, name: str) -> None:
+        self.key, self.name = key, name
+        self.task: asyncio.Task[Job] | None = None
+        self.held_since: float | None = None
+        self.progress: UploadProgress | None = None
+        self._go = asyncio.Event()
+
+    def __repr__(self) -> str:
+        state = "sent" if self._go.is_set() else "held" if self.held_since else "uploading"
+        return f"<StagedUpload {self.key} {state}>"
+
+    @property
+    def released(self) -> bool:
+        """Its last bytes were let go (the job may exist from here on)."""
+        return self._go.is_set()
+
+    @property
+    def failed(self) -> bool:
+        """It ended before its last bytes were let go: cut off, or refused early; either
+        way nothing was created."""
+        return self.task is not None and self.task.done() and not self.released
+
+    @property
+    def sent(self) -> int:
+        """Bytes handed to the connection so far."""
+        return 0 if self.progress is None else self.progress.sent
+
+    async def _hold(self) -> None:
+        self.held_since = time.monotonic()
+        await self._go.wait()
+
+    async def send(self) -> Job:
+        """Let the last bytes go and wait for the answer (the submit's outcome). Call it
+        only once the attempt's intent is recorded: the job may exist from here on."""
+        assert self.task is not None
+        self._go.set()
+        return await self.task
+
+    def cancel(self) -> None:
+        """Cut the upload off if its last bytes have not gone: nothing is created."""
+        if self.task is not None and not self.released:
+            self.task.cancel()
 
 
 class Uplink:
@@ -71,6 +146,7 @@ class Uplink:
         self._order = itertools.count()
         self._done_bytes = 0  # bytes of the uploads that ended
         self._marks: collections.deque[tuple[float, int]] = collections.deque()
+        self._upload_rate: float | None = None  # bytes/s one upload moves, sharing the link
         self.uploads = 0
         """Uploads started, in all."""
 
@@ -127,10 +203,46 @@ class Uplink:
             yield progress
         finally:
             self._active.discard(progress)
+            self._learn(progress)
             self._done_bytes += progress.sent
             self._taken -= 1
             self._ended += 1
             self._wake()
+
+    @property
+    def upload_rate(self) -> float | None:
+        """Bytes per second one upload moves, as it shares the link with the others
+        (a moving average over the uploads that went whole; their held time left out);
+        ``None`` until one has."""
+        return self._upload_rate
+
+    def _learn(self, progress: UploadProgress) -> None:
+        if (progress.started_at is None or progress.total is None
+                or progress.sent < max(progress.total, _MIN_SAMPLE)):
+            return
+        busy = time.monotonic() - progress.started_at - progress.held_for
+        if busy <= 0:
+            return
+        sample = progress.sent / busy
+        old = self._upload_rate
+        self._upload_rate = sample if old is None else old + 0.3 * (sample - old)
+
+    def stage(
+        self, key: str, name: str, duration: float | None,
+        send: Callable[[UploadProgress], Awaitable[Job]],
+    ) -> StagedUpload:
+        """Start an upload ahead of its slot: its turn on the link, then ``send`` with a
+        progress whose last bytes wait for :meth:`StagedUpload.send`."""
+        staged = StagedUpload(key, name)
+
+        async def run() -> Job:
+            async with self.turn(duration) as progress:
+                progress.hold = staged._hold
+                staged.progress = progress
+                return await send(progress)
+
+        staged.task = asyncio.ensure_future(run())
+        return staged
 
     def _room(self) -> bool:
         """Whether the link takes one more upload now (the first goes alone)."""

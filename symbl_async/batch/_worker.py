@@ -71,7 +71,7 @@ from symbl_async.batch._protocol import FATAL, BatchClient
 from symbl_async.batch._rerun import say
 from symbl_async.batch._results import BatchResult
 from symbl_async.batch._slots import JobSlots, Slot
-from symbl_async.batch._uplink import Uplink
+from symbl_async.batch._uplink import StagedUpload, Uplink
 from symbl_async.core._captions import cues_of, render_text, render_vtt
 from symbl_async.core._jobs import Job, JobStatus
 from symbl_async.errors import (
@@ -338,6 +338,7 @@ class ItemWorker:
         sending: Sending,
         fresh: bool = False,
         wanted: Callable[[LedgerItem], bool] = lambda row: True,
+        staged: StagedUpload | None = None,
     ) -> BatchResult:
         """One item, top to bottom: submit (or settle an earlier attempt), wait, fetch.
 
@@ -351,6 +352,8 @@ class ItemWorker:
             slot: the account slot the item holds (or will take, for a job in flight).
             sending: set while the submit request is on the wire.
             fresh: ``row`` was just claimed: its intent is committed, nothing was sent.
+            staged: its upload, started ahead of the slot (``fresh`` only): its last
+                bytes go once the claim is recorded; cut off if it is not used.
 
         Raises:
             Stopped: the run is stopping; the ledger keeps the item where it is.
@@ -368,10 +371,13 @@ class ItemWorker:
                 await slot.acquire()
             try:
                 step = await self._submit(row, item, slot, sending, fresh=fresh,
-                                          looked=looked, wanted=wanted)
+                                          looked=looked, wanted=wanted, staged=staged)
             except asyncio.CancelledError:
                 await self._release(sending)
                 raise
+            finally:
+                if staged is not None:
+                    staged.cancel()  # unused (a stop, a refusal): cut off, nothing created
         elif row.state is ItemState.SUBMITTED and not slot.held:
             await slot.acquire()  # a job in flight holds an account slot until it ends
         if isinstance(step, LedgerItem) and step.state is ItemState.SUBMITTED:
@@ -417,11 +423,14 @@ class ItemWorker:
         fresh: bool,
         looked: bool = False,
         wanted: Callable[[LedgerItem], bool] = lambda row: True,
+        staged: StagedUpload | None = None,
     ) -> Step:
         """Submit until the service takes the job, a lookup finds it, or it is refused.
 
         ``looked``: the row's attempt was just looked up (not found): the next lookup is the
-        one at the end of its grace period.
+        one at the end of its grace period. ``staged``: the first attempt's upload, under
+        way since before the claim (its last bytes held); one that ended early (cut off,
+        so nothing was created) or carries another attempt's name is not used.
 
         The rule: an attempt that may have created a job is never followed by another
         before a lookup has shown, after its grace period, that it created none.
@@ -430,6 +439,10 @@ class ItemWorker:
         # to the ledger move it makes; split up, the rule would scatter again.
         maybe_created, unknowns, refused = not fresh, 0, 0
         item = item_for(row)
+        if staged is not None and (not fresh or staged.failed
+                                   or staged.name != (row.attempt_name or row.name)):
+            staged.cancel()
+            staged = None
         while True:
             if maybe_created:
                 grace_until = self.finder.grace_until(row, item)
@@ -462,7 +475,7 @@ class ItemWorker:
             assert item is not None
             turn = contextlib.AsyncExitStack()
             progress = None
-            if item.uploads:
+            if item.uploads and staged is None:
                 # An upload waits for its turn on the uplink before its attempt's intent: the
                 # intent's time starts the grace a lookup waits (Finder.grace_until). A stop
                 # meanwhile cancels the wait (a claim's intent is then released).
@@ -491,9 +504,13 @@ class ItemWorker:
                 try:
                     with self._fetch_gate.submitting():
                         sending.intent = None  # from here on, the submit may be on its way
-                        outcome = await submit_item(self._client, item,
-                                                    row.attempt_name or row.name,
-                                                    progress=progress)
+                        if staged is not None:  # its intent is the claim's: let it go
+                            ahead, staged = staged, None
+                            outcome = await ahead.send()
+                        else:
+                            outcome = await submit_item(self._client, item,
+                                                        row.attempt_name or row.name,
+                                                        progress=progress)
                 except Exception as exc:  # handled below, the uplink free for the next one
                     outcome = exc
             try:
@@ -544,6 +561,10 @@ class ItemWorker:
                 sending.active = False
                 return self.failure(row, str(exc), exc)
             self._slots.on_accepted()
+            # When the learned model expects the job to end: an upload ahead of the slot
+            # starts by it (the engine's staging).
+            slot.ends_at = time.monotonic() + self._client.processing_model.predict(
+                getattr(item.source, "kind", "text"), item.duration).median
             row = await self._store.apply(row, submitted(job.job_id, job.conversation_id))
             await self._store.on_accepted()
             sending.active = False

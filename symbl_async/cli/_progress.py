@@ -159,8 +159,9 @@ class ProgressDisplay:
         parts = {
             "done": f"done {p.done}/{total}",
             "submitted": f"submitted {p.submitted}",
-            # The slots held are jobs running, uploads on the wire, and uploads queued.
-            "running": f"running {max(p.running - p.uploading - p.upload_queued, 0)}",
+            # The slots held are jobs running, uploads on the wire (but those ahead of
+            # their slots), and uploads queued.
+            "running": f"running {max(p.running - p.slot_uploads, 0)}",
             "uploading": _uploading(p),
             "waiting": f"waiting {p.waiting}",
             "unknown": f"unknown {p.unknown}",
@@ -183,8 +184,11 @@ class ProgressDisplay:
 
 
 def _uploading(p: BatchProgress) -> str:
-    """``uploading 2 (+3 queued, 41/96 MB, 9.8 MB/s)``."""
-    details = [f"+{p.upload_queued} queued"] if p.upload_queued else []
+    """``uploading 2 (1 ahead of its slot, +3 queued, 41/96 MB, 9.8 MB/s)``."""
+    details = [f"{p.upload_ahead} ahead of {'its slot' if p.upload_ahead == 1 else 'slots'}"
+               ] if p.upload_ahead else []
+    if p.upload_queued:
+        details.append(f"+{p.upload_queued} queued")
     if p.upload_total:
         details.append(f"{megabytes(p.upload_sent)}/{megabytes(p.upload_total)} MB")
     if p.upload_rate is not None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 
 import attrs
 
@@ -23,6 +24,14 @@ class UploadProgress:
             starts again from 0 bytes.
         started_at: ``time.monotonic()`` when the current attempt started.
         moved_at: ``time.monotonic()`` when its bytes last moved.
+        hold: awaited before the body's last bytes are handed over (``None``: no pause).
+            The service creates a job only once it has every ``Content-Length`` byte, so
+            an upload held there has created nothing yet: a batch uploads a file while
+            the account is full and lets its last bytes go once a job slot is free. A
+            hold that raises (or is cancelled) cuts the upload off: nothing is created.
+            No stall is counted while it waits.
+        holding: the upload waits on ``hold`` now.
+        held_for: seconds the current attempt waited on ``hold``.
     """
 
     total: int | None = None
@@ -30,6 +39,9 @@ class UploadProgress:
     attempts: int = 0
     started_at: float | None = None
     moved_at: float | None = None
+    hold: Callable[[], Awaitable[None]] | None = None
+    holding: bool = False
+    held_for: float = 0.0
 
     @property
     def fraction(self) -> float | None:
@@ -49,4 +61,5 @@ class UploadProgress:
     def begin(self, total: int, now: float) -> None:
         """A new attempt of ``total`` bytes starts at ``now`` (the transport calls it)."""
         self.total, self.sent, self.started_at, self.moved_at = total, 0, now, now
+        self.held_for = 0.0
         self.attempts += 1

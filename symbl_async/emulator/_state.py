@@ -347,6 +347,7 @@ class Scheduler:
             "upload_bytes": self.uploads.bytes,
             "uploads_whole": self.uploads.whole,
             "uploads_cut": self.uploads.cut,
+            "uploads_begun_while_full": self.uploads.begun_while_full,
             "job_status_requests": self.job_status_requests,
             "tokens_issued": self.tokens.issued,
             "auth_failures": self.auth_failures,

@@ -147,7 +147,8 @@ async def _file_submit(request: web.Request, kind: str) -> web.Response:
     probe = MediaProbe()
     digest = hashlib.sha256()
     # Streamed: only the probe's head and the running hash are kept, never the upload.
-    async for chunk in scheduler.uploads.read(request, scheduler.uplink):
+    full = scheduler.active_jobs >= scheduler.config.concurrency_limit
+    async for chunk in scheduler.uploads.read(request, scheduler.uplink, full=full):
         probe.feed(chunk)
         digest.update(chunk)
     conversation = _existing(scheduler, request)

@@ -50,7 +50,8 @@ class Uplink:
 
 class Uploads:
     """What the emulator saw of media uploads (the bodies of file submits), for benchmarks:
-    how many were read at once, their bytes (resends included), and those cut off."""
+    how many were read at once, their bytes (resends included), those cut off, and those
+    begun while every job slot of the account was taken (a client uploading ahead)."""
 
     def __init__(self) -> None:
         self.reading = 0
@@ -58,10 +59,15 @@ class Uploads:
         self.bytes = 0
         self.whole = 0
         self.cut = 0
+        self.begun_while_full = 0
 
-    async def read(self, request: web.Request, uplink: Uplink | None) -> AsyncIterator[bytes]:
-        """The upload's chunks (:func:`body_chunks`), counted."""
+    async def read(
+        self, request: web.Request, uplink: Uplink | None, *, full: bool = False
+    ) -> AsyncIterator[bytes]:
+        """The upload's chunks (:func:`body_chunks`), counted; ``full``: every job slot
+        was taken when it began."""
         self.reading += 1
+        self.begun_while_full += full
         self.max_reading = max(self.max_reading, self.reading)
         whole = False
         try:

@@ -16,6 +16,9 @@ What aiohttp does not give us on every supported version (3.10 and later):
 * **How much left.** ``sent`` counts the bytes handed to aiohttp. A body cut off before its
   last byte was handed over cannot have reached the service whole (it needs all
   ``Content-Length`` bytes): :func:`symbl_async.core._http.decide` calls that "not created".
+* **A held tail.** ``progress.hold``, when set, is awaited before the last chunk is handed
+  over: the service has every byte but those, so no job exists yet; cancelled there, the
+  upload is cut off (not created). The wait is neither a stall nor sending time.
 * **Stalls.** An upload's deadline comes from progress: when no byte moves for ``stall``
   seconds (no chunk handed over, and nothing written left asyncio's buffer or, on
   Linux, the kernel's send queue), the connection is aborted. The kernel's queue counts:
@@ -181,6 +184,8 @@ class SubmitBody:
             async for chunk in chunks:
                 if len(chunk) > left:
                     chunk = chunk[:left]
+                if len(chunk) == left and progress.hold is not None:
+                    await self._hold(progress, meter)  # the last bytes: the caller's go
                 left -= len(chunk)
                 # Counted before the write: once handed over, it may be on the wire.
                 now = time.monotonic()
@@ -213,6 +218,23 @@ class SubmitBody:
             if closing is not None:
                 await closing()
 
+    async def _hold(self, progress: UploadProgress, meter: UploadMeter | None) -> None:
+        """Wait on ``progress.hold`` before the last chunk: not a stall, not sending time."""
+        assert progress.hold is not None
+        began = time.monotonic()
+        progress.holding = True
+        if meter is not None:
+            meter._stopped(began)
+        try:
+            await progress.hold()
+        finally:
+            now = time.monotonic()
+            progress.holding = False
+            progress.held_for += now - began
+            progress.moved_at = now
+            if meter is not None:
+                meter._started(now)
+
     async def _until_taken(self) -> None:
         """Wait while the body's last bytes sit in the kernel's send queue (Linux; on other
         systems nothing here can see that queue). Bounded by the stall timer, which aborts
@@ -234,6 +256,8 @@ class SubmitBody:
             accepted = self.progress.sent - _waiting(transport)
             if accepted > self._accepted:
                 self._accepted = accepted
+                self.progress.moved_at = now
+            if self.progress.holding:  # waiting for the caller's go, not stalled
                 self.progress.moved_at = now
             moved_at = self.progress.moved_at or now
             if now - moved_at >= self.stall:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from _fake_client import InstantClient
 from _ledgers import Ledgers
+from _polling import eventually
 
 from symbl_async.batch._api import process_many
 from symbl_async.batch._ledger import SqliteStore
@@ -270,6 +271,11 @@ def test_the_progress_line_shows_uploads_apart_from_running_jobs() -> None:
     assert parts["running"] == "running 3"  # 6 slots held: 2 uploading, 1 queued, 3 jobs
     assert parts["uploading"] == "uploading 2 (+1 queued, 12/30 MB, 9.8 MB/s)"
     assert "uploading" not in ProgressDisplay.parts(BatchProgress(running=4))
+    # An upload ahead of its slot holds none: 5 slots held are 5 jobs.
+    ahead = ProgressDisplay.parts(BatchProgress(running=5, uploading=2, upload_ahead=1,
+                                                upload_sent=1_000_000, upload_total=2_000_000))
+    assert ahead["running"] == "running 4"  # 5 slots: 1 uploading with its slot, 4 jobs
+    assert ahead["uploading"] == "uploading 2 (1 ahead of its slot, 1.0/2.0 MB)"
 
 
 async def test_an_upload_that_waited_for_the_link_records_its_intent_when_it_goes(
@@ -326,3 +332,126 @@ async def test_uploads_under_submit_faults_pay_each_recording_once(
     assert stats["duplicate_names"] == {} and stats["duplicate_contents"] == {}
     assert stats["jobs_created"] == len(sources)  # no job failed here: one per recording
     assert stats["uploads_max_at_once"] <= 2
+
+
+# Uploads ahead of their slots: slow enough jobs (a 20 s recording runs ~0.6 s here) next
+# to uploads of ~0.3 s, so a slot that waited for its refill's upload would stand empty.
+AHEAD_SCALE = 60.0
+AHEAD_FAULTS = {"submit_reset_before_rate": 0.15, "submit_error_before_rate": 0.1,
+                "submit_error_after_rate": 0.1, "submit_reset_after_rate": 0.1}
+
+
+@contextlib.asynccontextmanager
+async def slow_jobs(limit: int, **config: Any) -> AsyncIterator[tuple[Emulator, SymblClient]]:
+    async with Emulator(time_scale=AHEAD_SCALE, concurrency_limit=limit,
+                        upload_bandwidth=1_000_000, **config) as emu, SymblClient(
+        app_id=emu.app_id, app_secret=emu.app_secret, base_url=emu.url,
+        poll=PollSchedule(time_scale=AHEAD_SCALE),
+    ) as client:
+        yield emu, client
+
+
+async def collect(run: AsyncIterator[Any]) -> list[Any]:
+    return [result async for result in run]
+
+
+async def run_until_done(
+    client: SymblClient, sources: list[Path], ledgers: Ledgers, out: Path, runs: int = 4,
+    **kwargs: Any,
+) -> dict[str | None, str]:
+    """Run (and rerun, as a user would after failures) until every input is done."""
+    done: dict[str | None, str] = {}
+    for _ in range(runs):
+        run = process_many(client, sources, slots=JobSlots(2, backoff_base=0.005,
+                                                           backoff_cap=0.05),
+                           ledger=ledgers.arg(), out_dir=out, lookup_grace=0.5,
+                           retry_failed=True, **kwargs)
+        async with run:
+            async for result in run:
+                if result.status in ("fetched", "skipped"):
+                    done[result.key] = result.status
+        if len(done) == len(sources):
+            break
+    return done
+
+
+def assert_paid_once(stats: dict[str, Any], sources: list[Path]) -> None:
+    """The emulator's records: one job per recording, each name sent whole once, the
+    account's limit never passed, no 429 (an upload ahead waits for its slot)."""
+    assert stats["duplicate_names"] == {} and stats["duplicate_contents"] == {}
+    assert stats["jobs_created"] == len(sources)
+    assert stats["max_concurrent_jobs"] <= 2 and stats["rejected_429"] == 0
+
+
+@pytest.mark.parametrize("count, faults", [(5, {}), (8, {**AHEAD_FAULTS, "seed": 3})],
+                         ids=["clean", "faults"])
+async def test_uploads_go_ahead_of_their_slots_and_the_limit_holds(
+    tmp_path: Path, ledgers: Ledgers, count: int, faults: dict[str, Any]
+) -> None:
+    """While the account is full, the next file uploads before a slot is free and its
+    last bytes wait for it: the emulator saw bodies begin while every slot was taken, yet
+    never a 429 or a third job at once, and each recording was paid for once (under
+    connection resets and errors before and after a job was created, too). A ledger
+    shared by workers does not upload ahead (another worker may claim the item)."""
+    sources = recordings(tmp_path, count)
+    async with slow_jobs(2, **faults) as (emu, client):
+        done = await run_until_done(client, sources, ledgers, tmp_path / "out")
+        stats = emu.stats()
+    assert len(done) == len(sources), (done, stats["faults"])
+    assert_paid_once(stats, sources)
+    if ledgers.shared:
+        assert stats["uploads_begun_while_full"] == 0
+    elif faults:
+        # Faults hold slots in lookups and resends (no job whose end the model expects),
+        # so how often an upload goes ahead varies from run to run; the promise does not.
+        assert sum(stats["faults"].values()) > 0
+    else:
+        assert stats["uploads_begun_while_full"] >= 1
+
+
+async def test_an_upload_held_too_long_is_cut_off_and_sent_once_later(
+    tmp_path: Path, ledgers: Ledgers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upload ahead whose slot does not come in time is cut off before its last bytes
+    (the service has no job from it) and goes again when a slot is free: its bytes twice,
+    its job once."""
+    monkeypatch.setattr("symbl_async.batch._engine.HOLD_LIMIT", 0.0)
+    monkeypatch.setattr("symbl_async.batch._engine._STAGE_TICK", 0.002)
+    sources = recordings(tmp_path, 5)
+    async with slow_jobs(2) as (emu, client):
+        done = await run_until_done(client, sources, ledgers, tmp_path / "out", runs=1)
+        stats = emu.stats()
+    assert len(done) == len(sources)
+    assert_paid_once(stats, sources)
+    assert stats["uploads_whole"] == stats["jobs_created"]  # every whole body: one job
+    file_bytes = sum(s.stat().st_size for s in sources)
+    if ledgers.shared:
+        assert stats["uploads_cut"] == 0 and stats["upload_bytes"] == file_bytes
+    else:
+        assert stats["uploads_cut"] >= 1 and stats["upload_bytes"] > file_bytes
+
+
+async def test_a_stop_cuts_off_the_uploads_ahead_and_leaves_nothing_submitting(
+    tmp_path: Path, ledgers: Ledgers
+) -> None:
+    sources = recordings(tmp_path, 5)
+    async with slow_jobs(2) as (emu, client):
+        run = process_many(client, sources, slots=JobSlots(2), ledger=ledgers.arg(),
+                           out_dir=tmp_path / "out")
+        async with run:
+            results = asyncio.ensure_future(collect(run))
+            if not ledgers.shared:
+                await eventually(lambda: emu.stats()["uploads_begun_while_full"] >= 1,
+                                 message="no upload went ahead of its slot")
+            run.stop()
+            await results
+        counts = await ledgers.counts()
+        stats = emu.stats()
+        assert counts["submitting"] == 0 and counts["unknown"] == 0
+        # Every body read whole made a job; whatever was held when the run stopped was cut
+        # off and made none.
+        assert stats["uploads_whole"] == stats["jobs_created"] < len(sources)
+        rest = await run_until_done(client, sources, ledgers, tmp_path / "out")
+        stats = emu.stats()
+    assert len(rest) == len(sources)
+    assert_paid_once(stats, sources)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import attrs
 import pytest
+from _polling import eventually
 from aiohttp import web
 
 from symbl_async import (
@@ -50,6 +51,7 @@ class Reader:
     stopped: asyncio.Event = attrs.field(factory=asyncio.Event)
     stopped_at: float | None = None
     release: asyncio.Event = attrs.field(factory=asyncio.Event)
+    done: int = 0  # requests whose handler ended (answered, or saw the connection go)
 
 
 READER = web.AppKey("reader", Reader)
@@ -57,6 +59,13 @@ READER = web.AppKey("reader", Reader)
 
 async def upload(request: web.Request) -> web.StreamResponse:
     reader = request.app[READER]
+    try:
+        return await _read_upload(request, reader)
+    finally:
+        reader.done += 1
+
+
+async def _read_upload(request: web.Request, reader: Reader) -> web.StreamResponse:
     n = len(reader.received)
     reader.received.append(0)
     while True:
@@ -218,3 +227,56 @@ async def test_a_slow_but_moving_upload_never_times_out(
     # Bytes handed over per second: a burst fills the kernel's buffer first, so only roughly.
     assert rate is not None and SIZE / elapsed / 10 < rate < SIZE / elapsed * 10
     assert client.transport.uploads.in_flight == 0
+
+
+async def test_a_held_upload_keeps_its_last_bytes_until_let_go(
+    server: tuple[str, Reader], media: Path
+) -> None:
+    """A batch uploads ahead of its job slot: every byte but the last chunk's goes, and
+    those wait for the go. Meanwhile the service cannot have the whole body (no job), and
+    the wait is not a stall, however long it is."""
+    url, reader = server
+    stall = 0.3
+    holding, go = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        holding.set()
+        await go.wait()
+
+    progress = UploadProgress(hold=hold)
+    async with client_for(url, Timeouts(upload_stall=stall)) as client:
+        submit = asyncio.create_task(client.submit_audio_file(media, progress=progress))
+        await asyncio.wait_for(holding.wait(), 10)
+        assert progress.holding and progress.sent < SIZE
+        # What is under test is that time passes with no stall: three stall periods.
+        await asyncio.sleep(3 * stall)
+        assert not submit.done() and progress.holding
+        assert reader.received[0] <= progress.sent < SIZE  # never the whole body
+        go.set()
+        job = await asyncio.wait_for(submit, 10)
+    assert job.job_id == ACCEPTED["jobId"]
+    assert reader.received == [SIZE] and progress.attempts == 1
+    assert not progress.holding and progress.held_for >= 3 * stall
+
+
+async def test_a_held_upload_cancelled_created_nothing(
+    server: tuple[str, Reader], media: Path
+) -> None:
+    url, reader = server
+    holding = asyncio.Event()
+
+    async def hold() -> None:
+        holding.set()
+        await asyncio.Event().wait()  # never let go
+
+    progress = UploadProgress(hold=hold)
+    async with client_for(url, Timeouts(upload_stall=5)) as client:
+        submit = asyncio.create_task(client.submit_audio_file(media, progress=progress))
+        await asyncio.wait_for(holding.wait(), 10)
+        submit.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await submit
+        # The server sees the connection go with the body short of its length: it never
+        # answered (the job is created only from a whole body).
+        await eventually(lambda: reader.done >= 1, message="the server never saw the end")
+    assert reader.received[0] < SIZE

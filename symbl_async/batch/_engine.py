@@ -416,8 +416,9 @@ class Engine:
         uplink = self._uplink
         sent, total = uplink.bytes_in_flight
         return {"unknown": unknown, "waiting": max(waiting, 0), "estimate": estimate,
-                "estimate_is_guess": guess, "uploading": uplink.in_flight,
-                "upload_queued": uplink.queued, "upload_ahead": len(self._staged),
+                "estimate_is_guess": guess,
+                "uploading": uplink.in_flight, "upload_queued": uplink.queued,
+                "upload_ahead": len(self._staged),
                 "upload_sent": sent, "upload_total": total,
                 "uploaded": uplink.bytes_sent, "upload_rate": uplink.rate()}
 

@@ -331,9 +331,10 @@ class Slot:
     """One account slot an item holds; releasing twice is harmless.
 
     Attributes:
-        ends_at: when its job is expected to end (``time.monotonic()``, from the learned
-            model), while it holds a job the service accepted; else ``None``. A batch
-            starts an upload ahead of the slot it will take (``Uplink``).
+        ends_at: when its job may end, early (``time.monotonic()``; the learned model's
+            16th percentile), while it holds a job the service accepted; else ``None``.
+            A batch times an upload ahead of the slot it will take by it
+            (``StagedUpload``).
     """
 
     def __init__(self, slots: JobSlots, held: bool) -> None:

@@ -23,11 +23,13 @@ deadline the client divides among the uploads sharing the link.
 Ahead of a slot (:class:`StagedUpload`): while the account is full, a job slot stands
 empty for as long as the upload that refills it takes, on every refill (at 5 slots and a
 10 MB/s link, 300 s WAVs: 1.22 x the lower bound). So a file's upload starts before its
-slot is free, when the learned model expects a running job to end by the time the upload
-would, and its last bytes wait for the slot: the service creates a job only from a whole
-body, so a held upload has created nothing, and the account's limit is never passed (a
-429 there would cost the upload again). The claim is recorded before the last bytes go,
-as for any submit. A hold is bounded (:data:`HOLD_LIMIT`): a server drops a request whose
+slot is free, when a running job may end (early: the learned model's 16th percentile)
+by the time the upload would, and its last kilobyte waits for the slot, once the service
+has taken the rest: it creates a job only from a whole body, so a held upload has created
+nothing, and the account's limit is never passed (a 429 there would cost the upload
+again). The claim is recorded before the last bytes go, as for any submit. Timed early,
+as a slot freed before its refill is uploaded stands empty, while an upload done before
+its slot only waits. A hold is bounded (:data:`HOLD_LIMIT`): a server drops a request whose
 body stops moving (nginx's ``client_body_timeout``, a load balancer's idle timeout: 60 s
 by default); past it the upload is cut off (nothing created) and its input goes back to
 the queue.
@@ -72,6 +74,7 @@ class StagedUpload:
             claim before :meth:`send`).
         task: the submit; its result is the job (or its error).
         held_since: ``time.monotonic()`` when its last bytes began to wait, if they do.
+        progress: the upload's progress, once its turn came.
     """
 
     def __init__(self, key: str, name: str) -> None:
@@ -236,6 +239,8 @@ class Uplink:
         staged = StagedUpload(key, name)
 
         async def run() -> Job:
+            # The turn is kept while the last bytes wait (a short wait: they go as soon as
+            # the slot is free): it bounds the uploads ahead, and the bytes a cut costs.
             async with self.turn(duration) as progress:
                 progress.hold = staged._hold
                 staged.progress = progress

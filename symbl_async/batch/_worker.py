@@ -28,6 +28,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import math
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Mapping
@@ -561,10 +562,13 @@ class ItemWorker:
                 sending.active = False
                 return self.failure(row, str(exc), exc)
             self._slots.on_accepted()
-            # When the learned model expects the job to end: an upload ahead of the slot
-            # starts by it (the engine's staging).
-            slot.ends_at = time.monotonic() + self._client.processing_model.predict(
-                getattr(item.source, "kind", "text"), item.duration).median
+            # When the job may end, early (the learned model's 16th percentile): an upload
+            # ahead of its slot is timed by it (the engine's staging). Early, as a slot
+            # freed before its refill is uploaded stands empty, where an upload done
+            # before its slot is free only waits (its last bytes held).
+            expected = self._client.processing_model.predict(
+                getattr(item.source, "kind", "text"), item.duration)
+            slot.ends_at = time.monotonic() + expected.median * math.exp(-expected.sigma)
             row = await self._store.apply(row, submitted(job.job_id, job.conversation_id))
             await self._store.on_accepted()
             sending.active = False

@@ -24,9 +24,10 @@ class UploadProgress:
             starts again from 0 bytes.
         started_at: ``time.monotonic()`` when the current attempt started.
         moved_at: ``time.monotonic()`` when its bytes last moved.
-        hold: awaited before the body's last bytes are handed over (``None``: no pause).
-            The service creates a job only once it has every ``Content-Length`` byte, so
-            an upload held there has created nothing yet: a batch uploads a file while
+        hold: awaited before the body's last kilobyte is handed over, once the peer has
+            taken the rest (``None``: no pause). The service creates a job only once it
+            has every ``Content-Length`` byte, so an upload held there has created
+            nothing yet: a batch uploads a file while
             the account is full and lets its last bytes go once a job slot is free. A
             hold that raises (or is cancelled) cuts the upload off: nothing is created.
             No stall is counted while it waits.

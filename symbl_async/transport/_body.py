@@ -16,9 +16,11 @@ What aiohttp does not give us on every supported version (3.10 and later):
 * **How much left.** ``sent`` counts the bytes handed to aiohttp. A body cut off before its
   last byte was handed over cannot have reached the service whole (it needs all
   ``Content-Length`` bytes): :func:`symbl_async.core._http.decide` calls that "not created".
-* **A held tail.** ``progress.hold``, when set, is awaited before the last chunk is handed
-  over: the service has every byte but those, so no job exists yet; cancelled there, the
-  upload is cut off (not created). The wait is neither a stall nor sending time.
+* **A held tail.** ``progress.hold``, when set, is awaited before the last kilobyte is
+  handed over, once the peer has taken the rest (where the kernel's queue can be read):
+  the service has every byte but those, so no job exists yet, and the go leaves it one
+  kilobyte to read; cancelled there, the upload is cut off (not created). The wait is
+  neither a stall nor sending time.
 * **Stalls.** An upload's deadline comes from progress: when no byte moves for ``stall``
   seconds (no chunk handed over, and nothing written left asyncio's buffer or, on
   Linux, the kernel's send queue), the connection is aborted. The kernel's queue counts:
@@ -51,6 +53,9 @@ try:  # the kernel's send queue of a socket, where it can be read (Linux's SIOCO
     _OUTQ: int | None = termios.TIOCOUTQ if sys.platform.startswith("linux") else None
 except ImportError:  # pragma: no cover - Windows
     _OUTQ = None
+
+
+_TAIL = 1024  # bytes of a held upload kept back for the go: the service's wait for them
 
 
 class ResendRefused(Exception):
@@ -185,15 +190,16 @@ class SubmitBody:
                 if len(chunk) > left:
                     chunk = chunk[:left]
                 if len(chunk) == left and progress.hold is not None:
-                    await self._hold(progress, meter)  # the last bytes: the caller's go
+                    # The last chunk: all but its tail goes now; once the peer has taken
+                    # it, the tail waits for the caller's go (then only it is left).
+                    head, chunk = chunk[:-_TAIL], chunk[-_TAIL:]
+                    if head:
+                        left -= len(head)
+                        await self._hand_over(writer, head, progress, meter)
+                    await self._until_taken()
+                    await self._hold(progress, meter)
                 left -= len(chunk)
-                # Counted before the write: once handed over, it may be on the wire.
-                now = time.monotonic()
-                progress.sent += len(chunk)
-                progress.moved_at = now
-                if meter is not None:
-                    meter._add(len(chunk), now)
-                await writer.write(chunk)
+                await self._hand_over(writer, chunk, progress, meter)
                 if not left:
                     break
             if left:
@@ -217,6 +223,18 @@ class SubmitBody:
             closing = getattr(chunks, "aclose", None)
             if closing is not None:
                 await closing()
+
+    async def _hand_over(
+        self, writer: AbstractStreamWriter, chunk: bytes, progress: UploadProgress,
+        meter: UploadMeter | None,
+    ) -> None:
+        # Counted before the write: once handed over, it may be on the wire.
+        now = time.monotonic()
+        progress.sent += len(chunk)
+        progress.moved_at = now
+        if meter is not None:
+            meter._add(len(chunk), now)
+        await writer.write(chunk)
 
     async def _hold(self, progress: UploadProgress, meter: UploadMeter | None) -> None:
         """Wait on ``progress.hold`` before the last chunk: not a stall, not sending time."""

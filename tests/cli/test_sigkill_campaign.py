@@ -20,6 +20,7 @@ import json
 import signal
 import subprocess
 import time
+import wave
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -294,3 +295,51 @@ def test_killed_at_a_point_then_rerun_loses_nothing_and_pays_once(
     assert result["paid_twice"] == 0 and result["duplicate_names"] == {}, result
     assert result["max_concurrent"] <= LIMIT, result
     assert len((out / "results.jsonl").read_text().splitlines()) == ITEMS
+
+
+def test_killed_while_uploads_go_ahead_of_their_slots_then_rerun_pays_once(
+    tmp_path: Path, cli_ledger: CliLedger
+) -> None:
+    """Local files over a slow link, jobs slower than their uploads: with a ledger this
+    process owns, uploads go ahead of their slots while the account is full. Killed once
+    the emulator saw one begin (it may be on its way, holding its last bytes, or sent),
+    then rerun: every recording fetched, each paid for once, the limit never passed. (A
+    shared ledger does not upload ahead: killed with the account full instead.)"""
+    scale = 30.0  # a 20-30 s recording runs ~1.2 s; its upload (~0.4 MB at 1 MB/s) ~0.4 s
+    count = 16
+    folder = tmp_path / "media"
+    folder.mkdir()
+    for i in range(count):
+        with wave.open(str(folder / f"rec{i:02d}.wav"), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(8000)
+            w.writeframes(b"\x00\x00" * int((20 + i / 2) * 8000))  # distinct contents
+    out = tmp_path / "out"
+    gate = Gate()
+    with threaded_emulator(LIMIT, gate, scale=scale, upload_bandwidth=1_000_000) as emu:
+        seen = Seen(emu, gate, cli_ledger, out)
+        args = [*process_args(emu.url, out, str(folder)), "--time-scale", str(scale),
+                *cli_ledger.args()]
+
+        def ahead(seen: Seen) -> bool:
+            stats = seen.stats()
+            if cli_ledger.url is not None:
+                return bool(stats["jobs_created"] > LIMIT)
+            return bool(stats["uploads_begun_while_full"] >= 1)
+
+        kill_when([*CLI, *args], tmp_path, seen, Kill(ahead))
+        for _ in range(4):  # bounded: a rerun may need one more after its own lookups
+            done = run_child(*args, cwd=tmp_path)
+            if done.returncode == 0:
+                break
+        assert done.returncode == 0, done.stderr
+        stats = seen.stats()
+        rows = seen.rows()
+    assert sorted(r["state"] for r in rows) == ["fetched"] * count
+    assert all(Path(r["output_path"]).exists() for r in rows)
+    assert stats["duplicate_names"] == {} and stats["duplicate_contents"] == {}
+    assert len(stats["submits_by_content"]) == count
+    assert set(stats["submits_by_content"].values()) == {1}  # each recording paid once
+    assert stats["max_concurrent_jobs"] <= LIMIT and stats["rejected_429"] == 0
+    assert stats["uploads_whole"] == stats["jobs_created"]  # a cut body created nothing

@@ -48,12 +48,39 @@ def recordings(folder: Path, count: int, seconds: float = 20.0) -> list[Path]:
 
 
 @contextlib.asynccontextmanager
-async def emulated(limit: int, **config: Any) -> AsyncIterator[tuple[Emulator, SymblClient]]:
-    async with Emulator(time_scale=SCALE, concurrency_limit=limit, **config) as emu, SymblClient(
+async def emulated(
+    limit: int, scale: float = SCALE, **config: Any
+) -> AsyncIterator[tuple[Emulator, SymblClient]]:
+    async with Emulator(time_scale=scale, concurrency_limit=limit, **config) as emu, SymblClient(
         app_id=emu.app_id, app_secret=emu.app_secret, base_url=emu.url,
-        poll=PollSchedule(time_scale=SCALE),
+        poll=PollSchedule(time_scale=scale),
     ) as client:
         yield emu, client
+
+
+# The service dropping connections and answering errors, before and after it created a job.
+SUBMIT_FAULTS = {"submit_reset_before_rate": 0.15, "submit_error_before_rate": 0.1,
+                 "submit_error_after_rate": 0.1, "submit_reset_after_rate": 0.1}
+
+
+async def run_until_done(
+    client: SymblClient, sources: list[Path], ledgers: Ledgers, out: Path, *, limit: int,
+    runs: int = 4, **kwargs: Any,
+) -> dict[str | None, str]:
+    """Run (and rerun, as a user would after failures) until every input is done."""
+    done: dict[str | None, str] = {}
+    for _ in range(runs):
+        run = process_many(client, sources, slots=JobSlots(limit, backoff_base=0.005,
+                                                           backoff_cap=0.05),
+                           ledger=ledgers.arg(), out_dir=out, lookup_grace=0.5,
+                           retry_failed=True, **kwargs)
+        async with run:
+            async for result in run:
+                if result.status in ("fetched", "skipped"):
+                    done[result.key] = result.status
+        if len(done) == len(sources):
+            break
+    return done
 
 
 class Turns:
@@ -311,21 +338,10 @@ async def test_uploads_under_submit_faults_pay_each_recording_once(
     answering errors before and after it created the job: reruns (as a user would) until
     every recording is fetched; the emulator's records show each paid for once."""
     sources = recordings(tmp_path, 10, seconds=10.0)
-    faults = {"submit_reset_before_rate": 0.15, "submit_error_before_rate": 0.1,
-              "submit_error_after_rate": 0.1, "submit_reset_after_rate": 0.1, "seed": seed}
-    done: dict[str | None, str] = {}
-    async with emulated(4, upload_bandwidth=4_000_000, **faults) as (emu, client):
-        for _ in range(4):
-            run = process_many(client, sources, slots=JobSlots(4, backoff_base=0.005,
-                                                               backoff_cap=0.05),
-                               ledger=ledgers.arg(), out_dir=tmp_path / "out",
-                               lookup_grace=0.5, retry_failed=True)
-            async with run:
-                async for result in run:
-                    if result.status in ("fetched", "skipped"):
-                        done[result.key] = result.status
-            if len(done) == len(sources):
-                break
+    async with emulated(4, upload_bandwidth=4_000_000, **SUBMIT_FAULTS, seed=seed) as (
+        emu, client
+    ):
+        done = await run_until_done(client, sources, ledgers, tmp_path / "out", limit=4)
         stats = emu.stats()
     assert len(done) == len(sources), (done, stats["faults"])
     assert sum(stats["faults"].values()) > 0  # faults happened
@@ -337,42 +353,16 @@ async def test_uploads_under_submit_faults_pay_each_recording_once(
 # Uploads ahead of their slots: slow enough jobs (a 20 s recording runs ~0.6 s here) next
 # to uploads of ~0.3 s, so a slot that waited for its refill's upload would stand empty.
 AHEAD_SCALE = 60.0
-AHEAD_FAULTS = {"submit_reset_before_rate": 0.15, "submit_error_before_rate": 0.1,
-                "submit_error_after_rate": 0.1, "submit_reset_after_rate": 0.1}
 
 
-@contextlib.asynccontextmanager
-async def slow_jobs(limit: int, **config: Any) -> AsyncIterator[tuple[Emulator, SymblClient]]:
-    async with Emulator(time_scale=AHEAD_SCALE, concurrency_limit=limit,
-                        upload_bandwidth=1_000_000, **config) as emu, SymblClient(
-        app_id=emu.app_id, app_secret=emu.app_secret, base_url=emu.url,
-        poll=PollSchedule(time_scale=AHEAD_SCALE),
-    ) as client:
-        yield emu, client
+def slow_jobs(**config: Any) -> contextlib.AbstractAsyncContextManager[
+        tuple[Emulator, SymblClient]]:
+    """An account of 2 slots behind a 1 MB/s uplink, its jobs slower than their uploads."""
+    return emulated(2, AHEAD_SCALE, upload_bandwidth=1_000_000, **config)
 
 
 async def collect(run: AsyncIterator[Any]) -> list[Any]:
     return [result async for result in run]
-
-
-async def run_until_done(
-    client: SymblClient, sources: list[Path], ledgers: Ledgers, out: Path, runs: int = 4,
-    **kwargs: Any,
-) -> dict[str | None, str]:
-    """Run (and rerun, as a user would after failures) until every input is done."""
-    done: dict[str | None, str] = {}
-    for _ in range(runs):
-        run = process_many(client, sources, slots=JobSlots(2, backoff_base=0.005,
-                                                           backoff_cap=0.05),
-                           ledger=ledgers.arg(), out_dir=out, lookup_grace=0.5,
-                           retry_failed=True, **kwargs)
-        async with run:
-            async for result in run:
-                if result.status in ("fetched", "skipped"):
-                    done[result.key] = result.status
-        if len(done) == len(sources):
-            break
-    return done
 
 
 def assert_paid_once(stats: dict[str, Any], sources: list[Path]) -> None:
@@ -383,7 +373,7 @@ def assert_paid_once(stats: dict[str, Any], sources: list[Path]) -> None:
     assert stats["max_concurrent_jobs"] <= 2 and stats["rejected_429"] == 0
 
 
-@pytest.mark.parametrize("count, faults", [(5, {}), (8, {**AHEAD_FAULTS, "seed": 3})],
+@pytest.mark.parametrize("count, faults", [(5, {}), (8, {**SUBMIT_FAULTS, "seed": 3})],
                          ids=["clean", "faults"])
 async def test_uploads_go_ahead_of_their_slots_and_the_limit_holds(
     tmp_path: Path, ledgers: Ledgers, count: int, faults: dict[str, Any]
@@ -394,8 +384,8 @@ async def test_uploads_go_ahead_of_their_slots_and_the_limit_holds(
     connection resets and errors before and after a job was created, too). A ledger
     shared by workers does not upload ahead (another worker may claim the item)."""
     sources = recordings(tmp_path, count)
-    async with slow_jobs(2, **faults) as (emu, client):
-        done = await run_until_done(client, sources, ledgers, tmp_path / "out")
+    async with slow_jobs(**faults) as (emu, client):
+        done = await run_until_done(client, sources, ledgers, tmp_path / "out", limit=2)
         stats = emu.stats()
     assert len(done) == len(sources), (done, stats["faults"])
     assert_paid_once(stats, sources)
@@ -418,8 +408,9 @@ async def test_an_upload_held_too_long_is_cut_off_and_sent_once_later(
     monkeypatch.setattr("symbl_async.batch._engine.HOLD_LIMIT", 0.0)
     monkeypatch.setattr("symbl_async.batch._engine._STAGE_TICK", 0.002)
     sources = recordings(tmp_path, 5)
-    async with slow_jobs(2) as (emu, client):
-        done = await run_until_done(client, sources, ledgers, tmp_path / "out", runs=1)
+    async with slow_jobs() as (emu, client):
+        done = await run_until_done(client, sources, ledgers, tmp_path / "out", limit=2,
+                                    runs=1)
         stats = emu.stats()
     assert len(done) == len(sources)
     assert_paid_once(stats, sources)
@@ -435,7 +426,7 @@ async def test_a_stop_cuts_off_the_uploads_ahead_and_leaves_nothing_submitting(
     tmp_path: Path, ledgers: Ledgers
 ) -> None:
     sources = recordings(tmp_path, 5)
-    async with slow_jobs(2) as (emu, client):
+    async with slow_jobs() as (emu, client):
         run = process_many(client, sources, slots=JobSlots(2), ledger=ledgers.arg(),
                            out_dir=tmp_path / "out")
         async with run:
@@ -451,7 +442,7 @@ async def test_a_stop_cuts_off_the_uploads_ahead_and_leaves_nothing_submitting(
         # Every body read whole made a job; whatever was held when the run stopped was cut
         # off and made none.
         assert stats["uploads_whole"] == stats["jobs_created"] < len(sources)
-        rest = await run_until_done(client, sources, ledgers, tmp_path / "out")
+        rest = await run_until_done(client, sources, ledgers, tmp_path / "out", limit=2)
         stats = emu.stats()
     assert len(rest) == len(sources)
     assert_paid_once(stats, sources)

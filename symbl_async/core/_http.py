@@ -37,7 +37,6 @@ The rules (Symbl docs, "Error Codes"; what they leave open, and our decisions, i
 from __future__ import annotations
 
 import enum
-import json
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
@@ -46,6 +45,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from symbl_async.core import _json
 from symbl_async.core._checks import redact_url
 from symbl_async.errors import (
     APIStatusError,
@@ -109,7 +109,7 @@ def decode_body(raw: bytes) -> Any:
     if not raw.strip():
         return None
     try:
-        return json.loads(raw)
+        return _json.loads(raw)
     except ValueError:
         return raw.decode("utf-8", "replace")
 

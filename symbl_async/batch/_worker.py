@@ -386,7 +386,9 @@ class ItemWorker:
         if isinstance(step, BatchResult):
             return step
         slot.release()
-        return await self._fetch(step)
+        # A fresh claim's job was created by this process, after the claim: no file can
+        # hold its conversation's insights yet, so the first fetch does not look for one.
+        return await self._fetch(step, new=fresh)
 
     async def _release(self, sending: Sending) -> None:
         """Give back an item whose attempt's intent is committed and nothing was sent: a
@@ -638,9 +640,10 @@ class ItemWorker:
         finally:
             slot.release()
 
-    async def _fetch(self, row: LedgerItem) -> BatchResult:
+    async def _fetch(self, row: LedgerItem, *, new: bool = False) -> BatchResult:
         """Fetch a completed job's insights (and write them, with the transcripts asked
-        for), until the fetch deadline."""
+        for), until the fetch deadline. ``new``: the conversation was created by this
+        process (none of its files can exist before the first try)."""
         conversation_id = row.conversation_id or ""
         insights: ConversationInsights | None = None
         path = None if self._writer is None else self._writer.insights_path(row)
@@ -658,7 +661,8 @@ class ItemWorker:
                         counts = {kind: len(value) for kind in COUNTED_KINDS
                                   if isinstance(value := getattr(insights, kind), tuple)}
                     else:  # only written to disk: no models (a quarter of the loop's CPU)
-                        counts, record = await self._write_files(row, path)
+                        counts, record = await self._write_files(
+                            row, path, unwritten=new and tries == 0)
                     break
                 except FATAL:
                     raise
@@ -701,7 +705,7 @@ class ItemWorker:
         )
 
     async def _write_files(
-        self, row: LedgerItem, path: Path
+        self, row: LedgerItem, path: Path, *, unwritten: bool = False
     ) -> tuple[dict[str, int], str | None]:
         """Fetch what the item's files lack and write it: the kinds its insights file does
         not hold (all of them the first time), then each transcript asked for that is not
@@ -709,11 +713,12 @@ class ItemWorker:
         records of it (``outputs_record``).
 
         Each file is written as soon as it is complete, so a retry after a failure (or a
-        rerun after a crash) fetches only what is still missing.
+        rerun after a crash) fetches only what is still missing. ``unwritten``: no file of
+        the item can hold this conversation yet (none is looked at: thread hops less).
         """
         assert self._writer is not None
         cid = row.conversation_id or ""
-        data = await asyncio.to_thread(self._writer.read_insights, path, cid)
+        data = {} if unwritten else await asyncio.to_thread(self._writer.read_insights, path, cid)
         lacking = [kind for kind in self._include if camel_case(kind) not in data]
         if lacking:
             new = await self._client.fetch_insights_json(cid, include=lacking)
@@ -733,7 +738,7 @@ class ItemWorker:
         known: Mapping[str, Any] = data  # with what rendering needs, once fetched
         for fmt in self._transcripts:
             where = transcript_path(path, fmt)
-            if await asyncio.to_thread(where.exists):
+            if not unwritten and await asyncio.to_thread(where.exists):
                 continue
             if fmt not in _FORMATTED:
                 # Rendered from the messages: those of the insights, else fetched (once,

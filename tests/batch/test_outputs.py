@@ -27,7 +27,7 @@ from symbl_async.client import ALL_INCLUDE, DEFAULT_INCLUDE
 from symbl_async.client._client import SymblClient
 from symbl_async.client._waiting import PollSchedule
 from symbl_async.emulator import Emulator
-from symbl_async.errors import ValidationError
+from symbl_async.errors import ServerError, ValidationError
 from symbl_async.models import Transcript
 
 SCALE = 2000.0
@@ -307,6 +307,34 @@ async def test_rendered_transcripts_fetch_the_messages_they_need_once(
         assert set(json.loads(result.output_path.read_text())) == {
             "conversationId", "jobId", "topics"}
         check_vtt(result.output_path.with_suffix(".vtt").read_text())
+
+
+async def test_a_fetch_retried_after_its_insights_were_written_fetches_only_the_rest(
+    tmp_path: Path, ledgers: Ledgers
+) -> None:
+    # The first try of a new conversation does not look for its file (none can hold it);
+    # a retry does, and fetches only what the file lacks.
+    out = tmp_path / "out"
+    source = UrlSource("https://media.test/r.mp3?emulator_duration=90", "audio", duration=90)
+    async with emulated() as (emu, client):
+        transcript = client.conversations.transcript
+        tries: list[str] = []
+
+        async def flaky(conversation_id: str, **options: Any) -> Transcript:
+            tries.append(conversation_id)
+            if len(tries) == 1:
+                raise ServerError(503, "the transcript is not ready")
+            return await transcript(conversation_id, **options)
+
+        client.conversations.transcript = flaky  # type: ignore[method-assign]
+        (result,) = await collect(run(client, [source], out, ledgers, include=("topics",),
+                                      transcripts=("srt",)))
+        assert result.status == "fetched" and result.output_path is not None
+        assert len(tries) == 2 and client.kinds == ["topics"]  # not fetched again
+        assert set(json.loads(result.output_path.read_text())) == {
+            "conversationId", "jobId", "topics"}
+        check_srt(result.output_path.with_suffix(".srt").read_text())
+        assert emu.stats()["jobs_submitted"] == 1
 
 
 def rows(out: Path, name: str = "results.csv") -> list[dict[str, str]]:

@@ -130,6 +130,14 @@ def measure(args: argparse.Namespace, label: str, workers: int, ledger: str | No
     starts = sorted(j["submittedAt"] for j in jobs)
     gaps = [max(0.0, starts[args.limit + k] - end)
             for k, end in enumerate(ends[: len(starts) - args.limit])]
+    # The gap's two parts: the poll that sees the end (the emulator's first status GET
+    # that answered it), then the worker's chain (record the end, claim, submit): the
+    # (limit + k)-th submit after the k-th end seen.
+    detections = [j["seenAt"] - j["finishedAt"] for j in jobs
+                  if j.get("seenAt") is not None and j["finishedAt"] is not None]
+    seen = sorted(j["seenAt"] for j in jobs if j.get("seenAt") is not None)
+    chains = [max(0.0, starts[args.limit + k] - at)
+              for k, at in enumerate(seen[: len(starts) - args.limit])]
     # Where the idle slot time went (limit x makespan - the jobs' slot time), as shares of
     # the lower bound: the ramp (slots not yet filled after the first submit), the refills
     # (the gaps above) and the tail (slots emptied before the last job ended). While the
@@ -170,6 +178,10 @@ def measure(args: argparse.Namespace, label: str, workers: int, ledger: str | No
         "refill_gap_p50_s": percentile(gaps, 0.5) if gaps else None,
         "refill_gap_p99_s": percentile(gaps, 0.99) if gaps else None,
         "refill_gap_mean_s": sum(gaps) / len(gaps) if gaps else None,
+        "detection_p50_s": percentile(sorted(detections), 0.5) if detections else None,
+        "detection_mean_s": sum(detections) / len(detections) if detections else None,
+        "chain_p50_s": percentile(sorted(chains), 0.5) if chains else None,
+        "chain_mean_s": sum(chains) / len(chains) if chains else None,
         "idle_ramp": ramp,
         "idle_refills": sum(gaps) / scale,
         "idle_tail": tail,
@@ -183,9 +195,11 @@ def table(args: argparse.Namespace, rows: list[dict[str, Any]]) -> str:
         "",
         "| system | workers | makespan / LB | max concurrent / limit | paid twice | 429s "
         "| status GETs per job | items per claim | claim p50 / p99 ms "
-        "| refill gap p50 / p99 / mean (service s) | idle: ramp / refills / tail "
+        "| refill gap p50 / p99 / mean (service s) | of it: detection p50 / mean "
+        "| then the chain p50 / mean | idle: ramp / refills / tail "
         "| all exited 0 | load before |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- "
+        "| --- | --- |",
     ]
 
     def ms(value: float | None) -> str:
@@ -200,18 +214,22 @@ def table(args: argparse.Namespace, rows: list[dict[str, Any]]) -> str:
             f"| {r['items_per_claim']:.2f} | {ms(r['claim_p50_ms'])} / {ms(r['claim_p99_ms'])} "
             f"| {ms(r['refill_gap_p50_s'])} / {ms(r['refill_gap_p99_s'])} "
             f"/ {ms(r['refill_gap_mean_s'])} "
+            f"| {ms(r.get('detection_p50_s'))} / {ms(r.get('detection_mean_s'))} "
+            f"| {ms(r.get('chain_p50_s'))} / {ms(r.get('chain_mean_s'))} "
             f"| {r['idle_ramp']:.3f} / {r['idle_refills']:.3f} / {r['idle_tail']:.3f} "
             f"| {all(c == 0 for c in r['exit_codes'])} "
             f"| {' / '.join(f'{x:.1f}' for x in r['load_before'])} |"
         )
-    lines += ["", "Claims: each worker's claims of items from its ledger (`summary.json`); "
-              "the p50 and p99 columns show the worst worker's. Refill gap: how late the "
-              "(limit + k)-th submit came after the k-th job's end, from the emulator's "
-              "records (the slot's idle time). Idle: the slot time left unused, as a share "
-              "of the lower bound, split into the ramp (slots not yet filled after the "
-              "first submit), the refills and the tail (slots emptied before the last end); "
-              "while the account is full they add up to makespan / LB - 1. Load: the "
-              "1/5/15-minute load average before the run (2 cores)."]
+    lines += ["", "Claims: each worker's claims of items from its ledger (`summary.json`); the "
+              "p50 and p99 columns show the worst worker's. Refill gap: how late the (limit +"
+              " k)-th submit came after the k-th job's end, from the emulator's records (the "
+              "slot's idle time); of it, detection: the first status GET that answered a "
+              "job's end after that end (`seenAt`), and the chain: the (limit + k)-th submit "
+              "after the k-th end seen. Idle: the slot time left unused, as a share of the "
+              "lower bound, split into the ramp (slots not yet filled after the first "
+              "submit), the refills and the tail (slots emptied before the last end); while "
+              "the account is full they add up to makespan / LB - 1. Load: the 1/5/15-minute "
+              "load average before the run (2 cores)."]
     return "\n".join(lines) + "\n"
 
 

@@ -214,6 +214,7 @@ class Job:
     status: str = "scheduled"
     started_at: float | None = None
     finished_at: float | None = None
+    seen_at: float | None = None  # the first status GET that answered its end
     ready: bool = False  # its queue delay has passed
     blocked: bool = False  # an earlier job of its conversation has not ended
     follower: Job | None = None  # the next job of the same conversation
@@ -242,5 +243,8 @@ class Job:
             "submittedAt": self.submitted_at,
             "startedAt": self.started_at,
             "finishedAt": self.finished_at,
+            # When a client first learned the end from a status GET (detection delay:
+            # seenAt - finishedAt); None until then, and for a job only a webhook told of.
+            "seenAt": self.seen_at,
             "foreign": self.foreign,
         }

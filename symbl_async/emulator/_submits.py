@@ -278,4 +278,6 @@ async def job_status(request: web.Request) -> web.Response:
     job = scheduler.jobs.get(job_id)
     if job is None or scheduler.faults.job_status_404():
         raise ApiError(404, f"Job with id {job_id} not found")
+    if job.seen_at is None and job.is_terminal:
+        job.seen_at = scheduler.now()
     return web.json_response({"id": job.id, "status": job.status})

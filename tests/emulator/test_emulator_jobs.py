@@ -42,11 +42,16 @@ async def test_job_lifecycle(session: aiohttp.ClientSession) -> None:
         url = "https://m.test/a.wav?emulator_duration=400"
         _, body = await api.call("POST", "/v1/process/audio/url", json={"url": url})
         await asyncio.wait_for(emu.wait_idle(), 5)
+        assert emu.jobs()[0]["seenAt"] is None  # ended, and nobody has asked yet
         assert await api.call("GET", f"/v1/job/{body['jobId']}") == (
             200,
             {"id": body["jobId"], "status": "completed"},
         )
         (job,) = emu.jobs()
+        # The first status GET that answered the end (detection delay: seenAt - finishedAt).
+        assert job["seenAt"] >= job["finishedAt"]
+        await api.call("GET", f"/v1/job/{body['jobId']}")
+        assert emu.jobs()[0]["seenAt"] == job["seenAt"]
         assert job["mediaDuration"] == 400 and job["processingTime"] == pytest.approx(130.0)
         # Service seconds; the slack covers asyncio firing timers up to its clock resolution early.
         assert job["startedAt"] - job["submittedAt"] >= 1.0 - 0.01  # queue_delay

@@ -78,7 +78,7 @@ from symbl_async.batch._results import (
 )
 from symbl_async.batch._slots import DONE, JobSlots, LongestFirstWindow, Slot, puller
 from symbl_async.batch._uplink import HOLD_LIMIT, UPLOADS_AT_ONCE, StagedUpload, Uplink
-from symbl_async.batch._worker import ItemWorker, Sending, Stopped
+from symbl_async.batch._worker import ItemWorker, Refill, Sending, Stopped
 from symbl_async.core._options import ProcessingOptions
 from symbl_async.errors import (
     IllegalTransitionError,
@@ -384,6 +384,8 @@ class Engine:
             uplink=self._uplink,
             names=cfg.names,
             transcripts=cfg.transcripts,
+            refill=Refill(wanted=self._may_refill, start=self._refilled) if store.shared
+            else None,
         )
         if store.shared:
             # An adopted job's webhooks go to the receiver of the worker that submitted it.
@@ -877,6 +879,18 @@ class Engine:
         ready = (self._store.shared or bool(self._window) or bool(self._buffer)
                  or bool(self._staged))
         return ready and len(self._live) < self._config.max_tasks
+
+    def _may_refill(self) -> bool:
+        """Whether a job's end may refill its slot as it is recorded (a shared run; see
+        ``Refill``): the dispatcher would claim now, the ending item not counted."""
+        return not self._stopping and len(self._live) - 1 < self._config.max_tasks
+
+    def _refilled(self, row: LedgerItem, slot: Slot, seconds: float) -> None:
+        """Start an item claimed as a job's end was recorded, in that job's slot."""
+        self._delivery.claims.record(seconds, 1)
+        slot.ends_at = None  # the ended job's; the new one's comes with its submit
+        self._start(row, origin="claim", slot=slot, fresh=True)
+        self._changes.notify()
 
     def _input_spent(self) -> bool:
         """Nothing more will be queued here: the input is read, recorded and decided."""

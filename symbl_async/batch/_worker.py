@@ -132,6 +132,21 @@ class Sending:
     an item cancelled now is released (nothing exists), not stranded ``submitting``."""
 
 
+@attrs.frozen
+class Refill:
+    """How a shared batch's worker refills the slot its job freed: in the transaction
+    that records the end (``ItemStore.end_and_claim``), not after it (a second
+    transaction, and a wake-up race between the workers).
+
+    Attributes:
+        wanted: whether the run would claim now (not stopping, room for a task).
+        start: start a claimed item in the freed slot (and count the claim: its seconds).
+    """
+
+    wanted: Callable[[], bool]
+    start: Callable[[LedgerItem, Slot, float], None]
+
+
 def _not_created(exc: SymblError) -> bool:
     """Whether a failed submit certainly created no job.
 
@@ -288,11 +303,14 @@ class ItemWorker:
         uplink: Uplink | None = None,
         names: Mapping[str, str] | None = None,
         transcripts: Collection[str] = (),
+        refill: Refill | None = None,
     ) -> None:
         """Share the run's client, store, slots, counters and stop flag.
 
         Args:
             may_send: a shared batch's check that this worker still holds its lease.
+            refill: a shared batch's way to refill a freed slot as the job's end is
+                recorded (:class:`Refill`).
             uplink: the run's turns for file uploads (default: its own, two at once).
             names: how messages name the run's parameters (``process_many``'s
                 ``option_names``).
@@ -314,6 +332,7 @@ class ItemWorker:
         self._uplink = uplink if uplink is not None else Uplink()
         self._names: Mapping[str, str] = names or {}
         self._transcripts = tuple(transcripts)
+        self._refill = refill
         self._fetch_gate = FetchGate()
         self.finder = Finder(client=client, store=store, slots=slots, grace=lookup_grace,
                              counts=counts, on_event=on_event)
@@ -632,9 +651,23 @@ class ItemWorker:
         (a claim there runs on another connection: before the commit, it would count the
         job still in flight, find the account full and wait for the next wake-up), before
         it with a local one (its calls run in order: the claim that takes the slot is
-        queued behind the record, and goes one hop sooner)."""
+        queued behind the record, and goes one hop sooner). A shared batch refills the
+        slot in the same transaction while the run claims (:class:`Refill`): the claimed
+        item takes the slot over."""
         if not self._store.shared:
             slot.release()
+        elif self._refill is not None and self._refill.wanted():
+            began = time.monotonic()
+            try:
+                row, taken = await self._store.end_and_claim(row, change)
+            except BaseException:
+                slot.release()
+                raise
+            assert len(taken) <= 1  # the slot this job held, no more
+            if taken:
+                self._refill.start(taken[0], slot.transfer(), time.monotonic() - began)
+            slot.release()  # a no-op once handed over
+            return row
         try:
             return await self._store.apply(row, change)
         finally:

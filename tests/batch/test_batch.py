@@ -555,6 +555,43 @@ async def test_an_input_recorded_while_its_claim_is_answered_is_waited_for(
     assert stats["jobs_submitted"] == 1
 
 
+class CountedRefills(MemoryStore):
+    """A shared store counting the items taken by plain claims and by job ends."""
+
+    def __init__(self, ledger: MemoryLedger, worker_id: str) -> None:
+        super().__init__(ledger, worker_id=worker_id, shared=True)
+        self.claimed = self.refilled = 0
+
+    async def claim(self, most: int, candidates: Any = None) -> list[LedgerItem]:
+        rows = await super().claim(most, candidates)
+        self.claimed += len(rows)
+        return rows
+
+    async def end_and_claim(
+        self, row: LedgerItem, change: Any
+    ) -> tuple[LedgerItem, list[LedgerItem]]:
+        ended, taken = await super().end_and_claim(row, change)
+        self.refilled += len(taken)
+        return ended, taken
+
+
+async def test_a_shared_workers_job_end_refills_its_slot_in_the_same_move(
+    tmp_path: Path,
+) -> None:
+    # Alone on a shared ledger, a worker's share is every slot: each job's end takes the
+    # next item as it is recorded, and only the first wave is claimed on its own.
+    sources = [url(f"rf{i}", 60.0 * (1 + i)) for i in range(8)]
+    store = CountedRefills(MemoryLedger(), "alone")
+    async with emulated(2) as (emu, client):
+        results = await collect(process_many(client, sources, slots=fast_slots(2),
+                                             out_dir=tmp_path, ledger=store))
+        stats = emu.stats()
+    assert sorted(r.status for r in results) == ["fetched"] * 8
+    assert (store.claimed, store.refilled) == (2, 6)
+    assert stats["jobs_submitted"] == 8 and set(stats["submits_by_name"].values()) == {1}
+    assert stats["max_concurrent_jobs"] == 2 and stats["rejected_429"] == 0
+
+
 async def test_batch_options_and_source_options_make_distinct_items() -> None:
     base = ProcessingOptions(confidence_threshold=0.7)
     same_url = "https://media.test/opt.mp3?emulator_duration=30"

@@ -202,6 +202,22 @@ async def test_a_lost_commit_answer_is_not_applied_twice(
     assert await store.counts() == {**{s.value: 0 for s in S}, "fetched": 1, "submitting": 1}
 
 
+async def test_a_lost_answer_to_a_jobs_end_and_refill_is_not_applied_twice(
+    store: PostgresStore, lost_commits: list[int]
+) -> None:
+    (row,) = await store.claim(1)
+    row = await store.apply(row, submitted("job-b", None))
+    lost_commits[0] = 1
+    ended, taken = await store.end_and_claim(row, completed())
+    assert lost_commits[0] == 0, "the fault never fired"
+    # The retry found what the commit made: not "completed -> completed", one claim.
+    assert (ended.key, ended.state) == ("b", S.COMPLETED)
+    assert [(r.key, r.state, r.attempts, r.owner) for r in taken] == [
+        ("a", S.SUBMITTING, 1, "me")]
+    assert await store.counts() == {**{s.value: 0 for s in S}, "completed": 1,
+                                    "submitting": 1}
+
+
 async def test_retries_after_a_loss_come_several_times_a_lease(
     pg_url: str, lost_commits: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:

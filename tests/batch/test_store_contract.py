@@ -187,6 +187,39 @@ async def test_claims_keep_every_worker_within_the_account_limit(workers: Worker
     assert next_one.key == "k4" and next_one.owner == b.worker_id
 
 
+async def test_a_jobs_end_refills_its_slot_while_the_worker_is_within_its_share(
+    workers: Workers,
+) -> None:
+    a, b = await workers.joined(limit=4), await workers.joined(limit=4)
+    await a.add_pending([pending(f"k{i}", float(i)) for i in range(10)])
+    mine, theirs = await a.claim(3), await b.claim(1)
+    assert [r.key for r in mine + theirs] == ["k9", "k8", "k7", "k6"]
+    # 4 slots, 2 live workers: a share of 2. a still holds 2: the slot is anyone's.
+    row = await a.apply(mine[0], submitted("j9", "c9"))
+    ended, taken = await a.end_and_claim(row, completed())
+    assert ended.state is S.COMPLETED and ended.completed_at is not None and taken == []
+    assert await a.in_flight() == 3
+    assert [r.key for r in await b.claim(5)] == ["k5"]
+    # b ends one and holds 1: it takes the longest pending item in the same move.
+    row = await b.apply(theirs[0], submitted("j6", "c6"))
+    ended, taken = await b.end_and_claim(row, completed())
+    assert ended.state is S.COMPLETED and [r.key for r in taken] == ["k4"]
+    (got,) = taken
+    assert (got.state, got.owner, got.attempts, got.attempt_name) == (
+        S.SUBMITTING, b.worker_id, 1, "k4-name-1")
+    assert await b.get("k4") == got and await b.in_flight() == 4
+    # A failed job frees its slot too; a refill never passes the account's limit.
+    ended, taken = await a.end_and_claim(mine[1], failed("the job failed"))
+    assert ended.state is S.FAILED and [r.key for r in taken] == ["k3"]
+    assert await a.in_flight() == 4 and await a.claim(5) == []
+    # A refused move claims nothing.
+    k2 = await a.get("k2")
+    assert k2 is not None
+    with pytest.raises(IllegalTransitionError):
+        await a.end_and_claim(k2, completed())
+    assert await a.get("k2") == k2 and await a.in_flight() == 4
+
+
 async def test_claims_take_the_candidates_in_their_order(workers: Workers) -> None:
     a = await workers.joined(limit=10)
     await a.add_pending([pending(f"k{i}", float(i)) for i in range(5)])

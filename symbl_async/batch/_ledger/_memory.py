@@ -33,7 +33,7 @@ from symbl_async.batch._ledger._states import (
     claimed,
     new_item,
 )
-from symbl_async.batch._ledger._store import check_join, longest_first_key
+from symbl_async.batch._ledger._store import check_join, fair_share, longest_first_key
 from symbl_async.errors import ClientClosedError, IllegalTransitionError, ValidationError
 
 __all__ = ["MemoryLedger", "MemoryStore"]
@@ -194,6 +194,12 @@ class MemoryStore:
         return rows
 
     async def claim(self, most: int, candidates: Sequence[str] | None = None) -> list[LedgerItem]:
+        return self._claim_now(most, candidates)
+
+    def _claim_now(
+        self, most: int, candidates: Sequence[str] | None, *, within_share: bool = False
+    ) -> list[LedgerItem]:
+        """A claim's work (see :meth:`claim`), with nothing awaited: atomic in the loop."""
         db, now = self._open(), self.clock()
         account = db.account
         if account is None:
@@ -203,6 +209,12 @@ class MemoryStore:
         room = min(most, account.limit - self._count(IN_FLIGHT))
         if room <= 0:
             return []
+        if within_share:
+            live = sum(1 for worker in db.leases if db.alive(worker, now))
+            mine = sum(1 for r in db.items.values()
+                       if r.owner == self._worker_id and r.state in IN_FLIGHT)
+            if mine >= fair_share(account.limit, live):
+                return []
         chosen: list[LedgerItem] = []
         for row in self._pending(candidates, account.run_started):
             if len(chosen) >= room:
@@ -225,6 +237,12 @@ class MemoryStore:
             raise IllegalTransitionError(row.key, None, change.move.target or ItemState.PENDING)
         fence = db.next_fence() if change.move.takes_ownership else None
         return self._write(current, change, now, new_fence=fence, fence=row.fence).item
+
+    async def end_and_claim(
+        self, row: LedgerItem, change: Change
+    ) -> tuple[LedgerItem, list[LedgerItem]]:
+        ended = await self.apply(row, change)  # awaits nothing: one step with the claim
+        return ended, self._claim_now(1, None, within_share=True)
 
     def _write(
         self, row: LedgerItem, change: Change, now: float, *, new_fence: int | None,

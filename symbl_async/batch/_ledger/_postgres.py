@@ -53,7 +53,7 @@ from symbl_async.batch._ledger._states import (
     advance,
     claimed,
 )
-from symbl_async.batch._ledger._store import check_join
+from symbl_async.batch._ledger._store import check_join, fair_share
 from symbl_async.core._checks import check_ledger_url, redact_url
 from symbl_async.core._database import (
     is_connection_loss,
@@ -638,45 +638,62 @@ class PostgresStore:
                 rows = await conn.fetch(_SELECT + " WHERE op = $1", op)
                 if rows:
                     return sorted((_item(r) for r in rows), key=_claim_order(keys))
-            account = await conn.fetchrow(
-                f"SELECT lim, max_limit, coalesce(cooldown_until > now(), false) AS cooling,"
-                f" run_started, since_decrease, {_NOW} AS now FROM account WHERE id = 1"
-                " FOR UPDATE"
-            )
-            if account is None:
-                raise ValidationError("claim", "join the batch before claiming")
-            self._at_ceiling = account["lim"] >= account["max_limit"]
-            if account["cooling"]:
-                return []
-            in_flight = await conn.fetchval(_COUNT_IN_FLIGHT, _IN_FLIGHT)
-            room = min(most, account["lim"] - in_flight)
-            if room <= 0:
-                return []
-            # Only what this run's inputs named: a pending item an earlier run left behind
-            # waits for an input to name it again.
-            if keys is None:  # the whole backlog, longest first (the partial index)
-                rows = await conn.fetch(
-                    _SELECT + " WHERE state = 'pending' AND updated_at >= $2 ORDER BY duration"
-                    " DESC NULLS LAST, key LIMIT $1 FOR UPDATE SKIP LOCKED",
-                    room, account["run_started"])
-            else:
-                rows = await conn.fetch(
-                    _SELECT + " WHERE key = ANY($1::text[]) AND state = 'pending' AND"
-                    " updated_at >= $3 ORDER BY array_position($1::text[], key) LIMIT $2"
-                    " FOR UPDATE SKIP LOCKED", keys, room, account["run_started"])
-            if not rows:
-                return []
-            fences = await conn.fetch(
-                "SELECT nextval('fences') AS f FROM generate_series(1, $1)", len(rows))
-            done = [self._advance(_item(r), claimed(), account["now"], None, f["f"])
-                    for r, f in zip(rows, fences, strict=True)]
-            if account["since_decrease"] == 0:  # only "a claim since the decrease" is read
-                await conn.execute(
-                    "UPDATE account SET since_decrease = since_decrease + $1 WHERE id = 1",
-                    len(done))
-            return await _write(conn, done, op)
+            return await self._claim_in(conn, most, keys, op)
 
         return await self._run(tx)
+
+    async def _claim_in(
+        self, conn: Any, most: int, keys: list[str] | None, op: uuid.UUID, *,
+        within_share: bool = False,
+    ) -> list[LedgerItem]:
+        """A claim's work, in the caller's transaction (see :meth:`claim`); with
+        ``within_share``, only while this worker holds fewer jobs than its share."""
+        account = await conn.fetchrow(
+            f"SELECT lim, max_limit, coalesce(cooldown_until > now(), false) AS cooling,"
+            f" run_started, since_decrease, {_NOW} AS now FROM account WHERE id = 1"
+            " FOR UPDATE"
+        )
+        if account is None:
+            raise ValidationError("claim", "join the batch before claiming")
+        self._at_ceiling = account["lim"] >= account["max_limit"]
+        if account["cooling"]:
+            return []
+        # Counted after the account's lock, in a snapshot of its own: what another claim
+        # committed while this one waited for the lock is in it.
+        in_flight = await conn.fetchval(_COUNT_IN_FLIGHT, _IN_FLIGHT)
+        room = min(most, account["lim"] - in_flight)
+        if room <= 0:
+            return []
+        if within_share:
+            held = await conn.fetchrow(
+                "SELECT (SELECT count(*) FROM workers WHERE lease_until > now()) AS live,"
+                " (SELECT count(*) FROM items WHERE owner = $1 AND state = ANY($2::text[]))"
+                " AS mine", self._worker_id, _IN_FLIGHT)
+            if held["mine"] >= fair_share(account["lim"], held["live"]):
+                return []
+        # Only what this run's inputs named: a pending item an earlier run left behind
+        # waits for an input to name it again.
+        if keys is None:  # the whole backlog, longest first (the partial index)
+            rows = await conn.fetch(
+                _SELECT + " WHERE state = 'pending' AND updated_at >= $2 ORDER BY duration"
+                " DESC NULLS LAST, key LIMIT $1 FOR UPDATE SKIP LOCKED",
+                room, account["run_started"])
+        else:
+            rows = await conn.fetch(
+                _SELECT + " WHERE key = ANY($1::text[]) AND state = 'pending' AND"
+                " updated_at >= $3 ORDER BY array_position($1::text[], key) LIMIT $2"
+                " FOR UPDATE SKIP LOCKED", keys, room, account["run_started"])
+        if not rows:
+            return []
+        fences = await conn.fetch(
+            "SELECT nextval('fences') AS f FROM generate_series(1, $1)", len(rows))
+        done = [self._advance(_item(r), claimed(), account["now"], None, f["f"])
+                for r, f in zip(rows, fences, strict=True)]
+        if account["since_decrease"] == 0:  # only "a claim since the decrease" is read
+            await conn.execute(
+                "UPDATE account SET since_decrease = since_decrease + $1 WHERE id = 1",
+                len(done))
+        return await _write(conn, done, op)
 
     async def _looks_full(self) -> bool:
         """Whether the account has no room (or cools down after a 429), at a look without
@@ -712,6 +729,34 @@ class PostgresStore:
             if done.wakes:
                 await conn.execute(_notify("changed"))
             return new
+
+        return await self._run(tx)
+
+    async def end_and_claim(
+        self, row: LedgerItem, change: Change
+    ) -> tuple[LedgerItem, list[LedgerItem]]:
+        op, key = uuid.uuid4(), row.key
+
+        async def tx(conn: Any, retry: bool) -> tuple[LedgerItem, list[LedgerItem]]:
+            if retry:
+                # An earlier try committed before its answer was lost: its rows carry op.
+                rows = [_item(r) for r in await conn.fetch(_SELECT + " WHERE op = $1", op)]
+                ended = [r for r in rows if r.key == key]
+                if ended:
+                    return ended[0], [r for r in rows if r.key != key]
+            rec = await conn.fetchrow(
+                _SELECT.replace(" FROM", f", {_NOW} AS now FROM") + " WHERE key = $1 FOR UPDATE",
+                key)
+            if rec is None:
+                raise IllegalTransitionError(key, None, change.move.target or ItemState.PENDING)
+            done = self._advance(_item(rec), change, rec["now"], row.fence, None)
+            (new,) = await _write(conn, [done], op)
+            # The item's lock, then the account's: no transaction holds the account's and
+            # waits for an item (claims skip locked items), so this cannot deadlock.
+            taken = await self._claim_in(conn, 1, None, op, within_share=True)
+            if done.wakes and not taken:  # the slot is free for any worker
+                await conn.execute(_notify("changed"))
+            return new, taken
 
         return await self._run(tx)
 

@@ -52,7 +52,7 @@ from symbl_async.batch._ledger._states import (
     advance,
     claimed,
 )
-from symbl_async.batch._ledger._store import check_join
+from symbl_async.batch._ledger._store import check_join, fair_share
 from symbl_async.errors import (
     ClientClosedError,
     IllegalTransitionError,
@@ -312,29 +312,44 @@ class SqliteLedger:
     def claim(self, most: int, candidates: Sequence[str] | None) -> list[LedgerItem]:
         now = time.time()
         with self._tx() as conn:
-            account = conn.execute("SELECT lim, cooldown_until, run_started, max_limit"
-                                   " FROM account WHERE id = 1").fetchone()
-            if account is None:
-                raise ValidationError("claim", "join the batch before claiming")
-            self.at_ceiling = account[0] >= account[3]
-            if account[1] > now or most <= 0:
+            return self._claim_in(conn, most, candidates, now)
+
+    def _claim_in(
+        self, conn: sqlite3.Connection, most: int, candidates: Sequence[str] | None,
+        now: float, *, within_share: bool = False,
+    ) -> list[LedgerItem]:
+        """A claim's work, in the caller's transaction (see :meth:`claim`); with
+        ``within_share``, only while this worker holds fewer jobs than its share."""
+        account = conn.execute("SELECT lim, cooldown_until, run_started, max_limit"
+                               " FROM account WHERE id = 1").fetchone()
+        if account is None:
+            raise ValidationError("claim", "join the batch before claiming")
+        self.at_ceiling = account[0] >= account[3]
+        if account[1] > now or most <= 0:
+            return []
+        room = min(most, account[0] - _count(conn, _IN_FLIGHT))
+        if room <= 0:
+            return []
+        if within_share:
+            live, mine = conn.execute(
+                "SELECT (SELECT count(*) FROM workers WHERE lease_until > ?),"
+                f" (SELECT count(*) FROM items WHERE owner = ? AND state IN ({_IN_FLIGHT}))",
+                (now, self.worker_id)).fetchone()
+            if mine >= fair_share(account[0], live):
                 return []
-            room = min(most, account[0] - _count(conn, _IN_FLIGHT))
-            if room <= 0:
-                return []
-            since = account[2]
-            if candidates is None:
-                rows = [_item(r) for r in conn.execute(
-                    _SELECT + " WHERE state = 'pending' AND updated_at >= ? ORDER BY duration"
-                    " IS NULL, duration DESC, key LIMIT ?", (since, room))]
-            else:
-                found = {r.key: r for r in _select_many(conn, candidates)}
-                rows = [found[k] for k in dict.fromkeys(candidates)
-                        if k in found and found[k].state is ItemState.PENDING
-                        and found[k].updated_at >= since][:room]
-            claimed_rows = [self._write(conn, row, claimed(), now, None).item for row in rows]
-            conn.execute("UPDATE account SET since_decrease = since_decrease + ? WHERE id = 1",
-                         (len(claimed_rows),))
+        since = account[2]
+        if candidates is None:
+            rows = [_item(r) for r in conn.execute(
+                _SELECT + " WHERE state = 'pending' AND updated_at >= ? ORDER BY duration"
+                " IS NULL, duration DESC, key LIMIT ?", (since, room))]
+        else:
+            found = {r.key: r for r in _select_many(conn, candidates)}
+            rows = [found[k] for k in dict.fromkeys(candidates)
+                    if k in found and found[k].state is ItemState.PENDING
+                    and found[k].updated_at >= since][:room]
+        claimed_rows = [self._write(conn, row, claimed(), now, None).item for row in rows]
+        conn.execute("UPDATE account SET since_decrease = since_decrease + ? WHERE id = 1",
+                     (len(claimed_rows),))
         return claimed_rows
 
     def apply(self, row: LedgerItem, change: Change) -> LedgerItem:
@@ -345,6 +360,18 @@ class SqliteLedger:
                 raise IllegalTransitionError(
                     row.key, None, change.move.target or ItemState.PENDING)
             return self._write(conn, current, change, now, row.fence).item
+
+    def end_and_claim(
+        self, row: LedgerItem, change: Change
+    ) -> tuple[LedgerItem, list[LedgerItem]]:
+        now = time.time()
+        with self._tx() as conn:
+            current = _select(conn, row.key)
+            if current is None:
+                raise IllegalTransitionError(
+                    row.key, None, change.move.target or ItemState.PENDING)
+            ended = self._write(conn, current, change, now, row.fence).item
+            return ended, self._claim_in(conn, 1, None, now, within_share=True)
 
     def adopt(self) -> list[LedgerItem]:
         now = time.time()
@@ -720,6 +747,11 @@ class SqliteStore:
 
     async def apply(self, row: LedgerItem, change: Change) -> LedgerItem:
         return await self._call(self._ledger.apply, row, change, wakes=True)
+
+    async def end_and_claim(
+        self, row: LedgerItem, change: Change
+    ) -> tuple[LedgerItem, list[LedgerItem]]:
+        return await self._call(self._ledger.end_and_claim, row, change, wakes=True)
 
     async def adopt(self) -> list[LedgerItem]:
         return await self._call(self._ledger.adopt)

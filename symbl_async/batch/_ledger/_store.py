@@ -23,6 +23,8 @@ The rules the stores keep together:
   transaction that locks the account, counts the jobs in flight and, while one is free (and
   no 429 cooldown runs), takes pending items, longest first (or the candidates given, in
   their order), under the caller's ownership with new fences.
+  :meth:`ItemStore.end_and_claim` makes the same claim (of one item, within the worker's
+  share) in the transaction that records a job's end.
 * Workers keep a lease (:meth:`ItemStore.heartbeat`); the unfinished items of a worker whose
   lease ran out are taken over by :meth:`ItemStore.adopt` (new owner, new fence) and
   finished: looked up by name, waited for, fetched; never submitted again without a lookup.
@@ -45,7 +47,7 @@ from typing import Protocol, runtime_checkable
 from symbl_async.batch._ledger._states import Change, ItemState, LedgerItem, Pending
 from symbl_async.errors import ValidationError
 
-__all__ = ["ItemStore", "check_join", "longest_first_key"]
+__all__ = ["ItemStore", "check_join", "fair_share", "longest_first_key"]
 
 
 @runtime_checkable
@@ -135,6 +137,23 @@ class ItemStore(Protocol):
             The item after the move.
         """
 
+    async def end_and_claim(
+        self, row: LedgerItem, change: Change
+    ) -> tuple[LedgerItem, list[LedgerItem]]:
+        """Record a job's end and refill its slot in the same transaction.
+
+        Makes the move (as :meth:`apply`; one that takes the item out of the jobs in
+        flight: ``completed()``, ``failed(...)``), then claims as :meth:`claim` does over
+        the whole backlog (``candidates`` None), one item at most, and only while this
+        worker holds fewer jobs in flight than its share (:func:`fair_share`). A shared
+        batch's worker refills the slot its job freed without a second transaction, and
+        without waking the other workers for it; a worker that holds less than its share
+        (one that joined late) gets the slots the others leave.
+
+        Returns:
+            The item after the move, and the claimed items (none or one).
+        """
+
     async def adopt(self) -> list[LedgerItem]:
         """Take over the unfinished items (``submitting``, ``unknown``, ``submitted``,
         ``completed``) of workers whose lease ran out (or of none: a finished run's)."""
@@ -183,6 +202,13 @@ def check_join(max_limit: int, lease: float) -> None:
         raise ValidationError("max_limit", "must be an integer >= 1")
     if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not lease > 0:
         raise ValidationError("lease", "must be > 0 seconds")
+
+
+def fair_share(limit: int, live_workers: int) -> int:
+    """How many jobs in flight a worker may hold and still refill its own freed slot
+    (:meth:`ItemStore.end_and_claim`): the account's limit over the live workers, rounded
+    up. Past it, a freed slot is left to every worker's claim."""
+    return -(-limit // max(live_workers, 1))
 
 
 def longest_first_key(row: LedgerItem) -> tuple[bool, float, str]:

@@ -30,7 +30,15 @@ import logging
 import math
 import os
 import time
-from collections.abc import AsyncGenerator, AsyncIterable, Callable, Coroutine, Iterable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from pathlib import Path
 from typing import Any, Literal
 
@@ -270,6 +278,9 @@ class Engine:
         self._adopting = 0  # adoptions under way: their rows are this run's, not given up
         self._claiming = 0  # items taken from the window, their claim under way
         self._claim_open = False  # a claim's transaction is under way (it may commit)
+        # Item tasks whose job's end is being recorded with a refill's claim (it may
+        # commit): not cancelled by stop(), as the dispatcher in its claim is not.
+        self._refilling: set[asyncio.Task[Any]] = set()
         # Uploads ahead of their slots (a ledger this process owns), and their inputs.
         self._staged: dict[str, tuple[Awaiting, StagedUpload]] = {}
         self._staging: set[asyncio.Task[Any]] = set()  # their tasks, until they end
@@ -291,7 +302,7 @@ class Engine:
                 continue
             task.cancel()
         for task, sending in list(self._sending.items()):
-            if not sending.active:
+            if not sending.active and task not in self._refilling:
                 task.cancel()
         for _, staged in self._staged.values():
             staged.cancel()  # its last bytes never went: nothing created
@@ -384,8 +395,8 @@ class Engine:
             uplink=self._uplink,
             names=cfg.names,
             transcripts=cfg.transcripts,
-            refill=Refill(wanted=self._may_refill, start=self._refilled) if store.shared
-            else None,
+            refill=Refill(wanted=self._may_refill, claiming=self._refill_claim,
+                          start=self._refilled) if store.shared else None,
         )
         if store.shared:
             # An adopted job's webhooks go to the receiver of the worker that submitted it.
@@ -732,7 +743,7 @@ class Engine:
         inputs already decided.)"""
         return (row.state in UNFINISHED and row.owner == self._store.worker_id
                 and row.key not in self._live and not self._adopting
-                and not (self._claim_open and self._store.shared))
+                and not ((self._claim_open or self._refilling) and self._store.shared))
 
     async def _report(
         self, entry: Awaiting, row: LedgerItem, counts: Mapping[str, int] | None = None
@@ -884,6 +895,20 @@ class Engine:
         """Whether a job's end may refill its slot as it is recorded (a shared run; see
         ``Refill``): the dispatcher would claim now, the ending item not counted."""
         return not self._stopping and len(self._live) - 1 < self._config.max_tasks
+
+    @contextlib.contextmanager
+    def _refill_claim(self) -> Iterator[None]:
+        """A job's end is being recorded with a claim (``Refill``) in the current task:
+        until its claimed item has a task, stop() leaves the task be (cancelled, a
+        claim that commits anyway would leave its item submitting with nobody to send
+        or release it), and the intake does not take that item for given up."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._refilling.add(task)
+        try:
+            yield
+        finally:
+            self._refilling.discard(task)
 
     def _refilled(self, row: LedgerItem, slot: Slot, seconds: float) -> None:
         """Start an item claimed as a job's end was recorded, in that job's slot."""

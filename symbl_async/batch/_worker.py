@@ -140,10 +140,12 @@ class Refill:
 
     Attributes:
         wanted: whether the run would claim now (not stopping, room for a task).
+        claiming: held while the claim may commit and until its item has a task.
         start: start a claimed item in the freed slot (and count the claim: its seconds).
     """
 
     wanted: Callable[[], bool]
+    claiming: Callable[[], contextlib.AbstractContextManager[None]]
     start: Callable[[LedgerItem, Slot, float], None]
 
 
@@ -658,14 +660,15 @@ class ItemWorker:
             slot.release()
         elif self._refill is not None and self._refill.wanted():
             began = time.monotonic()
-            try:
-                row, taken = await self._store.end_and_claim(row, change)
-            except BaseException:
-                slot.release()
-                raise
-            assert len(taken) <= 1  # the slot this job held, no more
-            if taken:
-                self._refill.start(taken[0], slot.transfer(), time.monotonic() - began)
+            with self._refill.claiming():
+                try:
+                    row, taken = await self._store.end_and_claim(row, change)
+                except BaseException:
+                    slot.release()
+                    raise
+                assert len(taken) <= 1  # the slot this job held, no more
+                if taken:
+                    self._refill.start(taken[0], slot.transfer(), time.monotonic() - began)
             slot.release()  # a no-op once handed over
             return row
         try:

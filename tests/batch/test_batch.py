@@ -592,6 +592,91 @@ async def test_a_shared_workers_job_end_refills_its_slot_in_the_same_move(
     assert stats["max_concurrent_jobs"] == 2 and stats["rejected_429"] == 0
 
 
+class HeldRefill(MemoryStore):
+    """A shared store whose first refill commits, then waits for ``go`` to answer."""
+
+    def __init__(self, ledger: MemoryLedger) -> None:
+        super().__init__(ledger, worker_id="held", shared=True)
+        self.held, self.go = asyncio.Event(), asyncio.Event()
+        self.recorded = asyncio.Event()  # an add_pending answered while the refill is held
+        self.taken: list[str] = []
+
+    async def add_pending(self, items: Any) -> list[LedgerItem]:
+        rows = await super().add_pending(items)
+        if self.held.is_set() and not self.go.is_set():
+            self.recorded.set()
+        return rows
+
+    async def end_and_claim(
+        self, row: LedgerItem, change: Any
+    ) -> tuple[LedgerItem, list[LedgerItem]]:
+        ended, taken = await super().end_and_claim(row, change)
+        if taken and not self.held.is_set():
+            self.taken = [r.key for r in taken]
+            self.held.set()
+            await self.go.wait()
+        return ended, taken
+
+
+async def test_a_stop_while_a_refill_commits_releases_what_it_claimed(tmp_path: Path) -> None:
+    # stop() cancelled the task recording its job's end with a claim: the claimed item
+    # stayed submitting with nobody to send or release it (seen on PostgreSQL under load).
+    sources = [url(f"hr{i}", 60.0 * (1 + i)) for i in range(6)]
+    ledger = MemoryLedger()
+    async with emulated(2) as (emu, client):
+        store = HeldRefill(ledger)
+        run = process_many(client, sources, slots=fast_slots(2), out_dir=tmp_path,
+                           ledger=store)
+        task = asyncio.ensure_future(collect(run))
+        await store.held.wait()
+        run.stop()
+        store.go.set()
+        await task
+        assert run.summary is not None and run.summary.interrupted
+        (key,) = store.taken
+        counts = await MemoryStore(ledger).counts()
+        assert counts["submitting"] == 0, counts
+        assert ledger.items[key].state is ItemState.PENDING  # released: nothing was sent
+        assert emu.stats()["jobs_submitted"] == 2
+        rest = await collect(process_many(client, sources, slots=fast_slots(2),
+                                          out_dir=tmp_path, ledger=MemoryStore(ledger)))
+        by_name = emu.stats()["submits_by_name"]
+    assert {r.status for r in rest} <= {"fetched", "skipped"} and len(rest) == 6
+    assert len(by_name) == 6 and set(by_name.values()) == {1}
+
+
+async def test_an_input_recorded_while_a_refill_is_answered_is_waited_for(
+    tmp_path: Path,
+) -> None:
+    # As with a claim: the refill that took the item has committed, its task not started
+    # yet, when this worker's intake records the input that names it.
+    first, second = url("first", 600), url("second", 60)
+    item = await prepared(second)
+    ledger = MemoryLedger()
+    other = MemoryStore(ledger, worker_id="other", shared=True)  # it recorded the item
+    await other.join(max_limit=1, lease=60.0)
+    await other.add_pending([Pending(item.key, item.label, item.name, 60.0, spec_of(item))])
+    store = HeldRefill(ledger)
+
+    async def late() -> AsyncIterator[UrlSource]:
+        yield first
+        await store.held.wait()  # first's end took the second item in this worker's name
+        yield second
+
+    async with emulated(1) as (emu, client):
+        task = asyncio.ensure_future(collect(process_many(
+            client, late(), slots=fast_slots(1), out_dir=tmp_path, ledger=store,
+            lookahead=1)))
+        await store.recorded.wait()  # the input's row says: submitting, mine
+        store.go.set()
+        results = await task
+        stats = emu.stats()
+    assert store.taken == [item.key]
+    assert sorted((r.key, r.status, r.error) for r in results) == sorted([
+        ((await prepared(first)).key, "fetched", None), (item.key, "fetched", None)])
+    assert stats["jobs_submitted"] == 2
+
+
 async def test_batch_options_and_source_options_make_distinct_items() -> None:
     base = ProcessingOptions(confidence_threshold=0.7)
     same_url = "https://media.test/opt.mp3?emulator_duration=30"

@@ -106,6 +106,9 @@ _READ_GROUP = 64  # inputs of a synchronous iterable read (and their files check
 _IDLE_WAIT = 1.0  # longest wait for a slot or an item when a claim got nothing
 _CHECK_EVERY = 0.5  # a shared run asks the ledger this often about its inputs' items
 _CLAIM_GROUP = 64  # items claimed at most in one transaction
+# How long a shared worker holding its share or more leaves a free slot to the others
+# before it claims it itself: another worker's wake-up and claim take milliseconds.
+_SHARE_DEFER = 0.1
 _STAGE_TICK = 0.1  # how often uploads ahead of their slots are looked at (seconds)
 # Keys of reported items kept to flag later duplicate inputs; a service that runs for
 # months forgets the oldest (a duplicate past them is reported from the ledger as it
@@ -932,6 +935,7 @@ class Engine:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._changes.wait_for(self._filled), _FILL_WAIT)
             await self._flush()
+            deferred = False  # the last claim left a free slot to the workers below share
             while True:
                 await self._changes.wait_for(self._may_claim)
                 if self._stopping:
@@ -954,7 +958,8 @@ class Engine:
                 began = time.monotonic()
                 try:
                     rows = await store.claim(
-                        len(held), None if store.shared else [e.key for e in taken])
+                        len(held), None if store.shared else [e.key for e in taken],
+                        within_share=store.shared and not deferred)
                     self._delivery.claims.record(time.monotonic() - began, len(rows))
                 except BaseException:
                     for slot in held:
@@ -978,7 +983,16 @@ class Engine:
                 self._give_back([e for e in taken if e.key not in claimed])
                 self._changes.notify()
                 if rows:
+                    deferred = False
                     continue
+                if store.shared and store.over_share and not deferred:
+                    # A slot is free and this worker holds its share or more: a worker
+                    # below its share (one that joined late) takes it on the notification;
+                    # if none has within a moment, this one does.
+                    deferred = True
+                    await asyncio.sleep(_SHARE_DEFER)
+                    continue
+                deferred = False
                 if store.shared and self._input_spent():
                     await self._flush()
                     await self._check_awaiting()

@@ -479,8 +479,8 @@ class HeldClaims(MemoryStore):
             self.recorded.set()
         return rows
 
-    async def claim(self, most: int, candidates: Any = None) -> list[LedgerItem]:
-        rows = await super().claim(most, candidates)
+    async def claim(self, most: int, candidates: Any = None, **share: bool) -> list[LedgerItem]:
+        rows = await super().claim(most, candidates, **share)
         if rows and not self.held.is_set():
             self.claimed = [row.key for row in rows]
             self.held.set()
@@ -562,8 +562,8 @@ class CountedRefills(MemoryStore):
         super().__init__(ledger, worker_id=worker_id, shared=True)
         self.claimed = self.refilled = 0
 
-    async def claim(self, most: int, candidates: Any = None) -> list[LedgerItem]:
-        rows = await super().claim(most, candidates)
+    async def claim(self, most: int, candidates: Any = None, **share: bool) -> list[LedgerItem]:
+        rows = await super().claim(most, candidates, **share)
         self.claimed += len(rows)
         return rows
 
@@ -590,6 +590,36 @@ async def test_a_shared_workers_job_end_refills_its_slot_in_the_same_move(
     assert (store.claimed, store.refilled) == (2, 6)
     assert stats["jobs_submitted"] == 8 and set(stats["submits_by_name"].values()) == {1}
     assert stats["max_concurrent_jobs"] == 2 and stats["rejected_429"] == 0
+
+
+async def test_a_worker_joining_late_gets_its_share_of_the_slots(tmp_path: Path) -> None:
+    # Worker a holds all 4 slots when b joins. Past its share (4 slots / 2 workers), a
+    # refills neither in its jobs' ends nor at once by a plain claim: b takes what a frees.
+    scale = 200.0  # jobs of about a second: b joins while a's first wave runs
+    sources = [url(f"late{i}", 600.0) for i in range(16)]
+    ledger = MemoryLedger()
+    a, b = CountedRefills(ledger, "a"), CountedRefills(ledger, "b")
+
+    def held_by(worker: str) -> int:
+        return sum(1 for r in ledger.items.values()
+                   if r.owner == worker and r.state in (ItemState.SUBMITTING,
+                                                        ItemState.SUBMITTED))
+
+    async with Emulator(time_scale=scale, concurrency_limit=4) as emu, SymblClient(
+        app_id=emu.app_id, app_secret=emu.app_secret, base_url=emu.url,
+        poll=PollSchedule(time_scale=scale),
+    ) as client:
+        first = asyncio.ensure_future(collect(process_many(
+            client, sources, slots=fast_slots(4), out_dir=tmp_path / "a", ledger=a)))
+        await eventually(lambda: held_by("a") == 4, timeout=30)
+        second = asyncio.ensure_future(collect(process_many(
+            client, sources, slots=fast_slots(4), out_dir=tmp_path / "b", ledger=b)))
+        await eventually(lambda: held_by("b") >= 2, timeout=30)
+        results = await first + await second
+        stats = emu.stats()
+    assert {r.status for r in results} == {"fetched"} and len(results) == 32
+    assert stats["jobs_submitted"] == 16 and set(stats["submits_by_name"].values()) == {1}
+    assert stats["max_concurrent_jobs"] <= 4 and stats["rejected_429"] == 0
 
 
 class HeldRefill(MemoryStore):

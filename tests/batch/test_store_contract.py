@@ -220,6 +220,21 @@ async def test_a_jobs_end_refills_its_slot_while_the_worker_is_within_its_share(
     assert await a.get("k2") == k2 and await a.in_flight() == 4
 
 
+async def test_a_claim_within_the_share_leaves_the_slot_to_the_others(
+    workers: Workers,
+) -> None:
+    a, b = await workers.joined(limit=4), await workers.joined(limit=4)
+    await a.add_pending([pending(f"k{i}", float(i)) for i in range(6)])
+    assert len(await a.claim(2, within_share=True)) == 2 and not a.over_share
+    # a holds its share (4 slots, 2 live workers): it takes nothing, and says why.
+    assert await a.claim(2, within_share=True) == [] and a.over_share
+    assert [r.key for r in await b.claim(1, within_share=True)] == ["k3"]
+    assert not b.over_share
+    # Without the share, as ever; and a full account is not "over the share".
+    assert [r.key for r in await a.claim(1)] == ["k2"] and not a.over_share
+    assert await b.claim(1, within_share=True) == [] and not b.over_share
+
+
 async def test_claims_take_the_candidates_in_their_order(workers: Workers) -> None:
     a = await workers.joined(limit=10)
     await a.add_pending([pending(f"k{i}", float(i)) for i in range(5)])

@@ -103,6 +103,7 @@ class MemoryStore:
         self._ledger = ledger if ledger is not None else MemoryLedger()
         self._worker_id = worker_id or f"memory:{secrets.token_hex(4)}"
         self._shared = shared
+        self._over_share = False  # the last claim within the share found it held
         self._changed = self._ledger.listen()
         self._closed = False
 
@@ -193,13 +194,21 @@ class MemoryStore:
             rows = [r for r in rows if r.state in RELEASED or r.owner == me]
         return rows
 
-    async def claim(self, most: int, candidates: Sequence[str] | None = None) -> list[LedgerItem]:
-        return self._claim_now(most, candidates)
+    async def claim(
+        self, most: int, candidates: Sequence[str] | None = None, *,
+        within_share: bool = False,
+    ) -> list[LedgerItem]:
+        return self._claim_now(most, candidates, within_share=within_share)
+
+    @property
+    def over_share(self) -> bool:
+        return self._over_share
 
     def _claim_now(
         self, most: int, candidates: Sequence[str] | None, *, within_share: bool = False
     ) -> list[LedgerItem]:
         """A claim's work (see :meth:`claim`), with nothing awaited: atomic in the loop."""
+        self._over_share = False
         db, now = self._open(), self.clock()
         account = db.account
         if account is None:
@@ -214,6 +223,7 @@ class MemoryStore:
             mine = sum(1 for r in db.items.values()
                        if r.owner == self._worker_id and r.state in IN_FLIGHT)
             if mine >= fair_share(account.limit, live):
+                self._over_share = True
                 return []
         chosen: list[LedgerItem] = []
         for row in self._pending(candidates, account.run_started):

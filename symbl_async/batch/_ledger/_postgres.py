@@ -383,6 +383,7 @@ class PostgresStore:
         self._offset = 0.0  # the database's clock minus this machine's
         self._since: float | None = None  # connected without a loss since (database time)
         self._at_ceiling = False  # the last claim saw the limit at its ceiling
+        self._over_share = False  # the last claim within the share found it held
         # Retries after a lost connection come at least four times a lease: one backing off
         # longer could wait past its own lease once the database is back, and the workers
         # that reconnected first would adopt a live worker's items (it then stops).
@@ -477,6 +478,10 @@ class PostgresStore:
         if store is None:
             await pool.close()
         return store
+
+    @property
+    def over_share(self) -> bool:
+        return self._over_share
 
     @property
     def location(self) -> str:
@@ -623,9 +628,13 @@ class PostgresStore:
 
         return await self._read(tx) if wanted else []
 
-    async def claim(self, most: int, candidates: Sequence[str] | None = None) -> list[LedgerItem]:
+    async def claim(
+        self, most: int, candidates: Sequence[str] | None = None, *,
+        within_share: bool = False,
+    ) -> list[LedgerItem]:
         op = uuid.uuid4()
         keys = None if candidates is None else list(dict.fromkeys(candidates))
+        self._over_share = False
         if most <= 0 or (keys is not None and not keys):
             return []
         if await self._looks_full():
@@ -638,7 +647,7 @@ class PostgresStore:
                 rows = await conn.fetch(_SELECT + " WHERE op = $1", op)
                 if rows:
                     return sorted((_item(r) for r in rows), key=_claim_order(keys))
-            return await self._claim_in(conn, most, keys, op)
+            return await self._claim_in(conn, most, keys, op, within_share=within_share)
 
         return await self._run(tx)
 
@@ -648,6 +657,7 @@ class PostgresStore:
     ) -> list[LedgerItem]:
         """A claim's work, in the caller's transaction (see :meth:`claim`); with
         ``within_share``, only while this worker holds fewer jobs than its share."""
+        self._over_share = False
         account = await conn.fetchrow(
             f"SELECT lim, max_limit, coalesce(cooldown_until > now(), false) AS cooling,"
             f" run_started, since_decrease, {_NOW} AS now FROM account WHERE id = 1"
@@ -670,6 +680,7 @@ class PostgresStore:
                 " (SELECT count(*) FROM items WHERE owner = $1 AND state = ANY($2::text[]))"
                 " AS mine", self._worker_id, _IN_FLIGHT)
             if held["mine"] >= fair_share(account["lim"], held["live"]):
+                self._over_share = True
                 return []
         # Only what this run's inputs named: a pending item an earlier run left behind
         # waits for an input to name it again.

@@ -140,6 +140,8 @@ class SqliteLedger:
         self._read_only = read_only
         self.at_ceiling = False
         """The last claim saw the limit at its ceiling (:meth:`SqliteStore.on_accepted`)."""
+        self.over_share = False
+        """The last claim within the share found it held (:attr:`SqliteStore.over_share`)."""
 
     @classmethod
     def open(
@@ -309,10 +311,12 @@ class SqliteLedger:
             return _select_many(conn, keys, f" AND (state IN ({_RELEASED}) OR owner = ?)",
                                 (self.worker_id,))
 
-    def claim(self, most: int, candidates: Sequence[str] | None) -> list[LedgerItem]:
+    def claim(
+        self, most: int, candidates: Sequence[str] | None, within_share: bool = False
+    ) -> list[LedgerItem]:
         now = time.time()
         with self._tx() as conn:
-            return self._claim_in(conn, most, candidates, now)
+            return self._claim_in(conn, most, candidates, now, within_share=within_share)
 
     def _claim_in(
         self, conn: sqlite3.Connection, most: int, candidates: Sequence[str] | None,
@@ -320,6 +324,7 @@ class SqliteLedger:
     ) -> list[LedgerItem]:
         """A claim's work, in the caller's transaction (see :meth:`claim`); with
         ``within_share``, only while this worker holds fewer jobs than its share."""
+        self.over_share = False
         account = conn.execute("SELECT lim, cooldown_until, run_started, max_limit"
                                " FROM account WHERE id = 1").fetchone()
         if account is None:
@@ -336,6 +341,7 @@ class SqliteLedger:
                 f" (SELECT count(*) FROM items WHERE owner = ? AND state IN ({_IN_FLIGHT}))",
                 (now, self.worker_id)).fetchone()
             if mine >= fair_share(account[0], live):
+                self.over_share = True
                 return []
         since = account[2]
         if candidates is None:
@@ -741,9 +747,16 @@ class SqliteStore:
     ) -> list[LedgerItem]:
         return await self._call(self._ledger.get_many, list(keys), held_or_done)
 
-    async def claim(self, most: int, candidates: Sequence[str] | None = None) -> list[LedgerItem]:
+    async def claim(
+        self, most: int, candidates: Sequence[str] | None = None, *,
+        within_share: bool = False,
+    ) -> list[LedgerItem]:
         keys = None if candidates is None else list(candidates)
-        return await self._call(self._ledger.claim, most, keys)
+        return await self._call(self._ledger.claim, most, keys, within_share)
+
+    @property
+    def over_share(self) -> bool:
+        return self._ledger.over_share
 
     async def apply(self, row: LedgerItem, change: Change) -> LedgerItem:
         return await self._call(self._ledger.apply, row, change, wakes=True)

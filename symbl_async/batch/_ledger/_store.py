@@ -107,7 +107,10 @@ class ItemStore(Protocol):
         worker: what a shared run asks about its inputs twice a second, while most of them
         are pending or in other workers' hands (rows it would read and drop)."""
 
-    async def claim(self, most: int, candidates: Sequence[str] | None = None) -> list[LedgerItem]:
+    async def claim(
+        self, most: int, candidates: Sequence[str] | None = None, *,
+        within_share: bool = False,
+    ) -> list[LedgerItem]:
         """Take up to ``most`` job slots and as many pending items, atomically.
 
         Only pending items an input of this run named (or that went back to pending in it:
@@ -118,6 +121,8 @@ class ItemStore(Protocol):
             most: how many at most (this worker's free local slots).
             candidates: keys this worker may take, in the order to take them (those not
                 pending are skipped); None: the whole backlog, longest first.
+            within_share: take nothing while this worker holds its share of the jobs in
+                flight or more (:func:`fair_share`; :attr:`over_share` then says so).
 
         Returns:
             The items, now ``submitting`` (their first attempt's intent committed) and this
@@ -136,6 +141,11 @@ class ItemStore(Protocol):
         Returns:
             The item after the move.
         """
+
+    @property
+    def over_share(self) -> bool:
+        """Whether the last claim made ``within_share`` took nothing because this worker
+        held its share or more while the account had room."""
 
     async def end_and_claim(
         self, row: LedgerItem, change: Change

@@ -622,27 +622,22 @@ async def test_a_worker_joining_late_gets_its_share_of_the_slots(tmp_path: Path)
     assert stats["max_concurrent_jobs"] <= 4 and stats["rejected_429"] == 0
 
 
-class HeldRefill(MemoryStore):
-    """A shared store whose first refill commits, then waits for ``go`` to answer."""
+class HeldRefill(HeldClaims):
+    """A shared store whose first refill (not claim) commits, then answers only when the
+    test lets it."""
 
     def __init__(self, ledger: MemoryLedger) -> None:
         super().__init__(ledger, worker_id="held", shared=True)
-        self.held, self.go = asyncio.Event(), asyncio.Event()
-        self.recorded = asyncio.Event()  # an add_pending answered while the refill is held
-        self.taken: list[str] = []
 
-    async def add_pending(self, items: Any) -> list[LedgerItem]:
-        rows = await super().add_pending(items)
-        if self.held.is_set() and not self.go.is_set():
-            self.recorded.set()
-        return rows
+    async def claim(self, most: int, candidates: Any = None, **share: bool) -> list[LedgerItem]:
+        return await MemoryStore.claim(self, most, candidates, **share)  # not held
 
     async def end_and_claim(
         self, row: LedgerItem, change: Any
     ) -> tuple[LedgerItem, list[LedgerItem]]:
         ended, taken = await super().end_and_claim(row, change)
         if taken and not self.held.is_set():
-            self.taken = [r.key for r in taken]
+            self.claimed = [r.key for r in taken]
             self.held.set()
             await self.go.wait()
         return ended, taken
@@ -663,7 +658,7 @@ async def test_a_stop_while_a_refill_commits_releases_what_it_claimed(tmp_path: 
         store.go.set()
         await task
         assert run.summary is not None and run.summary.interrupted
-        (key,) = store.taken
+        (key,) = store.claimed
         counts = await MemoryStore(ledger).counts()
         assert counts["submitting"] == 0, counts
         assert ledger.items[key].state is ItemState.PENDING  # released: nothing was sent
@@ -701,7 +696,7 @@ async def test_an_input_recorded_while_a_refill_is_answered_is_waited_for(
         store.go.set()
         results = await task
         stats = emu.stats()
-    assert store.taken == [item.key]
+    assert store.claimed == [item.key]
     assert sorted((r.key, r.status, r.error) for r in results) == sorted([
         ((await prepared(first)).key, "fetched", None), (item.key, "fetched", None)])
     assert stats["jobs_submitted"] == 2

@@ -98,7 +98,8 @@ _RETURNING = " RETURNING " + ", ".join(f"items.{c}" for c in COLUMNS)
 _NOW = "extract(epoch FROM now())::float8"
 _IN_FLIGHT = sorted(s.value for s in IN_FLIGHT)
 _UNFINISHED = sorted(s.value for s in UNFINISHED)
-# The account's jobs in flight (``$1``: _IN_FLIGHT): what a claim counts against the limit.
+# The account's jobs in flight (``$1``: _IN_FLIGHT), as the lock-free look and in_flight() count
+# them; a claim counts the same rows, with this worker's share, in one statement.
 _COUNT_IN_FLIGHT = "SELECT count(*) FROM items WHERE state = ANY($1::text[])"
 _RELEASED = sorted(s.value for s in RELEASED)
 _STATES = ", ".join(f"'{s.value}'" for s in ItemState)
@@ -670,18 +671,18 @@ class PostgresStore:
             return []
         # Counted after the account's lock, in a snapshot of its own: what another claim
         # committed while this one waited for the lock is in it.
-        in_flight = await conn.fetchval(_COUNT_IN_FLIGHT, _IN_FLIGHT)
-        room = min(most, account["lim"] - in_flight)
+        # Within the share, this worker's own jobs and the live workers in the same
+        # statement: no round trip more on the refill's way.
+        held = await conn.fetchrow(
+            "SELECT count(*) AS in_flight, count(*) FILTER (WHERE owner = $2) AS mine,"
+            " (SELECT count(*) FROM workers WHERE lease_until > now()) AS live"
+            " FROM items WHERE state = ANY($1::text[])", _IN_FLIGHT, self._worker_id)
+        room = min(most, account["lim"] - held["in_flight"])
         if room <= 0:
             return []
-        if within_share:
-            held = await conn.fetchrow(
-                "SELECT (SELECT count(*) FROM workers WHERE lease_until > now()) AS live,"
-                " (SELECT count(*) FROM items WHERE owner = $1 AND state = ANY($2::text[]))"
-                " AS mine", self._worker_id, _IN_FLIGHT)
-            if held["mine"] >= fair_share(account["lim"], held["live"]):
-                self._over_share = True
-                return []
+        if within_share and held["mine"] >= fair_share(account["lim"], held["live"]):
+            self._over_share = True
+            return []
         # Only what this run's inputs named: a pending item an earlier run left behind
         # waits for an input to name it again.
         if keys is None:  # the whole backlog, longest first (the partial index)
@@ -722,26 +723,35 @@ class PostgresStore:
         return True
 
     async def apply(self, row: LedgerItem, change: Change) -> LedgerItem:
-        op, key = uuid.uuid4(), row.key
+        op = uuid.uuid4()
 
         async def tx(conn: Any, retry: bool) -> LedgerItem:
-            rec = await conn.fetchrow(
-                _SELECT.replace(" FROM", f", op, {_NOW} AS now FROM")
-                + " WHERE key = $1 FOR UPDATE", key)
-            if rec is None:
-                raise IllegalTransitionError(key, None, change.move.target or ItemState.PENDING)
-            if rec["op"] == op:  # this very call committed before its answer was lost
-                return _item(rec)
-            fence = None
-            if change.move.takes_ownership:
-                fence = await conn.fetchval("SELECT nextval('fences')")
-            done = self._advance(_item(rec), change, rec["now"], row.fence, fence)
-            (new,) = await _write(conn, [done], op)
-            if done.wakes:
+            new, wakes = await self._move_in(conn, row, change, op)
+            if wakes:
                 await conn.execute(_notify("changed"))
             return new
 
         return await self._run(tx)
+
+    async def _move_in(
+        self, conn: Any, row: LedgerItem, change: Change, op: uuid.UUID
+    ) -> tuple[LedgerItem, bool]:
+        """One move of an item (see :meth:`apply`), in the caller's transaction: the item
+        after it, and whether it may have freed a slot (other workers are to be woken)."""
+        rec = await conn.fetchrow(
+            _SELECT.replace(" FROM", f", op, {_NOW} AS now FROM")
+            + " WHERE key = $1 FOR UPDATE", row.key)
+        if rec is None:
+            raise IllegalTransitionError(
+                row.key, None, change.move.target or ItemState.PENDING)
+        if rec["op"] == op:  # this very call committed before its answer was lost
+            return _item(rec), False
+        fence = None
+        if change.move.takes_ownership:
+            fence = await conn.fetchval("SELECT nextval('fences')")
+        done = self._advance(_item(rec), change, rec["now"], row.fence, fence)
+        (new,) = await _write(conn, [done], op)
+        return new, done.wakes
 
     async def end_and_claim(
         self, row: LedgerItem, change: Change
@@ -755,17 +765,11 @@ class PostgresStore:
                 ended = [r for r in rows if r.key == key]
                 if ended:
                     return ended[0], [r for r in rows if r.key != key]
-            rec = await conn.fetchrow(
-                _SELECT.replace(" FROM", f", {_NOW} AS now FROM") + " WHERE key = $1 FOR UPDATE",
-                key)
-            if rec is None:
-                raise IllegalTransitionError(key, None, change.move.target or ItemState.PENDING)
-            done = self._advance(_item(rec), change, rec["now"], row.fence, None)
-            (new,) = await _write(conn, [done], op)
+            new, wakes = await self._move_in(conn, row, change, op)
             # The item's lock, then the account's: no transaction holds the account's and
             # waits for an item (claims skip locked items), so this cannot deadlock.
             taken = await self._claim_in(conn, 1, None, op, within_share=True)
-            if done.wakes and not taken:  # the slot is free for any worker
+            if wakes and not taken:  # the slot is free for any worker
                 await conn.execute(_notify("changed"))
             return new, taken
 

@@ -361,23 +361,24 @@ class SqliteLedger:
     def apply(self, row: LedgerItem, change: Change) -> LedgerItem:
         now = time.time()
         with self._tx() as conn:
-            current = _select(conn, row.key)
-            if current is None:
-                raise IllegalTransitionError(
-                    row.key, None, change.move.target or ItemState.PENDING)
-            return self._write(conn, current, change, now, row.fence).item
+            return self._move_in(conn, row, change, now)
 
     def end_and_claim(
         self, row: LedgerItem, change: Change
     ) -> tuple[LedgerItem, list[LedgerItem]]:
         now = time.time()
         with self._tx() as conn:
-            current = _select(conn, row.key)
-            if current is None:
-                raise IllegalTransitionError(
-                    row.key, None, change.move.target or ItemState.PENDING)
-            ended = self._write(conn, current, change, now, row.fence).item
+            ended = self._move_in(conn, row, change, now)
             return ended, self._claim_in(conn, 1, None, now, within_share=True)
+
+    def _move_in(
+        self, conn: sqlite3.Connection, row: LedgerItem, change: Change, now: float
+    ) -> LedgerItem:
+        """One move of an item (see :meth:`apply`), in the caller's transaction."""
+        current = _select(conn, row.key)
+        if current is None:
+            raise IllegalTransitionError(row.key, None, change.move.target or ItemState.PENDING)
+        return self._write(conn, current, change, now, row.fence).item
 
     def adopt(self) -> list[LedgerItem]:
         now = time.time()

@@ -56,6 +56,8 @@ except ImportError:  # pragma: no cover - Windows
 
 
 _TAIL = 1024  # bytes of a held upload kept back for the go: the service's wait for them
+_DRAINS_FAST = 64 * 1024  # left in the send queue when an upload's answer is awaited: at
+# 10 kB/s this drains in 7 s, well inside the read timeout (60 s by default)
 
 
 class ResendRefused(Exception):
@@ -208,11 +210,15 @@ class SubmitBody:
                     "(did the file change while it was sent?)"
                 )
             # All handed over. Where the kernel's send queue can be read, wait until the
-            # peer has taken it (still watched for stalls): aiohttp's read timeout starts
-            # when this returns, and megabytes queued behind a slow uplink would spend it
-            # before the service has the whole body (an upload cut off there is an
-            # unknown outcome: a held slot, a lookup, a resend).
-            await self._until_taken()
+            # peer has taken all but the last few kilobytes (still watched for stalls):
+            # aiohttp's read timeout starts when this returns, and megabytes queued behind
+            # a slow uplink would spend it before the service has the whole body (an
+            # upload cut off there is an unknown outcome: a held slot, a lookup, a
+            # resend). What is left drains in well under the read timeout; waiting for
+            # it too made the answer (sent as the last bytes are acknowledged) come first:
+            # aiohttp then cancelled this write and closed the connection, a new one for
+            # every submit.
+            await self._until_taken(leave=_DRAINS_FAST)
             self._stop_watching()  # the answer's wait has its own timeout
         except BaseException as exc:
             self.error = exc
@@ -253,15 +259,15 @@ class SubmitBody:
             if meter is not None:
                 meter._started(now)
 
-    async def _until_taken(self) -> None:
-        """Wait while the body's last bytes sit in the kernel's send queue (Linux; on other
-        systems nothing here can see that queue). Bounded by the stall timer, which aborts
-        the connection when the queue stops draining."""
+    async def _until_taken(self, leave: int = 0) -> None:
+        """Wait while more than ``leave`` bytes of the body sit in the kernel's send queue
+        (Linux; on other systems nothing here can see that queue). Bounded by the stall
+        timer, which aborts the connection when the queue stops draining."""
         transport = self._transport
         if _OUTQ is None or transport is None:
             return
         pause = 0.005
-        while not transport.is_closing() and _waiting(transport) > 0:
+        while not transport.is_closing() and _waiting(transport) > leave:
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.25)
 

@@ -52,6 +52,7 @@ class Reader:
     stopped_at: float | None = None
     release: asyncio.Event = attrs.field(factory=asyncio.Event)
     done: int = 0  # requests whose handler ended (answered, or saw the connection go)
+    peers: list[object] = attrs.field(factory=list)  # each request's client address
 
 
 READER = web.AppKey("reader", Reader)
@@ -66,6 +67,8 @@ async def upload(request: web.Request) -> web.StreamResponse:
 
 
 async def _read_upload(request: web.Request, reader: Reader) -> web.StreamResponse:
+    assert request.transport is not None
+    reader.peers.append(request.transport.get_extra_info("peername"))
     n = len(reader.received)
     reader.received.append(0)
     while True:
@@ -94,6 +97,7 @@ async def server() -> AsyncIterator[tuple[str, Reader]]:
     app = web.Application()
     app[READER] = reader
     app.router.add_post("/v1/process/audio", upload)
+    app.router.add_post("/v1/process/audio/url", upload)
     runner = web.AppRunner(app, shutdown_timeout=1)
     await runner.setup()
     sock = socket.socket()
@@ -126,6 +130,27 @@ def client_for(url: str, timeouts: Timeouts, tries: int = 1) -> SymblClient:
         timeouts=timeouts,
         retry=RetryPolicy(max_tries=tries, base=0.01),
     )
+
+
+async def test_submits_keep_their_connection_for_the_next_request(
+    server: tuple[str, Reader], tmp_path: Path
+) -> None:
+    # A submit's write waited for the kernel to see its last bytes acknowledged; on
+    # loopback the answer carried that acknowledgement and came first, so aiohttp
+    # cancelled the write and closed the connection: a new connection per submit.
+    url, reader = server
+    small = tmp_path / "short.wav"
+    with wave.open(str(small), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"\0" * 20_000)
+    async with client_for(url, Timeouts()) as client:
+        for _ in range(3):
+            await client.submit_audio_url("https://media.example/a.mp3")
+            await client.submit_audio_file(small)
+    assert len(reader.peers) == 6 and reader.done == 6
+    assert len(set(reader.peers)) == 1  # one connection, kept alive throughout
 
 
 async def test_an_upload_cut_off_midway_created_nothing(

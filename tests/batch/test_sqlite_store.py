@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from symbl_async.batch._ledger import ItemState, LedgerItem, Pending, SqliteLedger, SqliteStore
-from symbl_async.batch._ledger._states import Change, completed, fetched, submitted
+from symbl_async.batch._ledger._states import Change, completed, failed, fetched, submitted
 from symbl_async.errors import ClientClosedError, IllegalTransitionError, LedgerError
 
 S = ItemState
@@ -69,6 +69,7 @@ class Groups:
     def __init__(self, ledger: SqliteLedger) -> None:
         self.ledger = ledger
         self.groups: list[list[str]] = []
+        self.durable: list[bool] = []  # each transaction's
         self.held = threading.Event()
         self.release = threading.Event()
         self._group = ledger.group
@@ -80,9 +81,10 @@ class Groups:
         ledger.counts = self.hold  # type: ignore[method-assign]
 
     @contextlib.contextmanager
-    def group(self) -> Iterator[None]:
+    def group(self, *, durable: bool = True) -> Iterator[None]:
         self.groups.append([])
-        with self._group():
+        self.durable.append(durable)
+        with self._group(durable=durable):
             yield
 
     def apply(self, row: LedgerItem, change: Change) -> LedgerItem:
@@ -127,6 +129,55 @@ async def test_concurrent_calls_share_a_transaction_and_a_refusal_undoes_only_it
     for key in (keys[0], keys[99], keys[100], keys[149]):
         assert committed_state(store.path, key) == "submitted"
     assert committed_state(store.path, keys[150]) == "pending"
+
+
+def commits(statements: list[str]) -> list[str]:
+    """How each transaction traced reached the disk: the synchronous setting at its COMMIT
+    (FULL, as the ledger opens, until a pragma changes it)."""
+    mode, out = "FULL", []
+    for sql in statements:
+        if sql.startswith("PRAGMA synchronous="):
+            mode = sql.split("=", 1)[1]
+        elif sql == "COMMIT":
+            out.append(mode)
+    return out
+
+
+async def test_only_moves_a_power_cut_may_lose_skip_the_fsync(store: SqliteStore) -> None:
+    # An intent (claim), a release or a failure is fsynced before it is answered; the
+    # job's id, its end and the fetch are not (Move.durable: lost with the commits after
+    # them, a rerun redoes free work). Each durable commit fsyncs the WAL up to it.
+    ledger = store._ledger
+    statements: list[str] = []
+    conn = ledger._conn
+    assert conn is not None
+    await store._call(conn.set_trace_callback, statements.append)
+    statements.clear()  # the COMMIT of that call's own transaction
+    await store.add_pending([pending("a"), pending("b"), pending("c")])
+    (a,) = await store.claim(1, ["a"])
+    a = await store.apply(a, submitted("job-a", "conv-a"))
+    a = await store.apply(a, completed())
+    a = await store.apply(a, fetched(None))
+    (b,) = await store.claim(1, ["b"])
+    await store.apply(b, failed("no"))
+    assert commits(statements) == [
+        "FULL", "FULL", "NORMAL", "NORMAL", "NORMAL", "FULL", "FULL"]
+    # A transaction that groups a durable call with others is durable.
+    (c,) = await store.claim(1, ["c"])
+    c = await store.apply(c, submitted("job-c", None))
+    groups = Groups(ledger)
+    holding = asyncio.ensure_future(store.counts())
+    assert await asyncio.to_thread(groups.held.wait, 30.0)
+    statements.clear()
+    both = asyncio.gather(store.apply(c, completed()), store.add_pending([pending("d")]))
+    await asyncio.sleep(0)  # queued behind the held call
+    groups.release.set()
+    await both
+    await holding
+    # The held call's transaction, then the two queued calls' one.
+    assert groups.groups == [[], ["c"]] and groups.durable == [True, True]
+    assert commits(statements) == ["FULL", "FULL"]
+    assert committed_state(store.path, "c") == "completed"
 
 
 async def test_calls_keep_their_order(store: SqliteStore) -> None:

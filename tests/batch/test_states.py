@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from symbl_async.batch._ledger._states import MOVES as MOVES_BY_NAME
 from symbl_async.batch._ledger._states import (
     Advanced,
     Change,
@@ -222,3 +223,15 @@ def test_random_moves_keep_the_rule(names: list[str]) -> None:
         assert (new.owner is None) == (new.state in (S.PENDING, S.FETCHED, S.FAILED))
         assert new.name == row.name == "a-123"
         row = new
+
+
+def test_only_moves_a_rerun_redoes_for_free_may_be_lost_in_a_power_cut() -> None:
+    # Move.durable=False lets a store answer before the commit is on disk. Never for an
+    # intent (a move to submitting: lost, a sent submit is sent again), nor for a move
+    # that frees or fails an item (its slot, its attempt, its outcome).
+    relaxed = {m.name for m in MOVES_BY_NAME.values() if not m.durable}
+    assert relaxed == {"submitted", "job_id_learned", "completed", "fetched"}
+    for move in MOVES_BY_NAME.values():
+        if move.target in (None, ItemState.SUBMITTING, ItemState.PENDING, ItemState.FAILED,
+                           ItemState.UNKNOWN) or move.takes_ownership or move.new_attempt:
+            assert move.durable, move.name

@@ -7,8 +7,10 @@ read-check-write cannot interleave with another writer): load the rows, call
 plain and synchronous; the connection keeps sqlite3's ``check_same_thread``, so a call from
 another thread fails loudly instead of racing.
 
-:class:`SqliteStore` is the async store the engine awaits. Each commit fsyncs
-(``synchronous=FULL``: a lost intent record is a job paid twice), a few times per item: on
+:class:`SqliteStore` is the async store the engine awaits. A commit fsyncs
+(``synchronous=FULL``: a lost intent record is a job paid twice) unless each of its moves
+is one a power cut may lose (``Move.durable``: the job's id, its end, the fetch; a rerun
+redoes them for free), about one fsync per item: on
 the event loop that would stall every other coroutine of the batch, so the store opens its
 ledger on a thread of its own, which serves the calls in order. Group commit: the calls that
 queue while the thread is busy are made in one transaction (each its own savepoint, so an
@@ -116,7 +118,9 @@ _V4_ADDED = (("outputs", "TEXT"),)
 
 _T = TypeVar("_T")
 # A call for the ledger thread; a call without a function closes the ledger (the last).
-_Call = tuple["Callable[[], Any] | None", "asyncio.Future[Any]", asyncio.AbstractEventLoop]
+# (the call, its answer, the loop to answer on, whether its commit must be durable)
+_Call = tuple[
+    "Callable[[], Any] | None", "asyncio.Future[Any]", asyncio.AbstractEventLoop, bool]
 _Outcome = tuple["asyncio.Future[Any]", Any, "BaseException | None"]
 
 
@@ -138,6 +142,7 @@ class SqliteLedger:
         self.worker_id = worker_id
         self.exclusive = exclusive
         self._read_only = read_only
+        self._durable = True  # synchronous=FULL, as _initialise sets it
         self.at_ceiling = False
         """The last claim saw the limit at its ceiling (:meth:`SqliteStore.on_accepted`)."""
         self.over_share = False
@@ -484,22 +489,34 @@ class SqliteLedger:
         return done
 
     @contextlib.contextmanager
-    def group(self) -> Iterator[None]:
+    def group(self, *, durable: bool = True) -> Iterator[None]:
         """Make the calls inside one transaction: one commit, one fsync. Each call is a
         savepoint of it: a call that fails (an illegal move) undoes only itself.
+
+        Args:
+            durable: fsync the commit (``synchronous=FULL``). False when every call is a
+                move a power cut may lose (``Move.durable``): the commit is then in the
+                OS's cache (it survives the process) and reaches the disk with the next
+                durable commit, which fsyncs the WAL up to it (``synchronous=NORMAL``).
 
         Raises:
             LedgerError: when the commit fails; then none of the calls took effect.
         """
-        with self._tx(write=not self._read_only):
+        with self._tx(write=not self._read_only, durable=durable):
             yield
 
     @contextlib.contextmanager
-    def _tx(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
+    def _tx(self, *, write: bool = True, durable: bool = True) -> Iterator[sqlite3.Connection]:
         conn = self._conn
         if conn is None:
             raise ClientClosedError(f"ledger {str(self._path)!r} is closed; open it again")
         nested = conn.in_transaction
+        if not nested and durable is not self._durable:  # a pragma: outside transactions
+            try:
+                conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            except sqlite3.Error as exc:
+                raise LedgerError(f"ledger {str(self._path)!r}: {exc}") from exc
+            self._durable = durable
         try:
             conn.execute("SAVEPOINT op" if nested else "BEGIN IMMEDIATE" if write else "BEGIN")
             yield conn
@@ -577,8 +594,8 @@ def _initialise(conn: sqlite3.Connection, path: Path) -> None:
     # FULL, not NORMAL. In WAL mode both survive a crash or SIGKILL of this process: a commit
     # is in the OS's page cache once COMMIT returns. NORMAL skips the fsync at commit, so a
     # power cut may drop the last transactions, and a lost `submitting` intent whose submit
-    # was sent is a job paid twice. FULL fsyncs the WAL at each commit: a few per job, which
-    # is noise next to jobs that take minutes.
+    # was sent is a job paid twice. FULL fsyncs the WAL at each commit; the store sets
+    # NORMAL only for transactions of moves a power cut may lose (SqliteLedger.group).
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -713,13 +730,15 @@ class SqliteStore:
         """This machine's time: the ledger's writes stamp it."""
         return time.time()
 
-    async def _call(self, fn: Callable[..., _T], *args: object, wakes: bool = False) -> _T:
+    async def _call(
+        self, fn: Callable[..., _T], *args: object, wakes: bool = False, durable: bool = True
+    ) -> _T:
         calls = self._calls
         if calls is None:
             raise ClientClosedError(f"ledger {self.location!r} is closed; open it again")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[_T] = loop.create_future()
-        calls.put((lambda: fn(*args), future, loop))
+        calls.put((lambda: fn(*args), future, loop, durable))
         result = await future
         if wakes:
             self._changed.set()
@@ -760,7 +779,8 @@ class SqliteStore:
         return self._ledger.over_share
 
     async def apply(self, row: LedgerItem, change: Change) -> LedgerItem:
-        return await self._call(self._ledger.apply, row, change, wakes=True)
+        return await self._call(self._ledger.apply, row, change, wakes=True,
+                                durable=change.move.durable)
 
     async def end_and_claim(
         self, row: LedgerItem, change: Change
@@ -824,7 +844,7 @@ class SqliteStore:
             return
         loop = asyncio.get_running_loop()
         closed: asyncio.Future[None] = loop.create_future()
-        calls.put((None, closed, loop))
+        calls.put((None, closed, loop, True))
         await closed
 
 
@@ -859,24 +879,24 @@ def _serve(
         if batch:
             _run_group(ledger, batch)
     ledger.close()
-    _, closed, loop = closing
+    _, closed, loop, _ = closing
     _settle_soon(loop, closed, None, None)
 
 
 def _run_group(ledger: SqliteLedger, batch: list[_Call]) -> None:
     done: list[_Outcome] = []
     try:
-        with ledger.group():
-            for fn, future, _ in batch:
+        with ledger.group(durable=any(call[3] for call in batch)):
+            for fn, future, _, _ in batch:
                 assert fn is not None
                 try:
                     done.append((future, fn(), None))
                 except Exception as exc:  # an illegal move: its savepoint is undone
                     done.append((future, None, exc))
     except LedgerError as exc:  # the commit failed: none of them took effect
-        done = [(future, None, exc) for _, future, _ in batch]
+        done = [(future, None, exc) for _, future, _, _ in batch]
     by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
-    for (_, _, loop), outcome in zip(batch, done, strict=True):
+    for (_, _, loop, _), outcome in zip(batch, done, strict=True):
         by_loop.setdefault(loop, []).append(outcome)
     for loop, outcomes in by_loop.items():
         if not loop.is_closed():

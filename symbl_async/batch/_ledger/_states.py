@@ -168,6 +168,13 @@ class Move:
     """Counts one more attempt, names it, stamps ``attempt_at``."""
     takes_ownership: bool = False
     """The caller becomes the owner, with a new fence."""
+    durable: bool = True
+    """Its commit must reach the disk before the move is answered. False for the moves a
+    power cut may lose with the commits after them (the newest first) without breaking
+    exactly-once: a rerun finds the state before them and redoes only free work (a lookup
+    by name, a status GET, a fetch). A move to ``submitting`` (an intent: lost, a sent
+    submit would be sent again) and every move that releases or fails an item stay
+    durable; a durable commit makes every commit before it durable too."""
 
 
 def _move(name: str, sources: set[ItemState], target: ItemState | None, **kw: Any) -> Move:
@@ -180,14 +187,18 @@ CLAIM = _move("claim", {_S.PENDING}, _S.SUBMITTING, new_attempt=True, takes_owne
 RESEND = _move("resend", {_S.SUBMITTING, _S.UNKNOWN}, _S.SUBMITTING, new_attempt=True)
 UNKNOWN = _move("unknown", {_S.SUBMITTING}, _S.UNKNOWN, fields=frozenset({"error",
                                                                           "grace_until"}))
+# Not durable (lost: the item is submitting again, and a rerun looks the attempt up by name).
 SUBMITTED = _move("submitted", {_S.SUBMITTING, _S.UNKNOWN}, _S.SUBMITTED,
-                  fields=frozenset({"job_id", "conversation_id"}), stamp="submitted_at")
+                  fields=frozenset({"job_id", "conversation_id"}), stamp="submitted_at",
+                  durable=False)
 JOB_ID_LEARNED = _move("job_id_learned", {_S.SUBMITTED}, _S.SUBMITTED,
-                       fields=frozenset({"job_id"}))
-COMPLETED = _move("completed", {_S.SUBMITTED}, _S.COMPLETED, stamp="completed_at")
+                       fields=frozenset({"job_id"}), durable=False)
+# Not durable (lost: a rerun asks the job's status, or fetches the insights again).
+COMPLETED = _move("completed", {_S.SUBMITTED}, _S.COMPLETED, stamp="completed_at",
+                  durable=False)
 FETCHED = _move("fetched", {_S.COMPLETED}, _S.FETCHED,
                 fields=frozenset({"output_path", "outputs"}),
-                stamp="fetched_at")
+                stamp="fetched_at", durable=False)
 # Claimed, and the run stopped before the submit was sent: nothing exists, the item is free
 # again (the next attempt gets a new name all the same).
 RELEASE = _move("release", {_S.SUBMITTING}, _S.PENDING)

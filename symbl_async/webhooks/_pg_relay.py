@@ -342,7 +342,11 @@ class PostgresRelay:
                 # Announcements sent while no connection listened were missed: read the
                 # table for every job watched here.
                 self.look_up(self._watched())
-                while not lost.is_set():
+                # Not only cancellation ends this loop: Python 3.11's wait_for may swallow
+                # a cancel that comes as its wait times out (it returns instead), and the
+                # relay's close() then waited forever for this task (seen under load with a
+                # short check_every).
+                while not lost.is_set() and not self._closed:
                     with contextlib.suppress(asyncio.TimeoutError):
                         await asyncio.wait_for(lost.wait(), self._check_every)
                     if not lost.is_set():

@@ -205,3 +205,42 @@ async def test_a_wrong_url_is_refused_without_its_password(pg_url: str) -> None:
         await relay.start()
     assert "hunter2-secret" not in str(caught.value)
     await relay.close()
+
+
+async def test_close_ends_the_listener_even_when_its_cancel_is_swallowed(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Python 3.11's wait_for may return instead of raising when a cancel comes as its wait
+    # times out. The listener's check loop then went on, every check_every, and close()
+    # waited for it forever (twice in full parallel runs: pytest's 180 s timeout).
+    from symbl_async.webhooks import _pg_relay
+
+    real_wait_for = asyncio.wait_for
+    inside = swallowed = 0
+
+    async def losing_cancels(aw: Any, timeout: float | None) -> Any:
+        nonlocal inside, swallowed
+        inside += 1
+        try:
+            return await real_wait_for(aw, timeout)
+        except asyncio.CancelledError:
+            swallowed += 1
+            return None  # as the race does: the cancel is gone
+        finally:
+            inside -= 1
+
+    class Asyncio:
+        wait_for = staticmethod(losing_cancels)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(asyncio, name)
+
+    async with worker(pg_url, check_every=0.05) as a:
+        relay = a._relay
+        assert relay is not None
+        await eventually(lambda: relay.connects == 1, timeout=WAIT)
+        monkeypatch.setattr(_pg_relay, "asyncio", Asyncio())
+        # The listener waits in it now; close() cancels it before this task yields again.
+        await eventually(lambda: inside == 1, timeout=WAIT)
+        await asyncio.wait_for(relay.close(), WAIT)  # returned: the listener ended
+        assert swallowed >= 1

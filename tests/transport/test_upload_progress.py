@@ -20,6 +20,7 @@ from pathlib import Path
 
 import attrs
 import pytest
+from _cli_support import write_wav
 from _polling import eventually
 from aiohttp import web
 
@@ -140,11 +141,7 @@ async def test_submits_keep_their_connection_for_the_next_request(
     # cancelled the write and closed the connection: a new connection per submit.
     url, reader = server
     small = tmp_path / "short.wav"
-    with wave.open(str(small), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(8000)
-        out.writeframes(b"\0" * 20_000)
+    write_wav(small, 20.0)
     async with client_for(url, Timeouts()) as client:
         for _ in range(3):
             await client.submit_audio_url("https://media.example/a.mp3")

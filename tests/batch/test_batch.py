@@ -479,8 +479,8 @@ class HeldClaims(MemoryStore):
             self.recorded.set()
         return rows
 
-    async def claim(self, most: int, candidates: Any = None, **share: bool) -> list[LedgerItem]:
-        rows = await super().claim(most, candidates, **share)
+    async def claim(self, most: int, candidates: Any = None, **kw: Any) -> list[LedgerItem]:
+        rows = await super().claim(most, candidates, **kw)
         if rows and not self.held.is_set():
             self.claimed = [row.key for row in rows]
             self.held.set()
@@ -562,15 +562,15 @@ class CountedRefills(MemoryStore):
         super().__init__(ledger, worker_id=worker_id, shared=True)
         self.claimed = self.refilled = 0
 
-    async def claim(self, most: int, candidates: Any = None, **share: bool) -> list[LedgerItem]:
-        rows = await super().claim(most, candidates, **share)
+    async def claim(self, most: int, candidates: Any = None, **kw: Any) -> list[LedgerItem]:
+        rows = await super().claim(most, candidates, **kw)
         self.claimed += len(rows)
         return rows
 
     async def end_and_claim(
-        self, row: LedgerItem, change: Any
+        self, row: LedgerItem, change: Any, **kw: Any
     ) -> tuple[LedgerItem, list[LedgerItem]]:
-        ended, taken = await super().end_and_claim(row, change)
+        ended, taken = await super().end_and_claim(row, change, **kw)
         self.refilled += len(taken)
         return ended, taken
 
@@ -629,13 +629,13 @@ class HeldRefill(HeldClaims):
     def __init__(self, ledger: MemoryLedger) -> None:
         super().__init__(ledger, worker_id="held", shared=True)
 
-    async def claim(self, most: int, candidates: Any = None, **share: bool) -> list[LedgerItem]:
-        return await MemoryStore.claim(self, most, candidates, **share)  # not held
+    async def claim(self, most: int, candidates: Any = None, **kw: Any) -> list[LedgerItem]:
+        return await MemoryStore.claim(self, most, candidates, **kw)  # not held
 
     async def end_and_claim(
-        self, row: LedgerItem, change: Any
+        self, row: LedgerItem, change: Any, **kw: Any
     ) -> tuple[LedgerItem, list[LedgerItem]]:
-        ended, taken = await super().end_and_claim(row, change)
+        ended, taken = await super().end_and_claim(row, change, **kw)
         if taken and not self.held.is_set():
             self.claimed = [r.key for r in taken]
             self.held.set()

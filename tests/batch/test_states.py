@@ -25,14 +25,17 @@ from symbl_async.batch._ledger._states import (
     failed,
     fetched,
     job_id_learned,
+    lapsed,
     new_item,
     none_created,
     released,
     reopened,
     resent,
+    reserved,
     retried,
     submitted,
     unknown,
+    unreserved,
 )
 from symbl_async.errors import IllegalTransitionError, LeaseLostError, ValidationError
 
@@ -173,6 +176,42 @@ def test_adoption_takes_another_workers_unfinished_item_in_its_state() -> None:
             assert isinstance(done, Refusal)
     mine = item(S.SUBMITTED)
     assert isinstance(advance(mine, adopted(), worker=ME, fence=None, now=3.0, new_fence=9),
+                      Refusal)
+
+
+def test_a_reservation_keeps_a_pending_item_for_its_worker_alone() -> None:
+    free = item(S.PENDING)
+    done = advance(free, reserved(), worker=ME, fence=None, now=2.0, new_fence=8)
+    assert isinstance(done, Advanced) and not done.wakes  # nothing for the others
+    kept = done.item
+    assert (kept.state, kept.owner, kept.fence, kept.attempts) == (S.PENDING, ME, 8, 0)
+    # Only its worker's claim takes it, with the reservation's fence.
+    other = advance(kept, claimed(), worker=OTHER, fence=None, now=3.0, new_fence=9)
+    assert isinstance(other, Refusal) and f"{ME!r}'s hands" in (other.lost or "")
+    blind = advance(kept, claimed(), worker=ME, fence=None, now=3.0, new_fence=9)
+    assert isinstance(blind, Refusal) and blind.lost is not None
+    mine = advance(kept, claimed(), worker=ME, fence=8, now=3.0, new_fence=9)
+    assert isinstance(mine, Advanced)
+    assert (mine.item.state, mine.item.owner, mine.item.fence, mine.item.attempt_name) == (
+        S.SUBMITTING, ME, 9, "a-123-1")
+    for who, fence in ((ME, None), (ME, 8), (OTHER, None)):
+        again = advance(kept, reserved(), worker=who, fence=fence, now=3.0, new_fence=9)
+        assert isinstance(again, Refusal)
+    # Given up by its worker, or lapsed (its worker gone, as the store decides): free
+    # again, and the others are woken for it.
+    for change, worker, fence in ((unreserved(), ME, 8), (lapsed(), OTHER, None)):
+        back = advance(kept, change, worker=worker, fence=fence, now=4.0)
+        assert isinstance(back, Advanced) and back.wakes
+        assert (back.item.state, back.item.owner, back.item.fence) == (S.PENDING, None, None)
+    assert isinstance(advance(kept, unreserved(), worker=OTHER, fence=None, now=4.0), Refusal)
+    assert isinstance(advance(kept, lapsed(), worker=ME, fence=None, now=4.0), Refusal)
+    # Nothing to give up or lapse on an item nobody reserved, or one past pending.
+    nobody = advance(free, unreserved(), worker=ME, fence=None, now=4.0)
+    assert isinstance(nobody, Refusal) and nobody.lost is None
+    assert isinstance(advance(free, lapsed(), worker=OTHER, fence=None, now=4.0), Refusal)
+    owned = item(S.SUBMITTING)
+    assert isinstance(advance(owned, lapsed(), worker=OTHER, fence=None, now=4.0), Refusal)
+    assert isinstance(advance(owned, reserved(), worker=ME, fence=7, now=4.0, new_fence=9),
                       Refusal)
 
 

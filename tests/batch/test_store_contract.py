@@ -33,6 +33,7 @@ from symbl_async.batch._ledger._states import (
     retried,
     submitted,
     unknown,
+    unreserved,
 )
 from symbl_async.errors import (
     ClientClosedError,
@@ -242,6 +243,84 @@ async def test_claims_take_the_candidates_in_their_order(workers: Workers) -> No
     got = await a.claim(3, ["k0", "k1", "nope", "k3", "k4"])
     assert first.key == "k1" and [r.key for r in got] == ["k0", "k3", "k4"]
     assert await a.claim(3, []) == [] and await a.claim(0) == []
+
+
+async def test_a_reserved_item_is_left_by_every_claim_but_its_workers(
+    workers: Workers,
+) -> None:
+    # A shared worker uploads the next item ahead of its slot: it reserves the item, the
+    # other workers' claims leave it, and its own claim takes it first.
+    a, b = await workers.joined(limit=10), await workers.joined(limit=10)
+    await a.add_pending([pending(f"k{i}", float(i)) for i in range(5)])
+    head = await a.next_pending()
+    assert head is not None and head.key == "k4" and head.state is S.PENDING
+    kept = await a.reserve("k4")
+    assert kept is not None
+    assert (kept.state, kept.owner, kept.attempts) == (S.PENDING, a.worker_id, 0)
+    assert kept.fence is not None
+    assert await a.reserve("k4") is None and await b.reserve("k4") is None
+    assert await b.reserve("nope") is None
+    nxt = await b.next_pending()
+    assert nxt is not None and nxt.key == "k3"
+    assert await b.unfinished_elsewhere() == 5  # reserved: still work of the run
+    assert await b.claim(1, ["k4"]) == [] and await b.claim(1, [], reserved=["k4"]) == []
+    assert await a.claim(1, ["k4"]) == []  # its own too: a reservation goes by reserved=
+    assert [r.key for r in await b.claim(2)] == ["k3", "k2"]
+    got = await a.claim(2, reserved=["k4", "k3", "nope"])  # k3 is b's now: skipped
+    assert [r.key for r in got] == ["k4", "k1"]  # the reservation, then the backlog
+    assert (got[0].state, got[0].owner, got[0].attempts, got[0].attempt_name) == (
+        S.SUBMITTING, a.worker_id, 1, "k4-name-1")
+    assert got[0].fence is not None and got[0].fence != kept.fence
+    assert await a.get("k4") == got[0]
+    assert await a.next_pending() is not None and await a.reserve("k4") is None
+
+
+async def test_a_jobs_end_refills_its_slot_with_the_workers_reservation(
+    workers: Workers,
+) -> None:
+    a, b = await workers.joined(limit=2), await workers.joined(limit=2)
+    await a.add_pending([pending(f"k{i}", float(i)) for i in range(6)])
+    (mine,), (_,) = await a.claim(1), await b.claim(1)
+    assert await a.reserve("k1") is not None  # not the longest: its own choice
+    row = await a.apply(mine, submitted("j5", "c5"))
+    ended, taken = await a.end_and_claim(row, completed(), reserved=["k1"])
+    assert ended.state is S.COMPLETED and [r.key for r in taken] == ["k1"]
+    assert (taken[0].state, taken[0].owner) == (S.SUBMITTING, a.worker_id)
+    # Without a reservation of its own, the longest that nobody reserved.
+    assert await b.reserve("k3") is not None
+    row = await a.apply(taken[0], submitted("j1", "c1"))
+    ended, taken = await a.end_and_claim(row, completed(), reserved=["k3"])
+    assert [r.key for r in taken] == ["k2"]
+
+
+async def test_a_reservation_is_given_up_or_lapses_with_its_worker(workers: Workers) -> None:
+    a = await workers.joined(lease=30.0)
+    dying = await workers.joined(lease=0.3)
+    await a.add_pending([pending("k0", 1.0), pending("k1", 2.0), pending("k2", 3.0)])
+    kept = await a.reserve("k2")
+    assert kept is not None
+    with pytest.raises(LeaseLostError):
+        await dying.apply(kept, unreserved())  # not its reservation
+    freed = await a.apply(kept, unreserved())
+    assert (freed.state, freed.owner, freed.fence) == (S.PENDING, None, None)
+    with pytest.raises(LeaseLostError):
+        await a.apply(kept, unreserved())  # given up already: no longer in its hands
+    with pytest.raises(IllegalTransitionError):
+        await a.apply(freed, unreserved())  # nobody's: nothing to give up
+    assert await dying.reserve("k2") is not None and await dying.reserve("k1") is not None
+    assert [r.key for r in await a.claim(5)] == ["k0"]
+    # Its worker's lease runs out: the adoption pass frees its reservations (it adopts
+    # nothing: they are pending), and claims take them again.
+    taken: list[LedgerItem] = []
+
+    async def lapsed() -> bool:
+        assert await a.adopt() == []
+        taken.extend(await a.claim(5))
+        return len(taken) == 2
+
+    await eventually(lapsed, timeout=10.0)
+    assert [(r.key, r.state, r.owner) for r in taken] == [
+        ("k2", S.SUBMITTING, a.worker_id), ("k1", S.SUBMITTING, a.worker_id)]
 
 
 async def test_claims_need_a_join(workers: Workers) -> None:

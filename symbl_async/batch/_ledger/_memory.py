@@ -31,7 +31,10 @@ from symbl_async.batch._ledger._states import (
     adopted,
     advance,
     claimed,
+    held_fence,
+    lapsed,
     new_item,
+    reserved,
 )
 from symbl_async.batch._ledger._store import check_join, fair_share, longest_first_key
 from symbl_async.errors import ClientClosedError, IllegalTransitionError, ValidationError
@@ -196,16 +199,18 @@ class MemoryStore:
 
     async def claim(
         self, most: int, candidates: Sequence[str] | None = None, *,
-        within_share: bool = False,
+        within_share: bool = False, reserved: Sequence[str] = (),
     ) -> list[LedgerItem]:
-        return self._claim_now(most, candidates, within_share=within_share)
+        return self._claim_now(most, candidates, within_share=within_share,
+                               reserved=reserved)
 
     @property
     def over_share(self) -> bool:
         return self._over_share
 
     def _claim_now(
-        self, most: int, candidates: Sequence[str] | None, *, within_share: bool = False
+        self, most: int, candidates: Sequence[str] | None, *, within_share: bool = False,
+        reserved: Sequence[str] = (),
     ) -> list[LedgerItem]:
         """A claim's work (see :meth:`claim`), with nothing awaited: atomic in the loop."""
         self._over_share = False
@@ -226,19 +231,41 @@ class MemoryStore:
                 self._over_share = True
                 return []
         chosen: list[LedgerItem] = []
-        for row in self._pending(candidates, account.run_started):
+        since, me = account.run_started, self._worker_id
+        own = (db.items.get(k) for k in dict.fromkeys(reserved))
+        for row in itertools.chain(
+                (r for r in own if r is not None and r.owner == me and _wanted(r, since)),
+                self._pending(candidates, since)):
             if len(chosen) >= room:
                 break
-            chosen.append(self._write(row, claimed(), now, new_fence=db.next_fence()).item)
+            chosen.append(self._write(row, claimed(), now, new_fence=db.next_fence(),
+                                      fence=held_fence(row, me)).item)
         account.since_decrease += len(chosen)
         return chosen
 
     def _pending(self, candidates: Sequence[str] | None, since: float) -> Iterable[LedgerItem]:
+        """Pending items of this run nobody reserved: ``candidates`` in order, or all of
+        them longest first. Lazy: a claim stops at its room."""
         items = self._ledger.items
         if candidates is not None:
             rows = (items.get(k) for k in dict.fromkeys(candidates))
-            return (r for r in rows if r is not None and _wanted(r, since))
-        return sorted((r for r in items.values() if _wanted(r, since)), key=longest_first_key)
+            return (r for r in rows
+                    if r is not None and r.owner is None and _wanted(r, since))
+        return sorted((r for r in items.values() if r.owner is None and _wanted(r, since)),
+                      key=longest_first_key)
+
+    async def next_pending(self) -> LedgerItem | None:
+        db = self._open()
+        since = 0.0 if db.account is None else db.account.run_started
+        return next(iter(self._pending(None, since)), None)
+
+    async def reserve(self, key: str) -> LedgerItem | None:
+        db, now = self._open(), self.clock()
+        row = db.items.get(key)
+        since = 0.0 if db.account is None else db.account.run_started
+        if row is None or row.owner is not None or not _wanted(row, since):
+            return None
+        return self._write(row, reserved(), now, new_fence=db.next_fence()).item
 
     async def apply(self, row: LedgerItem, change: Change) -> LedgerItem:
         db, now = self._open(), self.clock()
@@ -249,10 +276,10 @@ class MemoryStore:
         return self._write(current, change, now, new_fence=fence, fence=row.fence).item
 
     async def end_and_claim(
-        self, row: LedgerItem, change: Change
+        self, row: LedgerItem, change: Change, *, reserved: Sequence[str] = ()
     ) -> tuple[LedgerItem, list[LedgerItem]]:
         ended = await self.apply(row, change)  # awaits nothing: one step with the claim
-        return ended, self._claim_now(1, None, within_share=True)
+        return ended, self._claim_now(1, None, within_share=True, reserved=reserved)
 
     def _write(
         self, row: LedgerItem, change: Change, now: float, *, new_fence: int | None,
@@ -274,10 +301,13 @@ class MemoryStore:
                 del db.leases[worker]
         taken = []
         for row in sorted(db.items.values(), key=lambda r: r.key):
-            if (row.state in UNFINISHED and row.owner != self._worker_id
-                    and not db.alive(row.owner, now)):
+            if row.owner == self._worker_id or db.alive(row.owner, now):
+                continue
+            if row.state in UNFINISHED:
                 done = self._write(row, adopted(), now, new_fence=db.next_fence())
                 taken.append(done.item)
+            elif row.state is ItemState.PENDING and row.owner is not None:
+                self._write(row, lapsed(), now, new_fence=None)
         return taken
 
     async def on_rejected(self, cooldown: float) -> None:

@@ -52,6 +52,9 @@ from symbl_async.batch._ledger._states import (
     adopted,
     advance,
     claimed,
+    held_fence,
+    lapsed,
+    reserved,
 )
 from symbl_async.batch._ledger._store import check_join, fair_share
 from symbl_async.core._checks import check_ledger_url, redact_url
@@ -631,12 +634,13 @@ class PostgresStore:
 
     async def claim(
         self, most: int, candidates: Sequence[str] | None = None, *,
-        within_share: bool = False,
+        within_share: bool = False, reserved: Sequence[str] = (),
     ) -> list[LedgerItem]:
         op = uuid.uuid4()
         keys = None if candidates is None else list(dict.fromkeys(candidates))
+        own = list(dict.fromkeys(reserved))
         self._over_share = False
-        if most <= 0 or (keys is not None and not keys):
+        if most <= 0 or (keys is not None and not keys and not own):
             return []
         if await self._looks_full():
             return []
@@ -647,14 +651,15 @@ class PostgresStore:
                 # carrying this op were claimed by it.
                 rows = await conn.fetch(_SELECT + " WHERE op = $1", op)
                 if rows:
-                    return sorted((_item(r) for r in rows), key=_claim_order(keys))
-            return await self._claim_in(conn, most, keys, op, within_share=within_share)
+                    return sorted((_item(r) for r in rows), key=_claim_order(keys, own))
+            return await self._claim_in(conn, most, keys, op, within_share=within_share,
+                                        reserved=own)
 
         return await self._run(tx)
 
     async def _claim_in(
         self, conn: Any, most: int, keys: list[str] | None, op: uuid.UUID, *,
-        within_share: bool = False,
+        within_share: bool = False, reserved: list[str] | None = None,
     ) -> list[LedgerItem]:
         """A claim's work, in the caller's transaction (see :meth:`claim`); with
         ``within_share``, only while this worker holds fewer jobs than its share."""
@@ -684,23 +689,33 @@ class PostgresStore:
             self._over_share = True
             return []
         # Only what this run's inputs named: a pending item an earlier run left behind
-        # waits for an input to name it again.
-        if keys is None:  # the whole backlog, longest first (the partial index)
+        # waits for an input to name it again. This worker's reservations first; then
+        # what nobody reserved.
+        rows: list[Any] = []
+        if reserved:
             rows = await conn.fetch(
-                _SELECT + " WHERE state = 'pending' AND updated_at >= $2 ORDER BY duration"
-                " DESC NULLS LAST, key LIMIT $1 FOR UPDATE SKIP LOCKED",
-                room, account["run_started"])
-        else:
-            rows = await conn.fetch(
+                _SELECT + " WHERE key = ANY($1::text[]) AND state = 'pending' AND owner = $4"
+                " AND updated_at >= $3 ORDER BY array_position($1::text[], key) LIMIT $2"
+                " FOR UPDATE SKIP LOCKED", reserved, room, account["run_started"],
+                self._worker_id)
+        left = room - len(rows)
+        if left and keys is None:  # the whole backlog, longest first (the partial index)
+            rows += await conn.fetch(
+                _SELECT + " WHERE state = 'pending' AND updated_at >= $2 AND owner IS NULL"
+                " ORDER BY duration DESC NULLS LAST, key LIMIT $1 FOR UPDATE SKIP LOCKED",
+                left, account["run_started"])
+        elif left:
+            rows += await conn.fetch(
                 _SELECT + " WHERE key = ANY($1::text[]) AND state = 'pending' AND"
-                " updated_at >= $3 ORDER BY array_position($1::text[], key) LIMIT $2"
-                " FOR UPDATE SKIP LOCKED", keys, room, account["run_started"])
+                " owner IS NULL AND updated_at >= $3 ORDER BY array_position($1::text[], key)"
+                " LIMIT $2 FOR UPDATE SKIP LOCKED", keys, left, account["run_started"])
         if not rows:
             return []
         fences = await conn.fetch(
             "SELECT nextval('fences') AS f FROM generate_series(1, $1)", len(rows))
-        done = [self._advance(_item(r), claimed(), account["now"], None, f["f"])
-                for r, f in zip(rows, fences, strict=True)]
+        me = self._worker_id
+        done = [self._advance(item, claimed(), account["now"], held_fence(item, me), f["f"])
+                for item, f in zip(map(_item, rows), fences, strict=True)]
         if account["since_decrease"] == 0:  # only "a claim since the decrease" is read
             await conn.execute(
                 "UPDATE account SET since_decrease = since_decrease + $1 WHERE id = 1",
@@ -754,9 +769,9 @@ class PostgresStore:
         return new, done.wakes
 
     async def end_and_claim(
-        self, row: LedgerItem, change: Change
+        self, row: LedgerItem, change: Change, *, reserved: Sequence[str] = ()
     ) -> tuple[LedgerItem, list[LedgerItem]]:
-        op, key = uuid.uuid4(), row.key
+        op, key, own = uuid.uuid4(), row.key, list(dict.fromkeys(reserved))
 
         async def tx(conn: Any, retry: bool) -> tuple[LedgerItem, list[LedgerItem]]:
             if retry:
@@ -768,7 +783,7 @@ class PostgresStore:
             new, wakes = await self._move_in(conn, row, change, op)
             # The item's lock, then the account's: no transaction holds the account's and
             # waits for an item (claims skip locked items), so this cannot deadlock.
-            taken = await self._claim_in(conn, 1, None, op, within_share=True)
+            taken = await self._claim_in(conn, 1, None, op, within_share=True, reserved=own)
             if wakes and not taken:  # the slot is free for any worker
                 await conn.execute(_notify("changed"))
             return new, taken
@@ -784,6 +799,36 @@ class PostgresStore:
         if not isinstance(done, Advanced):
             raise done.error()
         return done
+
+    async def next_pending(self) -> LedgerItem | None:
+        async def tx(conn: Any, retry: bool) -> LedgerItem | None:
+            row = await conn.fetchrow(
+                _SELECT + " WHERE state = 'pending' AND owner IS NULL AND updated_at >="
+                " (SELECT run_started FROM account WHERE id = 1)"
+                " ORDER BY duration DESC NULLS LAST, key LIMIT 1")
+            return None if row is None else _item(row)
+
+        return await self._read(tx)
+
+    async def reserve(self, key: str) -> LedgerItem | None:
+        op = uuid.uuid4()
+
+        async def tx(conn: Any, retry: bool) -> LedgerItem | None:
+            rec = await conn.fetchrow(
+                _SELECT.replace(" FROM", f", op, {_NOW} AS now FROM") + " WHERE key = $1 AND"
+                " state = 'pending' AND (owner IS NULL OR op = $2) AND updated_at >="
+                " (SELECT run_started FROM account WHERE id = 1) FOR UPDATE SKIP LOCKED",
+                key, op)
+            if rec is None:
+                return None
+            if rec["op"] == op:  # this very call committed before its answer was lost
+                return _item(rec)
+            fence = await conn.fetchval("SELECT nextval('fences')")
+            (new,) = await _write(
+                conn, [self._advance(_item(rec), reserved(), rec["now"], None, fence)], op)
+            return new
+
+        return await self._run(tx)
 
     async def adopt(self) -> list[LedgerItem]:
         me, op = self._worker_id, uuid.uuid4()
@@ -804,6 +849,15 @@ class PostgresStore:
                 " + lease_seconds * interval '1 second')",
                 me, self._since,
             )
+            # The reservations of workers that are gone lapse (owner NULL: not reserved).
+            lapsing = await conn.fetch(
+                _SELECT + " WHERE state = 'pending' AND owner <> $1 AND NOT EXISTS (SELECT 1"
+                " FROM workers w WHERE w.id = items.owner) ORDER BY key"
+                " FOR UPDATE SKIP LOCKED", me)
+            if lapsing:
+                await _write(conn, [self._advance(_item(r), lapsed(), now, None, None)
+                                    for r in lapsing], op)
+                await conn.execute(_notify("changed"))
             rows = await conn.fetch(
                 _SELECT + " WHERE state = ANY($1::text[]) AND owner IS DISTINCT FROM $2 AND"
                 " (owner IS NULL OR NOT EXISTS (SELECT 1 FROM workers w WHERE w.id ="
@@ -984,8 +1038,11 @@ class PostgresStore:
         return scrub(f"{type(exc).__name__}: {exc}", self._url)
 
 
-def _claim_order(keys: list[str] | None) -> Callable[[LedgerItem], Any]:
+def _claim_order(keys: list[str] | None, reserved: list[str]) -> Callable[[LedgerItem], Any]:
+    """The order a claim returns its items in: the reservations, then the rest."""
+    first = {k: n for n, k in enumerate(reserved)}
     if keys is None:
-        return lambda i: (i.duration is None, -(i.duration or 0.0), i.key)
+        return lambda i: (first.get(i.key, len(first)), i.duration is None,
+                          -(i.duration or 0.0), i.key)
     at = {k: n for n, k in enumerate(keys)}
-    return lambda i: at.get(i.key, len(at))
+    return lambda i: (first.get(i.key, len(first)), at.get(i.key, len(at)))

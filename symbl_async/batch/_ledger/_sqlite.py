@@ -53,6 +53,9 @@ from symbl_async.batch._ledger._states import (
     adopted,
     advance,
     claimed,
+    held_fence,
+    lapsed,
+    reserved,
 )
 from symbl_async.batch._ledger._store import check_join, fair_share
 from symbl_async.errors import (
@@ -317,15 +320,17 @@ class SqliteLedger:
                                 (self.worker_id,))
 
     def claim(
-        self, most: int, candidates: Sequence[str] | None, within_share: bool = False
+        self, most: int, candidates: Sequence[str] | None, within_share: bool = False,
+        reserved: Sequence[str] = (),
     ) -> list[LedgerItem]:
         now = time.time()
         with self._tx() as conn:
-            return self._claim_in(conn, most, candidates, now, within_share=within_share)
+            return self._claim_in(conn, most, candidates, now, within_share=within_share,
+                                  reserved=reserved)
 
     def _claim_in(
         self, conn: sqlite3.Connection, most: int, candidates: Sequence[str] | None,
-        now: float, *, within_share: bool = False,
+        now: float, *, within_share: bool = False, reserved: Sequence[str] = (),
     ) -> list[LedgerItem]:
         """A claim's work, in the caller's transaction (see :meth:`claim`); with
         ``within_share``, only while this worker holds fewer jobs than its share."""
@@ -348,20 +353,45 @@ class SqliteLedger:
             if mine >= fair_share(account[0], live):
                 self.over_share = True
                 return []
-        since = account[2]
-        if candidates is None:
-            rows = [_item(r) for r in conn.execute(
-                _SELECT + " WHERE state = 'pending' AND updated_at >= ? ORDER BY duration"
-                " IS NULL, duration DESC, key LIMIT ?", (since, room))]
-        else:
-            found = {r.key: r for r in _select_many(conn, candidates)}
-            rows = [found[k] for k in dict.fromkeys(candidates)
-                    if k in found and found[k].state is ItemState.PENDING
-                    and found[k].updated_at >= since][:room]
-        claimed_rows = [self._write(conn, row, claimed(), now, None).item for row in rows]
+        since, me = account[2], self.worker_id
+        own = {r.key: r for r in _select_many(conn, list(dict.fromkeys(reserved)))}
+        rows = [own[k] for k in dict.fromkeys(reserved)
+                if k in own and own[k].owner == me and own[k].state is ItemState.PENDING
+                and own[k].updated_at >= since][:room]
+        if len(rows) < room:
+            rows += self._pending(conn, candidates, since, room - len(rows))
+        claimed_rows = [self._write(conn, row, claimed(), now, held_fence(row, me)).item
+                        for row in rows]
         conn.execute("UPDATE account SET since_decrease = since_decrease + ? WHERE id = 1",
                      (len(claimed_rows),))
         return claimed_rows
+
+    @staticmethod
+    def _pending(conn: sqlite3.Connection, candidates: Sequence[str] | None, since: float,
+                 most: int) -> list[LedgerItem]:
+        """Up to ``most`` pending items of this run nobody reserved: ``candidates`` in
+        order, or the whole backlog longest first."""
+        if candidates is None:
+            return [_item(r) for r in conn.execute(
+                _SELECT + " WHERE state = 'pending' AND updated_at >= ? AND owner IS NULL"
+                " ORDER BY duration IS NULL, duration DESC, key LIMIT ?", (since, most))]
+        found = {r.key: r for r in _select_many(conn, candidates)}
+        return [found[k] for k in dict.fromkeys(candidates)
+                if k in found and found[k].state is ItemState.PENDING
+                and found[k].owner is None and found[k].updated_at >= since][:most]
+
+    def next_pending(self) -> LedgerItem | None:
+        with self._tx(write=False) as conn:
+            account = conn.execute("SELECT run_started FROM account WHERE id = 1").fetchone()
+            found = self._pending(conn, None, 0.0 if account is None else account[0], 1)
+            return found[0] if found else None
+
+    def reserve(self, key: str) -> LedgerItem | None:
+        now = time.time()
+        with self._tx() as conn:
+            account = conn.execute("SELECT run_started FROM account WHERE id = 1").fetchone()
+            found = self._pending(conn, [key], 0.0 if account is None else account[0], 1)
+            return self._write(conn, found[0], reserved(), now, None).item if found else None
 
     def apply(self, row: LedgerItem, change: Change) -> LedgerItem:
         now = time.time()
@@ -369,12 +399,13 @@ class SqliteLedger:
             return self._move_in(conn, row, change, now)
 
     def end_and_claim(
-        self, row: LedgerItem, change: Change
+        self, row: LedgerItem, change: Change, reserved: Sequence[str] = ()
     ) -> tuple[LedgerItem, list[LedgerItem]]:
         now = time.time()
         with self._tx() as conn:
             ended = self._move_in(conn, row, change, now)
-            return ended, self._claim_in(conn, 1, None, now, within_share=True)
+            return ended, self._claim_in(conn, 1, None, now, within_share=True,
+                                         reserved=reserved)
 
     def _move_in(
         self, conn: sqlite3.Connection, row: LedgerItem, change: Change, now: float
@@ -391,6 +422,11 @@ class SqliteLedger:
             gone = "id <> ?" + ("" if self.exclusive else " AND lease_until <= ?")
             conn.execute(f"DELETE FROM workers WHERE {gone}",
                          (self.worker_id,) if self.exclusive else (self.worker_id, now))
+            # Reservations of workers that are gone (owner NULL: not reserved).
+            for row in conn.execute(
+                    _SELECT + " WHERE state = 'pending' AND owner IS NOT ? AND owner NOT IN"
+                    " (SELECT id FROM workers) ORDER BY key", (self.worker_id,)).fetchall():
+                self._write(conn, _item(row), lapsed(), now, None)
             rows = [_item(r) for r in conn.execute(
                 _SELECT + f" WHERE state IN ({_UNFINISHED}) AND owner IS NOT ? AND (owner IS"
                 " NULL OR owner NOT IN (SELECT id FROM workers)) ORDER BY key",
@@ -769,10 +805,10 @@ class SqliteStore:
 
     async def claim(
         self, most: int, candidates: Sequence[str] | None = None, *,
-        within_share: bool = False,
+        within_share: bool = False, reserved: Sequence[str] = (),
     ) -> list[LedgerItem]:
         keys = None if candidates is None else list(candidates)
-        return await self._call(self._ledger.claim, most, keys, within_share)
+        return await self._call(self._ledger.claim, most, keys, within_share, list(reserved))
 
     @property
     def over_share(self) -> bool:
@@ -783,9 +819,16 @@ class SqliteStore:
                                 durable=change.move.durable)
 
     async def end_and_claim(
-        self, row: LedgerItem, change: Change
+        self, row: LedgerItem, change: Change, *, reserved: Sequence[str] = ()
     ) -> tuple[LedgerItem, list[LedgerItem]]:
-        return await self._call(self._ledger.end_and_claim, row, change, wakes=True)
+        return await self._call(self._ledger.end_and_claim, row, change, list(reserved),
+                                wakes=True)
+
+    async def next_pending(self) -> LedgerItem | None:
+        return await self._call(self._ledger.next_pending)
+
+    async def reserve(self, key: str) -> LedgerItem | None:
+        return await self._call(self._ledger.reserve, key)
 
     async def adopt(self) -> list[LedgerItem]:
         return await self._call(self._ledger.adopt)

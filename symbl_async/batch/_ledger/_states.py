@@ -10,6 +10,8 @@ An item moves through these states (:class:`ItemState`)::
     failed -> pending, or -> completed if its job had completed (retry)
     submitting/unknown -> pending: looked up after the grace period, no job (none_created)
     submitting -> pending: claimed, and the run stopped before the submit was sent (release)
+    pending -> pending: reserved by a worker for its upload ahead of a slot (reserve), free
+        again (unreserve; lapse: its worker is gone)
 
 ``submitting`` is the intent: it is committed, with the attempt's own name, before the submit
 is sent, so an item found in ``submitting`` may exist remotely and is looked up by that name
@@ -23,6 +25,10 @@ Ownership (fencing): an item in a worker's hands carries ``owner`` (the worker's
 and the fence it was given; a worker whose item was adopted by another (its lease ran out) is
 refused with :class:`~symbl_async.errors.LeaseLostError`, never allowed to overwrite newer
 state. Items that reach ``fetched`` or ``failed``, or go back to ``pending``, are nobody's.
+A pending item has an owner only while reserved: a shared batch's worker uploads its file
+ahead of a slot (every byte but the last, which waits for the claim), and the other
+workers' claims leave it; the owner's claim takes it (``submitting``, the same fence). A
+reservation creates nothing remotely, so losing it costs an upload, never a job.
 
 Every store (SQLite, PostgreSQL, in memory) loads an item, calls :func:`advance` and writes
 what it returns: the moves, the fields each sets and the owner rule exist only here. The
@@ -58,16 +64,20 @@ __all__ = [
     "completed",
     "failed",
     "fetched",
+    "held_fence",
     "job_id_learned",
+    "lapsed",
     "new_item",
     "none_created",
     "released",
     "reopened",
     "resent",
+    "reserved",
     "retried",
     "submitted",
     "timings",
     "unknown",
+    "unreserved",
 ]
 
 
@@ -213,10 +223,17 @@ FAILED = _move("failed", {_S.PENDING, _S.SUBMITTING, _S.SUBMITTED, _S.COMPLETED}
 REOPEN = _move("reopen", {_S.FETCHED}, _S.COMPLETED, takes_ownership=True)
 RETRY = _move("retry", {_S.FAILED}, None, takes_ownership=True)
 ADOPT = _move("adopt", set(UNFINISHED), None, takes_ownership=True)
+# A pending item kept for its worker's upload ahead of a slot: nothing is sent that could
+# create a job before the claim (the upload's last bytes wait for it).
+RESERVE = _move("reserve", {_S.PENDING}, _S.PENDING, takes_ownership=True)
+# The reservation given up (the upload ahead was cut off, or the run stops): free again.
+UNRESERVE = _move("unreserve", {_S.PENDING}, _S.PENDING)
+# The reservation of a worker that is gone (the store knows the leases): free again.
+LAPSE = _move("lapse", {_S.PENDING}, _S.PENDING)
 
 MOVES: Mapping[str, Move] = {m.name: m for m in (
     CLAIM, RESEND, UNKNOWN, SUBMITTED, JOB_ID_LEARNED, COMPLETED, FETCHED, RELEASE,
-    NONE_CREATED, FAILED, REOPEN, RETRY, ADOPT,
+    NONE_CREATED, FAILED, REOPEN, RETRY, ADOPT, RESERVE, UNRESERVE, LAPSE,
 )}
 """Every move, by name."""
 
@@ -310,6 +327,28 @@ def adopted() -> Change:
     return Change(ADOPT)
 
 
+def reserved() -> Change:
+    """pending -> pending in the caller's hands: kept for its upload ahead of a slot; only
+    the caller's claim takes it (with the fence this gives)."""
+    return Change(RESERVE)
+
+
+def unreserved() -> Change:
+    """pending (reserved by the caller) -> pending, nobody's: the upload ahead was given up."""
+    return Change(UNRESERVE)
+
+
+def lapsed() -> Change:
+    """pending (reserved by a worker that is gone) -> pending, nobody's."""
+    return Change(LAPSE)
+
+
+def held_fence(item: LedgerItem, worker: str) -> int | None:
+    """The fence ``worker`` holds for a pending ``item`` it reserved (None: not its own),
+    as its claim of the item gives it."""
+    return item.fence if item.owner == worker else None
+
+
 def _text(reason: str | BaseException) -> str:
     if isinstance(reason, BaseException):
         return f"{type(reason).__name__}: {reason}"
@@ -362,8 +401,8 @@ class Advanced:
         """Whether other workers should look again: a job slot freed, an item to take, or
         an item done (inputs waiting for it get their result)."""
         was, now = self.before.state, self.item.state
-        return ((was in IN_FLIGHT and now not in IN_FLIGHT) or now is _S.PENDING
-                or now in RELEASED)
+        return ((was in IN_FLIGHT and now not in IN_FLIGHT)
+                or (now is _S.PENDING and self.item.owner is None) or now in RELEASED)
 
 
 def hands(item: LedgerItem, worker: str, fence: int | None) -> str | None:
@@ -407,10 +446,12 @@ def advance(
         The item after the move and the changed fields, or the refusal.
     """
     move = change.move
-    if move is ADOPT:
-        # Adoption takes the item from a worker that is gone: the store decided that (it
-        # knows the leases); the item must be unfinished and not already the caller's.
-        if item.state not in UNFINISHED or item.owner == worker:
+    if move is ADOPT or move is LAPSE:
+        # Adoption takes the item from a worker that is gone, a lapse frees its
+        # reservation: the store decided that (it knows the leases); the item must be in
+        # the move's states and held by another worker (or none, for an adoption).
+        if (item.state not in move.sources or item.owner == worker
+                or (move is LAPSE and item.owner is None)):
             return Refusal(item.key, item.state, item.state)
     else:
         lost = hands(item, worker, fence)
@@ -440,11 +481,12 @@ def advance(
         changes["error"] = None
     if move is REOPEN:
         changes.update(output_path=None, outputs=None)
-    if move.takes_ownership and target not in RELEASED and target is not _S.PENDING:
+    if move.takes_ownership and target not in RELEASED and (
+            target is not _S.PENDING or move is RESERVE):
         if new_fence is None:
             raise ValidationError("new_fence", f"{move.name} needs a new fence number")
         changes.update(owner=worker, fence=new_fence)
-    if target in RELEASED or target is _S.PENDING:
+    elif target in RELEASED or target is _S.PENDING:
         changes.update(owner=None, fence=None)
     return Advanced(item, attrs.evolve(item, **changes), changes)
 
@@ -455,6 +497,10 @@ def _guarded(item: LedgerItem, change: Change, now: float) -> bool:
         return item.job_id is not None  # learned once, from the first delivery
     if change.move is NONE_CREATED:
         return bool(now < change.fields["grace_until"])  # a request may still land before
+    if change.move is UNRESERVE:
+        return item.owner is None  # nobody's already: not the caller's reservation
+    if change.move is RESERVE:
+        return item.owner is not None  # reserved already (its own: once is enough)
     return False
 
 

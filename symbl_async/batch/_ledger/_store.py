@@ -25,9 +25,14 @@ The rules the stores keep together:
   their order), under the caller's ownership with new fences.
   :meth:`ItemStore.end_and_claim` makes the same claim (of one item, within the worker's
   share) in the transaction that records a job's end.
+* A pending item may be **reserved** (:meth:`ItemStore.reserve`): a shared batch's worker
+  uploads its file ahead of a slot. Claims over the whole backlog leave reserved items;
+  the reserving worker takes its own with ``reserved=`` first. Nothing is created remotely
+  before a claim, so a reservation is only a promise of bandwidth.
 * Workers keep a lease (:meth:`ItemStore.heartbeat`); the unfinished items of a worker whose
   lease ran out are taken over by :meth:`ItemStore.adopt` (new owner, new fence) and
   finished: looked up by name, waited for, fetched; never submitted again without a lookup.
+  Its reservations lapse in the same pass (pending, nobody's again).
 * The 429-adaptive limit (AIMD) and its cooldown live with the account: one worker's 429
   slows every worker (:meth:`ItemStore.on_rejected`, :meth:`ItemStore.on_accepted`).
 * Times are the ledger's clock (:meth:`ItemStore.clock`): a shared ledger's database clock,
@@ -109,13 +114,13 @@ class ItemStore(Protocol):
 
     async def claim(
         self, most: int, candidates: Sequence[str] | None = None, *,
-        within_share: bool = False,
+        within_share: bool = False, reserved: Sequence[str] = (),
     ) -> list[LedgerItem]:
         """Take up to ``most`` job slots and as many pending items, atomically.
 
         Only pending items an input of this run named (or that went back to pending in it:
         ``updated_at`` since the run started) are taken: what an earlier run left pending
-        waits until an input names it again.
+        waits until an input names it again. Items another worker reserved are left.
 
         Args:
             most: how many at most (this worker's free local slots).
@@ -123,6 +128,8 @@ class ItemStore(Protocol):
                 pending are skipped); None: the whole backlog, longest first.
             within_share: take nothing while this worker holds its share of the jobs in
                 flight or more (:func:`fair_share`; :attr:`over_share` then says so).
+            reserved: keys this worker reserved (:meth:`reserve`), taken first, in this
+                order (those no longer pending in its hands are skipped).
 
         Returns:
             The items, now ``submitting`` (their first attempt's intent committed) and this
@@ -148,7 +155,7 @@ class ItemStore(Protocol):
         held its share or more while the account had room."""
 
     async def end_and_claim(
-        self, row: LedgerItem, change: Change
+        self, row: LedgerItem, change: Change, *, reserved: Sequence[str] = ()
     ) -> tuple[LedgerItem, list[LedgerItem]]:
         """Record a job's end and refill its slot in the same transaction.
 
@@ -158,15 +165,30 @@ class ItemStore(Protocol):
         worker holds fewer jobs in flight than its share (:func:`fair_share`). A shared
         batch's worker refills the slot its job freed without a second transaction, and
         without waking the other workers for it; a worker that holds less than its share
-        (one that joined late) gets the slots the others leave.
+        (one that joined late) gets the slots the others leave. ``reserved``: as for
+        :meth:`claim`, taken before the backlog.
 
         Returns:
             The item after the move, and the claimed items (none or one).
         """
 
+    async def next_pending(self) -> LedgerItem | None:
+        """The item a claim over the whole backlog would take next (the longest pending
+        item of this run that nobody reserved), without taking it; None if there is none."""
+
+    async def reserve(self, key: str) -> LedgerItem | None:
+        """Reserve a pending item of this run that nobody holds, for this worker's upload
+        ahead of a slot (``reserved()``: it stays pending, in this worker's hands, with a
+        new fence); None when it is not such an item (any more).
+
+        Claims over the whole backlog leave it; this worker takes it with
+        ``claim(..., reserved=[key])`` or gives it up with ``apply(row, unreserved())``;
+        it lapses when this worker's lease runs out (:meth:`adopt`)."""
+
     async def adopt(self) -> list[LedgerItem]:
         """Take over the unfinished items (``submitting``, ``unknown``, ``submitted``,
-        ``completed``) of workers whose lease ran out (or of none: a finished run's)."""
+        ``completed``) of workers whose lease ran out (or of none: a finished run's), and
+        free their reservations (``lapsed()``: those items are not returned)."""
 
     async def on_rejected(self, cooldown: float) -> None:
         """A submit got 429: halve the account's effective limit (once per burst) and hold

@@ -20,6 +20,7 @@ import attrs
 import pytest
 
 from symbl_async.batch._ledger import (
+    ItemState,
     ItemStore,
     MemoryLedger,
     MemoryStore,
@@ -70,6 +71,15 @@ class Ledgers:
         store = await self.open()
         try:
             return await store.counts()
+        finally:
+            await store.aclose()
+
+    async def reserved(self) -> list[str]:
+        """The keys of pending items a worker holds (reserved for an upload ahead)."""
+        store = await self.open()
+        try:
+            return [row.key async for row in store.items(ItemState.PENDING)
+                    if row.owner is not None]
         finally:
             await store.aclose()
 

@@ -61,6 +61,7 @@ from symbl_async.batch._ledger._states import (
     attempt_name,
     reopened,
     retried,
+    unreserved,
 )
 from symbl_async.batch._ledger._store import ItemStore
 from symbl_async.batch._output import Storage, open_storage
@@ -110,6 +111,7 @@ _CLAIM_GROUP = 64  # items claimed at most in one transaction
 # before it claims it itself: another worker's wake-up and claim take milliseconds.
 _SHARE_DEFER = 0.1
 _STAGE_TICK = 0.1  # how often uploads ahead of their slots are looked at (seconds)
+_PEEK_EVERY = 1.0  # a shared run reads the backlog's next item this often, at most (seconds)
 # Keys of reported items kept to flag later duplicate inputs; a service that runs for
 # months forgets the oldest (a duplicate past them is reported from the ledger as it
 # stands, just not flagged).
@@ -184,6 +186,18 @@ class Awaiting:
     attempts: int = 0
     """Its row's attempts when it was queued (the next one's name goes with an upload
     started ahead of its slot)."""
+
+
+@attrs.define(eq=False)
+class _Ahead:
+    """An upload ahead of its slot, and what it is for: this run's input (a ledger this
+    process owns: the look-ahead's), or the item reserved for it (a shared ledger: the
+    backlog's, reserved so that the other workers' claims leave it)."""
+
+    key: str
+    staged: StagedUpload
+    entry: Awaiting | None = None
+    row: LedgerItem | None = None
 
 
 class _Recent:
@@ -284,8 +298,9 @@ class Engine:
         # Item tasks whose job's end is being recorded with a refill's claim (it may
         # commit): not cancelled by stop(), as the dispatcher in its claim is not.
         self._refilling: set[asyncio.Task[Any]] = set()
-        # Uploads ahead of their slots (a ledger this process owns), and their inputs.
-        self._staged: dict[str, tuple[Awaiting, StagedUpload]] = {}
+        # Uploads ahead of their slots, and what each is for.
+        self._staged: dict[str, _Ahead] = {}
+        self._peeked: tuple[float, LedgerItem | None, PreparedItem | None] | None = None
         self._staging: set[asyncio.Task[Any]] = set()  # their tasks, until they end
         self._unstaged: set[str] = set()  # keys whose upload ahead was cut off: not again
         self._slot_of: dict[str, Slot] = {}  # the slot of each item in hand
@@ -307,8 +322,8 @@ class Engine:
         for task, sending in list(self._sending.items()):
             if not sending.active and task not in self._refilling:
                 task.cancel()
-        for _, staged in self._staged.values():
-            staged.cancel()  # its last bytes never went: nothing created
+        for ahead in self._staged.values():
+            ahead.staged.cancel()  # its last bytes never went: nothing created
         self._changes.notify()
 
     @property
@@ -343,8 +358,7 @@ class Engine:
             shared = self._store.shared
             self._intake_task = self._spawn(self._intake())
             self._dispatch_task = self._spawn(self._dispatch())
-            if not shared:
-                self._spawn(self._stage_ahead())
+            self._spawn(self._stage_ahead())
             if shared:
                 self._spawn(self._keep_lease())
                 self._spawn(self._keep_adopting())
@@ -399,7 +413,8 @@ class Engine:
             names=cfg.names,
             transcripts=cfg.transcripts,
             refill=Refill(wanted=self._may_refill, claiming=self._refill_claim,
-                          start=self._refilled) if store.shared else None,
+                          start=self._refilled, reserved=self._reserved)
+            if store.shared else None,
         )
         if store.shared:
             # An adopted job's webhooks go to the receiver of the worker that submitted it.
@@ -486,8 +501,8 @@ class Engine:
         if self._flush_timer is not None:
             self._flush_timer.cancel()
         watchers = set() if self._worker is None else self._worker.watchers.tasks
-        for _, staged in self._staged.values():
-            staged.cancel()
+        for ahead in self._staged.values():
+            ahead.staged.cancel()
         tasks = [*self._tasks, *self._helpers, *self._live.values(), *watchers,
                  *self._staging]
         for task in tasks:
@@ -501,8 +516,11 @@ class Engine:
         counts: dict[str, int] = {}
         if storage is not None and storage.store is not None:
             try:
-                # The lease is over at once: another worker (or a rerun) adopts what this
+                # Reservations given back (else they lapse with the lease), then the
+                # lease is over at once: another worker (or a rerun) adopts what this
                 # run leaves in flight without waiting for it to run out.
+                for ahead in list(self._staged.values()):
+                    await self._unreserve(ahead)
                 await self._store.leave()
                 counts = await self._store.counts()
                 await save_processing_model(self._store, self._config.client.processing_model)
@@ -913,11 +931,20 @@ class Engine:
         finally:
             self._refilling.discard(task)
 
+    def _reserved(self) -> list[str]:
+        """The items this worker reserved for its uploads ahead, the furthest along first:
+        a refill takes them before the backlog."""
+        order = sorted(self._staged.values(), key=lambda a: -a.staged.sent)
+        return [a.key for a in order if a.row is not None]
+
     def _refilled(self, row: LedgerItem, slot: Slot, seconds: float) -> None:
-        """Start an item claimed as a job's end was recorded, in that job's slot."""
+        """Start an item claimed as a job's end was recorded, in that job's slot (with
+        its upload ahead, if it was reserved for one)."""
         self._delivery.claims.record(seconds, 1)
         slot.ends_at = None  # the ended job's; the new one's comes with its submit
-        self._start(row, origin="claim", slot=slot, fresh=True)
+        ahead = self._staged.pop(row.key, None)
+        self._start(row, origin="claim", slot=slot, fresh=True,
+                    staged=None if ahead is None else ahead.staged)
         self._changes.notify()
 
     def _input_spent(self) -> bool:
@@ -948,9 +975,9 @@ class Engine:
                 held = await self._local_slots()
                 if self._buffer:  # read while the slots were awaited: chosen from too
                     await self._flush()
-                ahead = {} if store.shared else self._take_staged(len(held))
+                ahead = self._take_staged(len(held))
                 taken = [] if store.shared else [
-                    *(entry for entry, _ in ahead.values()),
+                    *(a.entry for a in ahead.values() if a.entry is not None),
                     *self._take(len(held) - len(ahead))]
                 self._claiming = len(taken)
                 self._changes.notify()  # room in the window: the intake reads on
@@ -959,13 +986,16 @@ class Engine:
                 try:
                     rows = await store.claim(
                         len(held), None if store.shared else [e.key for e in taken],
-                        within_share=store.shared and not deferred)
+                        within_share=store.shared and not deferred,
+                        reserved=list(ahead) if store.shared else ())
                     self._delivery.claims.record(time.monotonic() - began, len(rows))
                 except BaseException:
                     for slot in held:
                         slot.release()
-                    for _, staged in ahead.values():
-                        staged.cancel()
+                    for one in ahead.values():
+                        one.staged.cancel()
+                        if one.row is not None:  # given back at the shutdown
+                            self._staged[one.key] = one
                     self._give_back(taken)
                     raise
                 finally:
@@ -974,11 +1004,17 @@ class Engine:
                 for row, slot in zip(rows, held, strict=False):
                     used = ahead.pop(row.key, None)
                     self._start(row, origin="claim", slot=slot, fresh=True,
-                                staged=None if used is None else used[1])
+                                staged=None if used is None else used.staged)
                 for slot in held[len(rows):]:
                     slot.release()
-                for _, staged in ahead.values():  # not claimed: cut off, nothing created
-                    staged.cancel()
+                for one in ahead.values():
+                    if one.row is None or self._stopping:  # cut off, nothing created
+                        one.staged.cancel()
+                    if one.row is not None:
+                        # Reserved, not claimed (the account is full, or this worker
+                        # holds its share): held on for the next slot, up to HOLD_LIMIT
+                        # (or given back: ``_tend_staged``, the shutdown).
+                        self._staged[one.key] = one
                 claimed = {row.key for row in rows}
                 self._give_back([e for e in taken if e.key not in claimed])
                 self._changes.notify()
@@ -1018,12 +1054,12 @@ class Engine:
             held.append(Slot(slots, held=True))
         return held
 
-    def _take_staged(self, most: int) -> dict[str, tuple[Awaiting, StagedUpload]]:
+    def _take_staged(self, most: int) -> dict[str, _Ahead]:
         """Up to ``most`` uploads ahead of their slots, the furthest along first (one
-        that was cut off goes back to the window)."""
+        that was cut off goes back to the window, or to the backlog)."""
         self._tend_staged()
-        order = sorted(self._staged.values(), key=lambda pair: -pair[1].sent)
-        return {entry.key: self._staged.pop(entry.key) for entry, _ in order[:max(most, 0)]}
+        order = sorted(self._staged.values(), key=lambda a: -a.staged.sent)
+        return {a.key: self._staged.pop(a.key) for a in order[:max(most, 0)]}
 
     def _take(self, most: int) -> list[Awaiting]:
         """The window's next ``most`` items: the longest, or the oldest when ``ordered``
@@ -1035,21 +1071,27 @@ class Engine:
             taken.append(self._window.pop_oldest() if pressed else self._window.pop_longest())
         return taken
 
-    # -- uploads ahead of their slots (a ledger this process owns) ----------------------------
+    # -- uploads ahead of their slots ----------------------------------------------------------
 
     async def _stage_ahead(self) -> None:
         """While the account is full, start a file's upload when a running job is expected
         to end by the time it would be uploaded (``StagedUpload``): its last bytes wait for
-        the slot, so the slot is refilled as soon as it is free, not one upload later."""
+        the slot, so the slot is refilled as soon as it is free, not one upload later.
+
+        The file is the next one a claim would take: the longest of the look-ahead (a
+        ledger this process owns), or of the shared backlog, reserved in the ledger first
+        (``ItemStore.reserve``) so that no other worker's claim takes it meanwhile."""
         while not self._stopping:
             self._tend_staged()
-            if not self._stage_next():
+            if not await self._stage_next():
                 await asyncio.sleep(_STAGE_TICK)
 
     def _tend_staged(self) -> None:
-        """Give back the inputs of uploads ahead that ended early or held too long."""
+        """Give back the uploads ahead that ended early or held too long: their inputs to
+        the window, their reservations to the backlog."""
         now = time.monotonic()
-        for key, (entry, staged) in list(self._staged.items()):
+        for key, ahead in list(self._staged.items()):
+            staged = ahead.staged
             held_too_long = (staged.held_since is not None
                              and now - staged.held_since > HOLD_LIMIT)
             if not (staged.failed or held_too_long):
@@ -1057,44 +1099,87 @@ class Engine:
             staged.cancel()  # cut off before its last bytes: nothing created
             del self._staged[key]
             self._unstaged.add(key)  # uploaded when its slot is free, as any other
+            label = ahead.entry.item.label if ahead.entry is not None else key
             log.info("%s: upload ahead of its slot %s; it goes when a slot is free",
-                     entry.item.label, "held too long" if held_too_long else "cut off")
-            self._give_back([entry])
+                     label, "held too long" if held_too_long else "cut off")
+            if ahead.entry is not None:
+                self._give_back([ahead.entry])
+            else:
+                self._helper(self._unreserve(ahead))
             self._changes.notify()
 
-    def _stage_next(self) -> bool:
+    async def _unreserve(self, ahead: _Ahead) -> None:
+        """Give a reservation back to the backlog (a no-op for an input's upload, or
+        once the item was claimed). One that stays lapses with this worker's lease."""
+        if ahead.row is None:
+            return
+        row, ahead.row = ahead.row, None
+        try:
+            await self._store.apply(row, unreserved())
+        except (IllegalTransitionError, LeaseLostError):
+            return  # claimed (by this worker), or lapsed: no longer a reservation
+        except SymblError as exc:
+            log.warning("%s: cannot give its reservation back (%s); it lapses with this "
+                        "worker's lease", row.source, exc)
+
+    async def _stage_next(self) -> bool:
         """Start the next upload ahead if its time has come; whether one started."""
-        uplink, slots, window = self._uplink, self._config.slots, self._window
+        uplink, slots, store = self._uplink, self._config.slots, self._store
         if (self._stopping or uplink.at_once is None or len(self._staged) >= uplink.at_once
-                or not uplink.immediate() or slots.in_use < slots.limit or not window
+                or not uplink.immediate()
                 or len(self._live) + len(self._staged) >= self._config.max_tasks):
-            return False  # slots free (the dispatcher's), or the link busy enough
-        entry = window.peek_longest()
+            return False  # the link busy enough
+        if not store.shared and (slots.in_use < slots.limit or not self._window):
+            return False  # slots free (the dispatcher's), or nothing to upload
         rate = uplink.upload_rate
-        if not entry.item.uploads or entry.key in self._unstaged or rate is None:
-            return False
-        size = entry.item.upload_size()
         now = time.monotonic()
         ends = sorted(slot.ends_at for slot in self._slot_of.values()
                       if slot.held and slot.ends_at is not None)
         rank = len(self._staged)  # the uploads ahead already take the first ends
-        if size is None or len(ends) <= rank:
+        if rate is None or len(ends) <= rank:
             return False
+        entry: Awaiting | None = None
+        row: LedgerItem | None = None
+        if store.shared:
+            row, item = await self._peek(now)
+            if row is None or item is None:
+                return False
+            key, attempts = row.key, row.attempts
+        else:
+            entry = self._window.peek_longest()
+            key, item, attempts = entry.key, entry.item, entry.attempts
+        size = item.upload_size() if item.uploads and key not in self._unstaged else None
         # Started when the slot is due within its upload time (and a little more: the
         # model's error, the link's sharing); the rest is held, at most HOLD_LIMIT.
-        if ends[rank] - now > 1.25 * size / rate + _STAGE_TICK:
+        if size is None or ends[rank] - now > 1.25 * size / rate + _STAGE_TICK:
             return False
-        window.pop_longest()
-        item, client = entry.item, self._config.client
-        name = attempt_name(item.name, entry.attempts + 1)
+        if row is not None:
+            self._peeked = None
+            row = await store.reserve(key)
+            if row is None or self._stopping:  # another worker's now (or a stop)
+                if row is not None:
+                    await self._unreserve(_Ahead(key, StagedUpload(key, ""), row=row))
+                return False
+        else:
+            self._window.pop_longest()
+        client = self._config.client
+        name = attempt_name(item.name, attempts + 1)
         staged = self._uplink.stage(
-            entry.key, name, item.duration,
+            key, name, item.duration,
             lambda progress: submit_item(client, item, name, progress=progress))
         assert staged.task is not None
-        self._staged[entry.key] = (entry, staged)
+        self._staged[key] = _Ahead(key, staged, entry=entry, row=row)
         self._staging.add(staged.task)
         staged.task.add_done_callback(self._staged_ended)
         return True
+
+    async def _peek(self, now: float) -> tuple[LedgerItem | None, PreparedItem | None]:
+        """The shared backlog's next item and what it sends, as read at most
+        ``_PEEK_EVERY`` ago (a read of the ledger per look would be ten a second)."""
+        if self._peeked is None or now - self._peeked[0] > _PEEK_EVERY:
+            row = await self._store.next_pending()
+            self._peeked = (now, row, None if row is None else self._item_for(row))
+        return self._peeked[1], self._peeked[2]
 
     def _staged_ended(self, task: asyncio.Task[Any]) -> None:
         self._staging.discard(task)

@@ -31,7 +31,15 @@ import logging
 import math
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Mapping
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from pathlib import Path
 from typing import Any, Literal
 
@@ -142,11 +150,13 @@ class Refill:
         wanted: whether the run would claim now (not stopping, room for a task).
         claiming: held while the claim may commit and until its item has a task.
         start: start a claimed item in the freed slot (and count the claim: its seconds).
+        reserved: the items this worker reserved for its uploads ahead, taken first.
     """
 
     wanted: Callable[[], bool]
     claiming: Callable[[], contextlib.AbstractContextManager[None]]
     start: Callable[[LedgerItem, Slot, float], None]
+    reserved: Callable[[], Sequence[str]] = tuple
 
 
 def _not_created(exc: SymblError) -> bool:
@@ -662,7 +672,8 @@ class ItemWorker:
             began = time.monotonic()
             with self._refill.claiming():
                 try:
-                    row, taken = await self._store.end_and_claim(row, change)
+                    row, taken = await self._store.end_and_claim(
+                        row, change, reserved=self._refill.reserved())
                 except BaseException:
                     slot.release()
                     raise

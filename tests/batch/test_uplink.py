@@ -20,7 +20,7 @@ from _ledgers import Ledgers
 from _polling import eventually
 
 from symbl_async.batch._api import process_many
-from symbl_async.batch._ledger import SqliteStore
+from symbl_async.batch._ledger import MemoryLedger, MemoryStore, SqliteStore
 from symbl_async.batch._results import BatchProgress
 from symbl_async.batch._slots import JobSlots
 from symbl_async.batch._uplink import Uplink
@@ -381,22 +381,43 @@ async def test_uploads_go_ahead_of_their_slots_and_the_limit_holds(
     """While the account is full, the next file uploads before a slot is free and its
     last bytes wait for it: the emulator saw bodies begin while every slot was taken, yet
     never a 429 or a third job at once, and each recording was paid for once (under
-    connection resets and errors before and after a job was created, too). A ledger
-    shared by workers does not upload ahead (another worker may claim the item)."""
+    connection resets and errors before and after a job was created, too). On a ledger
+    shared by workers, the item is reserved first (no other worker's claim takes it), and
+    no reservation is left at the end."""
     sources = recordings(tmp_path, count)
     async with slow_jobs(**faults) as (emu, client):
         done = await run_until_done(client, sources, ledgers, tmp_path / "out", limit=2)
         stats = emu.stats()
     assert len(done) == len(sources), (done, stats["faults"])
     assert_paid_once(stats, sources)
-    if ledgers.shared:
-        assert stats["uploads_begun_while_full"] == 0
-    elif faults:
+    assert await ledgers.reserved() == []
+    if faults:
         # Faults hold slots in lookups and resends (no job whose end the model expects),
         # so how often an upload goes ahead varies from run to run; the promise does not.
         assert sum(stats["faults"].values()) > 0
     else:
         assert stats["uploads_begun_while_full"] >= 1
+
+
+async def test_workers_sharing_a_ledger_upload_ahead_each_item_once(tmp_path: Path) -> None:
+    """Two workers on one shared ledger (in memory), the same inputs: each uploads ahead of
+    its own jobs' ends the item it reserved, so no item is uploaded ahead by both (the
+    other's claim would take it, and cut that upload off): no byte went twice, no body was
+    cut off, each recording was paid for once, the limit held."""
+    sources = recordings(tmp_path, 10)
+    ledger = MemoryLedger()
+    workers = [MemoryStore(ledger, worker_id=name, shared=True) for name in ("a", "b")]
+    async with slow_jobs() as (emu, client):
+        runs = [process_many(client, sources, slots=JobSlots(2), ledger=store,
+                             out_dir=tmp_path / store.worker_id) for store in workers]
+        results = await asyncio.gather(*(collect(run) for run in runs))
+        stats = emu.stats()
+    assert [sorted(r.status for r in got) for got in results] == [["fetched"] * 10] * 2
+    assert_paid_once(stats, sources)
+    assert stats["uploads_begun_while_full"] >= 1  # uploads went ahead of their slots
+    assert stats["uploads_cut"] == 0
+    assert stats["upload_bytes"] == sum(s.stat().st_size for s in sources)
+    assert [r.key for r in ledger.items.values() if r.owner is not None] == []
 
 
 async def test_an_upload_held_too_long_is_cut_off_and_sent_once_later(
@@ -416,10 +437,8 @@ async def test_an_upload_held_too_long_is_cut_off_and_sent_once_later(
     assert_paid_once(stats, sources)
     assert stats["uploads_whole"] == stats["jobs_created"]  # every whole body: one job
     file_bytes = sum(s.stat().st_size for s in sources)
-    if ledgers.shared:
-        assert stats["uploads_cut"] == 0 and stats["upload_bytes"] == file_bytes
-    else:
-        assert stats["uploads_cut"] >= 1 and stats["upload_bytes"] > file_bytes
+    assert stats["uploads_cut"] >= 1 and stats["upload_bytes"] > file_bytes
+    assert await ledgers.reserved() == []  # a shared ledger's: given back, then claimed
 
 
 async def test_a_stop_cuts_off_the_uploads_ahead_and_leaves_nothing_submitting(
@@ -431,14 +450,14 @@ async def test_a_stop_cuts_off_the_uploads_ahead_and_leaves_nothing_submitting(
                            out_dir=tmp_path / "out")
         async with run:
             results = asyncio.ensure_future(collect(run))
-            if not ledgers.shared:
-                await eventually(lambda: emu.stats()["uploads_begun_while_full"] >= 1,
-                                 message="no upload went ahead of its slot")
+            await eventually(lambda: emu.stats()["uploads_begun_while_full"] >= 1,
+                             message="no upload went ahead of its slot")
             run.stop()
             await results
         counts = await ledgers.counts()
         stats = emu.stats()
         assert counts["submitting"] == 0 and counts["unknown"] == 0
+        assert await ledgers.reserved() == []  # a shared ledger's given back at the stop
         # Every body read whole made a job; whatever was held when the run stopped was cut
         # off and made none.
         assert stats["uploads_whole"] == stats["jobs_created"] < len(sources)

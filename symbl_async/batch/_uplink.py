@@ -32,7 +32,8 @@ as a slot freed before its refill is uploaded stands empty, while an upload done
 its slot only waits. A hold is bounded (:data:`HOLD_LIMIT`): a server drops a request whose
 body stops moving (nginx's ``client_body_timeout``, a load balancer's idle timeout: 60 s
 by default); past it the upload is cut off (nothing created) and its input goes back to
-the queue.
+the queue. On a ledger shared by workers, the item is reserved in the ledger before its
+upload starts (``ItemStore.reserve``): no other worker's claim takes it meanwhile.
 """
 
 from __future__ import annotations

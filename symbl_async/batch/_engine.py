@@ -520,7 +520,8 @@ class Engine:
                 # lease is over at once: another worker (or a rerun) adopts what this
                 # run leaves in flight without waiting for it to run out.
                 for ahead in list(self._staged.values()):
-                    await self._unreserve(ahead)
+                    if ahead.row is not None:
+                        await self._unreserve(ahead.row)
                 await self._store.leave()
                 counts = await self._store.counts()
                 await save_processing_model(self._store, self._config.client.processing_model)
@@ -1083,7 +1084,12 @@ class Engine:
         (``ItemStore.reserve``) so that no other worker's claim takes it meanwhile."""
         while not self._stopping:
             self._tend_staged()
-            if not await self._stage_next():
+            try:
+                started = await self._stage_next()
+            except SymblError as exc:  # a shared ledger away: the run's other tasks say so
+                log.debug("no upload ahead for now: %s", exc)
+                started = False
+            if not started:
                 await asyncio.sleep(_STAGE_TICK)
 
     def _tend_staged(self) -> None:
@@ -1104,16 +1110,13 @@ class Engine:
                      label, "held too long" if held_too_long else "cut off")
             if ahead.entry is not None:
                 self._give_back([ahead.entry])
-            else:
-                self._helper(self._unreserve(ahead))
+            if ahead.row is not None:
+                self._helper(self._unreserve(ahead.row))
             self._changes.notify()
 
-    async def _unreserve(self, ahead: _Ahead) -> None:
-        """Give a reservation back to the backlog (a no-op for an input's upload, or
-        once the item was claimed). One that stays lapses with this worker's lease."""
-        if ahead.row is None:
-            return
-        row, ahead.row = ahead.row, None
+    async def _unreserve(self, row: LedgerItem) -> None:
+        """Give a reservation back to the backlog (a no-op once the item was claimed).
+        One that stays lapses with this worker's lease."""
         try:
             await self._store.apply(row, unreserved())
         except (IllegalTransitionError, LeaseLostError):
@@ -1121,6 +1124,19 @@ class Engine:
         except SymblError as exc:
             log.warning("%s: cannot give its reservation back (%s); it lapses with this "
                         "worker's lease", row.source, exc)
+
+    async def _drop_reservation(self, key: str) -> None:
+        """Give back a reservation whose answer was lost, if it was made: kept, nobody
+        would claim the item while this worker lives (and every worker would wait for
+        it at the end of the batch)."""
+        try:
+            row = await self._store.get(key)
+        except SymblError as exc:
+            log.warning("cannot read item %s after its reservation failed: %s", key, exc)
+            return
+        if (row is not None and row.state is ItemState.PENDING and key not in self._staged
+                and row.owner == self._store.worker_id):
+            await self._unreserve(row)
 
     async def _stage_next(self) -> bool:
         """Start the next upload ahead if its time has come; whether one started."""
@@ -1155,10 +1171,14 @@ class Engine:
             return False
         if row is not None:
             self._peeked = None
-            row = await store.reserve(key)
+            try:
+                row = await store.reserve(key)
+            except SymblError:
+                self._helper(self._drop_reservation(key))  # if it was made after all
+                raise
             if row is None or self._stopping:  # another worker's now (or a stop)
                 if row is not None:
-                    await self._unreserve(_Ahead(key, StagedUpload(key, ""), row=row))
+                    await self._unreserve(row)
                 return False
         else:
             self._window.pop_longest()

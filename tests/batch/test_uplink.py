@@ -20,7 +20,7 @@ from _ledgers import Ledgers
 from _polling import eventually
 
 from symbl_async.batch._api import process_many
-from symbl_async.batch._ledger import MemoryLedger, MemoryStore, SqliteStore
+from symbl_async.batch._ledger import LedgerItem, MemoryLedger, MemoryStore, SqliteStore
 from symbl_async.batch._results import BatchProgress
 from symbl_async.batch._slots import JobSlots
 from symbl_async.batch._uplink import Uplink
@@ -28,7 +28,7 @@ from symbl_async.cli._progress import ProgressDisplay
 from symbl_async.client._client import SymblClient
 from symbl_async.client._waiting import PollSchedule
 from symbl_async.emulator import Emulator
-from symbl_async.errors import ValidationError
+from symbl_async.errors import LedgerError, ValidationError
 
 SCALE = 2000.0
 
@@ -417,6 +417,38 @@ async def test_workers_sharing_a_ledger_upload_ahead_each_item_once(tmp_path: Pa
     assert stats["uploads_begun_while_full"] >= 1  # uploads went ahead of their slots
     assert stats["uploads_cut"] == 0
     assert stats["upload_bytes"] == sum(s.stat().st_size for s in sources)
+    assert [r.key for r in ledger.items.values() if r.owner is not None] == []
+
+
+class LostReservation(MemoryStore):
+    """A shared store whose first reservation commits, then fails as a lost answer does."""
+
+    def __init__(self, ledger: MemoryLedger) -> None:
+        super().__init__(ledger, worker_id="lost", shared=True)
+        self.lost: list[str] = []
+
+    async def reserve(self, key: str) -> LedgerItem | None:
+        row = await super().reserve(key)
+        if row is not None and not self.lost:
+            self.lost.append(key)
+            raise LedgerError("ledger memory: the connection was lost (a test)")
+        return row
+
+
+async def test_a_reservation_whose_answer_was_lost_is_given_back(tmp_path: Path) -> None:
+    """Kept, a reservation the worker does not know it made would keep every worker from
+    the item, and waiting for it, until the end of time: it is read and given back."""
+    sources = recordings(tmp_path, 6)
+    ledger = MemoryLedger()
+    store = LostReservation(ledger)
+    async with slow_jobs() as (emu, client):
+        run = process_many(client, sources, slots=JobSlots(2), ledger=store,
+                           out_dir=tmp_path / "out")
+        results = await asyncio.wait_for(collect(run), 60.0)
+        stats = emu.stats()
+    assert store.lost  # a reservation was lost
+    assert sorted(r.status for r in results) == ["fetched"] * 6
+    assert_paid_once(stats, sources)
     assert [r.key for r in ledger.items.values() if r.owner is not None] == []
 
 

@@ -15,7 +15,8 @@ Systems:
   there; the webhook modes with an embedded ``WebhookReceiver`` on 127.0.0.1. The time
   a job's end was learned is when ``SymblClient.wait`` returned for it. With ``files``
   the paths are given as they are (the batch reads each WAV's length from its header),
-  and ``uploads_at_once``, when the spec has it, is passed on (``null``: no bound).
+  and ``uploads_at_once``, when the spec has it, is passed on (``null``: no bound); so is
+  ``ledger`` (a path or a ``postgresql://`` URL).
 - ``baseline``: ``baseline_semaphore.run_batch`` (aiohttp + ``asyncio.Semaphore``),
   polling every 5 service seconds; it uploads the ``files`` when the spec has them.
 - ``sdk``: Symbl's official synchronous SDK (``symbl``), pointed at the emulator, a thread
@@ -87,6 +88,8 @@ async def run_ours(spec: dict[str, Any], mode: str) -> tuple[dict[str, float], i
     uplink: dict[str, Any] = (
         {"uploads_at_once": spec["uploads_at_once"]} if "uploads_at_once" in spec else {}
     )
+    if "ledger" in spec:  # a path or a postgresql:// URL; absent: out_dir's SQLite ledger
+        uplink["ledger"] = spec["ledger"]
     # The 429 backoff is in real seconds: scaled like everything else the service does.
     slots = JobSlots(spec["limit"], backoff_base=1.0 / scale, backoff_cap=30.0 / scale)
     fetched = 0

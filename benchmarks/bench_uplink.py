@@ -1,4 +1,5 @@
-"""Real-sized file uploads over a limited uplink: ours, ours uploading from every slot, a script.
+"""Real-sized file uploads over a limited uplink: ours, ours uploading from every slot, a script,
+ours on a shared PostgreSQL ledger, in one process or in worker processes.
 
 The workload: ``--files`` real WAVs (8 kHz, 16-bit mono PCM: a RIFF header giving the
 data's length, the file's number in its first samples so that no two files are the same,
@@ -13,7 +14,9 @@ with ``--time-scale`` (the service's processing is scaled), ``--concurrency-limi
 bytes per real second: a client's uplink, not scaled). The system runs in this process,
 pinned to the other core(s): the emulator, which measures everything, is apart either
 way, and the run's start is this process's clock just before the system starts (no
-interpreter start or imports in it, for any system). Every run is bounded by a time limit
+interpreter start or imports in it, for every system but ``ours-workers``, whose worker
+processes start then: their interpreter start, imports and the CLI's credential check are
+in their run, as for anyone running the command). Every run is bounded by a time limit
 (4 x the lower bound from the emulator's model, plus 2 minutes). Cells (limit x uplink)
 run in turn; within a cell the systems' order rotates from cell to cell.
 
@@ -26,7 +29,21 @@ Systems:
   once (the behaviour before the uplink);
 - ``script``: ``baseline_semaphore.run_batch`` (aiohttp + ``asyncio.Semaphore(limit)``):
   each file streamed as the body of ``POST /v1/process/audio`` while holding a permit, the
-  job polled every 5 service seconds, its insights fetched.
+  job polled every 5 service seconds, its insights fetched;
+- ``ours-postgres``: ``ours`` with its ledger a ``postgresql://`` URL (a shared batch's
+  ledger) instead of the SQLite file in its output folder;
+- ``ours-workers``: ``--workers`` (default 2) ``symbl-async process`` commands started
+  together, each given the same paths, ``--ledger`` the same ``postgresql://`` URL,
+  ``--max-concurrent-jobs`` the cell's limit, ``--wait poll``, ``--time-scale`` the cell's,
+  its own ``--out`` and its default ``--uploads-at-once``: one account and one uplink
+  shared by the workers, which run on the client core(s) like the other systems. Each
+  worker's exit code is recorded, and the last lines of the log of one that failed.
+
+The first three are the default (``--systems``). The two PostgreSQL systems need the
+``postgres`` extra and the server binaries (``.ci/install-postgresql``): one server is
+started for the whole benchmark by ``tests/_postgres.py`` (in a temporary folder, on the
+client core(s), ``fsync=off``) only when one of them is chosen, and stopped at the end;
+each of their runs gets a fresh database on it, dropped after the run.
 
 Every figure comes from the emulator's records (``/_emulator/stats``, ``/_emulator/jobs``)
 and this process's clock, never from what a system says of itself (the emulator's clock
@@ -44,7 +61,7 @@ is mapped onto ``time.monotonic()`` by :func:`_common.clock_origin`):
   (``uploads_cut``: bodies that ended before their Content-Length, e.g. an upload timeout),
   **429s** (``rejected_429``: a file submit is refused only after its body was read),
   **jobs created**, **paid twice** (``duplicate_names``), **fetched** (insight files
-  written);
+  written, in every worker's output folder), **exit codes** (the workers' processes);
 - where the time went: **last upload** (the last job's creation, against ``total bytes /
   uplink``: the link was busy that share of the time until then), **tail** (the last job's
   creation to the makespan, against that job's own processing), **link idle** (sampled
@@ -64,12 +81,15 @@ Run from the repository root::
     .venv/bin/python benchmarks/bench_uplink.py --quick      # 40 files; 20x10, 50x2
     .venv/bin/python benchmarks/bench_uplink.py              # 120 files; 20,50 x 10,5,2 MB/s
     .venv/bin/python benchmarks/bench_uplink.py --cells 20x10,20x5,50x5,50x2
+    .venv/bin/python benchmarks/bench_uplink.py --quick \
+        --systems ours,ours-postgres,ours-workers --workers 2 --name uplink-quick-shared
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -80,13 +100,15 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from _common import (
     EmulatorProcess,
+    child_setup,
     clock_origin,
+    emulator_command,
     exit_on_sigterm,
     media_lengths,
     model_slot_seconds,
@@ -104,12 +126,19 @@ HEADER_BYTES = 44
 MB = 1_000_000
 MAX_WORKLOAD = 1_000_000_000
 """Bytes of files at most (1 GB): sparse, but the uplink must carry them all, per system."""
-SYSTEMS = ("ours", "ours-unbounded", "script")
+DEFAULT_SYSTEMS = ("ours", "ours-unbounded", "script")
+SHARED = ("ours-postgres", "ours-workers")
+"""The systems on a PostgreSQL ledger (a server is started when one of them runs)."""
+SYSTEMS = (*DEFAULT_SYSTEMS, *SHARED)
 LABELS = {
     "ours": "ours (2 uploads at once)",
     "ours-unbounded": "ours, uploads_at_once=None",
     "script": "aiohttp + Semaphore script",
+    "ours-postgres": "ours, PostgreSQL ledger",
+    "ours-workers": "symbl-async process workers, one PostgreSQL ledger",
 }
+WORKER_LOG_LINES = 25
+"""Lines kept from the end of the log of a worker that failed."""
 QUICK_CELLS = "20x10,50x2"
 TARGET_RATIO = 1.03
 SAMPLE_EVERY = 0.5
@@ -172,8 +201,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--median", type=float, default=300.0, help="median media seconds")
     parser.add_argument("--sigma", type=float, default=0.8)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--systems", default=",".join(SYSTEMS),
+    parser.add_argument("--systems", default=",".join(DEFAULT_SYSTEMS),
                         help=f"comma-separated, from {','.join(SYSTEMS)}")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="worker processes of ours-workers (default 2)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for JSON/MD/PNG")
     parser.add_argument("--name", default=None,
                         help="base name of the output files (uplink, or uplink-quick)")
@@ -196,6 +227,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.systems = systems
     if args.files < 1:
         parser.error("--files must be >= 1")
+    if args.workers < 1:
+        parser.error("--workers must be >= 1")
     args.name = args.name or ("uplink-quick" if args.quick else "uplink")
     return args
 
@@ -245,16 +278,93 @@ async def _bounded(work: Coroutine[Any, Any, tuple[dict[str, float], int]],
     return done
 
 
-def run_system(system: str, spec: dict[str, Any], seconds: float) -> tuple[int | None, str]:
-    """Run one system in this process for at most ``seconds``: (items it completed, or None;
-    why it did not end)."""
+def run_system(system: str, spec: dict[str, Any], seconds: float,
+               workers: int) -> tuple[int | None, str, dict[str, Any]]:
+    """Run one system for at most ``seconds`` (in this process, or ``workers`` processes for
+    ``ours-workers``): (items it completed, or None; why it did not end; what the workers
+    said: their exit codes, summaries and failed logs)."""
+    if system == "ours-workers":
+        return run_workers(spec, workers, seconds)
     work = run_baseline(spec) if system == "script" else run_ours(spec, "poll")
     try:
-        return asyncio.run(_bounded(work, seconds)), ""
+        return asyncio.run(_bounded(work, seconds)), "", {}
     except TimeoutError:
-        return None, f"timed out after {seconds:.0f} s"
+        return None, f"timed out after {seconds:.0f} s", {}
     except Exception as error:  # reported in the table; the other runs go on
-        return None, f"{type(error).__name__}: {error}"
+        return None, f"{type(error).__name__}: {error}", {}
+
+
+def worker_command(spec: dict[str, Any], out: Path) -> list[str]:
+    """One worker: ``symbl-async process`` over the spec's files, on its shared ledger."""
+    return [
+        *emulator_command(), "process", "--out", str(out), "--ledger", spec["ledger"],
+        "--base-url", spec["url"], "--max-concurrent-jobs", str(spec["limit"]),
+        "--wait", "poll", "--time-scale", f"{spec['time_scale']:g}",
+        "--progress-interval", "5", *spec["files"],
+    ]
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a worker still running (kill it after 10 s)."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+
+
+def run_workers(spec: dict[str, Any], workers: int,
+                seconds: float) -> tuple[int | None, str, dict[str, Any]]:
+    """``workers`` ``symbl-async process`` commands started together on the same files and
+    ledger, each with its own output folder (``<out_dir>/w<i>``) and log (beside
+    ``out_dir``), for at most ``seconds`` (then stopped): (items they fetched, or None; why
+    they did not end; their exit codes, summaries and the last log lines of those that
+    failed)."""
+    env = {**os.environ, "SYMBL_APP_ID": spec["app_id"], "SYMBL_APP_SECRET": spec["app_secret"]}
+    root = Path(spec["out_dir"])
+    logs = [root.parent / f"worker-{i}.log" for i in range(workers)]
+    deadline = time.monotonic() + seconds
+    processes: list[subprocess.Popen[bytes]] = []
+    error = ""
+    try:
+        for i, log_path in enumerate(logs):
+            with log_path.open("wb") as log:  # the child keeps its own copy of the handle
+                processes.append(subprocess.Popen(
+                    worker_command(spec, root / f"w{i}"), stdout=log,
+                    stderr=subprocess.STDOUT, env=env,
+                    # Pinned as this process is (the client core(s)); ended with it.
+                    preexec_fn=child_setup(None),
+                ))
+        for process in processes:
+            process.wait(max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        error = f"timed out after {seconds:.0f} s"
+    finally:
+        for process in processes:
+            _stop(process)
+    codes = [process.returncode for process in processes]
+    failed_logs = {}
+    for i, code in enumerate(codes):
+        if code != 0:  # what a worker that failed said last (its folder goes)
+            lines = logs[i].read_text(errors="replace").splitlines()
+            failed_logs[f"w{i}"] = lines[-WORKER_LOG_LINES:]
+            print(f"worker {i} exited {code}:", *lines[-WORKER_LOG_LINES:], sep="\n  ")
+    summaries = []
+    for i in range(workers):
+        path = root / f"w{i}" / "summary.json"
+        summary = json.loads(path.read_text()) if path.is_file() else {}
+        summaries.append({key: summary.get(key) for key in (
+            "fetched", "fetched_here", "failed", "jobs_created", "submits", "rejected_429",
+            "claims")})
+    if not error and any(codes):
+        error = f"worker exit codes {codes}"
+    completed = (None if error else
+                 sum(summary["fetched_here"] or 0 for summary in summaries))
+    return completed, error, {"workers": workers, "exit_codes": codes,
+                              "failed_logs": failed_logs, "worker_summaries": summaries}
 
 
 def _seconds_where(steps: Sequence[tuple[float, float]], until: float,
@@ -369,8 +479,10 @@ def misses(run: dict[str, Any], files: int) -> list[str]:
 def measure(
     system: str, cell: tuple[int, float], args: argparse.Namespace, files: list[Path],
     sizes: list[int], lengths: list[float], workdir: Path, emulator_cpu: int | None,
+    postgres: Any = None,
 ) -> dict[str, Any]:
-    """One run of one system in one cell, against a fresh emulator."""
+    """One run of one system in one cell, against a fresh emulator (and, for the systems on
+    a PostgreSQL ledger, a fresh database on ``postgres``, a ``PostgresServer``)."""
     limit, mbps = cell
     bandwidth = mbps * MB
     scale: float = args.time_scale
@@ -379,7 +491,10 @@ def measure(
     time_limit = 4 * nominal + 120
     flags = ["--time-scale", f"{scale:g}", "--concurrency-limit", str(limit),
              "--upload-bandwidth", f"{bandwidth:g}"]
+    uptime_before = machine_load()
+    print(f"before {system} at {limit}x{mbps:g}: {uptime_before}", flush=True)
     load_before = os.getloadavg()[0]
+    ledger = asyncio.run(postgres.create_database()) if system in SHARED else None
     with EmulatorProcess(flags, cpu=emulator_cpu) as emu, \
             tempfile.TemporaryDirectory(dir=workdir) as tmp:
         spec: dict[str, Any] = {
@@ -389,21 +504,28 @@ def measure(
         }
         if system == "ours-unbounded":
             spec["uploads_at_once"] = None
+        if ledger is not None:
+            spec["ledger"] = ledger
         Path(spec["out_dir"]).mkdir()
         origin = clock_origin(emu.url, scale)
         with StatsSampler(emu) as sampler:
             started = time.monotonic()
-            completed, error = run_system(system, spec, time_limit)
+            completed, error, said = run_system(system, spec, time_limit, args.workers)
             wall = time.monotonic() - started
         stats, jobs = emu.stats(), emu.jobs()
-        # Insight files only: process_many also writes summary.json there.
-        fetched = sum(1 for f in Path(spec["out_dir"]).glob("*.json") if f.name != "summary.json")
+        # Insight files only: process_many also writes summary.json there (the workers in
+        # their own subfolders).
+        found = Path(spec["out_dir"]).glob("**/*.json" if system == "ours-workers" else "*.json")
+        fetched = sum(1 for f in found if f.name != "summary.json")
+    if ledger is not None:
+        asyncio.run(postgres.drop_database(ledger))
     run = figures(jobs, stats, sampler.samples, sizes=sizes, lengths=lengths,
                   bandwidth=bandwidth, limit=limit, scale=scale, origin=origin, started=started)
     run.update({"system": system, "limit": limit, "mbps": mbps, "wall_s": wall,
                 "completed": completed, "fetched": fetched, "error": error,
                 "time_limit_s": time_limit, "load_before": load_before,
-                "load_after": os.getloadavg()[0]})
+                "load_after": os.getloadavg()[0], "uptime_before": uptime_before,
+                "workers": None, "exit_codes": None, "failed_logs": {}, **said})
     run["missed"] = misses(run, len(files))
     return run
 
@@ -413,7 +535,7 @@ def _num(value: float | None, form: str) -> str:
 
 
 def table(args: argparse.Namespace, runs: list[dict[str, Any]], workload: str,
-          machine: list[str]) -> str:
+          machine: list[str], labels: dict[str, str]) -> str:
     lines = [
         f"# Uploads over a limited uplink ({workload})",
         "",
@@ -423,13 +545,13 @@ def table(args: argparse.Namespace, runs: list[dict[str, Any]], workload: str,
         "",
         "| limit | uplink | system | makespan / LB | makespan (LB, term) | first job (target) "
         "| uploads at once | bytes sent / file bytes | cut | 429s | jobs | paid twice "
-        "| fetched | last upload (bytes / uplink) | tail (last job's processing) "
+        "| fetched | exit codes | last upload (bytes / uplink) | tail (last job's processing) "
         "| link idle | slots full | load 1 min | targets missed |",
-        "| --- " * 19 + "|",
+        "| --- " * 20 + "|",
     ]
     for run in runs:
         lines.append(
-            f"| {run['limit']} | {run['mbps']:g} MB/s | {LABELS[run['system']]} "
+            f"| {run['limit']} | {run['mbps']:g} MB/s | {labels[run['system']]} "
             f"| {_num(run['makespan_over_lb'], '.3f')} "
             f"| {_num(run['makespan_s'], '.1f')} s ({run['lower_bound_s']:.1f} s, "
             f"{run['lower_bound_term']}) "
@@ -438,6 +560,7 @@ def table(args: argparse.Namespace, runs: list[dict[str, Any]], workload: str,
             f"| {run['uploads_max_at_once']} | {run['bytes_ratio']:.3f} | {run['uploads_cut']} "
             f"| {run['rejected_429']} | {run['jobs_created']} | {run['duplicate_names']} "
             f"| {run['fetched']} "
+            f"| {'-' if run['exit_codes'] is None else ', '.join(map(str, run['exit_codes']))} "
             f"| {_num(run['last_upload_s'], '.1f')} s ({run['link_s']:.1f} s) "
             f"| {_num(run['tail_s'], '.1f')} s ({_num(run['last_job_processing_s'], '.1f')} s) "
             f"| {_num(run['link_idle_s'], '.1f')} s | {_num(run['slots_full_s'], '.1f')} s "
@@ -457,8 +580,14 @@ def table(args: argparse.Namespace, runs: list[dict[str, Any]], workload: str,
         "next to that last job's own processing. Link idle: before the last upload, time with "
         "the uplink carrying under a tenth of its rate (sampled every 0.5 s). Slots full: "
         "before the last upload, time with every slot held by a job at the emulator. Load: the "
-        "machine's 1-minute load average before -> after the run (2 cores, shared).",
+        "machine's 1-minute load average before -> after the run (2 cores, shared). Exit "
+        "codes: the worker processes' (`-`: the system ran in the benchmark's process).",
     ]
+    for run in runs:
+        for worker, tail in run["failed_logs"].items():
+            lines += ["", f"Worker {worker} of {labels[run['system']]} at {run['limit']} x "
+                      f"{run['mbps']:g} MB/s, the last lines of its log:", "", "```", *tail,
+                      "```"]
     return "\n".join(lines) + "\n"
 
 
@@ -469,6 +598,23 @@ def machine_load() -> str:
                               timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "load average: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[Any]:
+    """A PostgreSQL server (``tests/_postgres.py``'s ``PostgresServer``) in a temporary
+    folder, started now, stopped and deleted on exit. Imported here: the other systems need
+    neither it nor asyncpg."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from _postgres import PostgresServer
+
+    server = PostgresServer()
+    try:
+        server.start_on_a_free_port()
+        print(f"PostgreSQL on 127.0.0.1:{server.port} ({server.bindir})", flush=True)
+        yield server
+    finally:
+        server.close()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -489,26 +635,33 @@ def main(argv: list[str] | None = None) -> None:
         print("warning: one CPU only; emulator and client are NOT on separate cores")
     else:
         os.sched_setaffinity(0, client_cpus)
+    labels = {**LABELS, "ours-workers": f"{args.workers} x {LABELS['ours-workers']}"}
     machine = [f"at the start: {machine_load()}"]
     runs: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="bench-uplink-") as workdir:
+    with tempfile.TemporaryDirectory(prefix="bench-uplink-") as workdir, \
+            contextlib.ExitStack() as stack:
         files = write_wavs(Path(workdir), lengths)
+        # Started after this process's pinning: the server runs on the client core(s).
+        postgres = (stack.enter_context(postgres_server())
+                    if set(args.systems) & set(SHARED) else None)
         for index, cell in enumerate(args.cells):
             # Rotated from cell to cell, so that no system always runs first or last.
             shift = index % len(args.systems)
             for system in args.systems[shift:] + args.systems[:shift]:
                 run = measure(system, cell, args, files, sizes, lengths, Path(workdir),
-                              emulator_cpu)
+                              emulator_cpu, postgres)
                 runs.append(run)
                 print(f"limit {cell[0]:>3} {cell[1]:>4g} MB/s {system:<15} "
                       f"makespan/LB {_num(run['makespan_over_lb'], '.3f')}  "
                       f"first job {_num(run['first_job_s'], '.1f')} s "
                       f"(target {_num(run['first_job_target_s'], '.1f')})  "
                       f"bytes x {run['bytes_ratio']:.3f}  cut {run['uploads_cut']}  "
-                      f"429s {run['rejected_429']}  ({run['wall_s']:.0f} s; "
+                      f"429s {run['rejected_429']}  "
+                      + ("" if run["exit_codes"] is None else f"exit codes {run['exit_codes']}  ")
+                      + f"({run['wall_s']:.0f} s; "
                       f"missed: {'; '.join(run['missed']) or 'none'})", flush=True)
     machine.append(f"at the end: {machine_load()}")
-    text = table(args, runs, workload, machine)
+    text = table(args, runs, workload, machine, labels)
     print()
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -522,7 +675,7 @@ def main(argv: list[str] | None = None) -> None:
     except ImportError as error:
         print(f"no plot: {error} (pip install -e '.[bench]')")
         return
-    print(f"wrote {plot_uplink(runs, args.cells, args.systems, LABELS, args.out / args.name)}")
+    print(f"wrote {plot_uplink(runs, args.cells, args.systems, labels, args.out / args.name)}")
 
 
 if __name__ == "__main__":

@@ -94,6 +94,7 @@ import itertools
 import json
 import os
 import shlex
+import shutil
 import struct
 import subprocess
 import sys
@@ -205,6 +206,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"comma-separated, from {','.join(SYSTEMS)}")
     parser.add_argument("--workers", type=int, default=2,
                         help="worker processes of ours-workers (default 2)")
+    parser.add_argument("--keep-logs", type=Path, default=None, metavar="DIR",
+                        help="run the workers with -vv and keep their logs in DIR")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for JSON/MD/PNG")
     parser.add_argument("--name", default=None,
                         help="base name of the output files (uplink, or uplink-quick)")
@@ -300,7 +303,8 @@ def worker_command(spec: dict[str, Any], out: Path) -> list[str]:
         *emulator_command(), "process", "--out", str(out), "--ledger", spec["ledger"],
         "--base-url", spec["url"], "--max-concurrent-jobs", str(spec["limit"]),
         "--wait", "poll", "--time-scale", f"{spec['time_scale']:g}",
-        "--progress-interval", "5", *spec["files"],
+        "--progress-interval", "5", *(["-vv"] if spec.get("keep_logs") else []),
+        *spec["files"],
     ]
 
 
@@ -352,6 +356,11 @@ def run_workers(spec: dict[str, Any], workers: int,
             lines = logs[i].read_text(errors="replace").splitlines()
             failed_logs[f"w{i}"] = lines[-WORKER_LOG_LINES:]
             print(f"worker {i} exited {code}:", *lines[-WORKER_LOG_LINES:], sep="\n  ")
+    if spec.get("keep_logs"):
+        kept = Path(spec["keep_logs"])
+        kept.mkdir(parents=True, exist_ok=True)
+        for i, log_path in enumerate(logs):
+            shutil.copyfile(log_path, kept / f"{spec['cell']}-worker-{i}.log")
     summaries = []
     for i in range(workers):
         path = root / f"w{i}" / "summary.json"
@@ -506,6 +515,8 @@ def measure(
             spec["uploads_at_once"] = None
         if ledger is not None:
             spec["ledger"] = ledger
+        if args.keep_logs is not None:
+            spec["keep_logs"], spec["cell"] = str(args.keep_logs), f"{limit}x{mbps:g}"
         Path(spec["out_dir"]).mkdir()
         origin = clock_origin(emu.url, scale)
         with StatsSampler(emu) as sampler:

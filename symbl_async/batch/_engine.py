@@ -300,6 +300,9 @@ class Engine:
         self._refilling: set[asyncio.Task[Any]] = set()
         # Uploads ahead of their slots, and what each is for.
         self._staged: dict[str, _Ahead] = {}
+        # Those the dispatcher's claim under way offers (a refill that takes one of them,
+        # its reservation read before, takes its upload from here).
+        self._offered: dict[str, _Ahead] = {}
         self._peeked: tuple[float, LedgerItem | None, PreparedItem | None] | None = None
         self._staging: set[asyncio.Task[Any]] = set()  # their tasks, until they end
         self._unstaged: set[str] = set()  # keys whose upload ahead was cut off: not again
@@ -943,7 +946,11 @@ class Engine:
         its upload ahead, if it was reserved for one)."""
         self._delivery.claims.record(seconds, 1)
         slot.ends_at = None  # the ended job's; the new one's comes with its submit
-        ahead = self._staged.pop(row.key, None)
+        ahead = self._staged.pop(row.key, None) or self._offered.pop(row.key, None)
+        if ahead is not None:
+            log.debug("%s: refilled with its upload ahead (held %.1f s)", row.source,
+                      0.0 if ahead.staged.held_since is None
+                      else time.monotonic() - ahead.staged.held_since)
         self._start(row, origin="claim", slot=slot, fresh=True,
                     staged=None if ahead is None else ahead.staged)
         self._changes.notify()
@@ -976,7 +983,7 @@ class Engine:
                 held = await self._local_slots()
                 if self._buffer:  # read while the slots were awaited: chosen from too
                     await self._flush()
-                ahead = self._take_staged(len(held))
+                ahead = self._offered = self._take_staged(len(held))
                 taken = [] if store.shared else [
                     *(a.entry for a in ahead.values() if a.entry is not None),
                     *self._take(len(held) - len(ahead))]
@@ -1002,6 +1009,7 @@ class Engine:
                 finally:
                     self._claiming = 0
                     self._claim_open = False
+                    self._offered = {}
                 for row, slot in zip(rows, held, strict=False):
                     used = ahead.pop(row.key, None)
                     self._start(row, origin="claim", slot=slot, fresh=True,
@@ -1147,6 +1155,12 @@ class Engine:
             return False  # the link busy enough
         if not store.shared and (slots.in_use < slots.limit or not self._window):
             return False  # slots free (the dispatcher's), or nothing to upload
+        share = store.share if store.shared else None
+        if share is not None and sum(1 for s in self._slot_of.values() if s.held) > share:
+            # Over its share (of the workers alive), this worker's ended jobs do not
+            # refill their slots (the others' claims do): an upload ahead would wait for
+            # its slot until it was cut off.
+            return False
         rate = uplink.upload_rate
         now = time.monotonic()
         ends = sorted(slot.ends_at for slot in self._slot_of.values()
@@ -1188,6 +1202,8 @@ class Engine:
             key, name, item.duration,
             lambda progress: submit_item(client, item, name, progress=progress))
         assert staged.task is not None
+        log.debug("%s: uploading ahead of its slot, due in %.1f s (%d bytes at %.0f B/s)",
+                  item.label, ends[rank] - now, size, rate)
         self._staged[key] = _Ahead(key, staged, entry=entry, row=row)
         self._staging.add(staged.task)
         staged.task.add_done_callback(self._staged_ended)

@@ -226,7 +226,9 @@ async def test_a_claim_within_the_share_leaves_the_slot_to_the_others(
 ) -> None:
     a, b = await workers.joined(limit=4), await workers.joined(limit=4)
     await a.add_pending([pending(f"k{i}", float(i)) for i in range(6)])
+    assert a.share is None  # not counted yet
     assert len(await a.claim(2, within_share=True)) == 2 and not a.over_share
+    assert a.share == 2  # 4 slots, 2 live workers
     # a holds its share (4 slots, 2 live workers): it takes nothing, and says why.
     assert await a.claim(2, within_share=True) == [] and a.over_share
     assert [r.key for r in await b.claim(1, within_share=True)] == ["k3"]
@@ -291,6 +293,20 @@ async def test_a_jobs_end_refills_its_slot_with_the_workers_reservation(
     row = await a.apply(taken[0], submitted("j1", "c1"))
     ended, taken = await a.end_and_claim(row, completed(), reserved=["k3"])
     assert [r.key for r in taken] == ["k2"]
+
+
+async def test_a_worker_over_its_share_reserves_nothing(workers: Workers) -> None:
+    # Its jobs' ends would not refill their slots: an upload ahead would wait in vain.
+    a = await workers.joined(limit=4)
+    await workers.joined(limit=4)  # another worker alive: a share of 2 slots each
+    await a.add_pending([pending(f"k{i}", float(i)) for i in range(6)])
+    mine = await a.claim(3)
+    assert await a.reserve("k0") is None and a.share == 2  # 3 jobs; a share of 2
+    left = await a.get("k0")
+    assert left is not None and left.owner is None
+    await a.apply(await a.apply(mine[0], submitted("j", "c")), completed())
+    kept = await a.reserve("k0")  # 2 jobs: its next end refills its slot
+    assert kept is not None and kept.owner == a.worker_id
 
 
 async def test_a_reservation_is_given_up_or_lapses_with_its_worker(workers: Workers) -> None:

@@ -107,6 +107,7 @@ class MemoryStore:
         self._worker_id = worker_id or f"memory:{secrets.token_hex(4)}"
         self._shared = shared
         self._over_share = False  # the last claim within the share found it held
+        self._share: int | None = None  # this worker's share, as that claim counted it
         self._changed = self._ledger.listen()
         self._closed = False
 
@@ -208,6 +209,10 @@ class MemoryStore:
     def over_share(self) -> bool:
         return self._over_share
 
+    @property
+    def share(self) -> int | None:
+        return self._share
+
     def _claim_now(
         self, most: int, candidates: Sequence[str] | None, *, within_share: bool = False,
         reserved: Sequence[str] = (),
@@ -224,10 +229,8 @@ class MemoryStore:
         if room <= 0:
             return []
         if within_share:
-            live = sum(1 for worker in db.leases if db.alive(worker, now))
-            mine = sum(1 for r in db.items.values()
-                       if r.owner == self._worker_id and r.state in IN_FLIGHT)
-            if mine >= fair_share(account.limit, live):
+            self._share = fair_share(account.limit, self._live(now))
+            if self._mine() >= self._share:
                 self._over_share = True
                 return []
         chosen: list[LedgerItem] = []
@@ -263,9 +266,22 @@ class MemoryStore:
         db, now = self._open(), self.clock()
         row = db.items.get(key)
         since = 0.0 if db.account is None else db.account.run_started
-        if row is None or row.owner is not None or not _wanted(row, since):
+        if (db.account is None or row is None or row.owner is not None
+                or not _wanted(row, since)):
+            return None
+        self._share = fair_share(db.account.limit, self._live(now))
+        if self._mine() > self._share:
             return None
         return self._write(row, reserved(), now, new_fence=db.next_fence()).item
+
+    def _live(self, now: float) -> int:
+        db = self._ledger
+        return sum(1 for worker in db.leases if db.alive(worker, now))
+
+    def _mine(self) -> int:
+        """This worker's jobs in flight."""
+        return sum(1 for r in self._ledger.items.values()
+                   if r.owner == self._worker_id and r.state in IN_FLIGHT)
 
     async def apply(self, row: LedgerItem, change: Change) -> LedgerItem:
         db, now = self._open(), self.clock()

@@ -388,6 +388,7 @@ class PostgresStore:
         self._since: float | None = None  # connected without a loss since (database time)
         self._at_ceiling = False  # the last claim saw the limit at its ceiling
         self._over_share = False  # the last claim within the share found it held
+        self._share: int | None = None  # this worker's share, as that claim counted it
         # Retries after a lost connection come at least four times a lease: one backing off
         # longer could wait past its own lease once the database is back, and the workers
         # that reconnected first would adopt a live worker's items (it then stops).
@@ -486,6 +487,10 @@ class PostgresStore:
     @property
     def over_share(self) -> bool:
         return self._over_share
+
+    @property
+    def share(self) -> int | None:
+        return self._share
 
     @property
     def location(self) -> str:
@@ -685,9 +690,11 @@ class PostgresStore:
         room = min(most, account["lim"] - held["in_flight"])
         if room <= 0:
             return []
-        if within_share and held["mine"] >= fair_share(account["lim"], held["live"]):
-            self._over_share = True
-            return []
+        if within_share:
+            self._share = fair_share(account["lim"], held["live"])
+            if held["mine"] >= self._share:
+                self._over_share = True
+                return []
         # Only what this run's inputs named: a pending item an earlier run left behind
         # waits for an input to name it again. This worker's reservations first; then
         # what nobody reserved.
@@ -823,6 +830,13 @@ class PostgresStore:
                 return None
             if rec["op"] == op:  # this very call committed before its answer was lost
                 return _item(rec)
+            held = await conn.fetchrow(
+                "SELECT (SELECT lim FROM account WHERE id = 1) AS lim, (SELECT count(*) FROM"
+                " workers WHERE lease_until > now()) AS live, count(*) AS mine FROM items"
+                " WHERE owner = $1 AND state = ANY($2::text[])", self._worker_id, _IN_FLIGHT)
+            self._share = fair_share(held["lim"], held["live"])
+            if held["mine"] > self._share:
+                return None
             fence = await conn.fetchval("SELECT nextval('fences')")
             (new,) = await _write(
                 conn, [self._advance(_item(rec), reserved(), rec["now"], None, fence)], op)

@@ -150,6 +150,8 @@ class SqliteLedger:
         """The last claim saw the limit at its ceiling (:meth:`SqliteStore.on_accepted`)."""
         self.over_share = False
         """The last claim within the share found it held (:attr:`SqliteStore.over_share`)."""
+        self.share: int | None = None
+        """This worker's share, as that claim counted it (:attr:`SqliteStore.share`)."""
 
     @classmethod
     def open(
@@ -350,7 +352,8 @@ class SqliteLedger:
                 "SELECT (SELECT count(*) FROM workers WHERE lease_until > ?),"
                 f" (SELECT count(*) FROM items WHERE owner = ? AND state IN ({_IN_FLIGHT}))",
                 (now, self.worker_id)).fetchone()
-            if mine >= fair_share(account[0], live):
+            self.share = fair_share(account[0], live)
+            if mine >= self.share:
                 self.over_share = True
                 return []
         since, me = account[2], self.worker_id
@@ -389,9 +392,19 @@ class SqliteLedger:
     def reserve(self, key: str) -> LedgerItem | None:
         now = time.time()
         with self._tx() as conn:
-            account = conn.execute("SELECT run_started FROM account WHERE id = 1").fetchone()
+            account = conn.execute("SELECT run_started, lim FROM account WHERE id = 1"
+                                   ).fetchone()
             found = self._pending(conn, [key], 0.0 if account is None else account[0], 1)
-            return self._write(conn, found[0], reserved(), now, None).item if found else None
+            if not found or account is None:
+                return None
+            live, mine = conn.execute(
+                "SELECT (SELECT count(*) FROM workers WHERE lease_until > ?),"
+                f" (SELECT count(*) FROM items WHERE owner = ? AND state IN ({_IN_FLIGHT}))",
+                (now, self.worker_id)).fetchone()
+            self.share = fair_share(account[1], live)
+            if mine > self.share:
+                return None
+            return self._write(conn, found[0], reserved(), now, None).item
 
     def apply(self, row: LedgerItem, change: Change) -> LedgerItem:
         now = time.time()
@@ -813,6 +826,10 @@ class SqliteStore:
     @property
     def over_share(self) -> bool:
         return self._ledger.over_share
+
+    @property
+    def share(self) -> int | None:
+        return self._ledger.share
 
     async def apply(self, row: LedgerItem, change: Change) -> LedgerItem:
         return await self._call(self._ledger.apply, row, change, wakes=True,

@@ -154,6 +154,13 @@ class ItemStore(Protocol):
         """Whether the last claim made ``within_share`` took nothing because this worker
         held its share or more while the account had room."""
 
+    @property
+    def share(self) -> int | None:
+        """This worker's share (:func:`fair_share`) as last counted: by a claim made
+        ``within_share`` that found the account with room (refills included), or by
+        :meth:`reserve`; None before either. A worker holding more jobs than this does not
+        refill its own freed slot, so it does not upload ahead of one."""
+
     async def end_and_claim(
         self, row: LedgerItem, change: Change, *, reserved: Sequence[str] = ()
     ) -> tuple[LedgerItem, list[LedgerItem]]:
@@ -179,7 +186,9 @@ class ItemStore(Protocol):
     async def reserve(self, key: str) -> LedgerItem | None:
         """Reserve a pending item of this run that nobody holds, for this worker's upload
         ahead of a slot (``reserved()``: it stays pending, in this worker's hands, with a
-        new fence); None when it is not such an item (any more).
+        new fence); None when it is not such an item (any more), or when this worker holds
+        more jobs in flight than its share (:attr:`share`, counted afresh): its jobs' ends
+        would not refill their slots, and the upload would wait for one in vain.
 
         Claims over the whole backlog leave it; this worker takes it with
         ``claim(..., reserved=[key])`` or gives it up with ``apply(row, unreserved())``;

@@ -83,6 +83,10 @@ Run from the repository root::
     .venv/bin/python benchmarks/bench_uplink.py --cells 20x10,20x5,50x5,50x2
     .venv/bin/python benchmarks/bench_uplink.py --quick \
         --systems ours,ours-postgres,ours-workers --workers 2 --name uplink-quick-shared
+    # where the slots bind (uploads ahead matter); the workers' logs at DEBUG kept:
+    .venv/bin/python benchmarks/bench_uplink.py --cells 5x10,10x20 \
+        --systems ours,ours-postgres,ours-workers --name uplink-slotbound-shared \
+        --keep-logs /tmp/uplink-logs
 """
 
 from __future__ import annotations

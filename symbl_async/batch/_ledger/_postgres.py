@@ -140,6 +140,9 @@ _DDL = (
     "CREATE INDEX IF NOT EXISTS items_pending ON items (duration DESC NULLS LAST, key)"
     " WHERE state = 'pending'",
     "CREATE INDEX IF NOT EXISTS items_op ON items (op)",
+    # adopt(): the reservations of workers that are gone, without a scan of the backlog.
+    "CREATE INDEX IF NOT EXISTS items_reserved ON items (owner)"
+    " WHERE state = 'pending' AND owner IS NOT NULL",
     """CREATE TABLE IF NOT EXISTS workers (
         id text PRIMARY KEY,
         lease_seconds double precision NOT NULL,

@@ -262,6 +262,8 @@ def process_many(
         uploads_at_once: file uploads in flight at once (``None``: no bound). Two fill an
             uplink and let each upload end as soon as the link allows; every free slot
             uploading at once shares the link, so no job starts until they all crawl in.
+            The bound is this run's: workers of a shared ledger on one machine (one
+            uplink) each keep their own, so two of them put up to twice as many on it.
         option_names: how messages name this function's parameters (``{"retry_failed":
             "--retry-failed"}``); by default as ``retry_failed=True``.
         transcripts: transcripts to write beside each insights file (needs ``out_dir``):

@@ -172,8 +172,10 @@ def add_process_command(subparsers: Any) -> None:
                      "--retry-failed fetches it again without paying)")
     run.add_argument("--uploads-at-once", type=positive_int, default=UPLOADS_AT_ONCE,
                      metavar="N",
-                     help="file uploads on the wire at once (default %(default)s: they fill "
-                     "the uplink; more only share it, and no job starts until they all end)")
+                     help="file uploads on the wire at once, by this process (default "
+                     "%(default)s: they fill the uplink; more only share it, and no job "
+                     "starts until they all end). The bound is per worker: two workers on "
+                     "one machine put up to twice as many on its uplink")
     run.add_argument("--ledger-outage", type=positive_float, default=300.0, metavar="SECONDS",
                      help="with a postgresql:// --ledger: how long this worker rides out the "
                      "database's absence (an outage, a failover) before it stops "

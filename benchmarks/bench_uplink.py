@@ -210,6 +210,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"comma-separated, from {','.join(SYSTEMS)}")
     parser.add_argument("--workers", type=int, default=2,
                         help="worker processes of ours-workers (default 2)")
+    parser.add_argument("--worker-uploads", type=int, default=None, metavar="N",
+                        help="--uploads-at-once of each ours-workers process (default: its "
+                        "own default, 2)")
     parser.add_argument("--keep-logs", type=Path, default=None, metavar="DIR",
                         help="run the workers with -vv and keep their logs in DIR")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for JSON/MD/PNG")
@@ -308,6 +311,8 @@ def worker_command(spec: dict[str, Any], out: Path) -> list[str]:
         "--base-url", spec["url"], "--max-concurrent-jobs", str(spec["limit"]),
         "--wait", "poll", "--time-scale", f"{spec['time_scale']:g}",
         "--progress-interval", "5", *(["-vv"] if spec.get("keep_logs") else []),
+        *([] if spec.get("worker_uploads") is None
+          else ["--uploads-at-once", str(spec["worker_uploads"])]),
         *spec["files"],
     ]
 
@@ -519,6 +524,8 @@ def measure(
             spec["uploads_at_once"] = None
         if ledger is not None:
             spec["ledger"] = ledger
+        if system == "ours-workers":
+            spec["worker_uploads"] = args.worker_uploads
         if args.keep_logs is not None:
             spec["keep_logs"], spec["cell"] = str(args.keep_logs), f"{limit}x{mbps:g}"
         Path(spec["out_dir"]).mkdir()

@@ -123,6 +123,18 @@ def emulator_command() -> list[str]:
     return [found]
 
 
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """Stop a child still running: terminate it, then kill it after 10 s."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+
+
 class EmulatorProcess:
     """``symbl-async emulator --port 0 ...`` in a child process, stopped on exit.
 
@@ -167,14 +179,8 @@ class EmulatorProcess:
     def stop(self) -> None:
         """Stop the child (terminate, then kill after 10 s)."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        if process is not None:
+            stop_process(process)
 
     def get(self, path: str) -> Any:
         """``GET`` an ``/_emulator/...`` record as JSON."""

@@ -119,6 +119,7 @@ from _common import (
     model_slot_seconds,
     occupancy,
     split_cpus,
+    stop_process,
 )
 from _systems import run_baseline, run_ours
 
@@ -317,18 +318,6 @@ def worker_command(spec: dict[str, Any], out: Path) -> list[str]:
     ]
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Terminate a worker still running (kill it after 10 s)."""
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(10)
-
-
 def run_workers(spec: dict[str, Any], workers: int,
                 seconds: float) -> tuple[int | None, str, dict[str, Any]]:
     """``workers`` ``symbl-async process`` commands started together on the same files and
@@ -357,7 +346,7 @@ def run_workers(spec: dict[str, Any], workers: int,
         error = f"timed out after {seconds:.0f} s"
     finally:
         for process in processes:
-            _stop(process)
+            stop_process(process)
     codes = [process.returncode for process in processes]
     failed_logs = {}
     for i, code in enumerate(codes):

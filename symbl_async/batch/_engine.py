@@ -938,8 +938,11 @@ class Engine:
     def _reserved(self) -> list[str]:
         """The items this worker reserved for its uploads ahead, the furthest along first:
         a refill takes them before the backlog."""
-        order = sorted(self._staged.values(), key=lambda a: -a.staged.sent)
-        return [a.key for a in order if a.row is not None]
+        return [a.key for a in self._furthest_first() if a.row is not None]
+
+    def _furthest_first(self) -> list[_Ahead]:
+        """The uploads ahead, the furthest along first (the first claimed)."""
+        return sorted(self._staged.values(), key=lambda a: -a.staged.sent)
 
     def _refilled(self, row: LedgerItem, slot: Slot, seconds: float) -> None:
         """Start an item claimed as a job's end was recorded, in that job's slot (with
@@ -1067,8 +1070,7 @@ class Engine:
         """Up to ``most`` uploads ahead of their slots, the furthest along first (one
         that was cut off goes back to the window, or to the backlog)."""
         self._tend_staged()
-        order = sorted(self._staged.values(), key=lambda a: -a.staged.sent)
-        return {a.key: self._staged.pop(a.key) for a in order[:max(most, 0)]}
+        return {a.key: self._staged.pop(a.key) for a in self._furthest_first()[:max(most, 0)]}
 
     def _take(self, most: int) -> list[Awaiting]:
         """The window's next ``most`` items: the longest, or the oldest when ``ordered``

@@ -348,12 +348,8 @@ class SqliteLedger:
         if room <= 0:
             return []
         if within_share:
-            live, mine = conn.execute(
-                "SELECT (SELECT count(*) FROM workers WHERE lease_until > ?),"
-                f" (SELECT count(*) FROM items WHERE owner = ? AND state IN ({_IN_FLIGHT}))",
-                (now, self.worker_id)).fetchone()
-            self.share = fair_share(account[0], live)
-            if mine >= self.share:
+            mine, share = self._count_share(conn, account[0], now)
+            if mine >= share:
                 self.over_share = True
                 return []
         since, me = account[2], self.worker_id
@@ -368,6 +364,18 @@ class SqliteLedger:
         conn.execute("UPDATE account SET since_decrease = since_decrease + ? WHERE id = 1",
                      (len(claimed_rows),))
         return claimed_rows
+
+    def _count_share(
+        self, conn: sqlite3.Connection, limit: int, now: float
+    ) -> tuple[int, int]:
+        """This worker's jobs in flight, and its share of ``limit`` over the live workers
+        (kept in :attr:`share`)."""
+        live, mine = conn.execute(
+            "SELECT (SELECT count(*) FROM workers WHERE lease_until > ?),"
+            f" (SELECT count(*) FROM items WHERE owner = ? AND state IN ({_IN_FLIGHT}))",
+            (now, self.worker_id)).fetchone()
+        self.share = share = fair_share(limit, live)
+        return int(mine), share
 
     @staticmethod
     def _pending(conn: sqlite3.Connection, candidates: Sequence[str] | None, since: float,
@@ -397,12 +405,8 @@ class SqliteLedger:
             found = self._pending(conn, [key], 0.0 if account is None else account[0], 1)
             if not found or account is None:
                 return None
-            live, mine = conn.execute(
-                "SELECT (SELECT count(*) FROM workers WHERE lease_until > ?),"
-                f" (SELECT count(*) FROM items WHERE owner = ? AND state IN ({_IN_FLIGHT}))",
-                (now, self.worker_id)).fetchone()
-            self.share = fair_share(account[1], live)
-            if mine > self.share:
+            mine, share = self._count_share(conn, account[1], now)
+            if mine > share:
                 return None
             return self._write(conn, found[0], reserved(), now, None).item
 

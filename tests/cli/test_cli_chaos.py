@@ -98,7 +98,8 @@ def check_promise(
         source = base.get(str(job["name"]).rsplit("-", 1)[0])
         if source is not None:  # not a foreign job
             by_source[source].append(job)
-    failed = []
+    failed: list[str] = []
+    unresolved: list[str] = []
     for source in sources:
         row, its_jobs = rows[source], by_source[source]
         if row["state"] == "fetched":
@@ -112,6 +113,9 @@ def check_promise(
             statuses = [j["status"] for j in its_jobs]
             assert statuses and set(statuses) == {"failed"}, (row, its_jobs)
             failed.append(source)
+            if row["state"] == "submitted":
+                assert row["job_id"] is None, row  # with its job id, its end is known
+                unresolved.append(source)
         # Paid twice = a second job for a recording whose first one had not failed.
         not_failed = [j for j in its_jobs if j["status"] != "failed"]
         assert len(not_failed) <= 1, (source, its_jobs)
@@ -119,7 +123,8 @@ def check_promise(
     assert stats["max_concurrent_jobs"] <= LIMIT
     lines = (out / "results.jsonl").read_text().splitlines()
     assert len(lines) == len(sources)
-    return {"failed": len(failed), "jobs": len(jobs), "429s": stats["rejected_429"],
+    return {"failed": len(failed), "unresolved": len(unresolved), "failed_sources": failed,
+            "unresolved_sources": unresolved, "jobs": len(jobs), "429s": stats["rejected_429"],
             "faults": stats["faults"], "webhooks_dropped": stats["webhooks_dropped"]}
 
 
@@ -140,7 +145,15 @@ def chaos(
                 "3", *ledger.args(), *extra]
         runs = run_until_done(cli, args, ledger, out, sources[ALWAYS_FAILS])
         figures = check_promise(emu, out, sources, ledger)
-    assert figures["failed"] == 1, figures  # only the input the service always fails
+    # Only the input the service always fails, and any input whose submit's answer was
+    # lost, whose job was then found by name, and which the service failed: the API
+    # gives no job id to ask, so it stays 'submitted' until no job of it could still
+    # run (job_max_seconds, beyond these reruns). Seen once in a full run with four
+    # workers on two cores: a found-by-name job among the 10 % that 'all' fails.
+    left = set(figures.pop("failed_sources"))
+    unresolved = set(figures.pop("unresolved_sources"))
+    assert sources[ALWAYS_FAILS] in left, figures
+    assert left - {sources[ALWAYS_FAILS]} <= unresolved, figures
     print(f"\nchaos {name}: runs={runs} {figures}")
 
 

@@ -519,12 +519,10 @@ class Engine:
         counts: dict[str, int] = {}
         if storage is not None and storage.store is not None:
             try:
-                # Reservations given back (else they lapse with the lease), then the
-                # lease is over at once: another worker (or a rerun) adopts what this
-                # run leaves in flight without waiting for it to run out.
-                for ahead in list(self._staged.values()):
-                    if ahead.row is not None:
-                        await self._unreserve(ahead.row)
+                # The lease over at once, and the reservations given back with it (those
+                # of the uploads ahead, and one whose call the stop cancelled after it was
+                # made): another worker (or a rerun) adopts what this run leaves in flight
+                # without waiting for the lease to run out.
                 await self._store.leave()
                 counts = await self._store.counts()
                 await save_processing_model(self._store, self._config.client.processing_model)

@@ -339,6 +339,25 @@ async def test_a_reservation_is_given_up_or_lapses_with_its_worker(workers: Work
         ("k2", S.SUBMITTING, a.worker_id), ("k1", S.SUBMITTING, a.worker_id)]
 
 
+async def test_leaving_gives_back_the_workers_reservations(workers: Workers) -> None:
+    # A stop that cancelled a reservation's call may have let it be made without the run
+    # knowing: leaving gives back whatever this worker reserved, and only that.
+    a, b = await workers.joined(limit=10), await workers.joined(limit=10)
+    await a.add_pending([pending(f"k{i}", float(i)) for i in range(4)])
+    assert await a.reserve("k3") is not None and await a.reserve("k2") is not None
+    assert await b.reserve("k1") is not None
+    (held,) = await a.claim(1, reserved=["k3"])
+    await a.leave()
+    after = {k: await a.get(k) for k in ("k3", "k2", "k1")}
+    assert [(r.state, r.owner) for r in after.values() if r is not None] == [
+        (S.SUBMITTING, a.worker_id),  # in flight: for the adoption pass, as before
+        (S.PENDING, None),  # its reservation, given back
+        (S.PENDING, b.worker_id),  # the other worker's, kept
+    ]
+    assert [r.key for r in await b.claim(5)] == ["k2", "k0"]  # b's own goes by reserved=
+    assert held.key == "k3"
+
+
 async def test_claims_need_a_join(workers: Workers) -> None:
     a = await workers.new()
     await a.add_pending([pending("x")])

@@ -35,6 +35,7 @@ from symbl_async.batch._ledger._states import (
     lapsed,
     new_item,
     reserved,
+    unreserved,
 )
 from symbl_async.batch._ledger._store import check_join, fair_share, longest_first_key
 from symbl_async.errors import ClientClosedError, IllegalTransitionError, ValidationError
@@ -165,10 +166,13 @@ class MemoryStore:
         return True
 
     async def leave(self) -> None:
-        db = self._open()
+        db, now = self._open(), self.clock()
+        for row in sorted(db.items.values(), key=lambda r: r.key):
+            if row.state is ItemState.PENDING and row.owner == self._worker_id:
+                self._write(row, unreserved(), now, new_fence=None, fence=row.fence)
         lease = db.leases.get(self._worker_id)
         if lease is not None:  # over now, and no lease to wait out: adopt at once
-            db.leases[self._worker_id] = (self.clock(), 0.0)
+            db.leases[self._worker_id] = (now, 0.0)
 
     async def add_pending(self, items: Sequence[Pending]) -> list[LedgerItem]:
         db, now = self._open(), self.clock()

@@ -55,6 +55,7 @@ from symbl_async.batch._ledger._states import (
     held_fence,
     lapsed,
     reserved,
+    unreserved,
 )
 from symbl_async.batch._ledger._store import check_join, fair_share
 from symbl_async.core._checks import check_ledger_url, redact_url
@@ -580,12 +581,26 @@ class PostgresStore:
         return True
 
     async def leave(self) -> None:
-        me = self._worker_id
-        # now() and not a deletion: the row says this worker existed until now; the next
-        # adopt() finds its lease over and takes its items at once (no lease to wait out:
-        # a worker that says it is gone is not waited for, as one unheard may be).
-        await self._run(lambda conn, retry: conn.execute(
-            "UPDATE workers SET lease_until = now(), lease_seconds = 0 WHERE id = $1", me))
+        me, op = self._worker_id, uuid.uuid4()
+
+        async def tx(conn: Any, retry: bool) -> None:
+            # Its reservations given back (a retry finds none left: idempotent).
+            rows = await conn.fetch(
+                _SELECT + " WHERE state = 'pending' AND owner = $1 ORDER BY key FOR UPDATE",
+                me)
+            if rows:
+                now = float(await conn.fetchval(f"SELECT {_NOW}"))
+                await _write(conn, [self._advance(item, unreserved(), now, item.fence, None)
+                                    for item in map(_item, rows)], op)
+                await conn.execute(_notify("changed"))
+            # now() and not a deletion: the row says this worker existed until now; the
+            # next adopt() finds its lease over and takes its items at once (no lease to
+            # wait out: a worker that says it is gone is not waited for, as one unheard
+            # may be).
+            await conn.execute(
+                "UPDATE workers SET lease_until = now(), lease_seconds = 0 WHERE id = $1", me)
+
+        await self._run(tx)
 
     # -- items --------------------------------------------------------------------------------
 

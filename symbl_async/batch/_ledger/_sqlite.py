@@ -56,6 +56,7 @@ from symbl_async.batch._ledger._states import (
     held_fence,
     lapsed,
     reserved,
+    unreserved,
 )
 from symbl_async.batch._ledger._store import check_join, fair_share
 from symbl_async.errors import (
@@ -293,9 +294,15 @@ class SqliteLedger:
         return bool(found)
 
     def leave(self) -> None:
+        now = time.time()
         with self._tx() as conn:
+            for row in conn.execute(
+                    _SELECT + " WHERE state = 'pending' AND owner = ? ORDER BY key",
+                    (self.worker_id,)).fetchall():
+                item = _item(row)
+                self._write(conn, item, unreserved(), now, item.fence)
             conn.execute("UPDATE workers SET lease_until = ?, lease_seconds = 0 WHERE id = ?",
-                         (time.time(), self.worker_id))
+                         (now, self.worker_id))
 
     def add_pending(self, items: Sequence[Pending]) -> list[LedgerItem]:
         now = time.time()

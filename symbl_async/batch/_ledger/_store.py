@@ -89,7 +89,10 @@ class ItemStore(Protocol):
         another adopted its items): it must stop touching them."""
 
     async def leave(self) -> None:
-        """End the lease now, so that another worker adopts what this one leaves in flight."""
+        """End the lease now, so that another worker adopts what this one leaves in flight,
+        and give back this worker's reservations in the same step (``unreserved()``): one
+        whose answer a stop cancelled (made, but never known to the run) would otherwise
+        wait for the next adoption pass."""
 
     async def add_pending(self, items: Sequence[Pending]) -> list[LedgerItem]:
         """Record new items ``pending``; an input of this run names them. Existing items are

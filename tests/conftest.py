@@ -28,7 +28,8 @@ pytest_plugins = ["_tiers", "_emulator_api", "_postgres", "_ledgers", "_cli_supp
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """``-n auto``: two workers per core. Most tests wait on timers, servers and child
     processes, not on the CPU: on two cores the whole suite took 353-374 s with two
-    workers and 196-235 s with three or four (all passed; four beside a busy loop).
+    workers and 184-235 s with three or four. The extra load found two races (a chaos
+    test's expectation, a reservation left at a stop), both fixed.
     ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still decides when it is set."""
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return None  # xdist's own rule reads it

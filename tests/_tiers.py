@@ -51,6 +51,7 @@ SYSTEM_NAMES = frozenset({
 INTEGRATION_NAMES = frozenset({
     "Emulator", "threaded_emulator",  # the emulator on 127.0.0.1
     "TCPSite", "SockSite", "start_server", "create_server", "uvicorn",  # any other server
+    "AppServer",  # the package's own server class (symbl_async._serving)
 })
 
 _TESTS = Path(__file__).resolve().parent

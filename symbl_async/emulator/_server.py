@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 from types import TracebackType
 from typing import Any
 
 import attrs
 from aiohttp import web
 
+from .._serving import AppServer
 from ._app import SCHEDULER, create_app
 from ._config import DEMO_APP_ID, DEMO_APP_SECRET, EmulatorConfig
 from ._state import Scheduler
@@ -47,7 +46,7 @@ class Emulator:
         self.host = host
         self.port = port
         self.app: web.Application | None = None
-        self._runner: web.AppRunner | None = None
+        self._server: AppServer | None = None
 
     @property
     def app_id(self) -> str:
@@ -70,7 +69,7 @@ class Emulator:
         Raises:
             RuntimeError: if the emulator is not running.
         """
-        if self._runner is None:
+        if self._server is None:
             raise RuntimeError("the emulator is not running: use 'async with Emulator()'")
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
@@ -100,29 +99,27 @@ class Emulator:
         Raises:
             RuntimeError: if already running.
         """
-        if self._runner is not None:
+        if self._server is not None:
             raise RuntimeError("the emulator is already running")
         app = create_app(self.config)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        try:
-            site: web.BaseSite
-            if self.config.upload_bandwidth:
-                site = web.SockSite(runner, _paced_socket(self.host, self.port))
-            else:
-                site = web.TCPSite(runner, self.host, self.port)
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self.port = runner.addresses[0][1]
-        self.app, self._runner = app, runner
+        # A paced uplink (upload_bandwidth) listens with a small receive buffer: the bytes
+        # the pacing holds back wait on the client's side, as they do behind a real slow
+        # uplink, not megabytes deep in this host's buffer after the client's kernel has
+        # taken them as delivered (a client would then wait for an answer to a body the
+        # service is still reading).
+        server = AppServer(
+            app, self.host, self.port,
+            receive_buffer=_PACED_RCVBUF if self.config.upload_bandwidth else None,
+        )
+        await server.start()
+        self.port = server.addresses[0][1]
+        self.app, self._server = app, server
 
     async def close(self) -> None:
         """Stop serving, stop the job timer and cancel webhook deliveries. Safe to call twice."""
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
+        server, self._server = self._server, None
+        if server is not None:
+            await server.stop()
 
     async def __aenter__(self) -> Emulator:
         await self.start()
@@ -138,26 +135,6 @@ class Emulator:
 
 
 _PACED_RCVBUF = 64 * 1024
-
-
-def _paced_socket(host: str, port: int) -> socket.socket:
-    """A listening socket for a paced uplink (``upload_bandwidth``), with a small receive
-    buffer: the bytes the pacing holds back wait on the client's side, as they do behind a
-    real slow uplink, not megabytes deep in this host's buffer after the client's kernel
-    has taken them as delivered (a client would then wait for an answer to a body the
-    service is still reading)."""
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        if os.name == "posix":  # as aiohttp's TCPSite does
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _PACED_RCVBUF)  # before listen
-        sock.bind(address)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
 
 
 async def run_standalone(

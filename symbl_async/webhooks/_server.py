@@ -20,6 +20,8 @@ from aiohttp import web
 
 from symbl_async.errors import ValidationError
 
+from .._serving import AppServer
+
 __all__ = [
     "OwnServer",
     "StreamHandler",
@@ -160,13 +162,13 @@ class OwnServer:
     def __init__(self, host: str, port: int) -> None:
         self._host = host
         self._port = port
-        self._runner: web.AppRunner | None = None
+        self._server: AppServer | None = None
         self.bound: tuple[str, int] | None = None
 
     @property
     def started(self) -> bool:
         """Whether it is serving."""
-        return self._runner is not None
+        return self._server is not None
 
     async def start(self, routes: list[web.RouteDef]) -> None:
         """Bind and serve.
@@ -176,22 +178,14 @@ class OwnServer:
         """
         app = web.Application()
         app.add_routes(routes)
-        # access_log=None: the access log would write the path, which holds the token.
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, self._host, self._port)
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        address = runner.addresses[0]
-        self.bound = (str(address[0]), int(address[1]))
+        server = AppServer(app, self._host, self._port)
+        await server.start()
+        self._server = server
+        self.bound = server.addresses[0]
         logger.debug("webhook receiver listening on %s:%s", *self.bound)
 
     async def stop(self) -> None:
         """Stop serving (safe when never started)."""
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
+        server, self._server = self._server, None
+        if server is not None:
+            await server.stop()

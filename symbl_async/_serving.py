@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import socket
 
@@ -44,12 +45,15 @@ def listening_sockets(
     ``SO_REUSEADDR`` on POSIX (asyncio's default there), ``IPV6_V6ONLY`` on IPv6 sockets so
     an IPv4 socket can share the port; ``receive_buffer`` sets ``SO_RCVBUF`` before the
     socket listens (it then applies to the accepted connections). Port 0 binds a free port
-    per socket, as asyncio does.
+    per socket, as asyncio does. A family the host lacks (no socket, or the address not
+    available) is skipped, as asyncio skips it.
 
     Raises:
         OSError: ``host`` did not resolve, or an address could not be bound.
     """
-    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    infos = socket.getaddrinfo(
+        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )
     sockets: list[socket.socket] = []
     seen: set[tuple[int, object]] = set()
     try:
@@ -57,7 +61,10 @@ def listening_sockets(
             if (family, address) in seen:
                 continue
             seen.add((family, address))
-            sock = socket.socket(family, kind, proto)
+            try:
+                sock = socket.socket(family, kind, proto)
+            except OSError:  # a family this host lacks, as asyncio assumes
+                continue
             sockets.append(sock)
             if os.name == "posix":
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -65,7 +72,18 @@ def listening_sockets(
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             if receive_buffer is not None:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
-            sock.bind(address)
+            try:
+                sock.bind(address)
+            except OSError as error:
+                if error.errno != errno.EADDRNOTAVAIL:
+                    raise OSError(
+                        error.errno, f"error while attempting to bind on address {address!r}: "
+                        f"{error.strerror}"
+                    ) from None
+                # The family is not enabled here (asyncio's bpo-30945 rule).
+                sockets.pop().close()
+        if not sockets:
+            raise OSError(f"could not bind on any address of {host!r}")
     except BaseException:
         for sock in sockets:
             sock.close()
@@ -93,8 +111,9 @@ class AppServer:
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
-        """The bound ``(host, port)`` of each listening socket, once started."""
-        return [(str(sock.getsockname()[0]), int(sock.getsockname()[1])) for sock in self._sockets]
+        """The bound ``(host, port)`` of each listening socket while it serves."""
+        names = [sock.getsockname() for sock in self._sockets if sock.fileno() >= 0]
+        return [(str(name[0]), int(name[1])) for name in names]
 
     async def start(self) -> None:
         """Bind and serve.

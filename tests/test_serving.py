@@ -16,8 +16,11 @@ import socket
 import warnings
 from collections.abc import Awaitable, Callable
 
+import aiohttp
 import pytest
+from aiohttp import web
 
+from symbl_async._serving import AppServer
 from symbl_async.emulator import Emulator
 from symbl_async.webhooks import WebhookReceiver
 
@@ -69,3 +72,45 @@ def test_a_stop_closes_the_connections_accepted_just_before_it(server: Server) -
             asyncio.run(_stop_after(server, passes))
         gc.collect()
     assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
+
+
+async def _ok(_: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+def _app() -> web.Application:
+    app = web.Application()
+    app.router.add_get("/", _ok)
+    return app
+
+
+async def test_a_taken_port_is_an_oserror_naming_the_address() -> None:
+    first = AppServer(_app(), "127.0.0.1", 0)
+    await first.start()
+    try:
+        [(_, port)] = first.addresses
+        second = AppServer(_app(), "127.0.0.1", port)
+        with pytest.raises(OSError, match=rf"127\.0\.0\.1', {port}"):
+            await second.start()
+        assert not second.started and second.addresses == []
+        await second.stop()  # nothing to stop: fine
+    finally:
+        await first.stop()
+    assert first.addresses == []
+
+
+async def test_a_host_name_is_served_on_each_of_its_addresses() -> None:
+    # What loop.create_server does: one socket per address "localhost" resolves to
+    # (127.0.0.1, and ::1 where the host has IPv6), each answering.
+    server = AppServer(_app(), "localhost", 0)
+    await server.start()
+    try:
+        hosts = {host for host, _ in server.addresses}
+        assert "127.0.0.1" in hosts and hosts <= {"127.0.0.1", "::1"}
+        async with aiohttp.ClientSession() as session:
+            for host, port in server.addresses:
+                name = f"[{host}]" if ":" in host else host
+                async with session.get(f"http://{name}:{port}/") as response:
+                    assert await response.text() == "ok"
+    finally:
+        await server.stop()

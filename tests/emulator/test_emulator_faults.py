@@ -262,12 +262,14 @@ async def test_processing_jitter_makes_jobs_slower_or_faster(
 
 async def test_foreign_jobs_take_slots_for_a_while(session: aiohttp.ClientSession) -> None:
     async with Emulator(
-        time_scale=SCALE, concurrency_limit=3, foreign_jobs=2, foreign_job_duration=10_000.0
+        time_scale=SCALE, concurrency_limit=3, foreign_jobs=2, foreign_job_duration=10_000.0,
+        queue_delay=10_000.0,
     ) as emu:
         api = await authed(session, emu)
         assert (await api.call("POST", "/v1/process/text", json=TEXT))[0] == 201
-        # The foreign jobs hold their slots for 1 s (real): a second job finds none (at
-        # 0.3 s, a loaded host's second submit once came after they had let go).
+        # The foreign jobs and the first job hold their slots for 1 s (real): a second job
+        # finds none. (The first job's own hold decides it: with no queue delay it lasted a
+        # few milliseconds, and a loaded host's second submit came after it had ended.)
         assert (await api.call("POST", "/v1/process/text", json=TEXT))[0] == 429
         stats = emu.stats()
         assert stats["foreign_jobs_active"] == 2 and stats["rejected_429"] == 1

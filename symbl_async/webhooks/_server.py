@@ -18,9 +18,8 @@ from typing import Protocol
 
 from aiohttp import web
 
+from symbl_async._serving import AppServer
 from symbl_async.errors import ValidationError
-
-from .._serving import AppServer
 
 __all__ = [
     "OwnServer",

@@ -153,8 +153,6 @@ class AppServer:
     async def _stop(self, runner: web.AppRunner) -> None:
         loop = asyncio.get_running_loop()
         for sock in self._sockets:
-            if sock.fileno() < 0:
-                continue
             # Stop accepting, leaving the listener open: a selector loop's accept runs as a
             # reader on it. Other loops (proactor, uvloop) accept without a reader and
             # without the race; for them this does nothing.

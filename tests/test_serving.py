@@ -1,8 +1,9 @@
 """The package's servers close every connection they accepted when they stop (``_serving``).
 
-On Python before 3.12, a connection accepted a loop pass or two before ``runner.cleanup()``
-reached aiohttp only after aiohttp had closed the connections it knew, and stayed open until
-garbage collection: "unclosed transport" ResourceWarnings in whatever test ran next. Each
+With ``runner.cleanup()`` alone, a connection accepted a loop pass or two before it stayed
+open until garbage collection ("unclosed transport" ResourceWarnings in whatever test ran
+next): its transport failed to attach to the closed server (CPython gh-109564, every
+version), or it reached aiohttp after aiohttp had closed the connections it knew. Each
 case connects, lets the loop run a given number of passes (so the stop meets the accept at
 every stage: still in the backlog, accepted, transport built, handed to aiohttp), stops the
 server and ends the loop; then nothing may be left unclosed.

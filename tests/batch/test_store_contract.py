@@ -311,7 +311,7 @@ async def test_a_worker_over_its_share_reserves_nothing(workers: Workers) -> Non
 
 async def test_a_reservation_is_given_up_or_lapses_with_its_worker(workers: Workers) -> None:
     a = await workers.joined(lease=30.0)
-    dying = await workers.joined(lease=0.3)
+    dying = await workers.joined(lease=1.0)  # renewed before it reserves (a loaded machine)
     await a.add_pending([pending("k0", 1.0), pending("k1", 2.0), pending("k2", 3.0)])
     kept = await a.reserve("k2")
     assert kept is not None
@@ -323,6 +323,7 @@ async def test_a_reservation_is_given_up_or_lapses_with_its_worker(workers: Work
         await a.apply(kept, unreserved())  # given up already: no longer in its hands
     with pytest.raises(IllegalTransitionError):
         await a.apply(freed, unreserved())  # nobody's: nothing to give up
+    assert await dying.heartbeat()
     assert await dying.reserve("k2") is not None and await dying.reserve("k1") is not None
     assert [r.key for r in await a.claim(5)] == ["k0"]
     # Its worker's lease runs out: the adoption pass frees its reservations (it adopts
@@ -405,13 +406,16 @@ async def test_an_owned_item_moves_only_in_its_owners_hands(workers: Workers) ->
 
 async def test_a_worker_past_its_lease_loses_its_items_to_an_adopter(workers: Workers) -> None:
     adopter = await workers.joined(lease=30.0)
-    dying = await workers.joined(lease=0.3)
+    # A lease of 1 s, renewed just before the check that it is alive: the moves before it
+    # took over 0.3 s (its lease before) on a loaded machine, and it was adopted early.
+    dying = await workers.joined(lease=1.0)
     await dying.add_pending([pending(f"k{i}") for i in range(4)])
     rows = await dying.claim(4)
     second = await dying.apply(rows[1], submitted("j1", "c1"))
     third = await dying.apply(await dying.apply(rows[2], submitted("j2", "c2")), completed())
     fourth = await dying.apply(await dying.apply(rows[3], submitted("j3", "c3")), completed())
     await dying.apply(fourth, fetched(None))
+    assert await dying.heartbeat()
     assert await adopter.adopt() == []  # alive: nothing to take
     taken: list[LedgerItem] = []
 

@@ -88,6 +88,7 @@ from symbl_async.batch._results import (
 from symbl_async.batch._slots import DONE, JobSlots, LongestFirstWindow, Slot, puller
 from symbl_async.batch._uplink import HOLD_LIMIT, UPLOADS_AT_ONCE, StagedUpload, Uplink
 from symbl_async.batch._worker import ItemWorker, Refill, Sending, Stopped
+from symbl_async.core._fence import submit_fence
 from symbl_async.core._options import ProcessingOptions
 from symbl_async.errors import (
     IllegalTransitionError,
@@ -412,6 +413,7 @@ class Engine:
             on_event=lambda kind, key: self._delivery.event(kind, key=key),
             stopping=lambda: self._stopping,
             may_send=self._may_send if store.shared else None,
+            fence=self._lease_fence if store.shared else None,
             uplink=self._uplink,
             names=cfg.names,
             transcripts=cfg.transcripts,
@@ -434,10 +436,11 @@ class Engine:
                 url = None
             same = await keep_webhook_token(store, client.webhook_token, url)
             self._work.inherited_mode = None if same else "poll"
+        joining = time.monotonic()
         self._delivery.run_started = await store.join(max_limit=cfg.slots.max_limit,
                                                       lease=cfg.lease)
         self._delivery.shared = store.shared
-        self._renewed = time.monotonic()
+        self._renewed = joining
         await self._adopt()
 
     def _gauges(self) -> dict[str, Any]:
@@ -1198,9 +1201,9 @@ class Engine:
             self._window.pop_longest()
         client = self._config.client
         name = attempt_name(item.name, attempts + 1)
-        staged = self._uplink.stage(
-            key, name, item.duration,
-            lambda progress: submit_item(client, item, name, progress=progress))
+        with submit_fence(self._lease_fence if store.shared else None):  # the task's too
+            staged = self._uplink.stage(key, name, item.duration, lambda progress: submit_item(
+                client, item, name, progress=progress))
         assert staged.task is not None
         log.debug("%s: uploading ahead of its slot, due in %.1f s (%d bytes at %.0f B/s)",
                   item.label, ends[rank] - now, size, rate)
@@ -1264,10 +1267,17 @@ class Engine:
     async def _may_send(self) -> bool:
         """Whether this worker may still send a submit: its lease was renewed lately, or is
         renewed now. A worker paused past its lease must not send what a claim gave it
-        (the adopter looks the attempt up by name and may send it again)."""
+        (the adopter looks the attempt up by name and may send it again).
+
+        "Lately": within half a lease of when the renewal was asked for (the database's
+        lease runs a whole lease from a moment after that), so a submit let go now is on
+        its way half a lease before any adopter can look for it. Without an await when
+        the lease is fresh: the submit's fence (:meth:`_lease_fence`) relies on that.
+        """
         lease = self._config.lease
         deadline = time.monotonic() + lease
         while time.monotonic() - self._renewed >= lease / 2:
+            asked = time.monotonic()
             try:
                 alive = await self._store.heartbeat()
             except SymblError as exc:  # the database is away: retry within one lease
@@ -1277,9 +1287,25 @@ class Engine:
                 await asyncio.sleep(min(1.0, lease / 10))
                 continue
             if alive:
-                self._renewed = time.monotonic()
+                self._renewed = asked
             return alive
         return True
+
+    async def _lease_fence(self) -> None:
+        """A shared batch's submits check the lease again right before their last bytes go
+        (``submit_fence``): a worker paused between :meth:`_may_send` and that moment
+        (SIGSTOP, a frozen VM, a starved loop) would otherwise send, on waking, a submit
+        that another worker adopted, found absent by name and sent again: paid twice.
+
+        Raises:
+            LeaseLostError: the lease ran out and other workers adopted this worker's
+                items; the body is cut off, so this submit created nothing.
+        """
+        if not await self._may_send():
+            raise LeaseLostError(
+                None, "this worker's lease ran out (was it paused?) before its submit's last "
+                "bytes went; other workers adopted its items, and it stops. Run it again to "
+                "rejoin the batch")
 
     async def _keep_lease(self) -> None:
         lease = self._config.lease
@@ -1296,7 +1322,7 @@ class Engine:
                 log.warning("renewing this worker's lease took %.1f s of its %.0f s: give it "
                             "a longer %s", took, lease, named(self._config.names, "lease"))
             if alive:
-                self._renewed = time.monotonic()
+                self._renewed = asked  # the lease runs from a moment after the ask
             else:
                 self._abort(LeaseLostError(
                     None, "this worker's lease ran out (was it paused?) and other workers "

@@ -82,6 +82,7 @@ from symbl_async.batch._results import BatchResult
 from symbl_async.batch._slots import JobSlots, Slot
 from symbl_async.batch._uplink import StagedUpload, Uplink
 from symbl_async.core._captions import cues_of, render_text, render_vtt
+from symbl_async.core._fence import Fence, submit_fence
 from symbl_async.core._jobs import Job, JobStatus
 from symbl_async.errors import (
     ConcurrencyLimitError,
@@ -312,6 +313,7 @@ class ItemWorker:
         on_event: Callable[[Literal["submitted", "rejected"], str], None],
         stopping: Callable[[], bool],
         may_send: Callable[[], Awaitable[bool]] | None = None,
+        fence: Fence | None = None,
         uplink: Uplink | None = None,
         names: Mapping[str, str] | None = None,
         transcripts: Collection[str] = (),
@@ -321,6 +323,8 @@ class ItemWorker:
 
         Args:
             may_send: a shared batch's check that this worker still holds its lease.
+            fence: a shared batch's check of it again, right before a submit's last
+                bytes go (``symbl_async.core._fence``).
             refill: a shared batch's way to refill a freed slot as the job's end is
                 recorded (:class:`Refill`).
             uplink: the run's turns for file uploads (default: its own, two at once).
@@ -341,6 +345,7 @@ class ItemWorker:
         self._on_event = on_event
         self._stopping = stopping
         self._may_send = may_send
+        self._fence = fence
         self._uplink = uplink if uplink is not None else Uplink()
         self._names: Mapping[str, str] = names or {}
         self._transcripts = tuple(transcripts)
@@ -536,7 +541,7 @@ class ItemWorker:
                     raise LeaseLostError(row.key,
                                          "this worker's lease ran out before the submit")
                 try:
-                    with self._fetch_gate.submitting():
+                    with self._fetch_gate.submitting(), submit_fence(self._fence):
                         sending.intent = None  # from here on, the submit may be on its way
                         if staged is not None:  # its intent is the claim's: let it go
                             ahead, staged = staged, None

@@ -31,8 +31,9 @@ class UploadProgress:
             the account is full and lets its last bytes go once a job slot is free. A
             hold that raises (or is cancelled) cuts the upload off: nothing is created.
             No stall is counted while it waits.
-        holding: the upload waits on ``hold`` now.
-        held_for: seconds the current attempt waited on ``hold``.
+        holding: the upload waits on ``hold`` now (or on its caller's fence:
+            ``symbl_async.core._fence``).
+        held_for: seconds the current attempt waited on ``hold`` (and the fence).
     """
 
     total: int | None = None

@@ -21,6 +21,11 @@ What aiohttp does not give us on every supported version (3.10 and later):
   the service has every byte but those, so no job exists yet, and the go leaves it one
   kilobyte to read; cancelled there, the upload is cut off (not created). The wait is
   neither a stall nor sending time.
+* **A fence.** A body made inside ``symbl_async.core._fence.submit_fence`` awaits the
+  fence right before its last bytes are handed over, once the peer has taken the rest,
+  with nothing awaited between the fence's return and that write (a shared batch checks
+  its worker's lease there). What the fence raises cuts the body off (nothing created)
+  and is raised to the caller as it is.
 * **Stalls.** An upload's deadline comes from progress: when no byte moves for ``stall``
   seconds (no chunk handed over, and nothing written left asyncio's buffer or, on
   Linux, the kernel's send queue), the connection is aborted. The kernel's queue counts:
@@ -36,12 +41,13 @@ import math
 import struct
 import sys
 import time
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Awaitable, Callable
 from typing import Any
 
 from aiohttp import payload
 from aiohttp.abc import AbstractStreamWriter
 
+from symbl_async.core._fence import current_fence
 from symbl_async.core._upload import UploadProgress
 
 __all__ = ["ResendRefused", "SubmitBody", "UploadMeter", "UploadProgress"]
@@ -150,6 +156,8 @@ class SubmitBody:
         self.stalled = False
         self.stall = stall
         self.error: BaseException | None = None  # what broke the write, if anything did
+        self.fenced: Exception | None = None  # what the fence raised, if it refused
+        self._fence = current_fence()  # the submit's caller's, made inside submit_fence
         self._chunks = chunks
         self._meter = meter
         self._claimed = False
@@ -191,15 +199,23 @@ class SubmitBody:
             async for chunk in chunks:
                 if len(chunk) > left:
                     chunk = chunk[:left]
-                if len(chunk) == left and progress.hold is not None:
+                if len(chunk) == left and (progress.hold is not None or self._fence):
                     # The last chunk: all but its tail goes now; once the peer has taken
-                    # it, the tail waits for the caller's go (then only it is left).
+                    # it, the tail waits for the caller's go (then only it is left), and
+                    # the fence checks, just before the tail is written (no await between).
                     head, chunk = chunk[:-_TAIL], chunk[-_TAIL:]
                     if head:
                         left -= len(head)
                         await self._hand_over(writer, head, progress, meter)
                     await self._until_taken()
-                    await self._hold(progress, meter)
+                    if progress.hold is not None:
+                        await self._pause(progress.hold, progress, meter)
+                    if self._fence is not None:
+                        try:
+                            await self._pause(self._fence, progress, meter)
+                        except Exception as exc:
+                            self.fenced = exc
+                            raise
                 left -= len(chunk)
                 await self._hand_over(writer, chunk, progress, meter)
                 if not left:
@@ -242,15 +258,18 @@ class SubmitBody:
             meter._add(len(chunk), now)
         await writer.write(chunk)
 
-    async def _hold(self, progress: UploadProgress, meter: UploadMeter | None) -> None:
-        """Wait on ``progress.hold`` before the last chunk: not a stall, not sending time."""
-        assert progress.hold is not None
+    async def _pause(
+        self, wait: Callable[[], Awaitable[None]], progress: UploadProgress,
+        meter: UploadMeter | None,
+    ) -> None:
+        """Wait on ``progress.hold``, or the fence, before the last chunk: not a stall,
+        not sending time."""
         began = time.monotonic()
         progress.holding = True
         if meter is not None:
             meter._stopped(began)
         try:
-            await progress.hold()
+            await wait()
         finally:
             now = time.monotonic()
             progress.holding = False

@@ -397,9 +397,16 @@ def _connect_failure(exc: BaseException) -> str:
 def _failure(
     kind: FailureKind, detail: str, cause: BaseException, body: SubmitBody | None
 ) -> Failure:
-    """Describe a failure; for a submit, with how much of its body left."""
+    """Describe a failure; for a submit, with how much of its body left.
+
+    Raises:
+        Exception: what the caller's fence raised (``submit_fence``), when it cut the body
+            off: the caller's own refusal, raised as it is, not a failure to retry.
+    """
     if body is None:
         return Failure(kind=kind, detail=detail, cause=cause)
+    if body.fenced is not None:
+        raise body.fenced
     if body.stalled:
         kind, detail = FailureKind.TIMEOUT, f"no byte of the body accepted for {body.stall:g} s"
     elif isinstance(cause, ResendRefused):

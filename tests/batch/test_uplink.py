@@ -20,6 +20,7 @@ from _ledgers import Ledgers
 from _polling import eventually
 
 from symbl_async.batch._api import process_many
+from symbl_async.batch._engine import Engine
 from symbl_async.batch._ledger import LedgerItem, MemoryLedger, MemoryStore, SqliteStore
 from symbl_async.batch._results import BatchProgress
 from symbl_async.batch._slots import JobSlots
@@ -399,14 +400,26 @@ async def test_uploads_go_ahead_of_their_slots_and_the_limit_holds(
         assert stats["uploads_begun_while_full"] >= 1
 
 
-async def test_workers_sharing_a_ledger_upload_ahead_each_item_once(tmp_path: Path) -> None:
+async def test_workers_sharing_a_ledger_upload_ahead_each_item_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Two workers on one shared ledger (in memory), the same inputs: each uploads ahead of
     its own jobs' ends the item it reserved, so no item is uploaded ahead by both (the
     other's claim would take it, and cut that upload off): no byte went twice, no body was
-    cut off, each recording was paid for once, the limit held."""
+    cut off, each recording was paid for once, the limit held. Every upload's last bytes,
+    ahead of a slot or not, went after its worker checked its lease (the fence)."""
     sources = recordings(tmp_path, 10)
     ledger = MemoryLedger()
     workers = [MemoryStore(ledger, worker_id=name, shared=True) for name in ("a", "b")]
+    fenced = 0
+    real_fence = Engine._lease_fence
+
+    async def counted(engine: Engine) -> None:
+        nonlocal fenced
+        fenced += 1
+        await real_fence(engine)
+
+    monkeypatch.setattr(Engine, "_lease_fence", counted)
     async with slow_jobs() as (emu, client):
         runs = [process_many(client, sources, slots=JobSlots(2), ledger=store,
                              out_dir=tmp_path / store.worker_id) for store in workers]
@@ -418,6 +431,7 @@ async def test_workers_sharing_a_ledger_upload_ahead_each_item_once(tmp_path: Pa
     assert stats["uploads_cut"] == 0
     assert stats["upload_bytes"] == sum(s.stat().st_size for s in sources)
     assert [r.key for r in ledger.items.values() if r.owner is not None] == []
+    assert fenced == stats["uploads_whole"] >= 10
 
 
 class LostReservation(MemoryStore):

@@ -19,6 +19,7 @@ from typing import Literal
 
 import attrs
 import pytest
+from _polling import eventually
 
 from symbl_async import (
     ProcessingOptions,
@@ -30,6 +31,8 @@ from symbl_async import (
     Timeouts,
 )
 from symbl_async.batch._worker import _not_created
+from symbl_async.core._fence import submit_fence
+from symbl_async.core._upload import UploadProgress
 
 DEMO = Path(__file__).resolve().parents[2] / "symbl_async" / "demo_data"
 CONVERSATION = "5815170693595136"
@@ -193,3 +196,53 @@ async def test_a_submit_whose_answer_is_cut_short_is_unknown(server: ClosingServ
     assert info.value.name == "call-42" and "call-42" in str(info.value)
     assert isinstance(info.value.__cause__, SymblConnectionError)
     assert type(info.value.__cause__.__cause__).__module__.startswith("aiohttp")
+
+
+class Refused(Exception):
+    """What the tests' fence raises."""
+
+
+@pytest.mark.parametrize(("method", "path", "call"), SUBMITS, ids=[s[1] for s in SUBMITS])
+async def test_a_submit_its_fence_refuses_never_has_its_last_bytes_sent(
+    server: ClosingServer, method: str, path: str, call: Call
+) -> None:
+    # A shared batch's worker checks its lease right before a submit's last bytes go
+    # (core/_fence.py): refused there, the service never has the whole body (no job), and
+    # the caller gets the fence's own error, not a connection failure to retry.
+    asked = 0
+
+    async def fence() -> None:
+        nonlocal asked
+        asked += 1
+        await asyncio.sleep(0)  # a fence may await (a lease renewal)
+        raise Refused("lease lost")
+
+    async with SymblClient(access_token="fixed", base_url=server.url) as client:
+        with submit_fence(fence), pytest.raises(Refused, match="lease lost"):
+            await call(client)
+        # The client dropped the connection: the server has read all that was sent.
+        await eventually(lambda: all(w.is_closing() for w in server._writers))
+    assert asked == 1  # once: not retried by the transport
+    assert all(s.read < s.length for s in server.submits)  # never the whole body
+    assert all((s.method, s.path) == (method, path) for s in server.submits)
+
+
+async def test_a_fence_runs_after_all_but_the_last_bytes_and_a_passing_one_lets_them_go(
+    server: ClosingServer,
+) -> None:
+    progress = UploadProgress()
+    seen: list[tuple[int, int | None]] = []
+
+    async def fence() -> None:
+        await asyncio.sleep(0)
+        seen.append((progress.sent, progress.total))
+
+    async with SymblClient(access_token="fixed", base_url=server.url) as client:
+        with submit_fence(fence), pytest.raises(SubmitOutcomeUnknownError):
+            await client.submit_audio_file(WAV, progress=progress)  # the server keeps mum
+        with pytest.raises(SubmitOutcomeUnknownError):  # outside the block: no fence
+            await client.submit_audio_url(MEDIA_URL)
+    size = WAV.stat().st_size
+    assert seen == [(size - 1024, size)]  # once, with only the last kilobyte left
+    assert [s.read for s in server.submits] == [s.length for s in server.submits]
+    assert len(server.submits) == 2 and server.submits[0].length == size

@@ -27,6 +27,9 @@ from _postgres import PostgresServer
 LIMIT = 10
 WORKERS = 4
 LEASE = 2.0
+# How often the tests read the ledger while they wait: each read is a new connection (a
+# server process forked), needless load beside the workers at eventually's 5 ms.
+POLL = 0.05
 
 
 def sources(count: int, prefix: str) -> list[str]:
@@ -78,6 +81,12 @@ async def ledger_rows(url: str) -> list[dict[str, Any]]:
         return []
     finally:
         await conn.close()
+
+
+def log_tails(folder: Path, workers: int) -> str:
+    """The end of each worker's log, for a failure's message."""
+    return "\n".join(f"w{i}.log: ...{(folder / f'w{i}.log').read_text()[-1500:]}"
+                     for i in range(workers))
 
 
 async def live_workers(url: str) -> int:
@@ -157,7 +166,13 @@ async def test_killed_and_paused_workers_lose_nothing_and_pay_nothing_twice(
                     for p in procs
                 )
 
-            await eventually(started, timeout=60)
+            try:
+                await eventually(started, timeout=60, interval=POLL)
+            except AssertionError:
+                raise AssertionError(
+                    "not every worker held a running job at once: "
+                    f"{await ledger_rows(pg_url)!r}\n{log_tails(tmp_path, len(procs))}"
+                ) from None
             procs[0].send_signal(signal.SIGKILL)
             procs[1].send_signal(signal.SIGKILL)
             paused.send_signal(signal.SIGSTOP)
@@ -167,7 +182,7 @@ async def test_killed_and_paused_workers_lose_nothing_and_pay_nothing_twice(
                 async def adopted() -> bool:
                     return await live_workers(pg_url) == 1
 
-                await eventually(adopted, timeout=60)
+                await eventually(adopted, timeout=60, interval=POLL)
             finally:
                 paused.send_signal(signal.SIGCONT)
             # Back to a lease that is gone: its first write (or its next renewal) is
@@ -194,7 +209,7 @@ async def test_workers_ride_out_a_database_restart(
                 rows = await ledger_rows(url)
                 return sum(1 for r in rows if r["state"] == "fetched") >= 10
 
-            await eventually(halfway, timeout=60)
+            await eventually(halfway, timeout=60, interval=POLL)
             await asyncio.to_thread(own_postgres.stop, "immediate")
             await asyncio.to_thread(own_postgres.start)
             codes = [await finish(p) for p in procs]
@@ -223,7 +238,7 @@ async def test_workers_ride_out_repeated_database_outages(
             async def started() -> bool:
                 return sum(1 for r in await ledger_rows(url) if r["state"] != "pending") >= 5
 
-            await eventually(started, timeout=60)
+            await eventually(started, timeout=60, interval=POLL)
             outages = 0
             for down in (3.5, 0.3, 2.5, 1.0):  # bounded: four outages, the longest 3.5 s
                 if all(p.poll() is not None for p in procs):

@@ -21,7 +21,7 @@ from _polling import eventually
 from symbl_async.batch._api import BatchRun, process_many
 from symbl_async.batch._inputs import UrlSource
 from symbl_async.batch._items import PreparedItem, prepare_item
-from symbl_async.batch._ledger import MemoryLedger, MemoryStore
+from symbl_async.batch._ledger import ItemStore, MemoryLedger, MemoryStore, PostgresStore
 from symbl_async.batch._results import BatchResult
 from symbl_async.batch._slots import JobSlots
 from symbl_async.client._client import SymblClient
@@ -455,33 +455,40 @@ async def test_a_job_found_by_name_that_failed_does_not_hold_its_slot_for_ever(
     assert counts["failed"] == 1 and counts["fetched"] == 1  # settled: its job had ended
 
 
-class PausedWorker(MemoryStore):
-    """A shared worker whose lease renewals hang while ``paused`` (a stopped process renews
-    nothing), until ``resume``."""
+@pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.system)])
+def shared_ledger(request: pytest.FixtureRequest) -> str | None:
+    """A ledger workers share: in memory (None), or a fresh PostgreSQL database's URL."""
+    return str(request.getfixturevalue("pg_url")) if request.param == "postgres" else None
 
-    def __init__(self, ledger: MemoryLedger) -> None:
-        super().__init__(ledger, worker_id="paused", shared=True)
-        self.paused = asyncio.Event()
-        self.resume = asyncio.Event()
 
-    async def heartbeat(self) -> bool:
-        if self.paused.is_set():
-            await self.resume.wait()
-        return await super().heartbeat()
+async def shared_workers(where: str | None) -> list[ItemStore]:
+    """Two workers, "paused" and "other", of one shared ledger."""
+    if where is None:
+        ledger = MemoryLedger()
+        return [MemoryStore(ledger, worker_id=name, shared=True) for name in ("paused", "other")]
+    return [await PostgresStore.connect(where, worker_id=name) for name in ("paused", "other")]
 
 
 async def test_a_worker_paused_before_its_submits_last_bytes_sends_nothing_once_adopted(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, shared_ledger: str | None,
 ) -> None:
     # Seen in a SIGSTOP test under load: a worker checked its lease, was stopped before its
     # submit's bytes went, and was woken after another worker had adopted the item, looked
     # it up by name (nothing: the bytes had not gone) and sent it again; the woken worker's
     # submit went too, and the recording was paid twice. Its body now checks the lease
-    # right before its last bytes: the lease is gone, so they never go.
+    # right before its last bytes: the lease is gone, so they never go. (A SQLite ledger
+    # has one process, no lease: nothing to adopt from a paused one.)
     lease = 0.6
-    ledger = MemoryLedger()
-    paused = PausedWorker(ledger)
-    other = MemoryStore(ledger, worker_id="other", shared=True)
+    paused, other = await shared_workers(shared_ledger)
+    stopped, resume = asyncio.Event(), asyncio.Event()
+    renew = paused.heartbeat
+
+    async def heartbeat() -> bool:  # a stopped process renews nothing
+        if stopped.is_set():
+            await resume.wait()
+        return await renew()
+
+    monkeypatch.setattr(paused, "heartbeat", heartbeat)
     source = url("paused")
     async with emulated(2) as (emu, client), SymblClient(
         app_id=emu.app_id, app_secret=emu.app_secret, base_url=emu.url,
@@ -491,25 +498,29 @@ async def test_a_worker_paused_before_its_submits_last_bytes_sends_nothing_once_
 
         async def stopped_on_the_way(*args: Any, **kwargs: Any) -> Job:
             # After the worker's lease check, before a byte of the submit goes out.
-            paused.paused.set()
-            await paused.resume.wait()
+            stopped.set()
+            await resume.wait()
             return await real(*args, **kwargs)
 
         monkeypatch.setattr(client, "submit", stopped_on_the_way)
-        first = asyncio.ensure_future(collect(process_many(
-            client, [source], slots=fast_slots(2), ledger=paused, lease=lease,
-            lookup_grace=0)))
-        await eventually(paused.paused.is_set, timeout=30)
-        # Its lease runs out; the other worker adopts the item, finds no job by its name,
-        # and sends it again (its own attempt name).
-        second = asyncio.ensure_future(collect(process_many(
-            other_client, [source], slots=fast_slots(2), ledger=other, lease=lease,
-            lookup_grace=0)))
-        await eventually(lambda: len(emu.jobs()) == 1, timeout=30)
-        paused.resume.set()
-        with pytest.raises(LeaseLostError):
-            await first
-        results = await asyncio.wait_for(second, 60)
-        per_item = jobs_per_item(emu, [source])
+        try:
+            first = asyncio.ensure_future(collect(process_many(
+                client, [source], slots=fast_slots(2), ledger=paused, lease=lease,
+                lookup_grace=0)))
+            await eventually(stopped.is_set, timeout=30)
+            # Its lease runs out; the other worker adopts the item, finds no job by its
+            # name, and sends it again (its own attempt name).
+            second = asyncio.ensure_future(collect(process_many(
+                other_client, [source], slots=fast_slots(2), ledger=other, lease=lease,
+                lookup_grace=0)))
+            await eventually(lambda: len(emu.jobs()) == 1, timeout=30)
+            resume.set()
+            with pytest.raises(LeaseLostError):
+                await first
+            results = await asyncio.wait_for(second, 60)
+            per_item = jobs_per_item(emu, [source])
+        finally:
+            for store in (paused, other):
+                await store.aclose()
     assert [r.status for r in results] == ["fetched"]
     assert per_item == {source.url: 1}  # paid once: the woken worker's bytes never went

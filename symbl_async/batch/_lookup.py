@@ -28,6 +28,7 @@ from typing import Any, Literal
 from symbl_async.batch._inputs import FileSource
 from symbl_async.batch._items import PreparedItem
 from symbl_async.batch._ledger._states import (
+    Change,
     ItemState,
     LedgerItem,
     completed,
@@ -45,12 +46,15 @@ from symbl_async.errors import JobFailedError, NotFoundError, SymblError
 __all__ = [
     "GRACE_MARGIN",
     "MAX_MEDIA_SECONDS",
+    "NO_TRANSCRIPT",
     "Finder",
     "ended_now",
+    "found_job_end",
     "job_max_seconds",
     "learn_or_wait",
     "media_kind_of",
     "settle_when_surely_ended",
+    "surely_ended_at",
     "wait_until_final",
 ]
 
@@ -94,6 +98,13 @@ def job_max_seconds(client: BatchClient, row: LedgerItem, wait_timeout: float) -
     learned = client.processing_model.predict(media_kind_of(row), MAX_MEDIA_SECONDS)
     prior = client.poll.expected_time(MAX_MEDIA_SECONDS) or 0.0
     return max(wait_timeout, learned.quantile(0.999), 3 * prior)
+
+
+def surely_ended_at(client: BatchClient, row: LedgerItem, wait_timeout: float) -> float:
+    """When (ledger time) no job of the item's attempt can still run: its
+    :func:`job_max_seconds` after the attempt was sent."""
+    sent = row.attempt_at if row.attempt_at is not None else row.updated_at
+    return sent + job_max_seconds(client, row, wait_timeout)
 
 
 class Finder:
@@ -303,27 +314,42 @@ async def settle_when_surely_ended(
     """
     try:
         await asyncio.sleep(max(0.0, until - store.clock()))
-        conversation_id = row.conversation_id or ""
-        for attempt in range(1, 6):
-            try:
-                messages = await client.conversations.messages(conversation_id)
-            except NotFoundError:
-                messages = []
-            except FATAL:
-                return
-            except SymblError:
-                await asyncio.sleep(random.uniform(0, 2.0 ** attempt))
-                continue
-            if messages:
-                await store.apply(row, completed())
-            else:
-                await store.apply(row, failed(
-                    "found by its submit name (no job id), and no transcript came although no "
-                    "job could still be running: the job failed on the service (it gives no "
-                    "reason)"))
+        try:
+            change = await found_job_end(client, row)
+        except FATAL:
             return
+        if change is not None:
+            await store.apply(row, change)
     finally:
         slot.release()
+
+
+NO_TRANSCRIPT = (
+    "found by its submit name (no job id), and no transcript came although no job could "
+    "still be running: the job failed on the service (it gives no reason)")
+
+
+async def found_job_end(client: BatchClient, row: LedgerItem) -> Change | None:
+    """What became of a job found by name, asked once no job of the item can still run
+    (:func:`surely_ended_at`): its transcript is there (``completed``) or never came (its
+    job failed: ``failed``). None when every read failed (a hiccup: ask again later).
+
+    Raises:
+        AuthenticationError, ClientClosedError, LedgerError: what stops the whole run.
+    """
+    conversation_id = row.conversation_id or ""
+    for attempt in range(1, 6):
+        try:
+            messages = await client.conversations.messages(conversation_id)
+        except NotFoundError:
+            messages = []
+        except FATAL:
+            raise
+        except SymblError:
+            await asyncio.sleep(random.uniform(0, 2.0 ** attempt))
+            continue
+        return completed() if messages else failed(NO_TRANSCRIPT)
+    return None
 
 
 async def learn_or_wait(

@@ -62,11 +62,13 @@ from symbl_async.batch._ledger._states import (
 )
 from symbl_async.batch._ledger._store import ItemStore
 from symbl_async.batch._lookup import (
+    NO_TRANSCRIPT,
     Finder,
     ended_now,
-    job_max_seconds,
+    found_job_end,
     learn_or_wait,
     settle_when_surely_ended,
+    surely_ended_at,
 )
 from symbl_async.batch._output import (
     COUNTED_KINDS,
@@ -623,11 +625,24 @@ class ItemWorker:
         asked about once first: its webhooks may have gone to a receiver that is gone.
         """
         if row.job_id is None:
-            found = await learn_or_wait(self._client, self._store, row, slot,
-                                        wait_timeout=self._wait_timeout)
+            until = surely_ended_at(self._client, row, self._wait_timeout)
+            found = None
+            if self._store.clock() < until:
+                found = await learn_or_wait(self._client, self._store, row, slot,
+                                            wait_timeout=self._wait_timeout)
+            if found is None and self._store.clock() >= until:
+                # No job of it can still run (a rerun long after the attempt, or a wait as
+                # long as that): settled here, not by a watcher that the run's end would
+                # cancel (each rerun then waited again, and the item stayed submitted).
+                change = await found_job_end(self._client, row)
+                if change is not None:
+                    row = await self._record_end(row, change, slot)
+                    if row.state is ItemState.COMPLETED:
+                        return row
+                    return self.failure(
+                        row, f"conversation {row.conversation_id} was {NO_TRANSCRIPT} "
+                        f"({say(self._names, 'retry_failed')} sends it again)")
             if found is None:
-                sent = row.attempt_at if row.attempt_at is not None else row.updated_at
-                until = sent + job_max_seconds(self._client, row, self._wait_timeout)
                 self.watchers.settle_later(row, slot.transfer(), until)
                 return self.failure(
                     row,

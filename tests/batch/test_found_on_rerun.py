@@ -8,22 +8,24 @@ ever although its job had completed.
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import attrs
 
-from symbl_async.batch._ledger import ItemState, MemoryStore, Pending
+from symbl_async.batch._ledger import ItemState, LedgerItem, MemoryStore, Pending
 from symbl_async.batch._ledger._states import submitted
-from symbl_async.batch._lookup import wait_until_final
+from symbl_async.batch._lookup import found_job_end, wait_until_final
 from symbl_async.batch._slots import JobSlots, Slot
 from symbl_async.client._client import SymblClient
 from symbl_async.client._waiting import PollSchedule
 from symbl_async.emulator import Emulator
+from symbl_async.errors import JobFailedError
 
 SCALE = 2000.0
 
 
-async def adopted_found_by_name(conversation_id: str) -> tuple[MemoryStore, object]:
+async def adopted_found_by_name(conversation_id: str) -> tuple[MemoryStore, LedgerItem]:
     store = MemoryStore()
     await store.join(max_limit=2, lease=30.0)
     await store.add_pending([Pending("k", "late.mp3", "late", 60.0, None)])
@@ -79,3 +81,25 @@ async def test_the_wait_for_a_job_found_by_name_honours_its_deadline() -> None:
         elapsed = time.monotonic() - started
         assert step is None and slot.held  # not final: the slot is still held
         assert elapsed < 1.0, elapsed
+
+
+async def test_once_no_job_can_run_a_job_found_by_name_is_settled_by_its_transcript() -> None:
+    """What a rerun long after the attempt decides at once (no wait for final insights):
+    a transcript there means completed; none, the job failed (a retry may send it again)."""
+    async with Emulator(time_scale=SCALE, concurrency_limit=2,
+                        fail_inputs={"https://media.test/bad.mp3?emulator_duration=60"}
+                        ) as emu, SymblClient(
+        app_id=emu.app_id, app_secret=emu.app_secret, base_url=emu.url,
+        poll=PollSchedule(time_scale=SCALE),
+    ) as client:
+        states: dict[str, ItemState] = {}
+        for name in ("good", "bad"):
+            job = await client.submit_audio_url(
+                f"https://media.test/{name}.mp3?emulator_duration=60")
+            with contextlib.suppress(JobFailedError):
+                await client.wait(job, mode="poll")
+            store, row = await adopted_found_by_name(job.conversation_id)
+            change = await found_job_end(client, row)
+            assert change is not None
+            states[name] = (await store.apply(row, change)).state
+    assert states == {"good": ItemState.COMPLETED, "bad": ItemState.FAILED}

@@ -455,6 +455,47 @@ async def test_a_job_found_by_name_that_failed_does_not_hold_its_slot_for_ever(
     assert counts["failed"] == 1 and counts["fetched"] == 1  # settled: its job had ended
 
 
+async def test_a_rerun_settles_a_job_found_by_name_that_failed_and_retry_sends_it_again(
+    monkeypatch: pytest.MonkeyPatch, ledgers: Ledgers
+) -> None:
+    # Seen in bench_chaos (poll mode): an item's answer was lost, it was found by name, and
+    # its job failed on the service. Each rerun waited its wait timeout for insights that
+    # never come, then began to settle it and was cancelled as it ended: the item stayed
+    # 'submitted' through every rerun, never failed, never sent again. A rerun made once no
+    # job of the item can still run settles it at once (failed: no transcript came), and a
+    # rerun with retry_failed sends it again.
+    source = url("fails-once")
+    first_attempt = base_name(source) + "-1"
+    async with emulated(2, fail_inputs={first_attempt}) as (emu, client):
+        faults = Faults(client, {"fails-once": ["lost-after"]})
+        monkeypatch.setattr(client, "submit_audio_url", faults.submit)
+        first = await collect(process_many(client, [source], slots=fast_slots(2),
+                                           lookup_grace=0, wait_timeout=0.3,
+                                           ledger=ledgers.arg()))
+        assert first[0].status == "failed" and "Unresolved" in (first[0].error or "")
+        assert await ledgers.state_of() == "submitted"
+        # Later: a client whose time scale makes the longest possible job (four hours of
+        # media at the prior's speed, three times over) last milliseconds, so that no job of
+        # the item can still be running when the rerun starts (the wait timeout, a floor
+        # of that bound, is shorter than the first run was).
+        async with SymblClient(
+            app_id=emu.app_id, app_secret=emu.app_secret, base_url=emu.url,
+            poll=PollSchedule(time_scale=SCALE * 1000),
+        ) as later:
+            rerun = await asyncio.wait_for(collect(process_many(
+                later, [source], slots=fast_slots(2), lookup_grace=0, wait_timeout=0.3,
+                ledger=ledgers.arg())), 60)
+        assert rerun[0].status == "failed", rerun[0].error
+        assert "no transcript came" in (rerun[0].error or ""), rerun[0].error
+        assert await ledgers.state_of() == "failed"
+        again = await collect(process_many(client, [source], slots=fast_slots(2),
+                                           lookup_grace=0, retry_failed=True,
+                                           ledger=ledgers.arg()))
+        names = sorted(str(job["name"]) for job in emu.jobs())
+    assert again[0].status == "fetched", again[0].error
+    assert names == [first_attempt, base_name(source) + "-2"]  # the failed job, the retry
+
+
 @pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.system)])
 def shared_ledger(request: pytest.FixtureRequest) -> str | None:
     """A ledger workers share: in memory (None), or a fresh PostgreSQL database's URL."""

@@ -14,7 +14,9 @@ emulator and a fresh out folder:
    (``https://media.test/<i>.mp3?emulator_duration=<s>``, log-normal lengths, seeded, each
    row with its ``duration`` so longest-first works): ``symbl-async process --manifest ...
    --out DIR --max-concurrent-jobs 20 --lookup-grace G --time-scale S --wait MODE``.
-3. It is rerun with ``--retry-failed`` while items are left failed, at most 5 times.
+3. It is rerun with ``--retry-failed`` while items are left failed, at most 10 times (a job
+   found by name whose end the API cannot show is settled only once no job of it could
+   still run: the learned time for four hours of media, a few reruns of ``--wait-timeout``).
 4. The outcome is counted from the emulator's own records and the out folder (see
    ``_chaos_report.py``): items, fetched complete, failed (reasons grouped), lost, paid
    twice, ``duplicate_names``/``duplicate_contents``, max concurrent (client only and with
@@ -62,7 +64,7 @@ _SCRIPT = Path(sys.executable).parent / "symbl-async"
 CLI = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "symbl_async.cli._main"]
 APP_ID, APP_SECRET = "emulator-app-id", "emulator-app-secret"
 MAX_MEDIA = 4 * 3600.0
-MAX_RERUNS = 5
+MAX_RERUNS = 10
 
 # Every fault at once. The exclusive submit faults add up to 0.24 of submits; a delay comes
 # on top of any of them. Held submits and delayed answers end within 1.5 + 1 real seconds,
@@ -217,14 +219,13 @@ def run_mode(mode: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
             base += ["--ledger", args.ledger_url]
         runs = [run_cli(base, folder / "cli.log", args.run_timeout)]
         left = failed_left(out)
-        # Rerun while something is left to retry and the last rerun made progress: an item
-        # left unresolved (a job found by name whose end the API cannot show) stays so.
+        # Rerun while something is left: an item left unresolved (a job found by name whose
+        # end the API cannot show) is settled by the first rerun once no job of it could
+        # still be running, so a rerun without progress is no reason to stop.
         while len(runs) <= MAX_RERUNS and left != 0:
             runs.append(run_cli([*base, "--retry-failed"], folder / "cli.log",
                                 args.run_timeout))
-            before, left = left, failed_left(out)
-            if 0 < before <= left:
-                break
+            left = failed_left(out)
         stats = emulator.get("/_emulator/stats")
         jobs = emulator.get("/_emulator/jobs")["jobs"]
         finals = emulator.message_counts(

@@ -27,6 +27,10 @@ from _postgres import PostgresServer
 LIMIT = 10
 WORKERS = 4
 LEASE = 2.0
+# For a test that kills no worker: nothing in it waits for a lease to run out, and on a
+# loaded host (CI: four xdist workers, each with its own servers) one renewal once took
+# 2.2 s of a 2 s lease, so the worker stopped, as it must, and the test failed.
+CALM_LEASE = 10.0
 # How often the tests read the ledger while they wait: each read is a new connection (a
 # server process forked), needless load beside the workers at eventually's 5 ms.
 POLL = 0.05
@@ -39,12 +43,12 @@ def sources(count: int, prefix: str) -> list[str]:
 
 
 def worker_args(emu: Threaded, out: Path, ledger: str, inputs: list[str],
-                scale: float = 2000) -> list[str]:
+                scale: float = 2000, lease: float = LEASE) -> list[str]:
     return [
         *CLI, "process", *inputs, "--out", str(out), "--ledger", ledger,
         "--max-concurrent-jobs", str(LIMIT), "--base-url", emu.url,
         "--time-scale", f"{scale:g}", "--progress-interval", "0.2", "--lookup-grace", "1",
-        "--lease", str(LEASE),
+        "--lease", str(lease),
     ]
 
 
@@ -121,8 +125,8 @@ async def test_four_workers_share_one_account(tmp_path: Path, pg_url: str) -> No
     urls = sources(60, "share")
     outs = [tmp_path / f"out{i}" for i in range(WORKERS)]
     with threaded_emulator(LIMIT) as emu:
-        procs = [start(worker_args(emu, out, pg_url, urls), tmp_path, tmp_path / f"w{i}.log")
-                 for i, out in enumerate(outs)]
+        procs = [start(worker_args(emu, out, pg_url, urls, lease=CALM_LEASE), tmp_path,
+                       tmp_path / f"w{i}.log") for i, out in enumerate(outs)]
         with reaped(procs):
             codes = [await finish(p) for p in procs]
         logs = [(tmp_path / f"w{i}.log").read_text() for i in range(WORKERS)]

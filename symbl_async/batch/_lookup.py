@@ -11,7 +11,9 @@ the item may be sent again.
 
 The conversation list gives no job id, so a job found by name is watched through its
 conversation (:func:`wait_until_final`), unless a webhook names its job
-(:func:`learn_or_wait`). Every wait here honours its deadline.
+(:func:`learn_or_wait`). Once no job of the item can still run (:func:`surely_ended_at`),
+its transcript settles it (:func:`found_job_end`): there, completed; missing, its job
+failed. Every wait here honours its deadline.
 """
 
 from __future__ import annotations

@@ -199,7 +199,7 @@ class SubmitBody:
             async for chunk in chunks:
                 if len(chunk) > left:
                     chunk = chunk[:left]
-                if len(chunk) == left and (progress.hold is not None or self._fence):
+                if len(chunk) == left and (progress.hold is not None or self._fence is not None):
                     # The last chunk: all but its tail goes now; once the peer has taken
                     # it, the tail waits for the caller's go (then only it is left), and
                     # the fence checks, just before the tail is written (no await between).

@@ -31,6 +31,10 @@ LEASE = 2.0
 # loaded host (CI: four xdist workers, each with its own servers) one renewal once took
 # 2.2 s of a 2 s lease, so the worker stopped, as it must, and the test failed.
 CALM_LEASE = 10.0
+# For the outage test: outages longer than the lease are its point, yet a lease of 2 s
+# leaves the workers no margin for a stalled renewal on a loaded host. Its outages are
+# sized from this lease.
+OUTAGE_LEASE = 4.0
 # How often the tests read the ledger while they wait: each read is a new connection (a
 # server process forked), needless load beside the workers at eventually's 5 ms.
 POLL = 0.05
@@ -156,8 +160,12 @@ async def test_killed_and_paused_workers_lose_nothing_and_pay_nothing_twice(
     urls = sources(80, "kill")
     outs = [tmp_path / f"out{i}" for i in range(WORKERS)]
     with threaded_emulator(LIMIT, scale=100) as emu:
-        procs = [start(worker_args(emu, out, pg_url, urls, scale=100), tmp_path,
-                       tmp_path / f"w{i}.log") for i, out in enumerate(outs)]
+        # The three workers that are killed or paused keep the short lease (its end is
+        # what the test waits for); the survivor, which must not be declared dead for a
+        # renewal slowed by a loaded host, gets the calm one.
+        procs = [start(worker_args(emu, out, pg_url, urls, scale=100,
+                                   lease=CALM_LEASE if i == WORKERS - 1 else LEASE),
+                       tmp_path, tmp_path / f"w{i}.log") for i, out in enumerate(outs)]
         paused = procs[2]
         with reaped(procs):
             # Every worker holds a running job (the paused one too, so that its return tests
@@ -206,8 +214,9 @@ async def test_workers_ride_out_a_database_restart(
     urls = sources(40, "restart")
     outs = [tmp_path / f"out{i}" for i in range(2)]
     with threaded_emulator(LIMIT, scale=200) as emu:
-        procs = [start(worker_args(emu, out, url, urls, scale=200), tmp_path,
-                       tmp_path / f"w{i}.log") for i, out in enumerate(outs)]
+        # Nothing here waits for a lease to run out (outages past the lease: the next test).
+        procs = [start(worker_args(emu, out, url, urls, scale=200, lease=CALM_LEASE),
+                       tmp_path, tmp_path / f"w{i}.log") for i, out in enumerate(outs)]
         with reaped(procs):
             async def halfway() -> bool:
                 rows = await ledger_rows(url)
@@ -226,7 +235,7 @@ async def test_workers_ride_out_repeated_database_outages(
     tmp_path: Path, own_postgres: PostgresServer
 ) -> None:
     """DBOS-style: the database stopped and started again and again while workers run, some
-    outages longer than their lease (2 s). Leases are timed by the database's clock, which
+    outages longer than their lease (4 s). Leases are timed by the database's clock, which
     runs on while it is away, so a worker that reconnects first used to adopt everyone's
     items before their renewals landed, and workers died with the outage. Now no worker is
     declared dead for an outage, nothing is submitted without a durable intent, and every
@@ -236,15 +245,16 @@ async def test_workers_ride_out_repeated_database_outages(
     outs = [tmp_path / f"out{i}" for i in range(3)]
     rng = random.Random(5)
     with threaded_emulator(LIMIT, scale=100) as emu:
-        procs = [start(worker_args(emu, out, url, urls, scale=100), tmp_path,
-                       tmp_path / f"w{i}.log") for i, out in enumerate(outs)]
+        procs = [start(worker_args(emu, out, url, urls, scale=100, lease=OUTAGE_LEASE),
+                       tmp_path, tmp_path / f"w{i}.log") for i, out in enumerate(outs)]
         with reaped(procs):
             async def started() -> bool:
                 return sum(1 for r in await ledger_rows(url) if r["state"] != "pending") >= 5
 
             await eventually(started, timeout=60, interval=POLL)
             outages = 0
-            for down in (3.5, 0.3, 2.5, 1.0):  # bounded: four outages, the longest 3.5 s
+            # Bounded: four outages, two of them past the lease, the longest 1.75 leases.
+            for down in (1.75 * OUTAGE_LEASE, 0.3, 1.25 * OUTAGE_LEASE, 1.0):
                 if all(p.poll() is not None for p in procs):
                     break
                 mode: Any = rng.choice(["fast", "immediate"])

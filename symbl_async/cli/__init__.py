@@ -1,6 +1,7 @@
 """The ``symbl-async`` command: entry point, batch commands, progress, demo.
 
-``_main`` (``main``, ``build_parser``, logging flags, ``emulator``), ``_process_args``
+``_main`` (``main``, ``build_parser``, logging flags, ``emulator``), ``_loop`` (the
+console script's event loop), ``_process_args``
 (the flags of ``process``), ``_batch`` (``process``: checks, then the run), ``_progress``
 (the progress bar, fitted to the terminal), ``_skips`` (what folder walks left out),
 ``_status`` (``status``, read-only), ``_argtypes`` (number parsers), ``_demo``

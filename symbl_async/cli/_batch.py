@@ -50,6 +50,7 @@ from symbl_async.batch._results import BatchSummary
 from symbl_async.batch._slots import PLAN_LIMITS, JobSlots
 from symbl_async.cli._dry_run import DryRun
 from symbl_async.cli._leftovers import Leftovers
+from symbl_async.cli._loop import LoopFactory, run
 from symbl_async.cli._process_args import DEFAULT_LIMIT, EMULATOR_TIME_SCALE
 from symbl_async.cli._progress import ProgressDisplay
 from symbl_async.cli._skips import Skips
@@ -118,12 +119,16 @@ def _said(exc: ValidationError) -> str:
     return f"{OPTION_FLAGS.get(exc.field, exc.field)}: {exc.rule}"
 
 
-def run_batch_command(args: argparse.Namespace, argv: list[str]) -> int:
+def run_batch_command(
+    args: argparse.Namespace, argv: list[str], *, loop: LoopFactory | None = None
+) -> int:
     """Run ``process`` from parsed arguments.
 
     Args:
         args: the namespace from the ``symbl-async`` parser.
         argv: the arguments as given (for the command that resumes the batch).
+        loop: makes the event loop the batch runs on (``symbl_async.cli._loop``);
+            ``None``: asyncio's own.
 
     Returns:
         The exit status (see the module docstring).
@@ -134,7 +139,7 @@ def run_batch_command(args: argparse.Namespace, argv: list[str]) -> int:
         print(f"symbl-async process: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        return asyncio.run(_process(args, plan, argv))
+        return run(_process(args, plan, argv), loop)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -19,6 +19,7 @@ from symbl_async._version import __version__
 from symbl_async.cli._argtypes import positive_float
 from symbl_async.cli._batch import run_batch_command
 from symbl_async.cli._emulator import add_emulator_arguments, config_from_args
+from symbl_async.cli._loop import LoopChoiceError, LoopFactory, loop_factory, run
 from symbl_async.cli._process_args import add_process_command
 from symbl_async.cli._status import add_status_command, run_status
 
@@ -127,14 +128,14 @@ def _run_emulator(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_demo(args: argparse.Namespace) -> int:
+def _run_demo(args: argparse.Namespace, loop: LoopFactory | None) -> int:
     from symbl_async.cli._demo import run_demo
 
     out: Path = args.out.resolve()
     if out.exists() and not out.is_dir():
         return _error("demo", f"--out {str(args.out)!r} exists and is not a folder")
     try:
-        asyncio.run(run_demo(out, time_scale=args.time_scale, out=sys.stdout))
+        run(run_demo(out, time_scale=args.time_scale, out=sys.stdout), loop)
     except OSError as exc:
         return _error("demo", f"cannot write to {str(out)!r}: {exc.strerror or exc}", 1)
     return 0
@@ -171,12 +172,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     given = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(given)
     _setup_logging(args)
+    loop: LoopFactory | None = None  # asyncio's own, for a program that calls main()
+    if argv is None and args.command in ("demo", "process"):
+        # The console script: the process is the command's own (see symbl_async.cli._loop).
+        try:
+            loop = loop_factory()
+        except LoopChoiceError as exc:
+            return _error(args.command, str(exc))
     if args.command == "demo":
-        return _run_demo(args)
+        return _run_demo(args, loop)
     if args.command == "process":
-        if argv is None:  # the console script: the process is the command's own
+        if argv is None:
             _tune_gc()
-        return run_batch_command(args, given)
+        return run_batch_command(args, given, loop=loop)
     if args.command == "status":
         return run_status(args, sys.stdout)
     return _run_emulator(args)

@@ -131,12 +131,19 @@ def test_the_console_script_tunes_the_collector_for_a_batch_and_a_caller_keeps_i
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[object] = []
-    monkeypatch.setattr(_main, "run_batch_command", lambda args, given: 0)
+    loops: list[object] = []
+
+    def batch(args: object, given: object, loop: object) -> int:
+        loops.append(loop)
+        return 0
+
+    monkeypatch.setattr(_main, "run_batch_command", batch)
+    monkeypatch.setattr(_main, "loop_factory", lambda: "the chosen loop")
     monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
     monkeypatch.setattr(gc, "set_threshold", lambda *limits: calls.append(limits))
     argv = ["process", "https://media.test/a.mp3", "--out", "out"]
     assert main(argv) == 0  # a program calling main(argv) keeps its collector as it was
-    assert calls == []
+    assert calls == [] and loops == [None]  # and asyncio's loop
     monkeypatch.setattr(sys, "argv", ["symbl-async", *argv])
     assert main() == 0  # the console script: the batch's process is its own
-    assert calls == ["freeze", (20_000,)]
+    assert calls == ["freeze", (20_000,)] and loops == [None, "the chosen loop"]

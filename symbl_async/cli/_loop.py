@@ -3,11 +3,12 @@
 uvloop (the ``speedups`` extra; it has no Windows build) runs the same coroutines with
 less CPU spent in the loop and its sockets: 5-10 % less per request, about 5 % less for
 the whole ``symbl-async process`` (benchmarks/results/cpu.md). Its other use: services
-under uvicorn run on it when it is installed, so the suite's CLI children do too. ``SYMBL_ASYNC_EVENT_LOOP`` chooses:
-``asyncio`` (the standard loop), ``uvloop`` (an error when it is not installed), or unset
-for uvloop when it can be imported. Only the console script chooses: a program that
-calls :func:`~symbl_async.cli.main` runs on asyncio's own loop, as it owns the process
-(the same rule as for the garbage collector's tuning).
+under uvicorn run on it when it is installed, so the suite's CLI children do too.
+
+``SYMBL_ASYNC_EVENT_LOOP`` chooses: ``asyncio`` (the standard loop), ``uvloop`` (an error
+when it is not installed), or unset for uvloop when it can be imported. Only the console
+script chooses: a program that calls :func:`~symbl_async.cli.main` runs on asyncio's own
+loop, as it owns the process (the same rule as for the garbage collector's tuning).
 """
 
 from __future__ import annotations

@@ -37,6 +37,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import tempfile
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -151,7 +152,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to a temporary file next to ``path``, fsync it, rename it over ``path``,
     then fsync the folder: without that, a power cut may lose the rename (the ledger would say
     "fetched" for a file that is not there)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _create_beside(path)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -163,6 +164,25 @@ def _write_atomically(path: Path, data: bytes) -> None:
             os.unlink(tmp)
         raise
     _fsync_folder(path.parent)
+
+
+# Created as open() creates a file, its mode from the umask (0644 under the usual 022), as
+# results.jsonl is: tempfile.mkstemp's 0600 would leave the insights, transcripts and
+# summary readable by their owner only, and a service reading them under another user
+# denied. Exclusive and not following links, as mkstemp.
+_CREATE = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+           | getattr(os, "O_BINARY", 0))
+
+
+def _create_beside(path: Path) -> tuple[int, str]:
+    """Create a new, hidden temporary file in ``path``'s folder; its descriptor and name."""
+    for _ in range(100):
+        tmp = os.path.join(path.parent, f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(tmp, _CREATE, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {str(path)!r}")  # pragma: no cover
 
 
 def _make_folders(folder: Path) -> None:

@@ -429,3 +429,30 @@ async def test_transcripts_are_checked_before_anything_runs(
                          out_dir=None if out is None else tmp_path / out)
         assert info.value.field == "transcripts"
         assert emu.stats()["submits_received"] == 0
+
+
+@pytest.mark.skipif(os.name == "nt", reason="Windows files have no POSIX mode bits")
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+async def test_files_written_atomically_get_the_umasks_mode_as_results_jsonl_does(
+    tmp_path: Path, umask: int
+) -> None:
+    # Written through a temporary file and a rename: that file's mode is the one kept.
+    # tempfile.mkstemp's 0600 left them unreadable to anyone but their owner.
+    previous = os.umask(umask)
+    try:
+        out = tmp_path / "out"
+        async with emulated() as (_, client):
+            batch = process_many(client, [UrlSource(
+                "https://media.test/m.mp3?emulator_duration=40", "audio", duration=40)],
+                out_dir=out, transcripts=("srt", "txt"),
+                slots=JobSlots(3, backoff_base=0.005, backoff_cap=0.05))
+            [result] = await collect(batch)
+    finally:
+        os.umask(previous)
+    assert result.status == "fetched" and result.output_path is not None
+    written = [result.output_path, result.output_path.with_suffix(".srt"),
+               result.output_path.with_suffix(".txt"), out / "summary.json",
+               out / "results.jsonl"]
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in written} == {
+        p.name: oct(0o666 & ~umask) for p in written}
+    assert not list(out.glob(".*.tmp"))  # no temporary file left behind

@@ -7,9 +7,9 @@ What can be checked is checked before anything is created: every flag and path (
 creating a folder or a ledger), the credentials and the base URL, then the server (it must
 answer with a token). Only then are the output folder and ledger made; a usage error after
 that (a ledger another run holds, a rerun refused for its options) removes what this
-command created (``_leftovers``), so it leaves nothing behind. Ctrl-C once stops
-submitting, lets submits on the wire settle, and prints the command that resumes; twice
-quits at once (every ledger transition is its own transaction, so the ledger is
+command created (``_leftovers``), so it leaves nothing behind. Ctrl-C or SIGTERM once
+stops submitting, lets submits on the wire settle, and prints the command that resumes;
+twice quits at once (every ledger transition is its own transaction, so the ledger is
 consistent either way). ``--dry-run`` says what the run would do (``_dry_run``).
 
 Its flags are defined in ``_process_args``; the progress display is ``_progress``, the
@@ -19,9 +19,9 @@ this command's flags (:data:`OPTION_FLAGS`).
 Exit status: 0 when every item succeeded (or was done earlier), 1 when some failed or a
 folder walk left out what looks like a recording (or nothing was found at all), 2 on
 usage errors (bad flag, unwritable output folder, unreadable manifest, missing or refused
-credentials, a server that cannot be reached), 130 after Ctrl-C. A dry run exits as the
-run would before it submits: 1 when an input would fail at once (or nothing was found),
-2 on usage errors, else 0.
+credentials, a server that cannot be reached), 130 after Ctrl-C, 143 after SIGTERM. A dry
+run exits as the run would before it submits: 1 when an input would fail at once (or
+nothing was found), 2 on usage errors, else 0.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import shlex
@@ -69,7 +70,8 @@ from symbl_async.webhooks._pg_relay import PostgresRelay
 from symbl_async.webhooks._receiver import WebhookReceiver
 
 __all__ = [
-    "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "OPTION_FLAGS",
+    "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_TERMINATED", "EXIT_USAGE",
+    "OPTION_FLAGS",
     "run_batch_command",
 ]
 
@@ -108,6 +110,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # the shell's convention for "ended by SIGINT"
+EXIT_TERMINATED = 143  # ... and for "ended by SIGTERM"
 
 
 class _UsageError(Exception):
@@ -448,7 +451,8 @@ async def _run(
         option_names=OPTION_FLAGS,
     )
     command = resume_command(argv)
-    undo = _catch_ctrl_c(_on_sigint(display, run.stop, command))
+    stopper = StopSignals(display, run.stop, command)
+    undo = stopper.install()
     ticker = asyncio.create_task(_tick(display, run))
     try:
         with display.logging_around(logging.getLogger("symbl_async")):
@@ -472,7 +476,7 @@ async def _run(
     display.finish()
     summary = run.summary
     assert summary is not None
-    return _report(summary, skips, plan, command)
+    return _report(summary, skips, plan, command, stopper.exit_status)
 
 
 async def _dry_run(args: argparse.Namespace, plan: _Plan, client: SymblClient) -> int:
@@ -507,62 +511,82 @@ async def _tick(display: ProgressDisplay, run: BatchRun) -> None:
             display.tick(run.progress)
 
 
-def _catch_ctrl_c(handler: Callable[[], None]) -> Callable[[], None]:
-    """Call ``handler`` on the event loop for each Ctrl-C (SIGINT); returns the undo.
+class StopSignals:
+    """Ctrl-C (SIGINT) and SIGTERM, as a batch's command takes them: the first stops
+    submitting (:meth:`BatchRun.stop`: submits on the wire settle, the run ends and says
+    how to resume), the second quits at once. SIGTERM is what a container's stop, systemd
+    and Kubernetes send, then SIGKILL after a grace period: the first lets the run end
+    cleanly within it (results and summary written, a shared batch's lease given back so
+    that its peers take over at once), where its default would end the process as a
+    SIGKILL does (the ledger is consistent either way)."""
 
-    The loop's own signal handling where it has one (POSIX); elsewhere (Windows' event
-    loops raise NotImplementedError) a plain ``signal.signal`` handler that hands over to
-    the loop.
-    """
-    loop = asyncio.get_running_loop()
-    try:
-        loop.add_signal_handler(signal.SIGINT, handler)
-    except NotImplementedError:
-        previous = signal.signal(signal.SIGINT, lambda *_: loop.call_soon_threadsafe(handler))
+    _SIGNALS = ((signal.SIGINT, "Ctrl-C", EXIT_INTERRUPTED),
+                (signal.SIGTERM, "SIGTERM", EXIT_TERMINATED))
+
+    def __init__(self, display: ProgressDisplay, stop: Callable[[], None], command: str) -> None:
+        self._display, self._stop, self._command = display, stop, command
+        self.exit_status = EXIT_INTERRUPTED
+        """The exit status of a run that a signal stopped: the shell's, for the first."""
+        self._received = 0
+
+    def install(self) -> Callable[[], None]:
+        """Handle both signals on the running loop; returns the undo.
+
+        The loop's own signal handling where it has one (POSIX); elsewhere (Windows' event
+        loops raise NotImplementedError) plain ``signal.signal`` handlers that hand over
+        to the loop.
+        """
+        loop = asyncio.get_running_loop()
+        undo: list[Callable[[], object]] = []
+        for signum, name, status in self._SIGNALS:
+            def handler(name: str = name, status: int = status) -> None:
+                self.received(name, status)
+
+            try:
+                loop.add_signal_handler(signum, handler)
+            except NotImplementedError:
+                previous = signal.signal(
+                    signum, lambda *_, h=handler: loop.call_soon_threadsafe(h))
+                undo.append(functools.partial(signal.signal, signum, previous))
+            else:
+                undo.append(functools.partial(loop.remove_signal_handler, signum))
 
         def restore() -> None:
-            signal.signal(signal.SIGINT, previous)
+            for step in undo:
+                step()
 
         return restore
 
-    def remove() -> None:
-        loop.remove_signal_handler(signal.SIGINT)
-
-    return remove
-
-
-def _on_sigint(
-    display: ProgressDisplay, stop: Callable[[], None], command: str
-) -> Callable[[], None]:
-    """The SIGINT handler: the first stops submitting, the second quits at once."""
-    interrupts = 0
-
-    def on_sigint() -> None:
-        nonlocal interrupts
-        interrupts += 1
-        if interrupts == 1:
-            display.note(
-                "Ctrl-C: no new submits; letting submits in flight settle "
-                "(Ctrl-C again to quit at once)"
+    def received(self, name: str, status: int) -> None:
+        """One signal, called on the event loop."""
+        self._received += 1
+        if self._received == 1:
+            self.exit_status = status
+            self._display.note(
+                f"{name}: no new submits; letting submits in flight settle "
+                f"({'Ctrl-C again' if name == 'Ctrl-C' else 'another SIGTERM or Ctrl-C'} to "
+                "quit at once)"
             )
-            stop()
+            self._stop()
             return
-        display.note(f"quitting now; the ledger is consistent. Resume with:\n  {command}")
+        self._display.note(
+            f"quitting now; the ledger is consistent. Resume with:\n  {self._command}")
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(EXIT_INTERRUPTED)
-
-    return on_sigint
+        os._exit(status)
 
 
-def _report(summary: BatchSummary, skips: Skips, plan: _Plan, command: str) -> int:
-    """Print the end of a run and return its exit status."""
+def _report(
+    summary: BatchSummary, skips: Skips, plan: _Plan, command: str, interrupted: int
+) -> int:
+    """Print the end of a run and return its exit status (``interrupted``: the status of
+    a run a signal stopped)."""
     print(summary.format())
     skips.report(sys.stdout)
     print(f"results: {plan.out}  ledger: {redact_url(str(plan.ledger))}")
     if summary.interrupted:
         print(f"Interrupted. Resume with:\n  {command}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return interrupted
     if summary.progress.read == 0:
         print("symbl-async process: error: no recordings found in the inputs", file=sys.stderr)
         return EXIT_FAILED

@@ -2,19 +2,24 @@
 
 Crash and resume: the command is SIGKILLed at several points of a batch and run again until
 it succeeds; every item must end fetched, and no submit name may reach the service twice.
-Ctrl-C (SIGINT) stops submitting and prints the command that resumes. The emulator runs in
+Ctrl-C (SIGINT) and SIGTERM stop submitting and print the command that resumes. The emulator runs in
 a thread of the test process; the rest of the CLI is tested in process
-(``test_process_cli.py``).
+(``test_process_cli.py``), and so is the signal handler's second signal (it quits the
+process at once).
 """
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
+import os
 import signal
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from _cli_support import (
     CLI,
     child_env,
@@ -25,6 +30,9 @@ from _cli_support import (
     write_manifest,
 )
 from _polling import eventually_blocking
+
+from symbl_async.cli._batch import StopSignals
+from symbl_async.cli._progress import ProgressDisplay
 
 
 def kill_when(args: list[str], cwd: Path, condition: Callable[[], bool]) -> None:
@@ -79,7 +87,14 @@ def test_crash_and_resume_processes_every_item_exactly_once(tmp_path: Path) -> N
     assert len(list(out.glob("*.json"))) == count + 1
 
 
-def test_ctrl_c_stops_submitting_and_prints_the_resume_command(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+                         ids=["ctrl-c", "sigterm"])
+def test_a_stop_signal_stops_submitting_ends_cleanly_and_prints_the_resume_command(
+    tmp_path: Path, signum: signal.Signals, status: int
+) -> None:
+    # SIGTERM is how containers, systemd and Kubernetes stop a process: it gets what
+    # Ctrl-C gets (its default ended the process as a SIGKILL does, with no results or
+    # summary written).
     manifest = tmp_path / "long.csv"
     write_manifest(manifest, 30, 1200)  # ~0.17 s per job: the batch takes ~1.7 s
     out = tmp_path / "out"
@@ -90,14 +105,20 @@ def test_ctrl_c_stops_submitting_and_prints_the_resume_command(tmp_path: Path) -
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             eventually_blocking(lambda: ledger_counts(ledger).get("ever_submitted", 0) >= 3)
-            proc.send_signal(signal.SIGINT)
-            _, stderr = proc.communicate(timeout=30)
+            proc.send_signal(signum)
+            stdout, stderr = proc.communicate(timeout=30)
         finally:
             proc.kill()
             proc.wait()
-        assert proc.returncode == 130, stderr
+        assert proc.returncode == status, stderr
+        assert "no new submits" in stderr
         assert "Resume with:" in stderr and "symbl_async.cli._main process" in stderr
         assert "--manifest" in stderr.split("Resume with:")[1]
+        # Ended as a run ends: its report, results and summary written, nothing partial.
+        assert "job(s) submitted" in stdout
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["interrupted"] is True
+        assert (out / "results.jsonl").is_file() and not list(out.glob("*.partial"))
         counts = ledger_counts(ledger)
         assert counts.get("submitting", 0) == 0
         assert counts.get("fetched", 0) < 30
@@ -106,3 +127,39 @@ def test_ctrl_c_stops_submitting_and_prints_the_resume_command(tmp_path: Path) -
         names = emu.stats()["submits_by_name"]
     assert len(names) == 30 and set(names.values()) == {1}
     assert "30 input(s)" in done.stdout
+
+
+@pytest.mark.skipif(os.name == "nt", reason="os.kill cannot deliver SIGTERM to a handler")
+async def test_stop_signals_reach_the_loop_and_a_second_one_quits_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # In this process: the signals themselves (os.kill), then the second's os._exit.
+    stopped = asyncio.Event()
+    stops: list[None] = []
+
+    def stop() -> None:
+        stops.append(None)
+        stopped.set()
+
+    text = io.StringIO()
+    stopper = StopSignals(ProgressDisplay(text, tty=False, interval=60), stop, "resume-me")
+    before = signal.getsignal(signal.SIGTERM)
+    undo = stopper.install()
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.wait_for(stopped.wait(), 10)
+    finally:
+        undo()
+    assert signal.getsignal(signal.SIGTERM) == before  # given back as it was
+    assert stops == [None] and stopper.exit_status == 143
+    assert "SIGTERM: no new submits" in text.getvalue()
+
+    quits: list[int] = []
+
+    def fake_exit(status: int) -> None:
+        quits.append(status)
+
+    monkeypatch.setattr(os, "_exit", fake_exit)
+    stopper.received("Ctrl-C", 130)  # the second: at once, with its own status
+    assert quits == [130] and stops == [None]
+    assert "quitting now; the ledger is consistent. Resume with:\n  resume-me" in text.getvalue()

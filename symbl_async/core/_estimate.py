@@ -200,7 +200,14 @@ class ProcessingTimeModel:
             media_duration: the media length in seconds; ``None`` when unknown (the
                 median length seen for this kind is used, with a wider spread).
         """
-        state = self._kind(kind)
+        median, sigma = self.predict_parts(kind, media_duration)
+        return Prediction(median=median, sigma=sigma)
+
+    def predict_parts(self, kind: str, media_duration: float | None) -> tuple[float, float]:
+        """:meth:`predict`'s median and sigma, without making a :class:`Prediction`: a
+        batch's waits check theirs at every end the model learns (all of them, each
+        time: an account's limit of them), so this is the cheap form."""
+        state = self._kinds.get(kind) or self._kind(kind)
         length = media_duration
         extra = 0.0
         if length is None:
@@ -211,7 +218,7 @@ class ProcessingTimeModel:
         shape = state.factor * max(length, 0.0) + state.overhead
         median = max(shape, 1e-9) * math.exp(state.log_ratio)
         sigma = math.hypot(max(state.sigma, self.min_sigma), extra)
-        return Prediction(median=median, sigma=sigma)
+        return median, sigma
 
     def observe(
         self,

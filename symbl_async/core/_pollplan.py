@@ -42,6 +42,10 @@ _COLD_FACTOR = 4.0
 # A safety poll's plan is stretched by its lateness in spreads, at most this (log): a
 # cold model's spread would otherwise put the first safety poll past most ends.
 _MAX_STRETCH = math.log(1.5)
+# A plan moves when the model moves the job's median by more than 5 % or its spread by
+# more than 20 % (log terms) since it was made: these are the factors of each range.
+_WITHIN_MEDIAN = (math.exp(-0.05), math.exp(0.05))
+_WITHIN_SIGMA = (math.exp(-0.2), math.exp(0.2))
 _SQRT2 = math.sqrt(2.0)
 _NORMAL = statistics.NormalDist()
 
@@ -331,7 +335,7 @@ class PollPlan:
         self._cold_budget = budget * max(cold_factor, 1.0)
         self._floor = floor
         self._cap, self._growth = max(cap, floor), growth
-        self._prediction = model.predict(kind, media_duration)
+        self._set_prediction(model.predict(kind, media_duration))
         self._version = model.version(kind)
         # Cold looks pay off before the median of the first prediction only: a level
         # raised since by jobs seen running past it (a slower service) is no reason to
@@ -353,17 +357,23 @@ class PollPlan:
             return self._cold_budget
         return self._warm_budget
 
+    def _set_prediction(self, prediction: Prediction) -> None:
+        """Plan from ``prediction`` from now on, and move when the model leaves its range:
+        median within 5 % (in log terms), spread within 20 %. Bounds, not logs: a batch
+        checks each wait's at every end it learns (:meth:`moved`)."""
+        self._prediction = prediction
+        median, sigma = prediction.median, prediction.sigma
+        self._within = (median * _WITHIN_MEDIAN[0], median * _WITHIN_MEDIAN[1],
+                        sigma * _WITHIN_SIGMA[0], sigma * _WITHIN_SIGMA[1])
+
     def moved(self) -> bool:
         """True when the model's estimate for the job moved materially since the plan."""
         version = self.model.version(self.kind)
         if version == self._version:
             return False
-        fresh = self.model.predict(self.kind, self.media_duration)
-        old = self._prediction
-        if (
-            abs(math.log(fresh.median / old.median)) <= 0.05
-            and abs(math.log(fresh.sigma / old.sigma)) <= 0.2
-        ):
+        median, sigma = self.model.predict_parts(self.kind, self.media_duration)
+        low, high, sigma_low, sigma_high = self._within
+        if low <= median <= high and sigma_low <= sigma <= sigma_high:
             self._version = version  # nothing to do until it moves again
             return False
         return True
@@ -386,7 +396,7 @@ class PollPlan:
 
     def _replan(self, earliest: float) -> None:
         self._planned_cold = self._budget > self._warm_budget
-        self._prediction = self.model.predict(self.kind, self.media_duration)
+        self._set_prediction(self.model.predict(self.kind, self.media_duration))
         self._version = self.model.version(self.kind)
         # The plan from the submit for the new prediction (cached: a re-plan costs a
         # lookup, where the exact plan given T > last, plan_polls(since=...), costs

@@ -121,6 +121,53 @@ def test_a_pending_poll_moves_when_the_model_learns_the_service_is_faster() -> N
     assert plan.next() > moved
 
 
+class _Shifted(ProcessingTimeModel):
+    """A model whose estimate the test moves by hand: by factors of its own, each move a
+    new version (as a learned end makes one)."""
+
+    median_by = 1.0
+    sigma_by = 1.0
+    moves = 0
+
+    def predict_parts(self, kind: str, media_duration: float | None) -> tuple[float, float]:
+        median, sigma = super().predict_parts(kind, media_duration)
+        return median * self.median_by, sigma * self.sigma_by
+
+    def version(self, kind: str) -> int:
+        return self.moves
+
+    def move(self, *, median: float = 1.0, sigma: float = 1.0) -> None:
+        self.median_by, self.sigma_by = median, sigma
+        self.moves += 1
+
+
+@pytest.mark.parametrize(("median", "sigma", "material"), [
+    (1.04, 1.0, False), (1.06, 1.0, True), (0.96, 1.0, False), (0.94, 1.0, True),
+    (1.0, 1.2, False), (1.0, 1.25, True), (1.0, 0.85, False), (1.0, 0.8, True),
+])
+def test_a_plan_moves_when_the_median_moves_5_percent_or_the_spread_20(
+    median: float, sigma: float, material: bool
+) -> None:
+    model = _Shifted()
+    plan = PollPlan(model, "audio", 600.0, budget=2, floor=1, cap=60)
+    assert not plan.moved()
+    model.move(median=median, sigma=sigma)
+    assert plan.moved() is material
+
+
+def test_small_moves_add_up_against_the_plans_own_estimate() -> None:
+    model = _Shifted()
+    plan = PollPlan(model, "audio", 600.0, budget=2, floor=1, cap=60)
+    plan.next()  # sleeping toward its first poll
+    model.move(median=1.04)
+    assert not plan.moved()
+    model.move(median=1.04 * 1.04)  # 8 % from what the plan was made on
+    assert plan.moved()
+    assert plan.replan(0.0) is not None  # planned afresh: measured from the new estimate
+    model.move(median=1.04 * 1.04 * 1.04)
+    assert not plan.moved()
+
+
 def test_a_re_plan_polls_now_when_the_job_has_most_likely_ended() -> None:
     model = ProcessingTimeModel()
     plan = PollPlan(model, "audio", 600.0, budget=2.5, floor=2.0, cap=30.0)

@@ -542,14 +542,17 @@ class StopSignals:
             def handler(name: str = name, status: int = status) -> None:
                 self.received(name, status)
 
+            previous = signal.getsignal(signum)
             try:
                 loop.add_signal_handler(signum, handler)
             except NotImplementedError:
-                previous = signal.signal(
-                    signum, lambda *_, h=handler: loop.call_soon_threadsafe(h))
-                undo.append(functools.partial(signal.signal, signum, previous))
+                signal.signal(signum, lambda *_, h=handler: loop.call_soon_threadsafe(h))
             else:
+                # Its removal leaves SIG_DFL: the handler before it (a program's own, when
+                # it calls main(argv)) is put back after.
                 undo.append(functools.partial(loop.remove_signal_handler, signum))
+            if previous is not None:
+                undo.append(functools.partial(signal.signal, signum, previous))
 
         def restore() -> None:
             for step in undo:

@@ -207,7 +207,9 @@ class ProcessingTimeModel:
         """:meth:`predict`'s median and sigma, without making a :class:`Prediction`: a
         batch's waits check theirs at every end the model learns (all of them, each
         time: an account's limit of them), so this is the cheap form."""
-        state = self._kinds.get(kind) or self._kind(kind)
+        state = self._kinds.get(kind)
+        if state is None:
+            state = self._kind(kind)
         length = media_duration
         extra = 0.0
         if length is None:

@@ -33,8 +33,10 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import hashlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -61,6 +63,8 @@ from symbl_async.core import _json
 from symbl_async.core._checks import check_ledger_url, is_database_url
 from symbl_async.errors import ValidationError
 from symbl_async.models._converter import camel_case
+
+log = logging.getLogger("symbl_async.batch")
 
 __all__ = [
     "COUNTED_KINDS",
@@ -198,13 +202,30 @@ def _make_folders(folder: Path) -> None:
         _fsync_folder(made.parent)
 
 
+# A file system whose folders cannot be fsynced (VirtualBox shared folders, some FUSE and
+# Ceph volumes) answers EINVAL or ENOTSUP; failed writeback is EIO, ENOSPC or EDQUOT. Only
+# the former are let pass (SQLite ignores a folder fsync's failure for the same reason):
+# the file itself was fsynced, and failing the write would fail every fetch, each rerun's
+# too, of a job already paid for.
+_NO_FOLDER_FSYNC = frozenset({errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP})
+_folder_fsync_refused = False
+
+
 def _fsync_folder(folder: Path) -> None:
+    global _folder_fsync_refused
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:  # pragma: no cover - e.g. Windows cannot open a folder
         return
     try:
         os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in _NO_FOLDER_FSYNC:
+            raise
+        if not _folder_fsync_refused:
+            _folder_fsync_refused = True
+            log.warning("the file system of %s cannot fsync a folder (%s): a file renamed "
+                        "into it may not survive a power cut", folder, exc.strerror or exc)
     finally:
         os.close(fd)
 

@@ -7,8 +7,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import errno
 import json
+import logging
 import os
+import stat
 from collections.abc import AsyncIterator, Collection, Iterable
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ from _captions import check_srt, check_vtt
 from _cli_support import write_wav
 from _ledgers import Ledgers
 
+from symbl_async.batch import _output
 from symbl_async.batch._api import BatchRun, process_many
 from symbl_async.batch._inputs import FileSource, UrlSource, expand_inputs
 from symbl_async.batch._output import COUNTED_KINDS, CSV_COLUMNS, insights_filename
@@ -456,3 +460,53 @@ async def test_files_written_atomically_get_the_umasks_mode_as_results_jsonl_doe
     assert {p.name: oct(p.stat().st_mode & 0o777) for p in written} == {
         p.name: oct(0o666 & ~umask) for p in written}
     assert not list(out.glob(".*.tmp"))  # no temporary file left behind
+
+
+def _folder_fsync_fails(error: int) -> Any:
+    """os.fsync, failing with ``error`` on a folder (as on a file system without folder
+    fsync), as itself on files."""
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(error, os.strerror(error))
+        real(fd)
+
+    return fsync
+
+
+@pytest.mark.skipif(os.name == "nt", reason="Windows cannot open a folder to fsync it")
+async def test_a_file_system_that_cannot_fsync_folders_still_gets_every_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # VirtualBox shared folders, some FUSE and Ceph volumes: EINVAL. Failing the write
+    # failed every fetch of a paid job, each rerun's too.
+    monkeypatch.setattr(_output, "_folder_fsync_refused", False)
+    monkeypatch.setattr(os, "fsync", _folder_fsync_fails(errno.EINVAL))
+    out = tmp_path / "out"
+    sources = [UrlSource(f"https://media.test/f{i}.mp3?emulator_duration=40", "audio",
+                         duration=40) for i in range(2)]
+    with caplog.at_level(logging.WARNING, logger="symbl_async.batch"):
+        async with emulated() as (emu, client):
+            results = await collect(process_many(
+                client, sources, out_dir=out,
+                slots=JobSlots(3, backoff_base=0.005, backoff_cap=0.05)))
+            assert emu.stats()["jobs_submitted"] == 2
+    assert [r.status for r in results] == ["fetched", "fetched"]
+    for result in results:
+        assert result.output_path is not None
+        assert json.loads(result.output_path.read_text())["conversationId"]
+    assert (out / "summary.json").is_file()
+    said = [r.getMessage() for r in caplog.records if "cannot fsync a folder" in r.getMessage()]
+    assert len(said) == 1  # once, not per file
+
+
+@pytest.mark.skipif(os.name == "nt", reason="Windows cannot open a folder to fsync it")
+def test_a_folder_fsync_that_fails_to_write_back_still_fails_the_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # EIO is data that may be lost, not a file system without folder fsync.
+    monkeypatch.setattr(os, "fsync", _folder_fsync_fails(errno.EIO))
+    with pytest.raises(OSError) as raised:
+        _output._write_atomically(tmp_path / "x.json", b"{}")
+    assert raised.value.errno == errno.EIO

@@ -59,7 +59,7 @@ from symbl_async.batch._results import (
     BatchResult,
     BatchSummary,
 )
-from symbl_async.core import _json
+from symbl_async.core import _durable, _json
 from symbl_async.core._checks import check_ledger_url, is_database_url
 from symbl_async.errors import ValidationError
 from symbl_async.models._converter import camel_case
@@ -161,7 +161,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            _durable.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -218,7 +218,7 @@ def _fsync_folder(folder: Path) -> None:
     except OSError:  # pragma: no cover - e.g. Windows cannot open a folder
         return
     try:
-        os.fsync(fd)
+        _durable.fsync(fd)
     except OSError as exc:
         if exc.errno not in _NO_FOLDER_FSYNC:
             raise
@@ -486,7 +486,7 @@ class ResultWriter:
             files, self._files = self._files, []
             for _, _, f in files:
                 f.flush()
-                os.fsync(f.fileno())
+                _durable.fsync(f.fileno())
                 f.close()
             for final, partial, _ in files:
                 os.replace(partial, final)

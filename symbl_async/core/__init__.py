@@ -10,7 +10,9 @@ conversations (``_text``); media sniffing and durations (``_media``) and whether
 upload is media at all (``_media_checks``); ISO 8601 times on every Python
 (``_isotime``); the conversation list's query string and filter rules (``_listing``);
 webhook body decoding (``_webhook``); poll schedules (``_polling``); the learned
-processing-time model (``_estimate``) and the poll plan derived from it (``_pollplan``).
+processing-time model (``_estimate``) and the poll plan derived from it (``_pollplan``);
+what makes a write durable on each platform: fsync, and ``F_FULLFSYNC`` on macOS
+(``_durable``).
 
 May import: the standard library, ``attrs`` and :mod:`symbl_async.errors`. Nothing
 here does network I/O or needs an event loop, so all of it is tested on plain data.

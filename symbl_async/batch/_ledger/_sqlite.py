@@ -59,6 +59,7 @@ from symbl_async.batch._ledger._states import (
     unreserved,
 )
 from symbl_async.batch._ledger._store import check_join, fair_share
+from symbl_async.core._durable import FULL_FSYNC
 from symbl_async.errors import (
     ClientClosedError,
     IllegalTransitionError,
@@ -657,6 +658,11 @@ def _initialise(conn: sqlite3.Connection, path: Path) -> None:
     # was sent is a job paid twice. FULL fsyncs the WAL at each commit; the store sets
     # NORMAL only for transactions of moves a power cut may lose (SqliteLedger.group).
     conn.execute("PRAGMA synchronous=FULL")
+    if FULL_FSYNC:
+        # macOS: fsync leaves the data in the drive's cache (core._durable); SQLite flushes
+        # it (F_FULLFSYNC) only when told to. Slower commits, for the promise.
+        conn.execute("PRAGMA fullfsync=ON")
+        conn.execute("PRAGMA checkpoint_fullfsync=ON")
     conn.execute("BEGIN IMMEDIATE")
     try:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]

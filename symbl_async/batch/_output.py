@@ -41,6 +41,7 @@ import os
 import re
 import secrets
 import tempfile
+import time
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -162,7 +163,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             _durable.fsync(f.fileno())
-        os.replace(tmp, path)
+        _replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -187,6 +188,26 @@ def _create_beside(path: Path) -> tuple[int, str]:
         except FileExistsError:
             continue
     raise FileExistsError(f"no free temporary name beside {str(path)!r}")  # pragma: no cover
+
+
+# Windows refuses a rename over a file another process has open: an antivirus scanning the
+# file just written, the search indexer, a viewer. They let go within moments, so the
+# rename is tried again for about 1.5 s before the write fails (pip does the same); a
+# failed write fails the fetch of a job already paid for.
+_RETRY_REPLACE = os.name == "nt"
+_REPLACE_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8)
+
+
+def _replace(src: str | Path, dst: Path) -> None:
+    """:func:`os.replace`, tried again while Windows says another process holds ``dst``.
+    Blocking: it may sleep about 1.5 s in all."""
+    for pause in _REPLACE_PAUSES if _RETRY_REPLACE else ():
+        try:
+            os.replace(src, dst)
+            return
+        except PermissionError:
+            time.sleep(pause)
+    os.replace(src, dst)
 
 
 def _make_folders(folder: Path) -> None:
@@ -489,7 +510,7 @@ class ResultWriter:
                 _durable.fsync(f.fileno())
                 f.close()
             for final, partial, _ in files:
-                os.replace(partial, final)
+                _replace(partial, final)
             _fsync_folder(self.out_dir)
         data = json.dumps(summary.to_json(), ensure_ascii=False, indent=2) + "\n"
         _write_atomically(self.out_dir / SUMMARY_FILE, data.encode("utf-8"))

@@ -510,3 +510,49 @@ def test_a_folder_fsync_that_fails_to_write_back_still_fails_the_write(
     with pytest.raises(OSError) as raised:
         _output._write_atomically(tmp_path / "x.json", b"{}")
     assert raised.value.errno == errno.EIO
+
+
+def _replace_refused(times: int) -> tuple[Any, list[str]]:
+    """os.replace refusing the first ``times`` calls as Windows does while another process
+    (an antivirus, the indexer) holds the target; the calls' targets are listed."""
+    real, calls = os.replace, []
+
+    def replace(src: Any, dst: Any) -> None:
+        calls.append(str(dst))
+        if len(calls) <= times:
+            raise PermissionError(13, "The process cannot access the file because it is "
+                                      "being used by another process")
+        real(src, dst)
+
+    return replace, calls
+
+
+@pytest.mark.parametrize("windows", [True, False], ids=["windows", "posix"])
+def test_a_rename_refused_while_another_process_holds_the_file_is_tried_again_on_windows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, windows: bool
+) -> None:
+    replace, calls = _replace_refused(2)
+    monkeypatch.setattr(_output, "_RETRY_REPLACE", windows)
+    monkeypatch.setattr(_output, "_REPLACE_PAUSES", (0.0,) * 5)
+    monkeypatch.setattr(os, "replace", replace)
+    target = tmp_path / "x.json"
+    if windows:
+        _output._write_atomically(target, b'{"a": 1}')
+        assert target.read_bytes() == b'{"a": 1}' and len(calls) == 3
+    else:  # elsewhere a refused rename is a real error, said at once
+        with pytest.raises(PermissionError):
+            _output._write_atomically(target, b'{"a": 1}')
+        assert len(calls) == 1
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_rename_refused_for_good_fails_the_write_and_leaves_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    replace, calls = _replace_refused(100)
+    monkeypatch.setattr(_output, "_RETRY_REPLACE", True)
+    monkeypatch.setattr(_output, "_REPLACE_PAUSES", (0.0,) * 5)
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(PermissionError):
+        _output._write_atomically(tmp_path / "x.json", b"{}")
+    assert len(calls) == 6 and not list(tmp_path.iterdir())

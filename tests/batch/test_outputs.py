@@ -438,7 +438,7 @@ async def test_transcripts_are_checked_before_anything_runs(
 @pytest.mark.skipif(os.name == "nt", reason="Windows files have no POSIX mode bits")
 @pytest.mark.parametrize("umask", [0o022, 0o077])
 async def test_files_written_atomically_get_the_umasks_mode_as_results_jsonl_does(
-    tmp_path: Path, umask: int
+    tmp_path: Path, ledgers: Ledgers, umask: int
 ) -> None:
     # Written through a temporary file and a rename: that file's mode is the one kept.
     # tempfile.mkstemp's 0600 left them unreadable to anyone but their owner.
@@ -446,11 +446,9 @@ async def test_files_written_atomically_get_the_umasks_mode_as_results_jsonl_doe
     try:
         out = tmp_path / "out"
         async with emulated() as (_, client):
-            batch = process_many(client, [UrlSource(
+            [result] = await collect(run(client, [UrlSource(
                 "https://media.test/m.mp3?emulator_duration=40", "audio", duration=40)],
-                out_dir=out, transcripts=("srt", "txt"),
-                slots=JobSlots(3, backoff_base=0.005, backoff_cap=0.05))
-            [result] = await collect(batch)
+                out, ledgers, transcripts=("srt", "txt")))
     finally:
         os.umask(previous)
     assert result.status == "fetched" and result.output_path is not None
@@ -477,7 +475,8 @@ def _folder_fsync_fails(error: int) -> Any:
 
 @pytest.mark.skipif(os.name == "nt", reason="Windows cannot open a folder to fsync it")
 async def test_a_file_system_that_cannot_fsync_folders_still_gets_every_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, ledgers: Ledgers, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     # VirtualBox shared folders, some FUSE and Ceph volumes: EINVAL. Failing the write
     # failed every fetch of a paid job, each rerun's too.
@@ -488,9 +487,7 @@ async def test_a_file_system_that_cannot_fsync_folders_still_gets_every_file(
                          duration=40) for i in range(2)]
     with caplog.at_level(logging.WARNING, logger="symbl_async.batch"):
         async with emulated() as (emu, client):
-            results = await collect(process_many(
-                client, sources, out_dir=out,
-                slots=JobSlots(3, backoff_base=0.005, backoff_cap=0.05)))
+            results = await collect(run(client, sources, out, ledgers))
             assert emu.stats()["jobs_submitted"] == 2
     assert [r.status for r in results] == ["fetched", "fetched"]
     for result in results:

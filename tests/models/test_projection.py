@@ -221,6 +221,35 @@ def test_odd_answers_give_what_the_models_give(type_: Any, odd: Any) -> None:
     assert _projected(odd, type_) == _model_path(odd, type_)
 
 
+def _calendar_sweep() -> list[str]:
+    """Times at every edge of the usual form: each month's last days in leap and common
+    years (and 1900, 2000), hours, minutes and seconds past their range, year 0000, and
+    fractions of 0, 2, 3 and 4 digits."""
+    dates = [
+        f"{year}-{month:02d}-{day:02d}"
+        for year in ("0000", "0001", "1900", "2000", "2023", "2024", "2100", "9999")
+        for month in range(14)
+        for day in (0, 1, 9, 10, 19, 20, 27, 28, 29, 30, 31, 32)
+    ]
+    clocks = ["00:00:00", "19:59:59", "23:30:00", "24:00:00", "12:60:00", "12:00:60"]
+    fractions = ["", ".000", ".001", ".120", ".999", ".12", ".1234", ".000000"]
+    return [f"{d}T{c}{f}Z" for d in dates for c in clocks for f in fractions]
+
+
+def test_the_usual_form_of_a_time_is_kept_only_when_the_models_keep_it() -> None:
+    # The one-match path (_CANONICAL_TIME) must accept only times the longer way gives
+    # back unchanged; the rest take the longer way, then the converter, as before.
+    kept = 0
+    for text in _calendar_sweep():
+        if _projection._CANONICAL_TIME(text) is not None:
+            kept += 1
+            assert _model_path(text, dt.datetime) == json.dumps(text), text
+        assert _projected(text, dt.datetime) == _model_path(text, dt.datetime), text
+        answer = _message(startTime=text)
+        assert _projected(answer, list[Message]) == _model_path(answer, list[Message]), text
+    assert kept > 1000  # the usual form does take the one match
+
+
 def test_an_unsupported_type_is_refused() -> None:
     with pytest.raises(TypeError):
         project({}, dict[str, int])

@@ -31,6 +31,7 @@ partial results.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import csv
 import errno
@@ -188,6 +189,50 @@ def _create_beside(path: Path) -> tuple[int, str]:
         except FileExistsError:
             continue
     raise FileExistsError(f"no free temporary name beside {str(path)!r}")  # pragma: no cover
+
+
+# A write cut off by a crash (SIGKILL, a power cut) leaves its temporary file behind, with
+# _create_beside's name. A run removes those of its output folder older than an hour, in a
+# thread beside its work. Younger ones may be a live write: workers of a shared batch may
+# write in the same folder, each write's file lives for milliseconds, and a worker stopped
+# for an hour has long lost its lease (its items went to others); at worst such a worker's
+# rename then fails, and the item is failed with its job paid, which retry_failed fetches
+# again without paying.
+_TEMPORARY_NAME = re.compile(r"\..+\.[0-9a-f]{8}\.tmp")
+STALE_TEMPORARY_AGE = 3600.0
+
+
+def remove_stale_temporaries(folder: Path, *, age: float = STALE_TEMPORARY_AGE) -> int:
+    """Remove, from ``folder`` and its subfolders, the temporary files of writes a crash
+    cut off, once older than ``age`` seconds; blocking. Returns how many were removed.
+    Other files, and what cannot be looked at or removed, are left as they are."""
+    cutoff = time.time() - age
+    removed = 0
+    for root, _, names in os.walk(folder):
+        for name in names:
+            if not (name.endswith(".tmp") and _TEMPORARY_NAME.fullmatch(name)):
+                continue
+            path = os.path.join(root, name)
+            try:
+                if os.lstat(path).st_mtime < cutoff:
+                    os.unlink(path)
+                    removed += 1
+            except OSError:  # gone meanwhile (another worker's sweep), or not ours to touch
+                continue
+    return removed
+
+
+async def _sweep(folder: Path) -> None:
+    """:func:`remove_stale_temporaries` in a thread; a failure is logged, not raised: the
+    leftovers are clutter, not a reason to stop a batch."""
+    try:
+        removed = await asyncio.to_thread(remove_stale_temporaries, folder)
+    except Exception as exc:  # logged: the leftovers are clutter
+        log.warning("could not look for leftover temporary files in %s: %s", folder, exc)
+        return
+    if removed:
+        log.info("removed %d temporary file(s) left by interrupted writes in %s",
+                 removed, folder)
 
 
 # Windows refuses a rename over a file another process has open: an antivirus scanning the
@@ -540,6 +585,7 @@ class Storage:
         self.owns_store = False
         self.lock: filelock.BaseFileLock | None = None
         self.tmpdir: tempfile.TemporaryDirectory[str] | None = None
+        self.sweep: asyncio.Task[None] | None = None  # the output folder's leftovers
 
     @property
     def ledger_path(self) -> Path | None:
@@ -556,7 +602,8 @@ class Storage:
         """Close the results files (without finishing them), the store if owned, the lock.
 
         With the store already closed (:meth:`close_store`) nothing here waits, so a run's
-        last files and its lock are released in one step of the event loop.
+        last files and its lock are released in one step of the event loop; then the sweep
+        of the folder's leftover temporary files is waited for (normally long done).
         """
         if self.writer is not None:
             self.writer.close()
@@ -567,6 +614,11 @@ class Storage:
         if self.tmpdir is not None:
             self.tmpdir.cleanup()
             self.tmpdir = None
+        if self.sweep is not None:
+            # Last, once all else is closed. Its thread cannot be stopped: waited for, as
+            # the loop's end would (asyncio.wait: its outcome is not this close's).
+            sweep, self.sweep = self.sweep, None
+            await asyncio.wait([sweep])
 
 
 async def open_storage(
@@ -621,6 +673,7 @@ async def open_storage(
             # Workers of a shared batch may share the folder: each its own partial results.
             tag = storage.store.worker_id if storage.store.shared else None
             storage.writer = ResultWriter(out, tag)
+            storage.sweep = asyncio.create_task(_sweep(out))
     except BaseException:
         await storage.close()
         raise

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import stat
+import time
 from collections.abc import AsyncIterator, Collection, Iterable
 from pathlib import Path
 from typing import Any
@@ -553,3 +554,52 @@ def test_a_rename_refused_for_good_fails_the_write_and_leaves_no_temporary_file(
     with pytest.raises(PermissionError):
         _output._write_atomically(tmp_path / "x.json", b"{}")
     assert len(calls) == 6 and not list(tmp_path.iterdir())
+
+
+async def test_a_rerun_removes_the_temporary_files_a_crash_left_and_nothing_else(
+    tmp_path: Path, ledgers: Ledgers, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A SIGKILL or a power cut in the middle of a write leaves its temporary file; reruns
+    # left them there for good (each as large as the file it was to become).
+    out = tmp_path / "out"
+    source = UrlSource("https://media.test/t.mp3?emulator_duration=40", "audio", duration=40)
+    async with emulated() as (emu, client):
+        [first] = await collect(run(client, [source], out, ledgers))
+        assert first.output_path is not None
+        hours_ago = time.time() - 2 * _output.STALE_TEMPORARY_AGE
+        left = [first.output_path.with_name(f".{first.output_path.name}.0123abcd.tmp"),
+                out / "deep" / "er" / ".call.srt.deadbeef.tmp"]
+        live = out / ".summary.json.89abcdef.tmp"  # young: maybe a peer's write under way
+        others = [out / ".notes.tmp", out / "call.json.0123abcd.tmp",
+                  out / ".call.json.0123ABCD.tmp", out / ".call.json.0123abcd.tmp.bak"]
+        for path in [*left, live, *others]:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b'{"partial')
+            if path is not live:
+                os.utime(path, (hours_ago, hours_ago))
+        with caplog.at_level(logging.INFO, logger="symbl_async.batch"):
+            [again] = await collect(run(client, [source], out, ledgers))
+        assert emu.stats()["jobs_submitted"] == 1  # the rerun paid nothing
+    assert again.status == "skipped" and again.output_path == first.output_path  # done earlier
+    assert [p for p in left if p.exists()] == []
+    assert live.exists() and all(p.exists() for p in others)
+    assert any("removed 2 temporary file(s)" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_sweep_that_fails_is_logged_and_the_batch_goes_on(
+    tmp_path: Path, ledgers: Ledgers, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def fails(folder: Path, **_: Any) -> int:
+        raise PermissionError(errno.EACCES, "Permission denied", str(folder))
+
+    monkeypatch.setattr(_output, "remove_stale_temporaries", fails)
+    out = tmp_path / "out"
+    with caplog.at_level(logging.WARNING, logger="symbl_async.batch"):
+        async with emulated() as (_, client):
+            [result] = await collect(run(client, [UrlSource(
+                "https://media.test/s.mp3?emulator_duration=40", "audio", duration=40)],
+                out, ledgers))
+    assert result.status == "fetched" and (out / "summary.json").is_file()
+    assert any("could not look for leftover temporary files" in r.getMessage()
+               for r in caplog.records)

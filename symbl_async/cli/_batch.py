@@ -7,10 +7,11 @@ What can be checked is checked before anything is created: every flag and path (
 creating a folder or a ledger), the credentials and the base URL, then the server (it must
 answer with a token). Only then are the output folder and ledger made; a usage error after
 that (a ledger another run holds, a rerun refused for its options) removes what this
-command created (``_leftovers``), so it leaves nothing behind. Ctrl-C or SIGTERM once
-stops submitting, lets submits on the wire settle, and prints the command that resumes;
-twice quits at once (every ledger transition is its own transaction, so the ledger is
-consistent either way). ``--dry-run`` says what the run would do (``_dry_run``).
+command created (``_leftovers``), so it leaves nothing behind. Ctrl-C, SIGTERM or SIGHUP
+(the terminal closed) once stops submitting, lets submits on the wire settle, and prints
+the command that resumes; twice quits at once (every ledger transition is its own
+transaction, so the ledger is consistent either way). ``--dry-run`` says what the run
+would do (``_dry_run``).
 
 Its flags are defined in ``_process_args``; the progress display is ``_progress``, the
 report of what folder walks left out ``_skips``. Messages name the library's parameters as
@@ -19,7 +20,8 @@ this command's flags (:data:`OPTION_FLAGS`).
 Exit status: 0 when every item succeeded (or was done earlier), 1 when some failed or a
 folder walk left out what looks like a recording (or nothing was found at all), 2 on
 usage errors (bad flag, unwritable output folder, unreadable manifest, missing or refused
-credentials, a server that cannot be reached), 130 after Ctrl-C, 143 after SIGTERM. A dry
+credentials, a server that cannot be reached), 130 after Ctrl-C, 143 after SIGTERM, 129
+after SIGHUP. A dry
 run exits as the run would before it submits: 1 when an input would fail at once (or
 nothing was found), 2 on usage errors, else 0.
 """
@@ -70,7 +72,8 @@ from symbl_async.webhooks._pg_relay import PostgresRelay
 from symbl_async.webhooks._receiver import WebhookReceiver
 
 __all__ = [
-    "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_TERMINATED", "EXIT_USAGE",
+    "EXIT_FAILED", "EXIT_HUNG_UP", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_TERMINATED",
+    "EXIT_USAGE",
     "OPTION_FLAGS",
     "run_batch_command",
 ]
@@ -111,6 +114,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # the shell's convention for "ended by SIGINT"
 EXIT_TERMINATED = 143  # ... and for "ended by SIGTERM"
+EXIT_HUNG_UP = 129  # ... and for "ended by SIGHUP"
 
 
 class _UsageError(Exception):
@@ -512,22 +516,37 @@ async def _tick(display: ProgressDisplay, run: BatchRun) -> None:
 
 
 class StopSignals:
-    """Ctrl-C (SIGINT) and SIGTERM, as a batch's command takes them: the first stops
-    submitting (:meth:`BatchRun.stop`: submits on the wire settle, the run ends and says
-    how to resume), the second quits at once. SIGTERM is what a container's stop, systemd
-    and Kubernetes send, then SIGKILL after a grace period: the first lets the run end
-    cleanly within it (results and summary written, a shared batch's lease given back so
-    that its peers take over at once), where its default would end the process as a
-    SIGKILL does (the ledger is consistent either way)."""
+    """Ctrl-C (SIGINT), SIGTERM and SIGHUP, as a batch's command takes them: the first
+    stops submitting (:meth:`BatchRun.stop`: submits on the wire settle, the run ends and
+    says how to resume), the second quits at once. SIGTERM is what a container's stop,
+    systemd and Kubernetes send, then SIGKILL after a grace period; SIGHUP, what a closed
+    terminal or a dropped SSH session sends. The first lets the run end cleanly (results
+    and summary written, a shared batch's lease given back so that its peers take over at
+    once), where their default would end the process as a SIGKILL does (the ledger is
+    consistent either way).
 
-    _SIGNALS = ((signal.SIGINT, "Ctrl-C", EXIT_INTERRUPTED),
-                (signal.SIGTERM, "SIGTERM", EXIT_TERMINATED))
+    A signal ignored when the run starts stays ignored, as Python leaves SIGINT: ``nohup``
+    ignores SIGHUP, and a shell script's ``&`` job SIGINT, so that they outlive the
+    terminal and its Ctrl-C. After a SIGHUP, the standard streams that were the terminal
+    are sent to the null device: the terminal is gone, and a write to it would fail.
+    """
+
+    _SIGNALS = tuple(
+        (signum, name, status)
+        for signum, name, status in (
+            (signal.SIGINT, "Ctrl-C", EXIT_INTERRUPTED),
+            (signal.SIGTERM, "SIGTERM", EXIT_TERMINATED),
+            (getattr(signal, "SIGHUP", None), "SIGHUP", EXIT_HUNG_UP),  # POSIX only
+        )
+        if signum is not None
+    )
 
     def __init__(self, display: ProgressDisplay, stop: Callable[[], None], command: str) -> None:
         self._display, self._stop, self._command = display, stop, command
         self.exit_status = EXIT_INTERRUPTED
         """The exit status of a run that a signal stopped: the shell's, for the first."""
         self._received = 0
+        self._terminal: list[int] = []  # the standard streams' descriptors on a terminal
 
     def install(self) -> Callable[[], None]:
         """Handle both signals on the running loop; returns the undo.
@@ -537,12 +556,16 @@ class StopSignals:
         to the loop.
         """
         loop = asyncio.get_running_loop()
+        # Looked at now: a hung-up terminal may no longer say it is one.
+        self._terminal = _terminal_descriptors()
         undo: list[Callable[[], object]] = []
         for signum, name, status in self._SIGNALS:
             def handler(name: str = name, status: int = status) -> None:
                 self.received(name, status)
 
             previous = signal.getsignal(signum)
+            if previous is signal.SIG_IGN:
+                continue  # nohup, or a script's background job: left as it was
             try:
                 loop.add_signal_handler(signum, handler)
             except NotImplementedError:
@@ -563,11 +586,13 @@ class StopSignals:
     def received(self, name: str, status: int) -> None:
         """One signal, called on the event loop."""
         self._received += 1
+        if status == EXIT_HUNG_UP:
+            _leave_terminal(self._terminal)
         if self._received == 1:
             self.exit_status = status
             self._display.note(
                 f"{name}: no new submits; letting submits in flight settle "
-                f"({'Ctrl-C again' if name == 'Ctrl-C' else 'another SIGTERM or Ctrl-C'} to "
+                f"({'Ctrl-C again' if name == 'Ctrl-C' else f'another {name} or Ctrl-C'} to "
                 "quit at once)"
             )
             self._stop()
@@ -577,6 +602,30 @@ class StopSignals:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(status)
+
+
+def _terminal_descriptors() -> list[int]:
+    """The descriptors of stdout and stderr that are a terminal."""
+    found = []
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            fd = stream.fileno()
+            if os.isatty(fd):
+                found.append(fd)
+    return found
+
+
+def _leave_terminal(descriptors: Iterable[int]) -> None:
+    """Point ``descriptors`` (the streams that were the terminal) at the null device, after
+    SIGHUP: a write to a hung-up terminal fails with EIO, and Python's last flush of stdout
+    would then change the exit status to 120. Files and pipes are left as they are."""
+    for fd in descriptors:
+        with contextlib.suppress(OSError):
+            null = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(null, fd)
+            finally:
+                os.close(null)
 
 
 def _report(

@@ -60,6 +60,7 @@ class ProgressDisplay:
         self._last = -math.inf  # the first event always draws
         self._drawn = False
         self._progress = BatchProgress()
+        self._lost = False  # a write failed: the terminal is gone (hung up, a closed pipe)
 
     def on_event(self, event: BatchEvent) -> None:
         """The ``on_event`` callback of the batch."""
@@ -80,15 +81,24 @@ class ProgressDisplay:
                 self._redraw()
         elif now - self._last >= self._interval or final:
             self._last = now
-            print("progress: " + self.line(self._progress), file=self._stream, flush=True)
+            self._write("progress: " + self.line(self._progress) + "\n")
 
     def note(self, text: str) -> None:
         """Print a message line without breaking the bar."""
-        if self._tty and self._drawn:
-            self._stream.write("\r\x1b[K")
-        print(text, file=self._stream, flush=True)
+        self._write(("\r\x1b[K" if self._tty and self._drawn else "") + text + "\n")
         if self._tty:
             self._redraw()
+
+    def _write(self, text: str) -> None:
+        """Write and flush; once a write fails (a hung-up terminal says EIO, a closed pipe
+        EPIPE), write nothing more: the batch goes on, its results are in files."""
+        if self._lost:
+            return
+        try:
+            self._stream.write(text)
+            self._stream.flush()
+        except OSError:
+            self._lost = True
 
     @contextlib.contextmanager
     def logging_around(self, logger: logging.Logger) -> Iterator[None]:
@@ -109,7 +119,7 @@ class ProgressDisplay:
 
     def _clear_for_log(self, record: logging.LogRecord) -> bool:
         if self._drawn:
-            self._stream.write("\r\x1b[K")
+            self._write("\r\x1b[K")
             self._drawn = False
         return True
 
@@ -117,14 +127,12 @@ class ProgressDisplay:
         """Draw the last state and end the bar's line."""
         if self._tty:
             self._redraw()
-            self._stream.write("\n")
-            self._stream.flush()
+            self._write("\n")
             self._drawn = False
 
     def _redraw(self) -> None:
         # One column spare: some terminals wrap when the last column is written.
-        self._stream.write("\r\x1b[K" + self.fit(self._progress, self._columns() - 1))
-        self._stream.flush()
+        self._write("\r\x1b[K" + self.fit(self._progress, self._columns() - 1))
         self._drawn = True
 
     def fit(self, p: BatchProgress, columns: int) -> str:

@@ -2,7 +2,8 @@
 
 Crash and resume: the command is SIGKILLed at several points of a batch and run again until
 it succeeds; every item must end fetched, and no submit name may reach the service twice.
-Ctrl-C (SIGINT) and SIGTERM stop submitting and print the command that resumes. The emulator runs in
+Ctrl-C (SIGINT) and SIGTERM stop submitting and print the command that resumes; so does a
+terminal that closes (SIGHUP), whose streams then go nowhere. The emulator runs in
 a thread of the test process; the rest of the CLI is tested in process
 (``test_process_cli.py``), and so is the signal handler's second signal (it quits the
 process at once).
@@ -11,11 +12,14 @@ process at once).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import os
 import signal
 import subprocess
+import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,7 +35,7 @@ from _cli_support import (
 )
 from _polling import eventually_blocking
 
-from symbl_async.cli._batch import StopSignals
+from symbl_async.cli._batch import EXIT_HUNG_UP, StopSignals
 from symbl_async.cli._progress import ProgressDisplay
 
 
@@ -169,3 +173,109 @@ async def test_stop_signals_reach_the_loop_and_a_second_one_quits_at_once(
     stopper.received("Ctrl-C", 130)  # the second: at once, with its own status
     assert quits == [130] and stops == [None]
     assert "quitting now; the ledger is consistent. Resume with:\n  resume-me" in text.getvalue()
+
+
+# The child takes the pty as its controlling terminal (a new session, then TIOCSCTTY),
+# then becomes the CLI: closing the pty's master side is the terminal closing.
+_ON_A_TERMINAL = (
+    "import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="no SIGHUP or pseudo-terminals on Windows")
+def test_a_closed_terminal_ends_the_run_cleanly_as_sigterm_does(tmp_path: Path) -> None:
+    # An SSH session that drops, a terminal window closed: SIGHUP, and every write to the
+    # terminal fails from then on. Its default ended the run as a SIGKILL does.
+    import pty
+
+    manifest = tmp_path / "long.csv"
+    write_manifest(manifest, 30, 1200)
+    out = tmp_path / "out"
+    ledger = out / "ledger.sqlite3"
+    with threaded_emulator() as emu:
+        args = process_args(emu.url, out, "--manifest", str(manifest))
+        master, child_side = pty.openpty()
+        seen = bytearray()
+
+        def drain() -> None:  # what the terminal shows, until it is closed
+            with contextlib.suppress(OSError):
+                while chunk := os.read(master, 4096):
+                    seen.extend(chunk)
+
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _ON_A_TERMINAL, *CLI[1:], *args], cwd=tmp_path,
+            env=child_env(), stdin=child_side, stdout=child_side, stderr=child_side,
+            start_new_session=True)
+        os.close(child_side)
+        reader = threading.Thread(target=drain, daemon=True)
+        reader.start()
+        try:
+            eventually_blocking(lambda: ledger_counts(ledger).get("ever_submitted", 0) >= 3)
+            eventually_blocking(lambda: b"submitted" in bytes(seen))  # its bar, drawn there
+            os.close(master)  # the terminal closes: the kernel sends SIGHUP
+            proc.wait(timeout=30)
+        finally:
+            proc.kill()
+            proc.wait()
+        assert proc.returncode == EXIT_HUNG_UP
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["interrupted"] is True
+        assert (out / "results.jsonl").is_file() and not list(out.glob("*.partial"))
+        counts = ledger_counts(ledger)
+        assert counts.get("submitting", 0) == 0 and counts.get("fetched", 0) < 30
+        done = run_child(*args, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        names = emu.stats()["submits_by_name"]
+    assert len(names) == 30 and set(names.values()) == {1}
+
+
+@pytest.mark.skipif(os.name == "nt", reason="no SIGHUP on Windows")
+async def test_a_signal_ignored_before_the_run_stays_ignored() -> None:
+    # nohup ignores SIGHUP, a script's "cmd &" SIGINT: they are meant to outlive the
+    # terminal and its Ctrl-C. Python keeps an ignored SIGINT ignored; so does the batch.
+    stops: list[None] = []
+    handled = asyncio.Event()
+    text = io.StringIO()
+    stopper = StopSignals(ProgressDisplay(text, tty=False, interval=60),
+                          lambda: stops.append(None), "resume-me")
+    before = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGHUP, signal.SIGINT)}
+    try:
+        undo = stopper.install()
+        try:
+            os.kill(os.getpid(), signal.SIGHUP)
+            os.kill(os.getpid(), signal.SIGINT)
+            # A signal handled by the loop would run before this callback's turn.
+            asyncio.get_running_loop().call_soon(handled.set)
+            await asyncio.wait_for(handled.wait(), 10)
+            await asyncio.sleep(0)
+        finally:
+            undo()
+        assert all(signal.getsignal(s) is signal.SIG_IGN for s in before)
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+    assert stops == [] and text.getvalue() == ""
+
+
+class _HungUp(io.StringIO):
+    """A terminal that has hung up: every write fails, as a pty's does (EIO)."""
+
+    writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        raise OSError(5, "Input/output error")
+
+
+@pytest.mark.parametrize("tty", [True, False], ids=["bar", "lines"])
+def test_the_progress_display_goes_quiet_when_its_terminal_is_gone(tty: bool) -> None:
+    from symbl_async.batch._results import BatchProgress
+
+    stream = _HungUp()
+    display = ProgressDisplay(stream, tty=tty, interval=0)
+    display.show(BatchProgress())  # the write fails: no error for the batch
+    display.note("SIGHUP: no new submits")
+    display.show(BatchProgress(), final=True)
+    display.finish()
+    assert stream.writes == 1  # and nothing more is tried

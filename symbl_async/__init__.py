@@ -21,6 +21,8 @@ name ``Tracker`` is the processing option).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from symbl_async._version import (
     __version__,
 )
@@ -108,9 +110,23 @@ from symbl_async.transport import (
     RetryPolicy,
     Timeouts,
 )
-from symbl_async.webhooks import (
-    WebhookReceiver,
-)
+
+if TYPE_CHECKING:
+    from symbl_async.webhooks import WebhookReceiver
+
+
+def __getattr__(name: str) -> Any:
+    # Loaded on first use (PEP 562): the receiver brings aiohttp's server, which a client
+    # that polls, and the CLI's poll-mode runs, never use (about 0.1 s of every start).
+    if name == "WebhookReceiver":
+        from symbl_async.webhooks import WebhookReceiver
+
+        return WebhookReceiver
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 
 __all__ = [
     "DEFAULT_BASE_URL",

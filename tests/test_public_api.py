@@ -6,7 +6,12 @@ included.
 """
 
 import importlib
+import json
 import pkgutil
+import subprocess
+import sys
+
+import pytest
 
 import symbl_async
 from symbl_async import errors
@@ -107,6 +112,36 @@ def test_documented_import_paths_still_work() -> None:
     assert callable(process_many) and callable(main) and callable(fastapi_router)
     assert all(isinstance(cls, type) for cls in (LongestFirstWindow, Emulator, EmulatorConfig))
     assert symbl_async.process_many is process_many
+
+
+def test_a_poll_mode_start_loads_neither_the_receiver_nor_the_emulators_server() -> None:
+    # The console script imports symbl_async.cli (and the package with it) on every start:
+    # the webhook receiver and the emulator's app (aiohttp's server, ~200 M instructions,
+    # ~11 % of the import) load when used, not before. A fresh process: this one has them.
+    code = ("import json, sys; import symbl_async.cli._main, symbl_async.cli._batch; "
+            "print(json.dumps(sorted(sys.modules)))")
+    loaded = set(json.loads(subprocess.run([sys.executable, "-c", code], check=True,
+                                           capture_output=True, text=True).stdout))
+    assert "symbl_async.emulator._config" in loaded  # the emulator command's flags
+    heavy = {"aiohttp.web", "symbl_async.webhooks", "symbl_async.webhooks._receiver",
+             "symbl_async.emulator._server", "symbl_async.emulator._app"}
+    assert loaded & heavy == set()
+    # And each still comes with the first use of its public name.
+    code = ("import sys, symbl_async, symbl_async.emulator as e; symbl_async.WebhookReceiver; "
+            "e.Emulator; e.create_app; print(sorted(m for m in sys.modules if 'emulator._' in m"
+            " or 'webhooks._' in m))")
+    used = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                          text=True).stdout
+    assert all(name in used for name in ("webhooks._receiver", "emulator._server",
+                                         "emulator._app"))
+
+
+def test_a_missing_name_is_still_an_attribute_error() -> None:
+    from symbl_async import emulator
+
+    for package in (symbl_async, emulator):
+        with pytest.raises(AttributeError, match="has no attribute 'NoSuchName'"):
+            package.NoSuchName  # noqa: B018
 
 
 def test_every_error_is_in_the_one_tree() -> None:

@@ -68,8 +68,6 @@ from symbl_async.errors import (
     ValidationError,
 )
 from symbl_async.models._converter import camel_case
-from symbl_async.webhooks._pg_relay import PostgresRelay
-from symbl_async.webhooks._receiver import WebhookReceiver
 
 __all__ = [
     "EXIT_FAILED", "EXIT_HUNG_UP", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_TERMINATED",
@@ -364,6 +362,10 @@ async def _connect(
         hint = _path_hint(client.base_url)
         raise _UsageError(f"cannot use {client.base_url}{hint}: {exc}") from exc
     if args.wait != "poll" and not args.dry_run:
+        # Imported here: a run that polls never loads the receiver (aiohttp's server).
+        from symbl_async.webhooks._pg_relay import PostgresRelay
+        from symbl_async.webhooks._receiver import WebhookReceiver
+
         receiver = WebhookReceiver(
             host=args.webhook_host or "127.0.0.1",
             port=args.webhook_port or 0,

@@ -46,10 +46,10 @@ from symbl_async.errors import SymblError, ValidationError
 from symbl_async.models._models import ConversationInsights
 from symbl_async.transport._auth import Credentials
 from symbl_async.transport._transport import RetryPolicy, Timeouts, Transport
-from symbl_async.webhooks._receiver import WebhookReceiver
 
 if TYPE_CHECKING:
     from symbl_async.batch._api import process_many as _batch_process_many
+    from symbl_async.webhooks._receiver import WebhookReceiver
 
 __all__ = ["AUTO_NAME_PREFIX", "DEFAULT_BASE_URL", "MAX_NAME_LENGTH", "SymblClient"]
 
@@ -738,6 +738,9 @@ class SymblClient:
         Raises:
             ValidationError: ``receiver`` is not an open :class:`WebhookReceiver`.
         """
+        # Imported here: a client that polls never loads the receiver (aiohttp's server).
+        from symbl_async.webhooks._receiver import WebhookReceiver
+
         if not isinstance(receiver, WebhookReceiver):
             raise ValidationError("receiver", "must be a WebhookReceiver")
         if receiver.closed:

@@ -30,7 +30,11 @@ May import: :mod:`symbl_async.core` (media sniffing, ISO 8601 times), the standa
 library, ``aiohttp``, ``attrs`` and ``multidict``.
 """
 
-from ._app import create_app
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._config import (
     DEMO_APP_ID,
     DEMO_APP_SECRET,
@@ -38,7 +42,25 @@ from ._config import (
     TOKEN_FAULT_STATUSES,
     EmulatorConfig,
 )
-from ._server import Emulator, run_standalone
+
+if TYPE_CHECKING:
+    from ._app import create_app
+    from ._server import Emulator, run_standalone
+
+# Loaded on first use (PEP 562): the CLI builds the emulator command's flags from the
+# configuration on every start, and only ``emulator``, ``demo`` and ``--emulator`` run one.
+_LAZY = {"create_app": "._app", "Emulator": "._server", "run_standalone": "._server"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 
 __all__ = [
     "DEMO_APP_ID",

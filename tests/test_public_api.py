@@ -10,6 +10,7 @@ import json
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -114,6 +115,10 @@ def test_documented_import_paths_still_work() -> None:
     assert symbl_async.process_many is process_many
 
 
+_HEAVY = {"aiohttp.web", "symbl_async.webhooks", "symbl_async.webhooks._receiver",
+          "symbl_async.emulator._server", "symbl_async.emulator._app"}
+
+
 def test_a_poll_mode_start_loads_neither_the_receiver_nor_the_emulators_server() -> None:
     # The console script imports symbl_async.cli (and the package with it) on every start:
     # the webhook receiver and the emulator's app (aiohttp's server, ~200 M instructions,
@@ -123,9 +128,7 @@ def test_a_poll_mode_start_loads_neither_the_receiver_nor_the_emulators_server()
     loaded = set(json.loads(subprocess.run([sys.executable, "-c", code], check=True,
                                            capture_output=True, text=True).stdout))
     assert "symbl_async.emulator._config" in loaded  # the emulator command's flags
-    heavy = {"aiohttp.web", "symbl_async.webhooks", "symbl_async.webhooks._receiver",
-             "symbl_async.emulator._server", "symbl_async.emulator._app"}
-    assert loaded & heavy == set()
+    assert loaded & _HEAVY == set()
     # And each still comes with the first use of its public name.
     code = ("import sys, symbl_async, symbl_async.emulator as e; symbl_async.WebhookReceiver; "
             "e.Emulator; e.create_app; print(sorted(m for m in sys.modules if 'emulator._' in m"
@@ -134,6 +137,26 @@ def test_a_poll_mode_start_loads_neither_the_receiver_nor_the_emulators_server()
                           text=True).stdout
     assert all(name in used for name in ("webhooks._receiver", "emulator._server",
                                          "emulator._app"))
+
+
+def test_a_poll_mode_batch_loads_neither_from_start_to_end(tmp_path: Path) -> None:
+    # The whole run, not only the import: a function that imports the emulator or the
+    # receiver before knowing it needs one would load them again.
+    import _cli_support
+
+    manifest = tmp_path / "m.csv"
+    _cli_support.write_manifest(manifest, 2, 30)
+    code = ("import json, sys; from symbl_async.cli import main; status = main(sys.argv[1:]); "
+            "print(json.dumps([status, sorted(sys.modules)]))")
+    with _cli_support.threaded_emulator() as emu:
+        done = subprocess.run(
+            [sys.executable, "-c", code,
+             *_cli_support.process_args(emu.url, tmp_path / "out", "--manifest", str(manifest))],
+            env=_cli_support.child_env(), cwd=tmp_path, capture_output=True, text=True,
+            timeout=120)
+    status, loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert status == 0, done.stderr
+    assert set(loaded) & _HEAVY == set()
 
 
 def test_a_missing_name_is_still_an_attribute_error() -> None:

@@ -334,10 +334,10 @@ async def _connect(
     or an unreachable server stop us here, not as a failure recorded for every item), then
     the webhook receiver (not for a dry run).
     """
-    from symbl_async.emulator import Emulator
-
     client_args: dict[str, Any] = {"base_url": args.base_url}
     if args.emulator:
+        from symbl_async.emulator import Emulator  # its server: only when it runs one
+
         emulator = Emulator(time_scale=plan.time_scale, concurrency_limit=plan.limit)
         await stack.enter_async_context(emulator)
         client_args = {"base_url": emulator.url, "app_id": emulator.app_id,

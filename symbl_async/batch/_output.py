@@ -180,10 +180,15 @@ _CREATE = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
            | getattr(os, "O_BINARY", 0))
 
 
+# A temporary file's name: ``.<name>.<hex>.tmp``, the hex of this many random bytes (the
+# sweep below recognises the same shape).
+_TOKEN_BYTES = 4
+
+
 def _create_beside(path: Path) -> tuple[int, str]:
     """Create a new, hidden temporary file in ``path``'s folder; its descriptor and name."""
     for _ in range(100):
-        tmp = os.path.join(path.parent, f".{path.name}.{secrets.token_hex(4)}.tmp")
+        tmp = os.path.join(path.parent, f".{path.name}.{secrets.token_hex(_TOKEN_BYTES)}.tmp")
         try:
             return os.open(tmp, _CREATE, 0o666), tmp
         except FileExistsError:
@@ -198,7 +203,7 @@ def _create_beside(path: Path) -> tuple[int, str]:
 # for an hour has long lost its lease (its items went to others); at worst such a worker's
 # rename then fails, and the item is failed with its job paid, which retry_failed fetches
 # again without paying.
-_TEMPORARY_NAME = re.compile(r"\..+\.[0-9a-f]{8}\.tmp")
+_TEMPORARY_NAME = re.compile(rf"\..+\.[0-9a-f]{{{2 * _TOKEN_BYTES}}}\.tmp")
 STALE_TEMPORARY_AGE = 3600.0
 
 

@@ -21,9 +21,8 @@ Exit status: 0 when every item succeeded (or was done earlier), 1 when some fail
 folder walk left out what looks like a recording (or nothing was found at all), 2 on
 usage errors (bad flag, unwritable output folder, unreadable manifest, missing or refused
 credentials, a server that cannot be reached), 130 after Ctrl-C, 143 after SIGTERM, 129
-after SIGHUP. A dry
-run exits as the run would before it submits: 1 when an input would fail at once (or
-nothing was found), 2 on usage errors, else 0.
+after SIGHUP. A dry run exits as the run would before it submits: 1 when an input would
+fail at once (or nothing was found), 2 on usage errors, else 0.
 """
 
 from __future__ import annotations

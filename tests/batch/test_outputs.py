@@ -572,6 +572,9 @@ async def test_a_rerun_removes_the_temporary_files_a_crash_left_and_nothing_else
         live = out / ".summary.json.89abcdef.tmp"  # young: maybe a peer's write under way
         others = [out / ".notes.tmp", out / "call.json.0123abcd.tmp",
                   out / ".call.json.0123ABCD.tmp", out / ".call.json.0123abcd.tmp.bak"]
+        fd, made = _output._create_beside(first.output_path)  # as a write names its own
+        os.close(fd)
+        left.append(Path(made))
         for path in [*left, live, *others]:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(b'{"partial')
@@ -583,7 +586,7 @@ async def test_a_rerun_removes_the_temporary_files_a_crash_left_and_nothing_else
     assert again.status == "skipped" and again.output_path == first.output_path  # done earlier
     assert [p for p in left if p.exists()] == []
     assert live.exists() and all(p.exists() for p in others)
-    assert any("removed 2 temporary file(s)" in r.getMessage() for r in caplog.records)
+    assert any("removed 3 temporary file(s)" in r.getMessage() for r in caplog.records)
 
 
 async def test_a_sweep_that_fails_is_logged_and_the_batch_goes_on(

@@ -35,6 +35,29 @@ from symbl_async.emulator import _server as emulator_server
 ROOT = Path(__file__).resolve().parents[1]
 SCALE = 2000
 CLI = [sys.executable, "-m", "symbl_async.cli._main"]
+
+# A command typed at a terminal starts with Ctrl-C and a hang-up at their defaults. A test
+# runner started under nohup, or as a script's background job (a CI script's `cmd &`), has
+# SIGHUP or SIGINT ignored, and its children inherit that; the CLI rightly keeps a signal
+# that was ignored at its start ignored. So what a test delivers one of them to starts
+# through this: the defaults set, then exec (which keeps them, and the CLI's argv).
+DEFAULT_STOP_SIGNALS = (
+    "import os, signal, sys; "
+    "[signal.signal(getattr(signal, name), signal.SIG_DFL) "
+    "for name in ('SIGINT', 'SIGHUP') if hasattr(signal, name)]; "
+)
+
+
+def as_from_a_terminal(argv: list[str], before: str = "") -> list[str]:
+    """``argv`` (a Python command: the interpreter first) started with SIGINT and SIGHUP at
+    their defaults, after ``before`` (more Python statements); as it is on Windows, whose
+    exec does not replace the process (and where nothing is inherited ignored)."""
+    if os.name == "nt":
+        return list(argv)
+    become = "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+    return [sys.executable, "-c", DEFAULT_STOP_SIGNALS + before + become, *argv[1:]]
+
+
 APP_ID = "emulator-app-id"
 APP_SECRET = "emulator-app-secret"
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 from _cli_support import (
     CLI,
+    as_from_a_terminal,
     child_env,
     ledger_counts,
     process_args,
@@ -105,8 +106,9 @@ def test_a_stop_signal_stops_submitting_ends_cleanly_and_prints_the_resume_comma
     ledger = out / "ledger.sqlite3"
     with threaded_emulator() as emu:
         args = process_args(emu.url, out, "--manifest", str(manifest))
-        proc = subprocess.Popen([*CLI, *args], cwd=tmp_path, env=child_env(), text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(as_from_a_terminal([*CLI, *args]), cwd=tmp_path,
+                                env=child_env(), text=True, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
         try:
             eventually_blocking(lambda: ledger_counts(ledger).get("ever_submitted", 0) >= 3)
             proc.send_signal(signum)
@@ -177,10 +179,8 @@ async def test_stop_signals_reach_the_loop_and_a_second_one_quits_at_once(
 
 # The child takes the pty as its controlling terminal (a new session, then TIOCSCTTY),
 # then becomes the CLI: closing the pty's master side is the terminal closing.
-_ON_A_TERMINAL = (
-    "import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
-    "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
-)
+# The child takes the pseudo-terminal as its controlling terminal, then becomes the CLI.
+_ON_A_TERMINAL = "import fcntl, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
 
 
 @pytest.mark.skipif(os.name == "nt", reason="no SIGHUP or pseudo-terminals on Windows")
@@ -204,7 +204,7 @@ def test_a_closed_terminal_ends_the_run_cleanly_as_sigterm_does(tmp_path: Path) 
                     seen.extend(chunk)
 
         proc = subprocess.Popen(
-            [sys.executable, "-c", _ON_A_TERMINAL, *CLI[1:], *args], cwd=tmp_path,
+            as_from_a_terminal([*CLI, *args], before=_ON_A_TERMINAL), cwd=tmp_path,
             env=child_env(), stdin=child_side, stdout=child_side, stderr=child_side,
             start_new_session=True)
         os.close(child_side)
@@ -256,6 +256,26 @@ async def test_a_signal_ignored_before_the_run_stays_ignored() -> None:
         for s, handler in before.items():
             signal.signal(s, handler)
     assert stops == [] and text.getvalue() == ""
+
+
+@pytest.mark.skipif(os.name == "nt", reason="no SIGHUP on Windows")
+def test_the_signal_tests_start_their_children_as_a_terminal_would() -> None:
+    # The tests above deliver SIGINT and SIGHUP to a child; started under nohup or as a CI
+    # script's background job, the runner (and so each child) has them ignored, and the
+    # CLI keeps them ignored (the test above): the children must start from the defaults.
+    look = ("import signal; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler,"
+            " signal.getsignal(signal.SIGHUP) is signal.SIG_DFL)")
+    before = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGHUP, signal.SIGINT)}
+    try:
+        plain = subprocess.run([sys.executable, "-c", look], capture_output=True, text=True,
+                               timeout=60)
+        started = subprocess.run(as_from_a_terminal([sys.executable, "-c", look]),
+                                 capture_output=True, text=True, timeout=60)
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+    assert plain.stdout.split() == ["False", "False"]  # what the runner passes on
+    assert started.stdout.split() == ["True", "True"], started.stderr
 
 
 class _HungUp(io.StringIO):

@@ -494,27 +494,33 @@ def test_ctrl_c_works_where_the_loop_has_no_signal_handlers(
     manifest = tmp_path / "long.csv"
     write_manifest(manifest, 30, 1200)
     out = tmp_path / "out"
+    # Ctrl-C at its default, as from a terminal: a runner started under nohup or in the
+    # background has it ignored, and the CLI keeps an ignored signal ignored.
+    outer = signal.signal(signal.SIGINT, signal.default_int_handler)
     before = signal.getsignal(signal.SIGINT)
-    with threaded_emulator() as emu:
-        submitted = threading.Event()
+    try:
+        with threaded_emulator() as emu:
+            submitted = threading.Event()
 
-        def interrupt() -> None:
-            while emu.stats()["jobs_submitted"] < 3:
-                if submitted.wait(0.01):
-                    return
-            signal.raise_signal(signal.SIGINT)
+            def interrupt() -> None:
+                while emu.stats()["jobs_submitted"] < 3:
+                    if submitted.wait(0.01):
+                        return
+                signal.raise_signal(signal.SIGINT)
 
-        sender = threading.Thread(target=interrupt)
-        sender.start()
-        try:
-            done = cli(*process_args(emu.url, out, "--manifest", str(manifest)))
-        finally:
-            submitted.set()
-            sender.join()
-        sent = emu.stats()["jobs_submitted"]
-    assert done.returncode == 130, done.stderr
-    assert "Resume with:" in done.stderr and sent < 30
-    assert signal.getsignal(signal.SIGINT) is before  # given back after the run
+            sender = threading.Thread(target=interrupt)
+            sender.start()
+            try:
+                done = cli(*process_args(emu.url, out, "--manifest", str(manifest)))
+            finally:
+                submitted.set()
+                sender.join()
+            sent = emu.stats()["jobs_submitted"]
+        assert done.returncode == 130, done.stderr
+        assert "Resume with:" in done.stderr and sent < 30
+        assert signal.getsignal(signal.SIGINT) is before  # given back after the run
+    finally:
+        signal.signal(signal.SIGINT, outer)
 
 
 def test_the_progress_line_moves_while_jobs_run(tmp_path: Path, cli: CliRun) -> None:

@@ -179,7 +179,6 @@ async def test_stop_signals_reach_the_loop_and_a_second_one_quits_at_once(
 
 # The child takes the pty as its controlling terminal (a new session, then TIOCSCTTY),
 # then becomes the CLI: closing the pty's master side is the terminal closing.
-# The child takes the pseudo-terminal as its controlling terminal, then becomes the CLI.
 _ON_A_TERMINAL = "import fcntl, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
 
 

@@ -42,6 +42,17 @@ def media_lengths(count: int, median: float, sigma: float, seed: int) -> list[fl
     ]
 
 
+def write_url_manifest(path: Path, lengths: Sequence[float], prefix: str) -> list[str]:
+    """A CSV manifest (``source,duration``) of emulator URLs, one per length, named
+    ``<prefix><i>.mp3`` (``?emulator_duration=`` sets how long the emulator's job says the
+    media is); returns the URLs."""
+    urls = [f"https://media.test/{prefix}{i}.mp3?emulator_duration={d:g}"
+            for i, d in enumerate(lengths)]
+    rows = ["source,duration", *(f"{u},{d:g}" for u, d in zip(urls, lengths, strict=True))]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return urls
+
+
 def model_slot_seconds(lengths: Sequence[float], processing_factor: float | None = None,
                        ) -> list[float]:
     """Service seconds each job holds a slot in the emulator's model, before any run.

@@ -65,7 +65,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _common import media_lengths
+from _common import media_lengths, write_url_manifest
 
 from symbl_async.batch._api import process_many
 from symbl_async.batch._inputs import UrlSource, expand_inputs, read_manifest
@@ -159,11 +159,7 @@ class InstantClient(SymblClient):
 
 
 def write_manifest(path: Path, rows: int, args: argparse.Namespace) -> None:
-    lengths = media_lengths(rows, args.median, args.sigma, args.seed)
-    with path.open("w") as f:
-        f.write("source,duration\n")
-        for i, d in enumerate(lengths):
-            f.write(f"https://media.test/m{i}.mp3?emulator_duration={d:g},{d:g}\n")
+    write_url_manifest(path, media_lengths(rows, args.median, args.sigma, args.seed), "m")
 
 
 async def stream_manifest(

@@ -40,9 +40,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -56,6 +54,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _chaos_report import analyse, lines
+from _common import media_lengths, write_url_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 # The installed console script, as a user runs it (``python -m`` of the package's module
@@ -63,7 +62,6 @@ ROOT = Path(__file__).resolve().parent.parent
 _SCRIPT = Path(sys.executable).parent / "symbl-async"
 CLI = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "symbl_async.cli._main"]
 APP_ID, APP_SECRET = "emulator-app-id", "emulator-app-secret"
-MAX_MEDIA = 4 * 3600.0
 MAX_RERUNS = 10
 
 # Every fault at once. The exclusive submit faults add up to 0.24 of submits; a delay comes
@@ -93,18 +91,8 @@ FAULTS: dict[str, str | list[str]] = {
 }
 
 
-def media_lengths(count: int, median: float, sigma: float, seed: int) -> list[float]:
-    rng = random.Random(seed)
-    return [round(min(rng.lognormvariate(math.log(median), sigma), MAX_MEDIA), 1)
-            for _ in range(count)]
-
-
 def write_manifest(path: Path, lengths: list[float], seed: int) -> list[str]:
-    urls = [f"https://media.test/s{seed}-{i}.mp3?emulator_duration={d:g}"
-            for i, d in enumerate(lengths)]
-    rows = ["source,duration", *(f"{u},{d:g}" for u, d in zip(urls, lengths, strict=True))]
-    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    return urls
+    return write_url_manifest(path, lengths, prefix=f"s{seed}-")
 
 
 def fault_flags() -> list[str]:

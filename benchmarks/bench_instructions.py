@@ -27,7 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import EmulatorProcess, child_setup, media_lengths, split_cpus
+from _common import EmulatorProcess, child_setup, media_lengths, split_cpus, write_url_manifest
 
 from symbl_async.emulator import DEMO_APP_ID, DEMO_APP_SECRET
 
@@ -37,11 +37,7 @@ _LIMIT = 50
 
 
 def _manifest(path: Path, count: int, seed: int) -> None:
-    lengths = media_lengths(count, 600.0, 0.6, seed)
-    rows = ["source,duration"] + [
-        f"https://media.test/b{i}.mp3?emulator_duration={d:g},{d:g}" for i, d in enumerate(lengths)
-    ]
-    path.write_text("\n".join(rows) + "\n")
+    write_url_manifest(path, media_lengths(count, 600.0, 0.6, seed), "b")
 
 
 def _compile(tree: Path) -> None:

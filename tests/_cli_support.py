@@ -41,7 +41,7 @@ CLI = [sys.executable, "-m", "symbl_async.cli._main"]
 # SIGHUP or SIGINT ignored, and its children inherit that; the CLI rightly keeps a signal
 # that was ignored at its start ignored. So what a test delivers one of them to starts
 # through this: the defaults set, then exec (which keeps them, and the CLI's argv).
-DEFAULT_STOP_SIGNALS = (
+_DEFAULT_STOP_SIGNALS = (
     "import os, signal, sys; "
     "[signal.signal(getattr(signal, name), signal.SIG_DFL) "
     "for name in ('SIGINT', 'SIGHUP') if hasattr(signal, name)]; "
@@ -55,7 +55,7 @@ def as_from_a_terminal(argv: list[str], before: str = "") -> list[str]:
     if os.name == "nt":
         return list(argv)
     become = "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
-    return [sys.executable, "-c", DEFAULT_STOP_SIGNALS + before + become, *argv[1:]]
+    return [sys.executable, "-c", _DEFAULT_STOP_SIGNALS + before + become, *argv[1:]]
 
 
 APP_ID = "emulator-app-id"

@@ -497,7 +497,6 @@ def test_ctrl_c_works_where_the_loop_has_no_signal_handlers(
     # Ctrl-C at its default, as from a terminal: a runner started under nohup or in the
     # background has it ignored, and the CLI keeps an ignored signal ignored.
     outer = signal.signal(signal.SIGINT, signal.default_int_handler)
-    before = signal.getsignal(signal.SIGINT)
     try:
         with threaded_emulator() as emu:
             submitted = threading.Event()
@@ -518,7 +517,8 @@ def test_ctrl_c_works_where_the_loop_has_no_signal_handlers(
             sent = emu.stats()["jobs_submitted"]
         assert done.returncode == 130, done.stderr
         assert "Resume with:" in done.stderr and sent < 30
-        assert signal.getsignal(signal.SIGINT) is before  # given back after the run
+        # given back after the run
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         signal.signal(signal.SIGINT, outer)
 

@@ -995,29 +995,31 @@ class Engine:
                 self._changes.notify()  # room in the window: the intake reads on
                 self._claim_open = True
                 began = time.monotonic()
-                try:
-                    rows = await store.claim(
-                        len(held), None if store.shared else [e.key for e in taken],
-                        within_share=store.shared and not deferred,
-                        reserved=list(ahead) if store.shared else ())
-                    self._delivery.claims.record(time.monotonic() - began, len(rows))
-                except BaseException:
-                    for slot in held:
-                        slot.release()
-                    for one in ahead.values():
-                        one.staged.cancel()
-                        if one.row is not None:  # given back at the shutdown
-                            self._staged[one.key] = one
-                    self._give_back(taken)
-                    raise
-                finally:
-                    self._claiming = 0
-                    self._claim_open = False
-                    self._offered = {}
-                for row, slot in zip(rows, held, strict=False):
-                    used = ahead.pop(row.key, None)
-                    self._start(row, origin="claim", slot=slot, fresh=True,
-                                staged=None if used is None else used.staged)
+                # Fetches wait from the claim to its items' submits (FetchGate).
+                with self._work.fetch_gate.claiming():
+                    try:
+                        rows = await store.claim(
+                            len(held), None if store.shared else [e.key for e in taken],
+                            within_share=store.shared and not deferred,
+                            reserved=list(ahead) if store.shared else ())
+                        self._delivery.claims.record(time.monotonic() - began, len(rows))
+                    except BaseException:
+                        for slot in held:
+                            slot.release()
+                        for one in ahead.values():
+                            one.staged.cancel()
+                            if one.row is not None:  # given back at the shutdown
+                                self._staged[one.key] = one
+                        self._give_back(taken)
+                        raise
+                    finally:
+                        self._claiming = 0
+                        self._claim_open = False
+                        self._offered = {}
+                    for row, slot in zip(rows, held, strict=False):
+                        used = ahead.pop(row.key, None)
+                        self._start(row, origin="claim", slot=slot, fresh=True,
+                                    staged=None if used is None else used.staged)
                 for slot in held[len(rows):]:
                     slot.release()
                 for one in ahead.values():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import itertools
 import json
@@ -16,6 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from _ledgers import Ledgers
 from _polling import eventually
@@ -590,6 +592,140 @@ async def test_a_shared_workers_job_end_refills_its_slot_in_the_same_move(
     assert (store.claimed, store.refilled) == (2, 6)
     assert stats["jobs_submitted"] == 8 and set(stats["submits_by_name"].values()) == {1}
     assert stats["max_concurrent_jobs"] == 2 and stats["rejected_429"] == 0
+
+
+class SlowRefills(MemoryStore):
+    """A store whose claims after the first (the refills of freed slots) take many turns
+    of the event loop, as a claim in a ledger's thread or on a database does."""
+
+    def __init__(self, shared: bool) -> None:
+        super().__init__(MemoryLedger(), worker_id="slow", shared=shared)
+        self.claims = 0
+
+    async def _slowly(self) -> None:
+        self.claims += 1
+        if self.claims > 1:
+            for _ in range(50):  # loop turns, not time: enough for a fetch let loose to start
+                await asyncio.sleep(0)
+
+    async def claim(self, most: int, candidates: Any = None, **kw: Any) -> list[LedgerItem]:
+        await self._slowly()
+        return await super().claim(most, candidates, **kw)
+
+    async def end_and_claim(
+        self, row: LedgerItem, change: Any, **kw: Any
+    ) -> tuple[LedgerItem, list[LedgerItem]]:
+        await self._slowly()
+        return await super().end_and_claim(row, change, **kw)
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["claimed", "refilled-in-the-end"])
+async def test_an_ended_jobs_fetch_waits_for_the_claim_and_submit_refilling_its_slot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared: bool
+) -> None:
+    # Measured (bench_workers): fetches that ran while the refill's claim was in the ledger
+    # doubled the time from a job's end seen to its slot's next submit. One slot, two
+    # items: the first job's insight GETs start after the second's submit was answered.
+    # The gate's bound (0.2 s, so that a fetch never starves) is lifted here: the order
+    # then depends on the gate alone, not on how fast this machine is.
+    from symbl_async.batch import _worker
+
+    monkeypatch.setattr(_worker, "FetchGate", functools.partial(_worker.FetchGate, wait=60.0))
+    log: list[str] = []
+
+    async def on_start(_: Any, __: Any, params: aiohttp.TraceRequestStartParams) -> None:
+        log.append(f"{params.method} {params.url.path}")
+
+    async def on_end(_: Any, __: Any, params: aiohttp.TraceRequestEndParams) -> None:
+        log.append(f"answered {params.method} {params.url.path}")
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_start)
+    trace.on_request_end.append(on_end)
+    store = SlowRefills(shared)
+    async with Emulator(time_scale=SCALE, concurrency_limit=1) as emu, aiohttp.ClientSession(
+        trace_configs=[trace]
+    ) as session, SymblClient(app_id=emu.app_id, app_secret=emu.app_secret, base_url=emu.url,
+                              poll=PollSchedule(time_scale=SCALE), session=session) as client:
+        results = await collect(process_many(
+            client, [url("first", 120.0), url("second", 60.0)], slots=fast_slots(1),
+            out_dir=tmp_path, ledger=store))
+        stats = emu.stats()
+    assert sorted(r.status for r in results) == ["fetched", "fetched"]
+    assert stats["jobs_submitted"] == 2 and stats["max_concurrent_jobs"] == 1
+    assert store.claims >= 2  # the second item came by a refill's claim
+    submits = [i for i, line in enumerate(log) if line == "POST /v1/process/audio/url"]
+    insights = [i for i, line in enumerate(log)
+                if line.startswith("GET /v1/conversations/")]
+    assert len(submits) == 2 and insights, log
+    second_answered = log.index("answered POST /v1/process/audio/url", submits[1])
+    assert insights[0] > second_answered, log
+
+
+class HeldFirstRefill(MemoryStore):
+    """A shared store whose first refill (a job's end recorded with a claim) waits for
+    ``go`` after its transaction, as a claim on a database takes its round trips."""
+
+    def __init__(self, ledger: MemoryLedger) -> None:
+        super().__init__(ledger, worker_id="held", shared=True)
+        self.held, self.go = asyncio.Event(), asyncio.Event()
+
+    async def end_and_claim(
+        self, row: LedgerItem, change: Any, **kw: Any
+    ) -> tuple[LedgerItem, list[LedgerItem]]:
+        ended, taken = await super().end_and_claim(row, change, **kw)
+        if taken and not self.held.is_set():
+            self.held.set()
+            await self.go.wait()
+        return ended, taken
+
+
+async def test_other_fetches_wait_for_a_refill_recorded_with_a_jobs_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two slots, two jobs of the same length, a third item pending: the first end takes it
+    # in its refill (held); the second job's end is recorded meanwhile, and its fetch waits
+    # for that refill's claim and submit too, not only for submits already on the wire.
+    from symbl_async.batch import _worker
+
+    monkeypatch.setattr(_worker, "FetchGate", functools.partial(_worker.FetchGate, wait=60.0))
+    log: list[str] = []
+
+    async def on_start(_: Any, __: Any, params: aiohttp.TraceRequestStartParams) -> None:
+        log.append(f"{params.method} {params.url.path}")
+
+    async def on_end(_: Any, __: Any, params: aiohttp.TraceRequestEndParams) -> None:
+        log.append(f"answered {params.method} {params.url.path}")
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_start)
+    trace.on_request_end.append(on_end)
+    ledger = MemoryLedger()
+    store = HeldFirstRefill(ledger)
+    async with Emulator(time_scale=SCALE, concurrency_limit=2) as emu, aiohttp.ClientSession(
+        trace_configs=[trace]
+    ) as session, SymblClient(app_id=emu.app_id, app_secret=emu.app_secret, base_url=emu.url,
+                              poll=PollSchedule(time_scale=SCALE), session=session) as client:
+        run = process_many(client, [url("a", 120.0), url("b", 120.0), url("c", 60.0)],
+                           slots=fast_slots(2), out_dir=tmp_path, ledger=store)
+        task = asyncio.ensure_future(collect(run))
+        await asyncio.wait_for(store.held.wait(), timeout=30)
+
+        async def both_ended() -> bool:
+            return (await MemoryStore(ledger).counts())["completed"] == 2
+
+        await eventually(both_ended, timeout=30)  # the second end recorded: its fetch is next
+        for _ in range(50):  # turns of the loop, for a fetch let loose to start its GETs
+            await asyncio.sleep(0)
+        store.go.set()
+        results = await asyncio.wait_for(task, timeout=60)
+        stats = emu.stats()
+    assert sorted(r.status for r in results) == ["fetched"] * 3
+    assert stats["jobs_submitted"] == 3 and stats["max_concurrent_jobs"] == 2
+    answered = [i for i, line in enumerate(log) if line == "answered POST /v1/process/audio/url"]
+    insights = [i for i, line in enumerate(log) if line.startswith("GET /v1/conversations/")]
+    assert len(answered) == 3 and insights, log
+    assert insights[0] > answered[2], log  # no insight GET before the refill's submit
 
 
 async def test_a_worker_joining_late_gets_its_share_of_the_slots(tmp_path: Path) -> None:

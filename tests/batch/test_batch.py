@@ -594,6 +594,28 @@ async def test_a_shared_workers_job_end_refills_its_slot_in_the_same_move(
     assert stats["max_concurrent_jobs"] == 2 and stats["rejected_429"] == 0
 
 
+@contextlib.asynccontextmanager
+async def traced(limit: int) -> AsyncIterator[tuple[Emulator, SymblClient, list[str]]]:
+    """``emulated``, with the client's requests in order: "METHOD path" as each starts,
+    "answered METHOD path" as its answer comes (aiohttp's request tracing)."""
+    log: list[str] = []
+
+    async def on_start(_: Any, __: Any, params: aiohttp.TraceRequestStartParams) -> None:
+        log.append(f"{params.method} {params.url.path}")
+
+    async def on_end(_: Any, __: Any, params: aiohttp.TraceRequestEndParams) -> None:
+        log.append(f"answered {params.method} {params.url.path}")
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_start)
+    trace.on_request_end.append(on_end)
+    async with Emulator(time_scale=SCALE, concurrency_limit=limit) as emu, aiohttp.ClientSession(
+        trace_configs=[trace]
+    ) as session, SymblClient(app_id=emu.app_id, app_secret=emu.app_secret, base_url=emu.url,
+                              poll=PollSchedule(time_scale=SCALE), session=session) as client:
+        yield emu, client, log
+
+
 class SlowRefills(MemoryStore):
     """A store whose claims after the first (the refills of freed slots) take many turns
     of the event loop, as a claim in a ledger's thread or on a database does."""
@@ -631,22 +653,8 @@ async def test_an_ended_jobs_fetch_waits_for_the_claim_and_submit_refilling_its_
     from symbl_async.batch import _worker
 
     monkeypatch.setattr(_worker, "FetchGate", functools.partial(_worker.FetchGate, wait=60.0))
-    log: list[str] = []
-
-    async def on_start(_: Any, __: Any, params: aiohttp.TraceRequestStartParams) -> None:
-        log.append(f"{params.method} {params.url.path}")
-
-    async def on_end(_: Any, __: Any, params: aiohttp.TraceRequestEndParams) -> None:
-        log.append(f"answered {params.method} {params.url.path}")
-
-    trace = aiohttp.TraceConfig()
-    trace.on_request_start.append(on_start)
-    trace.on_request_end.append(on_end)
     store = SlowRefills(shared)
-    async with Emulator(time_scale=SCALE, concurrency_limit=1) as emu, aiohttp.ClientSession(
-        trace_configs=[trace]
-    ) as session, SymblClient(app_id=emu.app_id, app_secret=emu.app_secret, base_url=emu.url,
-                              poll=PollSchedule(time_scale=SCALE), session=session) as client:
+    async with traced(1) as (emu, client, log):
         results = await collect(process_many(
             client, [url("first", 120.0), url("second", 60.0)], slots=fast_slots(1),
             out_dir=tmp_path, ledger=store))
@@ -689,23 +697,9 @@ async def test_other_fetches_wait_for_a_refill_recorded_with_a_jobs_end(
     from symbl_async.batch import _worker
 
     monkeypatch.setattr(_worker, "FetchGate", functools.partial(_worker.FetchGate, wait=60.0))
-    log: list[str] = []
-
-    async def on_start(_: Any, __: Any, params: aiohttp.TraceRequestStartParams) -> None:
-        log.append(f"{params.method} {params.url.path}")
-
-    async def on_end(_: Any, __: Any, params: aiohttp.TraceRequestEndParams) -> None:
-        log.append(f"answered {params.method} {params.url.path}")
-
-    trace = aiohttp.TraceConfig()
-    trace.on_request_start.append(on_start)
-    trace.on_request_end.append(on_end)
     ledger = MemoryLedger()
     store = HeldFirstRefill(ledger)
-    async with Emulator(time_scale=SCALE, concurrency_limit=2) as emu, aiohttp.ClientSession(
-        trace_configs=[trace]
-    ) as session, SymblClient(app_id=emu.app_id, app_secret=emu.app_secret, base_url=emu.url,
-                              poll=PollSchedule(time_scale=SCALE), session=session) as client:
+    async with traced(2) as (emu, client, log):
         run = process_many(client, [url("a", 120.0), url("b", 120.0), url("c", 60.0)],
                            slots=fast_slots(2), out_dir=tmp_path, ledger=store)
         task = asyncio.ensure_future(collect(run))

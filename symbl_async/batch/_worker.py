@@ -206,8 +206,9 @@ class FetchGate:
     connections and the service. Measured at limit 50 (bench_systems, 3x faster service):
     with every fetch let loose, 400 GETs queued the refills. So fetches are capped and each
     waits, briefly, for the refills under way: a claim (with its items' first steps) and
-    the submits on the wire. Counting the claims too halved the time from a job's end seen
-    to its slot's next submit (bench_workers --quick, SQLite and PostgreSQL).
+    the submits on the wire. Counting the claims too cut the time from a job's end seen to
+    its slot's next submit from 3.1-3.6 to 0.7-1.5 service seconds (bench_workers, one
+    process, N=2,000 at limit 50).
     """
 
     def __init__(self, at_once: int = FETCHES_AT_ONCE, wait: float = SUBMITS_FIRST_FOR) -> None:

@@ -241,6 +241,8 @@ class _InputReader:
         self._pull = puller(sources)
         self.grouped = not isinstance(sources, AsyncIterable)
         self.exhausted = False
+        self.pulled = 0
+        """Inputs taken from the iterable so far."""
 
     async def read(self, most: int) -> list[object]:
         """Up to ``most`` inputs (fewer at the end: then :attr:`exhausted`)."""
@@ -250,6 +252,7 @@ class _InputReader:
             if raw is DONE:
                 self.exhausted = True
                 break
+            self.pulled += 1
             raws.append(raw)
         return raws
 
@@ -610,6 +613,10 @@ class Engine:
         finally:
             if ahead is not None:
                 ahead.cancel()
+            # Inputs taken from the iterable but not admitted (the run stopped between
+            # reading a group and admitting all of it) count as read: ``read`` says how
+            # far the caller's iterable was consumed.
+            self._delivery.read = max(self._delivery.read, reader.pulled)
             self._intake_done = True
             self._changes.notify()
 

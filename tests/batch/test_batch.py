@@ -88,6 +88,33 @@ class Counting:
             yield url(f"lazy{i}", self.seconds)
 
 
+async def test_inputs_taken_from_the_iterable_count_as_read_when_the_run_stops() -> None:
+    # The run stops while a group of inputs is being read (here: from inside the
+    # iterable, at its 5th input): the rest of that group is taken from the iterable but
+    # never admitted. ``read`` still says how far the iterable was consumed, so a caller
+    # resuming it knows where; before, it counted only the inputs admitted.
+    pulled = 0
+    run: BatchRun | None = None
+
+    def inputs() -> Iterator[UrlSource]:
+        nonlocal pulled
+        for i in range(100):
+            pulled += 1
+            if i == 4:
+                assert run is not None
+                run.stop()
+            yield url(f"stopped{i}", 60.0)
+
+    async with emulated(2) as (emu, client):
+        run = process_many(client, inputs(), slots=fast_slots(2))
+        results = await collect(run)
+        submitted = emu.stats()["jobs_submitted"]
+    assert run.summary is not None and run.summary.interrupted
+    assert pulled > 5  # the group went on being read after the stop
+    assert run.summary.progress.read == pulled
+    assert results == [] and submitted == 0
+
+
 async def test_keeps_within_the_limit_and_fetches_everything(
     tmp_path: Path, ledgers: Ledgers
 ) -> None:

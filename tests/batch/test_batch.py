@@ -88,7 +88,9 @@ class Counting:
             yield url(f"lazy{i}", self.seconds)
 
 
-async def test_inputs_taken_from_the_iterable_count_as_read_when_the_run_stops() -> None:
+async def test_inputs_taken_from_the_iterable_count_as_read_when_the_run_stops(
+    tmp_path: Path, ledgers: Ledgers
+) -> None:
     # The run stops while a group of inputs is being read (here: from inside the
     # iterable, at its 5th input): the rest of that group is taken from the iterable but
     # never admitted. ``read`` still says how far the iterable was consumed, so a caller
@@ -106,7 +108,8 @@ async def test_inputs_taken_from_the_iterable_count_as_read_when_the_run_stops()
             yield url(f"stopped{i}", 60.0)
 
     async with emulated(2) as (emu, client):
-        run = process_many(client, inputs(), slots=fast_slots(2))
+        run = process_many(client, inputs(), slots=fast_slots(2), out_dir=tmp_path,
+                           ledger=ledgers.arg())
         results = await collect(run)
         submitted = emu.stats()["jobs_submitted"]
     assert run.summary is not None and run.summary.interrupted
@@ -643,110 +646,38 @@ async def traced(limit: int) -> AsyncIterator[tuple[Emulator, SymblClient, list[
         yield emu, client, log
 
 
-class SlowRefills(MemoryStore):
-    """A store whose claims after the first (the refills of freed slots) take many turns
-    of the event loop, as a claim in a ledger's thread or on a database does."""
+@pytest.fixture
+def patient_fetches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fetch gate's bound (0.2 s, so that a fetch never starves) lifted: the order of
+    fetches and refills then depends on the gate alone, not on how fast this machine is."""
+    from symbl_async.batch import _worker
 
-    def __init__(self, shared: bool) -> None:
-        super().__init__(MemoryLedger(), worker_id="slow", shared=shared)
-        self.claims = 0
-
-    async def _slowly(self) -> None:
-        self.claims += 1
-        if self.claims > 1:
-            for _ in range(50):  # loop turns, not time: enough for a fetch let loose to start
-                await asyncio.sleep(0)
-
-    async def claim(self, most: int, candidates: Any = None, **kw: Any) -> list[LedgerItem]:
-        await self._slowly()
-        return await super().claim(most, candidates, **kw)
-
-    async def end_and_claim(
-        self, row: LedgerItem, change: Any, **kw: Any
-    ) -> tuple[LedgerItem, list[LedgerItem]]:
-        await self._slowly()
-        return await super().end_and_claim(row, change, **kw)
+    monkeypatch.setattr(_worker, "FetchGate", functools.partial(_worker.FetchGate, wait=60.0))
 
 
-@pytest.mark.parametrize("shared", [False, True], ids=["claimed", "refilled-in-the-end"])
+@pytest.mark.usefixtures("patient_fetches")
 async def test_an_ended_jobs_fetch_waits_for_the_claim_and_submit_refilling_its_slot(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared: bool
+    tmp_path: Path, ledgers: Ledgers
 ) -> None:
     # Measured (bench_workers): fetches that ran while the refill's claim was in the ledger
     # doubled the time from a job's end seen to its slot's next submit. One slot, two
     # items: the first job's insight GETs start after the second's submit was answered.
-    # The gate's bound (0.2 s, so that a fetch never starves) is lifted here: the order
-    # then depends on the gate alone, not on how fast this machine is.
-    from symbl_async.batch import _worker
-
-    monkeypatch.setattr(_worker, "FetchGate", functools.partial(_worker.FetchGate, wait=60.0))
-    store = SlowRefills(shared)
+    # Each ledger takes another path: SQLite's claim waits for its thread (the dispatcher's
+    # claim holds the gate), memory's records without a pause (the fetch looks a turn
+    # later; the claim's hold passes to the submit), PostgreSQL refills in the job's end.
     async with traced(1) as (emu, client, log):
         results = await collect(process_many(
             client, [url("first", 120.0), url("second", 60.0)], slots=fast_slots(1),
-            out_dir=tmp_path, ledger=store))
+            out_dir=tmp_path, ledger=ledgers.arg()))
         stats = emu.stats()
     assert sorted(r.status for r in results) == ["fetched", "fetched"]
     assert stats["jobs_submitted"] == 2 and stats["max_concurrent_jobs"] == 1
-    assert store.claims >= 2  # the second item came by a refill's claim
     submits = [i for i, line in enumerate(log) if line == "POST /v1/process/audio/url"]
     insights = [i for i, line in enumerate(log)
                 if line.startswith("GET /v1/conversations/")]
     assert len(submits) == 2 and insights, log
     second_answered = log.index("answered POST /v1/process/audio/url", submits[1])
     assert insights[0] > second_answered, log
-
-
-class HeldFirstRefill(MemoryStore):
-    """A shared store whose first refill (a job's end recorded with a claim) waits for
-    ``go`` after its transaction, as a claim on a database takes its round trips."""
-
-    def __init__(self, ledger: MemoryLedger) -> None:
-        super().__init__(ledger, worker_id="held", shared=True)
-        self.held, self.go = asyncio.Event(), asyncio.Event()
-
-    async def end_and_claim(
-        self, row: LedgerItem, change: Any, **kw: Any
-    ) -> tuple[LedgerItem, list[LedgerItem]]:
-        ended, taken = await super().end_and_claim(row, change, **kw)
-        if taken and not self.held.is_set():
-            self.held.set()
-            await self.go.wait()
-        return ended, taken
-
-
-async def test_other_fetches_wait_for_a_refill_recorded_with_a_jobs_end(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Two slots, two jobs of the same length, a third item pending: the first end takes it
-    # in its refill (held); the second job's end is recorded meanwhile, and its fetch waits
-    # for that refill's claim and submit too, not only for submits already on the wire.
-    from symbl_async.batch import _worker
-
-    monkeypatch.setattr(_worker, "FetchGate", functools.partial(_worker.FetchGate, wait=60.0))
-    ledger = MemoryLedger()
-    store = HeldFirstRefill(ledger)
-    async with traced(2) as (emu, client, log):
-        run = process_many(client, [url("a", 120.0), url("b", 120.0), url("c", 60.0)],
-                           slots=fast_slots(2), out_dir=tmp_path, ledger=store)
-        task = asyncio.ensure_future(collect(run))
-        await asyncio.wait_for(store.held.wait(), timeout=30)
-
-        async def both_ended() -> bool:
-            return (await MemoryStore(ledger).counts())["completed"] == 2
-
-        await eventually(both_ended, timeout=30)  # the second end recorded: its fetch is next
-        for _ in range(50):  # turns of the loop, for a fetch let loose to start its GETs
-            await asyncio.sleep(0)
-        store.go.set()
-        results = await asyncio.wait_for(task, timeout=60)
-        stats = emu.stats()
-    assert sorted(r.status for r in results) == ["fetched"] * 3
-    assert stats["jobs_submitted"] == 3 and stats["max_concurrent_jobs"] == 2
-    answered = [i for i, line in enumerate(log) if line == "answered POST /v1/process/audio/url"]
-    insights = [i for i, line in enumerate(log) if line.startswith("GET /v1/conversations/")]
-    assert len(answered) == 3 and insights, log
-    assert insights[0] > answered[2], log  # no insight GET before the refill's submit
 
 
 async def test_a_worker_joining_late_gets_its_share_of_the_slots(tmp_path: Path) -> None:
@@ -825,6 +756,38 @@ async def test_a_stop_while_a_refill_commits_releases_what_it_claimed(tmp_path: 
         by_name = emu.stats()["submits_by_name"]
     assert {r.status for r in rest} <= {"fetched", "skipped"} and len(rest) == 6
     assert len(by_name) == 6 and set(by_name.values()) == {1}
+
+
+@pytest.mark.usefixtures("patient_fetches")
+async def test_other_fetches_wait_for_a_refill_recorded_with_a_jobs_end(
+    tmp_path: Path,
+) -> None:
+    # Two slots, two jobs of the same length, a third item pending: the first end takes it
+    # in its refill (held); the second job's end is recorded meanwhile, and its fetch waits
+    # for that refill's claim and submit too, not only for submits already on the wire.
+    ledger = MemoryLedger()
+    store = HeldRefill(ledger)
+    async with traced(2) as (emu, client, log):
+        run = process_many(client, [url("a", 120.0), url("b", 120.0), url("c", 60.0)],
+                           slots=fast_slots(2), out_dir=tmp_path, ledger=store)
+        task = asyncio.ensure_future(collect(run))
+        await asyncio.wait_for(store.held.wait(), timeout=30)
+
+        async def both_ended() -> bool:
+            return (await MemoryStore(ledger).counts())["completed"] == 2
+
+        await eventually(both_ended, timeout=30)  # the second end recorded: its fetch is next
+        for _ in range(50):  # turns of the loop, for a fetch let loose to start its GETs
+            await asyncio.sleep(0)
+        store.go.set()
+        results = await asyncio.wait_for(task, timeout=60)
+        stats = emu.stats()
+    assert sorted(r.status for r in results) == ["fetched"] * 3
+    assert stats["jobs_submitted"] == 3 and stats["max_concurrent_jobs"] == 2
+    answered = [i for i, line in enumerate(log) if line == "answered POST /v1/process/audio/url"]
+    insights = [i for i, line in enumerate(log) if line.startswith("GET /v1/conversations/")]
+    assert len(answered) == 3 and insights, log
+    assert insights[0] > answered[2], log  # no insight GET before the refill's submit
 
 
 async def test_an_input_recorded_while_a_refill_is_answered_is_waited_for(

@@ -805,8 +805,9 @@ class Engine:
 
         def check() -> dict[str, tuple[str | None, dict[str, int]]]:
             real = None if out_dir is None else os.path.realpath(out_dir)
+            parents: dict[str, str] = {}
             return {row.key: outputs_to_fetch(row, out_dir, cfg.include, cfg.transcripts,
-                                              real_out_dir=real)
+                                              real_out_dir=real, real_parents=parents)
                     for row in rows}
 
         return await asyncio.to_thread(check)

@@ -24,7 +24,7 @@ import os
 import re
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePath
-from typing import Any, Literal, TypeAlias, cast
+from typing import Any, BinaryIO, Literal, TypeAlias, cast
 from urllib.parse import urlsplit
 
 import attrs
@@ -37,6 +37,7 @@ __all__ = [
     "AUDIO_EXTENSIONS",
     "MANIFEST_FIELDS",
     "MEDIA_EXTENSIONS",
+    "SAMPLE_BYTES",
     "SKIP_NO_MESSAGES",
     "SKIP_OUTPUT_FOLDER",
     "TEXT_EXTENSIONS",
@@ -54,6 +55,7 @@ __all__ = [
     "coerce_source",
     "describe_source",
     "expand_inputs",
+    "file_fingerprint",
     "file_kind",
     "item_key",
     "media_kind",
@@ -61,6 +63,7 @@ __all__ = [
     "read_conversation",
     "read_manifest",
     "read_text_source",
+    "read_up_to",
 ]
 
 MediaKind: TypeAlias = Literal["audio", "video"]
@@ -87,7 +90,7 @@ _OUTPUT_MARKS = (LEDGER_FILE, RESULTS_FILE)
 # port, a tunnel URL) between two runs must not make every recording look new and be paid again.
 _NON_IDENTITY_OPTIONS = frozenset({"name", "webhook_url"})
 _KEY_VERSION = "v1"
-_SAMPLE_BYTES = 1 << 20
+SAMPLE_BYTES = 1 << 20  # read of each end of a file for its key
 URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _CAMEL_RE = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
@@ -324,31 +327,64 @@ def _plain(value: object, where: str) -> Any:
     raise ValidationError(where, f"has no stable key form for type {type(value).__name__}")
 
 
+# One encoder, not one per call (json.dumps with options builds one): a rerun keys every input.
+_KEY_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def _digest(parts: object) -> str:
-    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = _KEY_JSON.encode(parts)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _file_fingerprint(path: Path) -> list[object]:
+    try:
+        with open(path, "rb", buffering=0) as f:
+            size = os.fstat(f.fileno()).st_size
+            return file_fingerprint(f, size, read_up_to(f, min(size, SAMPLE_BYTES)))
+    except OSError as exc:
+        raise ValidationError("path", f"cannot read {str(path)!r}: {exc.strerror or exc}") from exc
+
+
+def file_fingerprint(f: BinaryIO, size: int, first: bytes) -> list[object]:
+    """A file's identity in its key: its size and a hash of its first and last MiB.
+
+    Args:
+        f: the file, open and seekable.
+        size: its size (``fstat``).
+        first: its first ``min(size, 1 MiB)`` bytes, already read.
+
+    Raises:
+        OSError: when the file cannot be read.
+    """
     # Identity of a file is its content, not where it lives or when it was touched: a moved
     # or touched file must not be paid twice, and path+mtime would do exactly that. Hashing
     # the whole file would read hundreds of GB again on every resume of a big batch, so we
     # hash the size plus the first and last MiB: any re-encode, trim or append changes the
     # size or the headers (WAV/MP4 headers sit at the ends). The blind spot is an in-place
     # edit of the middle that keeps the size; give such files a `key` of your own.
-    try:
-        with path.open("rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            h = hashlib.sha256(f.read(_SAMPLE_BYTES))
-            if size > _SAMPLE_BYTES:
-                f.seek(max(size - _SAMPLE_BYTES, _SAMPLE_BYTES))
-                h.update(f.read(_SAMPLE_BYTES))
-    except OSError as exc:
-        raise ValidationError("path", f"cannot read {str(path)!r}: {exc.strerror or exc}") from exc
+    h = hashlib.sha256(first)
+    if size > SAMPLE_BYTES:
+        f.seek(max(size - SAMPLE_BYTES, SAMPLE_BYTES))
+        h.update(read_up_to(f, SAMPLE_BYTES))
     return [size, h.hexdigest()]
 
 
-def item_key(source: Source, options: object = None) -> str:
+def read_up_to(f: BinaryIO, most: int) -> bytes:
+    """Up to ``most`` bytes from ``f``, fewer only at its end (an unbuffered file's read
+    may return fewer)."""
+    parts = []
+    while most > 0:
+        part = f.read(most)
+        if not part:
+            break
+        parts.append(part)
+        most -= len(part)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def item_key(
+    source: Source, options: object = None, *, fingerprint: Sequence[object] | None = None
+) -> str:
     """Return the stable key under which the ledger records a source.
 
     The caller's ``key`` wins when given. Otherwise a sha256 hex of the source kind, its
@@ -363,6 +399,8 @@ def item_key(source: Source, options: object = None) -> str:
         source: a file, URL or text source.
         options: the effective options, when they are not ``source.options`` (the
             batch's merged with the source's own).
+        fingerprint: a media file's identity, when the caller read it already
+            (:func:`file_fingerprint`); else the file is read.
 
     Returns:
         The caller's key, or 64 lowercase hex digits.
@@ -378,7 +416,8 @@ def item_key(source: Source, options: object = None) -> str:
         return item_key(text_source, text_source.options if options is None else options)
     text = _identity_options(source.options if options is None else options)
     if isinstance(source, FileSource):
-        identity: list[object] = ["file", source.kind, *_file_fingerprint(source.path)]
+        identity: list[object] = ["file", source.kind, *(
+            _file_fingerprint(source.path) if fingerprint is None else fingerprint)]
     elif isinstance(source, UrlSource):
         identity = ["url", source.kind, source.url]
     else:

@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 from collections.abc import Mapping
 from pathlib import PurePath
 from typing import Any
@@ -28,6 +29,7 @@ from urllib.parse import unquote, urlsplit
 import attrs
 
 from symbl_async.batch._inputs import (
+    SAMPLE_BYTES,
     URL_RE,
     FileSource,
     Source,
@@ -36,14 +38,16 @@ from symbl_async.batch._inputs import (
     UrlSource,
     coerce_source,
     describe_source,
+    file_fingerprint,
     item_key,
     printable,
     read_text_source,
+    read_up_to,
 )
 from symbl_async.batch._protocol import BatchClient
 from symbl_async.batch._results import BatchResult
 from symbl_async.core._jobs import Job
-from symbl_async.core._media import probe_file
+from symbl_async.core._media import HEAD_LIMIT, probe_opened
 from symbl_async.core._options import ProcessingOptions
 from symbl_async.core._upload import UploadProgress
 from symbl_async.errors import ValidationError
@@ -115,15 +119,26 @@ def readable_stem(label: str) -> str:
     if URL_RE.match(label):
         parts = urlsplit(label)
         segment = unquote(parts.path.rstrip("/").rsplit("/", 1)[-1]) or parts.hostname or ""
-        stem = PurePath(segment).stem if parts.path.strip("/") else segment
+        stem = _stem(segment) if parts.path.strip("/") else segment
     else:
-        stem = PurePath(PurePath(label).name).stem
+        stem = _stem(label)
     cleaned = re.sub(r"[^\w.-]+", "-", stem).strip("._-")[:40].strip("._-")
     return cleaned or "item"
 
 
+def _stem(path: str) -> str:
+    """``PurePath(path).stem``, from the string (a rerun names every item of its input)."""
+    name = os.path.basename(path)
+    if name in ("", ".", ".."):  # not as pathlib spells a path: as pathlib reads it
+        name = PurePath(path).name
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name
+
+
 # Characters some file system refuses in a name (Windows' set, and control characters).
 _UNSAFE_IN_NAMES = re.compile(r'[\x00-\x1f<>:"|?*\\]')
+# What can make a relative path more than a bare name (a folder, or a drive on Windows).
+_SEPARATORS = re.compile("[" + re.escape(os.sep + (os.altsep or "") + ":") + "]")
 
 
 def output_folder(relative: str | None) -> str:
@@ -135,7 +150,7 @@ def output_folder(relative: str | None) -> str:
         ``/``-separated folders, or ``""`` (the top) for None, a bare name, or a path that
         is absolute or climbs (``..``).
     """
-    if not relative:
+    if not relative or not _SEPARATORS.search(relative):  # a bare name
         return ""
     path = PurePath(relative)
     if path.is_absolute() or ".." in path.parts:
@@ -221,17 +236,32 @@ def _label(raw: object) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def _check_file(source: FileSource) -> float | None:
-    """Check that a file can be uploaded as its kind; return its media length if known."""
+def _check_file(source: FileSource) -> tuple[float | None, list[object] | None]:
+    """Check that a file can be uploaded as its kind; return its media length if known, and
+    its identity for the key (:func:`file_fingerprint`; None when the source has a key of
+    its own). One stat and one open: a rerun checks every file of its input, and three
+    stats and two opens a file were a large part of a 100,000-file rerun's time."""
     path = source.path
-    if not path.exists():
-        raise ValidationError("file", f"{str(path)!r} does not exist")
-    if not path.is_file():
-        raise ValidationError("file", f"{str(path)!r} is not a regular file")
     try:
-        if path.stat().st_size == 0:
-            raise ValidationError("file", f"{str(path)!r} is empty")
-        content_type, duration = probe_file(path)
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise ValidationError("file", f"{str(path)!r} does not exist") from None
+    except OSError as exc:
+        raise ValidationError(
+            "file", f"{str(path)!r} cannot be read: {exc.strerror or exc}"
+        ) from exc
+    # Before opening: opening a FIFO would wait for a writer.
+    if not stat.S_ISREG(st.st_mode):
+        raise ValidationError("file", f"{str(path)!r} is not a regular file")
+    if st.st_size == 0:
+        raise ValidationError("file", f"{str(path)!r} is empty")
+    try:
+        with open(path, "rb", buffering=0) as f:
+            size = os.fstat(f.fileno()).st_size  # the file opened (it may have changed)
+            keyed = source.key is not None  # its identity is not read
+            first = read_up_to(f, min(size, HEAD_LIMIT if keyed else SAMPLE_BYTES))
+            content_type, duration = probe_opened(f, first, size, os.fspath(path))
+            fingerprint = None if keyed else file_fingerprint(f, size, first)
     except OSError as exc:
         raise ValidationError(
             "file", f"{str(path)!r} cannot be read: {exc.strerror or exc}"
@@ -245,7 +275,7 @@ def _check_file(source: FileSource) -> float | None:
         raise ValidationError(
             "file", f"{str(path)!r} is not a supported audio or video file (found {found})"
         )
-    return duration
+    return duration, fingerprint
 
 
 def prepare_item(raw: object, base_options: ProcessingOptions | None) -> PreparedItem | BatchResult:
@@ -269,14 +299,15 @@ def prepare_item(raw: object, base_options: ProcessingOptions | None) -> Prepare
             source = read_text_source(source)  # the key covers what it says, not its path
         options = merge_options(base_options, source.options)
         duration: float | None = getattr(source, "duration", None)
+        fingerprint = None
         if isinstance(source, FileSource):
-            probed = _check_file(source)
+            probed, fingerprint = _check_file(source)
             duration = duration if duration is not None else probed
         elif isinstance(source, TextSource):
             options.check_for_text()
         # The key covers the effective options (without name and webhook_url): the same
         # recording processed with other options is another item.
-        key = item_key(source, options)
+        key = item_key(source, options, fingerprint=fingerprint)
     except ValidationError as exc:
         return _problem(label, str(exc), exc)
     name = submit_name(key, label)
@@ -333,6 +364,9 @@ async def submit_item(
     return await client.submit("text", messages=source.messages, options=options)
 
 
+_SPEC_JSON = json.JSONEncoder(separators=(",", ":"))  # one, not one per item (json.dumps)
+
+
 def spec_of(item: PreparedItem) -> str:
     """The item's submit as JSON, for the ledger: another worker of a shared batch sends it
     from this (:func:`item_from_spec`) without the input. No secret: the options and the
@@ -351,7 +385,7 @@ def spec_of(item: PreparedItem) -> str:
     else:
         spec.update(source="text", messages=list(source.messages))
     # ASCII: a path that is not valid UTF-8 (surrogates) survives as \\udcXX escapes.
-    return json.dumps(spec, separators=(",", ":"))
+    return _SPEC_JSON.encode(spec)
 
 
 def item_from_spec(spec: str) -> PreparedItem:

@@ -112,6 +112,7 @@ def named(names: Mapping[str, str], parameter: str) -> str:
 def outputs_to_fetch(
     row: LedgerItem, out_dir: Path | None, include: Collection[str],
     transcripts: Collection[str] = (), *, real_out_dir: str | None = None,
+    real_parents: dict[str, str] | None = None,
 ) -> tuple[str | None, dict[str, int]]:
     """What an item fetched by an earlier run needs fetched again, and its insight counts:
     what its files lack (``"file missing"``, ``"lacks topics"``, ``"no .vtt transcript"``:
@@ -119,14 +120,15 @@ def outputs_to_fetch(
     in ``out_dir``, this run's folder, are checked (subfolders included, however the
     folder is spelled; a shared batch's other workers keep theirs elsewhere). An item
     fetched by a run that wrote no files has none here yet. Blocking: it reads the file.
-    ``real_out_dir``: ``os.path.realpath(out_dir)``, if known (one per group of items).
+    ``real_out_dir``: ``os.path.realpath(out_dir)``, if known (one per group of items);
+    ``real_parents``: the folders resolved so far in this group (:func:`inside`).
     """
     if out_dir is None:
         return None, {}
     if row.output_path is None:
         return "no insights file", {}
     path = Path(row.output_path)
-    if not inside(out_dir, path, real_folder=real_out_dir):
+    if not inside(out_dir, path, real_folder=real_out_dir, real_parents=real_parents):
         return None, {}
     return outputs_missing(path, include, transcripts, row.outputs)
 

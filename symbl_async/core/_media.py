@@ -19,6 +19,7 @@ __all__ = [
     "Mp4DurationParser",
     "content_type_from_extension",
     "probe_file",
+    "probe_opened",
     "sniff_content_type",
     "wav_duration",
 ]
@@ -363,22 +364,36 @@ def probe_file(path: str | os.PathLike[str]) -> tuple[str | None, float | None]:
     """
     with open(path, "rb") as f:
         head = f.read(HEAD_LIMIT)
-        content_type = sniff_content_type(head[:16])
-        duration: float | None = None
-        if content_type == "audio/wav":
-            probe = MediaProbe()
-            probe.feed(head)
-            # The file size stands in for the bytes received: clamps lying headers.
-            probe.size = os.fstat(f.fileno()).st_size
-            duration = probe.duration
-        elif content_type == "video/mp4":
-            duration = _mp4_file_duration(f, head)
-    return content_type or content_type_from_extension(os.fspath(path)), duration
+        return probe_opened(f, head, os.fstat(f.fileno()).st_size, os.fspath(path))
 
 
-def _mp4_file_duration(f: BinaryIO, head: bytes) -> float | None:
+def probe_opened(
+    f: BinaryIO, head: bytes, size: int, name: str
+) -> tuple[str | None, float | None]:
+    """:func:`probe_file` of a file already open as ``f`` (seekable), whose first bytes
+    (at least :data:`HEAD_LIMIT` of them, or the whole file) are ``head`` and whose size
+    is ``size``; ``name``: its path, for the extension. A caller that reads the file for
+    other reasons too opens it once (a rerun checks 100,000 files).
+
+    Raises:
+        OSError: if the file cannot be read.
+    """
+    head = head[:HEAD_LIMIT]
+    content_type = sniff_content_type(head[:16])
+    duration: float | None = None
+    if content_type == "audio/wav":
+        probe = MediaProbe()
+        probe.feed(head)
+        # The file size stands in for the bytes received: clamps lying headers.
+        probe.size = size
+        duration = probe.duration
+    elif content_type == "video/mp4":
+        duration = _mp4_file_duration(f, head, size)
+    return content_type or content_type_from_extension(name), duration
+
+
+def _mp4_file_duration(f: BinaryIO, head: bytes, size: int) -> float | None:
     """Walk an MP4's boxes from ``head`` on, seeking over box bodies the parser skips."""
-    size = os.fstat(f.fileno()).st_size
     parser = Mp4DurationParser()
     parser.feed(head)
     while not parser.done and parser.position < size:

@@ -131,6 +131,33 @@ async def test_subfolders_are_mirrored_and_places_stay_across_reruns(
         assert emu.stats()["jobs_submitted"] == 4
 
 
+def test_inside_resolves_each_folder_once_and_agrees_with_a_full_resolve(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "out"
+    (out / "sub").mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.symlink(elsewhere, out / "away")  # a subfolder that leads out of the folder
+    os.symlink(out, tmp_path / "out-link")  # another spelling of the folder
+    cases = [
+        (out / "a.json", True), (out / "sub" / "b.json", True),
+        (out / "sub" / "b2.json", True), (out / "away" / "c.json", False),
+        (tmp_path / "out-link" / "sub" / "d.json", True),
+        (out / "sub" / ".." / "e.json", True), (out / "sub" / "..", False),
+        (tmp_path / "other.json", False), (elsewhere / "f.json", False),
+    ]
+    parents: dict[str, str] = {}
+    for path, expected in cases:
+        assert _output.inside(out, path) is expected, path
+        assert _output.inside(out, path, real_parents=parents) is expected, path
+    # One resolve per folder that held a path (the two in sub/ share one; "sub/.." as a
+    # name is resolved whole).
+    assert sorted(parents) == sorted(str(p) for p in (
+        out, out / "sub", out / "away", tmp_path / "out-link" / "sub", out / "sub" / "..",
+        tmp_path, elsewhere))
+
+
 async def test_a_rerun_checks_each_finished_items_files_in_a_group(
     tmp_path: Path, ledgers: Ledgers
 ) -> None:

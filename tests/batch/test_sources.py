@@ -7,6 +7,7 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -20,7 +21,8 @@ from symbl_async.batch._inputs import (
     describe_source,
     item_key,
 )
-from symbl_async.batch._items import readable_stem, submit_name
+from symbl_async.batch._items import PreparedItem, prepare_item, readable_stem, submit_name
+from symbl_async.core._options import ProcessingOptions
 from symbl_async.errors import ValidationError
 
 MESSAGES = [{"payload": {"content": "Hello there", "contentType": "text/plain"}}]
@@ -142,6 +144,88 @@ def test_large_file_key_sees_both_ends(tmp_path: Path) -> None:
     assert item_key(FileSource(f)) != key
 
 
+def _wav(data_bytes: int) -> bytes:
+    """A mono 16-bit 8 kHz WAV whose data are a fixed pattern (the same on every run)."""
+    data = bytes((i * 7) % 251 for i in range(data_bytes))
+    return (b"RIFF" + (36 + len(data)).to_bytes(4, "little") + b"WAVEfmt "
+            + (16).to_bytes(4, "little") + (1).to_bytes(2, "little")
+            + (1).to_bytes(2, "little") + (8000).to_bytes(4, "little")
+            + (16000).to_bytes(4, "little") + (2).to_bytes(2, "little")
+            + (16).to_bytes(2, "little") + b"data" + len(data).to_bytes(4, "little") + data)
+
+
+# Keys recorded by earlier versions (computed with the code of 5f6f597): a key that
+# changed between versions would make a rerun after an upgrade pay for every item again.
+# Sizes: under one MiB, between one and two (the ends overlap), over two.
+RECORDED_FILE_KEYS = {
+    1600: ("752ca1c5e17d26ccb7451cfdc84fa374b12bddcf4292e841721e50e9ac85d305",
+           "33b9e4c90468c4c123a43f76643774da51dad98dabf2911cbd372e552ccbb7d6"),
+    1_500_000: ("c1e26e7a4d1f7c00d07acbcae5fa58f6f153e069fed5198e9a3f008475621833",
+                "089d21f45655f2e0ba0492efcf2c45094f3b98b6153b6ce0d2abeb31b25ab43e"),
+    2_700_000: ("fea699f2af546e05c2e29be77fffe823f30c31fe9ba7adbcba5ca25784df1817",
+                "a25a7a9e33de89f268d8c94f7c8d23878c7f313be8828cc5aa1c1eb6627f9d5d"),
+}
+
+
+@pytest.mark.parametrize("data_bytes", sorted(RECORDED_FILE_KEYS))
+def test_file_keys_are_the_ones_earlier_versions_recorded(
+    tmp_path: Path, data_bytes: int
+) -> None:
+    f = write(tmp_path / "call.wav", _wav(data_bytes))
+    plain, english = RECORDED_FILE_KEYS[data_bytes]
+    us = ProcessingOptions(language_code="en-US")
+    assert item_key(FileSource(f)) == plain
+    assert item_key(FileSource(f), us) == english
+    # The batch's check reads the file once for its probe and its key: the same keys.
+    for options, key in ((None, plain), (us, english)):
+        prepared = prepare_item(f, options)
+        assert isinstance(prepared, PreparedItem), prepared
+        assert prepared.key == key
+        assert prepared.duration == pytest.approx(data_bytes / 16000)
+
+
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "rule"),
+    [
+        (lambda p: p / "missing.wav", "does not exist"),
+        (lambda p: p / "a.wav" / "below.wav", "does not exist"),  # a file as a folder
+        (lambda p: p / "dangling.wav", "does not exist"),
+        (lambda p: p, "is not a regular file"),
+        # Not opened: opening a FIFO would wait for a writer.
+        pytest.param(lambda p: _fifo(p / "pipe.wav"), "is not a regular file",
+                     marks=pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")),
+        (lambda p: write(p / "empty.wav", b""), "is empty"),
+        (lambda p: write(p / "notes.bin", b"plain words, not audio"),
+         "is not a supported audio or video file"),
+        (lambda p: FileSource(p / "a.wav", kind="video"), "must be MP4 video"),
+    ],
+)
+def test_a_file_the_batch_cannot_send_fails_before_any_request_saying_why(
+    tmp_path: Path, make: Any, rule: str
+) -> None:
+    write(tmp_path / "a.wav", _wav(1600))
+    os.symlink(tmp_path / "gone.wav", tmp_path / "dangling.wav")
+    given = make(tmp_path)
+    result = prepare_item(given, None)
+    assert not isinstance(result, PreparedItem)
+    assert result.status == "failed" and result.key is None
+    assert isinstance(result.exception, ValidationError)
+    assert result.exception.field == "file"
+    assert rule in str(result.error)
+
+
+def test_url_and_text_keys_are_the_ones_earlier_versions_recorded() -> None:
+    assert item_key(UrlSource("https://media.test/a.mp3", "audio")) == (
+        "f04ea93752d8be44b706865f9e0a23064f817a929c3a77d3571fef7d23124bfa")
+    assert item_key(TextSource([{"payload": {"content": "hi"}, "from": {"name": "A"}}])) == (
+        "c9b24916d3b7717c98db6683f7435b284f5fc41d31e850ccd6e1180add2c5c65")
+
+
 def test_options_change_the_key_but_webhook_and_name_do_not(tmp_path: Path) -> None:
     f = write(tmp_path / "a.wav")
     plain = item_key(FileSource(f))
@@ -182,6 +266,13 @@ def test_caller_key_wins_and_names_are_short_and_deterministic(tmp_path: Path) -
         ("/rec/réunion.m4a", "réunion"),
         ("/rec/" + "x" * 80 + ".wav", "x" * 40),
         ("/rec/###.wav", "item"),
+        ("/rec/take.2.tar.gz", "take.2.tar"),
+        ("/rec/.hidden", "hidden"),
+        ("/rec/..a", "item"),  # pathlib's stem: "."
+        ("/rec/a.", "a"),
+        ("/rec/sub/", "sub"),
+        ("/rec/sub/.", "sub"),
+        ("https://cdn.example.com/x/y.z.mp3", "y.z"),
     ],
 )
 def test_names_are_readable_after_the_input(label: str, stem: str) -> None:

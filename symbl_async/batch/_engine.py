@@ -781,7 +781,10 @@ class Engine:
     async def _report(
         self, entry: Awaiting, row: LedgerItem, counts: Mapping[str, int] | None = None
     ) -> None:
-        result = self._delivery.from_row(row, row.source, None, counts)
+        # As the first input that named it (what ``_resolve`` reports it as): one result
+        # made, not two, for each of a rerun's finished items.
+        index, label, _ = entry.inputs[0]
+        result = self._delivery.from_row(row, label, index, counts)
         if row.state is ItemState.FAILED and row.updated_at < self._delivery.run_started:
             result = attrs.evolve(result, error=(
                 f"failed in an earlier run: {row.error}; retry with "
@@ -908,8 +911,9 @@ class Engine:
             return
         self._seen.add(key)
         for index, label, duplicate in entry.inputs:
-            await self._delivery.emit(
-                attrs.evolve(result, index=index, source=label, duplicate=duplicate))
+            if (result.index, result.source, result.duplicate) != (index, label, duplicate):
+                result = attrs.evolve(result, index=index, source=label, duplicate=duplicate)
+            await self._delivery.emit(result)
         self._changes.notify()
 
     # -- dispatching -----------------------------------------------------------------------

@@ -59,6 +59,7 @@ __all__ = [
     "file_kind",
     "item_key",
     "media_kind",
+    "name_parts",
     "printable",
     "read_conversation",
     "read_manifest",
@@ -95,13 +96,28 @@ URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _CAMEL_RE = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
 
+def name_parts(path: str) -> tuple[str, str]:
+    """``(stem, suffix)`` of a path's last part, by Python 3.11's pathlib rules
+    (``PurePath(path).stem`` and ``.suffix``: ``"a.tar.gz"`` is ``("a.tar", ".gz")``, a
+    leading or trailing dot is no suffix), from the string: a rerun reads the names of
+    every input, and a PurePath a name was a large part of its time. The same on every
+    Python (3.14's pathlib takes a trailing dot for a suffix)."""
+    name = os.path.basename(path)
+    if name in ("", ".", ".."):  # not as pathlib spells a path: as pathlib reads it
+        name = PurePath(path).name
+    dot = name.rfind(".")
+    if 0 < dot < len(name) - 1:
+        return name[:dot], name[dot:]
+    return name, ""
+
+
 def media_kind(name: str) -> MediaKind:
     """Return ``"video"`` for .mp4/.m4v/.mov names (case-insensitive), else ``"audio"``.
 
     Args:
         name: a file name, path or URL path.
     """
-    return "video" if PurePath(name).suffix.lower() in VIDEO_EXTENSIONS else "audio"
+    return "video" if name_parts(name)[1].lower() in VIDEO_EXTENSIONS else "audio"
 
 
 def _kind_of_suffix(suffix: str) -> FileKind:
@@ -137,7 +153,7 @@ def _check_file_kind(_inst: object, _attr: object, value: str) -> None:
 
 def file_kind(name: str) -> FileKind:
     """``"text"`` for .txt/.json names (case-insensitive), else :func:`media_kind`."""
-    return _kind_of_suffix(PurePath(name).suffix.lower())
+    return _kind_of_suffix(name_parts(name)[1].lower())
 
 
 def _check_relative(_inst: object, _attr: object, value: str | None) -> None:
@@ -150,6 +166,11 @@ def _check_url(_inst: object, _attr: object, value: str) -> None:
         not urlsplit(value).netloc
     ):
         raise ValidationError("url", f"must be a public http(s) URL, got {value!r}")
+
+
+def _as_path(value: str | os.PathLike[str]) -> Path:
+    # A Path is kept (a folder walk makes one per file): Path(Path) parses it again.
+    return value if isinstance(value, Path) else Path(value)
 
 
 @attrs.frozen
@@ -171,7 +192,7 @@ class FileSource:
             the source's identity (a moved file is the same recording).
     """
 
-    path: Path = attrs.field(converter=Path)
+    path: Path = attrs.field(converter=_as_path)
     options: Any = None
     key: str | None = attrs.field(default=None, validator=_check_key)
     duration: float | None = attrs.field(default=None, validator=check_duration)
@@ -593,7 +614,7 @@ def _walk(
     for entry in entries:
         name = entry.name
         try:
-            suffix = PurePath(name).suffix.lower()
+            suffix = name_parts(name)[1].lower()
             if name.startswith("."):
                 on_skip(entry.path, "hidden")
             elif entry.is_dir(follow_symlinks=False):

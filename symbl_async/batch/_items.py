@@ -40,6 +40,7 @@ from symbl_async.batch._inputs import (
     describe_source,
     file_fingerprint,
     item_key,
+    name_parts,
     printable,
     read_text_source,
     read_up_to,
@@ -119,20 +120,11 @@ def readable_stem(label: str) -> str:
     if URL_RE.match(label):
         parts = urlsplit(label)
         segment = unquote(parts.path.rstrip("/").rsplit("/", 1)[-1]) or parts.hostname or ""
-        stem = _stem(segment) if parts.path.strip("/") else segment
+        stem = name_parts(segment)[0] if parts.path.strip("/") else segment
     else:
-        stem = _stem(label)
+        stem = name_parts(label)[0]
     cleaned = re.sub(r"[^\w.-]+", "-", stem).strip("._-")[:40].strip("._-")
     return cleaned or "item"
-
-
-def _stem(path: str) -> str:
-    """``PurePath(path).stem``, from the string (a rerun names every item of its input)."""
-    name = os.path.basename(path)
-    if name in ("", ".", ".."):  # not as pathlib spells a path: as pathlib reads it
-        name = PurePath(path).name
-    dot = name.rfind(".")
-    return name[:dot] if 0 < dot < len(name) - 1 else name
 
 
 # Characters some file system refuses in a name (Windows' set, and control characters).

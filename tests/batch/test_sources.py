@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 import json
 import os
+import random
 import re
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import attrs
@@ -20,6 +21,7 @@ from symbl_async.batch._inputs import (
     coerce_source,
     describe_source,
     item_key,
+    name_parts,
 )
 from symbl_async.batch._items import PreparedItem, prepare_item, readable_stem, submit_name
 from symbl_async.core._options import ProcessingOptions
@@ -279,6 +281,29 @@ def test_names_are_readable_after_the_input(label: str, stem: str) -> None:
     assert readable_stem(label) == stem
     key = "f" * 64
     assert submit_name(key, label) == f"{stem}-ffffffffffff"
+
+
+@pytest.mark.parametrize(
+    ("path", "parts"),
+    [
+        ("a.wav", ("a", ".wav")), ("/r/x.tar.gz", ("x.tar", ".gz")), (".hidden", (".hidden", "")),
+        ("..a", (".", ".a")), ("a.", ("a.", "")), ("a..", ("a..", "")), ("noext", ("noext", "")),
+        ("/r/sub/", ("sub", "")), ("/r/sub/.", ("sub", "")), ("", ("", "")), ("/", ("", "")),
+        ("/r/..", ("..", "")), ("C.D/e", ("e", "")),
+    ],
+)
+def test_name_parts_are_pathlibs_stem_and_suffix(path: str, parts: tuple[str, str]) -> None:
+    assert name_parts(path) == parts
+
+
+def test_name_parts_agree_with_pathlib_on_random_paths() -> None:
+    rng = random.Random(7)
+    for _ in range(20_000):
+        path = "".join(rng.choice("ab./ .-") for _ in range(rng.randint(0, 9)))
+        if path.rstrip("/").endswith("."):
+            continue  # a trailing dot: Python 3.14's pathlib calls it a suffix, 3.11's not
+        pure = PurePath(path)
+        assert name_parts(path) == (pure.stem, pure.suffix), path
 
 
 def test_unreadable_file_key_names_the_path(tmp_path: Path) -> None:

@@ -101,6 +101,22 @@ async def test_add_pending_records_new_items_and_leaves_existing_ones(workers: W
     assert await a.add_pending([]) == []
 
 
+async def test_add_pending_of_new_pending_and_taken_items_at_once(workers: Workers) -> None:
+    # One group of a rerun holds all three: only the new one is written, the pending one
+    # is named again (its time moves), the taken one is left exactly as it is.
+    a = await workers.joined()
+    await a.add_pending([pending("held"), pending("waiting")])
+    (held,) = await a.claim(1, ["held"])
+    (waiting,) = await a.get_many(["waiting"])
+    rows = await a.add_pending([pending("held", 1.0), pending("new"), pending("waiting", 2.0)])
+    assert [(r.key, r.state) for r in rows] == [
+        ("held", S.SUBMITTING), ("new", S.PENDING), ("waiting", S.PENDING)]
+    assert rows[0] == held == await a.get("held")
+    assert rows[1] == await a.get("new") and rows[1].duration == 60.0
+    assert rows[2] == await a.get("waiting")
+    assert rows[2].updated_at > waiting.updated_at and rows[2].duration == waiting.duration
+
+
 async def test_only_items_named_in_this_run_are_claimed(workers: Workers) -> None:
     earlier = await workers.joined()
     await earlier.add_pending([pending("x"), pending("y")])

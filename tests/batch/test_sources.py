@@ -221,6 +221,27 @@ def test_a_file_the_batch_cannot_send_fails_before_any_request_saying_why(
     assert rule in str(result.error)
 
 
+def test_a_file_that_cannot_be_looked_at_fails_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A folder the run may not search (EACCES on the stat): that input fails, saying why;
+    # before, the PermissionError left the check and ended the whole batch's input.
+    f = write(tmp_path / "locked" / "a.wav", _wav(1600))
+    real_stat = os.stat
+
+    def stat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        if os.fspath(path) == str(f):
+            raise PermissionError(13, "Permission denied", str(f))
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", stat)
+    result = prepare_item(f, None)
+    assert not isinstance(result, PreparedItem)
+    assert isinstance(result.exception, ValidationError)
+    assert result.exception.field == "file"
+    assert "cannot be read: Permission denied" in str(result.error)
+
+
 def test_url_and_text_keys_are_the_ones_earlier_versions_recorded() -> None:
     assert item_key(UrlSource("https://media.test/a.mp3", "audio")) == (
         "f04ea93752d8be44b706865f9e0a23064f817a929c3a77d3571fef7d23124bfa")

@@ -455,6 +455,29 @@ async def test_same_key_twice_is_processed_once_and_reported_twice(ledgers: Ledg
     assert run.summary is not None and run.summary.duplicates == 1
 
 
+async def test_a_rerun_reports_each_input_of_a_finished_item_as_itself(
+    ledgers: Ledgers,
+) -> None:
+    # A rerun's finished items are reported from the ledger's rows: each input with its own
+    # index and label, the same item named again (by its key, under another URL) marked a
+    # duplicate, nothing paid again.
+    first, other = url("first", 60), url("other", 60)
+    alias = UrlSource("https://media.test/alias.mp3?emulator_duration=60", "audio",
+                      key="shared-key", duration=60)
+    again_alias = UrlSource("https://media.test/alias-2.mp3?emulator_duration=60", "audio",
+                            key="shared-key", duration=60)
+    async with emulated(3) as (emu, client):
+        await collect(process_many(client, [first, alias, other], slots=fast_slots(3),
+                                   ledger=ledgers.arg()))
+        rerun = await collect(process_many(client, [other, again_alias, first, alias],
+                                           slots=fast_slots(3), ledger=ledgers.arg()))
+        assert emu.stats()["jobs_submitted"] == 3
+    assert sorted((r.index, r.source, r.status, r.duplicate) for r in rerun) == [
+        (0, other.url, "skipped", False), (1, again_alias.url, "skipped", False),
+        (2, first.url, "skipped", False), (3, alias.url, "skipped", True)]
+    assert {r.key for r in rerun if r.index in (1, 3)} == {"shared-key"}
+
+
 async def test_failed_items_are_retried_only_when_asked(
     tmp_path: Path, ledgers: Ledgers
 ) -> None:

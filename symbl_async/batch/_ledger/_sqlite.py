@@ -311,8 +311,7 @@ class SqliteLedger:
             # Looked up first, written only where new or pending: a rerun over finished
             # items (100,000 of them) then writes nothing, where an upsert of every row
             # cost twice the lookup.
-            keys = [p.key for p in items]
-            found = {row.key: row for row in _select_many(conn, keys)}
+            found = {row.key: row for row in _select_many(conn, [p.key for p in items])}
             write = [p for p in items
                      if p.key not in found or found[p.key].state is ItemState.PENDING]
             if write:
